@@ -1,0 +1,187 @@
+//! The command line. `main` calls [`main`]; each command loads the config,
+//! opens the store and calls into intake or the store.
+
+mod mail;
+mod tickets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::{self, Failure};
+use crate::intake::Intake;
+use crate::store::{self, Store};
+
+/// parley: an email gateway and ticketing daemon for marketplaces.
+///
+/// Mail to a queue's intake address opens a numbered ticket; replies thread
+/// back by signed reply addresses, References or the subject tag.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file layered over the defaults (else $PARLEY_CONFIG,
+    /// else /etc/parley/parley.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration and print it, secrets redacted.
+    /// Exit 0 when valid, 2 when not.
+    Check,
+    /// Apply pending store migrations and sync the configured queues.
+    Migrate,
+    /// Take one message on stdin, as an MTA pipe does.
+    ///
+    /// Exit codes: 0 stored (also a duplicate, or quarantined), 67 no
+    /// recipient matches, 75 the store is unavailable (the MTA retries),
+    /// 77 refused (too large, or a closed ticket that takes no messages),
+    /// 64 usage error.
+    Ingest {
+        /// Envelope recipient (repeatable). Without it, recipients come
+        /// from Delivered-To, To and Cc.
+        #[arg(long = "recipient", value_name = "ADDR")]
+        recipients: Vec<String>,
+        /// Envelope sender (the MTA's ${sender}); empty for a null sender.
+        #[arg(long, value_name = "ADDR")]
+        sender: Option<String>,
+    },
+    /// Run the whole pipeline on a message as a dry run and show the result.
+    /// Writes no message data.
+    Inspect {
+        /// The message file; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+        /// Envelope recipient (repeatable), as for `ingest`.
+        #[arg(long = "recipient", value_name = "ADDR")]
+        recipients: Vec<String>,
+        /// Print the JSON object documented in docs/json.md.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show and work on tickets.
+    #[command(subcommand)]
+    Tickets(tickets::TicketsCommand),
+    /// Messages that could not be taken, kept raw for an admin.
+    #[command(subcommand)]
+    Quarantine(mail::QuarantineCommand),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return error::exit(if e.use_stderr() {
+                error::EX_USAGE
+            } else {
+                error::EX_OK
+            });
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("parley: cannot start the runtime: {e}");
+            return error::exit(error::EX_FAILURE);
+        }
+    };
+    let pipe = matches!(cli.command, Command::Ingest { .. });
+    match runtime.block_on(run(cli)) {
+        Ok(()) => error::exit(error::EX_OK),
+        Err(failure) => {
+            if let Failure::Store(e) = &failure {
+                tracing::error!(error = ?e, "store failure");
+            }
+            eprintln!("parley: {failure}");
+            error::exit(if pipe {
+                failure.exit_code_for_pipe()
+            } else {
+                failure.exit_code()
+            })
+        }
+    }
+}
+
+/// Logs go to stderr; `PARLEY_LOG` (or `RUST_LOG`) sets the filter.
+fn init_logging() {
+    let filter = std::env::var("PARLEY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Check = cli.command {
+        return check(cli.config);
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    let app = App::open(config).await?;
+    match cli.command {
+        Command::Check => unreachable!("handled above"),
+        Command::Migrate => {
+            println!(
+                "store migrated; {} queue(s) synced",
+                app.config.queues.len()
+            );
+            Ok(())
+        }
+        Command::Ingest { recipients, sender } => mail::ingest(&app, recipients, sender).await,
+        Command::Inspect {
+            file,
+            recipients,
+            json,
+        } => mail::inspect(&app, file, recipients, json).await,
+        Command::Tickets(command) => tickets::run(&app, command).await,
+        Command::Quarantine(command) => mail::quarantine(&app, command).await,
+    }
+}
+
+fn check(path: Option<PathBuf>) -> Result<(), Failure> {
+    let config = Config::load(path.as_deref())?;
+    let text = toml::to_string(&config.redacted())
+        .map_err(|e| Failure::Usage(format!("cannot print the config: {e}")))?;
+    match crate::config::config_path(path.as_deref()) {
+        Some(path) => println!("# defaults + {} + environment: valid", path.display()),
+        None => println!("# defaults + environment: valid"),
+    }
+    print!("{text}");
+    Ok(())
+}
+
+/// What every command that touches the store needs.
+pub struct App {
+    pub config: Config,
+    pub intake: Intake,
+}
+
+impl App {
+    /// Opens the store (migrating it), syncs the queues, loads the secret.
+    pub async fn open(config: Config) -> Result<App, Failure> {
+        let secret = config.load_secret()?;
+        let store: Arc<dyn Store> = Arc::from(store::open(&config.store).await?);
+        for queue in &config.queues {
+            store.sync_queue(queue).await?;
+        }
+        let intake = Intake::new(&config, &secret, store);
+        Ok(App { config, intake })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.intake.store()
+    }
+}

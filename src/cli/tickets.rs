@@ -1,0 +1,447 @@
+//! `parley tickets …`: see and drive tickets.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::App;
+use crate::address;
+use crate::error::Failure;
+use crate::intake::parse;
+use crate::store::{
+    AuditEntry, Direction, Message, NewParticipant, NewTicket, Notification, Participant, Post,
+    Posted, Target, Ticket, TicketFilter,
+};
+use crate::tickets::{self, Role, Status, Transition};
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        /// Only tickets in this status (open, awaiting_client,
+        /// awaiting_seller, resolved, closed).
+        #[arg(long)]
+        status: Option<Status>,
+        /// Only tickets of this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Only tickets created in this month (UTC), as YYYY-MM.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a ticket: participants, messages, status history, notifications.
+    Show {
+        number: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a ticket as the seller side, writing to a client.
+    Create {
+        /// The queue (seller or desk) writing; its first staff address is the author.
+        #[arg(long)]
+        queue: String,
+        /// The client's address.
+        #[arg(long, value_name = "ADDR")]
+        client: String,
+        #[arg(long)]
+        subject: String,
+        /// A file with the message text (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        body_file: PathBuf,
+    },
+    /// Add a message to a ticket as the client or the seller side.
+    Reply {
+        number: i64,
+        /// Who writes: `seller` (the ticket's first seller-side participant)
+        /// or `client`.
+        #[arg(long = "as", value_name = "seller|client", value_parser = parse_side)]
+        side: Role,
+        /// A file with the message text (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        body_file: PathBuf,
+    },
+    /// Set a ticket's status.
+    Status { number: i64, status: Status },
+    /// Print the reply address of a participant of a ticket.
+    ReplyAddress { number: i64, address: String },
+}
+
+fn parse_side(s: &str) -> Result<Role, String> {
+    match s {
+        "seller" => Ok(Role::Seller),
+        "client" => Ok(Role::Client),
+        _ => Err(format!("{s:?}: expected seller or client")),
+    }
+}
+
+pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
+    match command {
+        TicketsCommand::List {
+            status,
+            queue,
+            month,
+            json,
+        } => list(app, status, queue, month, json).await,
+        TicketsCommand::Show { number, json } => show(app, number, json).await,
+        TicketsCommand::Create {
+            queue,
+            client,
+            subject,
+            body_file,
+        } => create(app, &queue, &client, &subject, &body_file).await,
+        TicketsCommand::Reply {
+            number,
+            side,
+            body_file,
+        } => reply(app, number, side, &body_file).await,
+        TicketsCommand::Status { number, status } => {
+            let old = app.store().set_status(number, status, "cli").await?;
+            println!("ticket #{number}: {old} -> {status}");
+            Ok(())
+        }
+        TicketsCommand::ReplyAddress { number, address } => {
+            let who = app
+                .store()
+                .participant_by_address(number, &address::normalize(&address))
+                .await?
+                .ok_or_else(|| {
+                    Failure::NotFound(format!(
+                        "{address} is not a participant of ticket #{number}"
+                    ))
+                })?;
+            println!("{}", app.intake.minter().reply_address(number, who.id).1);
+            Ok(())
+        }
+    }
+}
+
+/// A time for people: UTC, to the minute.
+pub fn time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// `YYYY-MM` → `[first of month, first of next month)` in Unix ms, UTC.
+fn month_range(month: &str) -> Result<(i64, i64), Failure> {
+    let bad = || Failure::Usage(format!("--month {month:?}: expected YYYY-MM"));
+    let (y, m) = month.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i16, i8) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    let start = jiff::civil::Date::new(y, m, 1).map_err(|_| bad())?;
+    let end = start
+        .checked_add(jiff::Span::new().months(1))
+        .map_err(|_| bad())?;
+    let ms = |d: jiff::civil::Date| {
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|_| bad())
+    };
+    Ok((ms(start)?, ms(end)?))
+}
+
+async fn list(
+    app: &App,
+    status: Option<Status>,
+    queue: Option<String>,
+    month: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let filter = TicketFilter {
+        status,
+        queue,
+        created: month.as_deref().map(month_range).transpose()?,
+        limit: 0,
+    };
+    let tickets = app.store().tickets(&filter).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tickets).expect("tickets serialize")
+        );
+        return Ok(());
+    }
+    for t in tickets {
+        println!(
+            "#{:<6} {:<16} {:<12} {}  {}",
+            t.number,
+            t.status.as_str(),
+            t.queue,
+            time(t.updated_at),
+            t.subject
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Shown {
+    ticket: Ticket,
+    participants: Vec<Participant>,
+    messages: Vec<Message>,
+    history: Vec<AuditEntry>,
+    notifications: Vec<Notification>,
+}
+
+async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
+    let store = app.store();
+    let ticket = store
+        .ticket(number)
+        .await?
+        .ok_or_else(|| Failure::NotFound(format!("ticket #{number} does not exist")))?;
+    let shown = Shown {
+        participants: store.participants(number).await?,
+        messages: store.messages(number).await?,
+        history: store.audit(number).await?,
+        notifications: store.notifications(number).await?,
+        ticket,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown).expect("ticket serializes")
+        );
+        return Ok(());
+    }
+    let t = &shown.ticket;
+    println!("#{} {}", t.number, t.subject);
+    println!(
+        "queue {}  status {}  created {}  updated {}",
+        t.queue,
+        t.status,
+        time(t.created_at),
+        time(t.updated_at)
+    );
+    if let Some(a) = &t.assignee {
+        println!("assignee {a}");
+    }
+    println!("\nparticipants:");
+    for p in &shown.participants {
+        println!(
+            "  {:<7} {} {}",
+            p.role.as_str(),
+            p.address,
+            p.display_name.as_deref().unwrap_or("")
+        );
+    }
+    println!("\nmessages:");
+    for m in &shown.messages {
+        let author = shown
+            .participants
+            .iter()
+            .find(|p| Some(p.id) == m.author)
+            .map_or("?", |p| p.address.as_str());
+        let flags = if m.flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.flags.join(" "))
+        };
+        println!(
+            "  --- {} {} by {} ({}){}",
+            time(m.created_at),
+            m.direction.as_str(),
+            author,
+            m.matched_by,
+            flags
+        );
+        for line in m.reply_text.lines() {
+            println!("  {line}");
+        }
+    }
+    println!("\nhistory:");
+    for h in &shown.history {
+        println!("  {} {} {} {}", time(h.at), h.actor, h.action, h.detail);
+    }
+    println!("\nnotifications:");
+    for n in &shown.notifications {
+        println!("  {:>5} {} to {} ({})", n.id, n.state, n.recipient, n.kind);
+    }
+    Ok(())
+}
+
+fn read_body(path: &PathBuf) -> Result<String, Failure> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| Failure::NotFound(format!("{}: {e}", path.display())))?
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::Usage(format!("{}: not UTF-8 text", path.display())))?;
+    let text = text.replace("\r\n", "\n").trim().to_string();
+    if text.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{}: the message is empty",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+/// A message written in parley: its Message-ID is ours, its dedupe key is
+/// that Message-ID.
+fn written_post(app: &App, target: Target, text: String, author_token: &str) -> Post {
+    let message_id = app.intake.minter().message_id(author_token);
+    Post {
+        raw: None,
+        target,
+        direction: Direction::Outbound,
+        reply_text: text,
+        html: None,
+        dedupe_key: parse::hex(&parse::sha256(message_id.as_bytes())),
+        message_id: Some(message_id),
+        matched_by: "cli".into(),
+        flags: Vec::new(),
+        notify: true,
+        actor: "cli".into(),
+    }
+}
+
+async fn create(
+    app: &App,
+    queue: &str,
+    client: &str,
+    subject: &str,
+    body: &PathBuf,
+) -> Result<(), Failure> {
+    if !address::is_address(client) {
+        return Err(Failure::Usage(format!(
+            "--client {client:?} is not an email address"
+        )));
+    }
+    let subject = subject.trim();
+    if subject.is_empty() {
+        return Err(Failure::Usage("--subject is empty".into()));
+    }
+    let text = read_body(body)?;
+    let queue = app
+        .store()
+        .queue(queue)
+        .await?
+        .ok_or_else(|| Failure::NotFound(format!("queue {queue:?} does not exist")))?;
+    let client = address::normalize(client);
+    let seller = |address: &String| NewParticipant {
+        address: address.clone(),
+        display_name: Some(queue.display_name.clone()),
+        role: Role::Seller,
+    };
+    // The first participant is the author: the queue's first staff address.
+    let Some(author) = queue.staff.first() else {
+        return Err(Failure::NotFound(format!(
+            "queue {} has no staff address to write from",
+            queue.name
+        )));
+    };
+    let mut participants = vec![seller(author)];
+    participants.push(NewParticipant {
+        address: client.clone(),
+        display_name: None,
+        role: Role::Client,
+    });
+    participants.extend(
+        queue
+            .staff
+            .iter()
+            .skip(1)
+            .filter(|s| **s != client)
+            .map(seller),
+    );
+    let target = Target::New(NewTicket {
+        queue_id: queue.id,
+        subject: subject.to_string(),
+        status: Status::AwaitingClient,
+        item_ref: None,
+        item_title: None,
+        auction_ref: None,
+        auction_title: None,
+        origin_key: None,
+        participants,
+    });
+    let post = written_post(app, target, text, "new");
+    match app.store().post(&post, app.intake.minter()).await? {
+        Posted::Stored {
+            ticket,
+            notifications,
+            ..
+        } => {
+            println!(
+                "ticket #{ticket} opened ({} notification(s) queued)",
+                notifications.len()
+            );
+            Ok(())
+        }
+        Posted::Duplicate { .. } => Err(Failure::Rejected("the ticket exists already".into())),
+    }
+}
+
+async fn reply(app: &App, number: i64, side: Role, body: &PathBuf) -> Result<(), Failure> {
+    let text = read_body(body)?;
+    let store = app.store();
+    let ticket = store
+        .ticket(number)
+        .await?
+        .filter(|t| !t.deleted)
+        .ok_or_else(|| Failure::NotFound(format!("ticket #{number} does not exist")))?;
+    let author = store
+        .participants(number)
+        .await?
+        .into_iter()
+        .find(|p| p.role.is_seller_side() == side.is_seller_side())
+        .ok_or_else(|| {
+            Failure::NotFound(format!(
+                "ticket #{number} has no {} participant",
+                side.as_str()
+            ))
+        })?;
+    let status = match tickets::on_message(
+        ticket.status,
+        author.role,
+        app.config.tickets.on_closed_reply,
+    ) {
+        Transition::To(status) => status,
+        Transition::Reject | Transition::NewTicket => {
+            return Err(Failure::Rejected(format!(
+                "ticket #{number} is {}; it takes no new messages",
+                ticket.status
+            )));
+        }
+    };
+    let target = Target::Existing {
+        ticket: number,
+        author: Some(author.id),
+        status: Some(status).filter(|s| *s != ticket.status),
+    };
+    let (token, _) = app.intake.minter().reply_address(number, author.id);
+    let post = written_post(app, target, text, &token);
+    match store.post(&post, app.intake.minter()).await? {
+        Posted::Stored {
+            message,
+            notifications,
+            ..
+        } => {
+            println!(
+                "message {message} on ticket #{number} ({status}; {} notification(s) queued)",
+                notifications.len()
+            );
+            Ok(())
+        }
+        Posted::Duplicate { .. } => Err(Failure::Rejected("the message exists already".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months() {
+        let (from, to) = month_range("2026-02").unwrap();
+        assert_eq!(from, 1_769_904_000_000); // 2026-02-01T00:00:00Z
+        assert_eq!(to - from, 28 * 86_400_000);
+        assert!(month_range("2026-13").is_err());
+        assert!(month_range("26").is_err());
+    }
+}

@@ -1,0 +1,416 @@
+//! Layered, typed configuration.
+//!
+//! Layers, later wins: the documented defaults in `config/parley.toml`
+//! (compiled in) ▸ the file named by `--config` or `PARLEY_CONFIG` (else
+//! `/etc/parley/parley.toml` when it exists) ▸ environment variables
+//! `PARLEY__SECTION__KEY`. Unknown keys are errors; [`Config::validate`]
+//! checks addresses and the secret and names the key at fault. The config is
+//! loaded once in `main` and passed down; nothing reads it globally.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::address;
+use crate::tickets::OnClosedReply;
+
+/// The compiled-in defaults: also the documentation of every key.
+pub const DEFAULTS: &str = include_str!("../config/parley.toml");
+/// Read when neither `--config` nor `PARLEY_CONFIG` names a file.
+pub const SYSTEM_PATH: &str = "/etc/parley/parley.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub token: TokenConfig,
+    pub mail: MailConfig,
+    pub tickets: TicketsConfig,
+    pub intake: IntakeConfig,
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    /// Connections for reads (and, on PostgreSQL, writes).
+    pub max_connections: u32,
+    /// Seconds to wait for a connection (or SQLite's write lock) before the
+    /// store counts as unavailable.
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The HMAC key inline. Prefer `secret_file`.
+    pub secret: String,
+    /// A file holding the HMAC key (used when `secret` is empty).
+    pub secret_file: PathBuf,
+    /// Create `secret_file` with a random key when it does not exist.
+    pub generate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Domain of reply addresses `reply+TOKEN@…` and of our Message-IDs.
+    pub reply_domain: String,
+    /// Subject tag format; `{number}` is replaced by the ticket number.
+    pub subject_tag: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsConfig {
+    pub on_closed_reply: OnClosedReply,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Largest message taken, in bytes.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub intake: Vec<String>,
+    #[serde(default)]
+    pub staff: Vec<String>,
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which file, if any, is layered over the defaults.
+pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os("PARLEY_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    Path::new(SYSTEM_PATH)
+        .exists()
+        .then(|| PathBuf::from(SYSTEM_PATH))
+}
+
+impl Config {
+    /// Loads the layers and validates the result.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = config_path(explicit) {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+            builder = builder.add_source(
+                config::File::from(path.as_path())
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("PARLEY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::new("config", e.to_string()))?;
+        let config: Config = merged.try_deserialize().map_err(from_config_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: addresses, names, the secret, the URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.store.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "store.url",
+                format!("{url:?} is neither sqlite://… nor postgres://…"),
+            ));
+        }
+        if self.store.max_connections == 0 {
+            return Err(ConfigError::new(
+                "store.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if !address::is_domain(&self.mail.reply_domain) {
+            return Err(ConfigError::new(
+                "mail.reply_domain",
+                format!("{:?} is not a domain name", self.mail.reply_domain),
+            ));
+        }
+        if self.mail.subject_tag.matches("{number}").count() != 1 {
+            return Err(ConfigError::new(
+                "mail.subject_tag",
+                "must contain {number} exactly once",
+            ));
+        }
+        if self.intake.max_message_bytes < 1024 {
+            return Err(ConfigError::new(
+                "intake.max_message_bytes",
+                "must be at least 1024",
+            ));
+        }
+        self.validate_secret_source()?;
+        let mut names = std::collections::HashSet::new();
+        let mut intake = std::collections::HashMap::new();
+        for (i, queue) in self.queues.iter().enumerate() {
+            let key = format!("queues[{i}]");
+            if !is_queue_name(&queue.name) {
+                return Err(ConfigError::new(
+                    format!("{key}.name"),
+                    format!(
+                        "{:?} must be 1-64 characters of a-z, 0-9, '-', '_', '.'",
+                        queue.name
+                    ),
+                ));
+            }
+            if !names.insert(queue.name.as_str()) {
+                return Err(ConfigError::new(
+                    format!("{key}.name"),
+                    format!("queue {:?} is defined twice", queue.name),
+                ));
+            }
+            for (field, list) in [("intake", &queue.intake), ("staff", &queue.staff)] {
+                for (j, addr) in list.iter().enumerate() {
+                    if !address::is_address(addr) {
+                        return Err(ConfigError::new(
+                            format!("{key}.{field}[{j}]"),
+                            format!("{addr:?} is not an email address"),
+                        ));
+                    }
+                }
+            }
+            for (j, addr) in queue.intake.iter().enumerate() {
+                if let Some(other) = intake.insert(address::normalize(addr), &queue.name) {
+                    return Err(ConfigError::new(
+                        format!("{key}.intake[{j}]"),
+                        format!("{addr:?} is already an intake address of queue {other:?}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_secret_source(&self) -> Result<(), ConfigError> {
+        let token = &self.token;
+        if !token.secret.is_empty() {
+            return check_secret_length("token.secret", token.secret.len());
+        }
+        if token.secret_file.as_os_str().is_empty() {
+            return Err(ConfigError::new(
+                "token.secret",
+                "missing: set token.secret or token.secret_file",
+            ));
+        }
+        match std::fs::read(&token.secret_file) {
+            Ok(bytes) => check_secret_length("token.secret_file", trim_key(&bytes).len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && token.generate => Ok(()),
+            Err(e) => Err(ConfigError::new(
+                "token.secret_file",
+                format!("cannot read {}: {e}", token.secret_file.display()),
+            )),
+        }
+    }
+
+    /// The HMAC key, creating `secret_file` when allowed and missing.
+    pub fn load_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        let token = &self.token;
+        if !token.secret.is_empty() {
+            return Ok(token.secret.as_bytes().to_vec());
+        }
+        let path = &token.secret_file;
+        let key = |e: std::io::Error| {
+            ConfigError::new("token.secret_file", format!("{}: {e}", path.display()))
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let secret = trim_key(&bytes).to_vec();
+                check_secret_length("token.secret_file", secret.len())?;
+                Ok(secret)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && token.generate => {
+                generate_secret(path).map_err(key)
+            }
+            Err(e) => Err(key(e)),
+        }
+    }
+
+    /// The config as `parley check` prints it: secrets replaced.
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        if !copy.token.secret.is_empty() {
+            copy.token.secret = "<redacted>".into();
+        }
+        copy.store.url = redact_url_password(&copy.store.url);
+        copy
+    }
+}
+
+/// Config's own errors carry the key in their text; keep it whole.
+fn from_config_error(e: config::ConfigError) -> ConfigError {
+    let text = e.to_string();
+    let key = text
+        .rsplit_once(" for key `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .unwrap_or("config")
+        .to_string();
+    ConfigError::new(key, text)
+}
+
+fn is_queue_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+/// 16 bytes is the floor: a shorter HMAC key is guessable.
+fn check_secret_length(key: &str, len: usize) -> Result<(), ConfigError> {
+    if len < 16 {
+        return Err(ConfigError::new(
+            key,
+            format!("the secret is {len} bytes; at least 16 are needed"),
+        ));
+    }
+    Ok(())
+}
+
+/// A key file may end with a newline (editors add one); it is not part of it.
+fn trim_key(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// Writes 32 random bytes, hex-encoded, readable by the owner only.
+fn generate_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let mut random = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(hex.as_bytes())?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), "created a new token secret");
+    Ok(hex.into_bytes())
+}
+
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Config {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .unwrap();
+        built.try_deserialize().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        defaults().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut c = defaults();
+        c.queues[0].intake.push("not an address".into());
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "queues[0].intake[1]", "{e}");
+
+        let mut c = defaults();
+        c.token.secret = "short".into();
+        assert_eq!(c.validate().unwrap_err().key, "token.secret");
+
+        let mut c = defaults();
+        c.token.secret_file = PathBuf::new();
+        assert_eq!(c.validate().unwrap_err().key, "token.secret");
+
+        let mut c = defaults();
+        c.mail.reply_domain = "bad domain".into();
+        assert_eq!(c.validate().unwrap_err().key, "mail.reply_domain");
+
+        let mut c = defaults();
+        c.store.url = "mysql://x".into();
+        assert_eq!(c.validate().unwrap_err().key, "store.url");
+    }
+
+    #[test]
+    fn redaction_hides_secrets() {
+        let mut c = defaults();
+        c.token.secret = "0123456789abcdef0123".into();
+        c.store.url = "postgres://u:hunter2@db/parley".into();
+        let text = toml::to_string(&c.redacted()).unwrap();
+        assert!(!text.contains("0123456789abcdef0123"));
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("postgres://u:<redacted>@db/parley"));
+    }
+
+    #[test]
+    fn key_files_lose_trailing_newlines() {
+        assert_eq!(trim_key(b"abc\n"), b"abc");
+        assert_eq!(trim_key(b"\n"), b"");
+    }
+}

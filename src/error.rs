@@ -1,0 +1,75 @@
+//! Failures of a command and their exit codes, mapped in one place.
+//!
+//! Exit codes follow sysexits.h where an MTA reads them (`parley ingest`
+//! runs as a pipe: 75 makes the MTA retry, 67 and 77 make it bounce), and
+//! 2 for a bad configuration so that systemd does not restart-loop
+//! (`RestartPreventExitStatus=2`).
+
+use std::process::ExitCode;
+
+use crate::config::ConfigError;
+use crate::store::StoreError;
+
+pub const EX_OK: u8 = 0;
+/// Something went wrong that retrying will not fix.
+pub const EX_FAILURE: u8 = 1;
+/// The configuration is invalid.
+pub const EX_CONFIG: u8 = 2;
+/// The command line is wrong.
+pub const EX_USAGE: u8 = 64;
+/// No recipient of the message is ours.
+pub const EX_NOUSER: u8 = 67;
+/// Temporary failure: the store is unavailable; try again later.
+pub const EX_TEMPFAIL: u8 = 75;
+/// The message was refused (too large, a closed ticket that rejects).
+pub const EX_NOPERM: u8 = 77;
+
+/// Why a command failed. The message is for the person at the terminal
+/// (or, for `ingest`, for the bounce the MTA writes): no internals.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no recipient of this message is served here")]
+    NoMatch,
+    #[error("refused: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => EX_USAGE,
+            Failure::Config(_) => EX_CONFIG,
+            Failure::Store(e) if e.is_temporary() => EX_TEMPFAIL,
+            Failure::Store(StoreError::NotFound(_)) | Failure::NotFound(_) => EX_FAILURE,
+            Failure::Store(_) => EX_FAILURE,
+            Failure::NoMatch => EX_NOUSER,
+            Failure::Rejected(_) => EX_NOPERM,
+            Failure::Io(_) => EX_FAILURE,
+        }
+    }
+
+    /// For a mail pipe, anything that is not the message's own fault is
+    /// temporary: the MTA keeps the message and retries, nothing is lost.
+    pub fn exit_code_for_pipe(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => EX_USAGE,
+            Failure::NoMatch => EX_NOUSER,
+            Failure::Rejected(_) => EX_NOPERM,
+            _ => EX_TEMPFAIL,
+        }
+    }
+}
+
+pub fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}

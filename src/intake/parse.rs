@@ -1,0 +1,188 @@
+//! Raw bytes → the plain facts later stages decide on.
+//!
+//! mail-parser does the MIME and charset work; this stage keeps what
+//! threading, reply extraction and the store need, as owned data.
+
+use mail_parser::{Address, HeaderValue, MessageParser, PartType};
+use sha2::{Digest, Sha256};
+
+use crate::address;
+
+/// A sender or recipient: normalized address and the display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// What intake knows about a message after parsing.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    pub from: Option<Mailbox>,
+    /// Delivered-To, To and Cc addresses, in that order, normalized.
+    pub header_recipients: Vec<String>,
+    pub subject: Option<String>,
+    /// In-Reply-To then References (last first): the nearest parent first.
+    pub parents: Vec<String>,
+    /// The text part, or the HTML part converted to text.
+    pub text: String,
+    pub html: Option<String>,
+    /// Hash of what stays the same when one mail is delivered twice: the
+    /// Message-ID, From, Date, Subject and body, not the transport headers.
+    pub dedupe_key: String,
+}
+
+/// The sha256 of the exact bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a message; `None` when the bytes are not a message at all
+/// (intake quarantines those).
+pub fn parse(raw: &[u8]) -> Option<Parsed> {
+    let message = MessageParser::default().parse(raw)?;
+    if message.root_part().headers.is_empty() {
+        return None;
+    }
+    let from = message.from().and_then(|a| a.first()).and_then(|addr| {
+        Some(Mailbox {
+            address: address::normalize(addr.address.as_deref()?),
+            name: addr
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        })
+    });
+    let mut header_recipients = Vec::new();
+    for value in message.header_values("Delivered-To") {
+        if let Some(text) = value.as_text() {
+            push_unique(&mut header_recipients, address::normalize(text));
+        }
+    }
+    for list in [message.to(), message.cc()].into_iter().flatten() {
+        for addr in addresses(list) {
+            push_unique(&mut header_recipients, addr);
+        }
+    }
+    let mut parents = ids(message.in_reply_to());
+    for id in ids(message.references()).into_iter().rev() {
+        push_unique(&mut parents, id);
+    }
+    let text = message
+        .body_text(0)
+        .map(|t| t.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    // Only a real HTML part counts, not a text part mail-parser would wrap.
+    let html = message
+        .html_body
+        .first()
+        .and_then(|&id| message.parts.get(id as usize))
+        .and_then(|part| match &part.body {
+            PartType::Html(html) => Some(html.to_string()),
+            _ => None,
+        });
+    let message_id = message.message_id().map(str::to_string);
+    let body = &raw[(message.root_part().offset_body as usize).min(raw.len())..];
+    let mut hasher = Sha256::new();
+    for field in [
+        message_id.as_deref().unwrap_or(""),
+        from.as_ref().map_or("", |f| f.address.as_str()),
+        message.header_raw("Date").unwrap_or("").trim(),
+        message.subject().unwrap_or(""),
+    ] {
+        hasher.update(field.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.update(body);
+    Some(Parsed {
+        message_id,
+        from,
+        header_recipients,
+        subject: message.subject().map(str::to_string),
+        parents,
+        text,
+        html,
+        dedupe_key: hex(&hasher.finalize()),
+    })
+}
+
+fn push_unique(list: &mut Vec<String>, item: String) {
+    if !item.is_empty() && !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+fn addresses(list: &Address<'_>) -> Vec<String> {
+    list.iter()
+        .filter_map(|a| a.address.as_deref())
+        .map(address::normalize)
+        .collect()
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(id) => vec![id.to_string()],
+        HeaderValue::TextList(list) => list.iter().map(|id| id.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAIL: &[u8] = b"From: Maria Lopez <Maria@Example.com>\r\n\
+To: desk@localhost, Other <other@example.com>\r\n\
+Cc: cc@example.com\r\n\
+Subject: Lot 12\r\n\
+Message-ID: <abc@example.com>\r\n\
+In-Reply-To: <p2@x>\r\n\
+References: <p0@x> <p1@x> <p2@x>\r\n\
+\r\n\
+Is lot 12 still available?\r\n";
+
+    #[test]
+    fn facts() {
+        let p = parse(MAIL).unwrap();
+        assert_eq!(p.message_id.as_deref(), Some("abc@example.com"));
+        let from = p.from.unwrap();
+        assert_eq!(from.address, "maria@example.com");
+        assert_eq!(from.name.as_deref(), Some("Maria Lopez"));
+        assert_eq!(
+            p.header_recipients,
+            ["desk@localhost", "other@example.com", "cc@example.com"]
+        );
+        assert_eq!(p.parents, ["p2@x", "p1@x", "p0@x"]);
+        assert_eq!(p.text.trim(), "Is lot 12 still available?");
+        assert_eq!(p.html, None);
+    }
+
+    #[test]
+    fn dedupe_key_ignores_transport_headers() {
+        let mut relayed =
+            b"Received: from mx by parley; Sat, 21 Nov 2026 06:00:00 +0000\r\n".to_vec();
+        relayed.extend_from_slice(MAIL);
+        assert_eq!(
+            parse(MAIL).unwrap().dedupe_key,
+            parse(&relayed).unwrap().dedupe_key
+        );
+        let edited = String::from_utf8_lossy(MAIL).replace("still", "really");
+        assert_ne!(
+            parse(MAIL).unwrap().dedupe_key,
+            parse(edited.as_bytes()).unwrap().dedupe_key
+        );
+    }
+
+    #[test]
+    fn not_a_message() {
+        assert!(parse(b"").is_none());
+    }
+}

@@ -1,0 +1,97 @@
+//! The `parley inspect --json` object: a stable contract (docs/json.md).
+
+use serde::Serialize;
+
+use super::{Decision, Plan};
+use crate::store::Target;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: Option<String>,
+    /// `none` | `auto_reply` | `bounce` | `list` | `loop`.
+    pub auto: &'static str,
+    pub thread: ThreadReport,
+    pub reply_text: String,
+    pub policy: PolicyReport,
+    pub redacted_text: String,
+    /// What `deliver` would do: `post`, `duplicate`, `quarantine`,
+    /// `no_match` or `reject` (an addition to the contract's fields).
+    pub decision: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThreadReport {
+    /// `token` | `references` | `subject` | `new` | `none`.
+    pub matched_by: &'static str,
+    pub ticket: Option<i64>,
+    pub queue: Option<String>,
+    pub sender_is_participant: bool,
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicyReport {
+    /// `allow` | `redact` | `hold` | `reject`.
+    pub action: &'static str,
+    pub hits: Vec<PolicyHit>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicyHit {
+    pub rule: String,
+    pub category: String,
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+impl Report {
+    pub fn new(plan: &Plan) -> Report {
+        let parsed = plan.parsed.as_ref();
+        let thread = plan.thread.as_ref();
+        let new_ticket =
+            matches!(&plan.decision, Decision::Post(p) if matches!(p.target, Target::New(_)));
+        let held = thread.is_some_and(|t| t.flags.iter().any(|f| super::thread::is_holding(f)));
+        Report {
+            message_id: parsed.and_then(|p| p.message_id.clone()),
+            from: parsed.and_then(|p| p.from.as_ref().map(|f| f.address.clone())),
+            recipients: plan.recipients.clone(),
+            subject: parsed.and_then(|p| p.subject.clone()),
+            auto: "none",
+            thread: ThreadReport {
+                matched_by: thread.map_or("none", |t| t.matched_by.as_str()),
+                // A new ticket has no number before it is stored.
+                ticket: thread
+                    .and_then(|t| t.ticket.as_ref())
+                    .filter(|_| !new_ticket)
+                    .map(|t| t.number),
+                queue: thread.and_then(|t| {
+                    t.queue
+                        .as_ref()
+                        .map(|q| q.name.clone())
+                        .or_else(|| t.ticket.as_ref().map(|t| t.queue.clone()))
+                }),
+                sender_is_participant: thread.is_some_and(|t| t.sender_is_participant),
+                flags: thread.map_or_else(Vec::new, |t| {
+                    t.flags.iter().map(|f| f.to_string()).collect()
+                }),
+            },
+            reply_text: plan.reply_text.clone(),
+            policy: PolicyReport {
+                action: if held { "hold" } else { "allow" },
+                hits: Vec::new(),
+            },
+            redacted_text: plan.reply_text.clone(),
+            decision: match plan.decision {
+                Decision::Post(_) => "post",
+                Decision::Duplicate { .. } => "duplicate",
+                Decision::Quarantine { .. } => "quarantine",
+                Decision::NoMatch => "no_match",
+                Decision::Reject { .. } => "reject",
+            },
+        }
+    }
+}

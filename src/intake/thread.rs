@@ -1,0 +1,265 @@
+//! Threading: which ticket a message belongs to.
+//!
+//! Rules in order, first hit wins (see `docs/flow.md`):
+//! 1. a valid reply token in any recipient address;
+//! 2. In-Reply-To/References naming a Message-ID parley issued;
+//! 3. the subject tag, when the sender is a participant of that ticket;
+//! 4. a new ticket, when a recipient is a queue's intake address;
+//! 5. no match.
+//!
+//! Decides only: reads the store, writes nothing.
+
+use serde::Serialize;
+
+use super::parse::Parsed;
+use crate::store::{Participant, Queue, Store, StoreError, Ticket};
+use crate::token::{self, Signer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    Token,
+    References,
+    Subject,
+    New,
+    None,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Token => "token",
+            MatchedBy::References => "references",
+            MatchedBy::Subject => "subject",
+            MatchedBy::New => "new",
+            MatchedBy::None => "none",
+        }
+    }
+}
+
+/// A valid token whose participant is not the sender: the message is kept
+/// on the ticket but held.
+pub const SENDER_MISMATCH: &str = "sender_mismatch";
+/// Threaded by References, but the sender is not a participant: held.
+pub const SENDER_NOT_PARTICIPANT: &str = "sender_not_participant";
+/// A recipient had the shape of a reply address but its token was forged,
+/// truncated or names nothing: it was not used.
+pub const BAD_TOKEN: &str = "bad_token";
+
+/// Flags that hold a message for moderation instead of delivering it.
+pub fn is_holding(flag: &str) -> bool {
+    flag == SENDER_MISMATCH || flag == SENDER_NOT_PARTICIPANT
+}
+
+/// Where the message goes.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub matched_by: MatchedBy,
+    /// The existing ticket it threads to.
+    pub ticket: Option<Ticket>,
+    /// The queue of a new ticket.
+    pub queue: Option<Queue>,
+    /// The participant who wrote it, when known.
+    pub author: Option<Participant>,
+    pub sender_is_participant: bool,
+    pub flags: Vec<&'static str>,
+}
+
+impl Thread {
+    fn none(flags: Vec<&'static str>) -> Self {
+        Thread {
+            matched_by: MatchedBy::None,
+            ticket: None,
+            queue: None,
+            author: None,
+            sender_is_participant: false,
+            flags,
+        }
+    }
+}
+
+/// The subject tag format split around `{number}`.
+#[derive(Debug, Clone)]
+pub struct SubjectTag {
+    prefix: String,
+    suffix: String,
+}
+
+impl SubjectTag {
+    /// `format` contains `{number}` once (config validation checks it).
+    pub fn new(format: &str) -> Self {
+        let (prefix, suffix) = format.split_once("{number}").unwrap_or((format, ""));
+        SubjectTag {
+            prefix: prefix.to_string(),
+            suffix: suffix.to_string(),
+        }
+    }
+
+    pub fn render(&self, number: i64) -> String {
+        format!("{}{number}{}", self.prefix, self.suffix)
+    }
+
+    /// Ticket numbers tagged in `subject`, first first.
+    pub fn numbers(&self, subject: &str) -> Vec<i64> {
+        let mut found = Vec::new();
+        let mut rest = subject;
+        while let Some(at) = rest.find(&self.prefix) {
+            rest = &rest[at + self.prefix.len()..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0
+                && rest[digits..].starts_with(&self.suffix)
+                && let Ok(n) = rest[..digits].parse()
+            {
+                found.push(n);
+            }
+            if self.prefix.is_empty() {
+                break;
+            }
+        }
+        found
+    }
+}
+
+/// What threading needs besides the message.
+pub struct Rules<'a> {
+    pub signer: &'a Signer,
+    pub reply_domain: &'a str,
+    pub subject_tag: &'a SubjectTag,
+}
+
+/// Finds the ticket for a message from `sender` to `recipients`.
+pub async fn thread(
+    parsed: &Parsed,
+    sender: Option<&str>,
+    recipients: &[String],
+    store: &dyn Store,
+    rules: &Rules<'_>,
+) -> Result<Thread, StoreError> {
+    let mut flags = Vec::new();
+
+    // 1. A reply token in any recipient address.
+    for rcpt in recipients {
+        let Some(text) = token::reply_token_in(rcpt, rules.reply_domain) else {
+            continue;
+        };
+        let Some((ticket, author)) = by_token(text, store, rules.signer).await? else {
+            flags.push(BAD_TOKEN);
+            continue;
+        };
+        let sender_is_participant = match sender {
+            Some(s) if s == author.address => true,
+            Some(s) => store
+                .participant_by_address(ticket.number, s)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        if sender != Some(author.address.as_str()) {
+            flags.push(SENDER_MISMATCH);
+        }
+        return Ok(Thread {
+            matched_by: MatchedBy::Token,
+            ticket: Some(ticket),
+            queue: None,
+            author: Some(author),
+            sender_is_participant,
+            flags,
+        });
+    }
+
+    // 2. In-Reply-To / References naming a Message-ID we issued.
+    if let Some(number) = store.ticket_by_issued_id(&parsed.parents).await?
+        && let Some(ticket) = live_ticket(store, number).await?
+    {
+        let author = match sender {
+            Some(s) => store.participant_by_address(number, s).await?,
+            None => None,
+        };
+        if author.is_none() {
+            flags.push(SENDER_NOT_PARTICIPANT);
+        }
+        return Ok(Thread {
+            matched_by: MatchedBy::References,
+            ticket: Some(ticket),
+            queue: None,
+            sender_is_participant: author.is_some(),
+            author,
+            flags,
+        });
+    }
+
+    // 3. The subject tag, from a participant only.
+    if let (Some(subject), Some(sender)) = (&parsed.subject, sender) {
+        for number in rules.subject_tag.numbers(subject) {
+            let Some(author) = store.participant_by_address(number, sender).await? else {
+                continue;
+            };
+            if let Some(ticket) = live_ticket(store, number).await? {
+                return Ok(Thread {
+                    matched_by: MatchedBy::Subject,
+                    ticket: Some(ticket),
+                    queue: None,
+                    author: Some(author),
+                    sender_is_participant: true,
+                    flags,
+                });
+            }
+        }
+    }
+
+    // 4. A new ticket in the queue of the first intake address.
+    for rcpt in recipients {
+        if let Some(queue) = store.queue_by_intake(rcpt).await? {
+            return Ok(Thread {
+                matched_by: MatchedBy::New,
+                ticket: None,
+                queue: Some(queue),
+                author: None,
+                sender_is_participant: false,
+                flags,
+            });
+        }
+    }
+    Ok(Thread::none(flags))
+}
+
+/// The ticket and participant a token names, if it verifies and both exist.
+async fn by_token(
+    text: &str,
+    store: &dyn Store,
+    signer: &Signer,
+) -> Result<Option<(Ticket, Participant)>, StoreError> {
+    let Ok(token) = signer.verify_reply(text) else {
+        return Ok(None);
+    };
+    let Some(participant) = store.participant(token.participant).await? else {
+        return Ok(None);
+    };
+    if participant.ticket != token.ticket {
+        return Ok(None);
+    }
+    Ok(live_ticket(store, token.ticket)
+        .await?
+        .map(|t| (t, participant)))
+}
+
+/// A ticket that exists and is not deleted.
+async fn live_ticket(store: &dyn Store, number: i64) -> Result<Option<Ticket>, StoreError> {
+    Ok(store.ticket(number).await?.filter(|t| !t.deleted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_tags() {
+        let tag = SubjectTag::new("[#{number}]");
+        assert_eq!(tag.render(42), "[#42]");
+        assert_eq!(tag.numbers("Re: [#42] Lot 7"), [42]);
+        assert_eq!(tag.numbers("Re: [#42 ] [#x] [#7]"), [7]);
+        assert!(tag.numbers("Lot #42").is_empty());
+        let other = SubjectTag::new("(Ticket {number})");
+        assert_eq!(other.numbers("AW: (Ticket 9) hi"), [9]);
+    }
+}

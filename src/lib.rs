@@ -1,0 +1,32 @@
+//! parley: an email gateway and ticketing daemon for marketplaces.
+//!
+//! Data flows one way (see `docs/flow.md`):
+//!
+//! ```text
+//! adapters (parley ingest; SMTP, IMAP later) ─► intake ─► store ─► outbox
+//! ```
+//!
+//! - [`intake`] takes raw bytes and an envelope and runs the stages:
+//!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
+//!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
+//!   author wrote). The stages decide and read; only the commit writes.
+//! - [`tickets`] holds the domain rules: statuses, roles, transitions.
+//! - [`store`] is the one storage trait with SQLite and PostgreSQL
+//!   implementations; a message, its ticket change, its audit entry and its
+//!   notification rows commit in one transaction.
+//! - [`outbox`] mints reply tokens and Message-IDs for notification rows.
+//! - [`token`] signs and verifies the reply tokens in reply addresses.
+//! - [`config`] loads the layered, validated configuration; [`address`]
+//!   says what an email address is to parley.
+//! - [`cli`] is the command line (`src/main.rs` only calls it); [`error`]
+//!   maps failures to exit codes in one place.
+
+pub mod address;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod intake;
+pub mod outbox;
+pub mod store;
+pub mod tickets;
+pub mod token;

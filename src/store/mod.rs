@@ -1,0 +1,359 @@
+//! The store: every ticket, message and raw mail, behind one trait.
+//!
+//! [`Store`] has two implementations on sqlx, SQLite (the embedded default)
+//! and PostgreSQL, both from the generic [`sql::SqlStore`] with their own
+//! migrations under `migrations/`. The backend is picked once, by URL, in
+//! [`open`]. Reads serve threading and the CLI; every change goes through a
+//! single write transaction ([`Store::post`], [`Store::set_status`], …) so
+//! that a message, its ticket change, its audit entry and its notification
+//! rows commit together or not at all.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::config::{QueueConfig, StoreConfig};
+use crate::outbox::Minter;
+use crate::tickets::{Role, Status};
+
+pub use sql::SqlStore;
+
+/// How a raw message reached parley.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Smtp,
+    Imap,
+    Pipe,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Smtp => "smtp",
+            Source::Imap => "imap",
+            Source::Pipe => "pipe",
+        }
+    }
+}
+
+/// `inbound`: arrived as mail. `outbound`: written in parley (CLI, API) and
+/// delivered to the other side as a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub intake: Vec<String>,
+    pub staff: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ticket {
+    pub number: i64,
+    pub queue: String,
+    pub subject: String,
+    pub status: Status,
+    pub assignee: Option<String>,
+    pub item_ref: Option<String>,
+    pub item_title: Option<String>,
+    pub auction_ref: Option<String>,
+    pub auction_title: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived: bool,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Participant {
+    pub id: i64,
+    pub ticket: i64,
+    pub address: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub ticket: i64,
+    pub author: Option<i64>,
+    pub direction: Direction,
+    pub reply_text: String,
+    pub html: Option<String>,
+    pub raw_id: Option<i64>,
+    pub message_id: Option<String>,
+    pub matched_by: String,
+    pub flags: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A notification row: what to send to whom; sending is the outbox's job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub ticket: i64,
+    pub message: Option<i64>,
+    pub participant: i64,
+    pub recipient: String,
+    pub token: String,
+    pub message_id: String,
+    pub kind: String,
+    pub state: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub ticket: Option<i64>,
+    pub message: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantined {
+    pub id: i64,
+    pub raw_id: i64,
+    pub reason: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+/// A raw message as it arrived, to be stored once.
+#[derive(Debug, Clone)]
+pub struct NewRaw {
+    pub bytes: Vec<u8>,
+    pub sha256: [u8; 32],
+    pub envelope_from: Option<String>,
+    pub envelope_to: Vec<String>,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewParticipant {
+    pub address: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+}
+
+/// A ticket to open with the message that opens it.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub queue_id: i64,
+    pub subject: String,
+    pub status: Status,
+    pub item_ref: Option<String>,
+    pub item_title: Option<String>,
+    pub auction_ref: Option<String>,
+    pub auction_title: Option<String>,
+    /// The message's dedupe key: a second delivery opens no second ticket.
+    pub origin_key: Option<String>,
+    /// The first participant is the message's author.
+    pub participants: Vec<NewParticipant>,
+}
+
+/// Where a message lands.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Existing {
+        ticket: i64,
+        author: Option<i64>,
+        /// The status after this message; `None` leaves it as it is.
+        status: Option<Status>,
+    },
+    New(NewTicket),
+}
+
+/// Everything that happens when a message lands on a ticket, committed in
+/// one transaction.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub raw: Option<NewRaw>,
+    pub target: Target,
+    pub direction: Direction,
+    pub reply_text: String,
+    pub html: Option<String>,
+    pub message_id: Option<String>,
+    pub dedupe_key: String,
+    pub matched_by: String,
+    pub flags: Vec<String>,
+    /// Write notification rows for the other side (held messages: none).
+    pub notify: bool,
+    /// Who did it, for the audit log (`intake`, `cli`, an address).
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Posted {
+    Stored {
+        ticket: i64,
+        message: i64,
+        new_ticket: bool,
+        notifications: Vec<i64>,
+    },
+    /// Already there: nothing was written.
+    Duplicate { ticket: Option<i64> },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    pub queue: Option<String>,
+    /// Created within `[from, to)`, Unix milliseconds.
+    pub created: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// A store failure. Temporary failures (the database is down, busy, out of
+/// connections) are worth retrying; the rest are not.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("the store failed: {0}")]
+    Failed(#[source] sqlx::Error),
+    #[error("the store holds invalid data: {0}")]
+    Corrupt(String),
+    #[error("migrating the store failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        let temporary = match &e {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+            E::Database(db) => is_temporary_db_error(db.code().as_deref()),
+            _ => false,
+        };
+        if temporary {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Failed(e)
+        }
+    }
+}
+
+/// SQLite BUSY/LOCKED/IOERR/FULL/CANTOPEN (primary codes, extended codes
+/// reduce to them) and PostgreSQL classes 08 (connection), 53 (resources),
+/// 57 (operator intervention), 40001/40P01 (serialization, deadlock).
+fn is_temporary_db_error(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if let Ok(n) = code.parse::<u32>() {
+        // A SQLite result code (PostgreSQL SQLSTATEs all-digit too, but five wide).
+        if code.len() < 5 {
+            return matches!(n & 0xff, 5 | 6 | 10 | 13 | 14);
+        }
+    }
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || code == "40001"
+        || code == "40P01"
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    // Queues.
+    /// Creates or updates a queue from config; its addresses become exactly
+    /// the configured ones.
+    async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError>;
+    async fn queue(&self, name: &str) -> Result<Option<Queue>, StoreError>;
+    /// The queue whose intake address is `address` (normalized).
+    async fn queue_by_intake(&self, address: &str) -> Result<Option<Queue>, StoreError>;
+
+    // Reads for threading.
+    async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
+    async fn participant(&self, id: i64) -> Result<Option<Participant>, StoreError>;
+    async fn participant_by_address(
+        &self,
+        ticket: i64,
+        address: &str,
+    ) -> Result<Option<Participant>, StoreError>;
+    /// The ticket of the first of `message_ids` that parley issued.
+    async fn ticket_by_issued_id(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
+    /// Whether a message with this dedupe key is on the ticket already.
+    async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError>;
+    /// The ticket opened in `queue_id` by the message with this dedupe key.
+    async fn ticket_by_origin(
+        &self,
+        queue_id: i64,
+        origin_key: &str,
+    ) -> Result<Option<i64>, StoreError>;
+
+    // Writes.
+    /// Stores a message on a ticket (opening it when new), its raw mail, the
+    /// status change, audit and notifications, in one transaction.
+    async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError>;
+    /// Stores a raw message in quarantine with the reason.
+    async fn quarantine(&self, raw: &NewRaw, reason: &str, detail: &str)
+    -> Result<i64, StoreError>;
+    /// Sets a ticket's status; returns the previous one.
+    async fn set_status(
+        &self,
+        ticket: i64,
+        status: Status,
+        actor: &str,
+    ) -> Result<Status, StoreError>;
+
+    // Reads for the CLI.
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
+    async fn participants(&self, ticket: i64) -> Result<Vec<Participant>, StoreError>;
+    async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError>;
+    async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError>;
+    async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
+    /// How many raw messages are stored (tests and benchmarks count with it).
+    async fn raw_count(&self) -> Result<i64, StoreError>;
+}
+
+/// Opens the store named by `config.url` (SQLite or PostgreSQL) and applies
+/// migrations.
+pub async fn open(config: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
+    let store: Box<dyn Store> = if config.url.starts_with("sqlite:") {
+        Box::new(sqlite::connect(config).await?)
+    } else {
+        Box::new(postgres::connect(config).await?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

@@ -1,0 +1,767 @@
+//! The store written once for every sqlx backend.
+//!
+//! Both schemas have the same tables and columns, integers are 64-bit, times
+//! are Unix milliseconds and placeholders are `$N` (SQLite reads them too),
+//! so one body of SQL serves both. What differs lives in [`Backend`].
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::{
+    AuditEntry, Message, NewParticipant, NewRaw, Notification, Participant, Post, Posted,
+    Quarantined, Queue, Store, StoreError, Target, Ticket, TicketFilter, now_ms,
+};
+use crate::address;
+use crate::config::QueueConfig;
+use crate::outbox::Minter;
+use crate::store::Direction;
+use crate::tickets::{Role, Status};
+
+/// What one database does differently from the other.
+pub trait Backend: Database {
+    /// Opens a write transaction. SQLite takes the write lock at once
+    /// (`BEGIN IMMEDIATE`) so two writers never deadlock on an upgrade.
+    const BEGIN_WRITE: &'static str;
+
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+}
+
+/// The store on one backend. `write` is the pool for write transactions:
+/// on SQLite a single connection (SQLite has one writer; queuing in the pool
+/// is cheaper than spinning on the lock), on PostgreSQL the same pool as
+/// `read`.
+pub struct SqlStore<DB: Database> {
+    pub(super) read: Pool<DB>,
+    pub(super) write: Pool<DB>,
+}
+
+const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
+     t.item_ref, t.item_title, t.auction_ref, t.auction_title, t.created_at, t.updated_at, \
+     t.archived, t.deleted_at";
+const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role";
+
+fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
+where
+    R: Row,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    row.try_get(column).map_err(StoreError::from)
+}
+
+fn status_of(text: &str) -> Result<Status, StoreError> {
+    text.parse().map_err(StoreError::Corrupt)
+}
+
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
+}
+
+fn ticket_of<R: Row>(row: &R) -> Result<Ticket, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(Ticket {
+        number: get(row, "number")?,
+        queue: get(row, "queue")?,
+        subject: get(row, "subject")?,
+        status: status_of(&get::<String, _>(row, "status")?)?,
+        assignee: get(row, "assignee")?,
+        item_ref: get(row, "item_ref")?,
+        item_title: get(row, "item_title")?,
+        auction_ref: get(row, "auction_ref")?,
+        auction_title: get(row, "auction_title")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        archived: get::<i64, _>(row, "archived")? != 0,
+        deleted: get::<Option<i64>, _>(row, "deleted_at")?.is_some(),
+    })
+}
+
+fn participant_of<R: Row>(row: &R) -> Result<Participant, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(Participant {
+        id: get(row, "id")?,
+        ticket: get(row, "ticket")?,
+        address: get(row, "address")?,
+        display_name: get(row, "display_name")?,
+        role: role_of(&get::<String, _>(row, "role")?)?,
+    })
+}
+
+fn flags_of(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+// The bounds every query needs: the connection executes, arguments bind, and
+// the column types encode and decode on this backend.
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        DB::migrator().run(&self.write).await?;
+        Ok(())
+    }
+
+    async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError> {
+        let display = if queue.display_name.is_empty() {
+            &queue.name
+        } else {
+            &queue.display_name
+        };
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO queues (name, display_name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name RETURNING id",
+        )
+        .bind(queue.name.as_str())
+        .bind(display.as_str())
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        sqlx::query("DELETE FROM queue_addresses WHERE queue_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (kind, list) in [("intake", &queue.intake), ("staff", &queue.staff)] {
+            for addr in list {
+                sqlx::query(
+                    "INSERT INTO queue_addresses (queue_id, kind, address) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(kind)
+                .bind(address::normalize(addr).as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.queue(&queue.name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("queue {} vanished", queue.name)))
+    }
+
+    async fn queue(&self, name: &str) -> Result<Option<Queue>, StoreError> {
+        let Some(row) = sqlx::query("SELECT id, name, display_name FROM queues WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = get(&row, "id")?;
+        let mut queue = Queue {
+            id,
+            name: get(&row, "name")?,
+            display_name: get(&row, "display_name")?,
+            intake: Vec::new(),
+            staff: Vec::new(),
+        };
+        let rows = sqlx::query(
+            "SELECT kind, address FROM queue_addresses WHERE queue_id = $1 ORDER BY kind, address",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        for row in rows {
+            let kind: String = get(&row, "kind")?;
+            let addr: String = get(&row, "address")?;
+            if kind == "intake" {
+                queue.intake.push(addr)
+            } else {
+                queue.staff.push(addr)
+            }
+        }
+        Ok(Some(queue))
+    }
+
+    async fn queue_by_intake(&self, addr: &str) -> Result<Option<Queue>, StoreError> {
+        let name: Option<String> = sqlx::query(
+            "SELECT q.name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
+             WHERE a.kind = 'intake' AND a.address = $1",
+        )
+        .bind(addr)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|row| get(&row, "name"))
+        .transpose()?;
+        match name {
+            Some(name) => self.queue(&name).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(number)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| ticket_of(&row)).transpose()
+    }
+
+    async fn participant(&self, id: i64) -> Result<Option<Participant>, StoreError> {
+        let sql = format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| participant_of(&row)).transpose()
+    }
+
+    async fn participant_by_address(
+        &self,
+        ticket: i64,
+        addr: &str,
+    ) -> Result<Option<Participant>, StoreError> {
+        let sql = format!(
+            "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 AND address = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(ticket)
+            .bind(addr)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| participant_of(&row)).transpose()
+    }
+
+    async fn ticket_by_issued_id(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError> {
+        for id in message_ids {
+            let row = sqlx::query("SELECT ticket FROM issued_message_ids WHERE message_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(get(&row, "ticket")?));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 AS one FROM messages WHERE ticket = $1 AND dedupe_key = $2")
+                .bind(ticket)
+                .bind(dedupe_key)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    async fn ticket_by_origin(
+        &self,
+        queue_id: i64,
+        origin_key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT number FROM tickets WHERE queue_id = $1 AND origin_key = $2")
+            .bind(queue_id)
+            .bind(origin_key)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| get(&row, "number")).transpose()
+    }
+
+    async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
+        let now = now_ms();
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let raw_id = match &post.raw {
+            Some(raw) => Some(insert_raw::<DB>(&mut tx, raw, now).await?),
+            None => None,
+        };
+        let (ticket, author, new_ticket) = match &post.target {
+            Target::Existing {
+                ticket,
+                author,
+                status,
+            } => {
+                let old: Option<String> =
+                    sqlx::query("SELECT status FROM tickets WHERE number = $1")
+                        .bind(*ticket)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|row| get(&row, "status"))
+                        .transpose()?;
+                let Some(old) = old else {
+                    return Err(StoreError::NotFound(format!(
+                        "ticket {ticket} does not exist"
+                    )));
+                };
+                let new = status.map_or(old.clone(), |s| s.as_str().to_string());
+                sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
+                    .bind(new.as_str())
+                    .bind(now)
+                    .bind(*ticket)
+                    .execute(&mut *tx)
+                    .await?;
+                if new != old {
+                    let detail = serde_json::json!({ "from": old, "to": new }).to_string();
+                    audit::<DB>(
+                        &mut tx,
+                        now,
+                        &post.actor,
+                        "status.changed",
+                        Some(*ticket),
+                        &detail,
+                    )
+                    .await?;
+                }
+                (*ticket, *author, false)
+            }
+            Target::New(new) => {
+                let number: Option<i64> = sqlx::query(
+                    "INSERT INTO tickets (queue_id, subject, status, item_ref, item_title, auction_ref, \
+                     auction_title, origin_key, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                     ON CONFLICT (queue_id, origin_key) WHERE origin_key IS NOT NULL DO NOTHING \
+                     RETURNING number",
+                )
+                .bind(new.queue_id)
+                .bind(new.subject.as_str())
+                .bind(new.status.as_str())
+                .bind(new.item_ref.as_deref())
+                .bind(new.item_title.as_deref())
+                .bind(new.auction_ref.as_deref())
+                .bind(new.auction_title.as_deref())
+                .bind(new.origin_key.as_deref())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| get(&row, "number"))
+                .transpose()?;
+                let Some(number) = number else {
+                    tx.rollback().await?;
+                    return Ok(Posted::Duplicate { ticket: None });
+                };
+                let mut author = None;
+                for p in &new.participants {
+                    let id = insert_participant::<DB>(&mut tx, number, p, now).await?;
+                    author.get_or_insert(id);
+                }
+                let detail = serde_json::json!({ "status": new.status }).to_string();
+                audit::<DB>(
+                    &mut tx,
+                    now,
+                    &post.actor,
+                    "ticket.created",
+                    Some(number),
+                    &detail,
+                )
+                .await?;
+                (number, author, true)
+            }
+        };
+        let message: Option<i64> = sqlx::query(
+            "INSERT INTO messages (ticket, author, direction, reply_text, html, raw_id, message_id, \
+             dedupe_key, matched_by, flags, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (ticket, dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(ticket)
+        .bind(author)
+        .bind(post.direction.as_str())
+        .bind(post.reply_text.as_str())
+        .bind(post.html.as_deref())
+        .bind(raw_id)
+        .bind(post.message_id.as_deref())
+        .bind(post.dedupe_key.as_str())
+        .bind(post.matched_by.as_str())
+        .bind(post.flags.join(" ").as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| get(&row, "id"))
+        .transpose()?;
+        let Some(message) = message else {
+            tx.rollback().await?;
+            return Ok(Posted::Duplicate {
+                ticket: Some(ticket),
+            });
+        };
+        if post.direction == Direction::Outbound
+            && let Some(id) = &post.message_id
+        {
+            issue_id::<DB>(&mut tx, id, ticket, author, now).await?;
+        }
+        let mut notifications = Vec::new();
+        if post.notify {
+            let sql = format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&mut *tx).await?;
+            let people = rows
+                .iter()
+                .map(participant_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            let author_side = people
+                .iter()
+                .find(|p| Some(p.id) == author)
+                .map(|p| p.role.is_seller_side());
+            for p in people
+                .iter()
+                .filter(|p| Some(p.role.is_seller_side()) != author_side)
+            {
+                let (token, _) = minter.reply_address(ticket, p.id);
+                let message_id = minter.message_id(&token);
+                let id: i64 = sqlx::query(
+                    "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'new_message', $7) RETURNING id",
+                )
+                .bind(ticket)
+                .bind(message)
+                .bind(p.id)
+                .bind(p.address.as_str())
+                .bind(token.as_str())
+                .bind(message_id.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("id")?;
+                issue_id::<DB>(&mut tx, &message_id, ticket, Some(p.id), now).await?;
+                notifications.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(Posted::Stored {
+            ticket,
+            message,
+            new_ticket,
+            notifications,
+        })
+    }
+
+    async fn quarantine(
+        &self,
+        raw: &NewRaw,
+        reason: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let raw_id = insert_raw::<DB>(&mut tx, raw, now).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO quarantine (raw_id, reason, detail, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(raw_id)
+        .bind(reason)
+        .bind(detail)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn set_status(
+        &self,
+        ticket: i64,
+        status: Status,
+        actor: &str,
+    ) -> Result<Status, StoreError> {
+        let now = now_ms();
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let old: String = sqlx::query("SELECT status FROM tickets WHERE number = $1")
+            .bind(ticket)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| get(&row, "status"))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
+        let old = status_of(&old)?;
+        if old != status {
+            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
+                .bind(status.as_str())
+                .bind(now)
+                .bind(ticket)
+                .execute(&mut *tx)
+                .await?;
+            let detail = serde_json::json!({ "from": old, "to": status }).to_string();
+            audit::<DB>(&mut tx, now, actor, "status.changed", Some(ticket), &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(old)
+    }
+
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let (from, to) = filter.created.unwrap_or((i64::MIN, i64::MAX));
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+             WHERE t.deleted_at IS NULL AND ($1 = '' OR t.status = $1) AND ($2 = '' OR q.name = $2) \
+             AND t.created_at >= $3 AND t.created_at < $4 ORDER BY t.number DESC LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.status.map_or("", Status::as_str))
+            .bind(filter.queue.as_deref().unwrap_or(""))
+            .bind(from)
+            .bind(to)
+            .bind(if filter.limit > 0 {
+                filter.limit
+            } else {
+                i64::MAX
+            })
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(ticket_of).collect()
+    }
+
+    async fn participants(&self, ticket: i64) -> Result<Vec<Participant>, StoreError> {
+        let sql =
+            format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id");
+        let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
+        rows.iter().map(participant_of).collect()
+    }
+
+    async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket, author, direction, reply_text, html, raw_id, message_id, matched_by, \
+             flags, created_at FROM messages WHERE ticket = $1 ORDER BY id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Message {
+                    id: get(row, "id")?,
+                    ticket: get(row, "ticket")?,
+                    author: get(row, "author")?,
+                    direction: match get::<String, _>(row, "direction")?.as_str() {
+                        "inbound" => Direction::Inbound,
+                        _ => Direction::Outbound,
+                    },
+                    reply_text: get(row, "reply_text")?,
+                    html: get(row, "html")?,
+                    raw_id: get(row, "raw_id")?,
+                    message_id: get(row, "message_id")?,
+                    matched_by: get(row, "matched_by")?,
+                    flags: flags_of(&get::<String, _>(row, "flags")?),
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket, message, participant, recipient, token, message_id, kind, state, \
+             created_at FROM outbox WHERE ticket = $1 ORDER BY id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Notification {
+                    id: get(row, "id")?,
+                    ticket: get(row, "ticket")?,
+                    message: get(row, "message")?,
+                    participant: get(row, "participant")?,
+                    recipient: get(row, "recipient")?,
+                    token: get(row, "token")?,
+                    message_id: get(row, "message_id")?,
+                    kind: get(row, "kind")?,
+                    state: get(row, "state")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, ticket, message, detail FROM audit_log WHERE ticket = $1 ORDER BY id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = get(row, "detail")?;
+                Ok(AuditEntry {
+                    at: get(row, "at")?,
+                    actor: get(row, "actor")?,
+                    action: get(row, "action")?,
+                    ticket: get(row, "ticket")?,
+                    message: get(row, "message")?,
+                    detail: serde_json::from_str(&detail)
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, raw_id, reason, detail, created_at FROM quarantine ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Quarantined {
+                    id: get(row, "id")?,
+                    raw_id: get(row, "raw_id")?,
+                    reason: get(row, "reason")?,
+                    detail: get(row, "detail")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn raw_count(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT count(*) AS n FROM raw_messages")
+            .fetch_one(&self.read)
+            .await?;
+        get(&row, "n")
+    }
+}
+
+/// Stores the raw bytes once per sha256; returns the row id either way.
+async fn insert_raw<DB>(
+    conn: &mut DB::Connection,
+    raw: &NewRaw,
+    now: i64,
+) -> Result<i64, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let envelope_to = serde_json::to_string(&raw.envelope_to).expect("strings serialize");
+    let inserted = sqlx::query(
+        "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+    )
+    .bind(&raw.sha256[..])
+    .bind(&raw.bytes[..])
+    .bind(raw.envelope_from.as_deref())
+    .bind(envelope_to.as_str())
+    .bind(raw.source.as_str())
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let row = match inserted {
+        Some(row) => row,
+        None => {
+            sqlx::query("SELECT id FROM raw_messages WHERE sha256 = $1")
+                .bind(&raw.sha256[..])
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    get(&row, "id")
+}
+
+async fn insert_participant<DB>(
+    conn: &mut DB::Connection,
+    ticket: i64,
+    p: &NewParticipant,
+    now: i64,
+) -> Result<i64, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let row = sqlx::query(
+        "INSERT INTO participants (ticket, address, display_name, role, created_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (ticket, address) DO UPDATE SET address = excluded.address RETURNING id",
+    )
+    .bind(ticket)
+    .bind(p.address.as_str())
+    .bind(p.display_name.as_deref())
+    .bind(p.role.as_str())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    get(&row, "id")
+}
+
+async fn issue_id<DB>(
+    conn: &mut DB::Connection,
+    message_id: &str,
+    ticket: i64,
+    participant: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(message_id)
+    .bind(ticket)
+    .bind(participant)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn audit<DB>(
+    conn: &mut DB::Connection,
+    now: i64,
+    actor: &str,
+    action: &str,
+    ticket: Option<i64>,
+    detail: &str,
+) -> Result<(), StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, ticket, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(action)
+    .bind(ticket)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

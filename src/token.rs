@@ -1,0 +1,274 @@
+//! Signed tokens that ride in reply addresses (`reply+TOKEN@<reply domain>`).
+//!
+//! A token names a (ticket, participant) pair and carries a truncated
+//! HMAC-SHA256 over it, so nobody can post into a ticket by guessing numbers.
+//! Layout before encoding (see `docs/token.md`):
+//!
+//! ```text
+//! version (1 byte) ‖ LEB128(ticket) ‖ LEB128(participant) ‖ HMAC[..12]
+//! ```
+//!
+//! The HMAC covers a domain-separation label, the version byte and both
+//! numbers. The bytes are written in lowercase RFC 4648 base32 without
+//! padding: MTAs that fold the case of local parts do not break it, and the
+//! longest possible token (two 64-bit numbers) keeps `reply+TOKEN` within the
+//! 64 characters RFC 5321 §4.5.3.1.1 allows for a local part.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Bytes of the HMAC kept in a token: 96 bits, above the 80-bit floor.
+const MAC_LEN: usize = 12;
+/// Version byte of reply tokens. A new layout gets a new byte.
+const REPLY_V1: u8 = 1;
+/// Label mixed into the HMAC so a token of one kind never verifies as another.
+const REPLY_LABEL: &[u8] = b"parley/reply/v1";
+
+/// What a verified reply token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyToken {
+    pub ticket: i64,
+    pub participant: i64,
+}
+
+/// Why a token was refused. Never fatal to intake: a refused token is simply
+/// not used for threading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is not lowercase base32")]
+    Encoding,
+    #[error("token has an unknown version or a broken layout")]
+    Layout,
+    #[error("token signature does not verify")]
+    Signature,
+}
+
+/// Signs and verifies tokens under one secret key.
+#[derive(Clone)]
+pub struct Signer {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<redacted>)")
+    }
+}
+
+impl Signer {
+    pub fn new(key: &[u8]) -> Self {
+        Signer { key: key.to_vec() }
+    }
+
+    fn mac(&self, label: &[u8], body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(label);
+        mac.update(body);
+        mac
+    }
+
+    /// The token for `(ticket, participant)`.
+    pub fn reply_token(&self, ticket: i64, participant: i64) -> String {
+        let mut body = vec![REPLY_V1];
+        leb128_push(&mut body, ticket as u64);
+        leb128_push(&mut body, participant as u64);
+        let tag = self.mac(REPLY_LABEL, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag[..MAC_LEN]);
+        base32_encode(&body)
+    }
+
+    /// Checks a token (any letter case) and returns what it names.
+    pub fn verify_reply(&self, token: &str) -> Result<ReplyToken, TokenError> {
+        let bytes = base32_decode(token).ok_or(TokenError::Encoding)?;
+        if bytes.len() < 1 + 2 + MAC_LEN || bytes[0] != REPLY_V1 {
+            return Err(TokenError::Layout);
+        }
+        let (body, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        let mut rest = &body[1..];
+        let ticket = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
+        let participant = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
+        if !rest.is_empty() {
+            return Err(TokenError::Layout);
+        }
+        self.mac(REPLY_LABEL, body)
+            .verify_truncated_left(tag)
+            .map_err(|_| TokenError::Signature)?;
+        let ticket = i64::try_from(ticket).map_err(|_| TokenError::Layout)?;
+        let participant = i64::try_from(participant).map_err(|_| TokenError::Layout)?;
+        Ok(ReplyToken {
+            ticket,
+            participant,
+        })
+    }
+}
+
+/// Splits `reply+TOKEN@domain` into TOKEN when the address has that shape and
+/// the domain is the reply domain (compared without case).
+pub fn reply_token_in<'a>(address: &'a str, reply_domain: &str) -> Option<&'a str> {
+    let (local, domain) = address.rsplit_once('@')?;
+    if !domain.eq_ignore_ascii_case(reply_domain) {
+        return None;
+    }
+    let (prefix, token) = local.split_once('+')?;
+    (prefix.eq_ignore_ascii_case("reply") && !token.is_empty()).then_some(token)
+}
+
+fn leb128_push(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Reads one LEB128 number; refuses overlong encodings so that every number
+/// has exactly one token.
+fn leb128_take(input: &mut &[u8]) -> Option<u64> {
+    let mut n: u64 = 0;
+    for (i, &byte) in input.iter().enumerate().take(10) {
+        let part = u64::from(byte & 0x7f);
+        if i == 9 && part > 1 {
+            return None;
+        }
+        n |= part << (7 * i);
+        if byte & 0x80 == 0 {
+            if byte == 0 && i > 0 {
+                return None;
+            }
+            *input = &input[i + 1..];
+            return Some(n);
+        }
+    }
+    None
+}
+
+const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+fn base32_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Decodes unpadded base32 in either case; refuses stray characters and
+/// non-zero padding bits (so one byte string has one spelling).
+fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = match c.to_ascii_lowercase() {
+            c @ b'a'..=b'z' => c - b'a',
+            c @ b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(value);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    (bits < 5 && buffer == 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        Signer::new(b"a test key that is long enough!!")
+    }
+
+    #[test]
+    fn round_trip_and_case_folding() {
+        let s = signer();
+        let token = s.reply_token(1234, 56789);
+        assert_eq!(token, token.to_ascii_lowercase());
+        let want = ReplyToken {
+            ticket: 1234,
+            participant: 56789,
+        };
+        assert_eq!(s.verify_reply(&token), Ok(want));
+        assert_eq!(s.verify_reply(&token.to_ascii_uppercase()), Ok(want));
+    }
+
+    #[test]
+    fn longest_token_fits_a_local_part() {
+        let token = signer().reply_token(i64::MAX, i64::MAX);
+        assert!(format!("reply+{token}").len() <= 64, "{token}");
+        assert!(signer().verify_reply(&token).is_ok());
+    }
+
+    #[test]
+    fn forged_tokens_are_refused() {
+        let s = signer();
+        let token = s.reply_token(7, 9);
+        let other_key = Signer::new(b"another key entirely, same size.");
+        assert_eq!(other_key.verify_reply(&token), Err(TokenError::Signature));
+        // Every single-character change is refused.
+        for i in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+            let forged = String::from_utf8(bytes).unwrap();
+            assert!(s.verify_reply(&forged).is_err(), "{forged}");
+        }
+        // Truncated and extended tokens are refused.
+        assert!(s.verify_reply(&token[..token.len() - 1]).is_err());
+        assert!(s.verify_reply(&token[..token.len() - 8]).is_err());
+        assert!(s.verify_reply(&format!("{token}a")).is_err());
+        assert_eq!(s.verify_reply("not-base32!"), Err(TokenError::Encoding));
+        assert!(s.verify_reply("").is_err());
+    }
+
+    #[test]
+    fn reply_address_shape() {
+        assert_eq!(
+            reply_token_in("Reply+abc@Reply.Example.com", "reply.example.com"),
+            Some("abc")
+        );
+        assert_eq!(
+            reply_token_in("reply+abc@other.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            reply_token_in("reply@reply.example.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            reply_token_in("sales+abc@reply.example.com", "reply.example.com"),
+            None
+        );
+    }
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "my"),
+            ("fo", "mzxq"),
+            ("foo", "mzxw6"),
+            ("foob", "mzxw6yq"),
+            ("fooba", "mzxw6ytb"),
+            ("foobar", "mzxw6ytboi"),
+        ] {
+            assert_eq!(base32_encode(raw.as_bytes()), enc);
+            assert_eq!(base32_decode(enc).unwrap(), raw.as_bytes());
+        }
+    }
+}
