@@ -9,6 +9,7 @@
 //! nothing half-stored remains. A message that cannot be taken apart is
 //! stored raw in quarantine instead.
 
+pub mod group;
 pub mod parse;
 pub mod reply;
 mod report;
@@ -97,6 +98,8 @@ pub struct Intake {
     subject_tag: SubjectTag,
     on_closed: OnClosedReply,
     max_bytes: usize,
+    /// When set, commits go through the group committer.
+    group: Option<group::GroupCommit>,
 }
 
 impl Intake {
@@ -107,7 +110,20 @@ impl Intake {
             subject_tag: SubjectTag::new(&config.mail.subject_tag),
             on_closed: config.tickets.on_closed_reply,
             max_bytes: config.intake.max_message_bytes,
+            group: None,
         }
+    }
+
+    /// Commits through a group committer of at most `max_batch` messages
+    /// per transaction (needs a tokio runtime). For servers with many
+    /// concurrent deliveries; `1` still commits one message at a time.
+    pub fn with_group_commit(mut self, max_batch: usize) -> Self {
+        self.group = Some(group::GroupCommit::spawn(
+            self.store.clone(),
+            self.minter.clone(),
+            max_batch,
+        ));
+        self
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -135,7 +151,11 @@ impl Intake {
         Ok(match plan.decision {
             Decision::Post(mut post) => {
                 post.raw = Some(stored_raw());
-                match self.store.post(&post, &self.minter).await? {
+                let posted = match &self.group {
+                    Some(group) => group.post(*post).await?,
+                    None => self.store.post(&post, &self.minter).await?,
+                };
+                match posted {
                     Posted::Stored {
                         ticket,
                         message,

@@ -319,6 +319,10 @@ pub trait Store: Send + Sync {
     /// Stores a message on a ticket (opening it when new), its raw mail, the
     /// status change, audit and notifications, in one transaction.
     async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError>;
+    /// Stores several posts in one transaction (group commit: one disk
+    /// flush for all). A duplicate among them is skipped alone; any other
+    /// failure fails them all and nothing is written.
+    async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError>;
     /// Stores a raw message in quarantine with the reason.
     async fn quarantine(&self, raw: &NewRaw, reason: &str, detail: &str)
     -> Result<i64, StoreError>;

@@ -101,6 +101,191 @@ fn flags_of(text: &str) -> Vec<String> {
 
 // The bounds every query needs: the connection executes, arguments bind, and
 // the column types encode and decode on this backend.
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    /// Writes one post on `conn` (inside a transaction). On a duplicate it
+    /// returns early; the caller rolls back what was written.
+    async fn post_in(
+        conn: &mut DB::Connection,
+        post: &Post,
+        minter: &Minter,
+        now: i64,
+    ) -> Result<Posted, StoreError> {
+        let raw_id = match &post.raw {
+            Some(raw) => Some(insert_raw::<DB>(conn, raw, now).await?),
+            None => None,
+        };
+        let (ticket, author, new_ticket) = match &post.target {
+            Target::Existing {
+                ticket,
+                author,
+                status,
+            } => {
+                let old: Option<String> =
+                    sqlx::query("SELECT status FROM tickets WHERE number = $1")
+                        .bind(*ticket)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .map(|row| get(&row, "status"))
+                        .transpose()?;
+                let Some(old) = old else {
+                    return Err(StoreError::NotFound(format!(
+                        "ticket {ticket} does not exist"
+                    )));
+                };
+                let new = status.map_or(old.clone(), |s| s.as_str().to_string());
+                sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
+                    .bind(new.as_str())
+                    .bind(now)
+                    .bind(*ticket)
+                    .execute(&mut *conn)
+                    .await?;
+                if new != old {
+                    let detail = serde_json::json!({ "from": old, "to": new }).to_string();
+                    audit::<DB>(
+                        conn,
+                        now,
+                        &post.actor,
+                        "status.changed",
+                        Some(*ticket),
+                        &detail,
+                    )
+                    .await?;
+                }
+                (*ticket, *author, false)
+            }
+            Target::New(new) => {
+                let number: Option<i64> = sqlx::query(
+                    "INSERT INTO tickets (queue_id, subject, status, item_ref, item_title, auction_ref, \
+                     auction_title, origin_key, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                     ON CONFLICT (queue_id, origin_key) WHERE origin_key IS NOT NULL DO NOTHING \
+                     RETURNING number",
+                )
+                .bind(new.queue_id)
+                .bind(new.subject.as_str())
+                .bind(new.status.as_str())
+                .bind(new.item_ref.as_deref())
+                .bind(new.item_title.as_deref())
+                .bind(new.auction_ref.as_deref())
+                .bind(new.auction_title.as_deref())
+                .bind(new.origin_key.as_deref())
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|row| get(&row, "number"))
+                .transpose()?;
+                let Some(number) = number else {
+                    return Ok(Posted::Duplicate { ticket: None });
+                };
+                let mut author = None;
+                for p in &new.participants {
+                    let id = insert_participant::<DB>(conn, number, p, now).await?;
+                    author.get_or_insert(id);
+                }
+                let detail = serde_json::json!({ "status": new.status }).to_string();
+                audit::<DB>(
+                    conn,
+                    now,
+                    &post.actor,
+                    "ticket.created",
+                    Some(number),
+                    &detail,
+                )
+                .await?;
+                (number, author, true)
+            }
+        };
+        let message: Option<i64> = sqlx::query(
+            "INSERT INTO messages (ticket, author, direction, reply_text, html, raw_id, message_id, \
+             dedupe_key, matched_by, flags, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (ticket, dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(ticket)
+        .bind(author)
+        .bind(post.direction.as_str())
+        .bind(post.reply_text.as_str())
+        .bind(post.html.as_deref())
+        .bind(raw_id)
+        .bind(post.message_id.as_deref())
+        .bind(post.dedupe_key.as_str())
+        .bind(post.matched_by.as_str())
+        .bind(post.flags.join(" ").as_str())
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| get(&row, "id"))
+        .transpose()?;
+        let Some(message) = message else {
+            return Ok(Posted::Duplicate {
+                ticket: Some(ticket),
+            });
+        };
+        if post.direction == Direction::Outbound
+            && let Some(id) = &post.message_id
+        {
+            issue_id::<DB>(conn, id, ticket, author, now).await?;
+        }
+        let mut notifications = Vec::new();
+        if post.notify {
+            let sql = format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&mut *conn).await?;
+            let people = rows
+                .iter()
+                .map(participant_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            let author_side = people
+                .iter()
+                .find(|p| Some(p.id) == author)
+                .map(|p| p.role.is_seller_side());
+            for p in people
+                .iter()
+                .filter(|p| Some(p.role.is_seller_side()) != author_side)
+            {
+                let (token, _) = minter.reply_address(ticket, p.id);
+                let message_id = minter.message_id(&token);
+                let id: i64 = sqlx::query(
+                    "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'new_message', $7) RETURNING id",
+                )
+                .bind(ticket)
+                .bind(message)
+                .bind(p.id)
+                .bind(p.address.as_str())
+                .bind(token.as_str())
+                .bind(message_id.as_str())
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("id")?;
+                issue_id::<DB>(conn, &message_id, ticket, Some(p.id), now).await?;
+                notifications.push(id);
+            }
+        }
+        Ok(Posted::Stored {
+            ticket,
+            message,
+            new_ticket,
+            notifications,
+        })
+    }
+}
+
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
 where
@@ -284,171 +469,33 @@ where
     }
 
     async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let posted = Self::post_in(&mut tx, post, minter, now_ms()).await?;
+        if let Posted::Duplicate { .. } = posted {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(posted)
+    }
+
+    async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError> {
         let now = now_ms();
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let raw_id = match &post.raw {
-            Some(raw) => Some(insert_raw::<DB>(&mut tx, raw, now).await?),
-            None => None,
-        };
-        let (ticket, author, new_ticket) = match &post.target {
-            Target::Existing {
-                ticket,
-                author,
-                status,
-            } => {
-                let old: Option<String> =
-                    sqlx::query("SELECT status FROM tickets WHERE number = $1")
-                        .bind(*ticket)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|row| get(&row, "status"))
-                        .transpose()?;
-                let Some(old) = old else {
-                    return Err(StoreError::NotFound(format!(
-                        "ticket {ticket} does not exist"
-                    )));
-                };
-                let new = status.map_or(old.clone(), |s| s.as_str().to_string());
-                sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
-                    .bind(new.as_str())
-                    .bind(now)
-                    .bind(*ticket)
-                    .execute(&mut *tx)
-                    .await?;
-                if new != old {
-                    let detail = serde_json::json!({ "from": old, "to": new }).to_string();
-                    audit::<DB>(
-                        &mut tx,
-                        now,
-                        &post.actor,
-                        "status.changed",
-                        Some(*ticket),
-                        &detail,
-                    )
-                    .await?;
-                }
-                (*ticket, *author, false)
+        let mut results = Vec::with_capacity(posts.len());
+        for post in posts {
+            // A savepoint per post: a duplicate undoes its own writes only.
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+            let posted = Self::post_in(&mut savepoint, post, minter, now).await?;
+            if let Posted::Duplicate { .. } = posted {
+                savepoint.rollback().await?;
+            } else {
+                savepoint.commit().await?;
             }
-            Target::New(new) => {
-                let number: Option<i64> = sqlx::query(
-                    "INSERT INTO tickets (queue_id, subject, status, item_ref, item_title, auction_ref, \
-                     auction_title, origin_key, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                     ON CONFLICT (queue_id, origin_key) WHERE origin_key IS NOT NULL DO NOTHING \
-                     RETURNING number",
-                )
-                .bind(new.queue_id)
-                .bind(new.subject.as_str())
-                .bind(new.status.as_str())
-                .bind(new.item_ref.as_deref())
-                .bind(new.item_title.as_deref())
-                .bind(new.auction_ref.as_deref())
-                .bind(new.auction_title.as_deref())
-                .bind(new.origin_key.as_deref())
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| get(&row, "number"))
-                .transpose()?;
-                let Some(number) = number else {
-                    tx.rollback().await?;
-                    return Ok(Posted::Duplicate { ticket: None });
-                };
-                let mut author = None;
-                for p in &new.participants {
-                    let id = insert_participant::<DB>(&mut tx, number, p, now).await?;
-                    author.get_or_insert(id);
-                }
-                let detail = serde_json::json!({ "status": new.status }).to_string();
-                audit::<DB>(
-                    &mut tx,
-                    now,
-                    &post.actor,
-                    "ticket.created",
-                    Some(number),
-                    &detail,
-                )
-                .await?;
-                (number, author, true)
-            }
-        };
-        let message: Option<i64> = sqlx::query(
-            "INSERT INTO messages (ticket, author, direction, reply_text, html, raw_id, message_id, \
-             dedupe_key, matched_by, flags, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (ticket, dedupe_key) DO NOTHING RETURNING id",
-        )
-        .bind(ticket)
-        .bind(author)
-        .bind(post.direction.as_str())
-        .bind(post.reply_text.as_str())
-        .bind(post.html.as_deref())
-        .bind(raw_id)
-        .bind(post.message_id.as_deref())
-        .bind(post.dedupe_key.as_str())
-        .bind(post.matched_by.as_str())
-        .bind(post.flags.join(" ").as_str())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| get(&row, "id"))
-        .transpose()?;
-        let Some(message) = message else {
-            tx.rollback().await?;
-            return Ok(Posted::Duplicate {
-                ticket: Some(ticket),
-            });
-        };
-        if post.direction == Direction::Outbound
-            && let Some(id) = &post.message_id
-        {
-            issue_id::<DB>(&mut tx, id, ticket, author, now).await?;
-        }
-        let mut notifications = Vec::new();
-        if post.notify {
-            let sql = format!(
-                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id"
-            );
-            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&mut *tx).await?;
-            let people = rows
-                .iter()
-                .map(participant_of)
-                .collect::<Result<Vec<_>, _>>()?;
-            let author_side = people
-                .iter()
-                .find(|p| Some(p.id) == author)
-                .map(|p| p.role.is_seller_side());
-            for p in people
-                .iter()
-                .filter(|p| Some(p.role.is_seller_side()) != author_side)
-            {
-                let (token, _) = minter.reply_address(ticket, p.id);
-                let message_id = minter.message_id(&token);
-                let id: i64 = sqlx::query(
-                    "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'new_message', $7) RETURNING id",
-                )
-                .bind(ticket)
-                .bind(message)
-                .bind(p.id)
-                .bind(p.address.as_str())
-                .bind(token.as_str())
-                .bind(message_id.as_str())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
-                issue_id::<DB>(&mut tx, &message_id, ticket, Some(p.id), now).await?;
-                notifications.push(id);
-            }
+            results.push(posted);
         }
         tx.commit().await?;
-        Ok(Posted::Stored {
-            ticket,
-            message,
-            new_ticket,
-            notifications,
-        })
+        Ok(results)
     }
 
     async fn quarantine(

@@ -1,0 +1,71 @@
+//! Group commit: many concurrent deliveries, one transaction, one flush.
+//!
+//! Deliveries hand their [`Post`] to a single committer task. It takes
+//! whatever has queued up while the previous transaction was flushing (up
+//! to `max_batch`) and writes it with [`Store::post_many`]; no delivery
+//! waits for a timer, and under load each disk flush carries many messages.
+//! If a batch fails, every post in it is retried alone, so one bad post
+//! fails only its own delivery.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::outbox::Minter;
+use crate::store::{Post, Posted, Store, StoreError};
+
+type Reply = oneshot::Sender<Result<Posted, StoreError>>;
+
+/// A handle to the committer task; cheap to clone.
+#[derive(Clone)]
+pub struct GroupCommit {
+    jobs: mpsc::Sender<(Post, Reply)>,
+}
+
+impl GroupCommit {
+    /// Starts the committer on the current tokio runtime. It stops when
+    /// every handle is dropped.
+    pub fn spawn(store: Arc<dyn Store>, minter: Minter, max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        let (jobs, rx) = mpsc::channel(max_batch * 4);
+        tokio::spawn(run(store, minter, rx, max_batch));
+        GroupCommit { jobs }
+    }
+
+    /// Commits `post` with whatever else is waiting; returns once it is
+    /// durable (or failed).
+    pub async fn post(&self, post: Post) -> Result<Posted, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable(sqlx::Error::PoolClosed);
+        self.jobs.send((post, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    minter: Minter,
+    mut rx: mpsc::Receiver<(Post, Reply)>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let (posts, replies): (Vec<Post>, Vec<Reply>) = batch.drain(..).unzip();
+        match store.post_many(&posts, &minter).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Err(e) if posts.len() == 1 => {
+                let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size = posts.len(), "group commit failed; committing one by one");
+                for (post, reply) in posts.iter().zip(replies) {
+                    let _ = reply.send(store.post(post, &minter).await);
+                }
+            }
+        }
+    }
+}
