@@ -140,7 +140,8 @@ impl Intake {
 
     /// Takes one message: plans it and commits the plan.
     pub async fn deliver(&self, raw: Vec<u8>, envelope: &Envelope) -> Result<Outcome, StoreError> {
-        let plan = self.plan(&raw, envelope).await?;
+        // The commit finds duplicates itself; no need to read for them first.
+        let plan = self.plan_with(&raw, envelope, false).await?;
         let stored_raw = || NewRaw {
             sha256: parse::sha256(&raw),
             bytes: raw.clone(),
@@ -184,6 +185,15 @@ impl Intake {
 
     /// Runs every stage against the current store and writes nothing.
     pub async fn plan(&self, raw: &[u8], envelope: &Envelope) -> Result<Plan, StoreError> {
+        self.plan_with(raw, envelope, true).await
+    }
+
+    async fn plan_with(
+        &self,
+        raw: &[u8],
+        envelope: &Envelope,
+        find_duplicates: bool,
+    ) -> Result<Plan, StoreError> {
         let mut plan = Plan {
             parsed: None,
             recipients: envelope
@@ -224,7 +234,9 @@ impl Intake {
         };
         let thread =
             thread::thread(&parsed, sender, &plan.recipients, self.store(), &rules).await?;
-        plan.decision = self.decide(&parsed, &thread, &plan.reply_text).await?;
+        plan.decision = self
+            .decide(&parsed, &thread, &plan.reply_text, find_duplicates)
+            .await?;
         plan.thread = Some(thread);
         plan.parsed = Some(parsed);
         Ok(plan)
@@ -235,6 +247,7 @@ impl Intake {
         parsed: &Parsed,
         thread: &Thread,
         reply_text: &str,
+        find_duplicates: bool,
     ) -> Result<Decision, StoreError> {
         let flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
         let held = thread.flags.iter().any(|f| thread::is_holding(f));
@@ -282,7 +295,10 @@ impl Intake {
                 (false, Transition::NewTicket) => {
                     let queue = self.store.queue(&ticket.queue).await?;
                     return match queue {
-                        Some(queue) => self.open_ticket(parsed, &queue, &post).await,
+                        Some(queue) => {
+                            self.open_ticket(parsed, &queue, &post, find_duplicates)
+                                .await
+                        }
                         None => Ok(Decision::Quarantine {
                             reason: "no_queue",
                             detail: format!(
@@ -300,7 +316,10 @@ impl Intake {
             }));
         }
         match (&thread.queue, thread.matched_by) {
-            (Some(queue), MatchedBy::New) => self.open_ticket(parsed, queue, &post).await,
+            (Some(queue), MatchedBy::New) => {
+                self.open_ticket(parsed, queue, &post, find_duplicates)
+                    .await
+            }
             _ => Ok(Decision::NoMatch),
         }
     }
@@ -312,6 +331,7 @@ impl Intake {
         parsed: &Parsed,
         queue: &Queue,
         post: &impl Fn(Target) -> Decision,
+        find_duplicates: bool,
     ) -> Result<Decision, StoreError> {
         let Some(from) = &parsed.from else {
             return Ok(Decision::Quarantine {
@@ -319,13 +339,15 @@ impl Intake {
                 detail: "a new ticket needs a From address".into(),
             });
         };
-        if self
-            .store
-            .ticket_by_origin(queue.id, &parsed.dedupe_key)
-            .await?
-            .is_some()
+        if find_duplicates
+            && let Some(ticket) = self
+                .store
+                .ticket_by_origin(queue.id, &parsed.dedupe_key)
+                .await?
         {
-            return Ok(Decision::Duplicate { ticket: None });
+            return Ok(Decision::Duplicate {
+                ticket: Some(ticket),
+            });
         }
         let mut participants = vec![NewParticipant {
             address: from.address.clone(),

@@ -8,6 +8,7 @@
 //! that a message, its ticket change, its audit entry and its notification
 //! rows commit together or not at all.
 
+mod batch;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -299,6 +300,11 @@ pub trait Store: Send + Sync {
     // Reads for threading.
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
     async fn participant(&self, id: i64) -> Result<Option<Participant>, StoreError>;
+    /// A participant with its ticket, in one read (the reply-token lookup).
+    async fn participant_with_ticket(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Participant, Ticket)>, StoreError>;
     async fn participant_by_address(
         &self,
         ticket: i64,

@@ -14,9 +14,28 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 impl Backend for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const MULTI_STATEMENT: bool = false;
+    const CONTIGUOUS_IDS: bool = false;
+
+    /// Identity sequences hand out ids safely to concurrent writers.
+    fn next_ids_sql(table: &str, column: &str) -> (String, String) {
+        (
+            format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id FROM generate_series(1, CAST("
+            ),
+            " AS BIGINT)) ORDER BY 1".into(),
+        )
+    }
 
     fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR
+    }
+
+    fn fetch_many<'c, 'a: 'c>(
+        conn: &'c mut Self::Connection,
+        query: &'c mut sqlx::QueryBuilder<'a, Self>,
+    ) -> super::sql::ResultStream<'c, Self> {
+        sqlx::Executor::fetch_many(conn, query.build())
     }
 }
 

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{
-    AuditEntry, Message, NewParticipant, NewRaw, Notification, Participant, Post, Posted,
-    Quarantined, Queue, Store, StoreError, Target, Ticket, TicketFilter, now_ms,
+    AuditEntry, Message, NewRaw, Notification, Participant, Post, Posted, Quarantined, Queue,
+    Store, StoreError, Ticket, TicketFilter, batch, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -17,11 +17,34 @@ use crate::outbox::Minter;
 use crate::store::Direction;
 use crate::tickets::{Role, Status};
 
+/// Statement results and rows of a query, as they come.
+pub type ResultStream<'c, DB> = futures_util::stream::BoxStream<
+    'c,
+    Result<sqlx::Either<<DB as Database>::QueryResult, <DB as Database>::Row>, sqlx::Error>,
+>;
+
 /// What one database does differently from the other.
 pub trait Backend: Database {
     /// Opens a write transaction. SQLite takes the write lock at once
     /// (`BEGIN IMMEDIATE`) so two writers never deadlock on an upgrade.
     const BEGIN_WRITE: &'static str;
+    /// Whether one call may carry several statements with parameters.
+    const MULTI_STATEMENT: bool;
+    /// Whether [`Backend::next_ids_sql`] answers one row, the first of a
+    /// free range (true), or one row per reserved id.
+    const CONTIGUOUS_IDS: bool;
+
+    /// A query that reserves the next N ids of `table.column`, one row
+    /// (`id`) each, split around the bind of N: `(before, after)`.
+    fn next_ids_sql(table: &str, column: &str) -> (String, String);
+
+    /// Runs a built query, statement results and rows as they come. (Here
+    /// and not generic: only the concrete argument types shorten their
+    /// lifetime to the borrow of the builder.)
+    fn fetch_many<'c, 'a: 'c>(
+        conn: &'c mut Self::Connection,
+        query: &'c mut sqlx::QueryBuilder<'a, Self>,
+    ) -> ResultStream<'c, Self>;
 
     fn migrator() -> &'static sqlx::migrate::Migrator;
 }
@@ -99,193 +122,47 @@ fn flags_of(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
 }
 
-// The bounds every query needs: the connection executes, arguments bind, and
-// the column types encode and decode on this backend.
 impl<DB> SqlStore<DB>
 where
     DB: Backend,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
-    DB::Connection: sqlx::migrate::Migrate,
 {
-    /// Writes one post on `conn` (inside a transaction). On a duplicate it
-    /// returns early; the caller rolls back what was written.
-    async fn post_in(
-        conn: &mut DB::Connection,
-        post: &Post,
-        minter: &Minter,
-        now: i64,
-    ) -> Result<Posted, StoreError> {
-        let raw_id = match &post.raw {
-            Some(raw) => Some(insert_raw::<DB>(conn, raw, now).await?),
-            None => None,
+    /// A queue from its row (id, name, display_name), with its addresses.
+    async fn queue_of(&self, row: Option<DB::Row>) -> Result<Option<Queue>, StoreError> {
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = get(&row, "id")?;
+        let mut queue = Queue {
+            id,
+            name: get(&row, "name")?,
+            display_name: get(&row, "display_name")?,
+            intake: Vec::new(),
+            staff: Vec::new(),
         };
-        let (ticket, author, new_ticket) = match &post.target {
-            Target::Existing {
-                ticket,
-                author,
-                status,
-            } => {
-                let old: Option<String> =
-                    sqlx::query("SELECT status FROM tickets WHERE number = $1")
-                        .bind(*ticket)
-                        .fetch_optional(&mut *conn)
-                        .await?
-                        .map(|row| get(&row, "status"))
-                        .transpose()?;
-                let Some(old) = old else {
-                    return Err(StoreError::NotFound(format!(
-                        "ticket {ticket} does not exist"
-                    )));
-                };
-                let new = status.map_or(old.clone(), |s| s.as_str().to_string());
-                sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
-                    .bind(new.as_str())
-                    .bind(now)
-                    .bind(*ticket)
-                    .execute(&mut *conn)
-                    .await?;
-                if new != old {
-                    let detail = serde_json::json!({ "from": old, "to": new }).to_string();
-                    audit::<DB>(
-                        conn,
-                        now,
-                        &post.actor,
-                        "status.changed",
-                        Some(*ticket),
-                        &detail,
-                    )
-                    .await?;
-                }
-                (*ticket, *author, false)
-            }
-            Target::New(new) => {
-                let number: Option<i64> = sqlx::query(
-                    "INSERT INTO tickets (queue_id, subject, status, item_ref, item_title, auction_ref, \
-                     auction_title, origin_key, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                     ON CONFLICT (queue_id, origin_key) WHERE origin_key IS NOT NULL DO NOTHING \
-                     RETURNING number",
-                )
-                .bind(new.queue_id)
-                .bind(new.subject.as_str())
-                .bind(new.status.as_str())
-                .bind(new.item_ref.as_deref())
-                .bind(new.item_title.as_deref())
-                .bind(new.auction_ref.as_deref())
-                .bind(new.auction_title.as_deref())
-                .bind(new.origin_key.as_deref())
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|row| get(&row, "number"))
-                .transpose()?;
-                let Some(number) = number else {
-                    return Ok(Posted::Duplicate { ticket: None });
-                };
-                let mut author = None;
-                for p in &new.participants {
-                    let id = insert_participant::<DB>(conn, number, p, now).await?;
-                    author.get_or_insert(id);
-                }
-                let detail = serde_json::json!({ "status": new.status }).to_string();
-                audit::<DB>(
-                    conn,
-                    now,
-                    &post.actor,
-                    "ticket.created",
-                    Some(number),
-                    &detail,
-                )
-                .await?;
-                (number, author, true)
-            }
-        };
-        let message: Option<i64> = sqlx::query(
-            "INSERT INTO messages (ticket, author, direction, reply_text, html, raw_id, message_id, \
-             dedupe_key, matched_by, flags, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (ticket, dedupe_key) DO NOTHING RETURNING id",
+        let rows = sqlx::query(
+            "SELECT kind, address FROM queue_addresses WHERE queue_id = $1 ORDER BY kind, address",
         )
-        .bind(ticket)
-        .bind(author)
-        .bind(post.direction.as_str())
-        .bind(post.reply_text.as_str())
-        .bind(post.html.as_deref())
-        .bind(raw_id)
-        .bind(post.message_id.as_deref())
-        .bind(post.dedupe_key.as_str())
-        .bind(post.matched_by.as_str())
-        .bind(post.flags.join(" ").as_str())
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|row| get(&row, "id"))
-        .transpose()?;
-        let Some(message) = message else {
-            return Ok(Posted::Duplicate {
-                ticket: Some(ticket),
-            });
-        };
-        if post.direction == Direction::Outbound
-            && let Some(id) = &post.message_id
-        {
-            issue_id::<DB>(conn, id, ticket, author, now).await?;
-        }
-        let mut notifications = Vec::new();
-        if post.notify {
-            let sql = format!(
-                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id"
-            );
-            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&mut *conn).await?;
-            let people = rows
-                .iter()
-                .map(participant_of)
-                .collect::<Result<Vec<_>, _>>()?;
-            let author_side = people
-                .iter()
-                .find(|p| Some(p.id) == author)
-                .map(|p| p.role.is_seller_side());
-            for p in people
-                .iter()
-                .filter(|p| Some(p.role.is_seller_side()) != author_side)
-            {
-                let (token, _) = minter.reply_address(ticket, p.id);
-                let message_id = minter.message_id(&token);
-                let id: i64 = sqlx::query(
-                    "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'new_message', $7) RETURNING id",
-                )
-                .bind(ticket)
-                .bind(message)
-                .bind(p.id)
-                .bind(p.address.as_str())
-                .bind(token.as_str())
-                .bind(message_id.as_str())
-                .bind(now)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get("id")?;
-                issue_id::<DB>(conn, &message_id, ticket, Some(p.id), now).await?;
-                notifications.push(id);
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        for row in rows {
+            let kind: String = get(&row, "kind")?;
+            let addr: String = get(&row, "address")?;
+            if kind == "intake" {
+                queue.intake.push(addr)
+            } else {
+                queue.staff.push(addr)
             }
         }
-        Ok(Posted::Stored {
-            ticket,
-            message,
-            new_ticket,
-            notifications,
-        })
+        Ok(Some(queue))
     }
 }
 
+// The bounds every query needs: the connection executes, arguments bind, and
+// the column types encode and decode on this backend.
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
 where
@@ -298,6 +175,8 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB>,
+    for<'q> DB::Arguments<'q>: Default,
     for<'a> &'a str: ColumnIndex<DB::Row>,
     DB::Connection: sqlx::migrate::Migrate,
 {
@@ -329,13 +208,23 @@ where
             .await?;
         for (kind, list) in [("intake", &queue.intake), ("staff", &queue.staff)] {
             for addr in list {
+                let addr = address::normalize(addr);
+                if kind == "intake" {
+                    // An intake address belongs to one queue: it moves here.
+                    sqlx::query(
+                        "DELETE FROM queue_addresses WHERE kind = 'intake' AND address = $1",
+                    )
+                    .bind(addr.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(
                     "INSERT INTO queue_addresses (queue_id, kind, address) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
+                     ON CONFLICT (queue_id, kind, address) DO NOTHING",
                 )
                 .bind(id)
                 .bind(kind)
-                .bind(address::normalize(addr).as_str())
+                .bind(addr.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -347,53 +236,39 @@ where
     }
 
     async fn queue(&self, name: &str) -> Result<Option<Queue>, StoreError> {
-        let Some(row) = sqlx::query("SELECT id, name, display_name FROM queues WHERE name = $1")
+        let row = sqlx::query("SELECT id, name, display_name FROM queues WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.read)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let id: i64 = get(&row, "id")?;
-        let mut queue = Queue {
-            id,
-            name: get(&row, "name")?,
-            display_name: get(&row, "display_name")?,
-            intake: Vec::new(),
-            staff: Vec::new(),
-        };
-        let rows = sqlx::query(
-            "SELECT kind, address FROM queue_addresses WHERE queue_id = $1 ORDER BY kind, address",
-        )
-        .bind(id)
-        .fetch_all(&self.read)
-        .await?;
-        for row in rows {
-            let kind: String = get(&row, "kind")?;
-            let addr: String = get(&row, "address")?;
-            if kind == "intake" {
-                queue.intake.push(addr)
-            } else {
-                queue.staff.push(addr)
-            }
-        }
-        Ok(Some(queue))
+            .await?;
+        self.queue_of(row).await
     }
 
     async fn queue_by_intake(&self, addr: &str) -> Result<Option<Queue>, StoreError> {
-        let name: Option<String> = sqlx::query(
-            "SELECT q.name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
+        let row = sqlx::query(
+            "SELECT q.id, q.name, q.display_name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
              WHERE a.kind = 'intake' AND a.address = $1",
         )
         .bind(addr)
         .fetch_optional(&self.read)
-        .await?
-        .map(|row| get(&row, "name"))
-        .transpose()?;
-        match name {
-            Some(name) => self.queue(&name).await,
-            None => Ok(None),
-        }
+        .await?;
+        self.queue_of(row).await
+    }
+
+    async fn participant_with_ticket(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Participant, Ticket)>, StoreError> {
+        let sql = format!(
+            "SELECT p.id, p.ticket, p.address, p.display_name, p.role, {TICKET_COLUMNS} \
+             FROM participants p JOIN tickets t ON t.number = p.ticket JOIN queues q ON q.id = t.queue_id \
+             WHERE p.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| Ok((participant_of(&row)?, ticket_of(&row)?)))
+            .transpose()
     }
 
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {
@@ -469,33 +344,13 @@ where
     }
 
     async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let posted = Self::post_in(&mut tx, post, minter, now_ms()).await?;
-        if let Posted::Duplicate { .. } = posted {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
-        }
-        Ok(posted)
+        let mut posted =
+            batch::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
+        Ok(posted.pop().expect("one result per post"))
     }
 
     async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let mut results = Vec::with_capacity(posts.len());
-        for post in posts {
-            // A savepoint per post: a duplicate undoes its own writes only.
-            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-            let posted = Self::post_in(&mut savepoint, post, minter, now).await?;
-            if let Posted::Duplicate { .. } = posted {
-                savepoint.rollback().await?;
-            } else {
-                savepoint.commit().await?;
-            }
-            results.push(posted);
-        }
-        tx.commit().await?;
-        Ok(results)
+        batch::write_posts(&self.write, posts, minter).await
     }
 
     async fn quarantine(
@@ -725,63 +580,6 @@ where
         }
     };
     get(&row, "id")
-}
-
-async fn insert_participant<DB>(
-    conn: &mut DB::Connection,
-    ticket: i64,
-    p: &NewParticipant,
-    now: i64,
-) -> Result<i64, StoreError>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    let row = sqlx::query(
-        "INSERT INTO participants (ticket, address, display_name, role, created_at) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (ticket, address) DO UPDATE SET address = excluded.address RETURNING id",
-    )
-    .bind(ticket)
-    .bind(p.address.as_str())
-    .bind(p.display_name.as_deref())
-    .bind(p.role.as_str())
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    get(&row, "id")
-}
-
-async fn issue_id<DB>(
-    conn: &mut DB::Connection,
-    message_id: &str,
-    ticket: i64,
-    participant: Option<i64>,
-    now: i64,
-) -> Result<(), StoreError>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-{
-    sqlx::query(
-        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(message_id)
-    .bind(ticket)
-    .bind(participant)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 async fn audit<DB>(

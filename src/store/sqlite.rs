@@ -14,9 +14,32 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const MULTI_STATEMENT: bool = true;
+    const CONTIGUOUS_IDS: bool = true;
+
+    /// The writer holds the write lock (BEGIN IMMEDIATE), so every id after
+    /// the largest in use is free: one row, the first of them (the bound
+    /// count only keeps the shape of the query). AUTOINCREMENT's high-water
+    /// mark counts too, so a deleted ticket's number is never reused.
+    fn next_ids_sql(table: &str, column: &str) -> (String, String) {
+        (
+            "SELECT 0 * CAST(".into(),
+            format!(
+                " AS INTEGER) + 1 + MAX((SELECT COALESCE(MAX({column}), 0) FROM {table}), \
+                 COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0)) AS id"
+            ),
+        )
+    }
 
     fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR
+    }
+
+    fn fetch_many<'c, 'a: 'c>(
+        conn: &'c mut Self::Connection,
+        query: &'c mut sqlx::QueryBuilder<'a, Self>,
+    ) -> super::sql::ResultStream<'c, Self> {
+        sqlx::Executor::fetch_many(conn, query.build())
     }
 }
 

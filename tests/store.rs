@@ -1,0 +1,517 @@
+//! The store conformance suite: the same story on every backend (SQLite
+//! always, PostgreSQL when `PARLEY_TEST_POSTGRES_URL` is set), through the
+//! `Store` trait only.
+
+mod common;
+
+use common::*;
+use parley::config::QueueConfig;
+use parley::outbox::Minter;
+use parley::store::{
+    Direction, NewParticipant, NewRaw, NewTicket, Post, Posted, Store, StoreError, Target,
+    TicketFilter,
+};
+use parley::tickets::{Role, Status};
+use parley::token::ReplyToken;
+use serde_json::json;
+
+/// Runs `chapter` on a fresh store of every backend and says which ran.
+macro_rules! on_every_backend {
+    ($chapter:ident) => {{
+        let mut ran = Vec::new();
+        for backend in backends() {
+            println!("== {} on {}", stringify!($chapter), backend.name());
+            let env = TestEnv::new(&backend, |_| {}).await;
+            $chapter(&env).await;
+            ran.push(backend.name());
+        }
+        println!("{} ran on: {}", stringify!($chapter), ran.join(", "));
+    }};
+}
+
+fn raw(text: &str) -> NewRaw {
+    NewRaw {
+        bytes: text.as_bytes().to_vec(),
+        sha256: parley::intake::parse::sha256(text.as_bytes()),
+        envelope_from: Some(MARIA.into()),
+        envelope_to: vec![DESK.into()],
+        source: parley::store::Source::Pipe,
+    }
+}
+
+fn person(address: &str, role: Role) -> NewParticipant {
+    NewParticipant {
+        address: address.into(),
+        display_name: Some(format!("{role:?}")),
+        role,
+    }
+}
+
+/// A client's first mail opening a ticket in `queue_id`.
+fn opening(queue_id: i64, client: &str, key: &str) -> Post {
+    Post {
+        raw: Some(raw(&format!("Subject: about {key}\r\n\r\nhello {key}\r\n"))),
+        target: Target::New(NewTicket {
+            queue_id,
+            subject: format!("About {key}"),
+            status: Status::Open,
+            item_ref: Some("item-7".into()),
+            item_title: Some("Oak sideboard".into()),
+            auction_ref: None,
+            auction_title: None,
+            origin_key: Some(key.into()),
+            participants: vec![person(client, Role::Client), person(AGENT, Role::Seller)],
+        }),
+        direction: Direction::Inbound,
+        reply_text: format!("hello {key}"),
+        html: None,
+        message_id: Some(format!("{key}@buyer.example")),
+        dedupe_key: key.into(),
+        matched_by: "new".into(),
+        flags: Vec::new(),
+        notify: true,
+        actor: "intake".into(),
+    }
+}
+
+/// A message on an existing ticket.
+fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
+    Post {
+        raw: None,
+        target: Target::Existing {
+            ticket,
+            author: Some(author),
+            status,
+        },
+        direction: Direction::Outbound,
+        reply_text: format!("answer {key}"),
+        html: None,
+        message_id: Some(format!("{key}@{REPLY_DOMAIN}")),
+        dedupe_key: key.into(),
+        matched_by: "cli".into(),
+        flags: Vec::new(),
+        notify: true,
+        actor: "cli".into(),
+    }
+}
+
+async fn post(store: &dyn Store, minter: &Minter, post: &Post) -> Posted {
+    store.post(post, minter).await.expect("post")
+}
+
+/// (ticket, message, new_ticket, notifications) of a stored post.
+fn stored(posted: Posted) -> (i64, i64, bool, Vec<i64>) {
+    match posted {
+        Posted::Stored {
+            ticket,
+            message,
+            new_ticket,
+            notifications,
+        } => (ticket, message, new_ticket, notifications),
+        other => panic!("expected the post stored, got {other:?}"),
+    }
+}
+
+fn names(ticket: i64, participant: i64) -> Result<ReplyToken, parley::token::TokenError> {
+    Ok(ReplyToken {
+        ticket,
+        participant,
+    })
+}
+
+async fn desk_id(store: &dyn Store) -> i64 {
+    store.queue("desk").await.unwrap().expect("desk queue").id
+}
+
+#[tokio::test]
+async fn migrations_and_queues() {
+    on_every_backend!(migrations_and_queues_story);
+}
+
+async fn migrations_and_queues_story(env: &TestEnv) {
+    let store = env.store();
+    store.migrate().await.expect("second migrate");
+    store.migrate().await.expect("third migrate");
+    // Opening again (as every CLI command does) migrates again, harmlessly.
+    let again = parley::store::open(&env.config.store)
+        .await
+        .expect("reopen");
+    assert!(again.queue("desk").await.unwrap().is_some());
+
+    let created = store
+        .sync_queue(&QueueConfig {
+            name: "auctions".into(),
+            display_name: String::new(),
+            intake: vec!["Bids@Auction.Example".into(), "lots@auction.example".into()],
+            staff: vec!["b@auction.example".into(), "a@auction.example".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.display_name, "auctions", "defaults to the name");
+    assert_eq!(
+        created.intake,
+        ["bids@auction.example", "lots@auction.example"]
+    );
+    assert_eq!(created.staff, ["a@auction.example", "b@auction.example"]);
+
+    let updated = store
+        .sync_queue(&QueueConfig {
+            name: "auctions".into(),
+            display_name: "Auction house".into(),
+            intake: vec!["lots@auction.example".into()],
+            staff: vec!["c@auction.example".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.id, created.id, "same queue, updated in place");
+    assert_eq!(updated.display_name, "Auction house");
+    assert_eq!(updated.intake, ["lots@auction.example"]);
+    assert_eq!(updated.staff, ["c@auction.example"]);
+
+    let by_intake = |a: &'static str| async move { store.queue_by_intake(a).await.unwrap() };
+    assert!(by_intake("bids@auction.example").await.is_none(), "removed");
+    assert_eq!(
+        by_intake("lots@auction.example").await.unwrap().name,
+        "auctions"
+    );
+    assert_eq!(by_intake(DESK).await.unwrap().name, "desk");
+    assert_eq!(by_intake(BOOKS).await.unwrap().name, "books");
+    assert!(
+        by_intake(AGENT).await.is_none(),
+        "a staff address opens nothing"
+    );
+    assert!(by_intake(NOBODY).await.is_none());
+    assert!(store.queue("nope").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn tickets_messages_and_notifications() {
+    on_every_backend!(tickets_story);
+}
+
+async fn tickets_story(env: &TestEnv) {
+    let (store, minter, signer) = (env.store(), env.intake.minter(), env.signer());
+    let desk = desk_id(store).await;
+
+    // New tickets are numbered from a sequence.
+    let (number, message, new, notifications) =
+        stored(post(store, minter, &opening(desk, MARIA, "k1")).await);
+    assert_eq!((number, new), (1, true));
+    let (number, _, new, _) = stored(post(store, minter, &opening(desk, BOB, "k2")).await);
+    assert_eq!((number, new), (2, true));
+
+    let ticket = env.ticket(1).await;
+    assert_eq!(
+        (
+            ticket.queue.as_str(),
+            ticket.subject.as_str(),
+            ticket.status
+        ),
+        ("desk", "About k1", Status::Open)
+    );
+    assert_eq!(ticket.item_ref.as_deref(), Some("item-7"));
+    assert_eq!(ticket.item_title.as_deref(), Some("Oak sideboard"));
+    assert!(!ticket.deleted && !ticket.archived);
+
+    let people = store.participants(1).await.unwrap();
+    let roles: Vec<_> = people
+        .iter()
+        .map(|p| (p.address.as_str(), p.role))
+        .collect();
+    assert_eq!(roles, [(MARIA, Role::Client), (AGENT, Role::Seller)]);
+    let (client, seller) = (people[0].id, people[1].id);
+
+    let messages = store.messages(1).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(
+        (m.id, m.author, m.direction),
+        (message, Some(client), Direction::Inbound)
+    );
+    assert_eq!(m.message_id.as_deref(), Some("k1@buyer.example"));
+    assert_eq!(
+        (m.reply_text.as_str(), m.matched_by.as_str()),
+        ("hello k1", "new")
+    );
+    assert!(m.raw_id.is_some(), "the raw message is linked");
+
+    let audit = store.audit(1).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].actor.as_str()),
+        ("ticket.created", "intake")
+    );
+    assert_eq!(audit[0].detail, json!({ "status": "open" }));
+
+    // The client wrote: the seller side is notified, with a token for the
+    // seller and a Message-ID that threads back to the ticket.
+    let rows = store.notifications(1).await.unwrap();
+    assert_eq!(rows.iter().map(|n| n.id).collect::<Vec<_>>(), notifications);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let n = &rows[0];
+    assert_eq!((n.recipient.as_str(), n.participant), (AGENT, seller));
+    assert_eq!((n.ticket, n.message), (1, Some(message)));
+    assert_eq!(
+        (n.kind.as_str(), n.state.as_str()),
+        ("new_message", "pending")
+    );
+    assert_eq!(signer.verify_reply(&n.token), names(1, seller));
+    assert!(
+        n.message_id.ends_with(&format!("@{REPLY_DOMAIN}")),
+        "{}",
+        n.message_id
+    );
+    let ids = ["unknown@x".to_string(), n.message_id.clone()];
+    assert_eq!(store.ticket_by_issued_id(&ids).await.unwrap(), Some(1));
+    assert_eq!(store.ticket_by_issued_id(&ids[..1]).await.unwrap(), None);
+    assert_eq!(store.ticket_by_origin(desk, "k1").await.unwrap(), Some(1));
+    assert_eq!(store.ticket_by_origin(desk, "k3").await.unwrap(), None);
+    assert!(store.has_message(1, "k1").await.unwrap());
+    assert!(!store.has_message(2, "k1").await.unwrap());
+
+    // The seller answers: status changes, audited; the client is notified;
+    // the outbound Message-ID is issued too.
+    let to_client = answer(1, seller, Some(Status::AwaitingClient), "a1");
+    let (_, _, new, notifications) = stored(post(store, minter, &to_client).await);
+    assert!(!new);
+    assert_eq!(env.status(1).await, Status::AwaitingClient);
+    let audit = store.audit(1).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[1].action, "status.changed");
+    assert_eq!(
+        audit[1].detail,
+        json!({ "from": "open", "to": "awaiting_client" })
+    );
+    let rows = store.notifications(1).await.unwrap();
+    let to_client: Vec<_> = rows
+        .iter()
+        .filter(|n| notifications.contains(&n.id))
+        .collect();
+    assert_eq!(to_client.len(), 1);
+    assert_eq!(
+        (to_client[0].recipient.as_str(), to_client[0].participant),
+        (MARIA, client)
+    );
+    assert_eq!(signer.verify_reply(&to_client[0].token), names(1, client));
+    let outbound = [format!("a1@{REPLY_DOMAIN}")];
+    assert_eq!(store.ticket_by_issued_id(&outbound).await.unwrap(), Some(1));
+
+    // No status given: the status stays and nothing is audited.
+    post(store, minter, &answer(1, seller, None, "a2")).await;
+    assert_eq!(env.status(1).await, Status::AwaitingClient);
+    assert_eq!(store.audit(1).await.unwrap().len(), 2);
+
+    // A post to a ticket that does not exist fails and leaves nothing.
+    let before = env.counts().await;
+    let mut orphan = answer(999, seller, None, "a3");
+    orphan.raw = Some(raw("orphan"));
+    let err = store.post(&orphan, minter).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(env.counts().await, before);
+}
+
+#[tokio::test]
+async fn duplicates_are_stored_once() {
+    on_every_backend!(duplicates_story);
+}
+
+async fn duplicates_story(env: &TestEnv) {
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let (ticket, ..) = stored(post(store, minter, &opening(desk, MARIA, "k1")).await);
+    let seller = env.participant(ticket, AGENT).await.id;
+    let before = env.counts().await;
+
+    // Same ticket and dedupe key: nothing is written, not even the status
+    // change or the (different) raw bytes that came with it.
+    let mut again = answer(ticket, seller, Some(Status::Closed), "k1");
+    again.raw = Some(raw("the same mail, relayed once more"));
+    assert_eq!(
+        post(store, minter, &again).await,
+        Posted::Duplicate {
+            ticket: Some(ticket)
+        }
+    );
+    assert_eq!(env.counts().await, before);
+    assert_eq!(env.status(ticket).await, Status::Open);
+
+    // A new ticket from the same message in the same queue: a duplicate,
+    // naming the ticket the first delivery opened.
+    let mut reopened = opening(desk, MARIA, "k1");
+    reopened.raw = Some(raw("other bytes, same origin"));
+    assert_eq!(
+        post(store, minter, &reopened).await,
+        Posted::Duplicate {
+            ticket: Some(ticket)
+        }
+    );
+    assert_eq!(env.counts().await, before);
+    // ...but the same origin in another queue is another ticket.
+    let books = store.queue("books").await.unwrap().unwrap().id;
+    let (_, _, new, _) = stored(post(store, minter, &opening(books, MARIA, "k1")).await);
+    assert!(new);
+
+    // The same raw bytes are stored once, whatever refers to them.
+    let raws = store.raw_count().await.unwrap();
+    let mut a = answer(ticket, seller, None, "r1");
+    a.raw = Some(raw("identical bytes"));
+    let mut b = answer(ticket, seller, None, "r2");
+    b.raw = Some(raw("identical bytes"));
+    post(store, minter, &a).await;
+    post(store, minter, &b).await;
+    assert_eq!(store.raw_count().await.unwrap(), raws + 1);
+    let messages = store.messages(ticket).await.unwrap();
+    let linked: Vec<_> = messages.iter().rev().take(2).map(|m| m.raw_id).collect();
+    assert!(linked[0].is_some() && linked[0] == linked[1], "{linked:?}");
+}
+
+#[tokio::test]
+async fn quarantine_and_status() {
+    on_every_backend!(quarantine_and_status_story);
+}
+
+async fn quarantine_and_status_story(env: &TestEnv) {
+    let (store, minter) = (env.store(), env.intake.minter());
+    assert!(store.quarantined().await.unwrap().is_empty());
+    let raws = store.raw_count().await.unwrap();
+    let id = store
+        .quarantine(&raw("\u{0}garbage"), "unparseable", "no header")
+        .await
+        .unwrap();
+    let held = store.quarantined().await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].id, held[0].reason.as_str()), (id, "unparseable"));
+    assert_eq!(held[0].detail, "no header");
+    assert_eq!(store.raw_count().await.unwrap(), raws + 1, "kept raw");
+
+    let desk = desk_id(store).await;
+    let (ticket, ..) = stored(post(store, minter, &opening(desk, MARIA, "k1")).await);
+    let audits = store.audit(ticket).await.unwrap().len();
+    assert_eq!(
+        store
+            .set_status(ticket, Status::Resolved, "cli")
+            .await
+            .unwrap(),
+        Status::Open
+    );
+    assert_eq!(env.status(ticket).await, Status::Resolved);
+    let audit = store.audit(ticket).await.unwrap();
+    assert_eq!(audit.len(), audits + 1);
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("status.changed", "cli")
+    );
+    assert_eq!(last.detail, json!({ "from": "open", "to": "resolved" }));
+    // Setting the same status again returns it and records nothing.
+    let again = store
+        .set_status(ticket, Status::Resolved, "cli")
+        .await
+        .unwrap();
+    assert_eq!(again, Status::Resolved);
+    assert_eq!(store.audit(ticket).await.unwrap().len(), audits + 1);
+    let missing = store.set_status(999, Status::Closed, "cli").await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn ticket_listing_filters() {
+    on_every_backend!(listing_story);
+}
+
+async fn listing_story(env: &TestEnv) {
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let books = store.queue("books").await.unwrap().unwrap().id;
+    for (queue, key) in [(desk, "d1"), (books, "b1"), (desk, "d2"), (books, "b2")] {
+        post(store, minter, &opening(queue, MARIA, key)).await;
+    }
+    store.set_status(3, Status::Closed, "cli").await.unwrap();
+    let list = |filter: TicketFilter| async move {
+        let found = store.tickets(&filter).await.unwrap();
+        found.iter().map(|t| t.number).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(TicketFilter::default()).await,
+        [4, 3, 2, 1],
+        "newest first"
+    );
+    let status = |s| TicketFilter {
+        status: Some(s),
+        ..TicketFilter::default()
+    };
+    assert_eq!(list(status(Status::Open)).await, [4, 2, 1]);
+    assert_eq!(list(status(Status::Closed)).await, [3]);
+    assert!(list(status(Status::Resolved)).await.is_empty());
+    let queue = |q: &str| TicketFilter {
+        queue: Some(q.into()),
+        ..TicketFilter::default()
+    };
+    assert_eq!(list(queue("desk")).await, [3, 1]);
+    assert_eq!(list(queue("books")).await, [4, 2]);
+    assert!(list(queue("nope")).await.is_empty());
+    let both = TicketFilter {
+        status: Some(Status::Open),
+        queue: Some("desk".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(both).await, [1]);
+    let limited = TicketFilter {
+        limit: 2,
+        ..TicketFilter::default()
+    };
+    assert_eq!(list(limited).await, [4, 3]);
+
+    // Created range [from, to): exactly the tickets created in it.
+    let all = store.tickets(&TicketFilter::default()).await.unwrap();
+    let first = all.iter().find(|t| t.number == 1).unwrap().created_at;
+    let last = all.iter().map(|t| t.created_at).max().unwrap();
+    let created = |from, to| TicketFilter {
+        created: Some((from, to)),
+        ..TicketFilter::default()
+    };
+    assert_eq!(list(created(first, last + 1)).await, [4, 3, 2, 1]);
+    assert!(list(created(last + 1, i64::MAX)).await.is_empty());
+    assert!(list(created(0, first)).await.is_empty());
+    let at_first = list(created(first, first + 1)).await;
+    assert!(at_first.contains(&1), "{at_first:?}");
+    for t in all.iter().filter(|t| at_first.contains(&t.number)) {
+        assert_eq!(t.created_at, first);
+    }
+}
+
+/// The trait promises that a synced queue's addresses "become exactly the
+/// configured ones". Move the desk's intake address to a new queue listed
+/// first in the config (queues sync in config order, as at start-up): the
+/// address must end up with the new queue, not with nobody.
+#[tokio::test]
+async fn sync_queue_moves_an_intake_address() {
+    let mut wrong = Vec::new();
+    for backend in backends() {
+        let env = TestEnv::new(&backend, |_| {}).await;
+        let store = env.store();
+        let queue = |name: &str, intake: &[&str]| QueueConfig {
+            name: name.into(),
+            display_name: String::new(),
+            intake: intake.iter().map(|a| a.to_string()).collect(),
+            staff: vec![AGENT.into()],
+        };
+        let moved = store.sync_queue(&queue("desk-2", &[DESK])).await.unwrap();
+        store.sync_queue(&queue("desk", &[])).await.unwrap();
+        let owner = store.queue_by_intake(DESK).await.unwrap().map(|q| q.name);
+        let got = (moved.intake, owner);
+        if got != (vec![DESK.to_string()], Some("desk-2".to_string())) {
+            wrong.push(format!(
+                "{}: (desk-2 intake, owner of {DESK}) = {got:?}",
+                env.backend
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the intake address did not move: {wrong:#?}"
+    );
+}
