@@ -383,6 +383,13 @@ async fn quarantine_and_status_story(env: &TestEnv) {
     assert_eq!((held[0].id, held[0].reason.as_str()), (id, "unparseable"));
     assert_eq!(held[0].detail, "no header");
     assert_eq!(store.raw_count().await.unwrap(), raws + 1, "kept raw");
+    // The same bytes quarantined again keep their one entry.
+    let again = store
+        .quarantine(&raw("\u{0}garbage"), "unparseable", "no header")
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    assert_eq!(store.quarantined().await.unwrap().len(), 1);
 
     let desk = desk_id(store).await;
     let (ticket, ..) = stored(post(store, minter, &opening(desk, MARIA, "k1")).await);

@@ -255,6 +255,20 @@ async fn token_from_the_wrong_sender_is_held(env: &TestEnv) {
         );
         let (_, flags) = last_message_flags(env, ticket).await;
         assert_eq!(flags, ["sender_mismatch"], "{sender}");
+        // The message is not attributed to the participant the token names.
+        let author = env
+            .store()
+            .messages(ticket)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .author;
+        let maria = env.participant(ticket, MARIA).await.id;
+        assert_ne!(author, Some(maria), "{sender}: not written by Maria");
+        let agent = env.participant(ticket, AGENT).await.id;
+        let expected = if is_participant { Some(agent) } else { None };
+        assert_eq!(author, expected, "{sender}: the sender, when known");
         let after = env.counts().await;
         assert_eq!(after.messages, before.messages + 1, "{sender}: stored");
         assert_eq!(

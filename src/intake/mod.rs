@@ -208,8 +208,7 @@ impl Intake {
         if raw.len() > self.max_bytes {
             plan.decision = Decision::Reject {
                 reason: format!(
-                    "message too large: {} bytes, the limit is {}",
-                    raw.len(),
+                    "message too large: over the limit of {} bytes",
                     self.max_bytes
                 ),
             };

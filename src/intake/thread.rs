@@ -142,27 +142,27 @@ pub async fn thread(
         let Some(text) = token::reply_token_in(rcpt, rules.reply_domain) else {
             continue;
         };
-        let Some((ticket, author)) = by_token(text, store, rules.signer).await? else {
+        let Some((ticket, owner)) = by_token(text, store, rules.signer).await? else {
             flags.push(BAD_TOKEN);
             continue;
         };
-        let sender_is_participant = match sender {
-            Some(s) if s == author.address => true,
-            Some(s) => store
-                .participant_by_address(ticket.number, s)
-                .await?
-                .is_some(),
-            None => false,
+        // The author is whoever sent it: the token's participant, another
+        // participant of the ticket, or (held as sender_mismatch) nobody known.
+        let owner_id = owner.id;
+        let author = match sender {
+            Some(s) if s == owner.address => Some(owner),
+            Some(s) => store.participant_by_address(ticket.number, s).await?,
+            None => None,
         };
-        if sender != Some(author.address.as_str()) {
+        if author.as_ref().map(|a| a.id) != Some(owner_id) {
             flags.push(SENDER_MISMATCH);
         }
         return Ok(Thread {
             matched_by: MatchedBy::Token,
             ticket: Some(ticket),
             queue: None,
-            author: Some(author),
-            sender_is_participant,
+            sender_is_participant: author.is_some(),
+            author,
             flags,
         });
     }

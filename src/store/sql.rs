@@ -362,6 +362,15 @@ where
         let now = now_ms();
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
         let raw_id = insert_raw::<DB>(&mut tx, raw, now).await?;
+        // The same message quarantined again keeps its one entry.
+        let existing = sqlx::query("SELECT id FROM quarantine WHERE raw_id = $1")
+            .bind(raw_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            tx.rollback().await?;
+            return get(&row, "id");
+        }
         let id: i64 = sqlx::query(
             "INSERT INTO quarantine (raw_id, reason, detail, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
