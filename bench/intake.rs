@@ -4,7 +4,9 @@
 //! `cargo bench --bench intake` runs 10,000 generated 4 KB messages (20% open
 //! new tickets, 80% reply by token to one of 200 existing tickets), once with
 //! one commit per message and once with group commit, each on a fresh store,
-//! beside the reference: single-row commits per second on the same disk.
+//! beside two references from the same run: single-row commits per second
+//! on the same disk, and the stages without the write (parse, thread: the
+//! dry run `parley inspect` does).
 //! `PARLEY_BENCH_MESSAGES` changes the count. Under `cargo test` it runs a
 //! small smoke pass that checks every message was stored once.
 
@@ -32,11 +34,24 @@ fn main() {
     runtime.block_on(async {
         let reference = commit_ceiling(if bench { 3_000 } else { 100 }).await;
         println!("reference: sqlx single-row commits, synchronous=FULL: {reference:.0} commits/s");
-        for (label, group, concurrency) in [("one commit per message", None, 8), ("group commit", Some(64), 64)] {
-            let rate = run(messages, group, concurrency).await;
+        let modes = [
+            ("parse + thread, no write", Mode::PlanOnly, 8),
+            ("one commit per message", Mode::Commit(None), 8),
+            ("group commit", Mode::Commit(Some(64)), 64),
+        ];
+        for (label, mode, concurrency) in modes {
+            let rate = run(messages, mode, concurrency).await;
             println!("{label:<24} {messages} messages × {BODY_BYTES} B, {concurrency} concurrent: {rate:.0} messages/s");
         }
     });
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    /// The stages before the commit only: what intake costs without a write.
+    PlanOnly,
+    /// Deliver and commit; `Some(n)`: group commit of up to n messages.
+    Commit(Option<usize>),
 }
 
 struct Bench {
@@ -91,8 +106,12 @@ fn message(from: &str, to: &str, subject: &str, id: usize) -> Vec<u8> {
     m.into_bytes()
 }
 
-async fn run(count: usize, group: Option<usize>, concurrency: usize) -> f64 {
-    let bench = open(group).await;
+async fn run(count: usize, mode: Mode, concurrency: usize) -> f64 {
+    let bench = open(match mode {
+        Mode::Commit(group) => group,
+        Mode::PlanOnly => None,
+    })
+    .await;
     let intake = &bench.intake;
     // Untimed: open the tickets the replies go to.
     let mut clients = Vec::new();
@@ -146,6 +165,11 @@ async fn run(count: usize, group: Option<usize>, concurrency: usize) -> f64 {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((raw, env)) = jobs.get(i) else { break };
+                if let Mode::PlanOnly = mode {
+                    intake.plan(raw, env).await.expect("plan");
+                    stored.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 match intake.deliver(raw.clone(), env).await {
                     Ok(Outcome::Stored { .. }) => {
                         stored.fetch_add(1, Ordering::Relaxed);
@@ -164,12 +188,12 @@ async fn run(count: usize, group: Option<usize>, concurrency: usize) -> f64 {
         count,
         "every message stored"
     );
-    let raws = intake.store().raw_count().await.expect("count");
-    assert_eq!(
-        raws as usize,
-        count + TICKETS,
-        "each message stored exactly once"
-    );
+    let raws = intake.store().raw_count().await.expect("count") as usize;
+    let expected = match mode {
+        Mode::PlanOnly => TICKETS,
+        Mode::Commit(_) => count + TICKETS,
+    };
+    assert_eq!(raws, expected, "each message stored exactly once");
     count as f64 / elapsed
 }
 
