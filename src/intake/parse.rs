@@ -28,7 +28,12 @@ pub struct Parsed {
     pub parents: Vec<String>,
     /// The text part, or the HTML part converted to text.
     pub text: String,
+    /// Whether `text` comes from a real text/plain part (else from HTML).
+    pub has_text_part: bool,
     pub html: Option<String>,
+    /// The top-level headers as they arrived: name, and value unfolded and
+    /// trimmed (not decoded). Classification reads these.
+    pub headers: Vec<(String, String)>,
     /// Hash of what stays the same when one mail is delivered twice: the
     /// Message-ID, From, Date, Subject and body, not the transport headers.
     pub dedupe_key: String,
@@ -89,6 +94,15 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
             PartType::Html(html) => Some(html.to_string()),
             _ => None,
         });
+    let has_text_part = message
+        .text_body
+        .first()
+        .and_then(|&id| message.parts.get(id as usize))
+        .is_some_and(|part| matches!(part.body, PartType::Text(_)));
+    let headers = message
+        .headers_raw()
+        .map(|(name, value)| (name.to_string(), unfold(value)))
+        .collect();
     let message_id = message.message_id().map(str::to_string);
     let body = &raw[(message.root_part().offset_body as usize).min(raw.len())..];
     let mut hasher = Sha256::new();
@@ -109,9 +123,26 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
         subject: message.subject().map(str::to_string),
         parents,
         text,
+        has_text_part,
         html,
+        headers,
         dedupe_key: hex(&hasher.finalize()),
     })
+}
+
+/// A raw header value on one line: folding white space becomes one space.
+fn unfold(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Parsed {
+    /// The first value of header `name` (any letter case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn push_unique(list: &mut Vec<String>, item: String) {
@@ -153,7 +184,7 @@ Is lot 12 still available?\r\n";
     fn facts() {
         let p = parse(MAIL).unwrap();
         assert_eq!(p.message_id.as_deref(), Some("abc@example.com"));
-        let from = p.from.unwrap();
+        let from = p.from.clone().unwrap();
         assert_eq!(from.address, "maria@example.com");
         assert_eq!(from.name.as_deref(), Some("Maria Lopez"));
         assert_eq!(
@@ -162,7 +193,10 @@ Is lot 12 still available?\r\n";
         );
         assert_eq!(p.parents, ["p2@x", "p1@x", "p0@x"]);
         assert_eq!(p.text.trim(), "Is lot 12 still available?");
+        assert!(p.has_text_part);
         assert_eq!(p.html, None);
+        assert_eq!(p.header("subject"), Some("Lot 12"));
+        assert_eq!(p.header("REFERENCES"), Some("<p0@x> <p1@x> <p2@x>"));
     }
 
     #[test]
