@@ -74,6 +74,10 @@ pub struct TicketsConfig {
 pub struct IntakeConfig {
     /// Largest message taken, in bytes.
     pub max_message_bytes: usize,
+    /// Largest attachment whose content is kept, in bytes.
+    pub max_attachment_bytes: usize,
+    /// Most attachment content kept per message, in bytes.
+    pub max_attachments_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +182,12 @@ impl Config {
             return Err(ConfigError::new(
                 "mail.subject_tag",
                 "must contain {number} exactly once",
+            ));
+        }
+        if self.intake.max_attachments_bytes < self.intake.max_attachment_bytes {
+            return Err(ConfigError::new(
+                "intake.max_attachments_bytes",
+                "must be at least intake.max_attachment_bytes",
             ));
         }
         if self.intake.max_message_bytes < 1024 {

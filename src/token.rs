@@ -13,6 +13,18 @@
 //! padding: MTAs that fold the case of local parts do not break it, and the
 //! longest possible token (two 64-bit numbers) keeps `reply+TOKEN` within the
 //! 64 characters RFC 5321 §4.5.3.1.1 allows for a local part.
+//!
+//! A second kind, the bounce token, rides in the VERP envelope sender of
+//! every notification (`bounce+TOKEN@<reply domain>`) and names one outbound
+//! message (its outbox row id), so a bounce is matched to the exact
+//! notification it refers to:
+//!
+//! ```text
+//! version 0x02 (1 byte) ‖ LEB128(outbox id) ‖ HMAC[..12]
+//! ```
+//!
+//! Its HMAC covers its own label (`parley/bounce/v1`) and its own version
+//! byte, so a reply token never verifies as a bounce token nor the reverse.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -23,6 +35,10 @@ const MAC_LEN: usize = 12;
 const REPLY_V1: u8 = 1;
 /// Label mixed into the HMAC so a token of one kind never verifies as another.
 const REPLY_LABEL: &[u8] = b"parley/reply/v1";
+/// Version byte of bounce (VERP) tokens: distinct from every reply version.
+const BOUNCE_V1: u8 = 2;
+/// HMAC label of bounce tokens.
+const BOUNCE_LABEL: &[u8] = b"parley/bounce/v1";
 
 /// What a verified reply token names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +116,36 @@ impl Signer {
             participant,
         })
     }
+
+    /// The bounce token naming outbound message `outbox_id` (an outbox row
+    /// id; ids are positive, a negative one yields a token that never
+    /// verifies).
+    pub fn bounce_token(&self, outbox_id: i64) -> String {
+        let mut body = vec![BOUNCE_V1];
+        leb128_push(&mut body, outbox_id as u64);
+        let tag = self.mac(BOUNCE_LABEL, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag[..MAC_LEN]);
+        base32_encode(&body)
+    }
+
+    /// Checks a bounce token (any letter case) and returns the outbox row id
+    /// it names.
+    pub fn verify_bounce(&self, token: &str) -> Result<i64, TokenError> {
+        let bytes = base32_decode(token).ok_or(TokenError::Encoding)?;
+        if bytes.len() < 1 + 1 + MAC_LEN || bytes[0] != BOUNCE_V1 {
+            return Err(TokenError::Layout);
+        }
+        let (body, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        let mut rest = &body[1..];
+        let outbox_id = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
+        if !rest.is_empty() {
+            return Err(TokenError::Layout);
+        }
+        self.mac(BOUNCE_LABEL, body)
+            .verify_truncated_left(tag)
+            .map_err(|_| TokenError::Signature)?;
+        i64::try_from(outbox_id).map_err(|_| TokenError::Layout)
+    }
 }
 
 /// Splits `reply+TOKEN@domain` into TOKEN when the address has that shape and
@@ -111,6 +157,18 @@ pub fn reply_token_in<'a>(address: &'a str, reply_domain: &str) -> Option<&'a st
     }
     let (prefix, token) = local.split_once('+')?;
     (prefix.eq_ignore_ascii_case("reply") && !token.is_empty()).then_some(token)
+}
+
+/// Splits `bounce+TOKEN@domain` (a VERP envelope sender of ours) into TOKEN
+/// when the address has that shape and the domain is the reply domain
+/// (compared without case). Same shape rules as [`reply_token_in`].
+pub fn bounce_token_in<'a>(address: &'a str, reply_domain: &str) -> Option<&'a str> {
+    let (local, domain) = address.rsplit_once('@')?;
+    if !domain.eq_ignore_ascii_case(reply_domain) {
+        return None;
+    }
+    let (prefix, token) = local.split_once('+')?;
+    (prefix.eq_ignore_ascii_case("bounce") && !token.is_empty()).then_some(token)
 }
 
 fn leb128_push(out: &mut Vec<u8>, mut n: u64) {
@@ -270,5 +328,97 @@ mod tests {
             assert_eq!(base32_encode(raw.as_bytes()), enc);
             assert_eq!(base32_decode(enc).unwrap(), raw.as_bytes());
         }
+    }
+
+    #[test]
+    fn bounce_round_trip_and_case_folding() {
+        let s = signer();
+        for id in [0, 1, 127, 128, 99_999, i64::MAX] {
+            let token = s.bounce_token(id);
+            assert_eq!(token, token.to_ascii_lowercase());
+            assert_eq!(s.verify_bounce(&token), Ok(id), "{id}");
+            assert_eq!(s.verify_bounce(&token.to_ascii_uppercase()), Ok(id));
+            assert!(format!("bounce+{token}").len() <= 64, "{token}");
+        }
+        assert_ne!(s.bounce_token(1), s.bounce_token(2));
+        // A negative id never makes a usable token.
+        assert_eq!(
+            s.verify_bounce(&s.bounce_token(-1)),
+            Err(TokenError::Layout)
+        );
+    }
+
+    #[test]
+    fn bounce_and_reply_tokens_do_not_cross() {
+        let s = signer();
+        for (ticket, participant) in [(1, 2), (300, 7), (i64::MAX, i64::MAX)] {
+            let reply = s.reply_token(ticket, participant);
+            assert_eq!(s.verify_bounce(&reply), Err(TokenError::Layout));
+        }
+        for id in [1, 5, 70_000] {
+            let bounce = s.bounce_token(id);
+            assert_eq!(s.verify_reply(&bounce), Err(TokenError::Layout));
+        }
+        // Same version byte, other label: a bounce-shaped body signed as a
+        // reply token does not verify.
+        let mut body = vec![BOUNCE_V1, 5];
+        let tag = s.mac(REPLY_LABEL, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag[..MAC_LEN]);
+        assert_eq!(
+            s.verify_bounce(&base32_encode(&body)),
+            Err(TokenError::Signature)
+        );
+    }
+
+    #[test]
+    fn forged_bounce_tokens_are_refused() {
+        let s = signer();
+        let token = s.bounce_token(4242);
+        let other_key = Signer::new(b"another key entirely, same size.");
+        assert_eq!(other_key.verify_bounce(&token), Err(TokenError::Signature));
+        for i in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+            let forged = String::from_utf8(bytes).unwrap();
+            assert!(s.verify_bounce(&forged).is_err(), "{forged}");
+        }
+        assert!(s.verify_bounce(&token[..token.len() - 1]).is_err());
+        assert!(s.verify_bounce(&token[..token.len() - 8]).is_err());
+        assert!(s.verify_bounce(&format!("{token}a")).is_err());
+        assert!(s.verify_bounce(&format!("{token}aaaaaaaa")).is_err());
+        assert_eq!(s.verify_bounce("not-base32!"), Err(TokenError::Encoding));
+        assert!(s.verify_bounce("").is_err());
+    }
+
+    #[test]
+    fn bounce_address_shape() {
+        assert_eq!(
+            bounce_token_in("Bounce+abc@Reply.Example.com", "reply.example.com"),
+            Some("abc")
+        );
+        assert_eq!(
+            bounce_token_in("bounce+abc@other.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            bounce_token_in("bounce@reply.example.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            bounce_token_in("bounce+@reply.example.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            bounce_token_in("reply+abc@reply.example.com", "reply.example.com"),
+            None
+        );
+        assert_eq!(
+            reply_token_in("bounce+abc@reply.example.com", "reply.example.com"),
+            None
+        );
+        let s = signer();
+        let address = format!("bounce+{}@reply.example.com", s.bounce_token(77));
+        let token = bounce_token_in(&address, "REPLY.example.com").unwrap();
+        assert_eq!(s.verify_bounce(token), Ok(77));
     }
 }

@@ -8,8 +8,8 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Direction, NewParticipant, NewRaw, NewTicket, Post, Posted, Store, StoreError, Target,
-    TicketFilter,
+    Direction, NewAttachment, NewParticipant, NewRaw, NewTicket, Post, Posted, Store, StoreError,
+    Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
@@ -69,6 +69,9 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
         dedupe_key: key.into(),
         matched_by: "new".into(),
         flags: Vec::new(),
+        auto: "none".into(),
+        elided: String::new(),
+        attachments: Vec::new(),
         notify: true,
         actor: "intake".into(),
     }
@@ -90,6 +93,9 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
         dedupe_key: key.into(),
         matched_by: "cli".into(),
         flags: Vec::new(),
+        auto: "none".into(),
+        elided: String::new(),
+        attachments: Vec::new(),
         notify: true,
         actor: "cli".into(),
     }
@@ -521,4 +527,102 @@ async fn sync_queue_moves_an_intake_address() {
         wrong.is_empty(),
         "the intake address did not move: {wrong:#?}"
     );
+}
+
+#[tokio::test]
+async fn attachments_and_bounces() {
+    on_every_backend!(attachments_and_bounces_story);
+}
+
+fn attachment(name: &str, content: Option<&[u8]>, flags: &[&str]) -> NewAttachment {
+    NewAttachment {
+        filename: name.into(),
+        content_type: "application/pdf".into(),
+        size: content.map_or(99_999_999, |c| c.len() as i64),
+        content: content.map(|c| {
+            let sha = parley::intake::parse::hex(&parley::intake::parse::sha256(c));
+            (sha, c.to_vec())
+        }),
+        content_id: None,
+        inline: false,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+    }
+}
+
+async fn attachments_and_bounces_story(env: &TestEnv) {
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let mut first = opening(desk, MARIA, "with-files");
+    first.elided = "> the quoted history".into();
+    first.auto = "auto_reply".into();
+    first.attachments = vec![
+        attachment("offer.pdf", Some(b"%PDF same bytes"), &[]),
+        attachment("huge.iso", None, &["too_large"]),
+    ];
+    let (ticket, message, _, notified) = stored(post(store, minter, &first).await);
+    let mut second = opening(desk, "other@buyer.example", "same-file");
+    second.attachments = vec![attachment(
+        "copy.pdf",
+        Some(b"%PDF same bytes"),
+        &["executable"],
+    )];
+    let (other, ..) = stored(post(store, minter, &second).await);
+
+    let files = store.attachments(ticket).await.unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        (files[0].message, files[0].filename.as_str()),
+        (message, "offer.pdf")
+    );
+    let sha = files[0].sha256.clone().expect("kept");
+    assert_eq!(
+        store.attachment_bytes(&sha).await.unwrap().as_deref(),
+        Some(&b"%PDF same bytes"[..])
+    );
+    assert_eq!(
+        (files[1].sha256.as_deref(), files[1].size),
+        (None, 99_999_999)
+    );
+    assert_eq!(files[1].flags, ["too_large"]);
+    let copy = store.attachments(other).await.unwrap();
+    assert_eq!(
+        copy[0].sha256.as_deref(),
+        Some(sha.as_str()),
+        "one content, two messages"
+    );
+    assert_eq!(copy[0].flags, ["executable"]);
+    let m = store.messages(ticket).await.unwrap().remove(0);
+    assert_eq!(
+        (m.auto.as_str(), m.elided.as_str()),
+        ("auto_reply", "> the quoted history")
+    );
+
+    // A bounce of the notification to the seller side marks that address.
+    let notification = notified[0];
+    assert_eq!(
+        store
+            .record_bounce(999_999, &raw("stray bounce"), "550")
+            .await
+            .unwrap(),
+        None
+    );
+    let quarantined = store.quarantined().await.unwrap().len();
+    let bounced = store
+        .record_bounce(notification, &raw("a DSN"), "550 5.1.1 no such user")
+        .await
+        .unwrap()
+        .expect("matched");
+    assert_eq!((bounced.ticket, bounced.address.as_str()), (ticket, AGENT));
+    let agent = env.participant(ticket, AGENT).await;
+    assert_eq!(agent.id, bounced.participant);
+    assert!(agent.failing_since.is_some());
+    assert!(env.participant(ticket, MARIA).await.failing_since.is_none());
+    let n = store.notifications(ticket).await.unwrap();
+    let n = n.iter().find(|n| n.id == notification).unwrap();
+    assert_eq!(n.state, "failed");
+    let held = store.quarantined().await.unwrap();
+    assert_eq!(held.len(), quarantined + 1);
+    assert_eq!(held.last().unwrap().reason, "bounce");
+    let history = store.audit(ticket).await.unwrap();
+    assert_eq!(history.last().unwrap().action, "address.bounced");
 }

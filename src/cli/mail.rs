@@ -41,7 +41,8 @@ pub async fn ingest(
     }
     let raw = read_message(std::io::stdin().lock(), app.config.intake.max_message_bytes)?;
     let envelope = Envelope {
-        sender: sender.filter(|s| !s.is_empty()),
+        // `--sender ""` is the null sender of a bounce; no --sender: unknown.
+        sender,
         recipients,
         source: Source::Pipe,
     };
@@ -68,6 +69,18 @@ pub async fn ingest(
         Outcome::Quarantined { id, reason } => {
             tracing::warn!(id, reason, "quarantined");
             eprintln!("parley: quarantined ({reason}), entry {id}");
+            Ok(())
+        }
+        Outcome::Bounced(Some(b)) => {
+            tracing::info!(notification = b.notification, address = %b.address, "bounce");
+            eprintln!(
+                "parley: bounce of notification {} to {}: address marked failing",
+                b.notification, b.address
+            );
+            Ok(())
+        }
+        Outcome::Bounced(None) => {
+            eprintln!("parley: bounce of a notification that no longer exists: quarantined");
             Ok(())
         }
         Outcome::NoMatch => Err(Failure::NoMatch),
@@ -111,6 +124,13 @@ pub async fn inspect(
     println!("from:        {}", report.from.as_deref().unwrap_or("-"));
     println!("recipients:  {}", report.recipients.join(", "));
     println!("subject:     {}", report.subject.as_deref().unwrap_or("-"));
+    if let Some(c) = plan
+        .classification
+        .as_ref()
+        .filter(|_| report.auto != "none")
+    {
+        println!("auto:        {} ({})", report.auto, c.reason);
+    }
     let t = &report.thread;
     println!(
         "thread:      {} (ticket {}, queue {}, sender is participant: {})",
@@ -128,6 +148,9 @@ pub async fn inspect(
         Decision::Quarantine { reason, .. } => format!("quarantine ({reason})"),
         Decision::NoMatch => "no match: refuse (ingest exits 67)".to_string(),
         Decision::Reject { reason } => format!("refuse: {reason}"),
+        Decision::Bounce { notification, .. } => {
+            format!("bounce of notification {notification}: mark its recipient failing")
+        }
     };
     println!("decision:    {decision}");
     println!("reply text:\n{}", report.reply_text);

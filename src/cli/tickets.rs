@@ -295,6 +295,9 @@ fn written_post(app: &App, target: Target, text: String, author_token: &str) -> 
         message_id: Some(message_id),
         matched_by: "cli".into(),
         flags: Vec::new(),
+        auto: "none".into(),
+        elided: String::new(),
+        attachments: Vec::new(),
         notify: true,
         actor: "cli".into(),
     }

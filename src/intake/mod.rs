@@ -2,13 +2,18 @@
 //!
 //! Every adapter (`parley ingest`, later SMTP and IMAP) hands a message and
 //! its envelope to [`Intake::deliver`] and answers what it returns. Intake
-//! runs the stages — [`parse`], [`thread`], [`reply`] — into a [`Plan`]
-//! without writing anything (`parley inspect` prints that plan), then
+//! runs the stages — [`parse`] (with [`attachments`]), [`classify`]
+//! (auto-replies, bounces, lists, loops), [`thread`], [`reply`] and
+//! `decide` — into a [`Plan`] without writing anything (`parley inspect`
+//! prints that plan), then
 //! commits the plan in one store transaction: the raw bytes and everything
 //! derived from them land together, so nothing acknowledged is lost and
 //! nothing half-stored remains. A message that cannot be taken apart is
 //! stored raw in quarantine instead.
 
+pub mod attachments;
+pub mod classify;
+mod decide;
 pub mod group;
 pub mod parse;
 pub mod reply;
@@ -19,19 +24,26 @@ pub use report::Report;
 
 use crate::config::Config;
 use crate::outbox::Minter;
-use crate::store::{
-    Direction, NewParticipant, NewRaw, NewTicket, Post, Posted, Queue, Source, Store, StoreError,
-    Target,
-};
-use crate::tickets::{self, OnClosedReply, Role, Status, Transition};
-use crate::token::Signer;
+use crate::store::{Bounced, NewRaw, Post, Posted, Source, Store, StoreError};
+use crate::tickets::OnClosedReply;
+use crate::token::{self, Signer};
+use classify::{Auto, Classification};
 use parse::Parsed;
-use thread::{MatchedBy, Rules, SubjectTag, Thread};
+use thread::{Rules, SubjectTag, Thread};
+
+pub use decide::EXECUTABLE_ATTACHMENT;
+
+/// Reply text and what was cut from it.
+pub(crate) struct Extracted {
+    pub text: String,
+    pub elided: String,
+}
 
 /// How the message reached us.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    /// The envelope sender (MAIL FROM / Return-Path); `None` for `<>`.
+    /// The envelope sender (MAIL FROM / Return-Path): `Some("")` for the
+    /// null sender `<>`, `None` when unknown.
     pub sender: Option<String>,
     /// Envelope recipients; when empty, Delivered-To/To/Cc are used.
     pub recipients: Vec<String>,
@@ -57,6 +69,12 @@ pub enum Decision {
     Reject {
         reason: String,
     },
+    /// A bounce of our notification `notification` (matched by the VERP
+    /// address it came back to).
+    Bounce {
+        notification: i64,
+        detail: String,
+    },
 }
 
 /// The dry run of the whole pipeline: `inspect` prints it, `deliver`
@@ -65,6 +83,7 @@ pub enum Decision {
 pub struct Plan {
     pub parsed: Option<Parsed>,
     pub recipients: Vec<String>,
+    pub classification: Option<Classification>,
     pub thread: Option<Thread>,
     pub reply_text: String,
     pub decision: Decision,
@@ -89,6 +108,10 @@ pub enum Outcome {
     Rejected {
         reason: String,
     },
+    /// A bounce, matched to the notification it returns; its recipient is
+    /// marked failing. `None`: the notification no longer exists (the
+    /// bounce is quarantined).
+    Bounced(Option<Bounced>),
 }
 
 /// The intake pipeline with its settings, shared by all adapters.
@@ -98,6 +121,7 @@ pub struct Intake {
     subject_tag: SubjectTag,
     on_closed: OnClosedReply,
     max_bytes: usize,
+    limits: attachments::Limits,
     /// When set, commits go through the group committer.
     group: Option<group::GroupCommit>,
 }
@@ -110,6 +134,10 @@ impl Intake {
             subject_tag: SubjectTag::new(&config.mail.subject_tag),
             on_closed: config.tickets.on_closed_reply,
             max_bytes: config.intake.max_message_bytes,
+            limits: attachments::Limits {
+                per_attachment: config.intake.max_attachment_bytes,
+                per_message: config.intake.max_attachments_bytes,
+            },
             group: None,
         }
     }
@@ -180,6 +208,24 @@ impl Intake {
             }
             Decision::NoMatch => Outcome::NoMatch,
             Decision::Reject { reason } => Outcome::Rejected { reason },
+            Decision::Bounce {
+                notification,
+                detail,
+            } => {
+                let raw = stored_raw();
+                match self
+                    .store
+                    .record_bounce(notification, &raw, &detail)
+                    .await?
+                {
+                    Some(bounced) => Outcome::Bounced(Some(bounced)),
+                    None => {
+                        let detail = format!("{detail}; notification {notification} is gone");
+                        self.store.quarantine(&raw, "bounce", &detail).await?;
+                        Outcome::Bounced(None)
+                    }
+                }
+            }
         })
     }
 
@@ -201,6 +247,7 @@ impl Intake {
                 .iter()
                 .map(|r| crate::address::normalize(r))
                 .collect(),
+            classification: None,
             thread: None,
             reply_text: String::new(),
             decision: Decision::NoMatch,
@@ -214,7 +261,7 @@ impl Intake {
             };
             return Ok(plan);
         }
-        let Some(parsed) = parse::parse(raw) else {
+        let Some(parsed) = parse::parse_with(raw, self.limits) else {
             plan.decision = Decision::Quarantine {
                 reason: "unparseable",
                 detail: "no message header could be read".into(),
@@ -224,158 +271,61 @@ impl Intake {
         if plan.recipients.is_empty() {
             plan.recipients = parsed.header_recipients.clone();
         }
-        plan.reply_text = reply::extract(&parsed.text);
+        let domain = &self.minter.reply_domain;
+        let mut classification = classify::classify(&parsed, envelope.sender.as_deref(), domain);
+        // Our own Message-ID on an incoming message: one of our mails came back.
+        if classification.auto != Auto::Loop
+            && let Some(id) = &parsed.message_id
+            && self
+                .store
+                .ticket_by_issued_id(std::slice::from_ref(id))
+                .await?
+                .is_some()
+        {
+            classification = Classification {
+                auto: Auto::Loop,
+                reason: "its Message-ID is one parley issued".into(),
+            };
+        }
+        let reply = Extracted {
+            text: reply::extract(&parsed.text),
+            elided: String::new(),
+        };
+        plan.reply_text = reply.text.clone();
+        // A bounce to a VERP address names the notification it returns.
+        let verp = plan.recipients.iter().find_map(|r| {
+            let text = token::bounce_token_in(r, domain)?;
+            self.minter.signer.verify_bounce(text).ok()
+        });
+        if let Some(notification) = verp {
+            plan.decision = Decision::Bounce {
+                notification,
+                detail: format!("bounce ({})", classification.reason),
+            };
+            plan.classification = Some(classification);
+            plan.parsed = Some(parsed);
+            return Ok(plan);
+        }
         let sender = parsed.from.as_ref().map(|f| f.address.as_str());
         let rules = Rules {
             signer: &self.minter.signer,
-            reply_domain: &self.minter.reply_domain,
+            reply_domain: domain,
             subject_tag: &self.subject_tag,
         };
         let thread =
             thread::thread(&parsed, sender, &plan.recipients, self.store(), &rules).await?;
         plan.decision = self
-            .decide(&parsed, &thread, &plan.reply_text, find_duplicates)
+            .decide(&decide::Facts {
+                parsed: &parsed,
+                classification: &classification,
+                thread: &thread,
+                reply: &reply,
+                find_duplicates,
+            })
             .await?;
+        plan.classification = Some(classification);
         plan.thread = Some(thread);
         plan.parsed = Some(parsed);
         Ok(plan)
-    }
-
-    async fn decide(
-        &self,
-        parsed: &Parsed,
-        thread: &Thread,
-        reply_text: &str,
-        find_duplicates: bool,
-    ) -> Result<Decision, StoreError> {
-        let flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
-        let held = thread.flags.iter().any(|f| thread::is_holding(f));
-        let post = |target| {
-            Decision::Post(Box::new(Post {
-                raw: None,
-                target,
-                direction: Direction::Inbound,
-                reply_text: reply_text.to_string(),
-                html: None,
-                message_id: parsed.message_id.clone(),
-                dedupe_key: parsed.dedupe_key.clone(),
-                matched_by: thread.matched_by.as_str().to_string(),
-                flags: flags.clone(),
-                notify: !held,
-                actor: "intake".into(),
-            }))
-        };
-        if let Some(ticket) = &thread.ticket {
-            if self
-                .store
-                .has_message(ticket.number, &parsed.dedupe_key)
-                .await?
-            {
-                return Ok(Decision::Duplicate {
-                    ticket: Some(ticket.number),
-                });
-            }
-            // Held messages change nothing until a moderator lets them through.
-            let role = thread.author.as_ref().map_or(Role::Client, |a| a.role);
-            let status = match (
-                held,
-                tickets::on_message(ticket.status, role, self.on_closed),
-            ) {
-                (true, _) => None,
-                (false, Transition::To(status)) => Some(status),
-                (false, Transition::Reject) => {
-                    return Ok(Decision::Reject {
-                        reason: format!(
-                            "ticket #{} is {}; it takes no new messages",
-                            ticket.number, ticket.status
-                        ),
-                    });
-                }
-                (false, Transition::NewTicket) => {
-                    let queue = self.store.queue(&ticket.queue).await?;
-                    return match queue {
-                        Some(queue) => {
-                            self.open_ticket(parsed, &queue, &post, find_duplicates)
-                                .await
-                        }
-                        None => Ok(Decision::Quarantine {
-                            reason: "no_queue",
-                            detail: format!(
-                                "queue {} of ticket #{} is gone",
-                                ticket.queue, ticket.number
-                            ),
-                        }),
-                    };
-                }
-            };
-            return Ok(post(Target::Existing {
-                ticket: ticket.number,
-                author: thread.author.as_ref().map(|a| a.id),
-                status: status.filter(|s| *s != ticket.status),
-            }));
-        }
-        match (&thread.queue, thread.matched_by) {
-            (Some(queue), MatchedBy::New) => {
-                self.open_ticket(parsed, queue, &post, find_duplicates)
-                    .await
-            }
-            _ => Ok(Decision::NoMatch),
-        }
-    }
-
-    /// A new ticket in `queue` from the message's sender, with the queue's
-    /// staff as the seller side.
-    async fn open_ticket(
-        &self,
-        parsed: &Parsed,
-        queue: &Queue,
-        post: &impl Fn(Target) -> Decision,
-        find_duplicates: bool,
-    ) -> Result<Decision, StoreError> {
-        let Some(from) = &parsed.from else {
-            return Ok(Decision::Quarantine {
-                reason: "no_sender",
-                detail: "a new ticket needs a From address".into(),
-            });
-        };
-        if find_duplicates
-            && let Some(ticket) = self
-                .store
-                .ticket_by_origin(queue.id, &parsed.dedupe_key)
-                .await?
-        {
-            return Ok(Decision::Duplicate {
-                ticket: Some(ticket),
-            });
-        }
-        let mut participants = vec![NewParticipant {
-            address: from.address.clone(),
-            display_name: from.name.clone(),
-            role: Role::Client,
-        }];
-        participants.extend(queue.staff.iter().filter(|s| **s != from.address).map(|s| {
-            NewParticipant {
-                address: s.clone(),
-                display_name: Some(queue.display_name.clone()),
-                role: Role::Seller,
-            }
-        }));
-        let subject = parsed
-            .subject
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("(no subject)");
-        Ok(post(Target::New(NewTicket {
-            queue_id: queue.id,
-            subject: subject.to_string(),
-            status: Status::Open,
-            item_ref: None,
-            item_title: None,
-            auction_ref: None,
-            auction_title: None,
-            origin_key: Some(parsed.dedupe_key.clone()),
-            participants,
-        })))
     }
 }

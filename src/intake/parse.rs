@@ -6,6 +6,7 @@
 use mail_parser::{Address, HeaderValue, MessageParser, PartType};
 use sha2::{Digest, Sha256};
 
+use super::attachments::{Attachment, Limits};
 use crate::address;
 
 /// A sender or recipient: normalized address and the display name.
@@ -34,6 +35,8 @@ pub struct Parsed {
     /// The top-level headers as they arrived: name, and value unfolded and
     /// trimmed (not decoded). Classification reads these.
     pub headers: Vec<(String, String)>,
+    /// Attachments, with contents within the size limits.
+    pub attachments: Vec<Attachment>,
     /// Hash of what stays the same when one mail is delivered twice: the
     /// Message-ID, From, Date, Subject and body, not the transport headers.
     pub dedupe_key: String,
@@ -48,9 +51,20 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The attachment limits of the default configuration.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    per_attachment: 10 * 1024 * 1024,
+    per_message: 25 * 1024 * 1024,
+};
+
+/// Parses a message with the default attachment limits.
+pub fn parse(raw: &[u8]) -> Option<Parsed> {
+    parse_with(raw, DEFAULT_LIMITS)
+}
+
 /// Parses a message; `None` when the bytes are not a message at all
 /// (intake quarantines those).
-pub fn parse(raw: &[u8]) -> Option<Parsed> {
+pub fn parse_with(raw: &[u8], limits: Limits) -> Option<Parsed> {
     let message = MessageParser::default().parse(raw)?;
     if message.root_part().headers.is_empty() {
         return None;
@@ -126,6 +140,7 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
         has_text_part,
         html,
         headers,
+        attachments: super::attachments::collect(&message, limits),
         dedupe_key: hex(&hasher.finalize()),
     })
 }

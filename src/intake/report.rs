@@ -60,7 +60,10 @@ impl Report {
             from: parsed.and_then(|p| p.from.as_ref().map(|f| f.address.clone())),
             recipients: plan.recipients.clone(),
             subject: parsed.and_then(|p| p.subject.clone()),
-            auto: "none",
+            auto: plan
+                .classification
+                .as_ref()
+                .map_or("none", |c| c.auto.as_str()),
             thread: ThreadReport {
                 matched_by: thread.map_or("none", |t| t.matched_by.as_str()),
                 // A new ticket has no number before it is stored.
@@ -91,6 +94,7 @@ impl Report {
                 Decision::Quarantine { .. } => "quarantine",
                 Decision::NoMatch => "no_match",
                 Decision::Reject { .. } => "reject",
+                Decision::Bounce { .. } => "bounce",
             },
         }
     }

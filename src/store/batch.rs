@@ -20,7 +20,7 @@ use sqlx::{
 };
 
 use super::sql::Backend;
-use super::{Direction, Post, Posted, StoreError, Target, now_ms};
+use super::{Direction, NewAttachment, Post, Posted, StoreError, Target, now_ms};
 use crate::outbox::Minter;
 use crate::tickets::{Role, Status};
 
@@ -553,7 +553,7 @@ where
     if !rows.messages.is_empty() {
         let (q, _) = script.statement(
             "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
-             dedupe_key, matched_by, flags, created_at) ",
+             dedupe_key, matched_by, flags, auto, elided, created_at) ",
         );
         q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
             b.push_bind(*id)
@@ -573,7 +573,46 @@ where
                 .push_bind(post.dedupe_key.as_str())
                 .push_bind(post.matched_by.as_str())
                 .push_bind(post.flags.join(" "))
+                .push_bind(post.auto.as_str())
+                .push_bind(post.elided.as_str())
                 .push_bind(now);
+        });
+    }
+    let contents: Vec<&(String, Vec<u8>)> = rows
+        .messages
+        .iter()
+        .flat_map(|m| &m.1.attachments)
+        .filter_map(|a| a.content.as_ref())
+        .collect();
+    if !contents.is_empty() {
+        let (q, _) = script.statement("INSERT INTO attachments (sha256, bytes, size, created_at) ");
+        q.push_values(&contents, |mut b, (sha, bytes)| {
+            b.push_bind(sha.as_str())
+                .push_bind(&bytes[..])
+                .push_bind(bytes.len() as i64)
+                .push_bind(now);
+        });
+        q.push(" ON CONFLICT (sha256) DO NOTHING");
+    }
+    let attached: Vec<(i64, &NewAttachment)> = rows
+        .messages
+        .iter()
+        .flat_map(|m| m.1.attachments.iter().map(move |a| (m.0, a)))
+        .collect();
+    if !attached.is_empty() {
+        let (q, _) = script.statement(
+            "INSERT INTO message_attachments (message, sha256, filename, content_type, size, \
+             content_id, inline, flags) ",
+        );
+        q.push_values(&attached, |mut b, (message, a)| {
+            b.push_bind(*message)
+                .push_bind(a.content.as_ref().map(|c| c.0.as_str()))
+                .push_bind(a.filename.as_str())
+                .push_bind(a.content_type.as_str())
+                .push_bind(a.size)
+                .push_bind(a.content_id.as_deref())
+                .push_bind(i64::from(a.inline))
+                .push_bind(a.flags.join(" "));
         });
     }
     if !rows.updates.is_empty() {

@@ -92,6 +92,8 @@ pub struct Participant {
     pub address: String,
     pub display_name: Option<String>,
     pub role: Role,
+    /// When mail to this address bounced (Unix ms); `None` while it works.
+    pub failing_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +108,49 @@ pub struct Message {
     pub message_id: Option<String>,
     pub matched_by: String,
     pub flags: Vec<String>,
+    /// `none`, `auto_reply` or `list`: what kind of sender wrote it.
+    pub auto: String,
+    /// The quoted history and signature cut from `reply_text`.
+    pub elided: String,
     pub created_at: i64,
+}
+
+/// An attachment of a stored message.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentInfo {
+    pub message: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Where the content is (`attachment_bytes`); `None` when it was over
+    /// a size limit and not kept.
+    pub sha256: Option<String>,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    pub flags: Vec<String>,
+}
+
+/// An attachment to store with its message; contents are stored once per
+/// sha256.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    /// `(sha256 hex, bytes)`; `None` when not kept (over a limit).
+    pub content: Option<(String, Vec<u8>)>,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    pub flags: Vec<String>,
+}
+
+/// What a bounce was matched to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bounced {
+    pub notification: i64,
+    pub ticket: i64,
+    pub participant: i64,
+    pub address: String,
 }
 
 /// A notification row: what to send to whom; sending is the outbox's job.
@@ -201,6 +245,11 @@ pub struct Post {
     pub dedupe_key: String,
     pub matched_by: String,
     pub flags: Vec<String>,
+    /// `none`, `auto_reply` or `list`.
+    pub auto: String,
+    /// What reply extraction cut, kept for moderators.
+    pub elided: String,
+    pub attachments: Vec<NewAttachment>,
     /// Write notification rows for the other side (held messages: none).
     pub notify: bool,
     /// Who did it, for the audit log (`intake`, `cli`, an address).
@@ -332,6 +381,15 @@ pub trait Store: Send + Sync {
     /// Stores a raw message in quarantine with the reason.
     async fn quarantine(&self, raw: &NewRaw, reason: &str, detail: &str)
     -> Result<i64, StoreError>;
+    /// A bounce of notification `notification`: marks the notification
+    /// failed and its recipient failing, and keeps the bounce in quarantine
+    /// (reason `bounce`). `None` when no such notification exists.
+    async fn record_bounce(
+        &self,
+        notification: i64,
+        raw: &NewRaw,
+        detail: &str,
+    ) -> Result<Option<Bounced>, StoreError>;
     /// Sets a ticket's status; returns the previous one.
     async fn set_status(
         &self,
@@ -346,6 +404,8 @@ pub trait Store: Send + Sync {
     async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError>;
     async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError>;
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError>;
+    async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
     /// How many raw messages are stored (tests and benchmarks count with it).
     async fn raw_count(&self) -> Result<i64, StoreError>;

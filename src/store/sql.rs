@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{
-    AuditEntry, Message, NewRaw, Notification, Participant, Post, Posted, Quarantined, Queue,
-    Store, StoreError, Ticket, TicketFilter, batch, now_ms,
+    AttachmentInfo, AuditEntry, Bounced, Message, NewRaw, Notification, Participant, Post, Posted,
+    Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, batch, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -61,7 +61,7 @@ pub struct SqlStore<DB: Database> {
 const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
      t.item_ref, t.item_title, t.auction_ref, t.auction_title, t.created_at, t.updated_at, \
      t.archived, t.deleted_at";
-const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role";
+const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role, failing_since";
 
 fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
 where
@@ -115,6 +115,7 @@ where
         address: get(row, "address")?,
         display_name: get(row, "display_name")?,
         role: role_of(&get::<String, _>(row, "role")?)?,
+        failing_since: get(row, "failing_since")?,
     })
 }
 
@@ -176,6 +177,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> Option<i64>: Encode<'q, DB>,
     for<'q> String: Encode<'q, DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'q> DB::Arguments<'q>: Default,
     for<'a> &'a str: ColumnIndex<DB::Row>,
     DB::Connection: sqlx::migrate::Migrate,
@@ -259,7 +261,7 @@ where
         id: i64,
     ) -> Result<Option<(Participant, Ticket)>, StoreError> {
         let sql = format!(
-            "SELECT p.id, p.ticket, p.address, p.display_name, p.role, {TICKET_COLUMNS} \
+            "SELECT p.id, p.ticket, p.address, p.display_name, p.role, p.failing_since, {TICKET_COLUMNS} \
              FROM participants p JOIN tickets t ON t.number = p.ticket JOIN queues q ON q.id = t.queue_id \
              WHERE p.id = $1"
         );
@@ -447,7 +449,7 @@ where
     async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, ticket, author, direction, reply_text, html, raw_id, message_id, matched_by, \
-             flags, created_at FROM messages WHERE ticket = $1 ORDER BY id",
+             flags, auto, elided, created_at FROM messages WHERE ticket = $1 ORDER BY id",
         )
         .bind(ticket)
         .fetch_all(&self.read)
@@ -468,6 +470,8 @@ where
                     message_id: get(row, "message_id")?,
                     matched_by: get(row, "matched_by")?,
                     flags: flags_of(&get::<String, _>(row, "flags")?),
+                    auto: get(row, "auto")?,
+                    elided: get(row, "elided")?,
                     created_at: get(row, "created_at")?,
                 })
             })
@@ -521,6 +525,106 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.message, a.filename, a.content_type, a.size, a.sha256, a.content_id, a.inline, \
+             a.flags FROM message_attachments a JOIN messages m ON m.id = a.message \
+             WHERE m.ticket = $1 ORDER BY a.id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AttachmentInfo {
+                    message: get(row, "message")?,
+                    filename: get(row, "filename")?,
+                    content_type: get(row, "content_type")?,
+                    size: get(row, "size")?,
+                    sha256: get(row, "sha256")?,
+                    content_id: get(row, "content_id")?,
+                    inline: get::<i64, _>(row, "inline")? != 0,
+                    flags: flags_of(&get::<String, _>(row, "flags")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT bytes FROM attachments WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| get(&row, "bytes")).transpose()
+    }
+
+    async fn record_bounce(
+        &self,
+        notification: i64,
+        raw: &NewRaw,
+        detail: &str,
+    ) -> Result<Option<Bounced>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let row = sqlx::query("SELECT ticket, participant, recipient FROM outbox WHERE id = $1")
+            .bind(notification)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let bounced = Bounced {
+            notification,
+            ticket: get(&row, "ticket")?,
+            participant: get(&row, "participant")?,
+            address: get(&row, "recipient")?,
+        };
+        sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
+            .bind(detail)
+            .bind(notification)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE participants SET failing_since = COALESCE(failing_since, $1), \
+             failing_reason = $2 WHERE id = $3",
+        )
+        .bind(now)
+        .bind(detail)
+        .bind(bounced.participant)
+        .execute(&mut *tx)
+        .await?;
+        // The bounce itself is kept, visible to admins with the quarantine.
+        let raw_id = insert_raw::<DB>(&mut tx, raw, now).await?;
+        sqlx::query(
+            "INSERT INTO quarantine (raw_id, reason, detail, created_at) SELECT $1, 'bounce', $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = $1)",
+        )
+        .bind(raw_id)
+        .bind(detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let audit_detail = serde_json::json!({
+            "notification": notification,
+            "participant": bounced.participant,
+            "address": bounced.address,
+            "detail": detail,
+        })
+        .to_string();
+        audit::<DB>(
+            &mut tx,
+            now,
+            "intake",
+            "address.bounced",
+            Some(bounced.ticket),
+            &audit_detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(bounced))
     }
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {

@@ -1,0 +1,215 @@
+//! Decide: from the parsed, classified and threaded message to one
+//! [`Decision`]. Reads the store, writes nothing.
+//!
+//! Mail no person wrote never starts a conversation and never makes parley
+//! answer: a loop (our own mail back) and an unmatched bounce go to
+//! quarantine; a bounce of one of our notifications marks that recipient
+//! failing; an auto-reply or list mail is stored on an existing ticket but
+//! changes no status and notifies nobody, and opens no ticket.
+
+use super::Extracted as Reply;
+use super::classify::{Auto, Classification};
+use super::parse::Parsed;
+use super::thread::{self, MatchedBy, Thread};
+use super::{Decision, Intake};
+use crate::store::{
+    Direction, NewAttachment, NewParticipant, NewTicket, Post, Queue, StoreError, Target,
+};
+use crate::tickets::{self, Role, Status, Transition};
+
+/// An attachment of an executable or script type: a policy hit, for the
+/// policy stage to decide on.
+pub const EXECUTABLE_ATTACHMENT: &str = "executable_attachment";
+
+/// Everything the decision is made from.
+pub(super) struct Facts<'a> {
+    pub parsed: &'a Parsed,
+    pub classification: &'a Classification,
+    pub thread: &'a Thread,
+    pub reply: &'a Reply,
+    pub find_duplicates: bool,
+}
+
+impl Intake {
+    pub(super) async fn decide(&self, facts: &Facts<'_>) -> Result<Decision, StoreError> {
+        let (parsed, thread) = (facts.parsed, facts.thread);
+        let auto = facts.classification.auto;
+        match auto {
+            Auto::Loop => {
+                return Ok(Decision::Quarantine {
+                    reason: "loop",
+                    detail: facts.classification.reason.clone(),
+                });
+            }
+            Auto::Bounce => {
+                return Ok(Decision::Quarantine {
+                    reason: "bounce",
+                    detail: format!(
+                        "{}; it names none of our notifications",
+                        facts.classification.reason
+                    ),
+                });
+            }
+            Auto::None | Auto::AutoReply | Auto::List => {}
+        }
+        let automatic = auto != Auto::None;
+        let held = thread.flags.iter().any(|f| thread::is_holding(f));
+        let post = |target| Decision::Post(Box::new(self.post(facts, target, held)));
+        if let Some(ticket) = &thread.ticket {
+            if facts.find_duplicates
+                && self
+                    .store
+                    .has_message(ticket.number, &parsed.dedupe_key)
+                    .await?
+            {
+                return Ok(Decision::Duplicate {
+                    ticket: Some(ticket.number),
+                });
+            }
+            // Held and automatic messages change nothing: the first until a
+            // moderator lets it through, the second ever.
+            let role = thread.author.as_ref().map_or(Role::Client, |a| a.role);
+            let status = match (
+                held || automatic,
+                tickets::on_message(ticket.status, role, self.on_closed),
+            ) {
+                (true, _) => None,
+                (false, Transition::To(status)) => Some(status),
+                (false, Transition::Reject) => {
+                    return Ok(Decision::Reject {
+                        reason: format!(
+                            "ticket #{} is {}; it takes no new messages",
+                            ticket.number, ticket.status
+                        ),
+                    });
+                }
+                (false, Transition::NewTicket) => {
+                    return match self.store.queue(&ticket.queue).await? {
+                        Some(queue) => self.open_ticket(facts, &queue, &post).await,
+                        None => Ok(Decision::Quarantine {
+                            reason: "no_queue",
+                            detail: format!(
+                                "queue {} of ticket #{} is gone",
+                                ticket.queue, ticket.number
+                            ),
+                        }),
+                    };
+                }
+            };
+            return Ok(post(Target::Existing {
+                ticket: ticket.number,
+                author: thread.author.as_ref().map(|a| a.id),
+                status: status.filter(|s| *s != ticket.status),
+            }));
+        }
+        match (&thread.queue, thread.matched_by) {
+            (Some(_), MatchedBy::New) if automatic => Ok(Decision::Quarantine {
+                reason: auto.as_str(),
+                detail: format!(
+                    "{}: automatic mail opens no ticket",
+                    facts.classification.reason
+                ),
+            }),
+            (Some(queue), MatchedBy::New) => self.open_ticket(facts, queue, &post).await,
+            _ => Ok(Decision::NoMatch),
+        }
+    }
+
+    /// The post for this message on `target`.
+    fn post(&self, facts: &Facts<'_>, target: Target, held: bool) -> Post {
+        let (parsed, thread) = (facts.parsed, facts.thread);
+        let auto = facts.classification.auto;
+        let mut flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
+        let attachments: Vec<NewAttachment> = parsed
+            .attachments
+            .iter()
+            .map(|a| NewAttachment {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.size as i64,
+                content: (!a.sha256.is_empty()).then(|| (a.sha256.clone(), a.bytes.clone())),
+                content_id: a.content_id.clone(),
+                inline: a.inline,
+                flags: a.flags.iter().map(|f| f.to_string()).collect(),
+            })
+            .collect();
+        if attachments
+            .iter()
+            .any(|a| a.flags.iter().any(|f| f == "executable"))
+        {
+            flags.push(EXECUTABLE_ATTACHMENT.to_string());
+        }
+        Post {
+            raw: None,
+            target,
+            direction: Direction::Inbound,
+            reply_text: facts.reply.text.clone(),
+            html: parsed.html.as_deref().map(ammonia::clean),
+            message_id: parsed.message_id.clone(),
+            dedupe_key: parsed.dedupe_key.clone(),
+            matched_by: thread.matched_by.as_str().to_string(),
+            flags,
+            auto: auto.as_str().to_string(),
+            elided: facts.reply.elided.clone(),
+            attachments,
+            notify: !held && auto == Auto::None,
+            actor: "intake".into(),
+        }
+    }
+
+    /// A new ticket in `queue` from the message's sender, with the queue's
+    /// staff as the seller side.
+    async fn open_ticket(
+        &self,
+        facts: &Facts<'_>,
+        queue: &Queue,
+        post: &impl Fn(Target) -> Decision,
+    ) -> Result<Decision, StoreError> {
+        let parsed = facts.parsed;
+        let Some(from) = &parsed.from else {
+            return Ok(Decision::Quarantine {
+                reason: "no_sender",
+                detail: "a new ticket needs a From address".into(),
+            });
+        };
+        if facts.find_duplicates
+            && let Some(ticket) = self
+                .store
+                .ticket_by_origin(queue.id, &parsed.dedupe_key)
+                .await?
+        {
+            return Ok(Decision::Duplicate {
+                ticket: Some(ticket),
+            });
+        }
+        let mut participants = vec![NewParticipant {
+            address: from.address.clone(),
+            display_name: from.name.clone(),
+            role: Role::Client,
+        }];
+        participants.extend(queue.staff.iter().filter(|s| **s != from.address).map(|s| {
+            NewParticipant {
+                address: s.clone(),
+                display_name: Some(queue.display_name.clone()),
+                role: Role::Seller,
+            }
+        }));
+        let subject = parsed
+            .subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("(no subject)");
+        Ok(post(Target::New(NewTicket {
+            queue_id: queue.id,
+            subject: subject.to_string(),
+            status: Status::Open,
+            item_ref: None,
+            item_title: None,
+            auction_ref: None,
+            auction_title: None,
+            origin_key: Some(parsed.dedupe_key.clone()),
+            participants,
+        })))
+    }
+}
