@@ -10,8 +10,8 @@ use crate::address;
 use crate::error::Failure;
 use crate::intake::parse;
 use crate::store::{
-    AuditEntry, Direction, Message, NewParticipant, NewTicket, Notification, Participant, Post,
-    Posted, Target, Ticket, TicketFilter,
+    AttachmentInfo, AuditEntry, Direction, Message, NewParticipant, NewTicket, Notification,
+    Participant, Post, Posted, Target, Ticket, TicketFilter,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -181,6 +181,7 @@ struct Shown {
     ticket: Ticket,
     participants: Vec<Participant>,
     messages: Vec<Message>,
+    attachments: Vec<AttachmentInfo>,
     history: Vec<AuditEntry>,
     notifications: Vec<Notification>,
 }
@@ -194,6 +195,7 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
     let shown = Shown {
         participants: store.participants(number).await?,
         messages: store.messages(number).await?,
+        attachments: store.attachments(number).await?,
         history: store.audit(number).await?,
         notifications: store.notifications(number).await?,
         ticket,
@@ -248,6 +250,20 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
         );
         for line in m.reply_text.lines() {
             println!("  {line}");
+            if m.auto != "none" {
+                println!("  (automatic: {})", m.auto);
+            }
+            for a in shown.attachments.iter().filter(|a| a.message == m.id) {
+                let flags = if a.flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", a.flags.join(" "))
+                };
+                println!(
+                    "  [attachment] {} ({}, {} bytes){flags}",
+                    a.filename, a.content_type, a.size
+                );
+            }
         }
     }
     println!("\nhistory:");
