@@ -151,24 +151,23 @@ impl Signer {
 /// Splits `reply+TOKEN@domain` into TOKEN when the address has that shape and
 /// the domain is the reply domain (compared without case).
 pub fn reply_token_in<'a>(address: &'a str, reply_domain: &str) -> Option<&'a str> {
-    let (local, domain) = address.rsplit_once('@')?;
-    if !domain.eq_ignore_ascii_case(reply_domain) {
-        return None;
-    }
-    let (prefix, token) = local.split_once('+')?;
-    (prefix.eq_ignore_ascii_case("reply") && !token.is_empty()).then_some(token)
+    token_in(address, "reply", reply_domain)
 }
 
-/// Splits `bounce+TOKEN@domain` (a VERP envelope sender of ours) into TOKEN
-/// when the address has that shape and the domain is the reply domain
-/// (compared without case). Same shape rules as [`reply_token_in`].
+/// Splits `bounce+TOKEN@domain` (a VERP envelope sender of ours) into TOKEN,
+/// by the same rules as [`reply_token_in`].
 pub fn bounce_token_in<'a>(address: &'a str, reply_domain: &str) -> Option<&'a str> {
+    token_in(address, "bounce", reply_domain)
+}
+
+/// `PREFIX+TOKEN@<reply domain>` → TOKEN; prefix and domain without case.
+fn token_in<'a>(address: &'a str, prefix: &str, reply_domain: &str) -> Option<&'a str> {
     let (local, domain) = address.rsplit_once('@')?;
     if !domain.eq_ignore_ascii_case(reply_domain) {
         return None;
     }
-    let (prefix, token) = local.split_once('+')?;
-    (prefix.eq_ignore_ascii_case("bounce") && !token.is_empty()).then_some(token)
+    let (found, token) = local.split_once('+')?;
+    (found.eq_ignore_ascii_case(prefix) && !token.is_empty()).then_some(token)
 }
 
 fn leb128_push(out: &mut Vec<u8>, mut n: u64) {

@@ -118,13 +118,17 @@ async fn a_bounce_marks_the_notified_address_failing() {
 }
 
 fn dsn(to: &str) -> Vec<u8> {
+    report(to, "failed", "5.1.1")
+}
+
+fn report(to: &str, action: &str, status: &str) -> Vec<u8> {
     format!(
         "From: MAILER-DAEMON@mx.buyer.example\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
          Message-ID: <dsn-{}@mx.buyer.example>\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
          --b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
          --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.buyer.example\r\n\r\n\
-         Final-Recipient: rfc822; {MARIA}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n",
+         Final-Recipient: rfc822; {MARIA}\r\nAction: {action}\r\nStatus: {status}\r\n\r\n--b--\r\n",
         unique()
     )
     .into_bytes()
@@ -151,6 +155,11 @@ async fn bounces(env: &TestEnv) {
         recipients: vec![verp.clone()],
         source: Source::Smtp,
     };
+    // "Still trying for 8 hours" is no failure: kept, the address not marked.
+    let delayed = report(&verp, "delayed", "4.4.7");
+    let outcome = env.intake.deliver(delayed, &null_sender).await.unwrap();
+    assert_eq!(quarantined(&outcome), "delivery_report");
+    assert!(env.participant(ticket, MARIA).await.failing_since.is_none());
     let outcome = env.intake.deliver(dsn(&verp), &null_sender).await.unwrap();
     let Outcome::Bounced(Some(bounced)) = outcome else {
         panic!("expected a matched bounce, got {outcome:?}");

@@ -615,6 +615,17 @@ fn clip(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failure_reports() {
+        assert!(reports_failure(
+            b"Final-Recipient: rfc822; a@b\r\nAction: failed\r\n"
+        ));
+        assert!(reports_failure(b"action: delayed\naction: FAILED\n"));
+        assert!(!reports_failure(b"Action: delayed\r\nStatus: 4.4.7\r\n"));
+        assert!(!reports_failure(b"Action: delivered\n"));
+        assert!(reports_failure(b"Your message could not be delivered.\n"));
+    }
+
     use super::*;
 
     #[test]
@@ -703,4 +714,25 @@ mod tests {
         assert!(bounce("failure notice"));
         assert!(!bounce("Delivery failures in your region?"));
     }
+}
+
+/// Whether a bounce reports a failed delivery. A delivery status
+/// notification (RFC 3464) says so per recipient with `Action: failed`; one
+/// that only reports `delayed`, `delivered`, `relayed` or `expanded` is not
+/// a failure. A bounce without any Action field (a non-standard one) counts
+/// as a failure.
+pub fn reports_failure(raw: &[u8]) -> bool {
+    let mut actions = raw
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.trim_ascii();
+            let (name, value) = line.split_at_checked(7)?;
+            name.eq_ignore_ascii_case(b"action:")
+                .then(|| value.trim_ascii())
+        })
+        .peekable();
+    if actions.peek().is_none() {
+        return true;
+    }
+    actions.any(|value| value.eq_ignore_ascii_case(b"failed"))
 }

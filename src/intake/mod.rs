@@ -12,6 +12,7 @@
 //! stored raw in quarantine instead.
 
 pub mod attachments;
+pub mod charset;
 pub mod classify;
 mod decide;
 pub mod group;
@@ -298,9 +299,19 @@ impl Intake {
             self.minter.signer.verify_bounce(text).ok()
         });
         if let Some(notification) = verp {
-            plan.decision = Decision::Bounce {
-                notification,
-                detail: format!("bounce ({})", classification.reason),
+            plan.decision = if classify::reports_failure(raw) {
+                Decision::Bounce {
+                    notification,
+                    detail: format!("bounce ({})", classification.reason),
+                }
+            } else {
+                Decision::Quarantine {
+                    reason: "delivery_report",
+                    detail: format!(
+                        "a delay or success report on notification {notification}; \
+                         the address is not marked"
+                    ),
+                }
             };
             plan.classification = Some(classification);
             plan.parsed = Some(parsed);
