@@ -613,6 +613,27 @@ fn clip(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 
+/// Whether a bounce reports a failed delivery. A delivery status
+/// notification (RFC 3464) says so per recipient with `Action: failed`; one
+/// that only reports `delayed`, `delivered`, `relayed` or `expanded` is not
+/// a failure. A bounce without any Action field (a non-standard one) counts
+/// as a failure.
+pub fn reports_failure(raw: &[u8]) -> bool {
+    let mut actions = raw
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.trim_ascii();
+            let (name, value) = line.split_at_checked(7)?;
+            name.eq_ignore_ascii_case(b"action:")
+                .then(|| value.trim_ascii())
+        })
+        .peekable();
+    if actions.peek().is_none() {
+        return true;
+    }
+    actions.any(|value| value.eq_ignore_ascii_case(b"failed"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -714,25 +735,4 @@ mod tests {
         assert!(bounce("failure notice"));
         assert!(!bounce("Delivery failures in your region?"));
     }
-}
-
-/// Whether a bounce reports a failed delivery. A delivery status
-/// notification (RFC 3464) says so per recipient with `Action: failed`; one
-/// that only reports `delayed`, `delivered`, `relayed` or `expanded` is not
-/// a failure. A bounce without any Action field (a non-standard one) counts
-/// as a failure.
-pub fn reports_failure(raw: &[u8]) -> bool {
-    let mut actions = raw
-        .split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let line = line.trim_ascii();
-            let (name, value) = line.split_at_checked(7)?;
-            name.eq_ignore_ascii_case(b"action:")
-                .then(|| value.trim_ascii())
-        })
-        .peekable();
-    if actions.peek().is_none() {
-        return true;
-    }
-    actions.any(|value| value.eq_ignore_ascii_case(b"failed"))
 }
