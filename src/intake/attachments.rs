@@ -41,9 +41,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use mail_parser::decoders::base64::base64_decode;
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 /// Limits from config (`[intake] max_attachment_bytes`,
@@ -162,26 +160,13 @@ pub fn collect(message: &Message<'_>, limits: Limits) -> Vec<Attachment> {
 }
 
 /// The part's content as the sender attached it: transfer encoding
-/// undone, charset untouched.
+/// undone, charset untouched (mail-parser's UTF-8 text of a text part only
+/// when its transfer encoding cannot be undone again).
 fn content<'a>(message: &'a Message<'_>, part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
-    match &part.body {
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => Cow::Borrowed(bytes.as_ref()),
-        PartType::Message(nested) => Cow::Borrowed(nested.raw_message()),
-        PartType::Multipart(_) => Cow::Borrowed(&[]),
-        // mail-parser converted these to UTF-8; take the original bytes
-        // again, and its text only when they cannot be had.
-        PartType::Text(text) | PartType::Html(text) => {
-            let raw = message
-                .raw_message
-                .get(part.offset_body as usize..part.offset_end as usize);
-            let decoded = raw.and_then(|raw| match part.encoding {
-                Encoding::Base64 => base64_decode(raw).map(Cow::Owned),
-                Encoding::QuotedPrintable => quoted_printable_decode(raw).map(Cow::Owned),
-                Encoding::None => Some(Cow::Borrowed(raw)),
-            });
-            decoded.unwrap_or(Cow::Borrowed(text.as_bytes()))
-        }
-    }
+    super::charset::part_bytes(message, part).unwrap_or(match &part.body {
+        PartType::Text(text) | PartType::Html(text) => Cow::Borrowed(text.as_bytes()),
+        _ => Cow::Borrowed(&[]),
+    })
 }
 
 /// Lowercase `type/subtype` of a part; what the body says when there is
@@ -595,9 +580,10 @@ const EXECUTABLE_TYPES: &[&str] = &[
 ];
 
 /// Whether a file name or a declared content type says "program or
-/// script" (see [`EXECUTABLE_EXTENSIONS`]). Only the last extension counts,
-/// as on Windows, so `invoice.pdf.exe` is one and `setup.exe.pdf` is not;
-/// trailing dots and spaces, which Windows drops, are ignored.
+/// script" (the lists `EXECUTABLE_EXTENSIONS` and `EXECUTABLE_TYPES`, and
+/// every macro-enabled Office type). Only the last extension counts, as on
+/// Windows, so `invoice.pdf.exe` is one and `setup.exe.pdf` is not;
+/// trailing dots, spaces and invisible characters are ignored.
 pub fn is_executable(filename: &str, content_type: &str) -> bool {
     let name: String = filename
         .chars()
