@@ -7,6 +7,7 @@ use mail_parser::{Address, HeaderValue, MessageParser, PartType};
 use sha2::{Digest, Sha256};
 
 use super::attachments::{Attachment, Limits};
+use super::charset;
 use crate::address;
 
 /// A sender or recipient: normalized address and the display name.
@@ -95,27 +96,20 @@ pub fn parse_with(raw: &[u8], limits: Limits) -> Option<Parsed> {
     for id in ids(message.references()).into_iter().rev() {
         push_unique(&mut parents, id);
     }
-    let text = message
-        .body_text(0)
+    // Bodies, subject and headers through the charset fallbacks, for mail
+    // whose declared charset is wrong or missing.
+    let text = charset::body_text(&message)
         .map(|t| t.replace("\r\n", "\n"))
         .unwrap_or_default();
-    // Only a real HTML part counts, not a text part mail-parser would wrap.
-    let html = message
-        .html_body
-        .first()
-        .and_then(|&id| message.parts.get(id as usize))
-        .and_then(|part| match &part.body {
-            PartType::Html(html) => Some(html.to_string()),
-            _ => None,
-        });
+    let html = charset::body_html(&message);
+    let subject = charset::subject(&message);
     let has_text_part = message
         .text_body
         .first()
         .and_then(|&id| message.parts.get(id as usize))
         .is_some_and(|part| matches!(part.body, PartType::Text(_)));
-    let headers = message
-        .headers_raw()
-        .map(|(name, value)| (name.to_string(), unfold(value)))
+    let headers = charset::headers_raw(&message)
+        .map(|(name, value)| (name.to_string(), unfold(&value)))
         .collect();
     let message_id = message.message_id().map(str::to_string);
     let body = &raw[(message.root_part().offset_body as usize).min(raw.len())..];
@@ -124,7 +118,7 @@ pub fn parse_with(raw: &[u8], limits: Limits) -> Option<Parsed> {
         message_id.as_deref().unwrap_or(""),
         from.as_ref().map_or("", |f| f.address.as_str()),
         message.header_raw("Date").unwrap_or("").trim(),
-        message.subject().unwrap_or(""),
+        subject.as_deref().unwrap_or(""),
     ] {
         hasher.update(field.as_bytes());
         hasher.update(b"\n");
@@ -134,7 +128,7 @@ pub fn parse_with(raw: &[u8], limits: Limits) -> Option<Parsed> {
         message_id,
         from,
         header_recipients,
-        subject: message.subject().map(str::to_string),
+        subject,
         parents,
         text,
         has_text_part,
