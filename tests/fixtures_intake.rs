@@ -1,5 +1,6 @@
 //! Every message in ../shared/fixtures/mail and ../shared/fixtures/spam
-//! goes through `parse` and `classify` without a panic; the counts per kind
+//! goes through `parse` and `classify`, and through the whole intake
+//! (`deliver`, commit included), without a panic; the counts per kind
 //! are printed (`cargo test --test fixtures_intake -- --nocapture`), and the
 //! known delivery reports among the mail fixtures must come out as bounces.
 //!
@@ -177,5 +178,63 @@ fn spam_fixtures() {
         parsed * 10 >= results.len() * 9,
         "{parsed} of {}",
         results.len()
+    );
+}
+
+mod common;
+
+/// The whole intake, commit included: every fixture message is delivered to
+/// the desk on a SQLite store. Nothing may panic or fail; the outcomes are
+/// counted and printed, and automatic mail must never have opened a ticket.
+#[tokio::test]
+async fn every_fixture_through_deliver() {
+    use common::{DESK, TestEnv, backends, envelope};
+    use parley::intake::Outcome;
+
+    let sqlite = backends()
+        .into_iter()
+        .next()
+        .expect("SQLite is always there");
+    let env = TestEnv::new(&sqlite, |_| {}).await;
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = 0;
+    for (folder, min_files) in [("mail", 100), ("spam", 3000)] {
+        let dir = fixtures(folder);
+        assert!(dir.is_dir(), "fixture folder {} is missing", dir.display());
+        let files = files(&dir);
+        assert!(
+            files.len() >= min_files,
+            "{folder}: only {} files",
+            files.len()
+        );
+        for path in files {
+            let raw = std::fs::read(&path).unwrap();
+            let auto = parse(&raw).map(|p| classify(&p, None, common::REPLY_DOMAIN).auto);
+            let outcome = env
+                .intake
+                .deliver(raw, &envelope(&[DESK]))
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let kind = match &outcome {
+                Outcome::Stored { new_ticket, .. } => {
+                    assert!(
+                        !new_ticket || matches!(auto, Some(Auto::None)),
+                        "{}: automatic mail ({auto:?}) opened a ticket",
+                        path.display()
+                    );
+                    "stored".to_string()
+                }
+                Outcome::Quarantined { reason, .. } => format!("quarantined: {reason}"),
+                Outcome::Duplicate { .. } => "duplicate".to_string(),
+                other => format!("{other:?}"),
+            };
+            *outcomes.entry(kind).or_default() += 1;
+            total += 1;
+        }
+    }
+    println!("{total} fixture messages through deliver: {outcomes:#?}");
+    assert!(
+        outcomes.get("stored").copied().unwrap_or(0) > 1000,
+        "{outcomes:#?}"
     );
 }
