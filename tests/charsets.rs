@@ -275,7 +275,7 @@ Content-Type: text/html; charset=windows-1252\r\n\
     assert!(p.html.as_deref().unwrap().contains("<p>Hello&nbsp;there"));
     assert_eq!(
         p.text,
-        "Hello\u{a0}there & café “quoted” €\nSecond paragraph\nnext line\n"
+        "Hello there & café “quoted” €\n\nSecond paragraph\nnext line"
     );
     // The text part wins over the HTML one, in whichever order they come.
     let alternative = b"From: a@example.com\r\nSubject: t\r\n\
@@ -303,9 +303,9 @@ fn html_only_keeps_the_words() {
 }
 
 /// mail-parser's `html_to_text` breaks lines only at `<br>` and `</p>`:
-/// Gmail's `<div>` lines run together ("available?Thanks,Maria").
+/// Gmail's `<div>` lines would run together ("available?Thanks,Maria");
+/// parse converts HTML with the block-aware `reply::html_to_text`.
 #[test]
-#[ignore = "mail-parser gap: html_to_text ignores <div>; needs a block-aware HTML to text"]
 fn parse_html_div_lines_gap() {
     assert_eq!(
         text(GMAIL_HTML).trim_end(),

@@ -42,10 +42,10 @@
 
 use std::borrow::Cow;
 
+use super::reply::html_to_text;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::DecoderFnc;
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, GetHeader, HeaderName, Message, MessagePart, MimeHeaders, PartType};
 

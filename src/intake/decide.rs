@@ -7,9 +7,9 @@
 //! failing; an auto-reply or list mail is stored on an existing ticket but
 //! changes no status and notifies nobody, and opens no ticket.
 
-use super::Extracted as Reply;
 use super::classify::{Auto, Classification};
 use super::parse::Parsed;
+use super::reply::Reply;
 use super::thread::{self, MatchedBy, Thread};
 use super::{Decision, Intake};
 use crate::store::{
@@ -144,7 +144,7 @@ impl Intake {
             target,
             direction: Direction::Inbound,
             reply_text: facts.reply.text.clone(),
-            html: parsed.html.as_deref().map(ammonia::clean),
+            html: parsed.html.as_deref().map(super::reply::sanitize_html),
             message_id: parsed.message_id.clone(),
             dedupe_key: parsed.dedupe_key.clone(),
             matched_by: thread.matched_by.as_str().to_string(),

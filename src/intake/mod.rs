@@ -34,12 +34,6 @@ use thread::{Rules, SubjectTag, Thread};
 
 pub use decide::EXECUTABLE_ATTACHMENT;
 
-/// Reply text and what was cut from it.
-pub(crate) struct Extracted {
-    pub text: String,
-    pub elided: String,
-}
-
 /// How the message reached us.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -288,10 +282,7 @@ impl Intake {
                 reason: "its Message-ID is one parley issued".into(),
             };
         }
-        let reply = Extracted {
-            text: reply::extract(&parsed.text),
-            elided: String::new(),
-        };
+        let reply = reply::for_message(&parsed);
         plan.reply_text = reply.text.clone();
         // A bounce to a VERP address names the notification it returns.
         let verp = plan.recipients.iter().find_map(|r| {
