@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::{
     AttachmentInfo, AuditEntry, Bounced, Message, NewRaw, Notification, Participant, Post, Posted,
-    Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, batch, now_ms,
+    Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -346,13 +346,12 @@ where
     }
 
     async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
-        let mut posted =
-            batch::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
+        let mut posted = Self::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
         Ok(posted.pop().expect("one result per post"))
     }
 
     async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError> {
-        batch::write_posts(&self.write, posts, minter).await
+        Self::write_posts(&self.write, posts, minter).await
     }
 
     async fn quarantine(
