@@ -165,16 +165,17 @@ impl Intake {
     pub async fn deliver(&self, raw: Vec<u8>, envelope: &Envelope) -> Result<Outcome, StoreError> {
         // The commit finds duplicates itself; no need to read for them first.
         let plan = self.plan_with(&raw, envelope, false).await?;
-        let stored_raw = || NewRaw {
+        // The bytes move into the record that stores them: no copy.
+        let stored = NewRaw {
             sha256: parse::sha256(&raw),
-            bytes: raw.clone(),
+            bytes: raw,
             envelope_from: envelope.sender.clone(),
-            envelope_to: plan.recipients.clone(),
+            envelope_to: plan.recipients,
             source: envelope.source,
         };
         Ok(match plan.decision {
             Decision::Post(mut post) => {
-                post.raw = Some(stored_raw());
+                post.raw = Some(stored);
                 let posted = match &self.group {
                     Some(group) => group.post(*post).await?,
                     None => self.store.post(&post, &self.minter).await?,
@@ -195,10 +196,7 @@ impl Intake {
             }
             Decision::Duplicate { ticket } => Outcome::Duplicate { ticket },
             Decision::Quarantine { reason, detail } => {
-                let id = self
-                    .store
-                    .quarantine(&stored_raw(), reason, &detail)
-                    .await?;
+                let id = self.store.quarantine(&stored, reason, &detail).await?;
                 Outcome::Quarantined { id, reason }
             }
             Decision::NoMatch => Outcome::NoMatch,
@@ -207,16 +205,15 @@ impl Intake {
                 notification,
                 detail,
             } => {
-                let raw = stored_raw();
                 match self
                     .store
-                    .record_bounce(notification, &raw, &detail)
+                    .record_bounce(notification, &stored, &detail)
                     .await?
                 {
                     Some(bounced) => Outcome::Bounced(Some(bounced)),
                     None => {
                         let detail = format!("{detail}; notification {notification} is gone");
-                        self.store.quarantine(&raw, "bounce", &detail).await?;
+                        self.store.quarantine(&stored, "bounce", &detail).await?;
                         Outcome::Bounced(None)
                     }
                 }
