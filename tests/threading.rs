@@ -42,6 +42,7 @@ on_every_backend! {
     token_wins_over_references_and_subject;
     token_from_the_wrong_sender_is_held;
     references_thread_issued_message_ids;
+    long_references_are_bounded;
     subject_tag_only_from_participants;
     status_follows_the_conversation;
     finished_ticket_reopens;
@@ -546,4 +547,22 @@ async fn unparseable_mail_is_quarantined(env: &TestEnv) {
     assert_eq!(held[0].reason, "unparseable");
     assert_eq!(env.store().raw_count().await.unwrap(), before.raws + 1);
     assert_eq!(env.counts().await.tickets, 0);
+}
+
+/// A References header of hundreds of ids costs one lookup of the nearest
+/// 100: ours among them threads, ours beyond them does not.
+async fn long_references_are_bounded(env: &TestEnv) {
+    let ticket = env.open_ticket(MARIA, "Lot 12").await;
+    reply_by_token(env, ticket, AGENT).await;
+    let issued = issued_to(env, ticket, MARIA).await;
+    let noise: Vec<String> = (0..500)
+        .map(|i| format!("<noise{i}@elsewhere.example>"))
+        .collect();
+    // References are read nearest (last) first.
+    let near = format!("{} <{issued}>", noise.join(" "));
+    let mail = Mail::new(MARIA, NOBODY, "Re: Lot 12").header("References", &near);
+    assert_eq!(thread_of(&env.plan(&mail, &[NOBODY]).await).0, "references");
+    let far = format!("<{issued}> {}", noise.join(" "));
+    let mail = Mail::new(MARIA, NOBODY, "Re: Lot 12").header("References", &far);
+    assert_eq!(thread_of(&env.plan(&mail, &[NOBODY]).await).0, "none");
 }

@@ -34,6 +34,10 @@ use thread::{Rules, SubjectTag, Thread};
 
 pub use decide::EXECUTABLE_ATTACHMENT;
 
+/// The most header recipients (Delivered-To, To, Cc) intake considers when
+/// the envelope names none.
+pub const MAX_HEADER_RECIPIENTS: usize = 100;
+
 /// How the message reached us.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -261,7 +265,13 @@ impl Intake {
             return Ok(plan);
         };
         if plan.recipients.is_empty() {
-            plan.recipients = parsed.header_recipients.clone();
+            // Headers can name thousands; threading looks at the first ones.
+            plan.recipients = parsed
+                .header_recipients
+                .iter()
+                .take(MAX_HEADER_RECIPIENTS)
+                .cloned()
+                .collect();
         }
         let domain = &self.minter.reply_domain;
         let mut classification = classify::classify(&parsed, envelope.sender.as_deref(), domain);

@@ -190,7 +190,8 @@ pub async fn thread(
 
     // 3. The subject tag, from a participant only.
     if let (Some(subject), Some(sender)) = (&parsed.subject, sender) {
-        for number in rules.subject_tag.numbers(subject) {
+        // A handful of tags is plenty; a subject full of them costs no more.
+        for number in rules.subject_tag.numbers(subject).into_iter().take(5) {
             let Some(author) = store.participant_by_address(number, sender).await? else {
                 continue;
             };

@@ -61,6 +61,8 @@ pub struct SqlStore<DB: Database> {
 const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
      t.item_ref, t.item_title, t.auction_ref, t.auction_title, t.created_at, t.updated_at, \
      t.archived, t.deleted_at";
+/// The most Message-IDs of one References header looked up.
+const MAX_LOOKUP: usize = 100;
 const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role, failing_since";
 
 fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
@@ -310,16 +312,30 @@ where
     }
 
     async fn ticket_by_issued_id(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError> {
-        for id in message_ids {
-            let row = sqlx::query("SELECT ticket FROM issued_message_ids WHERE message_id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&self.read)
-                .await?;
-            if let Some(row) = row {
-                return Ok(Some(get(&row, "ticket")?));
-            }
+        // One query, however long the References header: the nearest
+        // MAX_LOOKUP ids, the first of them that is ours wins.
+        let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
+        if ids.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT message_id, ticket FROM issued_message_ids WHERE message_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        let mut found = std::collections::HashMap::new();
+        for row in &rows {
+            found.insert(
+                get::<String, _>(row, "message_id")?,
+                get::<i64, _>(row, "ticket")?,
+            );
+        }
+        Ok(ids.iter().find_map(|id| found.get(id).copied()))
     }
 
     async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError> {
