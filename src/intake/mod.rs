@@ -275,9 +275,13 @@ impl Intake {
         }
         let domain = &self.minter.reply_domain;
         let mut classification = classify::classify(&parsed, envelope.sender.as_deref(), domain);
-        // Our own Message-ID on an incoming message: one of our mails came back.
+        // Our own Message-ID on an incoming message: one of our mails came
+        // back. Ours all end in @<reply domain>: only those are looked up.
         if classification.auto != Auto::Loop
             && let Some(id) = &parsed.message_id
+            && id
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
             && self
                 .store
                 .ticket_by_issued_id(std::slice::from_ref(id))
