@@ -2,6 +2,8 @@
 //! here (each MIME feature once) and on every message of the shared mail
 //! fixtures.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use mail_parser::MessageParser;
@@ -601,25 +603,7 @@ fn fixtures_known_attachments() {
 
 #[test]
 fn every_fixture_without_panic() {
-    let root = fixture_dir();
-    assert!(
-        root.is_dir(),
-        "fixtures missing: {} (the shared fixtures live next to the repository)",
-        root.display()
-    );
-    let mut files = Vec::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    let files = common::fixtures::files(&common::fixtures::folder("mail"));
     let limits = Limits {
         per_attachment: 1 << 20,
         per_message: 2 << 20,

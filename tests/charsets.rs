@@ -7,6 +7,8 @@
 //! its text, subject and headers from `intake::charset`. Each has a twin
 //! that checks the fallback directly.
 
+mod common;
+
 use mail_parser::MessageParser;
 use parley::intake::charset;
 use parley::intake::parse::{Parsed, parse};
@@ -480,24 +482,10 @@ fn nothing_panics_on_odd_labels() {
 /// no panic, and how often they change what mail-parser gives.
 #[test]
 fn fixtures_through_the_fallbacks() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    let mut files = Vec::new();
-    for corpus in ["mail", "spam"] {
-        let dir = root.join(corpus);
-        assert!(dir.is_dir(), "fixtures missing: {}", dir.display());
-        let mut dirs = vec![dir];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    files.push(path);
-                }
-            }
-        }
-    }
-    files.sort();
+    let files: Vec<_> = ["mail", "spam"]
+        .iter()
+        .flat_map(|name| common::fixtures::files(&common::fixtures::folder(name)))
+        .collect();
     let (mut messages, mut texts, mut subjects, mut lossy_before, mut lossy_after) =
         (0, 0, 0, 0, 0);
     for path in &files {

@@ -359,19 +359,6 @@ fn month_of(ms: i64) -> String {
     at.strftime("%Y-%m").to_string()
 }
 
-/// Every file under the shared fixtures, recursively, sorted.
-fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            fixture_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 fn keys(value: &Value) -> Vec<&str> {
     let mut keys: Vec<_> = value
         .as_object()
@@ -460,11 +447,7 @@ fn assert_report_shape(report: &Value, file: &Path) {
 
 #[test]
 fn inspect_json_on_every_fixture() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mail");
-    assert!(dir.is_dir(), "the fixtures are missing: {}", dir.display());
-    let mut files = Vec::new();
-    fixture_files(&dir, &mut files);
-    files.sort();
+    let files = fixtures::files(&fixtures::folder("mail"));
     assert!(
         files.len() >= 100,
         "expected the ~108 fixture files, found {}",

@@ -8,39 +8,15 @@
 //! passing it on nothing.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use parley::intake::classify::{Auto, Classification, classify};
 use parley::intake::parse::parse;
 
+mod common;
+
+use common::fixtures::{files, folder as fixtures};
+
 const REPLY_DOMAIN: &str = "reply.parley.test";
-
-fn fixtures(folder: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(folder)
-}
-
-/// Every file under `dir`, recursively, sorted; index and notes skipped.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_lowercase();
-            if path.is_dir() {
-                stack.push(path);
-            } else if name != "labels.tsv" && !name.starts_with("readme") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Classifies every file of a fixture folder; returns (file relative to the
 /// folder, classification or `None` when not a message at all).
@@ -180,8 +156,6 @@ fn spam_fixtures() {
         results.len()
     );
 }
-
-mod common;
 
 /// The whole intake, commit included: every fixture message is delivered to
 /// the desk on a SQLite store. Nothing may panic or fail; the outcomes are

@@ -16,6 +16,9 @@
 //! `PARLEY_GOLDEN_UPDATE=1 cargo test --test golden` rewrites the expected
 //! files from the current output; review the diff before committing.
 
+mod common;
+
+use common::fixtures::{normalise, squash};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -23,20 +26,6 @@ use parley::intake::{parse, reply};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
-}
-
-fn normalise(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .split('\n')
-        .map(|l| l.trim_end_matches([' ', '\t', '\r']))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_string()
-}
-
-fn squash(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 #[test]

@@ -23,6 +23,9 @@
 //!
 //! `PARLEY_REPLY_VERBOSE=1` prints the got/expected texts of failures.
 
+mod common;
+
+use common::fixtures::{normalise, squash};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -102,20 +105,6 @@ fn read_cases(dir: &Path) -> Vec<Case> {
             }
         })
         .collect()
-}
-
-fn normalise(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .split('\n')
-        .map(|l| l.trim_end_matches([' ', '\t', '\r']))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_string()
-}
-
-fn squash(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 fn run(stage: Stage, case: &Case) -> reply::Reply {

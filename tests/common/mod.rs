@@ -8,6 +8,8 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
