@@ -85,32 +85,12 @@ impl Signer {
 
     /// The token for `(ticket, participant)`.
     pub fn reply_token(&self, ticket: i64, participant: i64) -> String {
-        let mut body = vec![REPLY_V1];
-        leb128_push(&mut body, ticket as u64);
-        leb128_push(&mut body, participant as u64);
-        let tag = self.mac(REPLY_LABEL, &body).finalize().into_bytes();
-        body.extend_from_slice(&tag[..MAC_LEN]);
-        base32_encode(&body)
+        self.seal(REPLY_V1, REPLY_LABEL, &[ticket, participant])
     }
 
     /// Checks a token (any letter case) and returns what it names.
     pub fn verify_reply(&self, token: &str) -> Result<ReplyToken, TokenError> {
-        let bytes = base32_decode(token).ok_or(TokenError::Encoding)?;
-        if bytes.len() < 1 + 2 + MAC_LEN || bytes[0] != REPLY_V1 {
-            return Err(TokenError::Layout);
-        }
-        let (body, tag) = bytes.split_at(bytes.len() - MAC_LEN);
-        let mut rest = &body[1..];
-        let ticket = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
-        let participant = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
-        if !rest.is_empty() {
-            return Err(TokenError::Layout);
-        }
-        self.mac(REPLY_LABEL, body)
-            .verify_truncated_left(tag)
-            .map_err(|_| TokenError::Signature)?;
-        let ticket = i64::try_from(ticket).map_err(|_| TokenError::Layout)?;
-        let participant = i64::try_from(participant).map_err(|_| TokenError::Layout)?;
+        let [ticket, participant] = self.open(REPLY_V1, REPLY_LABEL, token)?;
         Ok(ReplyToken {
             ticket,
             participant,
@@ -121,30 +101,56 @@ impl Signer {
     /// id; ids are positive, a negative one yields a token that never
     /// verifies).
     pub fn bounce_token(&self, outbox_id: i64) -> String {
-        let mut body = vec![BOUNCE_V1];
-        leb128_push(&mut body, outbox_id as u64);
-        let tag = self.mac(BOUNCE_LABEL, &body).finalize().into_bytes();
-        body.extend_from_slice(&tag[..MAC_LEN]);
-        base32_encode(&body)
+        self.seal(BOUNCE_V1, BOUNCE_LABEL, &[outbox_id])
     }
 
     /// Checks a bounce token (any letter case) and returns the outbox row id
     /// it names.
     pub fn verify_bounce(&self, token: &str) -> Result<i64, TokenError> {
+        let [outbox_id] = self.open(BOUNCE_V1, BOUNCE_LABEL, token)?;
+        Ok(outbox_id)
+    }
+
+    /// `version ‖ LEB128(numbers…) ‖ HMAC(label ‖ body)[..MAC_LEN]`, base32.
+    fn seal(&self, version: u8, label: &[u8], numbers: &[i64]) -> String {
+        let mut body = vec![version];
+        for &n in numbers {
+            leb128_push(&mut body, n as u64);
+        }
+        let tag = self.mac(label, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag[..MAC_LEN]);
+        base32_encode(&body)
+    }
+
+    /// The N numbers of a token of this version and label: layout checked
+    /// first, then the signature, then that each number fits an i64.
+    fn open<const N: usize>(
+        &self,
+        version: u8,
+        label: &[u8],
+        token: &str,
+    ) -> Result<[i64; N], TokenError> {
         let bytes = base32_decode(token).ok_or(TokenError::Encoding)?;
-        if bytes.len() < 1 + 1 + MAC_LEN || bytes[0] != BOUNCE_V1 {
+        if bytes.len() < 1 + N + MAC_LEN || bytes[0] != version {
             return Err(TokenError::Layout);
         }
         let (body, tag) = bytes.split_at(bytes.len() - MAC_LEN);
         let mut rest = &body[1..];
-        let outbox_id = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
+        let mut numbers = [0u64; N];
+        for n in &mut numbers {
+            *n = leb128_take(&mut rest).ok_or(TokenError::Layout)?;
+        }
         if !rest.is_empty() {
             return Err(TokenError::Layout);
         }
-        self.mac(BOUNCE_LABEL, body)
+        self.mac(label, body)
             .verify_truncated_left(tag)
             .map_err(|_| TokenError::Signature)?;
-        i64::try_from(outbox_id).map_err(|_| TokenError::Layout)
+        let mut out = [0i64; N];
+        for (o, n) in out.iter_mut().zip(numbers) {
+            *o = i64::try_from(n).map_err(|_| TokenError::Layout)?;
+        }
+        Ok(out)
     }
 }
 
