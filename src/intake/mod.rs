@@ -161,10 +161,6 @@ impl Intake {
         &self.minter
     }
 
-    pub fn subject_tag(&self) -> &SubjectTag {
-        &self.subject_tag
-    }
-
     /// Takes one message: plans it and commits the plan.
     pub async fn deliver(&self, raw: Vec<u8>, envelope: &Envelope) -> Result<Outcome, StoreError> {
         // The commit finds duplicates itself; no need to read for them first.

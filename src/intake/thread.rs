@@ -233,15 +233,11 @@ async fn by_token(
     let Ok(token) = signer.verify_reply(text) else {
         return Ok(None);
     };
-    let Some(participant) = store.participant(token.participant).await? else {
-        return Ok(None);
-    };
-    if participant.ticket != token.ticket {
-        return Ok(None);
-    }
-    Ok(live_ticket(store, token.ticket)
-        .await?
-        .map(|t| (t, participant)))
+    // One read: the participant with its ticket.
+    let found = store.participant_with_ticket(token.participant).await?;
+    Ok(found
+        .filter(|(p, t)| p.ticket == token.ticket && !t.deleted)
+        .map(|(p, t)| (t, p)))
 }
 
 /// A ticket that exists and is not deleted.

@@ -348,7 +348,6 @@ pub trait Store: Send + Sync {
 
     // Reads for threading.
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
-    async fn participant(&self, id: i64) -> Result<Option<Participant>, StoreError>;
     /// A participant with its ticket, in one read (the reply-token lookup).
     async fn participant_with_ticket(
         &self,

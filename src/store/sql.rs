@@ -286,15 +286,6 @@ where
         row.map(|row| ticket_of(&row)).transpose()
     }
 
-    async fn participant(&self, id: i64) -> Result<Option<Participant>, StoreError> {
-        let sql = format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| participant_of(&row)).transpose()
-    }
-
     async fn participant_by_address(
         &self,
         ticket: i64,
