@@ -27,6 +27,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub tickets: TicketsConfig,
     pub intake: IntakeConfig,
+    pub smtp: SmtpConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
 }
@@ -78,6 +79,32 @@ pub struct IntakeConfig {
     pub max_attachment_bytes: usize,
     /// Most attachment content kept per message, in bytes.
     pub max_attachments_bytes: usize,
+    /// Most messages committed in one transaction by `parley serve`.
+    pub commit_batch: usize,
+}
+
+/// The SMTP and LMTP listeners of `parley serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Addresses (`IP:PORT`) the SMTP listener binds; empty: no SMTP.
+    pub listen: Vec<String>,
+    /// Addresses the LMTP listener binds; empty: no LMTP.
+    pub lmtp_listen: Vec<String>,
+    /// The name in the greeting and in `Received:`; empty: the host name.
+    pub hostname: String,
+    /// PEM certificate chain and private key for STARTTLS; both or neither.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_recipients: usize,
+    pub max_line_length: usize,
+    pub max_bad_commands: u32,
+    pub command_timeout_secs: u64,
+    pub data_timeout_secs: u64,
+    pub greeting_delay_ms: u64,
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,7 +128,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             key: key.into(),
             message: message.into(),
@@ -196,6 +223,13 @@ impl Config {
                 "must be at least 1024",
             ));
         }
+        self.validate_smtp()?;
+        if self.intake.commit_batch == 0 {
+            return Err(ConfigError::new(
+                "intake.commit_batch",
+                "must be at least 1",
+            ));
+        }
         self.validate_secret_source()?;
         let mut names = std::collections::HashSet::new();
         let mut intake = std::collections::HashMap::new();
@@ -233,6 +267,53 @@ impl Config {
                         format!("{addr:?} is already an intake address of queue {other:?}"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        for (field, list) in [("listen", &smtp.listen), ("lmtp_listen", &smtp.lmtp_listen)] {
+            for (i, addr) in list.iter().enumerate() {
+                if addr.parse::<std::net::SocketAddr>().is_err() {
+                    return Err(ConfigError::new(
+                        format!("smtp.{field}[{i}]"),
+                        format!("{addr:?} is not IP:PORT (for example 127.0.0.1:2525 or [::]:25)"),
+                    ));
+                }
+            }
+        }
+        if !smtp.hostname.is_empty() && !address::is_domain(&smtp.hostname) {
+            return Err(ConfigError::new(
+                "smtp.hostname",
+                format!("{:?} is not a host name", smtp.hostname),
+            ));
+        }
+        if smtp.tls_cert.as_os_str().is_empty() != smtp.tls_key.as_os_str().is_empty() {
+            return Err(ConfigError::new(
+                "smtp.tls_cert",
+                "tls_cert and tls_key go together: set both or neither",
+            ));
+        }
+        for (key, value, min) in [
+            ("max_connections", smtp.max_connections, 1),
+            ("max_connections_per_ip", smtp.max_connections_per_ip, 1),
+            ("max_recipients", smtp.max_recipients, 1),
+            ("max_line_length", smtp.max_line_length, 512),
+            ("max_bad_commands", smtp.max_bad_commands as usize, 1),
+            (
+                "command_timeout_secs",
+                smtp.command_timeout_secs as usize,
+                1,
+            ),
+            ("data_timeout_secs", smtp.data_timeout_secs as usize, 1),
+        ] {
+            if value < min {
+                return Err(ConfigError::new(
+                    format!("smtp.{key}"),
+                    format!("must be at least {min}"),
+                ));
             }
         }
         Ok(())
@@ -353,7 +434,7 @@ fn generate_secret(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(hex.into_bytes())
 }
 
-fn redact_url_password(url: &str) -> String {
+pub(crate) fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -3,9 +3,12 @@
 //! Data flows one way (see `docs/flow.md`):
 //!
 //! ```text
-//! adapters (parley ingest; SMTP, IMAP later) ─► intake ─► store ─► outbox
+//! adapters (parley ingest, SMTP/LMTP; IMAP later) ─► intake ─► store ─► outbox
 //! ```
 //!
+//! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
+//!   at RCPT, "250" only after the commit; [`serve`] is `parley serve`, the
+//!   daemon that runs the listeners.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
 //!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
@@ -27,6 +30,8 @@ pub mod config;
 pub mod error;
 pub mod intake;
 pub mod outbox;
+pub mod serve;
+pub mod smtp;
 pub mod store;
 pub mod tickets;
 pub mod token;

@@ -36,6 +36,9 @@ enum Command {
     /// Validate the configuration and print it, secrets redacted.
     /// Exit 0 when valid, 2 when not.
     Check,
+    /// Run the daemon: the SMTP and LMTP listeners from [smtp]. Applies
+    /// migrations at start; stops cleanly on SIGTERM or SIGINT (exit 0).
+    Serve,
     /// Apply pending store migrations and sync the configured queues.
     Migrate,
     /// Take one message on stdin, as an MTA pipe does.
@@ -86,7 +89,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -114,17 +117,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `PARLEY_LOG` (or `RUST_LOG`) sets the filter.
-fn init_logging() {
+/// Logs go to stderr, one line per event; `PARLEY_LOG` (or `RUST_LOG`)
+/// sets the filter (default: `info` for `serve`, `warn` for the rest).
+/// Colours only on a terminal; under systemd (`JOURNAL_STREAM` set) no
+/// timestamps either, as the journal adds its own.
+fn init_logging(daemon: bool) {
     let filter = std::env::var("PARLEY_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| if daemon { "info" } else { "warn" }.into());
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        // No colour codes in journald, pipes or files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(terminal);
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() && !terminal {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -132,9 +142,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return check(cli.config);
     }
     let config = Config::load(cli.config.as_deref())?;
+    if let Command::Serve = cli.command {
+        return crate::serve::run(config).await;
+    }
     let app = App::open(config).await?;
     match cli.command {
-        Command::Check => unreachable!("handled above"),
+        Command::Check | Command::Serve => unreachable!("handled above"),
         Command::Migrate => {
             println!(
                 "store migrated; {} queue(s) synced",
