@@ -171,7 +171,11 @@ impl Config {
             config::Environment::with_prefix("PARLEY")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                // Lists from the environment: comma-separated.
+                .list_separator(",")
+                .with_list_parse_key("smtp.listen")
+                .with_list_parse_key("smtp.lmtp_listen"),
         );
         let merged = builder
             .build()

@@ -157,6 +157,11 @@ impl Intake {
         self.store.as_ref()
     }
 
+    /// The store, to share with other components (the SMTP recipient check).
+    pub fn shared_store(&self) -> std::sync::Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn minter(&self) -> &Minter {
         &self.minter
     }
