@@ -350,6 +350,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             return Flow::Continue;
         }
         let shown = printable(address, 254);
+        if address.is_empty() {
+            return self.error(501, "5.1.3", "the null address is no recipient");
+        }
         match self.server.recipients.check(address).await {
             Ok(verdict) if verdict.accepted() => {
                 let normalized = crate::address::normalize(address);

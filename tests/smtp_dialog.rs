@@ -1,0 +1,965 @@
+//! SMTP and LMTP dialog tests: scripts of client lines and expected reply
+//! codes (in the manner of chasquid's), run against a listener on port 0 of
+//! 127.0.0.1 with a real store behind it.
+//!
+//! Script lines:
+//! - `C: text`  send `text` + CRLF; consecutive `C:` lines go in one write
+//!   (that is how pipelining is tested);
+//! - `R: text`  send `text` as is, with `\r`, `\n` and `\t` unescaped, in
+//!   its own write (data, odd line endings);
+//! - `S: 250 2.1.5` read one reply; its last line must start so;
+//! - `S+ text` / `S- text` the reply last read does / does not contain text;
+//! - `CLOSED`   the server closed the connection.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use parley::intake::Intake;
+use parley::smtp::recipients::Recipients;
+use parley::smtp::{Protocol, Server, Settings};
+use sqlx::Connection;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A listener on port 0 over a fresh SQLite store.
+struct Harness {
+    env: TestEnv,
+    addr: SocketAddr,
+    server: Arc<Server>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start(tweak: impl FnOnce(&mut Settings)) -> Harness {
+        Self::start_with(Protocol::Smtp, tweak).await
+    }
+
+    async fn start_with(protocol: Protocol, tweak: impl FnOnce(&mut Settings)) -> Harness {
+        let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+        let mut settings =
+            Settings::new(&env.config.smtp, env.config.intake.max_message_bytes, None);
+        settings.hostname = "mx.test".into();
+        settings.command_timeout = Duration::from_secs(20);
+        settings.data_timeout = Duration::from_secs(20);
+        tweak(&mut settings);
+        let store = env.intake.shared_store();
+        let intake =
+            Intake::new(&env.config, SECRET.as_bytes(), store.clone()).with_group_commit(8);
+        let recipients = Recipients::new(&env.config, SECRET.as_bytes(), store);
+        let (stop, stopped) = watch::channel(false);
+        let server = Server::new(settings, Arc::new(intake), recipients, stopped);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(server.clone().listen(listener, protocol));
+        Harness {
+            env,
+            addr,
+            server,
+            stop,
+            task,
+        }
+    }
+
+    async fn connect(&self) -> Client {
+        Client::new(Box::new(TcpStream::connect(self.addr).await.unwrap()))
+    }
+
+    /// Connects, expects the greeting, runs `script`.
+    async fn dialog(&self, script: &str) -> Client {
+        let mut client = self.connect().await;
+        client.run("S: 220 mx.test").await;
+        client.run(script).await;
+        client
+    }
+
+    async fn raw_messages(&self) -> Vec<RawRow> {
+        let url = &self.env.config.store.url;
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows: Vec<(Vec<u8>, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT bytes, envelope_from, envelope_to, source FROM raw_messages ORDER BY id",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(bytes, from, to, source)| RawRow {
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                from,
+                to,
+                source,
+            })
+            .collect()
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the listener stops")
+            .unwrap();
+    }
+}
+
+#[derive(Debug)]
+struct RawRow {
+    text: String,
+    from: Option<String>,
+    to: String,
+    source: String,
+}
+
+struct Client {
+    io: Box<dyn Io>,
+    buf: Vec<u8>,
+    last: String,
+}
+
+impl Client {
+    fn new(io: Box<dyn Io>) -> Client {
+        Client {
+            io,
+            buf: Vec::new(),
+            last: String::new(),
+        }
+    }
+
+    /// One whole reply (every line up to the one with a space after the
+    /// code); `None` when the connection closed first.
+    async fn reply(&mut self) -> Option<String> {
+        let mut reply = String::new();
+        loop {
+            let line = self.line().await?;
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            reply.push_str(&line);
+            reply.push('\n');
+            if last {
+                return Some(reply);
+            }
+        }
+    }
+
+    async fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                return Some(String::from_utf8_lossy(&line).trim_end().to_string());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(30), self.io.read(&mut chunk))
+                .await
+                .expect("a reply within 30 s")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.unwrap();
+        self.io.flush().await.unwrap();
+    }
+
+    async fn run(&mut self, script: &str) {
+        let mut batch = Vec::new();
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(text) = line.strip_prefix("C: ") {
+                batch.extend_from_slice(text.as_bytes());
+                batch.extend_from_slice(b"\r\n");
+                continue;
+            }
+            if !batch.is_empty() {
+                self.send(&std::mem::take(&mut batch)).await;
+            }
+            if let Some(text) = line.strip_prefix("R: ") {
+                let raw = text
+                    .replace("\\r", "\r")
+                    .replace("\\n", "\n")
+                    .replace("\\t", "\t");
+                self.send(raw.as_bytes()).await;
+            } else if let Some(expected) = line.strip_prefix("S: ") {
+                let reply = self
+                    .reply()
+                    .await
+                    .unwrap_or_else(|| panic!("closed while expecting {expected:?}"));
+                let last_line = reply.lines().last().unwrap_or("");
+                assert!(
+                    last_line.starts_with(expected),
+                    "expected {expected:?}, got {reply:?}"
+                );
+                self.last = reply;
+            } else if let Some(text) = line.strip_prefix("S+ ") {
+                assert!(self.last.contains(text), "{text:?} not in {:?}", self.last);
+            } else if let Some(text) = line.strip_prefix("S- ") {
+                assert!(!self.last.contains(text), "{text:?} in {:?}", self.last);
+            } else if line == "CLOSED" {
+                if let Some(reply) = self.reply().await {
+                    panic!("expected the connection closed, got {reply:?}");
+                }
+            } else {
+                panic!("bad script line {line:?}");
+            }
+        }
+        if !batch.is_empty() {
+            self.send(&batch).await;
+        }
+    }
+}
+
+/// A short message in SMTP data form (CRLF, dot-terminated).
+fn data(from: &str, to: &str, subject: &str, body: &str) -> String {
+    format!(
+        "R: From: {from}\\r\\nTo: {to}\\r\\nSubject: {subject}\\r\\n\
+         Message-ID: <{}@client.test>\\r\\n\\r\\n{body}\\r\\n.\\r\\n",
+        unique()
+    )
+}
+
+#[tokio::test]
+async fn every_command_and_a_delivery() {
+    let h = Harness::start(|_| {}).await;
+    let mut c = h
+        .dialog(
+            "C: EHLO client.test
+             S: 250 CHUNKING
+             S+ 250-PIPELINING
+             S+ 250-SIZE
+             S+ 250-8BITMIME
+             S+ 250-SMTPUTF8
+             S+ 250-ENHANCEDSTATUSCODES
+             S- STARTTLS
+             C: HELO client.test
+             S: 250 mx.test
+             C: NOOP
+             S: 250 2.0.0
+             C: VRFY maria
+             S: 252 2.5.2
+             C: HELP
+             S: 214
+             C: EXPN staff
+             S: 502 5.5.1
+             C: MAIL FROM:<maria@buyer.example>
+             S: 250 2.1.0
+             C: RSET
+             S: 250 2.0.0
+             C: MAIL FROM:<maria@buyer.example>
+             S: 250 2.1.0
+             C: RCPT TO:<desk@shop.example>
+             S: 250 2.1.5
+             C: DATA
+             S: 354",
+        )
+        .await;
+    c.run(&data(
+        MARIA,
+        DESK,
+        "Is the lamp still there?",
+        "Hello, is it?",
+    ))
+    .await;
+    c.run("S: 250 2.0.0\nS+ ticket 1\nC: QUIT\nS: 221 2.0.0\nCLOSED")
+        .await;
+
+    let ticket = h.env.ticket(1).await;
+    assert_eq!(ticket.subject, "Is the lamp still there?");
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1);
+    let raw = &raws[0];
+    assert!(
+        raw.text.starts_with(
+            "Received: from client.test ([127.0.0.1])\r\n\tby mx.test (parley) with SMTP id "
+        ),
+        "{}",
+        raw.text
+    );
+    assert!(raw.text.contains("\tfor <desk@shop.example>;\r\n"));
+    assert!(raw.text.contains("\r\n\r\nHello, is it?\r\n"));
+    assert!(
+        !raw.text.ends_with(".\r\n"),
+        "the terminating dot is not data"
+    );
+    assert_eq!(raw.from.as_deref(), Some(MARIA));
+    assert_eq!(raw.to, r#"["desk@shop.example"]"#);
+    assert_eq!(raw.source, "smtp");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn commands_out_of_order() {
+    let h = Harness::start(|_| {}).await;
+    h.dialog(
+        "C: MAIL FROM:<maria@buyer.example>
+         S: 503 5.5.1
+         C: EHLO client.test
+         S: 250
+         C: RCPT TO:<desk@shop.example>
+         S: 503 5.5.1
+         C: DATA
+         S: 503 5.5.1
+         C: MAIL FROM:<maria@buyer.example>
+         S: 250
+         C: MAIL FROM:<maria@buyer.example>
+         S: 503 5.5.1
+         C: DATA
+         S: 554 5.5.1
+         C: FOO bar
+         S: 500 5.5.1
+         C: MAIL FROM:maria
+         S: 501
+         C: RCPT TO:<>
+         S: 501
+         C: STARTTLS
+         S: 502 5.5.1
+         C: AUTH PLAIN AGhpAGhp
+         S: 502 5.5.1
+         C: QUIT
+         S: 221",
+    )
+    .await;
+    assert_eq!(h.env.counts().await.raws, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_commands_get_their_replies_in_order() {
+    let h = Harness::start(|_| {}).await;
+    let mut c = h
+        .dialog(
+            "C: EHLO client.test
+             S: 250
+             C: MAIL FROM:<maria@buyer.example>
+             C: RCPT TO:<someone@elsewhere.example>
+             C: RCPT TO:<desk@shop.example>
+             C: RCPT TO:<books@shop.example>
+             C: DATA
+             S: 250 2.1.0
+             S: 550 5.1.1
+             S+ someone@elsewhere.example
+             S: 250 2.1.5
+             S: 250 2.1.5
+             S: 354",
+        )
+        .await;
+    // The data and the next transaction in one write.
+    let message = data(MARIA, DESK, "Two queues", "For both of you.");
+    c.run(&format!(
+        "{message}\nC: MAIL FROM:<bob@buyer.example>\nC: RCPT TO:<desk@shop.example>\nC: RSET\nC: NOOP\n\
+         S: 250 2.0.0\nS: 250 2.1.0\nS: 250 2.1.5\nS: 250 2.0.0\nS: 250 2.0.0"
+    ))
+    .await;
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1, "one stored copy for two recipients");
+    assert_eq!(raws[0].to, r#"["desk@shop.example","books@shop.example"]"#);
+    assert!(
+        !raws[0].text.contains("\tfor <"),
+        "no `for` with two recipients"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn recipients_are_checked_at_rcpt() {
+    let h = Harness::start(|_| {}).await;
+    let ticket = h.env.open_ticket(MARIA, "Old lamp").await;
+    let reply = h.env.reply_address(ticket, MARIA).await;
+    // Change one character of the token: the signature no longer holds.
+    let (local, domain) = reply.split_once('@').unwrap();
+    let last = local.chars().last().unwrap();
+    let other = if last == 'a' { 'b' } else { 'a' };
+    let forged = format!("{}{other}@{domain}", &local[..local.len() - 1]);
+    let bounce = format!("bounce+{}@{REPLY_DOMAIN}", h.env.signer().bounce_token(1));
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test
+             S: 250
+             C: MAIL FROM:<maria@buyer.example>
+             S: 250
+             C: RCPT TO:<{forged}>
+             S: 550 5.1.1
+             S+ reply address not valid
+             C: RCPT TO:<reply+@{REPLY_DOMAIN}>
+             S: 550 5.1.1
+             C: RCPT TO:<somebody@gmail.example>
+             S: 550 5.1.1
+             C: RCPT TO:<{bounce}>
+             S: 250 2.1.5
+             C: RCPT TO:<DESK@Shop.Example>
+             S: 250 2.1.5
+             C: RSET
+             S: 250
+             C: MAIL FROM:<maria@buyer.example>
+             S: 250
+             C: RCPT TO:<{reply}>
+             S: 250 2.1.5
+             C: DATA
+             S: 354"
+        ))
+        .await;
+    c.run(&data(MARIA, &reply, "Re: Old lamp", "Still there?"))
+        .await;
+    c.run("S: 250 2.0.0").await;
+    let messages = h.env.store().messages(ticket).await.unwrap();
+    assert_eq!(messages.len(), 2, "the reply threads onto the ticket");
+    assert_eq!(messages[1].matched_by, "token");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn size_is_announced_checked_at_mail_and_enforced_while_reading() {
+    let h = Harness::start(|s| s.max_message_bytes = 2000).await;
+    let big = "x".repeat(70);
+    let body: String = (0..40).map(|_| format!("{big}\\r\\n")).collect();
+    let mut c = h
+        .dialog(
+            "C: EHLO client.test
+             S: 250
+             S+ 250-SIZE 2000
+             C: MAIL FROM:<maria@buyer.example> SIZE=2001
+             S: 552 5.3.4
+             C: MAIL FROM:<maria@buyer.example> SIZE=1500
+             S: 250
+             C: RCPT TO:<desk@shop.example>
+             S: 250
+             C: DATA
+             S: 354",
+        )
+        .await;
+    c.run(&format!(
+        "R: Subject: too big\\r\\n\\r\\n{body}.\\r\\n\nS: 552 5.3.4"
+    ))
+    .await;
+    // The session goes on; the next message fits.
+    c.run(
+        "C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         C: DATA
+         S: 250
+         S: 250
+         S: 354",
+    )
+    .await;
+    c.run(&data(MARIA, DESK, "small", "fits")).await;
+    c.run("S: 250 2.0.0").await;
+    // BDAT: the chunk that crosses the limit is refused, and so is LAST.
+    c.run(&format!(
+        "C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         S: 250
+         S: 250
+         R: BDAT 1000\\r\\n{a}
+         S: 250 2.0.0
+         R: BDAT 1500\\r\\n{b}
+         S: 552 5.3.4
+         R: BDAT 3 LAST\\r\\nabc
+         S: 552 5.3.4
+         C: NOOP
+         S: 250",
+        a = "a".repeat(1000),
+        b = "b".repeat(1500),
+    ))
+    .await;
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1, "only the message that fits is stored");
+    assert!(raws[0].text.contains("Subject: small"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bdat_chunks() {
+    let h = Harness::start(|_| {}).await;
+    let head = "Subject: chunked\r\nFrom: maria@buyer.example\r\n\r\n";
+    let body = "line one\r\n.line with a dot, not stuffed in BDAT\r\n";
+    let esc = |s: &str| s.replace('\r', "\\r").replace('\n', "\\n");
+    h.dialog(&format!(
+        "R: BDAT 3\\r\\nabc
+         S: 503 5.5.1
+         C: EHLO client.test
+         S: 250
+         C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         S: 250
+         S: 250
+         R: BDAT {h_len}\\r\\n{head}BDAT {b_len}\\r\\n{body}
+         S: 250 2.0.0 {h_len} octets
+         S: 250 2.0.0 {b_len} octets
+         C: DATA
+         S: 503 5.5.1
+         C: BDAT 0 LAST
+         S: 250 2.0.0
+         S+ ticket 1",
+        h_len = head.len(),
+        b_len = body.len(),
+        head = esc(head),
+        body = esc(body),
+    ))
+    .await;
+    // The chunk of the refused BDAT was read and dropped, not taken as
+    // commands; the one message is the chunks joined, byte for byte.
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1);
+    assert!(
+        raws[0].text.ends_with(&format!("{head}{body}")),
+        "{}",
+        raws[0].text
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn dot_stuffing_and_no_smuggling() {
+    let h = Harness::start(|_| {}).await;
+    // A stuffed line loses one dot. A bare-LF dot line does not end the
+    // data, so the "smuggled" MAIL inside it stays data: one message, one
+    // reply.
+    h.dialog(
+        r"C: EHLO client.test
+          S: 250
+          C: MAIL FROM:<maria@buyer.example>
+          C: RCPT TO:<desk@shop.example>
+          C: DATA
+          S: 250
+          S: 250
+          S: 354
+          R: Subject: dots\r\nFrom: maria@buyer.example\r\n\r\n..leading dot\r\n...two\r\nsmuggle\n.\nMAIL FROM:<mallory@evil.example>\r\nalso\r.\rnot an end\r\n
+          R: .\r\n
+          S: 250 2.0.0
+          C: NOOP
+          S: 250 2.0.0",
+    )
+    .await;
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1);
+    let text = &raws[0].text;
+    assert!(text.contains("\r\n.leading dot\r\n..two\r\n"), "{text}");
+    assert!(
+        text.contains("smuggle\n.\nMAIL FROM:<mallory@evil.example>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("also\r.\rnot an end\r\n"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn line_ending_oddities_and_long_lines() {
+    let h = Harness::start(|s| s.max_line_length = 600).await;
+    let long = "x".repeat(700);
+    h.dialog(&format!(
+        r"R: EHLO client.test\n
+          S: 250
+          R: NOOP\r\nNOOP\n
+          S: 250 2.0.0
+          S: 250 2.0.0
+          R: NOOP {long}\r\n
+          S: 500 5.5.2
+          R: NO
+          R: OP\r\n
+          S: 250 2.0.0
+          R: \r\n
+          S: 500
+          C: QUIT
+          S: 221"
+    ))
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_recipients() {
+    let h = Harness::start(|s| s.max_recipients = 2).await;
+    h.dialog(&format!(
+        "C: EHLO client.test
+         S: 250
+         C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<{DESK}>
+         C: RCPT TO:<{BOOKS}>
+         C: RCPT TO:<{DESK}>
+         S: 250
+         S: 250 2.1.5
+         S: 250 2.1.5
+         S: 452 4.5.3"
+    ))
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_bad_commands_end_the_session() {
+    let h = Harness::start(|s| s.max_bad_commands = 3).await;
+    h.dialog(
+        "C: EHLO client.test
+         S: 250
+         C: FOO
+         S: 500 5.5.1
+         C: RCPT TO:<desk@shop.example>
+         S: 503 5.5.1
+         C: BAR
+         S: 500 5.5.1
+         S: 421 4.7.0
+         CLOSED",
+    )
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn command_and_data_timeouts() {
+    let h = Harness::start(|s| {
+        s.command_timeout = Duration::from_millis(300);
+        s.data_timeout = Duration::from_millis(300);
+    })
+    .await;
+    h.dialog("C: EHLO client.test\nS: 250\nS: 421 4.4.2\nCLOSED")
+        .await;
+    h.dialog(
+        "C: EHLO client.test
+         S: 250
+         C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         C: DATA
+         S: 250
+         S: 250
+         S: 354
+         R: Subject: half a message\r\n
+         S: 421 4.4.2
+         CLOSED",
+    )
+    .await;
+    assert_eq!(h.raw_messages().await.len(), 0, "a cut message is not kept");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn connection_limits() {
+    let h = Harness::start(|s| s.max_connections_per_ip = 2).await;
+    let first = h.dialog("C: NOOP\nS: 250").await;
+    let _second = h.dialog("C: NOOP\nS: 250").await;
+    let mut third = h.connect().await;
+    third
+        .run("S: 421 4.7.0\nS+ from your address\nCLOSED")
+        .await;
+    drop(first);
+    // The slot frees when the first session ends.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = h.connect().await;
+        let reply = c.reply().await.unwrap_or_default();
+        if reply.starts_with("220") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+
+    let h = Harness::start(|s| s.max_connections = 1).await;
+    let _only = h.dialog("C: NOOP\nS: 250").await;
+    let mut refused = h.connect().await;
+    refused
+        .run("S: 421 4.7.0\nS+ too many connections\nCLOSED")
+        .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn early_talkers_are_refused() {
+    let h = Harness::start(|s| s.greeting_delay = Duration::from_millis(500)).await;
+    let mut c = h.connect().await;
+    c.run("C: EHLO spam.example\nS: 554 5.5.0\nCLOSED").await;
+    // A patient client is served.
+    h.dialog("C: EHLO client.test\nS: 250").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn store_failure_answers_451_and_keeps_nothing() {
+    let h = Harness::start(|_| {}).await;
+    let url = &h.env.config.store.url;
+    let mut admin = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER fail_messages BEFORE INSERT ON messages \
+         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let message = data(MARIA, DESK, "Lost?", "Not lost.");
+    let mut c = h
+        .dialog(
+            "C: EHLO client.test
+             S: 250
+             C: MAIL FROM:<maria@buyer.example>
+             C: RCPT TO:<desk@shop.example>
+             C: DATA
+             S: 250
+             S: 250
+             S: 354",
+        )
+        .await;
+    c.run(&format!("{message}\nS: 451 4.3.0")).await;
+    assert_eq!(h.raw_messages().await.len(), 0, "nothing half-stored");
+    assert_eq!(h.env.counts().await.tickets, 0);
+    // The store recovers; the sender retries the same message and it lands.
+    sqlx::query("DROP TRIGGER fail_messages")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    c.run(
+        "C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         C: DATA
+         S: 250
+         S: 250
+         S: 354",
+    )
+    .await;
+    c.run(&format!("{message}\nS: 250 2.0.0")).await;
+    assert_eq!(h.raw_messages().await.len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn lmtp_answers_per_recipient() {
+    let h = Harness::start_with(Protocol::Lmtp, |s| s.max_message_bytes = 3000).await;
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test
+             S: 500 5.5.1
+             C: LHLO client.test
+             S: 250
+             S+ PIPELINING
+             C: MAIL FROM:<maria@buyer.example>
+             C: RCPT TO:<{DESK}>
+             C: RCPT TO:<{BOOKS}>
+             C: DATA
+             S: 250
+             S: 250
+             S: 250
+             S: 354"
+        ))
+        .await;
+    c.run(&data(MARIA, DESK, "via LMTP", "hello")).await;
+    c.run(&format!(
+        "S: 250 2.0.0 <{DESK}>\nS: 250 2.0.0 <{BOOKS}>\n\
+         C: MAIL FROM:<maria@buyer.example>\nC: RCPT TO:<{DESK}>\nC: RCPT TO:<{BOOKS}>\nC: DATA\n\
+         S: 250\nS: 250\nS: 250\nS: 354\nR: Subject: big\\r\\n\\r\\n{}\\r\\n.\\r\\n\n\
+         S: 552 5.3.4 <{DESK}>\nS: 552 5.3.4 <{BOOKS}>",
+        "y".repeat(3500)
+    ))
+    .await;
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1);
+    assert!(raws[0].text.contains("with LMTP id"), "{}", raws[0].text);
+    h.stop().await;
+
+    // And SMTP refuses LHLO.
+    let h = Harness::start(|_| {}).await;
+    h.dialog("C: LHLO client.test\nS: 500 5.5.1").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_answers_idle_sessions_and_lets_transactions_finish() {
+    let h = Harness::start(|_| {}).await;
+    let mut idle = h.dialog("C: EHLO idle.test\nS: 250").await;
+    let mut busy = h
+        .dialog(
+            r"C: EHLO busy.test
+             S: 250
+             C: MAIL FROM:<maria@buyer.example>
+             C: RCPT TO:<desk@shop.example>
+             C: DATA
+             S: 250
+             S: 250
+             S: 354
+             R: Subject: in flight\r\nFrom: maria@buyer.example\r\n\r\nfirst half\r\n",
+        )
+        .await;
+    let _ = h.stop.send(true);
+    idle.run("S: 421 4.3.2\nCLOSED").await;
+    busy.run("R: second half\\r\\n.\\r\\n\nS: 250 2.0.0\nS: 421 4.3.2\nCLOSED")
+        .await;
+    tokio::time::timeout(Duration::from_secs(30), h.task)
+        .await
+        .expect("the listener stops")
+        .unwrap();
+    assert!(
+        TcpStream::connect(h.addr).await.is_err(),
+        "no longer accepting"
+    );
+    let messages = h.env.store().messages(1).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].reply_text.contains("second half"));
+}
+
+#[tokio::test]
+async fn a_session_runs_over_any_stream() {
+    let h = Harness::start(|_| {}).await;
+    let (client, server_side) = tokio::io::duplex(64 * 1024);
+    let server = h.server.clone();
+    let peer: SocketAddr = "192.0.2.7:4711".parse().unwrap();
+    let session = tokio::spawn(async move {
+        server.session(server_side, peer, Protocol::Smtp).await;
+    });
+    let mut c = Client::new(Box::new(client));
+    c.run("S: 220 mx.test\nC: EHLO memory.test\nS: 250\nS+ [192.0.2.7]\nC: MAIL FROM:<>\nC: RCPT TO:<desk@shop.example>\nC: DATA\nS: 250\nS: 250\nS: 354")
+        .await;
+    c.run(&data(MARIA, DESK, "in memory", "no socket")).await;
+    c.run("S: 250 2.0.0\nC: QUIT\nS: 221\nCLOSED").await;
+    session.await.unwrap();
+    let raws = h.raw_messages().await;
+    assert!(raws[0].text.contains("([192.0.2.7])"));
+    assert_eq!(raws[0].from.as_deref(), Some(""), "the null sender is kept");
+    h.stop().await;
+}
+
+/// A self-signed certificate and key made by `openssl` in `dir`.
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=mx.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// The test client trusts any certificate: what is tested is the server's
+/// side of STARTTLS, not certificate validation.
+#[derive(Debug)]
+struct AnyCertificate(Arc<tokio_rustls::rustls::crypto::CryptoProvider>);
+
+mod any_certificate {
+    use super::AnyCertificate;
+    use tokio_rustls::rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio_rustls::rustls::{DigitallySignedStruct, Error, SignatureScheme};
+
+    impl ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+#[tokio::test]
+async fn starttls() {
+    use tokio_rustls::rustls::{ClientConfig, crypto::ring, pki_types::ServerName};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let acceptor = parley::smtp::tls::acceptor(&cert, &key).expect("certificate loads");
+    let h = Harness::start(move |s| s.tls = Some(acceptor)).await;
+
+    // A command pipelined after STARTTLS in plain text is dropped, never
+    // answered over TLS (RFC 3207 §5).
+    let mut c = h
+        .dialog(
+            "C: EHLO client.test
+             S: 250
+             S+ 250 STARTTLS
+             C: MAIL FROM:<maria@buyer.example>
+             S: 250
+             C: STARTTLS
+             C: NOOP
+             S: 220 2.0.0",
+        )
+        .await;
+    let provider = Arc::new(ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let plain = std::mem::replace(&mut c.io, Box::new(tokio::io::duplex(1).0));
+    assert!(c.buf.is_empty(), "nothing was answered after 220");
+    let tls = connector
+        .connect(ServerName::try_from("mx.test").unwrap(), plain)
+        .await
+        .expect("TLS handshake");
+    let mut c = Client::new(Box::new(tls));
+    // The MAIL before STARTTLS is forgotten: MAIL again is not nested.
+    c.run(
+        "C: EHLO client.test
+         S: 250
+         S- STARTTLS
+         C: STARTTLS
+         S: 503 5.5.1
+         C: MAIL FROM:<maria@buyer.example>
+         C: RCPT TO:<desk@shop.example>
+         C: DATA
+         S: 250
+         S: 250
+         S: 354",
+    )
+    .await;
+    c.run(&data(MARIA, DESK, "over TLS", "secret")).await;
+    c.run("S: 250 2.0.0\nC: QUIT\nS: 221").await;
+    let raws = h.raw_messages().await;
+    assert_eq!(raws.len(), 1);
+    assert!(raws[0].text.contains("with ESMTPS id"), "{}", raws[0].text);
+    h.stop().await;
+}
