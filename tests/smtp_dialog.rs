@@ -365,6 +365,11 @@ async fn pipelined_commands_get_their_replies_in_order() {
         !raws[0].text.contains("\tfor <"),
         "no `for` with two recipients"
     );
+    // Threaded for each recipient: a ticket in each queue.
+    let tickets = h.env.store().tickets(&Default::default()).await.unwrap();
+    let mut queues: Vec<String> = tickets.iter().map(|t| t.queue.clone()).collect();
+    queues.sort();
+    assert_eq!(queues, ["books", "desk"]);
     h.stop().await;
 }
 
@@ -750,7 +755,7 @@ async fn lmtp_answers_per_recipient() {
         .await;
     c.run(&data(MARIA, DESK, "via LMTP", "hello")).await;
     c.run(&format!(
-        "S: 250 2.0.0 <{DESK}>\nS: 250 2.0.0 <{BOOKS}>\n\
+        "S: 250 2.0.0 <{DESK}>\nS+ ticket 1\nS: 250 2.0.0 <{BOOKS}>\nS+ ticket 2\n\
          C: MAIL FROM:<maria@buyer.example>\nC: RCPT TO:<{DESK}>\nC: RCPT TO:<{BOOKS}>\nC: DATA\n\
          S: 250\nS: 250\nS: 250\nS: 354\nR: Subject: big\\r\\n\\r\\n{}\\r\\n.\\r\\n\n\
          S: 552 5.3.4 <{DESK}>\nS: 552 5.3.4 <{BOOKS}>",
@@ -961,5 +966,45 @@ async fn starttls() {
     let raws = h.raw_messages().await;
     assert_eq!(raws.len(), 1);
     assert!(raws[0].text.contains("with ESMTPS id"), "{}", raws[0].text);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn reply_all_to_a_notification_posts_once() {
+    let h = Harness::start(|_| {}).await;
+    let ticket = h.env.open_ticket(MARIA, "Blue vase").await;
+    let reply = h.env.reply_address(ticket, MARIA).await;
+    let notified = h.env.store().notifications(ticket).await.unwrap();
+    let issued = &notified[0].message_id;
+    // Reply-all: the reply address and the desk's intake address, with
+    // References naming the notification. Both deliveries land on the
+    // ticket; the second is the same message: stored once, no new ticket.
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test
+             C: MAIL FROM:<{MARIA}>
+             C: RCPT TO:<{reply}>
+             C: RCPT TO:<{DESK}>
+             C: DATA
+             S: 250
+             S: 250
+             S: 250
+             S: 250
+             S: 354
+             R: From: {MARIA}\\r\\nTo: {reply}, {DESK}\\r\\nSubject: Re: Blue vase\\r\\n\
+             Message-ID: <reply-all-1@buyer.example>\\r\\nReferences: <{issued}>\\r\\n\\r\\n\
+             Is it chipped?\\r\\n.\\r\\n
+             S: 250 2.0.0"
+        ))
+        .await;
+    c.run("C: QUIT\nS: 221").await;
+    let messages = h.env.store().messages(ticket).await.unwrap();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert_eq!(h.env.counts().await.tickets, 1, "no second ticket");
+    assert_eq!(
+        h.raw_messages().await.len(),
+        2,
+        "the ticket's first mail and this one"
+    );
     h.stop().await;
 }

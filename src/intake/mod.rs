@@ -168,6 +168,19 @@ impl Intake {
 
     /// Takes one message: plans it and commits the plan.
     pub async fn deliver(&self, raw: Vec<u8>, envelope: &Envelope) -> Result<Outcome, StoreError> {
+        self.deliver_part(raw, envelope, None).await
+    }
+
+    /// One of several deliveries of the same message (SMTP delivers once
+    /// per ticket or queue it was sent to): `envelope` names this part's
+    /// recipients, `whole` every recipient of the message, which is what is
+    /// kept with the stored bytes (stored once for all parts).
+    pub async fn deliver_part(
+        &self,
+        raw: Vec<u8>,
+        envelope: &Envelope,
+        whole: Option<&[String]>,
+    ) -> Result<Outcome, StoreError> {
         // The commit finds duplicates itself; no need to read for them first.
         let plan = self.plan_with(&raw, envelope, false).await?;
         // The bytes move into the record that stores them: no copy.
@@ -175,7 +188,10 @@ impl Intake {
             sha256: parse::sha256(&raw),
             bytes: raw,
             envelope_from: envelope.sender.clone(),
-            envelope_to: plan.recipients,
+            envelope_to: match whole {
+                Some(all) => all.to_vec(),
+                None => plan.recipients,
+            },
             source: envelope.source,
         };
         Ok(match plan.decision {

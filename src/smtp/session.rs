@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::conn::Conn;
-use super::recipients::Verdict;
+use super::recipients::{Target, Verdict};
 use super::{Protocol, Server};
 use crate::intake::{Envelope, Outcome};
 use crate::store::Source;
@@ -40,7 +40,8 @@ enum Greeting {
 /// The envelope being built between MAIL and the end of the data.
 struct Transaction {
     sender: String,
-    recipients: Vec<String>,
+    /// Accepted recipients, normalised, with where each leads.
+    recipients: Vec<(String, Target)>,
     /// Set once a BDAT chunk arrived: DATA is then out of order.
     chunked: bool,
     data: Vec<u8>,
@@ -354,12 +355,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             return self.error(501, "5.1.3", "the null address is no recipient");
         }
         match self.server.recipients.check(address).await {
-            Ok(verdict) if verdict.accepted() => {
+            Ok(Verdict::Accept(target)) => {
                 let normalized = crate::address::normalize(address);
                 if let Some(tx) = &mut self.tx
-                    && !tx.recipients.contains(&normalized)
+                    && !tx.recipients.iter().any(|(r, _)| *r == normalized)
                 {
-                    tx.recipients.push(normalized);
+                    tx.recipients.push((normalized, target));
                 }
                 self.reply(250, "2.1.5", "recipient OK");
                 Flow::Continue
@@ -368,7 +369,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 tracing::info!(session = %self.id, recipient = %shown, "forged reply address refused");
                 self.error(550, "5.1.1", &format!("<{shown}>: reply address not valid"))
             }
-            Ok(_) => self.error(550, "5.1.1", &format!("<{shown}>: no such recipient here")),
+            Ok(Verdict::Unknown) => {
+                self.error(550, "5.1.1", &format!("<{shown}>: no such recipient here"))
+            }
             Err(e) => {
                 tracing::error!(session = %self.id, error = ?e, "recipient lookup failed");
                 self.reply(
@@ -526,33 +529,80 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     /// Commits the message and answers: 250 only once it is durable.
+    ///
+    /// Recipients with the same [`Target`] are one delivery; a message to
+    /// several tickets or queues is delivered once per target (the bytes
+    /// are stored once). SMTP answers 451 if any delivery failed (the
+    /// retry finds the others already stored: duplicates), else 250 if any
+    /// was taken; LMTP answers each recipient with its own outcome.
     async fn deliver(&mut self, tx: Transaction, data: Vec<u8>) {
         let trace = self.received(&tx);
         let mut raw = Vec::with_capacity(trace.len() + data.len());
         raw.extend_from_slice(trace.as_bytes());
         raw.extend_from_slice(&data);
         drop(data);
-        let envelope = Envelope {
-            sender: Some(tx.sender.clone()),
-            recipients: tx.recipients.clone(),
-            source: Source::Smtp,
-        };
         self.messages += 1;
-        let (code, esc, text) = match self.server.intake.deliver(raw, &envelope).await {
-            Ok(outcome) => {
-                tracing::info!(session = %self.id, outcome = ?outcome, "message taken");
-                answer(&outcome)
+        let mut groups: Vec<(&Target, Vec<String>)> = Vec::new();
+        for (recipient, target) in &tx.recipients {
+            match groups.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, list)) => list.push(recipient.clone()),
+                None => groups.push((target, vec![recipient.clone()])),
             }
-            Err(e) => {
-                tracing::error!(session = %self.id, error = ?e, "store failure; answered 451");
-                (
-                    451,
-                    "4.3.0",
-                    "temporary failure storing the message; try again later".to_string(),
-                )
+        }
+        let all: Vec<String> = tx.recipients.iter().map(|(r, _)| r.clone()).collect();
+        let mut answers: Vec<(&Target, Answer)> = Vec::with_capacity(groups.len());
+        let mut raw = Some(raw);
+        let count = groups.len();
+        for (i, (target, recipients)) in groups.into_iter().enumerate() {
+            let bytes = if i + 1 == count {
+                raw.take().unwrap_or_default()
+            } else {
+                raw.clone().unwrap_or_default()
+            };
+            let envelope = Envelope {
+                sender: Some(tx.sender.clone()),
+                recipients,
+                source: Source::Smtp,
+            };
+            let whole = (count > 1).then_some(all.as_slice());
+            let delivered = self.server.intake.deliver_part(bytes, &envelope, whole);
+            let answer = match delivered.await {
+                Ok(outcome) => {
+                    tracing::info!(session = %self.id, outcome = ?outcome, "message taken");
+                    answer(&outcome)
+                }
+                Err(e) => {
+                    tracing::error!(session = %self.id, error = ?e, "store failure; answered 451");
+                    (
+                        451,
+                        "4.3.0",
+                        "temporary failure storing the message; try again later".to_string(),
+                    )
+                }
+            };
+            answers.push((target, answer));
+        }
+        match self.protocol {
+            Protocol::Smtp => {
+                let chosen = answers
+                    .iter()
+                    .find(|(_, a)| a.0 / 100 == 4)
+                    .or_else(|| answers.iter().find(|(_, a)| a.0 / 100 == 2))
+                    .or_else(|| answers.first());
+                if let Some((_, (code, esc, text))) = chosen {
+                    self.reply(*code, esc, text);
+                }
             }
-        };
-        self.per_recipient(&tx, code, esc, &text);
+            Protocol::Lmtp => {
+                for (recipient, target) in &tx.recipients {
+                    if let Some((_, (code, esc, text))) = answers.iter().find(|(t, _)| *t == target)
+                    {
+                        let text = format!("<{}> {text}", printable(recipient, 254));
+                        self.reply(*code, esc, &text);
+                    }
+                }
+            }
+        }
     }
 
     /// SMTP answers the data once; LMTP once per accepted recipient.
@@ -560,7 +610,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         match self.protocol {
             Protocol::Smtp => self.reply(code, esc, text),
             Protocol::Lmtp => {
-                for rcpt in &tx.recipients {
+                for (rcpt, _) in &tx.recipients {
                     let text = format!("<{}> {text}", printable(rcpt, 254));
                     self.reply(code, esc, &text);
                 }
@@ -582,7 +632,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             (Protocol::Smtp, _, _) => "SMTP",
         };
         let recipient = match tx.recipients.as_slice() {
-            [one] => format!("\r\n\tfor <{}>", printable(one, 200)),
+            [(one, _)] => format!("\r\n\tfor <{}>", printable(one, 200)),
             _ => String::new(),
         };
         let date = jiff::fmt::rfc2822::to_string(
@@ -725,8 +775,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 }
 
+/// A reply: code, enhanced status code, text.
+type Answer = (u16, &'static str, String);
+
 /// The reply for what intake did with the message.
-fn answer(outcome: &Outcome) -> (u16, &'static str, String) {
+fn answer(outcome: &Outcome) -> Answer {
     match outcome {
         Outcome::Stored {
             ticket, message, ..
