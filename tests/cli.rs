@@ -489,3 +489,20 @@ fn inspect_json_on_every_fixture() {
         "inspect stored a ticket"
     );
 }
+
+#[test]
+fn tickets_show_lists_each_attachment_once() {
+    let cli = Cli::new();
+    let mail = format!(
+        "From: {MARIA}\r\nTo: {DESK}\r\nSubject: Invoice\r\nMessage-ID: <inv-1@buyer.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\nline three\r\n\
+         --b\r\nContent-Type: application/pdf; name=invoice.pdf\r\n\
+         Content-Disposition: attachment; filename=invoice.pdf\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    );
+    cli.expect(0, &["ingest"], mail.as_bytes());
+    let shown = cli.expect(0, &["tickets", "show", "1"], b"");
+    assert!(shown.contains("line three"), "{shown}");
+    assert_eq!(shown.matches("[attachment] invoice.pdf").count(), 1, "{shown}");
+}

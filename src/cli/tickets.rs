@@ -250,20 +250,20 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
         );
         for line in m.reply_text.lines() {
             println!("  {line}");
-            if m.auto != "none" {
-                println!("  (automatic: {})", m.auto);
-            }
-            for a in shown.attachments.iter().filter(|a| a.message == m.id) {
-                let flags = if a.flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", a.flags.join(" "))
-                };
-                println!(
-                    "  [attachment] {} ({}, {} bytes){flags}",
-                    a.filename, a.content_type, a.size
-                );
-            }
+        }
+        if m.auto != "none" {
+            println!("  (automatic: {})", m.auto);
+        }
+        for a in shown.attachments.iter().filter(|a| a.message == m.id) {
+            let flags = if a.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", a.flags.join(" "))
+            };
+            println!(
+                "  [attachment] {} ({}, {} bytes){flags}",
+                a.filename, a.content_type, a.size
+            );
         }
     }
     println!("\nhistory:");
