@@ -1008,3 +1008,38 @@ async fn reply_all_to_a_notification_posts_once() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_replies_is_dropped() {
+    let h = Harness::start(|s| {
+        s.command_timeout = Duration::from_millis(500);
+        s.max_connections_per_ip = 1;
+    })
+    .await;
+    let mut stream = TcpStream::connect(h.addr).await.unwrap();
+    let mut greeting = [0u8; 64];
+    let n = stream.read(&mut greeting).await.unwrap();
+    assert!(greeting[..n].starts_with(b"220 "));
+    let (_reader, mut writer) = stream.into_split();
+    // Pipelined NOOPs, replies never read: the server's writes block once
+    // the socket buffers are full.
+    let flood = tokio::spawn(async move {
+        let chunk = "NOOP\r\n".repeat(10_000);
+        while writer.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    // The session ends after the timeout and frees the one slot.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut c = h.connect().await;
+        if c.reply().await.unwrap_or_default().starts_with("220") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck session was never dropped"
+        );
+    }
+    flood.abort();
+    h.stop().await;
+}

@@ -117,13 +117,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     pub async fn run(mut self) {
         tracing::debug!(session = %self.id, peer = %self.peer, protocol = ?self.protocol, "session opened");
         match self.serve().await {
-            Ok(()) => {}
+            Ok(()) => {
+                // The last reply (221, 421, 554) and a clean close, briefly.
+                let close = async {
+                    let _ = self.flush().await;
+                    let _ = self.conn.shutdown().await;
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
+            }
             Err(e) => {
                 tracing::debug!(session = %self.id, error = %e, "session ended by an I/O error")
             }
         }
-        let _ = self.flush().await;
-        let _ = self.conn.shutdown().await;
         tracing::debug!(session = %self.id, messages = self.messages, "session closed");
     }
 
@@ -713,12 +718,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
+    /// Writes the pending replies. A client that does not read them within
+    /// the command timeout is gone (its session ends).
     async fn flush(&mut self) -> io::Result<()> {
-        if !self.output.is_empty() {
-            self.conn.write_all(&self.output).await?;
-            self.conn.flush().await?;
-            self.output.clear();
+        if self.output.is_empty() {
+            return Ok(());
         }
+        let write = async {
+            self.conn.write_all(&self.output).await?;
+            self.conn.flush().await
+        };
+        match tokio::time::timeout(self.server.settings.command_timeout, write).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client does not read its replies",
+                ));
+            }
+        }
+        self.output.clear();
         Ok(())
     }
 
