@@ -504,5 +504,9 @@ fn tickets_show_lists_each_attachment_once() {
     cli.expect(0, &["ingest"], mail.as_bytes());
     let shown = cli.expect(0, &["tickets", "show", "1"], b"");
     assert!(shown.contains("line three"), "{shown}");
-    assert_eq!(shown.matches("[attachment] invoice.pdf").count(), 1, "{shown}");
+    assert_eq!(
+        shown.matches("[attachment] invoice.pdf").count(),
+        1,
+        "{shown}"
+    );
 }
