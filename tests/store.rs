@@ -512,6 +512,10 @@ async fn sync_queue_moves_an_intake_address() {
             intake: intake.iter().map(|a| a.to_string()).collect(),
             staff: vec![AGENT.into()],
         };
+        // Looked up once before the move (a server caches what it found):
+        // the move must still show.
+        let before = store.queue_by_intake(DESK).await.unwrap().map(|q| q.name);
+        assert_eq!(before.as_deref(), Some("desk"), "{}", env.backend);
         let moved = store.sync_queue(&queue("desk-2", &[DESK])).await.unwrap();
         store.sync_queue(&queue("desk", &[])).await.unwrap();
         let owner = store.queue_by_intake(DESK).await.unwrap().map(|q| q.name);

@@ -48,5 +48,6 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreEr
     Ok(SqlStore {
         read: pool.clone(),
         write: pool,
+        intake_queues: Default::default(),
     })
 }

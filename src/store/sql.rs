@@ -56,6 +56,31 @@ pub trait Backend: Database {
 pub struct SqlStore<DB: Database> {
     pub(super) read: Pool<DB>,
     pub(super) write: Pool<DB>,
+    /// Queues by intake address, as found: queues change only by
+    /// `sync_queue` (at start-up, from config), which empties it. Saves
+    /// two reads per new ticket.
+    pub(super) intake_queues: IntakeQueues,
+}
+
+/// The cache of [`Store::queue_by_intake`] hits (misses are not kept:
+/// unknown addresses are unbounded).
+#[derive(Default)]
+pub(super) struct IntakeQueues(std::sync::RwLock<std::collections::HashMap<String, Queue>>);
+
+impl IntakeQueues {
+    fn get(&self, address: &str) -> Option<Queue> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(address).cloned()
+    }
+
+    fn put(&self, address: &str, queue: &Queue) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(address.to_string(), queue.clone());
+    }
+
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
@@ -234,6 +259,7 @@ where
             }
         }
         tx.commit().await?;
+        self.intake_queues.clear();
         self.queue(&queue.name)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("queue {} vanished", queue.name)))
@@ -248,6 +274,9 @@ where
     }
 
     async fn queue_by_intake(&self, addr: &str) -> Result<Option<Queue>, StoreError> {
+        if let Some(queue) = self.intake_queues.get(addr) {
+            return Ok(Some(queue));
+        }
         let row = sqlx::query(
             "SELECT q.id, q.name, q.display_name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
              WHERE a.kind = 'intake' AND a.address = $1",
@@ -255,7 +284,11 @@ where
         .bind(addr)
         .fetch_optional(&self.read)
         .await?;
-        self.queue_of(row).await
+        let queue = self.queue_of(row).await?;
+        if let Some(queue) = &queue {
+            self.intake_queues.put(addr, queue);
+        }
+        Ok(queue)
     }
 
     async fn participant_with_ticket(

@@ -68,5 +68,9 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Sqlite>, StoreErro
         .acquire_timeout(timeout)
         .connect_with(options)
         .await?;
-    Ok(SqlStore { read, write })
+    Ok(SqlStore {
+        read,
+        write,
+        intake_queues: Default::default(),
+    })
 }
