@@ -51,6 +51,7 @@ async fn run(
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let (posts, replies): (Vec<Post>, Vec<Reply>) = batch.drain(..).unzip();
+        tracing::trace!(size = posts.len(), "group commit");
         match store.post_many(&posts, &minter).await {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {

@@ -184,10 +184,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn early_talker(&mut self) -> io::Result<bool> {
         let delay = self.server.settings.greeting_delay;
         let mut probe = [0u8; 1];
-        match tokio::time::timeout(delay, self.conn.read(&mut probe)).await {
-            Ok(Ok(n)) => Ok(n > 0),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(false),
+        let read = self.conn.read(&mut probe);
+        let early = if delay.is_zero() {
+            // One look without a timer: a zero timeout would still wait for
+            // the timer's next tick (a millisecond on every connection).
+            futures_util::FutureExt::now_or_never(read)
+        } else {
+            tokio::time::timeout(delay, read).await.ok()
+        };
+        match early {
+            Some(Ok(n)) => Ok(n > 0),
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
         }
     }
 
