@@ -51,8 +51,14 @@ async fn run(
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let (posts, replies): (Vec<Post>, Vec<Reply>) = batch.drain(..).unzip();
-        tracing::trace!(size = posts.len(), "group commit");
-        match store.post_many(&posts, &minter).await {
+        let started = std::time::Instant::now();
+        let committed = store.post_many(&posts, &minter).await;
+        tracing::trace!(
+            size = posts.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
+        match committed {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(Ok(result));
