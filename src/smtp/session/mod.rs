@@ -4,7 +4,7 @@
 //! Replies are buffered and written when the session is about to wait for
 //! input: a pipelining client gets the replies to a whole group of commands
 //! in one write. Commands are parsed with `smtp-proto`; message data goes
-//! through its DATA and BDAT receivers, which undo dot-stuffing and end the
+//! through its DATA and BDAT receivers ([`message`]), which undo dot-stuffing and end the
 //! data only at `<CRLF>.<CRLF>` (a bare `<LF>.<LF>` is data, so no message
 //! can be smuggled inside another).
 
@@ -14,16 +14,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
 use smtp_proto::{Error as ProtoError, MailFrom, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
+mod message;
+
 use super::conn::Conn;
 use super::recipients::{Target, Verdict};
 use super::{Protocol, Server};
-use crate::intake::{Envelope, Outcome};
-use crate::store::Source;
 
 /// Room kept for the `Received:` header parley adds: `SIZE` announces the
 /// intake limit less this, so the stored message still fits the limit.
@@ -397,270 +396,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    /// 503/554 when DATA or BDAT cannot start now, else `None`.
-    fn cannot_take_data(&self, bdat: bool) -> Option<(u16, &'static str, &'static str)> {
-        match &self.tx {
-            None => Some((503, "5.5.1", "need MAIL and RCPT first")),
-            Some(tx) if tx.recipients.is_empty() => Some((554, "5.5.1", "no valid recipients")),
-            Some(tx) if tx.chunked && !bdat => Some((503, "5.5.1", "DATA after BDAT")),
-            Some(_) => None,
-        }
-    }
-
-    async fn data(&mut self) -> io::Result<Flow> {
-        if let Some((code, esc, text)) = self.cannot_take_data(false) {
-            return Ok(self.error(code, esc, text));
-        }
-        self.reply(354, "", "end data with <CR><LF>.<CR><LF>");
-        let limit = self.size_limit();
-        let mut receiver = DataReceiver::new();
-        let mut discard: Option<DummyDataReceiver> = None;
-        let mut data = Vec::with_capacity(8192);
-        loop {
-            let (done, used) = {
-                let pending = &self.input[self.start..];
-                let mut bytes = pending.iter();
-                let done = match &mut discard {
-                    Some(d) => d.ingest(&mut bytes),
-                    None => receiver.ingest(&mut bytes, &mut data),
-                };
-                (done, pending.len() - bytes.as_slice().len())
-            };
-            self.start += used;
-            if discard.is_none() && data.len() > limit {
-                discard = Some(DummyDataReceiver::new_data(&receiver));
-                data = Vec::new();
-            }
-            if done {
-                break;
-            }
-            let timeout = self.server.settings.data_timeout;
-            match self.read_more(timeout, false).await? {
-                Input::Data => {}
-                Input::Timeout => return Ok(self.data_timeout()),
-                Input::Closed | Input::Shutdown => return Ok(Flow::Close),
-            }
-        }
-        let Some(tx) = self.tx.take() else {
-            return Ok(Flow::Continue);
-        };
-        if discard.is_some() {
-            self.too_big(&tx);
-            return Ok(Flow::Continue);
-        }
-        self.deliver(tx, data).await;
-        Ok(Flow::Continue)
-    }
-
-    async fn bdat(&mut self, size: usize, last: bool) -> io::Result<Flow> {
-        let refusal = self.cannot_take_data(true);
-        let limit = self.size_limit();
-        // The chunk follows the command whatever the answer: read it all.
-        let keep = match (&mut self.tx, refusal) {
-            (Some(tx), None) => {
-                tx.chunked = true;
-                if tx.too_big || tx.data.len().saturating_add(size) > limit {
-                    tx.too_big = true;
-                    tx.data = Vec::new();
-                }
-                !tx.too_big
-            }
-            _ => false,
-        };
-        let mut data = match &mut self.tx {
-            Some(tx) if keep => std::mem::take(&mut tx.data),
-            _ => Vec::new(),
-        };
-        let mut keeper = BdatReceiver::new(size, last);
-        let mut dropper = DummyDataReceiver::new_bdat(size);
-        let mut done = size == 0;
-        while !done {
-            let used = {
-                let pending = &self.input[self.start..];
-                let mut bytes = pending.iter();
-                done = if keep {
-                    keeper.ingest(&mut bytes, &mut data)
-                } else {
-                    dropper.ingest(&mut bytes)
-                };
-                pending.len() - bytes.as_slice().len()
-            };
-            self.start += used;
-            if done {
-                break;
-            }
-            let timeout = self.server.settings.data_timeout;
-            match self.read_more(timeout, false).await? {
-                Input::Data => {}
-                Input::Timeout => return Ok(self.data_timeout()),
-                Input::Closed | Input::Shutdown => return Ok(Flow::Close),
-            }
-        }
-        if let Some((code, esc, text)) = refusal {
-            return Ok(self.error(code, esc, text));
-        }
-        let Some(tx) = &mut self.tx else {
-            return Ok(Flow::Continue);
-        };
-        if keep {
-            tx.data = data;
-        }
-        if !last {
-            if tx.too_big {
-                let text = format!("message size exceeds the limit of {limit} bytes");
-                self.reply(552, "5.3.4", &text);
-            } else {
-                self.reply(250, "2.0.0", &format!("{size} octets received"));
-            }
-            return Ok(Flow::Continue);
-        }
-        let Some(mut tx) = self.tx.take() else {
-            return Ok(Flow::Continue);
-        };
-        if tx.too_big {
-            self.too_big(&tx);
-        } else {
-            let data = std::mem::take(&mut tx.data);
-            self.deliver(tx, data).await;
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn data_timeout(&mut self) -> Flow {
-        let host = &self.server.settings.hostname;
-        let text = format!("{host} timeout waiting for data, closing");
-        self.reply(421, "4.4.2", &text);
-        Flow::Close
-    }
-
-    fn too_big(&mut self, tx: &Transaction) {
-        let text = format!(
-            "message size exceeds the limit of {} bytes",
-            self.size_limit()
-        );
-        self.per_recipient(tx, 552, "5.3.4", &text);
-    }
-
-    /// Commits the message and answers: 250 only once it is durable.
-    ///
-    /// Recipients with the same [`Target`] are one delivery; a message to
-    /// several tickets or queues is delivered once per target (the bytes
-    /// are stored once). SMTP answers 451 if any delivery failed (the
-    /// retry finds the others already stored: duplicates), else 250 if any
-    /// was taken; LMTP answers each recipient with its own outcome.
-    async fn deliver(&mut self, tx: Transaction, data: Vec<u8>) {
-        let trace = self.received(&tx);
-        let mut raw = Vec::with_capacity(trace.len() + data.len());
-        raw.extend_from_slice(trace.as_bytes());
-        raw.extend_from_slice(&data);
-        drop(data);
-        self.messages += 1;
-        let mut groups: Vec<(&Target, Vec<String>)> = Vec::new();
-        for (recipient, target) in &tx.recipients {
-            match groups.iter_mut().find(|(t, _)| *t == target) {
-                Some((_, list)) => list.push(recipient.clone()),
-                None => groups.push((target, vec![recipient.clone()])),
-            }
-        }
-        let all: Vec<String> = tx.recipients.iter().map(|(r, _)| r.clone()).collect();
-        let mut answers: Vec<(&Target, Answer)> = Vec::with_capacity(groups.len());
-        let mut raw = Some(raw);
-        let count = groups.len();
-        for (i, (target, recipients)) in groups.into_iter().enumerate() {
-            let bytes = if i + 1 == count {
-                raw.take().unwrap_or_default()
-            } else {
-                raw.clone().unwrap_or_default()
-            };
-            let envelope = Envelope {
-                sender: Some(tx.sender.clone()),
-                recipients,
-                source: Source::Smtp,
-            };
-            let whole = (count > 1).then_some(all.as_slice());
-            let delivered = self.server.intake.deliver_part(bytes, &envelope, whole);
-            let answer = match delivered.await {
-                Ok(outcome) => {
-                    tracing::info!(session = %self.id, outcome = ?outcome, "message taken");
-                    answer(&outcome)
-                }
-                Err(e) => {
-                    tracing::error!(session = %self.id, error = ?e, "store failure; answered 451");
-                    (
-                        451,
-                        "4.3.0",
-                        "temporary failure storing the message; try again later".to_string(),
-                    )
-                }
-            };
-            answers.push((target, answer));
-        }
-        match self.protocol {
-            Protocol::Smtp => {
-                let chosen = answers
-                    .iter()
-                    .find(|(_, a)| a.0 / 100 == 4)
-                    .or_else(|| answers.iter().find(|(_, a)| a.0 / 100 == 2))
-                    .or_else(|| answers.first());
-                if let Some((_, (code, esc, text))) = chosen {
-                    self.reply(*code, esc, text);
-                }
-            }
-            Protocol::Lmtp => {
-                for (recipient, target) in &tx.recipients {
-                    if let Some((_, (code, esc, text))) = answers.iter().find(|(t, _)| *t == target)
-                    {
-                        let text = format!("<{}> {text}", printable(recipient, 254));
-                        self.reply(*code, esc, &text);
-                    }
-                }
-            }
-        }
-    }
-
-    /// SMTP answers the data once; LMTP once per accepted recipient.
-    fn per_recipient(&mut self, tx: &Transaction, code: u16, esc: &str, text: &str) {
-        match self.protocol {
-            Protocol::Smtp => self.reply(code, esc, text),
-            Protocol::Lmtp => {
-                for (rcpt, _) in &tx.recipients {
-                    let text = format!("<{}> {text}", printable(rcpt, 254));
-                    self.reply(code, esc, &text);
-                }
-            }
-        }
-    }
-
-    /// The `Received:` header (RFC 5321 4.4) this hop adds.
-    fn received(&self, tx: &Transaction) -> String {
-        let helo = match &self.greeting {
-            Greeting::Helo(h) | Greeting::Ehlo(h) => printable(h, 100),
-            Greeting::None => "unknown".into(),
-        };
-        let with = match (self.protocol, &self.greeting, self.conn.is_tls()) {
-            (Protocol::Lmtp, _, false) => "LMTP",
-            (Protocol::Lmtp, _, true) => "LMTPS",
-            (Protocol::Smtp, Greeting::Ehlo(_), true) => "ESMTPS",
-            (Protocol::Smtp, Greeting::Ehlo(_), false) => "ESMTP",
-            (Protocol::Smtp, _, _) => "SMTP",
-        };
-        let recipient = match tx.recipients.as_slice() {
-            [(one, _)] => format!("\r\n\tfor <{}>", printable(one, 200)),
-            _ => String::new(),
-        };
-        let date = jiff::fmt::rfc2822::to_string(
-            &jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC),
-        )
-        .unwrap_or_default();
-        format!(
-            "Received: from {helo} ([{ip}])\r\n\tby {host} (parley) with {with} id {id}.{n}{recipient};\r\n\t{date}\r\n",
-            ip = self.peer.ip(),
-            host = self.server.settings.hostname,
-            id = self.id,
-            n = self.messages,
-        )
-    }
-
     async fn starttls(&mut self) -> io::Result<Flow> {
         let Some(acceptor) = self.server.settings.tls.clone() else {
             return Ok(self.error(502, "5.5.1", "STARTTLS not offered"));
@@ -799,31 +534,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             },
             _ = shutdown, if watch => Ok(Input::Shutdown),
         }
-    }
-}
-
-/// A reply: code, enhanced status code, text.
-type Answer = (u16, &'static str, String);
-
-/// The reply for what intake did with the message.
-fn answer(outcome: &Outcome) -> Answer {
-    match outcome {
-        Outcome::Stored {
-            ticket, message, ..
-        } => (
-            250,
-            "2.0.0",
-            format!("stored as message {message} on ticket {ticket}"),
-        ),
-        Outcome::Duplicate { .. } => (250, "2.0.0", "already stored".into()),
-        Outcome::Quarantined { .. } => (250, "2.0.0", "stored for review".into()),
-        Outcome::Bounced(_) => (250, "2.0.0", "delivery report recorded".into()),
-        Outcome::NoMatch => (
-            550,
-            "5.1.1",
-            "no recipient of this message is known here".into(),
-        ),
-        Outcome::Rejected { reason } => (554, "5.7.1", printable(reason, 200)),
     }
 }
 
