@@ -490,6 +490,22 @@ mod tests {
         let mut c = defaults();
         c.store.url = "mysql://x".into();
         assert_eq!(c.validate().unwrap_err().key, "store.url");
+
+        let mut c = defaults();
+        c.smtp.listen.push("localhost:25".into());
+        assert_eq!(c.validate().unwrap_err().key, "smtp.listen[1]");
+
+        let mut c = defaults();
+        c.smtp.tls_cert = "cert.pem".into();
+        assert_eq!(c.validate().unwrap_err().key, "smtp.tls_cert");
+
+        let mut c = defaults();
+        c.smtp.max_line_length = 100;
+        assert_eq!(c.validate().unwrap_err().key, "smtp.max_line_length");
+
+        let mut c = defaults();
+        c.intake.commit_batch = 0;
+        assert_eq!(c.validate().unwrap_err().key, "intake.commit_batch");
     }
 
     #[test]
