@@ -843,3 +843,119 @@ async fn a_client_that_never_reads_its_replies_is_dropped() {
     flood.abort();
     h.stop().await;
 }
+
+/// Random input must never panic a session nor get a malformed reply:
+/// SMTP words, addresses, data and raw bytes in random order, from a fixed
+/// seed so a failure repeats.
+#[tokio::test]
+async fn random_input_never_panics_a_session() {
+    let h = Harness::start(|s| {
+        s.max_bad_commands = 1000;
+        s.max_line_length = 600;
+        s.max_message_bytes = 4000;
+    })
+    .await;
+    let pieces: &[&[u8]] = &[
+        b"EHLO x\r\n",
+        b"HELO \r\n",
+        b"LHLO y\r\n",
+        b"MAIL FROM:<a@b.example>\r\n",
+        b"MAIL FROM:<> SIZE=99999999999999999999\r\n",
+        b"MAIL FROM:<a@b> BODY=8BITMIME SMTPUTF8\r\n",
+        b"RCPT TO:<desk@shop.example>\r\n",
+        b"RCPT TO:<reply+zzzz@reply.shop.example>\r\n",
+        b"RCPT TO:<bounce+@reply.shop.example> NOTIFY=NEVER\r\n",
+        b"DATA\r\n",
+        b"BDAT 5\r\n",
+        b"BDAT 0 LAST\r\n",
+        b"BDAT 18446744073709551615 LAST\r\n",
+        b"RSET\r\n",
+        b"NOOP\r\n",
+        b"VRFY\r\n",
+        b"STARTTLS\r\n",
+        b"AUTH LOGIN\r\n",
+        b".\r\n",
+        b"\r\n.\r\n",
+        b"..\r\n",
+        b"\n.\n",
+        b"\r",
+        b"\n",
+        b"\0",
+        b"\xff\xfe",
+        "é😀".as_bytes(),
+        b"Subject: x\r\n",
+        b"MAIL",
+        b" FROM:<",
+        b">",
+        b"\r\n",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for round in 0..300 {
+        let mut input = Vec::new();
+        if round % 2 == 0 {
+            // Half the rounds start a valid transaction, so that DATA and
+            // BDAT in the random rest are taken and their data read.
+            input.extend_from_slice(b"EHLO x\r\nMAIL FROM:<a@b.example>\r\n");
+            input.extend_from_slice(b"RCPT TO:<desk@shop.example>\r\n");
+        }
+        for _ in 0..(next() % 60) {
+            match next() % 5 {
+                0 => input.extend((0..next() % 40).map(|_| next() as u8)),
+                _ => input.extend_from_slice(pieces[(next() as usize) % pieces.len()]),
+            }
+        }
+        input.extend_from_slice(b"\r\n.\r\nRSET\r\nQUIT\r\n");
+        let (client, server_side) = tokio::io::duplex(1 << 20);
+        let server = h.server.clone();
+        let peer: SocketAddr = "192.0.2.9:25".parse().unwrap();
+        let session = tokio::spawn(async move {
+            server.session(server_side, peer, Protocol::Smtp).await;
+        });
+        let (mut read, mut write) = tokio::io::split(client);
+        // After the greeting: input before it ends the session at once.
+        let mut greeting = [0u8; 256];
+        let n = read.read(&mut greeting).await.unwrap();
+        assert!(greeting[..n].starts_with(b"220 "), "round {round}");
+        write.write_all(&input).await.unwrap();
+        let mut replies = Vec::new();
+        let read_all = read.read_to_end(&mut replies);
+        tokio::time::timeout(Duration::from_secs(30), read_all)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the session hangs"))
+            .unwrap();
+        drop(write);
+        session
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the session panicked: {e}"));
+        let text = String::from_utf8_lossy(&replies);
+        assert!(
+            text.ends_with("221 2.0.0 bye\r\n") || text.contains("421 "),
+            "round {round}: the session did not reach QUIT: {text}"
+        );
+        for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+            *codes
+                .entry(line.get(..3).unwrap_or("").to_string())
+                .or_insert(0) += 1;
+            let b = line.as_bytes();
+            assert!(
+                b.len() >= 4
+                    && b[..3].iter().all(u8::is_ascii_digit)
+                    && (b[3] == b' ' || b[3] == b'-'),
+                "round {round}: malformed reply line {line:?}"
+            );
+        }
+    }
+    // The rounds reach the interesting states, not only errors.
+    println!("reply codes over all rounds: {codes:?}");
+    for code in ["250", "354", "500", "503"] {
+        assert!(codes.contains_key(code), "no {code} in {codes:?}");
+    }
+    h.stop().await;
+}
