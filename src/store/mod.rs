@@ -408,6 +408,23 @@ pub trait Store: Send + Sync {
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
     /// How many raw messages are stored (tests and benchmarks count with it).
     async fn raw_count(&self) -> Result<i64, StoreError>;
+
+    // The IMAP poller's cursors.
+    /// Where the poller stands in `mailbox`, if it has been there.
+    async fn imap_cursor(&self, mailbox: &str) -> Result<Option<ImapCursor>, StoreError>;
+    /// Records that every message up to `cursor.last_uid` under
+    /// `cursor.uidvalidity` is committed. Under the same UIDVALIDITY the
+    /// cursor only moves forward (a lower UID is ignored); a different
+    /// UIDVALIDITY replaces it.
+    async fn set_imap_cursor(&self, mailbox: &str, cursor: ImapCursor) -> Result<(), StoreError>;
+}
+
+/// The IMAP poller's place in one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImapCursor {
+    pub uidvalidity: i64,
+    /// The highest UID whose message is committed.
+    pub last_uid: i64,
 }
 
 /// Opens the store named by `config.url` (SQLite or PostgreSQL) and applies

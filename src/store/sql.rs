@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{
-    AttachmentInfo, AuditEntry, Bounced, Message, NewRaw, Notification, Participant, Post, Posted,
-    Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, now_ms,
+    AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, NewRaw, Notification, Participant,
+    Post, Posted, Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -690,6 +690,38 @@ where
             .fetch_one(&self.read)
             .await?;
         get(&row, "n")
+    }
+
+    async fn imap_cursor(&self, mailbox: &str) -> Result<Option<ImapCursor>, StoreError> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| {
+            Ok(ImapCursor {
+                uidvalidity: get(&row, "uidvalidity")?,
+                last_uid: get(&row, "last_uid")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_imap_cursor(&self, mailbox: &str, cursor: ImapCursor) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (mailbox) DO UPDATE SET \
+             last_uid = CASE WHEN imap_cursors.uidvalidity = excluded.uidvalidity \
+                 AND imap_cursors.last_uid > excluded.last_uid \
+                 THEN imap_cursors.last_uid ELSE excluded.last_uid END, \
+             uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(cursor.uidvalidity)
+        .bind(cursor.last_uid)
+        .bind(now_ms())
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 }
 
