@@ -30,6 +30,9 @@ pub struct Config {
     pub smtp: SmtpConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
+    /// Mailboxes the IMAP poller pulls from.
+    #[serde(default)]
+    pub imap: Vec<ImapConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +120,100 @@ pub struct QueueConfig {
     pub intake: Vec<String>,
     #[serde(default)]
     pub staff: Vec<String>,
+}
+
+/// One mailbox of the IMAP poller (`[[imap]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    pub username: String,
+    /// The password inline, or (better) `password_file`.
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_file: PathBuf,
+    #[serde(default = "default_imap_folder")]
+    pub folder: String,
+    /// The queue new conversations from this mailbox open tickets in;
+    /// empty: by recipient (intake addresses), as for SMTP.
+    #[serde(default)]
+    pub queue: String,
+    /// What happens to a message once committed.
+    #[serde(default)]
+    pub after: ImapAfter,
+    /// The folder `after = "move"` moves to (created when missing).
+    #[serde(default = "default_imap_move_to")]
+    pub move_to: String,
+    /// Where messages that cannot be taken go (created when missing).
+    #[serde(default = "default_imap_quarantine")]
+    pub quarantine_folder: String,
+    /// UIDs fetched per round trip.
+    #[serde(default = "default_imap_batch")]
+    pub batch: usize,
+    /// Seconds between passes.
+    #[serde(default = "default_imap_interval")]
+    pub poll_interval_secs: u64,
+}
+
+/// What the poller does with a committed message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapAfter {
+    /// Flag it \Seen.
+    #[default]
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+    /// Delete and expunge it.
+    Delete,
+}
+
+fn default_imap_port() -> u16 {
+    143
+}
+fn default_imap_folder() -> String {
+    "INBOX".into()
+}
+fn default_imap_move_to() -> String {
+    "parley-done".into()
+}
+fn default_imap_quarantine() -> String {
+    "parley-quarantine".into()
+}
+fn default_imap_batch() -> usize {
+    50
+}
+fn default_imap_interval() -> u64 {
+    60
+}
+
+impl ImapConfig {
+    /// The mailbox's name in logs and the key of its cursor.
+    pub fn key(&self) -> String {
+        format!(
+            "{}@{}:{}/{}",
+            self.username, self.host, self.port, self.folder
+        )
+    }
+
+    /// The password, inline or from `password_file` (surrounding white
+    /// space ignored).
+    pub fn password(&self) -> Result<String, ConfigError> {
+        if !self.password.is_empty() {
+            return Ok(self.password.clone());
+        }
+        std::fs::read_to_string(&self.password_file)
+            .map(|p| p.trim().to_string())
+            .map_err(|e| {
+                ConfigError::new(
+                    "imap.password_file",
+                    format!("{}: {e}", self.password_file.display()),
+                )
+            })
+    }
 }
 
 /// A configuration problem, naming the key at fault.
@@ -228,6 +325,7 @@ impl Config {
             ));
         }
         self.validate_smtp()?;
+        self.validate_imap()?;
         if self.intake.commit_batch == 0 {
             return Err(ConfigError::new(
                 "intake.commit_batch",
@@ -271,6 +369,50 @@ impl Config {
                         format!("{addr:?} is already an intake address of queue {other:?}"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_imap(&self) -> Result<(), ConfigError> {
+        let mut keys = std::collections::HashSet::new();
+        for (i, m) in self.imap.iter().enumerate() {
+            let key = |field: &str| format!("imap[{i}].{field}");
+            if m.host.trim().is_empty() {
+                return Err(ConfigError::new(key("host"), "missing"));
+            }
+            if m.username.is_empty() {
+                return Err(ConfigError::new(key("username"), "missing"));
+            }
+            if m.password.is_empty() && m.password_file.as_os_str().is_empty() {
+                return Err(ConfigError::new(
+                    key("password"),
+                    "missing: set password or password_file",
+                ));
+            }
+            for (field, folder) in [
+                ("folder", &m.folder),
+                ("move_to", &m.move_to),
+                ("quarantine_folder", &m.quarantine_folder),
+            ] {
+                if folder.trim().is_empty() || folder.contains(['\r', '\n', '"']) {
+                    return Err(ConfigError::new(key(field), "not a folder name"));
+                }
+            }
+            if m.batch == 0 {
+                return Err(ConfigError::new(key("batch"), "must be at least 1"));
+            }
+            if !m.queue.is_empty() && !self.queues.iter().any(|q| q.name == m.queue) {
+                return Err(ConfigError::new(
+                    key("queue"),
+                    format!("no queue is named {:?}", m.queue),
+                ));
+            }
+            if !keys.insert(m.key()) {
+                return Err(ConfigError::new(
+                    key("folder"),
+                    "this mailbox is listed twice",
+                ));
             }
         }
         Ok(())

@@ -28,6 +28,7 @@ pub mod address;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod imap;
 pub mod intake;
 pub mod outbox;
 pub mod serve;

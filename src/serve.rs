@@ -40,8 +40,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let recipients = Recipients::new(&config, &secret, store.clone());
     let settings = Settings::new(&config.smtp, config.intake.max_message_bytes, tls);
     let (stop, stopped) = watch::channel(false);
-    let server = Server::new(settings, intake, recipients, stopped);
+    let server = Server::new(settings, intake.clone(), recipients, stopped.clone());
 
+    let mut tasks = tokio::task::JoinSet::new();
     let mut listeners = Vec::new();
     for (list, protocol) in [
         (&config.smtp.listen, Protocol::Smtp),
@@ -55,14 +56,21 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             listeners.push((bind(addr, &key).await?, protocol));
         }
     }
-    if listeners.is_empty() {
+    if listeners.is_empty() && config.imap.is_empty() {
         return Err(ConfigError::new(
             "smtp.listen",
-            "nothing to serve: smtp.listen and smtp.lmtp_listen are both empty",
+            "nothing to serve: smtp.listen and smtp.lmtp_listen are empty and no [[imap]] mailbox is set",
         )
         .into());
     }
-    let mut tasks = tokio::task::JoinSet::new();
+    for mailbox in &config.imap {
+        tracing::info!(mailbox = %mailbox.key(), "polling");
+        tasks.spawn(crate::imap::run(
+            mailbox.clone(),
+            intake.clone(),
+            stopped.clone(),
+        ));
+    }
     for (listener, protocol) in listeners {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, protocol = ?protocol, tls = server.settings().tls.is_some(), "listening");

@@ -162,6 +162,11 @@ impl Intake {
         self.store.clone()
     }
 
+    /// The largest message taken, in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     pub fn minter(&self) -> &Minter {
         &self.minter
     }

@@ -1,0 +1,115 @@
+//! The IMAP poller: pulls mail from the mailboxes in `[[imap]]` into intake.
+//!
+//! One task per mailbox. Each pass selects the folder, compares its
+//! UIDVALIDITY with the stored cursor (a change starts the folder over;
+//! duplicates are recognised at commit), fetches the UIDs above the cursor
+//! in batches, hands each message to [`Intake::deliver`], and only after the
+//! commit flags, moves or deletes it and advances the cursor. A crash
+//! between commit and cursor fetches a message again; the store keeps it
+//! once. A message that cannot be taken (too large, unparseable, failing)
+//! is kept raw in quarantine and moved to the quarantine folder; the
+//! mailbox goes on.
+
+mod mailbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::ImapConfig;
+use crate::intake::Intake;
+
+pub use mailbox::{ImapError, Pass, poll_once};
+
+/// The longest IDLE before it is renewed: RFC 2177 lets servers end an
+/// IDLE after 30 minutes.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// Runs the poller of one mailbox until `shutdown` turns true. It keeps a
+/// session open: a pass, then IDLE until the server reports a change (or
+/// the poll interval passes), or without IDLE a sleep of the interval; the
+/// two take the same messages. Failures reconnect with exponential backoff
+/// (with jitter, up to five minutes), logged once per change of error.
+pub async fn run(config: ImapConfig, intake: Arc<Intake>, mut shutdown: watch::Receiver<bool>) {
+    let key = config.key();
+    let mut backoff = Duration::from_secs(1);
+    let mut last_error: Option<String> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let error = match serve(&config, &intake, &mut shutdown, &mut last_error).await {
+            Ok(()) => return,
+            Err(e) => e.to_string(),
+        };
+        if last_error.as_deref() != Some(error.as_str()) {
+            tracing::warn!(mailbox = %key, error = %error, "imap: retrying with backoff");
+            last_error = Some(error);
+        }
+        let wait = backoff + jitter(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(300));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One connection's life: passes and waits until shutdown (`Ok`) or a
+/// failure (`Err`).
+async fn serve(
+    config: &ImapConfig,
+    intake: &Intake,
+    shutdown: &mut watch::Receiver<bool>,
+    last_error: &mut Option<String>,
+) -> Result<(), ImapError> {
+    let key = config.key();
+    let interval = Duration::from_secs(config.poll_interval_secs.max(1));
+    let (mut session, idle) = mailbox::connect(config).await?;
+    if last_error.take().is_some() {
+        tracing::info!(mailbox = %key, "imap: connected again");
+    }
+    loop {
+        let pass = mailbox::take_new(&mut session, config, intake).await?;
+        if pass.taken > 0 || pass.quarantined > 0 {
+            tracing::info!(mailbox = %key, taken = pass.taken, quarantined = pass.quarantined, "imap pass");
+        }
+        if *shutdown.borrow() {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+        if !idle {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => continue,
+                _ = shutdown.changed() => {
+                    let _ = session.logout().await;
+                    return Ok(());
+                }
+            }
+        }
+        let mut handle = session.idle();
+        handle.init().await?;
+        let stopping = {
+            let (wait, _interrupt) = handle.wait_with_timeout(interval.min(IDLE_RENEW));
+            tokio::select! {
+                woke = wait => { woke?; false }
+                _ = shutdown.changed() => true,
+            }
+        };
+        session = handle.done().await?;
+        if stopping {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+    }
+}
+
+/// Up to a quarter of `base`, from the clock's low bits: enough to keep
+/// many pollers from retrying in step.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base / 4 * (nanos % 1000) / 1000
+}

@@ -1,0 +1,227 @@
+//! The IMAP poller against a real Dovecot (started by the test in a temp
+//! folder on a free loopback port; see tests/imap/dovecot.rs).
+
+mod common;
+#[path = "imap/dovecot.rs"]
+mod dovecot;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use dovecot::Dovecot;
+use parley::config::ImapConfig;
+use parley::imap::poll_once;
+use parley::store::TicketFilter;
+
+const USER: &str = "seller";
+const PASSWORD: &str = "secret-1";
+
+/// A mailbox entry as an admin writes it, with `extra` lines.
+fn mailbox(d: &Dovecot, extra: &str) -> ImapConfig {
+    let text = format!(
+        "host = \"127.0.0.1\"\nport = {}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n{extra}",
+        d.port()
+    );
+    toml::from_str(&text).expect("a valid [[imap]] entry")
+}
+
+fn message(n: usize, to: &str) -> Vec<u8> {
+    format!(
+        "From: buyer{n}@buyer.example\r\nTo: {to}\r\nSubject: Question {n}\r\n\
+         Message-ID: <imap-{n}@buyer.example>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\n\
+         Is lot {n} still available?\r\n"
+    )
+    .into_bytes()
+}
+
+async fn tickets(env: &TestEnv) -> usize {
+    env.store()
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(&d, "queue = \"desk\"\n");
+    let mut uids = Vec::new();
+    for n in 1..=3 {
+        uids.push(d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example")));
+    }
+    let pass = poll_once(&config, &env.intake).await.unwrap();
+    assert_eq!((pass.taken, pass.quarantined), (3, 0));
+    assert_eq!(tickets(&env).await, 3);
+    for uid in &uids {
+        let flags = d.flags(USER, PASSWORD, "INBOX", *uid);
+        assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
+    }
+    let cursor = env
+        .store()
+        .imap_cursor(&config.key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cursor.last_uid, i64::from(*uids.last().unwrap()));
+    // Nothing new: nothing taken, even though the messages are still there.
+    let pass = poll_once(&config, &env.intake).await.unwrap();
+    assert_eq!(pass.taken, 0);
+    d.append(USER, PASSWORD, "INBOX", &message(4, "seller@shop.example"));
+    let pass = poll_once(&config, &env.intake).await.unwrap();
+    assert_eq!(pass.taken, 1);
+    assert_eq!(tickets(&env).await, 4);
+}
+
+#[tokio::test]
+async fn moves_or_deletes_after_the_commit() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let moving = mailbox(
+        &d,
+        "queue = \"desk\"\nafter = \"move\"\nmove_to = \"Done\"\n",
+    );
+    d.append(USER, PASSWORD, "INBOX", &message(1, "seller@shop.example"));
+    d.append(USER, PASSWORD, "INBOX", &message(2, "seller@shop.example"));
+    assert_eq!(poll_once(&moving, &env.intake).await.unwrap().taken, 2);
+    assert!(d.uids(USER, PASSWORD, "INBOX").is_empty());
+    assert_eq!(d.uids(USER, PASSWORD, "Done").len(), 2);
+
+    let deleting = mailbox(&d, "queue = \"desk\"\nafter = \"delete\"\n");
+    d.append(USER, PASSWORD, "INBOX", &message(3, "seller@shop.example"));
+    assert_eq!(poll_once(&deleting, &env.intake).await.unwrap().taken, 1);
+    assert!(d.uids(USER, PASSWORD, "INBOX").is_empty());
+    assert_eq!(d.uids(USER, PASSWORD, "Done").len(), 2);
+    assert_eq!(tickets(&env).await, 3);
+}
+
+#[tokio::test]
+async fn poison_messages_go_to_quarantine_and_the_rest_is_taken() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |c| c.intake.max_message_bytes = 4096).await;
+    // By recipient: no queue set.
+    let config = mailbox(&d, "");
+    d.append(USER, PASSWORD, "INBOX", &message(1, DESK));
+    let mut big = message(2, DESK);
+    big.extend(std::iter::repeat_n(b'x', 10_000));
+    d.append(USER, PASSWORD, "INBOX", &big);
+    d.append(USER, PASSWORD, "INBOX", &message(3, NOBODY));
+    d.append(USER, PASSWORD, "INBOX", &message(4, DESK));
+    let pass = poll_once(&config, &env.intake).await.unwrap();
+    assert_eq!((pass.taken, pass.quarantined), (2, 2));
+    assert_eq!(tickets(&env).await, 2);
+    assert_eq!(d.uids(USER, PASSWORD, "parley-quarantine").len(), 2);
+    let kept = env.store().quarantined().await.unwrap();
+    let mut reasons: Vec<&str> = kept.iter().map(|q| q.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["no_match", "too_large"]);
+}
+
+#[tokio::test]
+async fn a_new_uidvalidity_reads_again_and_stores_nothing_twice() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(&d, "queue = \"desk\"\n");
+    for n in 1..=3 {
+        d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
+    }
+    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 3);
+    let before = env
+        .store()
+        .imap_cursor(&config.key())
+        .await
+        .unwrap()
+        .unwrap();
+    // The folder is recreated (a restore, a migration): same messages, new
+    // UIDVALIDITY, UIDs from 1 again.
+    d.recreate_folder(USER, PASSWORD, "INBOX");
+    for n in 1..=3 {
+        d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
+    }
+    d.append(USER, PASSWORD, "INBOX", &message(9, "seller@shop.example"));
+    let pass = poll_once(&config, &env.intake).await.unwrap();
+    assert_eq!(pass.taken, 4, "all read again");
+    assert_eq!(
+        tickets(&env).await,
+        4,
+        "the three known ones are not stored twice"
+    );
+    let after = env
+        .store()
+        .imap_cursor(&config.key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after.uidvalidity, before.uidvalidity);
+}
+
+#[tokio::test]
+async fn a_server_restart_loses_nothing_and_duplicates_nothing() {
+    let mut d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(&d, "queue = \"desk\"\n");
+    for n in 1..=5 {
+        d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
+    }
+    d.stop();
+    assert!(
+        poll_once(&config, &env.intake).await.is_err(),
+        "server down"
+    );
+    d.restart();
+    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 5);
+    assert_eq!(tickets(&env).await, 5);
+}
+
+#[tokio::test]
+async fn two_mailboxes_are_polled_in_parallel() {
+    let d = Dovecot::start(&[(USER, PASSWORD), ("desk2", "secret-2")]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let intake = Arc::new(parley::intake::Intake::new(
+        &env.config,
+        SECRET.as_bytes(),
+        env.intake.shared_store(),
+    ));
+    let one = mailbox(&d, "queue = \"desk\"\npoll_interval_secs = 1\n");
+    let mut two = mailbox(&d, "queue = \"books\"\npoll_interval_secs = 1\n");
+    two.username = "desk2".into();
+    two.password = "secret-2".into();
+    d.append(USER, PASSWORD, "INBOX", &message(1, "seller@shop.example"));
+    d.append(
+        "desk2",
+        "secret-2",
+        "INBOX",
+        &message(2, "desk2@shop.example"),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = [
+        tokio::spawn(parley::imap::run(one, intake.clone(), stopped.clone())),
+        tokio::spawn(parley::imap::run(two, intake.clone(), stopped)),
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tickets(&env).await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both mailboxes taken"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(true);
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the poller stops on shutdown")
+            .unwrap();
+    }
+    let queues: Vec<String> = env
+        .store()
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.queue)
+        .collect();
+    assert!(queues.contains(&"desk".to_string()) && queues.contains(&"books".to_string()));
+}
