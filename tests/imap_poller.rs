@@ -225,3 +225,106 @@ async fn two_mailboxes_are_polled_in_parallel() {
         .collect();
     assert!(queues.contains(&"desk".to_string()) && queues.contains(&"books".to_string()));
 }
+
+/// Runs the long-lived poller of `config` until the returned sender stops it.
+fn spawn_poller(
+    config: ImapConfig,
+    env: &TestEnv,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let intake = Arc::new(parley::intake::Intake::new(
+        &env.config,
+        SECRET.as_bytes(),
+        env.intake.shared_store(),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (
+        stop,
+        tokio::spawn(parley::imap::run(config, intake, stopped)),
+    )
+}
+
+async fn wait_for_tickets(env: &TestEnv, n: usize, within: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    while tickets(env).await < n {
+        assert!(
+            started.elapsed() < within,
+            "{n} tickets not there after {within:?} (have {})",
+            tickets(env).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn idle_delivers_a_new_message_at_once() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    // Polling alone would wait ten minutes: only IDLE can be this quick.
+    let config = mailbox(&d, "queue = \"desk\"\npoll_interval_secs = 600\n");
+    d.append(USER, PASSWORD, "INBOX", &message(1, "seller@shop.example"));
+    let (stop, task) = spawn_poller(config, &env);
+    wait_for_tickets(&env, 1, Duration::from_secs(20)).await;
+    // The poller is in IDLE now (give it a moment to have sent it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.append(USER, PASSWORD, "INBOX", &message(2, "seller@shop.example"));
+    let latency = wait_for_tickets(&env, 2, Duration::from_secs(5)).await;
+    println!("IDLE: the new message was a ticket after {latency:?}");
+    assert!(latency < Duration::from_secs(2), "took {latency:?}");
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the poller leaves IDLE on shutdown")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dovecot_restarted_mid_batch_loses_and_duplicates_nothing() {
+    let mut d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(
+        &d,
+        "queue = \"desk\"\nbatch = 1\npoll_interval_secs = 600\n",
+    );
+    let total = 40;
+    for n in 1..=total {
+        d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
+    }
+    let (stop, task) = spawn_poller(config, &env);
+    wait_for_tickets(&env, 3, Duration::from_secs(20)).await;
+    d.stop();
+    let at_stop = tickets(&env).await;
+    d.restart();
+    wait_for_tickets(&env, total, Duration::from_secs(60)).await;
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the poller stops")
+        .unwrap();
+    println!("stopped Dovecot with {at_stop} of {total} taken");
+    assert!(
+        at_stop < total,
+        "the stop came after the whole batch: no test"
+    );
+    // Exactly once: one ticket per message, each flagged in the mailbox.
+    let subjects: Vec<String> = env
+        .store()
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.subject)
+        .collect();
+    assert_eq!(subjects.len(), total);
+    let mut unique = subjects.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), total, "no message stored twice");
+    for uid in d.uids(USER, PASSWORD, "INBOX") {
+        let flags = d.flags(USER, PASSWORD, "INBOX", uid);
+        assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
+    }
+}
