@@ -328,3 +328,27 @@ async fn dovecot_restarted_mid_batch_loses_and_duplicates_nothing() {
         assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
     }
 }
+
+#[tokio::test]
+async fn a_reply_in_the_mailbox_threads_onto_its_ticket() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(&d, "queue = \"desk\"\n");
+    let ticket = env.open_ticket(MARIA, "Oak table").await;
+    let issued = env.store().notifications(ticket).await.unwrap()[0]
+        .message_id
+        .clone();
+    // The seller's mail client files Maria's answer to the notification in
+    // the mailbox parley polls.
+    let reply = format!(
+        "From: {MARIA}\r\nTo: seller@shop.example\r\nSubject: Re: Oak table\r\n\
+         Message-ID: <answer-1@buyer.example>\r\nIn-Reply-To: <{issued}>\r\n\
+         References: <{issued}>\r\n\r\nCan you deliver it?\r\n"
+    );
+    d.append(USER, PASSWORD, "INBOX", reply.as_bytes());
+    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 1);
+    assert_eq!(tickets(&env).await, 1, "no new ticket");
+    let messages = env.store().messages(ticket).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].matched_by, "references");
+}
