@@ -127,8 +127,17 @@ pub struct QueueConfig {
 #[serde(deny_unknown_fields)]
 pub struct ImapConfig {
     pub host: String,
-    #[serde(default = "default_imap_port")]
-    pub port: u16,
+    /// How the connection is secured; `none` only on loopback.
+    #[serde(default)]
+    pub tls: ImapTls,
+    /// The port; unset: the mode's (993 for `tls`, 143 otherwise). See
+    /// [`ImapConfig::port`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// A PEM file of trust anchors added to the system's (a private CA);
+    /// empty: the system's only.
+    #[serde(default)]
+    pub tls_ca_file: PathBuf,
     pub username: String,
     /// The password inline, or (better) `password_file`.
     #[serde(default)]
@@ -171,9 +180,30 @@ pub enum ImapAfter {
     Delete,
 }
 
-fn default_imap_port() -> u16 {
-    143
+/// How the poller secures its connection to a mailbox's server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapTls {
+    /// TLS from the first byte (IMAPS, port 993).
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (port 143).
+    Starttls,
+    /// No TLS at all: only for a loopback host.
+    #[serde(rename = "none")]
+    Plain,
 }
+
+impl ImapTls {
+    /// The IANA port of the mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ImapTls::Tls => 993,
+            ImapTls::Starttls | ImapTls::Plain => 143,
+        }
+    }
+}
+
 fn default_imap_folder() -> String {
     "INBOX".into()
 }
@@ -191,12 +221,67 @@ fn default_imap_interval() -> u64 {
 }
 
 impl ImapConfig {
-    /// The mailbox's name in logs and the key of its cursor.
+    /// The port connected to: `port`, else the default of the `tls` mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.tls.default_port())
+    }
+
+    /// The mailbox's name in logs and the key of its cursor (with the port
+    /// connected to, set or defaulted).
     pub fn key(&self) -> String {
         format!(
             "{}@{}:{}/{}",
-            self.username, self.host, self.port, self.folder
+            self.username,
+            self.host,
+            self.port(),
+            self.folder
         )
+    }
+
+    /// Whether `host` is a loopback address: 127.0.0.0/8, ::1 (also
+    /// IPv4-mapped) or `localhost`.
+    pub fn host_is_loopback(&self) -> bool {
+        let host = self.host.trim().trim_end_matches('.');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+    }
+
+    /// The certificates of `tls_ca_file` (none when it is empty). Errors
+    /// (unreadable, not PEM, no certificate, not usable as a trust anchor)
+    /// name `imap.tls_ca_file`.
+    pub fn ca_certificates(
+        &self,
+    ) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, ConfigError> {
+        use tokio_rustls::rustls::RootCertStore;
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+
+        let path = &self.tls_ca_file;
+        if path.as_os_str().is_empty() {
+            return Ok(Vec::new());
+        }
+        let fail = |message: String| {
+            ConfigError::new("imap.tls_ca_file", format!("{}: {message}", path.display()))
+        };
+        let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(fail("no PEM certificate in it".into()));
+        }
+        let mut roots = RootCertStore::empty();
+        for (n, cert) in certs.iter().enumerate() {
+            roots.add(cert.clone()).map_err(|e| {
+                fail(format!(
+                    "certificate {} is not usable as a trust anchor: {e}",
+                    n + 1
+                ))
+            })?;
+        }
+        Ok(certs)
     }
 
     /// The password, inline or from `password_file` (surrounding white
@@ -381,6 +466,33 @@ impl Config {
             if m.host.trim().is_empty() {
                 return Err(ConfigError::new(key("host"), "missing"));
             }
+            match m.tls {
+                ImapTls::Plain if !m.host_is_loopback() => {
+                    return Err(ConfigError::new(
+                        key("tls"),
+                        format!(
+                            "\"none\" (no TLS) is only allowed for a loopback host \
+                             (127.0.0.0/8, ::1, localhost), not {:?}: use \"tls\" or \"starttls\"",
+                            m.host
+                        ),
+                    ));
+                }
+                ImapTls::Plain => {}
+                ImapTls::Tls | ImapTls::Starttls => {
+                    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(m.host.trim());
+                    if name.is_err() {
+                        return Err(ConfigError::new(
+                            key("host"),
+                            format!("{:?} is neither a host name nor an IP address", m.host),
+                        ));
+                    }
+                }
+            }
+            if m.port == Some(0) {
+                return Err(ConfigError::new(key("port"), "must be 1 to 65535"));
+            }
+            m.ca_certificates()
+                .map_err(|e| ConfigError::new(key("tls_ca_file"), e.message))?;
             if m.username.is_empty() {
                 return Err(ConfigError::new(key("username"), "missing"));
             }
@@ -516,6 +628,11 @@ impl Config {
             copy.token.secret = "<redacted>".into();
         }
         copy.store.url = redact_url_password(&copy.store.url);
+        for mailbox in &mut copy.imap {
+            if !mailbox.password.is_empty() {
+                mailbox.password = "<redacted>".into();
+            }
+        }
         copy
     }
 }
@@ -655,9 +772,16 @@ mod tests {
         let mut c = defaults();
         c.token.secret = "0123456789abcdef0123".into();
         c.store.url = "postgres://u:hunter2@db/parley".into();
+        c.imap.push(
+            toml::from_str(
+                "host = \"localhost\"\ntls = \"none\"\nusername = \"u\"\npassword = \"imap-hunter3\"",
+            )
+            .unwrap(),
+        );
         let text = toml::to_string(&c.redacted()).unwrap();
         assert!(!text.contains("0123456789abcdef0123"));
         assert!(!text.contains("hunter2"));
+        assert!(!text.contains("imap-hunter3"));
         assert!(text.contains("postgres://u:<redacted>@db/parley"));
     }
 

@@ -20,7 +20,7 @@ const PASSWORD: &str = "secret-1";
 /// A mailbox entry as an admin writes it, with `extra` lines.
 fn mailbox(d: &Dovecot, extra: &str) -> ImapConfig {
     let text = format!(
-        "host = \"127.0.0.1\"\nport = {}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n{extra}",
+        "host = \"127.0.0.1\"\ntls = \"none\"\nport = {}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n{extra}",
         d.port()
     );
     toml::from_str(&text).expect("a valid [[imap]] entry")

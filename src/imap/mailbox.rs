@@ -5,11 +5,18 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 use tokio::net::TcpStream;
 
-use crate::config::{ImapAfter, ImapConfig};
+use crate::config::{ImapAfter, ImapConfig, ImapTls};
 use crate::intake::{Envelope, Intake, Outcome, parse};
 use crate::store::{ImapCursor, NewRaw, Source, StoreError};
 
-pub type Session = async_imap::Session<TcpStream>;
+use super::tls::{self, ImapStream};
+
+/// A logged-in session, whatever the `tls` mode.
+pub type Session = async_imap::Session<ImapStream>;
+
+/// The longest a connection may take to be ready: TCP, TLS (STARTTLS),
+/// greeting, login.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a pass stopped. All of them are retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +25,10 @@ pub enum ImapError {
     Connect(std::io::Error),
     #[error("timed out")]
     Timeout,
+    #[error("TLS with {host}: the server's certificate is refused: {reason}")]
+    Certificate { host: String, reason: String },
+    #[error("TLS with {host}: {reason}")]
+    Tls { host: String, reason: String },
     #[error("login refused: {0}")]
     Login(String),
     #[error("IMAP: {0}")]
@@ -47,27 +58,59 @@ pub async fn poll_once(config: &ImapConfig, intake: &Intake) -> Result<Pass, Ima
     pass
 }
 
-/// A logged-in session; `true` when the server offers IDLE.
+/// A logged-in session; `true` when the server offers IDLE. The `tls`
+/// mode decides the stream: TLS from the first byte, STARTTLS before
+/// login, or plain (loopback only, checked by the config's validation).
 pub async fn connect(config: &ImapConfig) -> Result<(Session, bool), ImapError> {
-    let timeout = Duration::from_secs(60);
-    let address = (config.host.as_str(), config.port);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+    let mut session = tokio::time::timeout(CONNECT_TIMEOUT, log_in(config))
         .await
-        .map_err(|_| ImapError::Timeout)?
+        .map_err(|_| ImapError::Timeout)??;
+    let idle = session.capabilities().await?.has_str("IDLE");
+    Ok((session, idle))
+}
+
+async fn log_in(config: &ImapConfig) -> Result<Session, ImapError> {
+    let address = (config.host.trim(), config.port());
+    let tcp = TcpStream::connect(address)
+        .await
         .map_err(ImapError::Connect)?;
+    let client = match config.tls {
+        ImapTls::Plain => greeted(ImapStream::Plain(tcp)).await?,
+        ImapTls::Tls => greeted(tls::handshake(config, tcp).await?).await?,
+        ImapTls::Starttls => {
+            let mut plain = greeted(tcp).await?;
+            plain
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| ImapError::Tls {
+                    host: config.host.trim().to_string(),
+                    reason: format!("STARTTLS failed: {e}"),
+                })?;
+            // Anything the server sent after its OK is dropped with the
+            // plain client's buffer; no greeting follows the handshake.
+            let tls = tls::handshake(config, plain.into_inner()).await?;
+            async_imap::Client::new(tls)
+        }
+    };
+    let password = config.password()?;
+    client
+        .login(&config.username, &password)
+        .await
+        .map_err(|(e, _)| ImapError::Login(e.to_string()))
+}
+
+/// A client on `stream` once the server's greeting is read.
+async fn greeted<S>(stream: S) -> Result<async_imap::Client<S>, ImapError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
     let mut client = async_imap::Client::new(stream);
     client
         .read_response()
         .await
         .map_err(ImapError::Connect)?
         .ok_or_else(|| ImapError::Protocol("no greeting".into()))?;
-    let password = config.password()?;
-    let mut session = client
-        .login(&config.username, &password)
-        .await
-        .map_err(|(e, _)| ImapError::Login(e.to_string()))?;
-    let idle = session.capabilities().await?.has_str("IDLE");
-    Ok((session, idle))
+    Ok(client)
 }
 
 /// Takes every message above the cursor (selecting the folder).

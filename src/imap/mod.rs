@@ -11,6 +11,7 @@
 //! mailbox goes on.
 
 mod mailbox;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::config::ImapConfig;
 use crate::intake::Intake;
 
 pub use mailbox::{ImapError, Pass, poll_once};
+pub use tls::ImapStream;
 
 /// The longest IDLE before it is renewed: RFC 2177 lets servers end an
 /// IDLE after 30 minutes.

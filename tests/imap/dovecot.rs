@@ -45,11 +45,15 @@ const PORT_ATTEMPTS: usize = 5;
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 /// A running Dovecot on `127.0.0.1:port()`, stopped and reaped on drop.
+/// Started with [`Dovecot::start_tls`], it also offers STARTTLS on
+/// `port()` and implicit TLS on `tls_port()`.
 pub struct Dovecot {
     /// The master process; `None` while stopped. A mutex so that
     /// [`Dovecot::recreate_folder`] can restart it behind `&self`.
     master: Mutex<Option<Child>>,
     port: u16,
+    /// The certificate, key and IMAPS port of [`Dovecot::start_tls`].
+    tls: Option<Tls>,
     binary: PathBuf,
     /// `instance_name`: also the prefix of its processes' titles
     /// (`dovecot-<instance>/imap`) and a part of its greeting.
@@ -61,6 +65,28 @@ impl Dovecot {
     /// Starts a Dovecot whose users are `users` (name, password), each with
     /// an empty INBOX.
     pub fn start(users: &[(&str, &str)]) -> Dovecot {
+        Dovecot::start_with(users, None)
+    }
+
+    /// [`Dovecot::start`] with TLS: `ssl = yes` with the PEM certificate
+    /// chain `cert` and private key `key` (read by Dovecot at start), so
+    /// `port()` offers STARTTLS, and an `imaps` listener (TLS from the first
+    /// byte) on `tls_port()`. Plain login stays allowed on `port()`: the
+    /// helpers keep working.
+    pub fn start_tls(users: &[(&str, &str)], cert: &Path, key: &Path) -> Dovecot {
+        let absolute =
+            |p: &Path| fs::canonicalize(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        Dovecot::start_with(
+            users,
+            Some(Tls {
+                cert: absolute(cert),
+                key: absolute(key),
+                port: 0,
+            }),
+        )
+    }
+
+    fn start_with(users: &[(&str, &str)], tls: Option<Tls>) -> Dovecot {
         let binary = dovecot_binary();
         let dir = tempfile::Builder::new()
             .prefix("parley-dovecot-")
@@ -112,6 +138,7 @@ impl Dovecot {
         let mut dovecot = Dovecot {
             master: Mutex::new(None),
             port: 0,
+            tls,
             binary,
             instance,
             dir,
@@ -119,6 +146,12 @@ impl Dovecot {
         let mut failure = String::new();
         for _ in 0..PORT_ATTEMPTS {
             dovecot.port = free_port();
+            if let Some(tls) = &mut dovecot.tls {
+                tls.port = free_port();
+                while tls.port == dovecot.port {
+                    tls.port = free_port();
+                }
+            }
             dovecot.write_config(&owner);
             match dovecot.launch() {
                 Ok(()) => return dovecot,
@@ -134,6 +167,15 @@ impl Dovecot {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The IMAPS port (TLS from the first byte) of [`Dovecot::start_tls`].
+    /// Panics when started without TLS.
+    pub fn tls_port(&self) -> u16 {
+        self.tls
+            .as_ref()
+            .expect("tls_port: start the Dovecot with start_tls")
+            .port
     }
 
     /// Always `127.0.0.1`.
@@ -330,6 +372,20 @@ service auth-worker {{
                 "  chroot =\n",
             )
         };
+        let (ssl, imaps) = match &self.tls {
+            None => ("ssl = no".to_string(), "    port = 0".to_string()),
+            Some(tls) => (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}",
+                    tls.cert.display(),
+                    tls.key.display()
+                ),
+                format!(
+                    "    address = 127.0.0.1\n    port = {}\n    ssl = yes",
+                    tls.port
+                ),
+            ),
+        };
         let conf = format!(
             "# Written by tests/imap/dovecot.rs.
 protocols = imap
@@ -340,7 +396,7 @@ instance_name = {instance}
 login_greeting = Dovecot {instance} ready.
 login_trusted_networks = 127.0.0.0/8
 disable_plaintext_auth = no
-ssl = no
+{ssl}
 auth_mechanisms = plain login
 auth_verbose = yes
 mail_location = maildir:~/Maildir
@@ -360,7 +416,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+{imaps}
   }}
 }}
 {not_root}"
@@ -546,6 +602,14 @@ impl Drop for Dovecot {
     fn drop(&mut self) {
         self.shut_down();
     }
+}
+
+/// The TLS setup of [`Dovecot::start_tls`].
+struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+    /// The IMAPS listener's port.
+    port: u16,
 }
 
 /// Why a start failed.
