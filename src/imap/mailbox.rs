@@ -162,44 +162,84 @@ pub async fn take_new(
         }
     };
     for chunk in uids.chunks(config.batch.max(1)) {
-        let set = chunk
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let set = uid_set(chunk);
         let sizes: Vec<(u32, u32)> = session
             .uid_fetch(&set, "(UID RFC822.SIZE)")
             .await?
             .try_filter_map(|f| async move { Ok(f.uid.zip(f.size)) })
             .try_collect()
             .await?;
-        for &uid in chunk {
-            let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| *s);
-            let Some(size) = size else {
-                continue; // gone meanwhile (expunged by another client)
-            };
-            let taken = take_one(session, config, intake, &recipients, uid, size).await?;
-            match taken {
-                Taken::Stored => {
-                    after(session, config, uid).await?;
-                    pass.taken += 1;
-                }
-                Taken::Quarantined => {
-                    session
-                        .uid_mv(uid.to_string(), &config.quarantine_folder)
-                        .await?;
-                    pass.quarantined += 1;
-                }
+        let limit = intake.max_message_bytes();
+        let envelope = Envelope {
+            sender: None,
+            recipients: recipients.clone(),
+            source: Source::Imap,
+        };
+        // (uid, outcome) for every message of the chunk still there.
+        let mut settled: Vec<(u32, Result<Taken, ImapError>)> = Vec::new();
+        let (small, large): (Sizes, Sizes) = sizes
+            .into_iter()
+            .partition(|(_, size)| *size as usize <= limit);
+        for group in by_bytes(&small, FETCH_BYTES) {
+            // One round trip for the bodies; the deliveries run at once, so
+            // the group committer puts them in few transactions.
+            let bodies = fetch(session, &uid_set(&group), "BODY.PEEK[]").await?;
+            let envelope = &envelope;
+            let deliveries = bodies
+                .into_iter()
+                .map(|(uid, raw)| async move { (uid, settle(intake, raw, envelope).await) });
+            settled.extend(futures_util::future::join_all(deliveries).await);
+        }
+        if !large.is_empty() {
+            let uids: Vec<u32> = large.iter().map(|(uid, _)| *uid).collect();
+            for (uid, header) in fetch(session, &uid_set(&uids), "BODY.PEEK[HEADER]").await? {
+                let size = large.iter().find(|(u, _)| *u == uid).map_or(0, |(_, s)| *s);
+                let detail =
+                    format!("{size} bytes, over the limit of {limit}: only the header was fetched");
+                let kept = quarantine(intake, header, &envelope, "too_large", &detail).await;
+                settled.push((uid, kept.map(|()| Taken::Quarantined)));
             }
-            store
-                .set_imap_cursor(
-                    &key,
-                    ImapCursor {
-                        uidvalidity: validity,
-                        last_uid: i64::from(uid),
-                    },
-                )
+        }
+        settled.sort_by_key(|(uid, _)| *uid);
+        // Everything below the first failure is done; the cursor stops there.
+        let failed = settled.iter().position(|(_, r)| r.is_err());
+        let done = &settled[..failed.unwrap_or(settled.len())];
+        let stored: Vec<u32> = done
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(Taken::Stored)))
+            .map(|(uid, _)| *uid)
+            .collect();
+        let kept: Vec<u32> = done
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(Taken::Quarantined)))
+            .map(|(uid, _)| *uid)
+            .collect();
+        if !stored.is_empty() {
+            after(session, config, &uid_set(&stored)).await?;
+        }
+        if !kept.is_empty() {
+            session
+                .uid_mv(uid_set(&kept), &config.quarantine_folder)
                 .await?;
+        }
+        pass.taken += stored.len();
+        pass.quarantined += kept.len();
+        let last = match failed {
+            Some(i) => settled[i].0.checked_sub(1),
+            None => chunk.last().copied(),
+        };
+        if let Some(last) = last.filter(|&uid| i64::from(uid) >= start) {
+            let cursor = ImapCursor {
+                uidvalidity: validity,
+                last_uid: i64::from(last),
+            };
+            store.set_imap_cursor(&key, cursor).await?;
+        }
+        if let Some(i) = failed {
+            let (_, error) = settled.swap_remove(i);
+            return Err(error
+                .err()
+                .unwrap_or_else(|| ImapError::Protocol("lost error".into())));
         }
     }
     Ok(pass)
@@ -210,55 +250,75 @@ enum Taken {
     Quarantined,
 }
 
-/// Fetches and commits one message (a too large one: its header only, into
-/// quarantine).
-async fn take_one(
+/// (UID, RFC822.SIZE) pairs.
+type Sizes = Vec<(u32, u32)>;
+
+/// The most message bytes fetched in one round trip.
+const FETCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// `1,5,7`: a UID set for a command.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Groups of UIDs (in order) whose sizes add up to at most `max` bytes
+/// (a single larger message makes a group of its own).
+fn by_bytes(sizes: &[(u32, u32)], max: usize) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0usize;
+    for &(uid, size) in sizes {
+        let size = size as usize;
+        match groups.last_mut() {
+            Some(group) if bytes + size <= max => group.push(uid),
+            _ => {
+                groups.push(vec![uid]);
+                bytes = 0;
+            }
+        }
+        bytes += size;
+    }
+    groups
+}
+
+/// `item` (a body section) of every message of `set`, by UID.
+async fn fetch(
     session: &mut Session,
-    config: &ImapConfig,
-    intake: &Intake,
-    recipients: &[String],
-    uid: u32,
-    size: u32,
-) -> Result<Taken, ImapError> {
-    let limit = intake.max_message_bytes();
-    let too_large = size as usize > limit;
-    let item = if too_large {
-        "BODY.PEEK[HEADER]"
-    } else {
-        "BODY.PEEK[]"
-    };
-    let fetched: Vec<Vec<u8>> = session
-        .uid_fetch(uid.to_string(), item)
+    set: &str,
+    item: &str,
+) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+    let fetched = session
+        .uid_fetch(set, item)
         .await?
-        .try_filter_map(|f| async move { Ok(f.body().or_else(|| f.header()).map(<[u8]>::to_vec)) })
+        .try_filter_map(|f| async move {
+            let bytes = f.body().or_else(|| f.header()).map(<[u8]>::to_vec);
+            Ok(f.uid.zip(bytes))
+        })
         .try_collect()
         .await?;
-    let raw = fetched.into_iter().next().unwrap_or_default();
-    let envelope = Envelope {
-        sender: None,
-        recipients: recipients.to_vec(),
-        source: Source::Imap,
-    };
-    if too_large {
-        let detail =
-            format!("{size} bytes, over the limit of {limit}: only the header was fetched");
-        quarantine(intake, raw, &envelope, "too_large", &detail).await?;
-        return Ok(Taken::Quarantined);
-    }
-    match intake.deliver(raw.clone(), &envelope).await? {
-        Outcome::Stored { .. } | Outcome::Duplicate { .. } | Outcome::Bounced(_) => Ok(Taken::Stored),
+    Ok(fetched)
+}
+
+/// Commits one message, or keeps it in quarantine when intake cannot place
+/// it.
+async fn settle(intake: &Intake, raw: Vec<u8>, envelope: &Envelope) -> Result<Taken, ImapError> {
+    match intake.deliver(raw.clone(), envelope).await? {
+        Outcome::Stored { .. } | Outcome::Duplicate { .. } | Outcome::Bounced(_) => {
+            Ok(Taken::Stored)
+        }
         Outcome::Quarantined { .. } => Ok(Taken::Quarantined),
         Outcome::NoMatch => {
             let detail = "no recipient matched: no reply token, reference, subject tag or intake address (set the mailbox's queue)";
-            quarantine(intake, raw, &envelope, "no_match", detail).await?;
+            quarantine(intake, raw, envelope, "no_match", detail).await?;
             Ok(Taken::Quarantined)
         }
         Outcome::Rejected { reason } => {
-            quarantine(intake, raw, &envelope, "rejected", &reason).await?;
+            quarantine(intake, raw, envelope, "rejected", &reason).await?;
             Ok(Taken::Quarantined)
         }
     }
-    .inspect(|_| tracing::debug!(mailbox = %config.key(), uid, "message taken"))
 }
 
 async fn quarantine(
@@ -280,8 +340,7 @@ async fn quarantine(
 }
 
 /// What happens to a committed message in the mailbox.
-async fn after(session: &mut Session, config: &ImapConfig, uid: u32) -> Result<(), ImapError> {
-    let set = uid.to_string();
+async fn after(session: &mut Session, config: &ImapConfig, set: &str) -> Result<(), ImapError> {
     match config.after {
         ImapAfter::Seen => {
             let _: Vec<_> = session
@@ -314,4 +373,21 @@ async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapEr
         session.create(folder).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{by_bytes, uid_set};
+
+    #[test]
+    fn groups_stay_under_the_byte_budget_in_order() {
+        let sizes = [(1, 40), (2, 40), (3, 30), (4, 200), (5, 10)];
+        assert_eq!(
+            by_bytes(&sizes, 100),
+            [vec![1, 2], vec![3], vec![4], vec![5]]
+        );
+        assert_eq!(by_bytes(&sizes, 1000), [vec![1, 2, 3, 4, 5]]);
+        assert!(by_bytes(&[], 100).is_empty());
+        assert_eq!(uid_set(&[3, 9, 10]), "3,9,10");
+    }
 }
