@@ -34,9 +34,9 @@
 
 #[path = "../tests/imap/dovecot.rs"]
 mod dovecot;
+#[path = "proc.rs"]
+mod proc;
 
-use std::fs::File;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,6 +45,7 @@ use futures_util::TryStreamExt;
 use parley::config::{Config, ImapConfig};
 use parley::intake::{Envelope, Intake, Outcome};
 use parley::store::{self, ImapCursor, Source, Store};
+use proc::{cpu_model, cpu_seconds, status_mb};
 
 const USER: &str = "seller";
 const PASSWORD: &str = "bench-secret-1";
@@ -585,57 +586,6 @@ fn dovecot_cpu(d: &Dovecot) -> f64 {
         total += cpu_seconds(&master.to_string(), true);
     }
     total
-}
-
-/// CPU seconds (user + system) of /proc/`pid`, or of its reaped children.
-fn cpu_seconds(pid: &str, children: bool) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let (a, b) = if children { (13, 14) } else { (11, 12) };
-    let ticks: f64 = [a, b]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    ticks / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// A field of /proc/`pid`/status in MB (the kernel writes kB).
-fn status_mb(pid: &str, field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let value = status.lines().find_map(|l| {
-        l.strip_prefix(field)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(str::trim)
-    })?;
-    let kb: f64 = value.split_whitespace().next()?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn cpu_model() -> String {
-    let mut cpuinfo = String::new();
-    let _ = File::open("/proc/cpuinfo").and_then(|mut f| f.read_to_string(&mut cpuinfo));
-    cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn dovecot_version() -> String {

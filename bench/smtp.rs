@@ -18,8 +18,11 @@
 //! an acknowledged message; without smtp-source/smtp-sink it runs only its
 //! own client.
 
+#[path = "proc.rs"]
+mod proc;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use parley::config::Config;
 use parley::store::{self, Store};
+use proc::{cpu_model, cpu_seconds, status_field, status_mb};
 
 const PARLEY: &str = env!("CARGO_BIN_EXE_parley");
 const SENDER: &str = "a@x.test";
@@ -118,7 +122,7 @@ impl Row {
             server_cpu: m.server_cpu,
             client_cpu: m.client_cpu,
             latency: m.latency,
-            peak_rss_mb: status_mb(pid, "VmHWM"),
+            peak_rss_mb: status_mb(&pid.to_string(), "VmHWM"),
         }
     }
 
@@ -304,12 +308,12 @@ fn run(plan: &Plan) -> Vec<String> {
 
     // Idle sessions on a fresh parley: greeted, EHLO answered, then nothing.
     let parley = Parley::start();
-    let base = status_mb(parley.pid(), "VmRSS").unwrap_or(0.0);
+    let base = status_mb(&parley.pid().to_string(), "VmRSS").unwrap_or(0.0);
     let (open, idle_errors) = idle_sessions(parley.port, plan.idle);
     std::thread::sleep(Duration::from_millis(300));
-    let rss = status_mb(parley.pid(), "VmRSS").unwrap_or(f64::NAN);
-    let hwm = status_mb(parley.pid(), "VmHWM").unwrap_or(f64::NAN);
-    let threads = status_field(parley.pid(), "Threads").unwrap_or_default();
+    let rss = status_mb(&parley.pid().to_string(), "VmRSS").unwrap_or(f64::NAN);
+    let hwm = status_mb(&parley.pid().to_string(), "VmHWM").unwrap_or(f64::NAN);
+    let threads = status_field(&parley.pid().to_string(), "Threads").unwrap_or_default();
     println!(
         "\nidle sessions: {} open (greeted, EHLO answered): parley VmRSS {rss:.1} MB \
          (before: {base:.1} MB; +{:.1} KB per session), VmHWM {hwm:.1} MB, {threads} threads",
@@ -775,62 +779,6 @@ fn idle_sessions(port: u16, count: usize) -> (Vec<TcpStream>, String) {
 }
 
 // ---------------------------------------------------------------- /proc
-
-/// A field of /proc/PID/status in MB (the kernel writes kB).
-fn status_mb(pid: u32, field: &str) -> Option<f64> {
-    let value = status_field(pid, field)?;
-    let kb: f64 = value.split_whitespace().next()?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn status_field(pid: u32, field: &str) -> Option<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| {
-        l.strip_prefix(field)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(|v| v.trim().to_string())
-    })
-}
-
-/// CPU seconds (user + system) of /proc/`pid`, or of its reaped children.
-fn cpu_seconds(pid: &str, children: bool) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the command name: state is the first (field 3).
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let (a, b) = if children { (13, 14) } else { (11, 12) };
-    let ticks: f64 = [a, b]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    ticks / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-fn cpu_model() -> String {
-    let mut cpuinfo = String::new();
-    let _ = File::open("/proc/cpuinfo").and_then(|mut f| f.read_to_string(&mut cpuinfo));
-    cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
-        .unwrap_or_else(|| "unknown CPU".into())
-}
 
 /// Raises this process's soft descriptor limit to `want` when it is lower
 /// (the idle-session test holds hundreds of sockets); `prlimit` does it
