@@ -34,16 +34,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut discard: Option<DummyDataReceiver> = None;
         let mut data = Vec::with_capacity(8192);
         loop {
-            let (done, used) = {
-                let pending = &self.input[self.start..];
-                let mut bytes = pending.iter();
-                let done = match &mut discard {
-                    Some(d) => d.ingest(&mut bytes),
-                    None => receiver.ingest(&mut bytes, &mut data),
-                };
-                (done, pending.len() - bytes.as_slice().len())
-            };
-            self.start += used;
+            let done = self.consume(|bytes| match &mut discard {
+                Some(d) => d.ingest(bytes),
+                None => receiver.ingest(bytes, &mut data),
+            });
             if discard.is_none() && data.len() > limit {
                 discard = Some(DummyDataReceiver::new_data(&receiver));
                 data = Vec::new();
@@ -51,11 +45,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             if done {
                 break;
             }
-            let timeout = self.server.settings.data_timeout;
-            match self.read_more(timeout, false).await? {
-                Input::Data => {}
-                Input::Timeout => return Ok(self.data_timeout()),
-                Input::Closed | Input::Shutdown => return Ok(Flow::Close),
+            if let Some(end) = self.more_data().await? {
+                return Ok(end);
             }
         }
         let Some(tx) = self.tx.take() else {
@@ -92,25 +83,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut dropper = DummyDataReceiver::new_bdat(size);
         let mut done = size == 0;
         while !done {
-            let used = {
-                let pending = &self.input[self.start..];
-                let mut bytes = pending.iter();
-                done = if keep {
-                    keeper.ingest(&mut bytes, &mut data)
+            done = self.consume(|bytes| {
+                if keep {
+                    keeper.ingest(bytes, &mut data)
                 } else {
-                    dropper.ingest(&mut bytes)
-                };
-                pending.len() - bytes.as_slice().len()
-            };
-            self.start += used;
+                    dropper.ingest(bytes)
+                }
+            });
             if done {
                 break;
             }
-            let timeout = self.server.settings.data_timeout;
-            match self.read_more(timeout, false).await? {
-                Input::Data => {}
-                Input::Timeout => return Ok(self.data_timeout()),
-                Input::Closed | Input::Shutdown => return Ok(Flow::Close),
+            if let Some(end) = self.more_data().await? {
+                return Ok(end);
             }
         }
         if let Some((code, esc, text)) = refusal {
@@ -141,6 +125,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.deliver(tx, data).await;
         }
         Ok(Flow::Continue)
+    }
+
+    /// Hands the unread input to a receiver and marks what it took as
+    /// read; `true` when the receiver saw the end of its data.
+    fn consume(&mut self, ingest: impl FnOnce(&mut std::slice::Iter<'_, u8>) -> bool) -> bool {
+        let pending = &self.input[self.start..];
+        let mut bytes = pending.iter();
+        let done = ingest(&mut bytes);
+        self.start += pending.len() - bytes.as_slice().len();
+        done
+    }
+
+    /// Waits for more message data; `Some` when the session must end
+    /// instead (timeout: 421 answered; the client went away).
+    async fn more_data(&mut self) -> io::Result<Option<Flow>> {
+        let timeout = self.server.settings.data_timeout;
+        Ok(match self.read_more(timeout, false).await? {
+            Input::Data => None,
+            Input::Timeout => Some(self.data_timeout()),
+            Input::Closed | Input::Shutdown => Some(Flow::Close),
+        })
     }
 
     fn data_timeout(&mut self) -> Flow {
