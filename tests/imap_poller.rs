@@ -35,14 +35,6 @@ fn message(n: usize, to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn tickets(env: &TestEnv) -> usize {
-    env.store()
-        .tickets(&TicketFilter::default())
-        .await
-        .unwrap()
-        .len()
-}
-
 #[tokio::test]
 async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
     let d = Dovecot::start(&[(USER, PASSWORD)]);
@@ -54,7 +46,7 @@ async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
     }
     let pass = poll_once(&config, &env.intake).await.unwrap();
     assert_eq!((pass.taken, pass.quarantined), (3, 0));
-    assert_eq!(tickets(&env).await, 3);
+    assert_eq!(env.ticket_count().await, 3);
     for uid in &uids {
         let flags = d.flags(USER, PASSWORD, "INBOX", *uid);
         assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
@@ -72,7 +64,7 @@ async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
     d.append(USER, PASSWORD, "INBOX", &message(4, "seller@shop.example"));
     let pass = poll_once(&config, &env.intake).await.unwrap();
     assert_eq!(pass.taken, 1);
-    assert_eq!(tickets(&env).await, 4);
+    assert_eq!(env.ticket_count().await, 4);
 }
 
 #[tokio::test]
@@ -94,7 +86,7 @@ async fn moves_or_deletes_after_the_commit() {
     assert_eq!(poll_once(&deleting, &env.intake).await.unwrap().taken, 1);
     assert!(d.uids(USER, PASSWORD, "INBOX").is_empty());
     assert_eq!(d.uids(USER, PASSWORD, "Done").len(), 2);
-    assert_eq!(tickets(&env).await, 3);
+    assert_eq!(env.ticket_count().await, 3);
 }
 
 #[tokio::test]
@@ -111,7 +103,7 @@ async fn poison_messages_go_to_quarantine_and_the_rest_is_taken() {
     d.append(USER, PASSWORD, "INBOX", &message(4, DESK));
     let pass = poll_once(&config, &env.intake).await.unwrap();
     assert_eq!((pass.taken, pass.quarantined), (2, 2));
-    assert_eq!(tickets(&env).await, 2);
+    assert_eq!(env.ticket_count().await, 2);
     assert_eq!(d.uids(USER, PASSWORD, "parley-quarantine").len(), 2);
     let kept = env.store().quarantined().await.unwrap();
     let mut reasons: Vec<&str> = kept.iter().map(|q| q.reason.as_str()).collect();
@@ -144,7 +136,7 @@ async fn a_new_uidvalidity_reads_again_and_stores_nothing_twice() {
     let pass = poll_once(&config, &env.intake).await.unwrap();
     assert_eq!(pass.taken, 4, "all read again");
     assert_eq!(
-        tickets(&env).await,
+        env.ticket_count().await,
         4,
         "the three known ones are not stored twice"
     );
@@ -172,7 +164,7 @@ async fn a_server_restart_loses_nothing_and_duplicates_nothing() {
     );
     d.restart();
     assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 5);
-    assert_eq!(tickets(&env).await, 5);
+    assert_eq!(env.ticket_count().await, 5);
 }
 
 #[tokio::test]
@@ -201,7 +193,7 @@ async fn two_mailboxes_are_polled_in_parallel() {
         tokio::spawn(parley::imap::run(two, intake.clone(), stopped)),
     ];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while tickets(&env).await < 2 {
+    while env.ticket_count().await < 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "both mailboxes taken"
@@ -248,11 +240,11 @@ fn spawn_poller(
 
 async fn wait_for_tickets(env: &TestEnv, n: usize, within: Duration) -> Duration {
     let started = tokio::time::Instant::now();
-    while tickets(env).await < n {
+    while env.ticket_count().await < n {
         assert!(
             started.elapsed() < within,
             "{n} tickets not there after {within:?} (have {})",
-            tickets(env).await
+            env.ticket_count().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -296,7 +288,7 @@ async fn dovecot_restarted_mid_batch_loses_and_duplicates_nothing() {
     let (stop, task) = spawn_poller(config, &env);
     wait_for_tickets(&env, 3, Duration::from_secs(20)).await;
     d.stop();
-    let at_stop = tickets(&env).await;
+    let at_stop = env.ticket_count().await;
     d.restart();
     wait_for_tickets(&env, total, Duration::from_secs(60)).await;
     let _ = stop.send(true);
@@ -347,7 +339,7 @@ async fn a_reply_in_the_mailbox_threads_onto_its_ticket() {
     );
     d.append(USER, PASSWORD, "INBOX", reply.as_bytes());
     assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 1);
-    assert_eq!(tickets(&env).await, 1, "no new ticket");
+    assert_eq!(env.ticket_count().await, 1, "no new ticket");
     let messages = env.store().messages(ticket).await.unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1].matched_by, "references");

@@ -14,7 +14,6 @@ use common::*;
 use dovecot::Dovecot;
 use parley::config::{Config, ImapConfig, ImapTls};
 use parley::imap::{ImapError, poll_once};
-use parley::store::TicketFilter;
 
 const USER: &str = "seller";
 const PASSWORD: &str = "secret-1";
@@ -144,14 +143,6 @@ fn message(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn tickets(env: &TestEnv) -> usize {
-    env.store()
-        .tickets(&TicketFilter::default())
-        .await
-        .unwrap()
-        .len()
-}
-
 /// Appends two messages, polls with `config`, checks both were taken, and
 /// that the poller's login came `over_tls` (or not).
 async fn takes_mail(d: &Dovecot, config: &ImapConfig, over_tls: bool) {
@@ -165,7 +156,7 @@ async fn takes_mail(d: &Dovecot, config: &ImapConfig, over_tls: bool) {
         .await
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", config.key(), d.log()));
     assert_eq!((pass.taken, pass.quarantined), (2, 0));
-    assert_eq!(tickets(&env).await, 2);
+    assert_eq!(env.ticket_count().await, 2);
     for uid in uids {
         let flags = d.flags(USER, PASSWORD, "INBOX", uid);
         assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
@@ -263,7 +254,7 @@ async fn an_untrusted_certificate_is_refused_naming_the_host() {
         assert!(text.contains("UnknownIssuer"), "{mode}: {text}");
     }
     // Nothing was taken nor flagged.
-    assert_eq!(tickets(&env).await, 0);
+    assert_eq!(env.ticket_count().await, 0);
     let uids = d.uids(USER, PASSWORD, "INBOX");
     assert_eq!(uids.len(), 1, "{}", d.log());
     assert!(d.flags(USER, PASSWORD, "INBOX", uids[0]).is_empty());

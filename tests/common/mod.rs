@@ -295,6 +295,13 @@ impl TestEnv {
         }
     }
 
+    /// How many tickets the store holds.
+    pub async fn ticket_count(&self) -> usize {
+        let all = self.store().tickets(&TicketFilter::default()).await;
+        all.unwrap_or_else(|e| panic!("{}: tickets: {e}", self.backend))
+            .len()
+    }
+
     /// What is in the store, counted through the public API.
     pub async fn counts(&self) -> Counts {
         let store = self.store();
