@@ -179,9 +179,13 @@ fn run(n: usize, full: bool) -> Vec<String> {
     let (taken, quarantined, passes) = runtime.block_on(async {
         let (mut taken, mut quarantined, mut passes) = (0, 0, 0);
         while taken + quarantined < n && passes < 5 {
-            let pass = parley::imap::poll_once(&imap, &bench.intake)
-                .await
-                .unwrap_or_else(|e| panic!("poll_once: {e}\n{}", d.log()));
+            let pass = parley::imap::poll_once(
+                &imap,
+                &bench.intake,
+                &mut parley::imap::Strikes::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("poll_once: {e}\n{}", d.log()));
             passes += 1;
             taken += pass.taken;
             quarantined += pass.quarantined;

@@ -165,6 +165,12 @@ pub struct ImapConfig {
     /// Seconds between passes.
     #[serde(default = "default_imap_interval")]
     pub poll_interval_secs: u64,
+    /// The longest one IMAP command may take (a fetch of a batch's bodies
+    /// included); then the connection is dropped and made again. A message
+    /// whose fetch keeps timing out is fetched alone, and after three
+    /// timeouts its header is kept in quarantine.
+    #[serde(default = "default_imap_timeout")]
+    pub timeout_secs: u64,
 }
 
 /// What the poller does with a committed message.
@@ -220,7 +226,16 @@ fn default_imap_interval() -> u64 {
     60
 }
 
+fn default_imap_timeout() -> u64 {
+    120
+}
+
 impl ImapConfig {
+    /// The longest one IMAP command may take.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.max(1))
+    }
+
     /// The port connected to: `port`, else the default of the `tls` mode.
     pub fn port(&self) -> u16 {
         self.port.unwrap_or_else(|| self.tls.default_port())
@@ -513,6 +528,9 @@ impl Config {
             }
             if m.batch == 0 {
                 return Err(ConfigError::new(key("batch"), "must be at least 1"));
+            }
+            if m.timeout_secs == 0 {
+                return Err(ConfigError::new(key("timeout_secs"), "must be at least 1"));
             }
             if !m.queue.is_empty() && !self.queues.iter().any(|q| q.name == m.queue) {
                 return Err(ConfigError::new(

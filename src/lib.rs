@@ -3,12 +3,13 @@
 //! Data flows one way (see `docs/flow.md`):
 //!
 //! ```text
-//! adapters (parley ingest, SMTP/LMTP; IMAP later) ─► intake ─► store ─► outbox
+//! adapters (parley ingest, SMTP/LMTP, IMAP) ─► intake ─► store ─► outbox
 //! ```
 //!
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT, "250" only after the commit; [`serve`] is `parley serve`, the
-//!   daemon that runs the listeners.
+//!   daemon that runs the listeners and pollers; [`imap`] is the IMAP
+//!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
 //!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use dovecot::Dovecot;
 use parley::config::ImapConfig;
-use parley::imap::poll_once;
+use parley::imap::{ImapError, MAX_TIMEOUTS, Strikes, poll_once};
 use parley::store::TicketFilter;
 
 const USER: &str = "seller";
@@ -44,7 +44,9 @@ async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
     for n in 1..=3 {
         uids.push(d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example")));
     }
-    let pass = poll_once(&config, &env.intake).await.unwrap();
+    let pass = poll_once(&config, &env.intake, &mut Strikes::default())
+        .await
+        .unwrap();
     assert_eq!((pass.taken, pass.quarantined), (3, 0));
     assert_eq!(env.ticket_count().await, 3);
     for uid in &uids {
@@ -59,10 +61,14 @@ async fn takes_new_mail_flags_it_and_remembers_where_it_stopped() {
         .unwrap();
     assert_eq!(cursor.last_uid, i64::from(*uids.last().unwrap()));
     // Nothing new: nothing taken, even though the messages are still there.
-    let pass = poll_once(&config, &env.intake).await.unwrap();
+    let pass = poll_once(&config, &env.intake, &mut Strikes::default())
+        .await
+        .unwrap();
     assert_eq!(pass.taken, 0);
     d.append(USER, PASSWORD, "INBOX", &message(4, "seller@shop.example"));
-    let pass = poll_once(&config, &env.intake).await.unwrap();
+    let pass = poll_once(&config, &env.intake, &mut Strikes::default())
+        .await
+        .unwrap();
     assert_eq!(pass.taken, 1);
     assert_eq!(env.ticket_count().await, 4);
 }
@@ -77,13 +83,25 @@ async fn moves_or_deletes_after_the_commit() {
     );
     d.append(USER, PASSWORD, "INBOX", &message(1, "seller@shop.example"));
     d.append(USER, PASSWORD, "INBOX", &message(2, "seller@shop.example"));
-    assert_eq!(poll_once(&moving, &env.intake).await.unwrap().taken, 2);
+    assert_eq!(
+        poll_once(&moving, &env.intake, &mut Strikes::default())
+            .await
+            .unwrap()
+            .taken,
+        2
+    );
     assert!(d.uids(USER, PASSWORD, "INBOX").is_empty());
     assert_eq!(d.uids(USER, PASSWORD, "Done").len(), 2);
 
     let deleting = mailbox(&d, "queue = \"desk\"\nafter = \"delete\"\n");
     d.append(USER, PASSWORD, "INBOX", &message(3, "seller@shop.example"));
-    assert_eq!(poll_once(&deleting, &env.intake).await.unwrap().taken, 1);
+    assert_eq!(
+        poll_once(&deleting, &env.intake, &mut Strikes::default())
+            .await
+            .unwrap()
+            .taken,
+        1
+    );
     assert!(d.uids(USER, PASSWORD, "INBOX").is_empty());
     assert_eq!(d.uids(USER, PASSWORD, "Done").len(), 2);
     assert_eq!(env.ticket_count().await, 3);
@@ -101,7 +119,9 @@ async fn poison_messages_go_to_quarantine_and_the_rest_is_taken() {
     d.append(USER, PASSWORD, "INBOX", &big);
     d.append(USER, PASSWORD, "INBOX", &message(3, NOBODY));
     d.append(USER, PASSWORD, "INBOX", &message(4, DESK));
-    let pass = poll_once(&config, &env.intake).await.unwrap();
+    let pass = poll_once(&config, &env.intake, &mut Strikes::default())
+        .await
+        .unwrap();
     assert_eq!((pass.taken, pass.quarantined), (2, 2));
     assert_eq!(env.ticket_count().await, 2);
     assert_eq!(d.uids(USER, PASSWORD, "parley-quarantine").len(), 2);
@@ -119,7 +139,13 @@ async fn a_new_uidvalidity_reads_again_and_stores_nothing_twice() {
     for n in 1..=3 {
         d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
     }
-    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 3);
+    assert_eq!(
+        poll_once(&config, &env.intake, &mut Strikes::default())
+            .await
+            .unwrap()
+            .taken,
+        3
+    );
     let before = env
         .store()
         .imap_cursor(&config.key())
@@ -133,7 +159,9 @@ async fn a_new_uidvalidity_reads_again_and_stores_nothing_twice() {
         d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
     }
     d.append(USER, PASSWORD, "INBOX", &message(9, "seller@shop.example"));
-    let pass = poll_once(&config, &env.intake).await.unwrap();
+    let pass = poll_once(&config, &env.intake, &mut Strikes::default())
+        .await
+        .unwrap();
     assert_eq!(pass.taken, 4, "all read again");
     assert_eq!(
         env.ticket_count().await,
@@ -159,11 +187,19 @@ async fn a_server_restart_loses_nothing_and_duplicates_nothing() {
     }
     d.stop();
     assert!(
-        poll_once(&config, &env.intake).await.is_err(),
+        poll_once(&config, &env.intake, &mut Strikes::default())
+            .await
+            .is_err(),
         "server down"
     );
     d.restart();
-    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 5);
+    assert_eq!(
+        poll_once(&config, &env.intake, &mut Strikes::default())
+            .await
+            .unwrap()
+            .taken,
+        5
+    );
     assert_eq!(env.ticket_count().await, 5);
 }
 
@@ -338,9 +374,112 @@ async fn a_reply_in_the_mailbox_threads_onto_its_ticket() {
          References: <{issued}>\r\n\r\nCan you deliver it?\r\n"
     );
     d.append(USER, PASSWORD, "INBOX", reply.as_bytes());
-    assert_eq!(poll_once(&config, &env.intake).await.unwrap().taken, 1);
+    assert_eq!(
+        poll_once(&config, &env.intake, &mut Strikes::default())
+            .await
+            .unwrap()
+            .taken,
+        1
+    );
     assert_eq!(env.ticket_count().await, 1, "no new ticket");
     let messages = env.store().messages(ticket).await.unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1].matched_by, "references");
+}
+
+/// A proxy in front of Dovecot that passes everything through until the
+/// server sends `marker`; from there on it holds the connection open and
+/// passes nothing more (a server stalling on one message). Returns its
+/// port; it runs until the test's runtime ends.
+async fn stalling_proxy(upstream: u16, marker: &'static [u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                .await
+                .unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            tokio::spawn(async move {
+                let mut seen: Vec<u8> = Vec::new();
+                let mut chunk = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match server_read.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    seen.extend_from_slice(&chunk[..n]);
+                    if seen.windows(marker.len()).any(|w| w == marker) {
+                        // Stall: keep the socket, send nothing more.
+                        std::future::pending::<()>().await;
+                    }
+                    let keep = seen.len().saturating_sub(marker.len());
+                    seen.drain(..keep);
+                    if client_write.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_message_whose_fetch_keeps_timing_out_goes_to_quarantine() {
+    let d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let mut uids = Vec::new();
+    for n in 1..=5 {
+        let mut raw = message(n, "seller@shop.example");
+        if n == 3 {
+            raw.extend_from_slice(b"STALL-ON-THIS-BODY\r\n");
+        }
+        uids.push(d.append(USER, PASSWORD, "INBOX", &raw));
+    }
+    let port = stalling_proxy(d.port(), b"STALL-ON-THIS-BODY").await;
+    let mut config = mailbox(&d, "queue = \"desk\"\ntimeout_secs = 1\n");
+    config.port = Some(port);
+    let mut strikes = Strikes::default();
+    let mut timeouts = 0;
+    let pass = loop {
+        // Without the poller's own timeout a pass would hang: fail instead.
+        let polled = tokio::time::timeout(
+            Duration::from_secs(30),
+            poll_once(&config, &env.intake, &mut strikes),
+        )
+        .await
+        .expect("the poller gives up a stalled fetch after timeout_secs");
+        match polled {
+            Ok(pass) => break pass,
+            Err(ImapError::Timeout) if timeouts < 10 => timeouts += 1,
+            Err(e) => panic!("after {timeouts} timeouts: {e}"),
+        }
+    };
+    // The batch, then the message alone, MAX_TIMEOUTS times in all; then
+    // its header goes to quarantine and the others are taken.
+    assert_eq!(timeouts, MAX_TIMEOUTS);
+    assert_eq!((pass.taken, pass.quarantined), (4, 1));
+    assert_eq!(env.ticket_count().await, 4);
+    assert_eq!(d.uids(USER, PASSWORD, "parley-quarantine").len(), 1);
+    let kept = env.store().quarantined().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].reason, "timeout");
+    assert!(
+        kept[0].detail.contains("timed out 3 times"),
+        "{}",
+        kept[0].detail
+    );
+    for uid in [uids[0], uids[1], uids[3], uids[4]] {
+        let flags = d.flags(USER, PASSWORD, "INBOX", uid);
+        assert!(flags.iter().any(|f| f == "\\Seen"), "{uid}: {flags:?}");
+    }
+    // Nothing is left above the cursor.
+    let again = poll_once(&config, &env.intake, &mut strikes).await.unwrap();
+    assert_eq!((again.taken, again.quarantined), (0, 0));
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 use common::*;
 use dovecot::Dovecot;
 use parley::config::{Config, ImapConfig, ImapTls};
-use parley::imap::{ImapError, poll_once};
+use parley::imap::{ImapError, Strikes, poll_once};
 
 const USER: &str = "seller";
 const PASSWORD: &str = "secret-1";
@@ -152,7 +152,7 @@ async fn takes_mail(d: &Dovecot, config: &ImapConfig, over_tls: bool) {
         d.append(USER, PASSWORD, "INBOX", &message(1)),
         d.append(USER, PASSWORD, "INBOX", &message(2)),
     ];
-    let pass = poll_once(config, &env.intake)
+    let pass = poll_once(config, &env.intake, &mut Strikes::default())
         .await
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", config.key(), d.log()));
     assert_eq!((pass.taken, pass.quarantined), (2, 0));
@@ -241,7 +241,7 @@ async fn an_untrusted_certificate_is_refused_naming_the_host() {
     for (mode, port) in [("tls", d.tls_port()), ("starttls", d.port())] {
         let config = mailbox("localhost", &format!("tls = \"{mode}\"\nport = {port}\n"));
         config_is_valid(&env, &config);
-        let error = poll_once(&config, &env.intake)
+        let error = poll_once(&config, &env.intake, &mut Strikes::default())
             .await
             .expect_err("an unknown CA must be refused");
         assert!(
@@ -274,7 +274,7 @@ async fn a_certificate_for_another_name_is_refused() {
             pki.ca().display()
         ),
     );
-    let error = poll_once(&config, &env.intake)
+    let error = poll_once(&config, &env.intake, &mut Strikes::default())
         .await
         .expect_err("a certificate for another name must be refused");
     assert!(
@@ -407,7 +407,7 @@ async fn tls_against_a_plain_port_says_so() {
     let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
     // No `tls` key: TLS from the first byte, but the port speaks plain IMAP.
     let config = mailbox("localhost", &format!("port = {}\n", d.port()));
-    let error = poll_once(&config, &env.intake)
+    let error = poll_once(&config, &env.intake, &mut Strikes::default())
         .await
         .expect_err("a plain server does not do TLS");
     assert!(

@@ -1,5 +1,7 @@
 //! One pass over one mailbox.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -50,12 +52,71 @@ pub struct Pass {
     pub quarantined: usize,
 }
 
-/// Connects, takes every message above the cursor, logs out.
-pub async fn poll_once(config: &ImapConfig, intake: &Intake) -> Result<Pass, ImapError> {
+/// Connects, takes every message above the cursor, logs out. `strikes`
+/// carries the fetch timeouts from one pass to the next.
+pub async fn poll_once(
+    config: &ImapConfig,
+    intake: &Intake,
+    strikes: &mut Strikes,
+) -> Result<Pass, ImapError> {
     let (mut session, _) = connect(config).await?;
-    let pass = take_new(&mut session, config, intake).await;
-    let _ = session.logout().await;
+    let pass = take_new(&mut session, config, intake, strikes).await;
+    log_out(session, config).await;
     pass
+}
+
+/// Says LOGOUT, waiting at most the command timeout.
+pub async fn log_out(mut session: Session, config: &ImapConfig) {
+    let _ = tokio::time::timeout(config.timeout(), session.logout()).await;
+}
+
+/// `command`, or [`ImapError::Timeout`] once `limit` has passed (the
+/// session is then in an unknown state and must be dropped).
+pub async fn within<T, E>(
+    limit: Duration,
+    command: impl Future<Output = Result<T, E>>,
+) -> Result<T, ImapError>
+where
+    ImapError: From<E>,
+{
+    match tokio::time::timeout(limit, command).await {
+        Ok(done) => done.map_err(ImapError::from),
+        Err(_) => Err(ImapError::Timeout),
+    }
+}
+
+/// How often fetching each UID timed out, kept by a mailbox's task across
+/// connections. A UID that timed out is fetched alone; after
+/// [`MAX_TIMEOUTS`] only its header is fetched, into quarantine.
+#[derive(Debug, Default)]
+pub struct Strikes {
+    uidvalidity: i64,
+    counts: HashMap<u32, u32>,
+}
+
+/// Fetch timeouts after which a message is given up (quarantined with the
+/// header only).
+pub const MAX_TIMEOUTS: u32 = 3;
+
+impl Strikes {
+    fn of(&self, uid: u32) -> u32 {
+        self.counts.get(&uid).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, uids: &[u32]) {
+        for &uid in uids {
+            *self.counts.entry(uid).or_default() += 1;
+        }
+    }
+
+    /// Forgets the counts of another UIDVALIDITY and of UIDs now done.
+    fn keep(&mut self, uidvalidity: i64, from_uid: i64) {
+        if self.uidvalidity != uidvalidity {
+            self.counts.clear();
+            self.uidvalidity = uidvalidity;
+        }
+        self.counts.retain(|&uid, _| i64::from(uid) >= from_uid);
+    }
 }
 
 /// A logged-in session; `true` when the server offers IDLE. The `tls`
@@ -65,7 +126,9 @@ pub async fn connect(config: &ImapConfig) -> Result<(Session, bool), ImapError> 
     let mut session = tokio::time::timeout(CONNECT_TIMEOUT, log_in(config))
         .await
         .map_err(|_| ImapError::Timeout)??;
-    let idle = session.capabilities().await?.has_str("IDLE");
+    let idle = within(config.timeout(), session.capabilities())
+        .await?
+        .has_str("IDLE");
     Ok((session, idle))
 }
 
@@ -118,13 +181,15 @@ pub async fn take_new(
     session: &mut Session,
     config: &ImapConfig,
     intake: &Intake,
+    strikes: &mut Strikes,
 ) -> Result<Pass, ImapError> {
     let mut pass = Pass::default();
-    ensure_folder(session, &config.quarantine_folder).await?;
+    let limit = config.timeout();
+    ensure_folder(session, &config.quarantine_folder, limit).await?;
     if config.after == ImapAfter::Move {
-        ensure_folder(session, &config.move_to).await?;
+        ensure_folder(session, &config.move_to, limit).await?;
     }
-    let mailbox = session.select(&config.folder).await?;
+    let mailbox = within(limit, session.select(&config.folder)).await?;
     let validity = i64::from(
         mailbox
             .uid_validity
@@ -140,12 +205,12 @@ pub async fn take_new(
         }
         None => 1,
     };
+    strikes.keep(validity, start);
     if mailbox.exists == 0 {
         return Ok(pass);
     }
     // "UID n:*" also answers the highest UID when it is below n.
-    let mut uids: Vec<u32> = session
-        .uid_search(format!("UID {start}:*"))
+    let mut uids: Vec<u32> = within(limit, session.uid_search(format!("UID {start}:*")))
         .await?
         .into_iter()
         .filter(|&uid| i64::from(uid) >= start)
@@ -163,13 +228,16 @@ pub async fn take_new(
     };
     for chunk in uids.chunks(config.batch.max(1)) {
         let set = uid_set(chunk);
-        let sizes: Vec<(u32, u32)> = session
-            .uid_fetch(&set, "(UID RFC822.SIZE)")
-            .await?
-            .try_filter_map(|f| async move { Ok(f.uid.zip(f.size)) })
-            .try_collect()
-            .await?;
-        let limit = intake.max_message_bytes();
+        let sizes: Vec<(u32, u32)> = within(limit, async {
+            session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_filter_map(|f| async move { Ok(f.uid.zip(f.size)) })
+                .try_collect()
+                .await
+        })
+        .await?;
+        let max_bytes = intake.max_message_bytes();
         let envelope = Envelope {
             sender: None,
             recipients: recipients.clone(),
@@ -177,13 +245,29 @@ pub async fn take_new(
         };
         // (uid, outcome) for every message of the chunk still there.
         let mut settled: Vec<(u32, Result<Taken, ImapError>)> = Vec::new();
+        let (given_up, sizes): (Sizes, Sizes) = sizes
+            .into_iter()
+            .partition(|(uid, _)| strikes.of(*uid) >= MAX_TIMEOUTS);
+        for (uid, _) in given_up {
+            let kept = give_up(session, config, intake, &envelope, strikes, uid).await?;
+            settled.push((uid, Ok(kept)));
+        }
         let (small, large): (Sizes, Sizes) = sizes
             .into_iter()
-            .partition(|(_, size)| *size as usize <= limit);
-        for group in by_bytes(&small, FETCH_BYTES) {
+            .partition(|(_, size)| *size as usize <= max_bytes);
+        for group in by_bytes(&small, FETCH_BYTES, |uid| strikes.of(uid) > 0) {
             // One round trip for the bodies; the deliveries run at once, so
-            // the group committer puts them in few transactions.
-            let bodies = fetch(session, &uid_set(&group), "BODY.PEEK[]").await?;
+            // the group committer puts them in few transactions. A UID that
+            // timed out before is fetched alone, so that it alone is
+            // counted when it times out again.
+            let bodies = match within(limit, fetch(session, &uid_set(&group), "BODY.PEEK[]")).await
+            {
+                Err(ImapError::Timeout) => {
+                    strikes.add(&group);
+                    return Err(ImapError::Timeout);
+                }
+                fetched => fetched?,
+            };
             let envelope = &envelope;
             let deliveries = bodies
                 .into_iter()
@@ -192,10 +276,13 @@ pub async fn take_new(
         }
         if !large.is_empty() {
             let uids: Vec<u32> = large.iter().map(|(uid, _)| *uid).collect();
-            for (uid, header) in fetch(session, &uid_set(&uids), "BODY.PEEK[HEADER]").await? {
+            let headers =
+                within(limit, fetch(session, &uid_set(&uids), "BODY.PEEK[HEADER]")).await?;
+            for (uid, header) in headers {
                 let size = large.iter().find(|(u, _)| *u == uid).map_or(0, |(_, s)| *s);
-                let detail =
-                    format!("{size} bytes, over the limit of {limit}: only the header was fetched");
+                let detail = format!(
+                    "{size} bytes, over the limit of {max_bytes}: only the header was fetched"
+                );
                 let kept = quarantine(intake, header, &envelope, "too_large", &detail).await;
                 settled.push((uid, kept.map(|()| Taken::Quarantined)));
             }
@@ -215,12 +302,11 @@ pub async fn take_new(
             .map(|(uid, _)| *uid)
             .collect();
         if !stored.is_empty() {
-            after(session, config, &uid_set(&stored)).await?;
+            within(limit, after(session, config, &uid_set(&stored))).await?;
         }
         if !kept.is_empty() {
-            session
-                .uid_mv(uid_set(&kept), &config.quarantine_folder)
-                .await?;
+            let moving = session.uid_mv(uid_set(&kept), &config.quarantine_folder);
+            within(limit, moving).await?;
         }
         pass.taken += stored.len();
         pass.quarantined += kept.len();
@@ -265,22 +351,67 @@ fn uid_set(uids: &[u32]) -> String {
 }
 
 /// Groups of UIDs (in order) whose sizes add up to at most `max` bytes
-/// (a single larger message makes a group of its own).
-fn by_bytes(sizes: &[(u32, u32)], max: usize) -> Vec<Vec<u32>> {
+/// (a single larger message makes a group of its own, as does a UID for
+/// which `alone` is true).
+fn by_bytes(sizes: &[(u32, u32)], max: usize, alone: impl Fn(u32) -> bool) -> Vec<Vec<u32>> {
     let mut groups: Vec<Vec<u32>> = Vec::new();
     let mut bytes = 0usize;
+    let mut open = false;
     for &(uid, size) in sizes {
         let size = size as usize;
         match groups.last_mut() {
-            Some(group) if bytes + size <= max => group.push(uid),
+            Some(group) if open && !alone(uid) && bytes + size <= max => group.push(uid),
             _ => {
                 groups.push(vec![uid]);
                 bytes = 0;
             }
         }
+        open = !alone(uid);
         bytes += size;
     }
     groups
+}
+
+/// Keeps in quarantine what can be had of a message whose fetch timed out
+/// [`MAX_TIMEOUTS`] times: its header, or when even that times out (once
+/// more), a note naming the mailbox and UID.
+async fn give_up(
+    session: &mut Session,
+    config: &ImapConfig,
+    intake: &Intake,
+    envelope: &Envelope,
+    strikes: &mut Strikes,
+    uid: u32,
+) -> Result<Taken, ImapError> {
+    let tries = strikes.of(uid);
+    let detail = format!("fetching the message timed out {tries} times");
+    let raw = if tries > MAX_TIMEOUTS {
+        format!(
+            "X-Parley-Imap-Mailbox: {}\r\nX-Parley-Imap-Uid: {}/{uid}\r\n\r\n",
+            config.key(),
+            strikes.uidvalidity,
+        )
+        .into_bytes()
+    } else {
+        let header = within(
+            config.timeout(),
+            fetch(session, &uid.to_string(), "BODY.PEEK[HEADER]"),
+        )
+        .await;
+        match header {
+            Err(ImapError::Timeout) => {
+                strikes.add(&[uid]);
+                return Err(ImapError::Timeout);
+            }
+            header => header?.pop().map(|(_, h)| h).unwrap_or_default(),
+        }
+    };
+    let detail = match tries > MAX_TIMEOUTS {
+        true => format!("{detail}; so did its header: nothing of it was fetched"),
+        false => format!("{detail}: only the header was fetched"),
+    };
+    quarantine(intake, raw, envelope, "timeout", &detail).await?;
+    Ok(Taken::Quarantined)
 }
 
 /// `item` (a body section) of every message of `set`, by UID.
@@ -363,14 +494,17 @@ async fn after(session: &mut Session, config: &ImapConfig, set: &str) -> Result<
 }
 
 /// Creates `folder` unless it exists.
-async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapError> {
-    let found: Vec<_> = session
-        .list(None, Some(folder))
-        .await?
-        .try_collect()
-        .await?;
+async fn ensure_folder(
+    session: &mut Session,
+    folder: &str,
+    limit: Duration,
+) -> Result<(), ImapError> {
+    let found: Vec<_> = within(limit, async {
+        session.list(None, Some(folder)).await?.try_collect().await
+    })
+    .await?;
     if found.is_empty() {
-        session.create(folder).await?;
+        within(limit, session.create(folder)).await?;
     }
     Ok(())
 }
@@ -382,12 +516,18 @@ mod tests {
     #[test]
     fn groups_stay_under_the_byte_budget_in_order() {
         let sizes = [(1, 40), (2, 40), (3, 30), (4, 200), (5, 10)];
+        let never = |_| false;
         assert_eq!(
-            by_bytes(&sizes, 100),
+            by_bytes(&sizes, 100, never),
             [vec![1, 2], vec![3], vec![4], vec![5]]
         );
-        assert_eq!(by_bytes(&sizes, 1000), [vec![1, 2, 3, 4, 5]]);
-        assert!(by_bytes(&[], 100).is_empty());
+        assert_eq!(by_bytes(&sizes, 1000, never), [vec![1, 2, 3, 4, 5]]);
+        assert!(by_bytes(&[], 100, never).is_empty());
+        // A UID that timed out before goes alone; the rest stay grouped.
+        assert_eq!(
+            by_bytes(&sizes, 1000, |uid| uid == 3),
+            [vec![1, 2], vec![3], vec![4, 5]]
+        );
         assert_eq!(uid_set(&[3, 9, 10]), "3,9,10");
     }
 }

@@ -6,9 +6,10 @@
 //! in batches, hands each message to [`Intake::deliver`], and only after the
 //! commit flags, moves or deletes it and advances the cursor. A crash
 //! between commit and cursor fetches a message again; the store keeps it
-//! once. A message that cannot be taken (too large, unparseable, failing)
-//! is kept raw in quarantine and moved to the quarantine folder; the
-//! mailbox goes on.
+//! once. A message that cannot be taken (too large, unmatched, refused, or
+//! whose fetch keeps timing out: see [`Strikes`]) is kept raw in quarantine
+//! and moved to the quarantine folder; the mailbox goes on. Every command
+//! has the mailbox's `timeout_secs`.
 
 mod mailbox;
 mod tls;
@@ -21,7 +22,7 @@ use tokio::sync::watch;
 use crate::config::ImapConfig;
 use crate::intake::Intake;
 
-pub use mailbox::{ImapError, Pass, poll_once};
+pub use mailbox::{ImapError, MAX_TIMEOUTS, Pass, Strikes, poll_once};
 pub use tls::ImapStream;
 
 /// The longest IDLE before it is renewed: RFC 2177 lets servers end an
@@ -37,11 +38,20 @@ pub async fn run(config: ImapConfig, intake: Arc<Intake>, mut shutdown: watch::R
     let key = config.key();
     let mut backoff = Duration::from_secs(1);
     let mut last_error: Option<String> = None;
+    let mut strikes = Strikes::default();
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let error = match serve(&config, &intake, &mut shutdown, &mut last_error).await {
+        let error = match serve(
+            &config,
+            &intake,
+            &mut shutdown,
+            &mut last_error,
+            &mut strikes,
+        )
+        .await
+        {
             Ok(()) => return,
             Err(e) => e.to_string(),
         };
@@ -65,6 +75,7 @@ async fn serve(
     intake: &Intake,
     shutdown: &mut watch::Receiver<bool>,
     last_error: &mut Option<String>,
+    strikes: &mut Strikes,
 ) -> Result<(), ImapError> {
     let key = config.key();
     let interval = Duration::from_secs(config.poll_interval_secs.max(1));
@@ -73,25 +84,25 @@ async fn serve(
         tracing::info!(mailbox = %key, "imap: connected again");
     }
     loop {
-        let pass = mailbox::take_new(&mut session, config, intake).await?;
+        let pass = mailbox::take_new(&mut session, config, intake, strikes).await?;
         if pass.taken > 0 || pass.quarantined > 0 {
             tracing::info!(mailbox = %key, taken = pass.taken, quarantined = pass.quarantined, "imap pass");
         }
         if *shutdown.borrow() {
-            let _ = session.logout().await;
+            mailbox::log_out(session, config).await;
             return Ok(());
         }
         if !idle {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => continue,
                 _ = shutdown.changed() => {
-                    let _ = session.logout().await;
+                    mailbox::log_out(session, config).await;
                     return Ok(());
                 }
             }
         }
         let mut handle = session.idle();
-        handle.init().await?;
+        mailbox::within(config.timeout(), handle.init()).await?;
         let stopping = {
             let (wait, _interrupt) = handle.wait_with_timeout(interval.min(IDLE_RENEW));
             tokio::select! {
@@ -99,9 +110,9 @@ async fn serve(
                 _ = shutdown.changed() => true,
             }
         };
-        session = handle.done().await?;
+        session = mailbox::within(config.timeout(), handle.done()).await?;
         if stopping {
-            let _ = session.logout().await;
+            mailbox::log_out(session, config).await;
             return Ok(());
         }
     }
