@@ -464,7 +464,10 @@ async fn a_message_whose_fetch_keeps_timing_out_goes_to_quarantine() {
     // The batch, then the message alone, MAX_TIMEOUTS times in all; then
     // its header goes to quarantine and the others are taken.
     assert_eq!(timeouts, MAX_TIMEOUTS);
-    assert_eq!((pass.taken, pass.quarantined), (4, 1));
+    // Messages committed in a pass that then timed out are flagged by a
+    // later one: at least the two after the stalling one are in this pass.
+    assert_eq!(pass.quarantined, 1);
+    assert!((2..=4).contains(&pass.taken), "{pass:?}");
     assert_eq!(env.ticket_count().await, 4);
     assert_eq!(d.uids(USER, PASSWORD, "parley-quarantine").len(), 1);
     let kept = env.store().quarantined().await.unwrap();

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -226,6 +227,21 @@ pub async fn take_new(
             queue.intake.into_iter().take(1).collect()
         }
     };
+    let envelope = Envelope {
+        sender: None,
+        recipients,
+        source: Source::Imap,
+    };
+    let envelope = &envelope;
+    let place = Place {
+        key,
+        uidvalidity: validity,
+        start,
+    };
+    let max_bytes = intake.max_message_bytes();
+    // The deliveries of the last group fetched, run while the next group's
+    // bodies are fetched: the IMAP round trips and the commits overlap.
+    let mut in_flight: Option<InFlight<'_>> = None;
     for chunk in uids.chunks(config.batch.max(1)) {
         let set = uid_set(chunk);
         let sizes: Vec<(u32, u32)> = within(limit, async {
@@ -237,43 +253,19 @@ pub async fn take_new(
                 .await
         })
         .await?;
-        let max_bytes = intake.max_message_bytes();
-        let envelope = Envelope {
-            sender: None,
-            recipients: recipients.clone(),
-            source: Source::Imap,
-        };
-        // (uid, outcome) for every message of the chunk still there.
+        // Messages given up after timeouts and messages over the limit are
+        // quarantined first; the cursor passes them with the groups after.
         let mut settled: Vec<(u32, Result<Taken, ImapError>)> = Vec::new();
         let (given_up, sizes): (Sizes, Sizes) = sizes
             .into_iter()
             .partition(|(uid, _)| strikes.of(*uid) >= MAX_TIMEOUTS);
         for (uid, _) in given_up {
-            let kept = give_up(session, config, intake, &envelope, strikes, uid).await?;
+            let kept = give_up(session, config, intake, envelope, strikes, uid).await?;
             settled.push((uid, Ok(kept)));
         }
         let (small, large): (Sizes, Sizes) = sizes
             .into_iter()
             .partition(|(_, size)| *size as usize <= max_bytes);
-        for group in by_bytes(&small, FETCH_BYTES, |uid| strikes.of(uid) > 0) {
-            // One round trip for the bodies; the deliveries run at once, so
-            // the group committer puts them in few transactions. A UID that
-            // timed out before is fetched alone, so that it alone is
-            // counted when it times out again.
-            let bodies = match within(limit, fetch(session, &uid_set(&group), "BODY.PEEK[]")).await
-            {
-                Err(ImapError::Timeout) => {
-                    strikes.add(&group);
-                    return Err(ImapError::Timeout);
-                }
-                fetched => fetched?,
-            };
-            let envelope = &envelope;
-            let deliveries = bodies
-                .into_iter()
-                .map(|(uid, raw)| async move { (uid, settle(intake, raw, envelope).await) });
-            settled.extend(futures_util::future::join_all(deliveries).await);
-        }
         if !large.is_empty() {
             let uids: Vec<u32> = large.iter().map(|(uid, _)| *uid).collect();
             let headers =
@@ -283,52 +275,170 @@ pub async fn take_new(
                 let detail = format!(
                     "{size} bytes, over the limit of {max_bytes}: only the header was fetched"
                 );
-                let kept = quarantine(intake, header, &envelope, "too_large", &detail).await;
+                let kept = quarantine(intake, header, envelope, "too_large", &detail).await;
                 settled.push((uid, kept.map(|()| Taken::Quarantined)));
             }
         }
-        settled.sort_by_key(|(uid, _)| *uid);
-        // Everything below the first failure is done; the cursor stops there.
-        let failed = settled.iter().position(|(_, r)| r.is_err());
-        let done = &settled[..failed.unwrap_or(settled.len())];
-        let stored: Vec<u32> = done
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(Taken::Stored)))
-            .map(|(uid, _)| *uid)
-            .collect();
-        let kept: Vec<u32> = done
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(Taken::Quarantined)))
-            .map(|(uid, _)| *uid)
-            .collect();
-        if !stored.is_empty() {
-            within(limit, after(session, config, &uid_set(&stored))).await?;
-        }
-        if !kept.is_empty() {
-            let moving = session.uid_mv(uid_set(&kept), &config.quarantine_folder);
-            within(limit, moving).await?;
-        }
-        pass.taken += stored.len();
-        pass.quarantined += kept.len();
-        let last = match failed {
-            Some(i) => settled[i].0.checked_sub(1),
-            None => chunk.last().copied(),
-        };
-        if let Some(last) = last.filter(|&uid| i64::from(uid) >= start) {
-            let cursor = ImapCursor {
-                uidvalidity: validity,
-                last_uid: i64::from(last),
+        finish(session, config, store, &place, settled, None, &mut pass).await?;
+        let groups = by_bytes(&small, FETCH_BYTES, |uid| strikes.of(uid) > 0);
+        let count = groups.len();
+        for (i, group) in groups.into_iter().enumerate() {
+            // One round trip for the bodies, while the group before is
+            // committed. A UID that timed out before is fetched alone, so
+            // that it alone is counted when it times out again.
+            let set = uid_set(&group);
+            let fetching = within(limit, fetch(session, &set, "BODY.PEEK[]"));
+            let (before, bodies) = match in_flight.take() {
+                Some(flight) => {
+                    let (settled, bodies) = tokio::join!(flight.deliveries, fetching);
+                    (Some((settled, flight.through)), bodies)
+                }
+                None => (None, fetching.await),
             };
-            store.set_imap_cursor(&key, cursor).await?;
+            let bodies = match bodies {
+                Err(ImapError::Timeout) => {
+                    strikes.add(&group);
+                    return Err(ImapError::Timeout);
+                }
+                fetched => fetched?,
+            };
+            if let Some((settled, through)) = before {
+                finish(session, config, store, &place, settled, through, &mut pass).await?;
+            }
+            // The last group of a chunk takes the cursor to the chunk's end
+            // (past UIDs expunged meanwhile).
+            let last = if i + 1 == count {
+                chunk.last()
+            } else {
+                group.last()
+            };
+            // The deliveries run at once, so the group committer puts them
+            // in few transactions.
+            let deliveries = bodies
+                .into_iter()
+                .map(|(uid, raw)| async move { (uid, settle(intake, raw, envelope).await) });
+            in_flight = Some(InFlight {
+                deliveries: Box::pin(futures_util::future::join_all(deliveries)),
+                through: last.copied(),
+            });
         }
-        if let Some(i) = failed {
-            let (_, error) = settled.swap_remove(i);
-            return Err(error
-                .err()
-                .unwrap_or_else(|| ImapError::Protocol("lost error".into())));
+        if count == 0 {
+            // Nothing to fetch in this chunk: the cursor passes it (after
+            // the group in flight, which is below it).
+            if let Some(flight) = in_flight.take() {
+                let settled = flight.deliveries.await;
+                finish(
+                    session,
+                    config,
+                    store,
+                    &place,
+                    settled,
+                    flight.through,
+                    &mut pass,
+                )
+                .await?;
+            }
+            finish(
+                session,
+                config,
+                store,
+                &place,
+                Vec::new(),
+                chunk.last().copied(),
+                &mut pass,
+            )
+            .await?;
         }
     }
+    if let Some(flight) = in_flight {
+        let settled = flight.deliveries.await;
+        finish(
+            session,
+            config,
+            store,
+            &place,
+            settled,
+            flight.through,
+            &mut pass,
+        )
+        .await?;
+    }
     Ok(pass)
+}
+
+/// Where a mailbox's cursor is kept, and where this pass started.
+struct Place {
+    key: String,
+    uidvalidity: i64,
+    start: i64,
+}
+
+/// A group's deliveries, and the UID the cursor may pass once all of them
+/// are settled.
+struct InFlight<'a> {
+    deliveries: Pin<Box<dyn Future<Output = Vec<Settled>> + Send + 'a>>,
+    through: Option<u32>,
+}
+
+/// A message's UID and what became of it.
+type Settled = (u32, Result<Taken, ImapError>);
+
+/// Flags, moves or deletes what `settled` committed, moves what it kept in
+/// quarantine, and takes the cursor to `through` (when given), or to just
+/// below the first failure, which it returns.
+async fn finish(
+    session: &mut Session,
+    config: &ImapConfig,
+    store: &dyn crate::store::Store,
+    place: &Place,
+    mut settled: Vec<Settled>,
+    through: Option<u32>,
+    pass: &mut Pass,
+) -> Result<(), ImapError> {
+    let limit = config.timeout();
+    settled.sort_by_key(|(uid, _)| *uid);
+    // Everything below the first failure is done; the cursor stops there.
+    let failed = settled.iter().position(|(_, r)| r.is_err());
+    let done = &settled[..failed.unwrap_or(settled.len())];
+    let stored: Vec<u32> = done
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(Taken::Stored)))
+        .map(|(uid, _)| *uid)
+        .collect();
+    let kept: Vec<u32> = done
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(Taken::Quarantined)))
+        .map(|(uid, _)| *uid)
+        .collect();
+    if !stored.is_empty() {
+        within(limit, after(session, config, &uid_set(&stored))).await?;
+    }
+    if !kept.is_empty() {
+        let moving = session.uid_mv(uid_set(&kept), &config.quarantine_folder);
+        within(limit, moving).await?;
+    }
+    pass.taken += stored.len();
+    pass.quarantined += kept.len();
+    let last = match (failed, through) {
+        (Some(i), Some(_)) => settled[i].0.checked_sub(1),
+        (Some(_), None) | (None, None) => None,
+        (None, Some(through)) => Some(through),
+    };
+    if let Some(last) = last.filter(|&uid| i64::from(uid) >= place.start) {
+        let cursor = ImapCursor {
+            uidvalidity: place.uidvalidity,
+            last_uid: i64::from(last),
+        };
+        store.set_imap_cursor(&place.key, cursor).await?;
+    }
+    match failed {
+        Some(i) => Err(settled
+            .swap_remove(i)
+            .1
+            .err()
+            .unwrap_or_else(|| ImapError::Protocol("a failed delivery lost its error".into()))),
+        None => Ok(()),
+    }
 }
 
 enum Taken {

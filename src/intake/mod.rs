@@ -17,6 +17,7 @@ pub mod classify;
 mod decide;
 pub mod group;
 pub mod parse;
+pub mod policy;
 pub mod reply;
 mod report;
 pub mod thread;
