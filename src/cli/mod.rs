@@ -2,6 +2,7 @@
 //! opens the store and calls into intake or the store.
 
 mod mail;
+mod policy;
 mod tickets;
 
 use std::path::PathBuf;
@@ -74,6 +75,10 @@ enum Command {
     /// Messages that could not be taken, kept raw for an admin.
     #[command(subcommand)]
     Quarantine(mail::QuarantineCommand),
+    /// The content policy's spam model: train it, score a message with it.
+    /// Needs no configuration and no store.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -141,13 +146,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Check = cli.command {
         return check(cli.config);
     }
+    if let Command::Policy(command) = cli.command {
+        return policy::run(command);
+    }
     let config = Config::load(cli.config.as_deref())?;
     if let Command::Serve = cli.command {
         return crate::serve::run(config).await;
     }
     let app = App::open(config).await?;
     match cli.command {
-        Command::Check | Command::Serve => unreachable!("handled above"),
+        Command::Check | Command::Serve | Command::Policy(_) => unreachable!("handled above"),
         Command::Migrate => {
             println!(
                 "store migrated; {} queue(s) synced",
