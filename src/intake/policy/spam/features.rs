@@ -362,6 +362,7 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             let host = host_at(&text[i + 3..]);
             i += 3 + host.len();
             link(host, &mut stats, sink);
+            previous_word = "";
             continue;
         }
         if starts_with_ci(w, "www.") && w.len() > 4 {
