@@ -42,7 +42,7 @@ struct Message {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let labels = corpus::read_labels(&Path::new(CORPUS).join("labels.tsv")).expect("labels.tsv");
-    let mut messages: Vec<Message> = labels
+    let messages: Vec<Message> = labels
         .into_iter()
         .filter(|l| corpus::held_aside(&l.name))
         .take(if bench { usize::MAX } else { 40 })

@@ -184,3 +184,49 @@ fn cli_trains_and_scores() {
         assert_eq!(code, 64, "{args:?}: {stderr}");
     }
 }
+
+/// How `DEFAULT_HOLD_AT` and `DEFAULT_REJECT_AT` were chosen: 5-fold
+/// cross-validation on the training part only (the held-aside part plays
+/// no role). `cargo test --test policy_spam -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the cross-validation table the thresholds come from"]
+fn thresholds_by_cross_validation() {
+    let corpus = corpus();
+    let training: Vec<&(Labelled, Parsed)> = corpus
+        .iter()
+        .filter(|(l, _)| !corpus::held_aside(&l.name))
+        .collect();
+    let mut scores = Vec::new();
+    for fold in 0..5 {
+        let learn = || {
+            training
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| i % 5 != fold)
+                .map(|(_, m)| m)
+        };
+        let mut model = Model::train(
+            learn().filter(|(l, _)| !l.is_spam).map(|(_, p)| p),
+            learn().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
+        );
+        model.prune(SHIPPED_MIN_MESSAGES);
+        for (_, (label, parsed)) in training.iter().enumerate().filter(|(i, _)| i % 5 == fold) {
+            scores.push((model.score(parsed).probability, label.is_spam));
+        }
+    }
+    let spam = scores.iter().filter(|s| s.1).count() as f64;
+    let ham = scores.len() as f64 - spam;
+    for at in [0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 0.999] {
+        let held = |is_spam: bool| {
+            scores
+                .iter()
+                .filter(|s| s.1 == is_spam && s.0 >= at)
+                .count() as f64
+        };
+        println!(
+            "at {at}: spam held {:.2}%, ham held {:.2}%",
+            100.0 * held(true) / spam,
+            100.0 * held(false) / ham
+        );
+    }
+}

@@ -35,16 +35,18 @@
 
 pub mod corpus;
 mod features;
+mod hash;
 mod html;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use crate::intake::parse::Parsed;
 use features::Sink;
+use hash::PassThrough;
 
 /// At this probability the policy holds a message for moderation as spam.
 ///
@@ -109,34 +111,28 @@ struct Counts {
     spam: u32,
 }
 
-/// Token counts keyed by the FNV hash of the token, which is already well
-/// mixed: hashing it again would be wasted time.
-#[derive(Default)]
-struct PassThrough(u64);
+/// Keyed by [`hash::token_hash`].
+type Table<T> = HashMap<u64, T, BuildHasherDefault<PassThrough>>;
 
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Mix the high bits down: the table indexes by the low ones.
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    }
+/// What scoring needs of a token that is evidence, computed once: its
+/// distance from 0.5 (to pick the strongest) and the two logarithms
+/// [`combine`] sums. f32 keeps the index small enough to stay in cache.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Clue {
+    distance: f32,
+    ln_p: f32,
+    ln_not_p: f32,
 }
-
-type Table = HashMap<u64, Counts, BuildHasherDefault<PassThrough>>;
 
 /// Token counts learned from ham and spam messages.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Model {
     ham: u32,
     spam: u32,
-    tokens: Table,
+    tokens: Table<Counts>,
+    /// The tokens that are evidence (at least `MIN_DISTANCE` from 0.5),
+    /// derived from the counts by [`Model::reindex`].
+    clues: Table<Clue>,
 }
 
 /// Builds a model one message at a time (from a corpus, or from the
@@ -181,7 +177,8 @@ impl Trainer {
         *n = n.saturating_add(1);
     }
 
-    pub fn finish(self) -> Model {
+    pub fn finish(mut self) -> Model {
+        self.model.reindex();
         self.model
     }
 }
@@ -207,6 +204,28 @@ impl Model {
     pub fn prune(&mut self, min_messages: u32) {
         self.tokens
             .retain(|_, c| c.ham.saturating_add(c.spam) >= min_messages);
+        self.reindex();
+    }
+
+    /// Rebuilds the scoring index from the counts.
+    fn reindex(&mut self) {
+        let clues = self
+            .tokens
+            .iter()
+            .filter_map(|(&hash, c)| {
+                let p = self.probability(c);
+                let distance = (p - 0.5).abs();
+                (distance >= MIN_DISTANCE).then_some((
+                    hash,
+                    Clue {
+                        distance: distance as f32,
+                        ln_p: p.ln() as f32,
+                        ln_not_p: (1.0 - p).ln() as f32,
+                    },
+                ))
+            })
+            .collect();
+        self.clues = clues;
     }
 
     /// How many ham and spam messages the model learned from.
@@ -292,7 +311,7 @@ impl Model {
             };
             let counts = model
                 .tokens
-                .entry(features::fnv_step(features::FNV_OFFSET, c.as_bytes()))
+                .entry(hash::token_hash(c.as_bytes()))
                 .or_insert_with(|| Counts {
                     token: c.into(),
                     ham: 0,
@@ -304,31 +323,28 @@ impl Model {
         if !header {
             return Err(err(1, "no `messages` line"));
         }
+        model.reindex();
         Ok(model)
     }
 
     /// Scores a message. Never fails: a message with nothing known scores
-    /// 0.5.
+    /// 0.5. Tokens are hashed and looked up as the tokenizer finds them;
+    /// only those that are evidence are kept, then deduplicated.
     pub fn score(&self, parsed: &Parsed) -> Score {
-        let mut sink = HashSink(Vec::with_capacity(512));
+        let mut sink = ScoreSink {
+            clues: &self.clues,
+            found: Vec::with_capacity(256),
+        };
         let rules = features::extract(parsed, &mut sink);
-        let mut hashes = sink.0;
-        hashes.sort_unstable();
-        hashes.dedup();
-        let mut clues: Vec<f64> = hashes
-            .iter()
-            .filter_map(|h| self.tokens.get(h))
-            .map(|c| self.probability(c))
-            .filter(|p| (p - 0.5).abs() >= MIN_DISTANCE)
-            .collect();
-        if clues.len() > MAX_CLUES {
-            clues.select_nth_unstable_by(MAX_CLUES, |a, b| {
-                (b - 0.5).abs().total_cmp(&(a - 0.5).abs())
-            });
-            clues.truncate(MAX_CLUES);
+        let mut found = sink.found;
+        found.sort_unstable_by_key(|&(hash, _)| hash);
+        found.dedup_by_key(|&mut (hash, _)| hash);
+        if found.len() > MAX_CLUES {
+            found.select_nth_unstable_by(MAX_CLUES, |a, b| b.1.distance.total_cmp(&a.1.distance));
+            found.truncate(MAX_CLUES);
         }
         Score {
-            probability: combine(&clues),
+            probability: combine(found.iter().map(|(_, clue)| clue)),
             rules,
         }
     }
@@ -371,15 +387,18 @@ impl Model {
 /// Fisher's method both ways, as in SpamBayes: how unlikely the clues are
 /// if tokens were random with respect to spam (S), and with respect to ham
 /// (H); the score is (1 + S − H) / 2.
-fn combine(clues: &[f64]) -> f64 {
-    if clues.is_empty() {
+fn combine<'a>(clues: impl Iterator<Item = &'a Clue>) -> f64 {
+    let (mut n, mut ln_p, mut ln_not_p) = (0usize, 0f64, 0f64);
+    for clue in clues {
+        n += 1;
+        ln_p += f64::from(clue.ln_p);
+        ln_not_p += f64::from(clue.ln_not_p);
+    }
+    if n == 0 {
         return 0.5;
     }
-    let ln_ham: f64 = clues.iter().map(|p| p.ln()).sum();
-    let ln_spam: f64 = clues.iter().map(|p| (1.0 - p).ln()).sum();
-    let freedom = 2 * clues.len();
-    let s = 1.0 - chi2_q(-2.0 * ln_spam, freedom);
-    let h = 1.0 - chi2_q(-2.0 * ln_ham, freedom);
+    let s = 1.0 - chi2_q(-2.0 * ln_not_p, 2 * n);
+    let h = 1.0 - chi2_q(-2.0 * ln_p, 2 * n);
     ((1.0 + s - h) / 2.0).clamp(0.0, 1.0)
 }
 
@@ -395,15 +414,31 @@ fn chi2_q(x2: f64, v: usize) -> f64 {
     sum.min(1.0)
 }
 
-/// Scoring: the hash of each token, nothing allocated per token.
+/// Scoring: each token hashed and looked up at once, nothing allocated
+/// per token; only evidence is kept.
+struct ScoreSink<'a> {
+    clues: &'a Table<Clue>,
+    found: Vec<(u64, Clue)>,
+}
+
+impl Sink for ScoreSink<'_> {
+    fn token(&mut self, parts: &[&str]) {
+        self.hashed(hash::parts_hash(parts), "");
+    }
+
+    fn hashed(&mut self, hash: u64, _token: &str) {
+        if let Some(&clue) = self.clues.get(&hash) {
+            self.found.push((hash, clue));
+        }
+    }
+}
+
+/// Explaining: the hash of each token.
 struct HashSink(Vec<u64>);
 
 impl Sink for HashSink {
     fn token(&mut self, parts: &[&str]) {
-        let hash = parts.iter().fold(features::FNV_OFFSET, |h, part| {
-            features::fnv_step(h, part.as_bytes())
-        });
-        self.0.push(hash);
+        self.0.push(hash::parts_hash(parts));
     }
 }
 
@@ -412,11 +447,8 @@ struct TextSink(HashMap<u64, String>);
 
 impl Sink for TextSink {
     fn token(&mut self, parts: &[&str]) {
-        let hash = parts.iter().fold(features::FNV_OFFSET, |h, part| {
-            features::fnv_step(h, part.as_bytes())
-        });
         self.0
-            .entry(hash)
+            .entry(hash::parts_hash(parts))
             .or_insert_with(|| parts.concat().to_ascii_lowercase());
     }
 }

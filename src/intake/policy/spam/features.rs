@@ -13,6 +13,7 @@
 //! fired rule is also a token (`rule:NAME`), so the model learns how much
 //! it weighs, and the rule ids are the evidence a moderator sees.
 
+use super::hash;
 use super::html;
 use crate::intake::parse::Parsed;
 
@@ -20,6 +21,11 @@ use crate::intake::parse::Parsed;
 /// `parts`, ASCII-lowercased.
 pub(crate) trait Sink {
     fn token(&mut self, parts: &[&str]);
+
+    /// A one-part token whose [`hash::token_hash`] is already known.
+    fn hashed(&mut self, _hash: u64, token: &str) {
+        self.token(&[token]);
+    }
 }
 
 /// Body text and HTML beyond this many bytes are not read: the start of a
@@ -70,24 +76,8 @@ const SHORTENERS: &[&str] = &[
     "su.pr",
 ];
 
-/// FNV-1a, 64 bits: stable across builds and platforms (the model file
-/// stores token text, but the in-memory index is keyed by this hash).
-pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-#[inline]
-pub(crate) const fn fnv_step(mut hash: u64, bytes: &[u8]) -> u64 {
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i].to_ascii_lowercase() as u64;
-        hash = hash.wrapping_mul(FNV_PRIME);
-        i += 1;
-    }
-    hash
-}
-
 const fn word(w: &str) -> u64 {
-    fnv_step(FNV_OFFSET, w.as_bytes())
+    hash::token_hash(w.as_bytes())
 }
 
 const fn pair(a: &str, b: &str) -> u64 {
@@ -130,6 +120,24 @@ const MONEY: &[u64] = &[
     pair("western", "union"),
     pair("opt", "out"),
 ];
+
+/// One bit per possible top byte of a [`MONEY`] hash: most words are
+/// ruled out by one test.
+const MONEY_MASK: [u64; 4] = {
+    let mut mask = [0u64; 4];
+    let mut i = 0;
+    while i < MONEY.len() {
+        let top = (MONEY[i] >> 56) as usize;
+        mask[top / 64] |= 1 << (top % 64);
+        i += 1;
+    }
+    mask
+};
+
+fn maybe_money(hash: u64) -> bool {
+    let top = (hash >> 56) as usize;
+    MONEY_MASK[top / 64] & (1 << (top % 64)) != 0
+}
 
 /// Emits the tokens of `parsed` into `sink` and returns the rules that
 /// fired (each also emitted as a `rule:` token).
@@ -328,8 +336,35 @@ pub(crate) struct WordStats {
     pub money: u64,
 }
 
+/// Letters, digits, non-ASCII and `$%!'-.`, as a table: this is asked
+/// for every byte of every message.
+const WORD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || c >= 0x80
+            || matches!(c, b'$' | b'%' | b'!' | b'\'' | b'-' | b'.');
+        b += 1;
+    }
+    table
+};
+
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'$' | b'%' | b'!' | b'\'' | b'-' | b'.')
+    WORD_BYTE[usize::from(b)]
+}
+
+/// `w` without `'`, `-` and `.` at either end.
+fn trim_word(w: &str) -> &str {
+    let edge = |b: &u8| !matches!(b, b'\'' | b'-' | b'.');
+    let bytes = w.as_bytes();
+    let Some(start) = bytes.iter().position(edge) else {
+        return "";
+    };
+    let end = bytes.iter().rposition(edge).map_or(start, |e| e + 1);
+    // The trimmed bytes are ASCII: the bounds are char boundaries.
+    &w[start..end]
 }
 
 /// Splits `text` into words (runs of letters, digits, non-ASCII and
@@ -351,7 +386,7 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             i += 1;
         }
         // The bounds are ASCII bytes or the text's ends: char boundaries.
-        let w = text[start..i].trim_matches(['\'', '-', '.']);
+        let w = trim_word(&text[start..i]);
         if w.is_empty() {
             continue;
         }
@@ -369,18 +404,23 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             link(w, &mut stats, sink);
         }
         let hash = word(w);
-        for (bit, &term) in MONEY.iter().enumerate() {
-            if term == hash || term == previous.rotate_left(17) ^ hash {
-                stats.money |= 1 << bit;
+        let pair = previous.rotate_left(17) ^ hash;
+        if maybe_money(hash) || maybe_money(pair) {
+            for (bit, &term) in MONEY.iter().enumerate() {
+                if term == hash || term == pair {
+                    stats.money |= 1 << bit;
+                }
             }
         }
         previous = hash;
-        let letters = w.bytes().filter(u8::is_ascii_alphabetic).count();
+        let (mut letters, mut lower) = (0, false);
+        for b in w.bytes() {
+            letters += usize::from(b.is_ascii_alphabetic());
+            lower |= b.is_ascii_lowercase();
+        }
         if letters >= 3 {
             stats.letter_words += 1;
-            if !w.bytes().any(|b| b.is_ascii_lowercase()) {
-                stats.caps_words += 1;
-            }
+            stats.caps_words += usize::from(!lower);
         }
         if w.len() < MIN_WORD {
             continue;
@@ -389,7 +429,11 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             let first = w.chars().next().map_or(0, char::len_utf8);
             sink.token(&[prefix, "skip:", &w[..first], length_bucket(w.len())]);
         } else {
-            sink.token(&[prefix, w]);
+            if prefix.is_empty() {
+                sink.hashed(hash, w);
+            } else {
+                sink.token(&[prefix, w]);
+            }
             if !previous_word.is_empty() {
                 sink.token(&[prefix, previous_word, " ", w]);
             }
