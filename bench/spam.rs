@@ -216,7 +216,7 @@ fn spamassassin(messages: &[Message]) -> Option<(Vec<bool>, f64)> {
     let next = AtomicUsize::new(0);
     let mut held = vec![false; files.len()];
     let start = Instant::now();
-    let results: Vec<Vec<(usize, bool)>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<(usize, Option<bool>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
@@ -237,9 +237,12 @@ fn spamassassin(messages: &[Message]) -> Option<(Vec<bool>, f64)> {
     });
     let elapsed = start.elapsed().as_secs_f64();
     spamd.stop();
-    for (i, spam) in results.into_iter().flatten() {
-        held[i] = spam;
+    let mut failed = 0;
+    for (i, verdict) in results.into_iter().flatten() {
+        held[i] = verdict.unwrap_or(false);
+        failed += usize::from(verdict.is_none());
     }
+    println!("SpamAssassin: {failed} spamc failures (counted as not spam)");
     Some((held, files.len() as f64 / elapsed))
 }
 
@@ -302,25 +305,23 @@ impl SpamD {
         Some(spamd)
     }
 
-    /// `spamc -c`: exit 1 when spam at the configured required_score.
-    fn check(&self, file: &Path) -> bool {
-        let Ok(input) = std::fs::File::open(file) else {
-            return false;
-        };
-        Command::new("spamc")
-            .args([
-                "-d",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-c",
-                "-s",
-                "2000000",
-            ])
+    /// `spamc -c`: exit 1 when spam at the configured required_score, 0
+    /// when not; anything else (`-x`: no fallback to "not spam" when
+    /// spamd fails) is a failure, `None`.
+    fn check(&self, file: &Path) -> Option<bool> {
+        let input = std::fs::File::open(file).ok()?;
+        let port = self.port.to_string();
+        let status = Command::new("spamc")
+            .args(["-d", "127.0.0.1", "-p", &port, "-c", "-x", "-s", "2000000"])
             .stdin(input)
             .stdout(Stdio::null())
             .status()
-            .is_ok_and(|s| s.code() == Some(1))
+            .ok()?;
+        match status.code() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        }
     }
 
     /// SIGTERM to spamd's PID (it stops its children), then reap it.

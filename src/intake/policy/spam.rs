@@ -114,9 +114,9 @@ struct Counts {
 /// Keyed by [`hash::token_hash`].
 type Table<T> = HashMap<u64, T, BuildHasherDefault<PassThrough>>;
 
-/// What scoring needs of a token that is evidence, computed once: its
-/// distance from 0.5 (to pick the strongest) and the two logarithms
-/// [`combine`] sums. f32 keeps the index small enough to stay in cache.
+/// What scoring needs of a token, computed once: its distance from 0.5
+/// (evidence from `MIN_DISTANCE` on; the strongest are picked) and the
+/// two logarithms [`combine`] sums. f32 keeps the index small.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Clue {
     distance: f32,
@@ -130,8 +130,8 @@ pub struct Model {
     ham: u32,
     spam: u32,
     tokens: Table<Counts>,
-    /// The tokens that are evidence (at least `MIN_DISTANCE` from 0.5),
-    /// derived from the counts by [`Model::reindex`].
+    /// Every token's clue, derived from the counts by
+    /// [`Model::reindex`].
     clues: Table<Clue>,
 }
 
@@ -212,17 +212,14 @@ impl Model {
         let clues = self
             .tokens
             .iter()
-            .filter_map(|(&hash, c)| {
+            .map(|(&hash, c)| {
                 let p = self.probability(c);
-                let distance = (p - 0.5).abs();
-                (distance >= MIN_DISTANCE).then_some((
-                    hash,
-                    Clue {
-                        distance: distance as f32,
-                        ln_p: p.ln() as f32,
-                        ln_not_p: (1.0 - p).ln() as f32,
-                    },
-                ))
+                let clue = Clue {
+                    distance: (p - 0.5).abs() as f32,
+                    ln_p: p.ln() as f32,
+                    ln_not_p: (1.0 - p).ln() as f32,
+                };
+                (hash, clue)
             })
             .collect();
         self.clues = clues;
@@ -423,13 +420,17 @@ struct ScoreSink<'a> {
 
 impl Sink for ScoreSink<'_> {
     fn token(&mut self, parts: &[&str]) {
-        self.hashed(hash::parts_hash(parts), "");
+        self.word(hash::parts_hash(parts), parts);
     }
 
-    fn hashed(&mut self, hash: u64, _token: &str) {
-        if let Some(&clue) = self.clues.get(&hash) {
+    fn word(&mut self, hash: u64, _parts: &[&str]) -> bool {
+        let Some(&clue) = self.clues.get(&hash) else {
+            return false;
+        };
+        if clue.distance >= MIN_DISTANCE as f32 {
             self.found.push((hash, clue));
         }
+        true
     }
 }
 

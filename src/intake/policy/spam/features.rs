@@ -22,9 +22,13 @@ use crate::intake::parse::Parsed;
 pub(crate) trait Sink {
     fn token(&mut self, parts: &[&str]);
 
-    /// A one-part token whose [`hash::token_hash`] is already known.
-    fn hashed(&mut self, _hash: u64, token: &str) {
-        self.token(&[token]);
+    /// A word token whose [`hash::token_hash`] the caller has computed.
+    /// Returns false when the sink knows the word is in no model: then
+    /// its pairs with its neighbours are not asked for, as a pair is never
+    /// seen in more messages than each of its words.
+    fn word(&mut self, _hash: u64, parts: &[&str]) -> bool {
+        self.token(parts);
+        true
     }
 }
 
@@ -375,6 +379,7 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
     let mut stats = WordStats::default();
     let mut previous = 0u64;
     let mut previous_word = "";
+    let mut previous_known = false;
     let mut i = 0;
     while i < bytes.len() {
         if !is_word_byte(bytes[i]) {
@@ -397,7 +402,7 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             let host = host_at(&text[i + 3..]);
             i += 3 + host.len();
             link(host, &mut stats, sink);
-            previous_word = "";
+            previous_known = false;
             continue;
         }
         if starts_with_ci(w, "www.") && w.len() > 4 {
@@ -429,15 +434,15 @@ pub(crate) fn words(text: &str, prefix: &'static str, sink: &mut impl Sink) -> W
             let first = w.chars().next().map_or(0, char::len_utf8);
             sink.token(&[prefix, "skip:", &w[..first], length_bucket(w.len())]);
         } else {
-            if prefix.is_empty() {
-                sink.hashed(hash, w);
+            let known = if prefix.is_empty() {
+                sink.word(hash, &[w])
             } else {
-                sink.token(&[prefix, w]);
-            }
-            if !previous_word.is_empty() {
+                sink.word(hash::parts_hash(&[prefix, w]), &[prefix, w])
+            };
+            if known && previous_known {
                 sink.token(&[prefix, previous_word, " ", w]);
             }
-            previous_word = w;
+            (previous_word, previous_known) = (w, known);
         }
     }
     stats
