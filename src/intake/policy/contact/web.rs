@@ -1,0 +1,142 @@
+//! URLs, bare domains and link shorteners.
+//!
+//! - `url`: `http://…`, `https://…` (any host with a dot and an alphabetic
+//!   or `xn--` top-level domain, or an IPv4 address) and `www.…` (a known
+//!   top-level domain);
+//! - `domain`: a bare host such as `oldbarnfinds.com` or `www.shop.co.uk`,
+//!   only when its last label is a real top-level domain (the list below),
+//!   so that file names (`photo.jpg`), decimals (`3.5`), abbreviations
+//!   (`e.g.`) and a missing space after a full stop ("fine.Thanks") are not
+//!   domains;
+//! - `shortener`: either of the above whose host is a link shortener
+//!   (`bit.ly`, `tinyurl.com`, …), which hides where it leads.
+//!
+//! The value is the lowercase host.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{char_at, char_before, hit};
+use crate::intake::policy::Hit;
+
+/// URLs with a scheme or `www.`.
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?-u:\b)(?:https?://|www\.)[^\s<>"'()\[\]{}]+"#).expect("url regex")
+});
+
+/// Bare hosts, optionally with a path.
+static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?-u:\b)(?:[a-z0-9][a-z0-9\-]{0,62}\.){1,6}(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)(?:/[^\s<>"'()\[\]{}]*)?"#,
+    )
+    .expect("domain regex")
+});
+
+/// Link shorteners: the link hides its destination.
+const SHORTENERS: &[&str] = &[
+    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "v.gd", "buff.ly",
+    "cutt.ly", "rebrand.ly", "tiny.cc", "shorturl.at", "rb.gy", "t.ly", "bl.ink", "lnkd.in", "s.id",
+    "soo.gd", "clck.ru", "shorte.st", "adf.ly", "tr.im", "qrco.de", "linktr.ee", "short.io",
+];
+
+/// Country-code top-level domains, and those left out on purpose: `md`,
+/// `sh`, `py`, `rs` end file names far more often than hosts in a message.
+const CC_TLDS: &str = "ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi \
+bj bm bn bo br bs bt bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm \
+do dz ec ee eg er es et eu fi fj fk fm fo fr ga gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy \
+hk hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb \
+lc li lk lr ls lt lu lv ly ma mc me mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne \
+nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw qa re ro ru rw sa sb sc sd se \
+sg si sk sl sm sn so sr ss st su sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz ua ug \
+uk us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw";
+
+/// Generic top-level domains seen in contact spam and shop links; `zip`
+/// and `mov` are left out (file names).
+const G_TLDS: &str = "com net org info biz edu gov mil int name pro mobi asia aero coop jobs tel \
+travel xxx shop store online site website web tech app dev xyz club top live blog art design page \
+link click space fun vip win bid trade market sale deals company agency email studio photo photos \
+gallery today world life news network media digital solutions services center cloud host ltd llc \
+inc global social chat video tv games fashion boutique jewelry watch auction cam webcam rocks ninja \
+guru expert vlaanderen berlin london nyc paris amsterdam wien brussels tokyo";
+
+/// Whether `tld` (lowercase, no dot) is a top-level domain we recognise.
+pub(super) fn is_tld(tld: &str) -> bool {
+    if let Some(idn) = tld.strip_prefix("xn--") {
+        return !idn.is_empty();
+    }
+    (2..=24).contains(&tld.len())
+        && (CC_TLDS.split(' ').any(|t| t == tld) || G_TLDS.split_ascii_whitespace().any(|t| t == tld))
+}
+
+pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
+    if !text.as_bytes().contains(&b'.') {
+        return;
+    }
+    for m in URL.find_iter(text) {
+        let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        let with_scheme = s.contains("://");
+        let host = host_of(s);
+        if !host_ok(&host, with_scheme) {
+            continue;
+        }
+        hits.push(hit(rule_for(&host, "url"), m.start(), m.start() + s.len(), host));
+    }
+    for m in DOMAIN.find_iter(text) {
+        let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        // Part of an address, a URL's path or a longer word.
+        if matches!(char_before(text, m.start()), Some('@' | '.' | '/' | '-' | '_'))
+            || char_at(text, m.end()) == Some('@')
+        {
+            continue;
+        }
+        let host_len = s.find('/').unwrap_or(s.len());
+        let raw_host = &s[..host_len];
+        let Some((rest, tld)) = raw_host.rsplit_once('.') else {
+            continue;
+        };
+        // "fine.Thanks": a host is written in one case.
+        let one_case = tld.bytes().all(|b| b.is_ascii_lowercase()) || tld.bytes().all(|b| b.is_ascii_uppercase());
+        let label = rest.rsplit('.').next().unwrap_or(rest);
+        let host = raw_host.to_ascii_lowercase();
+        if !one_case || !label.bytes().any(|b| b.is_ascii_alphabetic()) || !host_ok(&host, false) {
+            continue;
+        }
+        hits.push(hit(rule_for(&host, "domain"), m.start(), m.start() + s.len(), host));
+    }
+}
+
+/// The lowercase host of a URL: after the scheme and any user, before the
+/// port, path, query or fragment.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or(host);
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A host with a recognised top-level domain (with a scheme: any
+/// alphabetic one, or an IPv4 address).
+fn host_ok(host: &str, with_scheme: bool) -> bool {
+    let Some((_, tld)) = host.rsplit_once('.') else {
+        return false;
+    };
+    if with_scheme {
+        let ipv4 = host.split('.').count() == 4
+            && host.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        return ipv4
+            || (tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+            || tld.starts_with("xn--");
+    }
+    is_tld(tld)
+}
+
+fn rule_for(host: &str, otherwise: &'static str) -> &'static str {
+    let bare = host.strip_prefix("www.").unwrap_or(host);
+    if SHORTENERS.contains(&bare) {
+        "shortener"
+    } else {
+        otherwise
+    }
+}
