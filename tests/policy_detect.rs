@@ -91,7 +91,9 @@ fn inhouse_dev_recall_and_false_positives() {
 
 /// Python character offsets to byte offsets.
 fn byte_offset(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i)
 }
 
 /// The rules that stand for a Presidio entity.
@@ -119,13 +121,19 @@ fn presidio_span_recall_and_precision() {
     // The same text appears with several expectations (Presidio's
     // leniency levels): merge them, a span is gold if any row has it.
     let mut cases: BTreeMap<(String, String), Vec<(usize, usize)>> = BTreeMap::new();
-    for line in read("presidio/spans.jsonl").lines().filter(|l| !l.trim().is_empty()) {
+    for line in read("presidio/spans.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let v: Value = serde_json::from_str(line).expect("jsonl");
         let entity = v["entity"].as_str().unwrap().to_string();
         let text = v["text"].as_str().unwrap().to_string();
         let spans = cases.entry((entity, text.clone())).or_default();
         for s in v["spans"].as_array().unwrap() {
-            let (a, b) = (s[0].as_u64().unwrap() as usize, s[1].as_u64().unwrap() as usize);
+            let (a, b) = (
+                s[0].as_u64().unwrap() as usize,
+                s[1].as_u64().unwrap() as usize,
+            );
             let span = (byte_offset(&text, a), byte_offset(&text, b));
             if !spans.contains(&span) {
                 spans.push(span);
@@ -150,7 +158,10 @@ fn presidio_span_recall_and_precision() {
             if hits.iter().any(|h| overlaps(h, g)) {
                 s.gold_found += 1;
             } else {
-                println!("  presidio {entity} missed {:?} in {text:?}", &text[g.0..g.1]);
+                println!(
+                    "  presidio {entity} missed {:?} in {text:?}",
+                    &text[g.0..g.1]
+                );
             }
         }
         s.hits += hits.len();
@@ -173,7 +184,13 @@ fn presidio_span_recall_and_precision() {
         }
     }
     println!("presidio/spans.jsonl (texts merged across leniency levels)");
-    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { a as f64 * 100.0 / b as f64 };
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            100.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     for (entity, s) in &scores {
         println!(
             "  {entity:<14} span recall {}/{} = {:.1}%, precision {}/{} = {:.1}%, negatives clean {}/{}",
@@ -247,11 +264,18 @@ fn redact(text: &str, hits: &[Hit]) -> String {
 #[test]
 fn scrubadub_before_after() {
     let (mut total, mut exact) = (0, 0);
-    for line in read("scrubadub/before_after.jsonl").lines().filter(|l| !l.trim().is_empty()) {
+    for line in read("scrubadub/before_after.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let v: Value = serde_json::from_str(line).expect("jsonl");
         // The keep-domain cases test a scrubadub option (redact a URL's
         // path, keep its host) that parley does not have.
-        if v["source"].as_str().unwrap().contains("UrlKeepDomainTestCase") {
+        if v["source"]
+            .as_str()
+            .unwrap()
+            .contains("UrlKeepDomainTestCase")
+        {
             continue;
         }
         let (before, after) = (v["before"].as_str().unwrap(), v["after"].as_str().unwrap());

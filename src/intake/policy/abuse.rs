@@ -36,9 +36,15 @@ impl Phrases {
             .filter(|p| !p.is_empty())
             .collect();
         if phrases.is_empty() {
-            return Phrases { regex: None, phrases };
+            return Phrases {
+                regex: None,
+                phrases,
+            };
         }
-        let alternation: Vec<String> = phrases.iter().map(|p| format!("({})", pattern(p))).collect();
+        let alternation: Vec<String> = phrases
+            .iter()
+            .map(|p| format!("({})", pattern(p)))
+            .collect();
         let regex = Regex::new(&format!("(?i){}", alternation.join("|")))
             .expect("the phrase patterns are escaped");
         Phrases {

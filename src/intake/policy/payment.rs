@@ -146,9 +146,11 @@ pub fn detect(text: &str, hits: &mut Vec<Hit>) {
 /// Avoiding the shipping fee (by picking up) is no steering.
 fn not_shipping(_: &str, _: usize, s: &str) -> Option<String> {
     let lower = s.to_ascii_lowercase();
-    let shipping = ["shipping", "delivery", "postage", "handling", "customs", "import", "courier"]
-        .iter()
-        .any(|w| lower.contains(w));
+    let shipping = [
+        "shipping", "delivery", "postage", "handling", "customs", "import", "courier",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     (!shipping).then(String::new)
 }
 
@@ -158,9 +160,15 @@ fn cashtag(text: &str, start: usize, s: &str) -> Option<String> {
     if !s.starts_with('$') {
         return Some(String::new());
     }
-    let glued = text[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+    let glued = text[..start]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric());
     // "$USD", "$CAD": currencies, not tags.
-    let currency = matches!(s.to_ascii_lowercase().as_str(), "$usd" | "$cad" | "$aud" | "$nzd" | "$hkd" | "$sgd" | "$mxn");
+    let currency = matches!(
+        s.to_ascii_lowercase().as_str(),
+        "$usd" | "$cad" | "$aud" | "$nzd" | "$hkd" | "$sgd" | "$mxn"
+    );
     (!glued && !currency).then(|| s.to_ascii_lowercase())
 }
 
@@ -179,7 +187,11 @@ fn iban(_: &str, _: usize, s: &str) -> Option<String> {
     let mut rem: u32 = 0;
     for c in tail.chars().chain(head.chars()) {
         let v = c.to_digit(36)?;
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     (rem == 1).then_some(upper)
 }

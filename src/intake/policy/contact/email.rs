@@ -1,6 +1,6 @@
 //! Email addresses, written plainly or obfuscated to slip past a filter.
 //!
-//! - `email`: `local@domain.tld` (the top-level domain alphabetic or an IDN
+//! - `email`: `local@domain.tld` (the local part may be non-ASCII, the top-level domain alphabetic or an IDN
 //!   `xn--` label); value the lowercased address.
 //! - `email_obfuscated`, value the reconstructed address:
 //!   - words or brackets for "@" and ".": "maria dot lopez at gmail dot
@@ -18,14 +18,14 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::web::is_tld;
 use super::hit;
+use super::web::is_tld;
 use crate::intake::policy::Hit;
 
 /// `local@domain.tld`.
 static PLAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)[a-z0-9_][a-z0-9._%+\-]*@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)",
+        r"(?i)[\p{L}\p{N}_][\p{L}\p{N}._%+\-]*@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)",
     )
     .expect("email regex")
 });
@@ -97,12 +97,7 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
     let has_at = text.as_bytes().contains(&b'@');
     if has_at {
         for m in PLAIN.find_iter(text) {
-            hits.push(hit(
-                "email",
-                m.start(),
-                m.end(),
-                m.as_str().to_ascii_lowercase(),
-            ));
+            hits.push(hit("email", m.start(), m.end(), m.as_str().to_lowercase()));
         }
         for c in SPACED.captures_iter(text) {
             spaced(&c, hits);
@@ -191,7 +186,10 @@ fn normalise_local(local: &str) -> String {
 
 fn spaced(c: &Captures, hits: &mut Vec<Hit>) {
     let m = c.get(0).expect("group 0");
-    let local: String = c["local"].chars().filter(char::is_ascii_alphanumeric).collect();
+    let local: String = c["local"]
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
     let domain = &c["domain"];
     // The real dots are the ones set off by spaces ("g.m.a.i.l . c.o.m"),
     // or, with letters spaced by blanks, the dots themselves.
@@ -211,7 +209,10 @@ fn spaced(c: &Captures, hits: &mut Vec<Hit>) {
         split_provider(&domain.replace('.', ""))
     };
     let host = parts.join(".").to_ascii_lowercase();
-    let tld_ok = parts.len() >= 2 && parts.last().is_some_and(|t| is_tld(&t.to_ascii_lowercase()));
+    let tld_ok = parts.len() >= 2
+        && parts
+            .last()
+            .is_some_and(|t| is_tld(&t.to_ascii_lowercase()));
     if !tld_ok || local.len() < 3 {
         return;
     }
@@ -254,5 +255,10 @@ fn provider_is(c: &Captures, hits: &mut Vec<Hit>) {
     };
     let start = c.name("my").map_or(provider.start(), |m| m.start());
     let end = c.name("name").expect("group name").start() + name.len();
-    hits.push(hit("email_obfuscated", start, end, format!("{lower}@{domain}")));
+    hits.push(hit(
+        "email_obfuscated",
+        start,
+        end,
+        format!("{lower}@{domain}"),
+    ));
 }

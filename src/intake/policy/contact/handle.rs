@@ -60,16 +60,116 @@ static MESSENGER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that follow a platform name without being a handle.
 const NOT_HANDLES: &[&str] = &[
-    "the", "and", "for", "with", "you", "your", "this", "that", "there", "here", "too", "also",
-    "only", "now", "then", "when", "please", "thanks", "thank", "message", "messages", "chat",
-    "call", "text", "add", "find", "account", "page", "group", "profile", "app", "but", "not",
-    "was", "are", "has", "have", "had", "private", "public", "down", "broken", "blocked", "banned",
-    "deleted", "new", "old", "same", "fine", "better", "easier", "faster", "best", "open", "closed",
-    "full", "free", "available", "marketplace", "story", "stories", "post", "posts", "photos",
-    "pictures", "video", "videos", "link", "name", "handle", "username", "user", "instead", "today",
-    "tomorrow", "tonight", "later", "soon", "or", "if", "is", "me", "my", "our", "his", "her",
-    "their", "them", "him", "she", "they", "we", "it", "its", "can", "will", "would", "could",
-    "should", "don", "didn", "doesn", "isn", "dm", "pm", "too", "yet", "very", "just", "more",
+    "the",
+    "and",
+    "for",
+    "with",
+    "you",
+    "your",
+    "this",
+    "that",
+    "there",
+    "here",
+    "too",
+    "also",
+    "only",
+    "now",
+    "then",
+    "when",
+    "please",
+    "thanks",
+    "thank",
+    "message",
+    "messages",
+    "chat",
+    "call",
+    "text",
+    "add",
+    "find",
+    "account",
+    "page",
+    "group",
+    "profile",
+    "app",
+    "but",
+    "not",
+    "was",
+    "are",
+    "has",
+    "have",
+    "had",
+    "private",
+    "public",
+    "down",
+    "broken",
+    "blocked",
+    "banned",
+    "deleted",
+    "new",
+    "old",
+    "same",
+    "fine",
+    "better",
+    "easier",
+    "faster",
+    "best",
+    "open",
+    "closed",
+    "full",
+    "free",
+    "available",
+    "marketplace",
+    "story",
+    "stories",
+    "post",
+    "posts",
+    "photos",
+    "pictures",
+    "video",
+    "videos",
+    "link",
+    "name",
+    "handle",
+    "username",
+    "user",
+    "instead",
+    "today",
+    "tomorrow",
+    "tonight",
+    "later",
+    "soon",
+    "or",
+    "if",
+    "is",
+    "me",
+    "my",
+    "our",
+    "his",
+    "her",
+    "their",
+    "them",
+    "him",
+    "she",
+    "they",
+    "we",
+    "it",
+    "its",
+    "can",
+    "will",
+    "would",
+    "could",
+    "should",
+    "don",
+    "didn",
+    "doesn",
+    "isn",
+    "dm",
+    "pm",
+    "too",
+    "yet",
+    "very",
+    "just",
+    "more",
 ];
 
 /// Platform names that are also common English words.
@@ -127,7 +227,9 @@ fn handle(text: &str, c: &Captures) -> Option<(usize, usize, String)> {
     let namelike = name.contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.' || c == '-');
     // An address, a URL, a phone number (the other scanners' job) or a word.
     if matches!(char_at(text, end), Some('@' | '/'))
-        || name.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        || name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
         || NOT_HANDLES.contains(&name.as_str())
         || name.len() < 3
     {
@@ -195,9 +297,26 @@ fn platform_before(text: &str, start: usize) -> Option<&'static str> {
             let w = w.to_ascii_lowercase();
             matches!(
                 w.as_str(),
-                "instagram" | "insta" | "ig" | "telegram" | "whatsapp" | "snapchat" | "snap" | "discord"
-                    | "wechat" | "kik" | "facebook" | "fb" | "tiktok" | "twitter" | "tweet" | "tweets"
-                    | "tweeter" | "skype" | "viber" | "x"
+                "instagram"
+                    | "insta"
+                    | "ig"
+                    | "telegram"
+                    | "whatsapp"
+                    | "snapchat"
+                    | "snap"
+                    | "discord"
+                    | "wechat"
+                    | "kik"
+                    | "facebook"
+                    | "fb"
+                    | "tiktok"
+                    | "twitter"
+                    | "tweet"
+                    | "tweets"
+                    | "tweeter"
+                    | "skype"
+                    | "viber"
+                    | "x"
             )
         })
         .map(platform)

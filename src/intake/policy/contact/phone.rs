@@ -37,7 +37,10 @@ static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
 /// Runs of digits, digit words and look-alike letters.
 static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
     let tok = r"(?:[0-9]|(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[IlO])";
-    Regex::new(&format!(r"(?-u:\b){tok}+(?:[ ,.\-/]{{1,3}}{tok}+)*(?-u:\b)")).expect("spelled phone regex")
+    Regex::new(&format!(
+        r"(?-u:\b){tok}+(?:[ ,.\-/]{{1,3}}{tok}+)*(?-u:\b)"
+    ))
+    .expect("spelled phone regex")
 });
 
 static DIGIT_WORDS: &[(&str, u8)] = &[
@@ -56,19 +59,63 @@ static DIGIT_WORDS: &[(&str, u8)] = &[
 
 /// Words naming a number that is not a phone number when just before it.
 const NOT_PHONE_BEFORE: &[&str] = &[
-    "lot", "lots", "item", "items", "order", "orders", "invoice", "inv", "serial", "sn", "s/n",
-    "model", "tracking", "track", "ref", "reference", "sku", "part", "isbn", "upc", "ean", "receipt",
-    "transaction", "txn", "case", "ticket", "id", "no", "nr", "po", "account", "acct", "iban", "zip",
-    "postcode", "code", "vin", "listing", "auction", "bid", "claim", "parcel", "shipment",
-    "confirmation", "booking", "reservation", "customer", "version", "v",
+    "lot",
+    "lots",
+    "item",
+    "items",
+    "order",
+    "orders",
+    "invoice",
+    "inv",
+    "serial",
+    "sn",
+    "s/n",
+    "model",
+    "tracking",
+    "track",
+    "ref",
+    "reference",
+    "sku",
+    "part",
+    "isbn",
+    "upc",
+    "ean",
+    "receipt",
+    "transaction",
+    "txn",
+    "case",
+    "ticket",
+    "id",
+    "no",
+    "nr",
+    "po",
+    "account",
+    "acct",
+    "iban",
+    "zip",
+    "postcode",
+    "code",
+    "vin",
+    "listing",
+    "auction",
+    "bid",
+    "claim",
+    "parcel",
+    "shipment",
+    "confirmation",
+    "booking",
+    "reservation",
+    "customer",
+    "version",
+    "v",
 ];
 
 /// Units and currencies that make a number a quantity or a price.
 const NOT_PHONE_AFTER: &[&str] = &[
     "cm", "mm", "m", "km", "kg", "g", "lb", "lbs", "oz", "inch", "inches", "ft", "feet", "eur",
-    "euro", "euros", "usd", "dollars", "dollar", "gbp", "pounds", "chf", "sek", "nok", "dkk", "pln",
-    "jpy", "yen", "won", "rub", "pcs", "units", "pieces", "items", "times", "miles", "mi", "x",
-    "bids", "views", "ml", "l", "w", "kw", "mah", "gb", "tb", "mb", "rpm",
+    "euro", "euros", "usd", "dollars", "dollar", "gbp", "pounds", "chf", "sek", "nok", "dkk",
+    "pln", "jpy", "yen", "won", "rub", "pcs", "units", "pieces", "items", "times", "miles", "mi",
+    "x", "bids", "views", "ml", "l", "w", "kw", "mah", "gb", "tb", "mb", "rpm",
 ];
 
 /// Words that announce a phone number.
@@ -87,7 +134,9 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
                 continue;
             }
             // The extension starts at the first letter.
-            let main_len = s.find(|c: char| c.is_ascii_alphabetic()).map_or(s.len(), |i| s[..i].trim_end().len());
+            let main_len = s
+                .find(|c: char| c.is_ascii_alphabetic())
+                .map_or(s.len(), |i| s[..i].trim_end().len());
             if let Some(value) = numeric(text, m.start(), m.start() + main_len, m.end()) {
                 hits.push(hit("phone", m.start(), m.end(), value));
             }
@@ -129,7 +178,9 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
     let mut next = after.chars();
     match next.next() {
         Some(c) if c.is_alphanumeric() || c == '%' || c == '_' => return None,
-        Some('.' | ',' | '/' | ':') if next.next().is_some_and(|c| c.is_ascii_digit()) => return None,
+        Some('.' | ',' | '/' | ':') if next.next().is_some_and(|c| c.is_ascii_digit()) => {
+            return None;
+        }
         _ => {}
     }
     if named_before(text, start) || unit_after(after) {
@@ -146,9 +197,13 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
     let date = matches!(lens.as_slice(), [4, 2, 2] | [1 | 2, 1 | 2, 4]) && !plus;
     // Decimals, IPv4 and version numbers.
     let decimal = dotted && lens.len() == 2 && lens[1] <= 2;
-    let ip_or_version = dotted && (lens.len() == 4 && lens.iter().all(|&l| l <= 3) || lens.contains(&1) && !plus);
+    let ip_or_version =
+        dotted && (lens.len() == 4 && lens.iter().all(|&l| l <= 3) || lens.contains(&1) && !plus);
     // 1985 1990 2001: years.
-    let years = lens.len() >= 2 && groups.iter().all(|g| g.len() == 4 && (g.starts_with("19") || g.starts_with("20")));
+    let years = lens.len() >= 2
+        && groups
+            .iter()
+            .all(|g| g.len() == 4 && (g.starts_with("19") || g.starts_with("20")));
     if date || decimal || ip_or_version || years {
         return None;
     }
@@ -182,7 +237,8 @@ fn words_before(text: &str, start: usize, bytes: usize) -> Vec<String> {
 /// "lot 1234567", "order #123-4567890", "serial SN 8842-1177-33", "$ 1 200".
 fn named_before(text: &str, start: usize) -> bool {
     let before = text[..start].trim_end_matches([' ', '\t', ':']);
-    if before.ends_with(['#', '$', '€', '£', '¥']) || before.to_ascii_lowercase().ends_with("no.") {
+    if before.ends_with(['#', '$', '€', '£', '¥']) || before.to_ascii_lowercase().ends_with("no.")
+    {
         return true;
     }
     words_before(text, start, 32)
@@ -218,7 +274,10 @@ fn spelled(run: &str) -> Option<String> {
     let mut words = 0;
     let mut groups = 0;
     let mut long_groups = 0;
-    for token in run.split([' ', ',', '.', '-', '/']).filter(|t| !t.is_empty()) {
+    for token in run
+        .split([' ', ',', '.', '-', '/'])
+        .filter(|t| !t.is_empty())
+    {
         groups += 1;
         let mut rest = token;
         let mut group_digits = 0;
@@ -226,10 +285,10 @@ fn spelled(run: &str) -> Option<String> {
             if c.is_ascii_digit() {
                 digits.push(c);
                 rest = &rest[1..];
-            } else if let Some(&(w, d)) = DIGIT_WORDS
-                .iter()
-                .find(|(w, _)| rest.len() >= w.len() && rest.as_bytes()[..w.len()].eq_ignore_ascii_case(w.as_bytes()))
-            {
+            } else if let Some(&(w, d)) = DIGIT_WORDS.iter().find(|(w, _)| {
+                rest.len() >= w.len()
+                    && rest.as_bytes()[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+            }) {
                 digits.push(d as char);
                 rest = &rest[w.len()..];
                 words += 1;

@@ -3,7 +3,7 @@
 //! - `url`: `http://…`, `https://…` (any host with a dot and an alphabetic
 //!   or `xn--` top-level domain, or an IPv4 address) and `www.…` (a known
 //!   top-level domain);
-//! - `domain`: a bare host such as `oldbarnfinds.com` or `www.shop.co.uk`,
+//! - `domain`: a bare host (internationalised ones too: `straße.de`) such as `oldbarnfinds.com` or `www.shop.co.uk`,
 //!   only when its last label is a real top-level domain (the list below),
 //!   so that file names (`photo.jpg`), decimals (`3.5`), abbreviations
 //!   (`e.g.`) and a missing space after a full stop ("fine.Thanks") are not
@@ -28,16 +28,39 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
 /// Bare hosts, optionally with a path.
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?-u:\b)(?:[a-z0-9][a-z0-9\-]{0,62}\.){1,6}(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)(?:/[^\s<>"'()\[\]{}]*)?"#,
+        r#"(?i)(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)(?:/[^\s<>"'()\[\]{}]*)?"#,
     )
     .expect("domain regex")
 });
 
 /// Link shorteners: the link hides its destination.
 const SHORTENERS: &[&str] = &[
-    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "v.gd", "buff.ly",
-    "cutt.ly", "rebrand.ly", "tiny.cc", "shorturl.at", "rb.gy", "t.ly", "bl.ink", "lnkd.in", "s.id",
-    "soo.gd", "clck.ru", "shorte.st", "adf.ly", "tr.im", "qrco.de", "linktr.ee", "short.io",
+    "bit.ly",
+    "bitly.com",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "v.gd",
+    "buff.ly",
+    "cutt.ly",
+    "rebrand.ly",
+    "tiny.cc",
+    "shorturl.at",
+    "rb.gy",
+    "t.ly",
+    "bl.ink",
+    "lnkd.in",
+    "s.id",
+    "soo.gd",
+    "clck.ru",
+    "shorte.st",
+    "adf.ly",
+    "tr.im",
+    "qrco.de",
+    "linktr.ee",
+    "short.io",
 ];
 
 /// Country-code top-level domains, and those left out on purpose: `md`,
@@ -66,7 +89,8 @@ pub(super) fn is_tld(tld: &str) -> bool {
         return !idn.is_empty();
     }
     (2..=24).contains(&tld.len())
-        && (CC_TLDS.split(' ').any(|t| t == tld) || G_TLDS.split_ascii_whitespace().any(|t| t == tld))
+        && (CC_TLDS.split(' ').any(|t| t == tld)
+            || G_TLDS.split_ascii_whitespace().any(|t| t == tld))
 }
 
 pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
@@ -80,12 +104,17 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
         if !host_ok(&host, with_scheme) {
             continue;
         }
-        hits.push(hit(rule_for(&host, "url"), m.start(), m.start() + s.len(), host));
+        hits.push(hit(
+            rule_for(&host, "url"),
+            m.start(),
+            m.start() + s.len(),
+            host,
+        ));
     }
     for m in DOMAIN.find_iter(text) {
         let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']);
         // Part of an address, a URL's path or a longer word.
-        if matches!(char_before(text, m.start()), Some('@' | '.' | '/' | '-' | '_'))
+        if char_before(text, m.start()).is_some_and(|c| c.is_alphanumeric() || "@./-_".contains(c))
             || char_at(text, m.end()) == Some('@')
         {
             continue;
@@ -96,13 +125,19 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
             continue;
         };
         // "fine.Thanks": a host is written in one case.
-        let one_case = tld.bytes().all(|b| b.is_ascii_lowercase()) || tld.bytes().all(|b| b.is_ascii_uppercase());
+        let one_case = tld.bytes().all(|b| b.is_ascii_lowercase())
+            || tld.bytes().all(|b| b.is_ascii_uppercase());
         let label = rest.rsplit('.').next().unwrap_or(rest);
-        let host = raw_host.to_ascii_lowercase();
-        if !one_case || !label.bytes().any(|b| b.is_ascii_alphabetic()) || !host_ok(&host, false) {
+        let host = raw_host.to_lowercase();
+        if !one_case || !label.chars().any(char::is_alphabetic) || !host_ok(&host, false) {
             continue;
         }
-        hits.push(hit(rule_for(&host, "domain"), m.start(), m.start() + s.len(), host));
+        hits.push(hit(
+            rule_for(&host, "domain"),
+            m.start(),
+            m.start() + s.len(),
+            host,
+        ));
     }
 }
 
@@ -124,7 +159,9 @@ fn host_ok(host: &str, with_scheme: bool) -> bool {
     };
     if with_scheme {
         let ipv4 = host.split('.').count() == 4
-            && host.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+            && host
+                .split('.')
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
         return ipv4
             || (tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
             || tld.starts_with("xn--");
