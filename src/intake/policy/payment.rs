@@ -197,8 +197,12 @@ fn iban(_: &str, _: usize, s: &str) -> Option<String> {
 }
 
 /// Bitcoin addresses mix letters and digits; a 26+ character token of
-/// one kind is something else.
+/// one kind is something else. `0x` and 40 hex digits is an Ethereum
+/// address.
 fn crypto_address(_: &str, _: usize, s: &str) -> Option<String> {
+    if s.starts_with("0x") {
+        return Some(s.to_string());
+    }
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
     let letters = s.bytes().filter(u8::is_ascii_alphabetic).count();
     (digits >= 4 && letters >= 8).then(|| s.to_string())
