@@ -96,7 +96,12 @@ fn each_rule() {
         "off_platform",
         "off the site",
     );
-    has("buy it outside ebay", "off_platform", "outside ebay");
+    has("buy it outside ebay", "off_platform", "buy it outside");
+    has(
+        "we can talk outside of ebay",
+        "off_platform",
+        "outside of ebay",
+    );
     has(
         "let's skip the auction fees",
         "off_platform",
