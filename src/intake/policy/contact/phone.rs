@@ -237,8 +237,9 @@ fn words_before(text: &str, start: usize, bytes: usize) -> Vec<String> {
 /// "lot 1234567", "order #123-4567890", "serial SN 8842-1177-33", "$ 1 200".
 fn named_before(text: &str, start: usize) -> bool {
     let before = text[..start].trim_end_matches([' ', '\t', ':']);
-    if before.ends_with(['#', '$', '€', '£', '¥']) || before.to_ascii_lowercase().ends_with("no.")
-    {
+    let no =
+        before.len() >= 3 && before.as_bytes()[before.len() - 3..].eq_ignore_ascii_case(b"no.");
+    if before.ends_with(['#', '$', '€', '£', '¥']) || no {
         return true;
     }
     words_before(text, start, 32)
