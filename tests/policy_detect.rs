@@ -289,5 +289,5 @@ fn scrubadub_before_after() {
     }
     println!("scrubadub/before_after.jsonl: {exact}/{total} exact (UrlKeepDomain cases left out)");
     // Floor reached on 2026-11-21 (see bench/README.md).
-    assert!(exact >= total - 1, "{exact}/{total} exact");
+    assert_eq!(exact, total, "{exact}/{total} exact");
 }

@@ -16,8 +16,9 @@
 //! quantity (followed by a unit), a date (`2026-11-21`, `21.11.2026`), a
 //! decimal (`345.60`), an IP or version number, a run of years, or the
 //! number of a lot, item, order, invoice, serial, model, tracking or the
-//! like (named just before it, or after `#`). An unseparated run of 7–9
-//! digits counts only after a word such as "call", "phone" or "number".
+//! like (named just before it, or after `#`). Fewer than 10 digits without
+//! a `+`, a trunk `0` or an area code in brackets count only after a word
+//! such as "call", "phone" or "number".
 
 use std::sync::LazyLock;
 
@@ -207,7 +208,10 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
     if date || decimal || ip_or_version || years {
         return None;
     }
-    if groups.len() == 1 && !plus && n < 10 && !context_before(text, start) {
+    // Fewer than 10 digits, no country code, no trunk "0" or area code in
+    // brackets ("100 200 300", "4521873"): only after "call", "phone", …
+    let national = main.starts_with(['0', '(']);
+    if !plus && n < 10 && !national && !context_before(text, start) {
         return None;
     }
     // "sizes 10 12 14 16": without a country code, one group of 3+ digits.

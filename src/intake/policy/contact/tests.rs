@@ -244,6 +244,9 @@ fn numbers_that_are_no_phone() {
         "sizes 10 12 14 16 18",
         "I want one or two, maybe three.",
         "I ordered 2 one 5 9 times",
+        "Dimensions 100 200 300, USD 1 500 000, and 4521873 in stock",
+        "ISBN 978-3-16-148410-0",
+        "Total: 1 234 567,00 €",
     ] {
         none(text);
     }
@@ -298,6 +301,14 @@ fn urls_domains_shorteners() {
     none("http://microsoft");
     none("see photo.jpg, video.mov, data.zip, README.md, e.g. and i.e. the U.S. army");
     none("It was fine.Thanks for asking.Now what?");
+    none("ok.so I was thinking, fine.it is");
+    check(
+        "see oldbarn.me/shop",
+        "domain",
+        "oldbarn.me/shop",
+        "oldbarn.me",
+    );
+    check("t.me now", "domain", "t.me", "t.me");
     none("version 2.0.1 of the app, 3.5 stars, at 5.am");
 }
 

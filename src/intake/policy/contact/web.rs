@@ -63,6 +63,14 @@ const SHORTENERS: &[&str] = &[
     "short.io",
 ];
 
+/// Top-level domains that are also English words.
+const WORD_TLDS: &[&str] = &[
+    "am", "an", "as", "at", "be", "by", "do", "in", "is", "it", "me", "my", "no", "so", "to", "us",
+];
+
+/// Hosts on such domains that are contact details by themselves.
+const KNOWN_HOSTS: &[&str] = &["t.me", "wa.me", "m.me", "about.me", "telegram.me", "ig.me"];
+
 /// Country-code top-level domains, and those left out on purpose: `md`,
 /// `sh`, `py`, `rs` end file names far more often than hosts in a message.
 const CC_TLDS: &str = "ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi \
@@ -129,7 +137,18 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
             || tld.bytes().all(|b| b.is_ascii_uppercase());
         let label = rest.rsplit('.').next().unwrap_or(rest);
         let host = raw_host.to_lowercase();
-        if !one_case || !label.chars().any(char::is_alphabetic) || !host_ok(&host, false) {
+        // "ok.so", "fine.to": a top-level domain that is also an English
+        // word needs more to be a host: a path, a subdomain, or a known
+        // host (t.me).
+        let word_tld = WORD_TLDS.contains(&host.rsplit('.').next().unwrap_or(""));
+        let more = s.len() > host_len
+            || host.matches('.').count() >= 2
+            || KNOWN_HOSTS.contains(&host.as_str());
+        if !one_case
+            || !label.chars().any(char::is_alphabetic)
+            || !host_ok(&host, false)
+            || word_tld && !more
+        {
             continue;
         }
         hits.push(hit(
