@@ -18,8 +18,8 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::hit;
 use super::web::is_tld;
+use super::{Words, hit};
 use crate::intake::policy::Hit;
 
 /// `local@domain.tld`.
@@ -93,9 +93,8 @@ const NOT_NAMES: &[&str] = &[
     "faster", "working", "hacked", "new", "old", "below", "above", "attached", "private",
 ];
 
-pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
-    let has_at = text.as_bytes().contains(&b'@');
-    if has_at {
+pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
+    if words.at_sign {
         for m in PLAIN.find_iter(text) {
             hits.push(hit("email", m.start(), m.end(), m.as_str().to_lowercase()));
         }
@@ -103,16 +102,22 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
             spaced(&c, hits);
         }
     }
-    words(text, hits);
-    for c in PROVIDER_IS.captures_iter(text) {
-        provider_is(&c, hits);
+    // A bare " at " makes an address only before a provider or with a
+    // spelled-out "dot".
+    if words.at_sign || words.at_marked || words.at_word && (words.provider || words.dot_word) {
+        scan_words(text, hits);
+    }
+    if words.provider {
+        for c in PROVIDER_IS.captures_iter(text) {
+            provider_is(&c, hits);
+        }
     }
 }
 
 /// Scans for word-obfuscated addresses. A candidate that is no address
 /// ("me at maria dot lopez" before "maria dot lopez at gmail dot com")
 /// restarts the search at its "at", so the real address behind it is found.
-fn words(text: &str, hits: &mut Vec<Hit>) {
+fn scan_words(text: &str, hits: &mut Vec<Hit>) {
     let mut pos = 0;
     while pos < text.len() {
         let Some(c) = WORDS.captures_at(text, pos) else {

@@ -24,7 +24,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::{char_at, char_before, hit};
+use super::{Words, char_at, char_before, hit};
 use crate::intake::policy::Hit;
 
 /// Platform names as people write them.
@@ -175,7 +175,10 @@ const NOT_HANDLES: &[&str] = &[
 /// Platform names that are also common English words.
 const WEAK: &[&str] = &["line", "signal", "snap", "threads"];
 
-pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
+pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
+    if !words.platform && !words.at_sign {
+        return;
+    }
     let first = hits.len();
     let mut pos = 0;
     while pos < text.len() {
@@ -197,6 +200,9 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
                 }
             }
         }
+    }
+    if !words.platform {
+        return;
     }
     for c in MESSENGER.captures_iter(text) {
         let m = c.get(0).expect("group 0");

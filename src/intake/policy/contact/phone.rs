@@ -24,16 +24,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{char_before, hit};
+use super::{Words, char_before, hit};
 use crate::intake::policy::Hit;
-
-/// Digit groups with single separators, an optional `+` and an extension.
-static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?:\+ ?)?\(?\d(?:\d|[ .\-]\(?\d|\)[ .\-]?\d| ?\(\d| [\-.] \d)*(?: ?(?i:x|ext\.?|extension) ?\d{1,5}(?-u:\b))?",
-    )
-    .expect("phone regex")
-});
 
 /// Runs of digits, digit words and look-alike letters.
 static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -57,6 +49,92 @@ static DIGIT_WORDS: &[(&str, u8)] = &[
     ("eight", b'8'),
     ("nine", b'9'),
 ];
+
+/// Digit groups with single separators (` `, `.`, `-`), brackets and an
+/// optional leading `+`, then an optional extension (`x12`, `ext. 12`):
+/// `(start, end of the number, end with the extension)`, all ASCII so on
+/// char boundaries. A hand-written scan: the same as a regex, but it skips
+/// from digit to digit instead of running an automaton over every byte.
+fn numeric_candidates(b: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let at = move |i: usize| b.get(i).copied().unwrap_or(0);
+    let digit = move |i: usize| at(i).is_ascii_digit();
+    let sep = move |i: usize| matches!(at(i), b' ' | b'.' | b'-');
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(off) = b[i..]
+            .iter()
+            .position(|&c| c.is_ascii_digit() || c == b'+' || c == b'(')
+        {
+            let start = i + off;
+            let mut p = start;
+            if at(p) == b'+' {
+                p += 1;
+                if at(p) == b' ' {
+                    p += 1;
+                }
+            }
+            if at(p) == b'(' {
+                p += 1;
+            }
+            if !digit(p) {
+                i = start + 1;
+                continue;
+            }
+            p += 1;
+            loop {
+                p += if digit(p) {
+                    1
+                } else if sep(p) && digit(p + 1)
+                    || at(p) == b')' && digit(p + 1)
+                    || at(p) == b'(' && digit(p + 1)
+                {
+                    2
+                } else if sep(p) && at(p + 1) == b'(' && digit(p + 2)
+                    || at(p) == b')' && sep(p + 1) && digit(p + 2)
+                {
+                    3
+                } else if at(p) == b' '
+                    && matches!(at(p + 1), b'-' | b'.')
+                    && at(p + 2) == b' '
+                    && digit(p + 3)
+                {
+                    4
+                } else {
+                    break;
+                };
+            }
+            let main_end = p;
+            let end = extension(b, main_end).unwrap_or(main_end);
+            i = end;
+            return Some((start, main_end, end));
+        }
+        None
+    })
+}
+
+/// The end of an extension (` x12`, ` ext. 12`, `extension 12`) at `p`.
+fn extension(b: &[u8], mut p: usize) -> Option<usize> {
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let rest = &b[p.min(b.len())..];
+    let word = [&b"extension"[..], b"ext.", b"ext", b"x"]
+        .into_iter()
+        .find(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w))?;
+    p += word.len();
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let digits = b[p.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let end = p + digits;
+    let word_char = b
+        .get(end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    ((1..=5).contains(&digits) && !word_char).then_some(end)
+}
 
 /// Words naming a number that is not a phone number when just before it.
 const NOT_PHONE_BEFORE: &[&str] = &[
@@ -125,27 +203,29 @@ const PHONE_CONTEXT: &[&str] = &[
     "viber", "signal", "telegram", "contact", "fax", "wa",
 ];
 
-pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
+pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
     // Most candidates are short numbers (prices, sizes, lot numbers):
     // count their digits before looking closer.
     if text.bytes().filter(u8::is_ascii_digit).count() >= 7 {
-        for m in NUMERIC.find_iter(text) {
-            let s = m.as_str();
-            if s.bytes().filter(u8::is_ascii_digit).count() < 7 {
+        for (start, main_end, end) in numeric_candidates(text.as_bytes()) {
+            let digits = text.as_bytes()[start..main_end]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .count();
+            if digits < 7 {
                 continue;
             }
-            // The extension starts at the first letter.
-            let main_len = s
-                .find(|c: char| c.is_ascii_alphabetic())
-                .map_or(s.len(), |i| s[..i].trim_end().len());
-            if let Some(value) = numeric(text, m.start(), m.start() + main_len, m.end()) {
-                hits.push(hit("phone", m.start(), m.end(), value));
+            if let Some(value) = numeric(text, start, main_end, end) {
+                hits.push(hit("phone", start, end, value));
             }
         }
     }
-    for m in SPELLED.find_iter(text) {
-        if let Some(value) = spelled(m.as_str()) {
-            hits.push(hit("phone_spelled", m.start(), m.end(), value));
+    // A spelled number has two words or look-alikes, or seven single digits.
+    if words.spelled_digits >= 2 || words.single_digits >= 7 {
+        for m in SPELLED.find_iter(text) {
+            if let Some(value) = spelled(m.as_str()) {
+                hits.push(hit("phone_spelled", m.start(), m.end(), value));
+            }
         }
     }
 }

@@ -25,14 +25,6 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?-u:\b)(?:https?://|www\.)[^\s<>"'()\[\]{}]+"#).expect("url regex")
 });
 
-/// Bare hosts, optionally with a path.
-static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?i)(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:[a-z]{2,24}|xn--[a-z0-9\-]{2,30})(?-u:\b)(?:/[^\s<>"'()\[\]{}]*)?"#,
-    )
-    .expect("domain regex")
-});
-
 /// Link shorteners: the link hides its destination.
 const SHORTENERS: &[&str] = &[
     "bit.ly",
@@ -119,11 +111,11 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
             host,
         ));
     }
-    for m in DOMAIN.find_iter(text) {
-        let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']);
+    for (start, end) in bare_hosts(text) {
+        let s = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
         // Part of an address, a URL's path or a longer word.
-        if char_before(text, m.start()).is_some_and(|c| c.is_alphanumeric() || "@./-_".contains(c))
-            || char_at(text, m.end()) == Some('@')
+        if char_before(text, start).is_some_and(|c| "@./-_".contains(c))
+            || matches!(char_at(text, end), Some('@' | '_'))
         {
             continue;
         }
@@ -151,13 +143,48 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
         {
             continue;
         }
-        hits.push(hit(
-            rule_for(&host, "domain"),
-            m.start(),
-            m.start() + s.len(),
-            host,
-        ));
+        hits.push(hit(rule_for(&host, "domain"), start, start + s.len(), host));
     }
+}
+
+/// Candidate bare hosts: runs of letters, digits, `-` and `.` around a
+/// dot that has a letter or digit on both sides, with a `/path` after
+/// them. A scan from dot to dot instead of a regex over every word: most
+/// text has few such dots.
+fn bare_hosts(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let label = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(off) = text[from..].find('.') {
+            let dot = from + off;
+            from = dot + 1;
+            let inside = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+            if !inside(char_before(text, dot)) || !inside(char_at(text, dot + 1)) {
+                continue;
+            }
+            let start = text[..dot]
+                .char_indices()
+                .rev()
+                .take_while(|&(_, c)| label(c))
+                .last()
+                .map_or(dot, |(i, _)| i);
+            let start =
+                start + (text[start..].len() - text[start..].trim_start_matches(['.', '-']).len());
+            let mut end = text[dot..]
+                .char_indices()
+                .find(|&(_, c)| !label(c))
+                .map_or(text.len(), |(i, _)| dot + i);
+            from = end;
+            if text[end..].starts_with('/') {
+                end += text[end..]
+                    .find(|c: char| c.is_whitespace() || "<>\"'()[]{}".contains(c))
+                    .unwrap_or(text.len() - end);
+                from = end;
+            }
+            return Some((start, end));
+        }
+        None
+    })
 }
 
 /// The lowercase host of a URL: after the scheme and any user, before the
