@@ -33,6 +33,9 @@ pub struct Config {
     /// Mailboxes the IMAP poller pulls from.
     #[serde(default)]
     pub imap: Vec<ImapConfig>,
+    /// The content policy of `intake.policy_file`, loaded by [`Config::load`].
+    #[serde(skip)]
+    pub policy: std::sync::Arc<crate::intake::policy::Policy>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +87,8 @@ pub struct IntakeConfig {
     pub max_attachments_bytes: usize,
     /// Most messages committed in one transaction by `parley serve`.
     pub commit_batch: usize,
+    /// The content policy's rules file; empty: the built-in rules.
+    pub policy_file: PathBuf,
 }
 
 /// The SMTP and LMTP listeners of `parley serve`.
@@ -377,8 +382,11 @@ impl Config {
         let merged = builder
             .build()
             .map_err(|e| ConfigError::new("config", e.to_string()))?;
-        let config: Config = merged.try_deserialize().map_err(from_config_error)?;
+        let mut config: Config = merged.try_deserialize().map_err(from_config_error)?;
         config.validate()?;
+        let policy = crate::intake::policy::Policy::load(&config.intake.policy_file)
+            .map_err(|e| ConfigError::new(e.key, e.message))?;
+        config.policy = std::sync::Arc::new(policy);
         Ok(config)
     }
 

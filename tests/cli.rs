@@ -3,102 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
+use common::cli::Cli;
 use common::*;
 use serde_json::Value;
-
-/// A working folder with a config whose store and key file live in it.
-struct Cli {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli::with("")
-    }
-
-    /// The test config with `extra` TOML appended.
-    fn with(extra: &str) -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/data/parley.db", dir.path().display());
-        let key = dir.path().join("token.key");
-        let config = dir.path().join("parley.toml");
-        Cli::write(&config, &url, &key, extra);
-        Cli { dir, config }
-    }
-
-    fn write(config: &Path, url: &str, key: &Path, extra: &str) {
-        let text = format!(
-            "[store]\nurl = \"{url}\"\nacquire_timeout_secs = 1\n\n\
-             [token]\nsecret_file = \"{}\"\n\n{}\n{extra}",
-            key.display(),
-            queues_toml(),
-        );
-        std::fs::write(config, text).unwrap();
-    }
-
-    /// Runs `parley --config … ARGS` with `stdin`, the environment cleaned
-    /// of parley settings.
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("PARLEY_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PARLEY__") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("parley runs");
-        let mut input = child.stdin.take().unwrap();
-        // A refused message may be refused before all of it is read.
-        let _ = input.write_all(stdin);
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs and expects `code`; returns stdout.
-    fn expect(&self, code: i32, args: &[&str], stdin: &[u8]) -> String {
-        let out = self.run(args, stdin);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "parley {args:?}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let text = self.expect(0, args, b"");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}\n{text}"))
-    }
-
-    fn ticket_numbers(&self, args: &[&str]) -> Vec<i64> {
-        let mut all = vec!["tickets", "list", "--json"];
-        all.extend_from_slice(args);
-        let list = self.json(&all);
-        let list = list.as_array().expect("a JSON array");
-        list.iter().map(|t| t["number"].as_i64().unwrap()).collect()
-    }
-
-    fn body_file(&self, text: &str) -> String {
-        let path = self.dir.path().join(format!("body-{}.txt", unique()));
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -433,13 +343,28 @@ fn assert_report_shape(report: &Value, file: &Path) {
         "{at}"
     );
     let policy = &report["policy"];
-    assert_eq!(keys(policy), ["action", "hits"], "{at}");
+    assert_eq!(keys(policy), ["action", "hits", "spam"], "{at}");
     let action = policy["action"].as_str().unwrap_or_default();
-    assert!(
-        ["allow", "redact", "hold", "reject"].contains(&action),
-        "{at}"
-    );
-    assert!(policy["hits"].is_array(), "{at}");
+    let actions = ["allow", "redact", "hold", "reject"];
+    assert!(actions.contains(&action), "{at}");
+    let spam = policy["spam"].as_f64().expect("spam is a number");
+    assert!((0.0..=1.0).contains(&spam), "{at}");
+    for hit in policy["hits"].as_array().expect("hits") {
+        let fields = [
+            "action", "category", "end", "field", "rule", "start", "text",
+        ];
+        assert_eq!(keys(hit), fields, "{at}");
+        assert!(actions.contains(&hit["action"].as_str().unwrap_or_default()));
+        let field = hit["field"].as_str().unwrap_or_default();
+        let (start, end) = (hit["start"].as_u64().unwrap(), hit["end"].as_u64().unwrap());
+        assert!(start <= end, "{at}");
+        if field == "reply_text" {
+            // The span is the text it names, counted in characters.
+            let chars: Vec<char> = report["reply_text"].as_str().unwrap().chars().collect();
+            let span: String = chars[start as usize..end as usize].iter().collect();
+            assert_eq!(span, hit["text"].as_str().unwrap(), "{at}");
+        }
+    }
     let decision = report["decision"].as_str().unwrap_or_default();
     let decisions = ["post", "duplicate", "quarantine", "no_match", "reject"];
     assert!(decisions.contains(&decision), "{at}: {decision}");

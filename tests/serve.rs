@@ -167,6 +167,8 @@ struct Site {
     config: PathBuf,
     port: u16,
     starts: usize,
+    /// More TOML at the end of the config.
+    extra: String,
 }
 
 impl Site {
@@ -178,6 +180,7 @@ impl Site {
             config,
             port: free_port(),
             starts: 0,
+            extra: String::new(),
         };
         site.write_config();
         site
@@ -202,9 +205,10 @@ hostname = "mx.test"
 name = "desk"
 intake = ["{DESK}"]
 staff = ["{AGENT}"]
-"#,
+{extra}"#,
             dir = self.dir.path().display(),
             port = self.port,
+            extra = self.extra,
         );
         std::fs::write(&self.config, text).expect("config written");
     }
@@ -796,4 +800,38 @@ fn sigkill_loses_nothing_acknowledged() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn the_content_policy_refuses_and_holds_over_smtp() {
+    let mut site = Site::new();
+    let policy = site.dir.path().join("policy.toml");
+    let rules = parley::intake::policy::rules::DEFAULT_RULES
+        .replace("phrases = []", "phrases = [\"pineapple\"]")
+        .replace("abuse = \"hold\"", "abuse = \"reject\"");
+    std::fs::write(&policy, rules).unwrap();
+    site.extra = format!("\n[intake]\npolicy_file = \"{}\"\n", policy.display());
+    site.write_config();
+    let server = site.serve();
+    let send = |subject: &str, body: &str| {
+        let header = format!("Subject: {subject}");
+        swaks(
+            site.port,
+            &[
+                "--from", MARIA, "--to", DESK, "--header", &header, "--body", body,
+            ],
+        )
+    };
+    // Refused at the end of the data, with the reason; nothing stored.
+    let (code, out) = send("Lamp", "You pineapple.");
+    assert_ne!(code, Some(0), "swaks succeeded:\n{out}");
+    assert!(out.contains("554 5.7.1"), "{out}");
+    assert!(out.contains("content policy: abuse"), "{out}");
+    assert!(site.tickets().is_empty());
+    // Payment off the platform: taken (250), held for a moderator.
+    let (code, out) = send("Lamp", "Can I pay you with Zelle instead?");
+    assert_eq!(code, Some(0), "swaks:\n{out}\nserver:\n{}", server.log());
+    let held = site.json(&["moderation", "list", "--json"]);
+    assert_eq!(held[0]["hits"][0]["rule"], "zelle", "{held}");
+    drop(server);
 }

@@ -8,8 +8,8 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Direction, NewAttachment, NewParticipant, NewRaw, NewTicket, Post, Posted, Store, StoreError,
-    Target, TicketFilter,
+    Direction, Moderate, Moderation, NewAttachment, NewParticipant, NewRaw, NewTicket,
+    PolicyRecord, Post, Posted, Ruling, Store, StoreError, Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
@@ -73,6 +73,7 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
         elided: String::new(),
         attachments: Vec::new(),
         notify: true,
+        policy: PolicyRecord::default(),
         actor: "intake".into(),
     }
 }
@@ -97,6 +98,7 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
         elided: String::new(),
         attachments: Vec::new(),
         notify: true,
+        policy: PolicyRecord::default(),
         actor: "cli".into(),
     }
 }
@@ -669,4 +671,108 @@ async fn imap_cursors_story(env: &TestEnv) {
     assert_eq!(store.imap_cursor(archive).await.unwrap(), None);
     store.set_imap_cursor(archive, at(1, 2)).await.unwrap();
     assert_eq!(store.imap_cursor(inbox).await.unwrap(), Some(at(8, 1)));
+}
+
+#[tokio::test]
+async fn held_messages_and_moderation() {
+    on_every_backend!(moderation_story);
+}
+
+async fn moderation_story(env: &TestEnv) {
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    // A ticket opened by a held message: stored with its verdict, nobody
+    // notified, one message.held audit entry.
+    let mut held = opening(desk, MARIA, "m1");
+    held.notify = false;
+    held.policy = PolicyRecord {
+        action: "hold".into(),
+        hits: json!([{ "rule": "venmo", "category": "payment", "field": "reply_text",
+                       "start": 6, "end": 11, "text": "venmo", "action": "hold" }])
+        .to_string(),
+        redacted_text: Some("hello [payment removed]".into()),
+        held: true,
+    };
+    let (ticket, message, _, notifications) = stored(post(store, minter, &held).await);
+    assert!(notifications.is_empty());
+    let waiting = store.held().await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    let m = &waiting[0];
+    assert_eq!((m.id, m.moderation), (message, Moderation::Held));
+    assert_eq!(m.policy_action, "hold");
+    assert_eq!(m.redacted_text.as_deref(), Some("hello [payment removed]"));
+    let hits: serde_json::Value = serde_json::from_str(&m.policy_hits).unwrap();
+    assert_eq!(hits[0]["rule"], "venmo");
+    let actions: Vec<String> = store
+        .audit(ticket)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["ticket.created", "message.held"]);
+
+    // Approved redacted: the seller side is notified, the status moves.
+    let approve = Moderate {
+        message,
+        ruling: Ruling::Approve { redacted: true },
+        actor: "mod-ana".into(),
+        status: Some(Status::AwaitingSeller),
+    };
+    let queued = store.moderate(&approve, minter).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let rows = store.notifications(ticket).await.unwrap();
+    assert_eq!(
+        (rows[0].recipient.as_str(), rows[0].kind.as_str()),
+        (AGENT, "new_message")
+    );
+    assert_eq!(env.ticket(ticket).await.status, Status::AwaitingSeller);
+    assert!(store.held().await.unwrap().is_empty());
+    let m = store.message(message).await.unwrap().unwrap();
+    assert_eq!(m.moderation, Moderation::ApprovedRedacted);
+    // A second decision is a conflict, and changes nothing.
+    let again = store.moderate(&approve, minter).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+    assert_eq!(store.notifications(ticket).await.unwrap().len(), 1);
+
+    // Rejected: only the author gets a notice; the status stays.
+    let mut rude = opening(desk, MARIA, "m2");
+    rude.notify = false;
+    rude.policy = PolicyRecord {
+        action: "hold".into(),
+        held: true,
+        ..PolicyRecord::default()
+    };
+    let (ticket, message, _, _) = stored(post(store, minter, &rude).await);
+    let reject = Moderate {
+        message,
+        ruling: Ruling::Reject {
+            reason: "insults".into(),
+        },
+        actor: "mod-ana".into(),
+        status: Some(Status::AwaitingSeller),
+    };
+    store.moderate(&reject, minter).await.unwrap();
+    let rows = store.notifications(ticket).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].recipient.as_str(), rows[0].kind.as_str()),
+        (MARIA, "moderation_rejected")
+    );
+    assert_eq!(env.ticket(ticket).await.status, Status::Open);
+    let last = store.audit(ticket).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("moderation.rejected", "mod-ana")
+    );
+    assert_eq!(last.detail["reason"], "insults");
+    assert_eq!(store.moderated().await.unwrap().len(), 2);
+    let missing = Moderate {
+        message: 9999,
+        ..reject
+    };
+    assert!(matches!(
+        store.moderate(&missing, minter).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -276,7 +276,12 @@ async fn token_from_the_wrong_sender_is_held(env: &TestEnv) {
             after.notifications, before.notifications,
             "{sender}: nobody notified"
         );
-        assert_eq!(after.audit, before.audit, "{sender}: no status change");
+        // One audit entry, message.held; no status change.
+        assert_eq!(
+            after.audit,
+            before.audit + 1,
+            "{sender}: held, no status change"
+        );
         assert_eq!(env.status(ticket).await, Status::Open, "{sender}");
     }
 }

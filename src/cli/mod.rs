@@ -2,6 +2,7 @@
 //! opens the store and calls into intake or the store.
 
 mod mail;
+mod moderation;
 mod policy;
 mod tickets;
 
@@ -75,8 +76,12 @@ enum Command {
     /// Messages that could not be taken, kept raw for an admin.
     #[command(subcommand)]
     Quarantine(mail::QuarantineCommand),
-    /// The content policy's spam model: train it, score a message with it.
-    /// Needs no configuration and no store.
+    /// Messages held by the content policy (or by threading) until a
+    /// moderator approves or rejects them.
+    #[command(subcommand)]
+    Moderation(moderation::ModerationCommand),
+    /// The content policy's spam model: train it (from mail, or from the
+    /// moderators' decisions), score a message with it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
 }
@@ -146,7 +151,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Check = cli.command {
         return check(cli.config);
     }
-    if let Command::Policy(command) = cli.command {
+    if let Command::Policy(command) = &cli.command
+        && !command.needs_store()
+    {
+        let Command::Policy(command) = cli.command else {
+            unreachable!("matched above")
+        };
         return policy::run(command);
     }
     let config = Config::load(cli.config.as_deref())?;
@@ -155,7 +165,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let app = App::open(config).await?;
     match cli.command {
-        Command::Check | Command::Serve | Command::Policy(_) => unreachable!("handled above"),
+        Command::Check | Command::Serve => unreachable!("handled above"),
+        Command::Policy(command) => policy::run_with_store(&app, command).await,
         Command::Migrate => {
             println!(
                 "store migrated; {} queue(s) synced",
@@ -171,6 +182,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => mail::inspect(&app, file, recipients, json).await,
         Command::Tickets(command) => tickets::run(&app, command).await,
         Command::Quarantine(command) => mail::quarantine(&app, command).await,
+        Command::Moderation(command) => moderation::run(&app, command).await,
     }
 }
 

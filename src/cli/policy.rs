@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use serde_json::Value;
+
+use super::App;
 use crate::error::Failure;
 use crate::intake::parse::{Parsed, parse};
 use crate::intake::policy::spam::corpus::{self, CorpusError};
 use crate::intake::policy::spam::{
     DEFAULT_HOLD_AT, DEFAULT_REJECT_AT, Model, ModelError, SHIPPED_MIN_MESSAGES, Trainer,
 };
+use crate::store::Moderation;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -45,15 +49,20 @@ pub enum PolicyCommand {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// A directory of ham (legitimate) messages.
-    #[arg(long, value_name = "DIR", required_unless_present = "labels")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["labels", "from_moderation"])]
     ham: Vec<PathBuf>,
     /// A directory of spam messages.
-    #[arg(long, value_name = "DIR", required_unless_present = "labels")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["labels", "from_moderation"])]
     spam: Vec<PathBuf>,
     /// A labels.tsv (file, ham|spam, subset; paths relative to it)
     /// instead of --ham and --spam.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["ham", "spam"])]
     labels: Option<PathBuf>,
+    /// Instead of files: the spam model in force, taught by the
+    /// moderators' decisions on messages it held (approved: ham, rejected:
+    /// spam). Opens the configuration and the store.
+    #[arg(long, conflicts_with_all = ["ham", "spam", "labels"])]
+    from_moderation: bool,
     /// Leave out the messages held aside for measuring (sha256 of the
     /// labels.tsv name, first byte mod 5 == 0).
     #[arg(long, requires = "labels")]
@@ -64,6 +73,23 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, default_value = "spam-model.txt", value_name = "FILE")]
     out: PathBuf,
+}
+
+impl PolicyCommand {
+    /// Whether the command reads the store (and so the configuration).
+    pub fn needs_store(&self) -> bool {
+        matches!(self, PolicyCommand::Train(args) if args.from_moderation)
+    }
+}
+
+/// The commands that need the store.
+pub async fn run_with_store(app: &App, command: PolicyCommand) -> Result<(), Failure> {
+    match command {
+        PolicyCommand::Train(args) if args.from_moderation => {
+            teach_spam_model(app, &args.out).await
+        }
+        command => run(command),
+    }
 }
 
 pub fn run(command: PolicyCommand) -> Result<(), Failure> {
@@ -160,6 +186,51 @@ fn score(file: &Path, model_path: Option<&Path>, shown: usize) -> Result<(), Fai
     for (token, p) in model.explain(&parsed).into_iter().take(shown) {
         println!("  {p:.3} {token}");
     }
+    Ok(())
+}
+
+/// `parley policy train --from-moderation`: the spam model in force, taught
+/// by the moderators' decisions on the messages the spam model held:
+/// approved ones are ham (the model was wrong), rejected ones spam. Holds
+/// for other reasons (contact details, payment) teach it nothing.
+pub async fn teach_spam_model(app: &App, out: &std::path::Path) -> Result<(), Failure> {
+    use crate::intake::policy::spam::Trainer;
+    let mut trainer = Trainer::resume(app.config.policy.model().clone());
+    let (mut ham, mut spam, mut skipped) = (0usize, 0usize, 0usize);
+    for message in app.store().moderated().await? {
+        let hits = serde_json::from_str::<Value>(&message.policy_hits).unwrap_or_default();
+        let as_spam = hits
+            .as_array()
+            .is_some_and(|hits| hits.iter().any(|h| h["category"] == "spam"));
+        if !as_spam {
+            continue;
+        }
+        let raw = match message.raw_id {
+            Some(id) => app.store().raw_bytes(id).await?,
+            None => None,
+        };
+        let Some(parsed) = raw.as_deref().and_then(crate::intake::parse::parse) else {
+            skipped += 1;
+            continue;
+        };
+        let is_spam = message.moderation == Moderation::Rejected;
+        trainer.add(&parsed, is_spam);
+        if is_spam { spam += 1 } else { ham += 1 }
+    }
+    if ham + spam == 0 {
+        return Err(Failure::Usage(
+            "no moderated message was held as spam: nothing to learn".into(),
+        ));
+    }
+    let model = trainer.finish();
+    model
+        .save(out)
+        .map_err(|e| Failure::Io(std::io::Error::other(format!("{}: {e}", out.display()))))?;
+    println!(
+        "learned {ham} ham and {spam} spam from moderation ({skipped} without their raw message); \
+         model written to {}; set spam.model in the policy rules to use it",
+        out.display()
+    );
     Ok(())
 }
 

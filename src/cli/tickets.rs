@@ -11,7 +11,7 @@ use crate::error::Failure;
 use crate::intake::parse;
 use crate::store::{
     AttachmentInfo, AuditEntry, Direction, Message, NewParticipant, NewTicket, Notification,
-    Participant, Post, Posted, Target, Ticket, TicketFilter,
+    Participant, PolicyRecord, Post, Posted, Target, Ticket, TicketFilter,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -315,6 +315,8 @@ fn written_post(app: &App, target: Target, text: String, author_token: &str) -> 
         elided: String::new(),
         attachments: Vec::new(),
         notify: true,
+        // Written by an operator on the command line: no policy runs.
+        policy: PolicyRecord::default(),
         actor: "cli".into(),
     }
 }

@@ -9,11 +9,13 @@
 
 use super::classify::{Auto, Classification};
 use super::parse::Parsed;
+use super::policy::{Action, Verdict};
 use super::reply::Reply;
 use super::thread::{self, MatchedBy, Thread};
 use super::{Decision, Intake};
 use crate::store::{
-    Direction, NewAttachment, NewParticipant, NewTicket, Post, Queue, StoreError, Target,
+    Direction, NewAttachment, NewParticipant, NewTicket, PolicyRecord, Post, Queue, StoreError,
+    Target,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -27,6 +29,7 @@ pub(super) struct Facts<'a> {
     pub classification: &'a Classification,
     pub thread: &'a Thread,
     pub reply: &'a Reply,
+    pub verdict: &'a Verdict,
     pub find_duplicates: bool,
 }
 
@@ -53,7 +56,24 @@ impl Intake {
             Auto::None | Auto::AutoReply | Auto::List => {}
         }
         let automatic = auto != Auto::None;
-        let held = thread.flags.iter().any(|f| thread::is_holding(f));
+        if facts.verdict.action == Action::Reject {
+            let mut categories: Vec<&str> = facts
+                .verdict
+                .found
+                .iter()
+                .filter(|f| f.action == Action::Reject)
+                .map(|f| f.hit.category.as_str())
+                .collect();
+            categories.dedup();
+            return Ok(Decision::Reject {
+                reason: format!(
+                    "the message is refused by the content policy: {}",
+                    categories.join(", ")
+                ),
+            });
+        }
+        let held = thread.flags.iter().any(|f| thread::is_holding(f))
+            || facts.verdict.action == Action::Hold;
         let post = |target| Decision::Post(Box::new(self.post(facts, target, held)));
         if let Some(ticket) = &thread.ticket {
             if facts.find_duplicates
@@ -153,7 +173,26 @@ impl Intake {
             elided: facts.reply.elided.clone(),
             attachments,
             notify: !held && auto == Auto::None,
+            policy: self.policy_record(facts, held),
             actor: "intake".into(),
+        }
+    }
+
+    /// The verdict as stored with the message: a message held by threading
+    /// (e.g. `sender_mismatch`) is `hold` whatever its hits.
+    fn policy_record(&self, facts: &Facts<'_>, held: bool) -> PolicyRecord {
+        let verdict = facts.verdict;
+        let action = match held {
+            true => Action::Hold.max(verdict.action),
+            false => verdict.action,
+        };
+        let subject = facts.parsed.subject.as_deref().unwrap_or("");
+        let hits = verdict.hits_json(&facts.reply.text, subject);
+        PolicyRecord {
+            action: action.as_str().to_string(),
+            hits: serde_json::Value::Array(hits).to_string(),
+            redacted_text: verdict.redacted_text.clone(),
+            held,
         }
     }
 

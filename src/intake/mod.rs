@@ -86,6 +86,8 @@ pub struct Plan {
     pub classification: Option<Classification>,
     pub thread: Option<Thread>,
     pub reply_text: String,
+    /// The content policy's verdict (messages that reach threading).
+    pub policy: Option<policy::Verdict>,
     pub decision: Decision,
 }
 
@@ -122,6 +124,8 @@ pub struct Intake {
     on_closed: OnClosedReply,
     max_bytes: usize,
     limits: attachments::Limits,
+    /// The content policy (from the config).
+    policy: std::sync::Arc<policy::Policy>,
     /// When set, commits go through the group committer.
     group: Option<group::GroupCommit>,
 }
@@ -138,6 +142,7 @@ impl Intake {
                 per_attachment: config.intake.max_attachment_bytes,
                 per_message: config.intake.max_attachments_bytes,
             },
+            policy: config.policy.clone(),
             group: None,
         }
     }
@@ -269,6 +274,7 @@ impl Intake {
             classification: None,
             thread: None,
             reply_text: String::new(),
+            policy: None,
             decision: Decision::NoMatch,
         };
         if raw.len() > self.max_bytes {
@@ -350,15 +356,23 @@ impl Intake {
         };
         let thread =
             thread::thread(&parsed, sender, &plan.recipients, self.store(), &rules).await?;
+        let verdict = self.policy.evaluate(
+            &reply.text,
+            parsed.subject.as_deref().unwrap_or(""),
+            &parsed,
+            !thread.sender_is_participant,
+        );
         plan.decision = self
             .decide(&decide::Facts {
                 parsed: &parsed,
                 classification: &classification,
                 thread: &thread,
                 reply: &reply,
+                verdict: &verdict,
                 find_duplicates,
             })
             .await?;
+        plan.policy = Some(verdict);
         plan.classification = Some(classification);
         plan.thread = Some(thread);
         plan.parsed = Some(parsed);

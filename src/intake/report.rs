@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::policy::Action;
 use super::{Decision, Plan};
 use crate::store::Target;
 
@@ -36,16 +37,10 @@ pub struct ThreadReport {
 pub struct PolicyReport {
     /// `allow` | `redact` | `hold` | `reject`.
     pub action: &'static str,
-    pub hits: Vec<PolicyHit>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PolicyHit {
-    pub rule: String,
-    pub category: String,
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
+    /// Each: rule, category, field, start, end (characters), text, action.
+    pub hits: Vec<serde_json::Value>,
+    /// The spam model's probability (0 to 1).
+    pub spam: f64,
 }
 
 impl Report {
@@ -83,11 +78,29 @@ impl Report {
                 }),
             },
             reply_text: plan.reply_text.clone(),
-            policy: PolicyReport {
-                action: if held { "hold" } else { "allow" },
-                hits: Vec::new(),
+            policy: match &plan.policy {
+                Some(verdict) => PolicyReport {
+                    action: match held {
+                        true => Action::Hold.max(verdict.action).as_str(),
+                        false => verdict.action.as_str(),
+                    },
+                    hits: verdict.hits_json(
+                        &plan.reply_text,
+                        parsed.and_then(|p| p.subject.as_deref()).unwrap_or(""),
+                    ),
+                    spam: verdict.spam,
+                },
+                None => PolicyReport {
+                    action: if held { "hold" } else { "allow" },
+                    hits: Vec::new(),
+                    spam: 0.0,
+                },
             },
-            redacted_text: plan.reply_text.clone(),
+            redacted_text: plan
+                .policy
+                .as_ref()
+                .and_then(|v| v.redacted_text.clone())
+                .unwrap_or_else(|| plan.reply_text.clone()),
             decision: match plan.decision {
                 Decision::Post(_) => "post",
                 Decision::Duplicate { .. } => "duplicate",

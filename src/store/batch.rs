@@ -406,7 +406,8 @@ where
         if !rows.messages.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
-                 dedupe_key, matched_by, flags, auto, elided, created_at) ",
+                 dedupe_key, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
+                 redacted_text, moderation) ",
             );
             q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
                 b.push_bind(*id)
@@ -428,7 +429,11 @@ where
                     .push_bind(post.flags.join(" "))
                     .push_bind(post.auto.as_str())
                     .push_bind(post.elided.as_str())
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(post.policy.action.as_str())
+                    .push_bind(post.policy.hits.as_str())
+                    .push_bind(post.policy.redacted_text.as_deref())
+                    .push_bind(if post.policy.held { "held" } else { "none" });
             });
         }
         let contents: Vec<&(String, Vec<u8>)> = rows
@@ -629,6 +634,20 @@ fn plan_rows<'a>(
             && let Some(id) = &post.message_id
         {
             rows.issued.push((id.clone(), ticket, author));
+        }
+        if post.policy.held {
+            let detail = serde_json::json!({
+                "action": post.policy.action,
+                "flags": post.flags,
+                "hits": serde_json::from_str::<serde_json::Value>(&post.policy.hits)
+                    .unwrap_or_default(),
+            });
+            audit.push((
+                post.actor.as_str(),
+                "message.held",
+                ticket,
+                detail.to_string(),
+            ));
         }
         if post.notify {
             let people = state.people.get(&ticket).map_or(&[][..], |p| p.as_slice());

@@ -9,6 +9,7 @@
 //! rows commit together or not at all.
 
 mod batch;
+mod moderation;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -113,6 +114,14 @@ pub struct Message {
     /// The quoted history and signature cut from `reply_text`.
     pub elided: String,
     pub created_at: i64,
+    /// `allow`, `redact`, `hold` or `reject`.
+    pub policy_action: String,
+    /// The policy's hits, a JSON array (printed as one).
+    #[serde(serialize_with = "as_json")]
+    pub policy_hits: String,
+    /// `reply_text` with the hits masked; `None` without hits.
+    pub redacted_text: Option<String>,
+    pub moderation: Moderation,
 }
 
 /// An attachment of a stored message.
@@ -252,8 +261,96 @@ pub struct Post {
     pub attachments: Vec<NewAttachment>,
     /// Write notification rows for the other side (held messages: none).
     pub notify: bool,
+    /// The content policy's verdict; a held message waits for a moderator.
+    pub policy: PolicyRecord,
     /// Who did it, for the audit log (`intake`, `cli`, an address).
     pub actor: String,
+}
+
+/// Prints a JSON text as the JSON it holds.
+fn as_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    serde::Serialize::serialize(&value, s)
+}
+
+/// What the content policy decided about a message, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// `allow`, `redact`, `hold` or `reject`.
+    pub action: String,
+    /// The hits, a JSON array (docs/json.md).
+    pub hits: String,
+    /// The reply text with the hits masked; `None` without hits.
+    pub redacted_text: Option<String>,
+    /// Held for a moderator: not shown to nor notified to the other party.
+    pub held: bool,
+}
+
+impl Default for PolicyRecord {
+    fn default() -> Self {
+        PolicyRecord {
+            action: "allow".into(),
+            hits: "[]".into(),
+            redacted_text: None,
+            held: false,
+        }
+    }
+}
+
+/// Where a message stands with the moderators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moderation {
+    /// Never held.
+    None,
+    /// Waits for a moderator.
+    Held,
+    Approved,
+    /// Approved; the other party sees the redacted text.
+    ApprovedRedacted,
+    Rejected,
+}
+
+impl Moderation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moderation::None => "none",
+            Moderation::Held => "held",
+            Moderation::Approved => "approved",
+            Moderation::ApprovedRedacted => "approved_redacted",
+            Moderation::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Moderation> {
+        Some(match s {
+            "none" => Moderation::None,
+            "held" => Moderation::Held,
+            "approved" => Moderation::Approved,
+            "approved_redacted" => Moderation::ApprovedRedacted,
+            "rejected" => Moderation::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// A moderator's decision on a held message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ruling {
+    /// Let it through as written, or with the policy's redactions.
+    Approve { redacted: bool },
+    /// Keep it from the other party; the author is told (`reason`).
+    Reject { reason: String },
+}
+
+/// A decision to record: on which message, by whom, and the ticket status
+/// the message sets once approved (`None`: unchanged).
+#[derive(Debug, Clone)]
+pub struct Moderate {
+    pub message: i64,
+    pub ruling: Ruling,
+    pub actor: String,
+    pub status: Option<Status>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -291,6 +388,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     NotFound(String),
+    /// The request does not fit the data's state (e.g. moderating a message
+    /// that is not held).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {
@@ -401,6 +502,16 @@ pub trait Store: Send + Sync {
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
     async fn participants(&self, ticket: i64) -> Result<Vec<Participant>, StoreError>;
     async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError>;
+    async fn message(&self, id: i64) -> Result<Option<Message>, StoreError>;
+    /// Messages waiting for a moderator, oldest first.
+    async fn held(&self) -> Result<Vec<Message>, StoreError>;
+    /// Messages a moderator approved or rejected, oldest first.
+    async fn moderated(&self) -> Result<Vec<Message>, StoreError>;
+    /// Records a moderator's decision on a held message (a `Conflict` when
+    /// it is not held): approved, its notifications are written as if it
+    /// had just arrived and `status` is applied; rejected, a notice to its
+    /// author is written. Returns the outbox ids written.
+    async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError>;
     async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError>;
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError>;
     async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError>;
@@ -408,6 +519,8 @@ pub trait Store: Send + Sync {
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
     /// How many raw messages are stored (tests and benchmarks count with it).
     async fn raw_count(&self) -> Result<i64, StoreError>;
+    /// The exact bytes of a stored raw message.
+    async fn raw_bytes(&self, raw_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
 
     // The IMAP poller's cursors.
     /// Where the poller stands in `mailbox`, if it has been there.

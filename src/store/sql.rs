@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{
-    AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, NewRaw, Notification, Participant,
-    Post, Posted, Quarantined, Queue, Store, StoreError, Ticket, TicketFilter, now_ms,
+    AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, Moderate, Moderation, NewRaw,
+    Notification, Participant, Post, Posted, Quarantined, Queue, Store, StoreError, Ticket,
+    TicketFilter, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -89,8 +90,11 @@ const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.
 /// The most Message-IDs of one References header looked up.
 const MAX_LOOKUP: usize = 100;
 const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role, failing_since";
+const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
+     message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
+     redacted_text, moderation";
 
-fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
+pub(super) fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
 where
     R: Row,
     T: Decode<'r, R::Database> + Type<R::Database>,
@@ -143,6 +147,38 @@ where
         display_name: get(row, "display_name")?,
         role: role_of(&get::<String, _>(row, "role")?)?,
         failing_since: get(row, "failing_since")?,
+    })
+}
+
+fn message_of<R: Row>(row: &R) -> Result<Message, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let moderation: String = get(row, "moderation")?;
+    Ok(Message {
+        id: get(row, "id")?,
+        ticket: get(row, "ticket")?,
+        author: get(row, "author")?,
+        direction: match get::<String, _>(row, "direction")?.as_str() {
+            "inbound" => Direction::Inbound,
+            _ => Direction::Outbound,
+        },
+        reply_text: get(row, "reply_text")?,
+        html: get(row, "html")?,
+        raw_id: get(row, "raw_id")?,
+        message_id: get(row, "message_id")?,
+        matched_by: get(row, "matched_by")?,
+        flags: flags_of(&get::<String, _>(row, "flags")?),
+        auto: get(row, "auto")?,
+        elided: get(row, "elided")?,
+        created_at: get(row, "created_at")?,
+        policy_action: get(row, "policy_action")?,
+        policy_hits: get(row, "policy_hits")?,
+        redacted_text: get(row, "redacted_text")?,
+        moderation: Moderation::parse(&moderation)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown moderation {moderation:?}")))?,
     })
 }
 
@@ -486,35 +522,38 @@ where
     }
 
     async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, ticket, author, direction, reply_text, html, raw_id, message_id, matched_by, \
-             flags, auto, elided, created_at FROM messages WHERE ticket = $1 ORDER BY id",
-        )
-        .bind(ticket)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Message {
-                    id: get(row, "id")?,
-                    ticket: get(row, "ticket")?,
-                    author: get(row, "author")?,
-                    direction: match get::<String, _>(row, "direction")?.as_str() {
-                        "inbound" => Direction::Inbound,
-                        _ => Direction::Outbound,
-                    },
-                    reply_text: get(row, "reply_text")?,
-                    html: get(row, "html")?,
-                    raw_id: get(row, "raw_id")?,
-                    message_id: get(row, "message_id")?,
-                    matched_by: get(row, "matched_by")?,
-                    flags: flags_of(&get::<String, _>(row, "flags")?),
-                    auto: get(row, "auto")?,
-                    elided: get(row, "elided")?,
-                    created_at: get(row, "created_at")?,
-                })
-            })
-            .collect()
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = $1 ORDER BY id");
+        let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
+        rows.iter().map(message_of).collect()
+    }
+
+    async fn message(&self, id: i64) -> Result<Option<Message>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(message_of).transpose()
+    }
+
+    async fn held(&self) -> Result<Vec<Message>, StoreError> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation = 'held' ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
+        rows.iter().map(message_of).collect()
+    }
+
+    async fn moderated(&self) -> Result<Vec<Message>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation IN \
+             ('approved', 'approved_redacted', 'rejected') ORDER BY id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
+        rows.iter().map(message_of).collect()
+    }
+
+    async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError> {
+        super::moderation::moderate(self, m, minter).await
     }
 
     async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError> {
@@ -683,6 +722,14 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn raw_bytes(&self, raw_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT bytes FROM raw_messages WHERE id = $1")
+            .bind(raw_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| get::<Vec<u8>, _>(&row, "bytes")).transpose()
     }
 
     async fn raw_count(&self) -> Result<i64, StoreError> {

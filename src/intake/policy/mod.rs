@@ -12,9 +12,14 @@
 pub mod abuse;
 pub mod contact;
 pub mod payment;
+pub mod rules;
 pub mod spam;
 
 use serde::{Deserialize, Serialize};
+
+pub use rules::{Action, Rules, RulesError};
+
+use super::parse::Parsed;
 
 /// What a hit is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,4 +61,384 @@ pub struct Hit {
     /// gmail dot com"), the phone number's digits, a URL's or domain's
     /// host (lowercase), a handle; else empty. Allow-lists compare this.
     pub value: String,
+}
+
+/// Every rule id a detector reports (the keys `[rules]` accepts).
+pub const RULE_IDS: &[&str] = &[
+    "email",
+    "email_obfuscated",
+    "phone",
+    "phone_spelled",
+    "url",
+    "domain",
+    "shortener",
+    "handle",
+    "messenger",
+    "paypal_ff",
+    "venmo",
+    "zelle",
+    "cashapp",
+    "wire_transfer",
+    "iban",
+    "western_union",
+    "moneygram",
+    "gift_card",
+    "crypto",
+    "crypto_address",
+    "off_platform",
+    "abuse",
+    "spam_model",
+];
+
+/// Where a hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    ReplyText,
+    Subject,
+    /// The whole message (the spam model): no span.
+    Message,
+}
+
+/// A hit, where it is, and the action it calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub hit: Hit,
+    pub field: Field,
+    pub action: Action,
+}
+
+/// The policy's verdict on one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The strongest action of the hits; `Allow` without hits.
+    pub action: Action,
+    pub found: Vec<Found>,
+    /// The reply text with every span whose action is `redact` or stronger
+    /// masked; `None` when there is none. What the other party sees when
+    /// the action is `redact` (or a moderator approves redacted).
+    pub redacted_text: Option<String>,
+    /// The spam model's probability.
+    pub spam: f64,
+}
+
+impl Verdict {
+    /// The hits as stored and printed (docs/json.md): spans in characters
+    /// (Unicode scalar values) of their field, with the text they cover.
+    pub fn hits_json(&self, reply_text: &str, subject: &str) -> Vec<serde_json::Value> {
+        self.found
+            .iter()
+            .map(|f| {
+                let text = match f.field {
+                    Field::ReplyText => reply_text,
+                    Field::Subject => subject,
+                    Field::Message => "",
+                };
+                let span = text.get(f.hit.start..f.hit.end).unwrap_or("");
+                let chars = |byte: usize| text.get(..byte).map_or(0, |t| t.chars().count());
+                serde_json::json!({
+                    "rule": f.hit.rule,
+                    "category": f.hit.category,
+                    "field": f.field,
+                    "start": chars(f.hit.start),
+                    "end": chars(f.hit.end),
+                    "text": span,
+                    "action": f.action.as_str(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The policy in force: the rules with their detectors built.
+pub struct Policy {
+    rules: Rules,
+    abuse: abuse::Phrases,
+    model: ModelRef,
+    allow_phones: Vec<String>,
+}
+
+enum ModelRef {
+    BuiltIn,
+    Loaded(Box<spam::Model>),
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::new(Rules::default()).expect("the built-in policy loads")
+    }
+}
+
+impl Policy {
+    /// The rules of `path` (empty: the built-in ones), with their spam
+    /// model.
+    pub fn load(path: &std::path::Path) -> Result<Policy, RulesError> {
+        Policy::new(Rules::load(path)?)
+    }
+
+    pub fn new(rules: Rules) -> Result<Policy, RulesError> {
+        let mut phrases = rules.abuse.phrases.clone();
+        if rules.abuse.default_list {
+            phrases.extend(abuse::default_list());
+        }
+        let model = if rules.spam.model.as_os_str().is_empty() {
+            ModelRef::BuiltIn
+        } else {
+            let model = spam::Model::load(&rules.spam.model).map_err(|e| RulesError {
+                key: "spam.model".into(),
+                message: format!("{}: {e}", rules.spam.model.display()),
+            })?;
+            ModelRef::Loaded(Box::new(model))
+        };
+        let allow_phones = rules.allow.phones.iter().map(|p| digits(p)).collect();
+        Ok(Policy {
+            abuse: abuse::Phrases::new(&phrases),
+            rules,
+            model,
+            allow_phones,
+        })
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn model(&self) -> &spam::Model {
+        match &self.model {
+            ModelRef::BuiltIn => spam::Model::default_model(),
+            ModelRef::Loaded(model) => model,
+        }
+    }
+
+    /// The hits of the detectors in `text`, allow-listed ones left out.
+    pub fn detect(&self, text: &str) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        contact::detect(text, &mut hits);
+        payment::detect(text, &mut hits);
+        self.abuse.detect(text, &mut hits);
+        hits.retain(|h| !self.allowed(h));
+        hits
+    }
+
+    /// Runs every detector on the reply text and the subject and, when
+    /// `spam_check`, the spam model on the whole message. (Intake leaves
+    /// the model out for a participant writing in their own conversation:
+    /// spam comes from strangers, and short honest replies are where the
+    /// model errs.)
+    pub fn evaluate(
+        &self,
+        reply_text: &str,
+        subject: &str,
+        parsed: &Parsed,
+        spam_check: bool,
+    ) -> Verdict {
+        let mut found = Vec::new();
+        for (field, text) in [(Field::ReplyText, reply_text), (Field::Subject, subject)] {
+            for hit in self.detect(text) {
+                let action = self.rules.action(hit.rule, hit.category);
+                found.push(Found { hit, field, action });
+            }
+        }
+        let score = match spam_check {
+            true => self.model().score(parsed),
+            false => spam::Score {
+                probability: 0.0,
+                rules: Vec::new(),
+            },
+        };
+        let spam = &self.rules.spam;
+        if spam_check && score.probability >= spam.hold_at {
+            let hit = Hit {
+                rule: "spam_model",
+                category: Category::Spam,
+                start: 0,
+                end: 0,
+                value: format!("{:.3} {}", score.probability, score.rules.join(" ")),
+            };
+            let action = match score.probability >= spam.reject_at {
+                true => Action::Reject,
+                false => self.rules.action(hit.rule, hit.category),
+            };
+            found.push(Found {
+                hit,
+                field: Field::Message,
+                action,
+            });
+        }
+        let action = found
+            .iter()
+            .map(|f| f.action)
+            .max()
+            .unwrap_or(Action::Allow);
+        let spans: Vec<(usize, usize, Category)> = found
+            .iter()
+            .filter(|f| f.field == Field::ReplyText && f.action >= Action::Redact)
+            .map(|f| (f.hit.start, f.hit.end, f.hit.category))
+            .collect();
+        let redacted_text =
+            (!spans.is_empty()).then(|| redact(reply_text, spans, &self.rules.redact.mask));
+        Verdict {
+            action,
+            found,
+            redacted_text,
+            spam: score.probability,
+        }
+    }
+
+    /// Whether `hit` names the marketplace's own addresses.
+    fn allowed(&self, hit: &Hit) -> bool {
+        let allow = &self.rules.allow;
+        let value = hit.value.to_ascii_lowercase();
+        if value.is_empty() {
+            return false;
+        }
+        let host = value.rsplit_once('@').map_or(value.as_str(), |(_, d)| d);
+        let on_domain = |d: &String| {
+            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+            host == d || host.ends_with(&format!(".{d}"))
+        };
+        match hit.rule {
+            "phone" | "phone_spelled" => {
+                let found = digits(&value);
+                self.allow_phones
+                    .iter()
+                    .any(|p| !p.is_empty() && (found.ends_with(p.as_str()) || p.ends_with(&found)))
+            }
+            _ => {
+                allow
+                    .emails
+                    .iter()
+                    .any(|e| e.trim().eq_ignore_ascii_case(&value))
+                    || allow.domains.iter().any(on_domain)
+            }
+        }
+    }
+}
+
+/// The digits of `text`.
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// `text` with each span (byte offsets) replaced by the mask, `{category}`
+/// in it by the span's category; overlapping spans are masked once.
+pub fn redact(text: &str, mut spans: Vec<(usize, usize, Category)>, mask: &str) -> String {
+    spans.sort_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, category) in spans {
+        let end = end.min(text.len());
+        if end <= at || !text.is_char_boundary(end) || !text.is_char_boundary(start) {
+            continue;
+        }
+        if start < at {
+            // Overlaps the span masked last: mask up to its end, once.
+            at = end;
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&mask.replace("{category}", category.as_str()));
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(rule: &'static str, category: Category, text: &str, span: &str) -> Hit {
+        let start = text.find(span).expect("span in text");
+        Hit {
+            rule,
+            category,
+            start,
+            end: start + span.len(),
+            value: String::new(),
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_exactly_the_spans_with_non_ascii_around_them() {
+        let text = "Ça coûte 45 €. Écris à zoë@exemple.fr — ou 06 12 34 56 78 ☎ merci";
+        let email = hit("email", Category::Contact, text, "zoë@exemple.fr");
+        let phone = hit("phone", Category::Contact, text, "06 12 34 56 78");
+        let spans = vec![
+            (phone.start, phone.end, phone.category),
+            (email.start, email.end, email.category),
+        ];
+        assert_eq!(
+            redact(text, spans, "[{category} removed]"),
+            "Ça coûte 45 €. Écris à [contact removed] — ou [contact removed] ☎ merci"
+        );
+    }
+
+    #[test]
+    fn overlapping_spans_are_masked_once_and_bad_spans_skipped() {
+        let text = "pay me on venmo @maria-l today";
+        let a = hit("venmo", Category::Payment, text, "venmo @maria");
+        let b = hit("handle", Category::Contact, text, "@maria-l");
+        let spans = vec![(a.start, a.end, a.category), (b.start, b.end, b.category)];
+        assert_eq!(redact(text, spans, "▇"), "pay me on ▇ today");
+        // Inside a multi-byte character: ignored; past the end: clamped.
+        let text = "né";
+        assert_eq!(redact(text, vec![(2, 3, Category::Abuse)], "x"), "né");
+        assert_eq!(redact(text, vec![(1, 400, Category::Abuse)], "x"), "nx");
+    }
+
+    #[test]
+    fn hit_spans_are_reported_in_characters() {
+        let text = "Très bien — écris-moi à maria@gmail.com";
+        let found = Found {
+            hit: hit("email", Category::Contact, text, "maria@gmail.com"),
+            field: Field::ReplyText,
+            action: Action::Redact,
+        };
+        let verdict = Verdict {
+            action: Action::Redact,
+            found: vec![found],
+            redacted_text: None,
+            spam: 0.0,
+        };
+        let json = verdict.hits_json(text, "");
+        assert_eq!(json[0]["start"], 24);
+        assert_eq!(json[0]["end"], 39);
+        assert_eq!(json[0]["text"], "maria@gmail.com");
+        assert_eq!(json[0]["field"], "reply_text");
+        let chars: Vec<char> = text.chars().collect();
+        let span: String = chars[24..39].iter().collect();
+        assert_eq!(span, "maria@gmail.com");
+    }
+
+    #[test]
+    fn allow_lists_drop_the_marketplaces_own_addresses() {
+        let mut rules = Rules::default();
+        rules.allow.domains = vec!["market.example".into()];
+        rules.allow.phones = vec!["+1 (800) 555-0100".into()];
+        let policy = Policy::new(rules).unwrap();
+        let mut own = Hit {
+            rule: "email",
+            category: Category::Contact,
+            start: 0,
+            end: 1,
+            value: "help@support.market.example".into(),
+        };
+        assert!(policy.allowed(&own));
+        own.value = "help@notmarket.example".into();
+        assert!(!policy.allowed(&own));
+        own.rule = "phone";
+        own.value = "8005550100".into();
+        assert!(policy.allowed(&own));
+        own.value = "8005550199".into();
+        assert!(!policy.allowed(&own));
+    }
 }

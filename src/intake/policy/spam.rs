@@ -64,6 +64,12 @@ pub const DEFAULT_HOLD_AT: f64 = 0.8;
 pub const DEFAULT_REJECT_AT: f64 = 0.999;
 /// The shipped model keeps tokens seen in at least this many training
 /// messages; rarer ones weigh little and would make the file large.
+/// The clues (tokens that are evidence) from which a score counts fully;
+/// with fewer, the probability is pulled towards 0.5 in proportion. Short
+/// honest questions ("Is lot 12 still available?") otherwise meet the
+/// corpus's few short spams and score high on a handful of tokens.
+pub const FULL_EVIDENCE: usize = 12;
+
 pub const SHIPPED_MIN_MESSAGES: u32 = 4;
 
 /// Robinson's smoothing: an unseen token's probability, and how many
@@ -341,8 +347,12 @@ impl Model {
             found.select_nth_unstable_by(MAX_CLUES, |a, b| b.1.distance.total_cmp(&a.1.distance));
             found.truncate(MAX_CLUES);
         }
+        let combined = combine(found.iter().map(|(_, clue)| clue));
+        // Little evidence, little confidence: a short message is pulled
+        // towards 0.5 (no verdict) in proportion to its clues.
+        let weight = (found.len() as f64 / FULL_EVIDENCE as f64).min(1.0);
         Score {
-            probability: combine(found.iter().map(|(_, clue)| clue)),
+            probability: 0.5 + (combined - 0.5) * weight,
             rules,
         }
     }

@@ -1,0 +1,168 @@
+//! Recording a moderator's decision on a held message, in one transaction:
+//! the message's moderation state, the ticket status it sets once approved,
+//! the notifications it would have sent (approve) or the notice to its
+//! author (reject), and the audit entry.
+
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::sql::{Backend, SqlStore, get};
+use super::{Moderate, Moderation, Ruling, StoreError, now_ms};
+use crate::outbox::Minter;
+use crate::tickets::Role;
+
+/// The outbox kind of the notice to an author whose message was rejected.
+pub const REJECTED_NOTICE: &str = "moderation_rejected";
+
+/// See [`super::Store::moderate`].
+pub(super) async fn moderate<DB>(
+    store: &SqlStore<DB>,
+    m: &Moderate,
+    minter: &Minter,
+) -> Result<Vec<i64>, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB> + Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let now = now_ms();
+    let mut tx = store.write.begin_with(DB::BEGIN_WRITE).await?;
+    let row = sqlx::query("SELECT ticket, author, moderation FROM messages WHERE id = $1")
+        .bind(m.message)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("message {} does not exist", m.message)))?;
+    let ticket: i64 = get(&row, "ticket")?;
+    let author: Option<i64> = get(&row, "author")?;
+    let state: String = get(&row, "moderation")?;
+    if Moderation::parse(&state) != Some(Moderation::Held) {
+        return Err(StoreError::Conflict(format!(
+            "message {} is not held (it is {state})",
+            m.message
+        )));
+    }
+    let (next, action, detail) = match &m.ruling {
+        Ruling::Approve { redacted: false } => (
+            Moderation::Approved,
+            "moderation.approved",
+            serde_json::json!({ "redacted": false }),
+        ),
+        Ruling::Approve { redacted: true } => (
+            Moderation::ApprovedRedacted,
+            "moderation.approved",
+            serde_json::json!({ "redacted": true }),
+        ),
+        Ruling::Reject { reason } => (
+            Moderation::Rejected,
+            "moderation.rejected",
+            serde_json::json!({ "reason": reason }),
+        ),
+    };
+    sqlx::query("UPDATE messages SET moderation = $1 WHERE id = $2")
+        .bind(next.as_str())
+        .bind(m.message)
+        .execute(&mut *tx)
+        .await?;
+    let people = sqlx::query("SELECT id, address, role FROM participants WHERE ticket = $1")
+        .bind(ticket)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut people_of = Vec::with_capacity(people.len());
+    for row in &people {
+        let role: String = get(row, "role")?;
+        let role = Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?;
+        people_of.push((
+            get::<i64, _>(row, "id")?,
+            get::<String, _>(row, "address")?,
+            role,
+        ));
+    }
+    // Approved: the other side is told, as if it had just arrived.
+    // Rejected: only the author, with the notice.
+    let author_side = people_of
+        .iter()
+        .find(|p| Some(p.0) == author)
+        .map(|p| p.2.is_seller_side());
+    let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match next {
+        Moderation::Rejected => (
+            REJECTED_NOTICE,
+            people_of.iter().filter(|p| Some(p.0) == author).collect(),
+        ),
+        _ => (
+            "new_message",
+            people_of
+                .iter()
+                .filter(|p| Some(p.2.is_seller_side()) != author_side)
+                .collect(),
+        ),
+    };
+    let mut outbox = Vec::new();
+    for (participant, address, _) in recipients {
+        let (token, _) = minter.reply_address(ticket, *participant);
+        let message_id = minter.message_id(&token);
+        sqlx::query(
+            "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(message_id.as_str())
+        .bind(ticket)
+        .bind(*participant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(ticket)
+        .bind(m.message)
+        .bind(*participant)
+        .bind(address.as_str())
+        .bind(token.as_str())
+        .bind(message_id.as_str())
+        .bind(kind)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        outbox.push(get::<i64, _>(&row, "id")?);
+    }
+    let mut audit = vec![(action, detail.to_string())];
+    if let (Some(status), false) = (m.status, next == Moderation::Rejected) {
+        let row = sqlx::query("SELECT status FROM tickets WHERE number = $1")
+            .bind(ticket)
+            .fetch_one(&mut *tx)
+            .await?;
+        let old: String = get(&row, "status")?;
+        if old != status.as_str() {
+            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
+                .bind(status.as_str())
+                .bind(now)
+                .bind(ticket)
+                .execute(&mut *tx)
+                .await?;
+            let detail = serde_json::json!({ "from": old, "to": status }).to_string();
+            audit.push(("status.changed", detail));
+        }
+    }
+    for (action, detail) in audit {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, ticket, message, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(now)
+        .bind(m.actor.as_str())
+        .bind(action)
+        .bind(ticket)
+        .bind(m.message)
+        .bind(detail.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(outbox)
+}
