@@ -222,3 +222,53 @@ fn approve_redacted_shows_the_masked_text_and_keeps_the_original() {
     assert_eq!(rows.len(), 2, "the seller is told: {rows:?}");
     assert_eq!(rows[1]["recipient"], AGENT);
 }
+
+/// Spams of the corpus that the built-in model is sure of, in file order.
+fn sure_spams() -> impl Iterator<Item = Vec<u8>> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/spam/spam_2"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the spam corpus (../shared/fixtures/spam)")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let model = parley::intake::policy::spam::Model::default_model();
+    files
+        .into_iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .filter(move |raw| {
+            parley::intake::parse::parse(raw).is_some_and(|p| model.score(&p).probability >= 0.95)
+        })
+}
+
+#[test]
+fn moderators_decisions_teach_the_spam_model() {
+    let cli = Cli::new();
+    let model = cli.dir.path().join("learned.txt");
+    let out = model.display().to_string();
+    let train = ["policy", "train", "--from-moderation", "--out", &out];
+    // Nothing decided yet: nothing to learn.
+    cli.expect(64, &train, b"");
+    // The first that opens a ticket (list mail, say, is quarantined).
+    let entry = sure_spams()
+        .take(20)
+        .find_map(|raw| {
+            cli.expect(0, &["ingest", "--recipient", DESK], &raw);
+            let held = cli.json(&["moderation", "list", "--json"]);
+            held.as_array().unwrap().first().cloned()
+        })
+        .expect("a spam held");
+    let hits = entry["hits"].as_array().unwrap();
+    assert!(hits.iter().any(|h| h["rule"] == "spam_model"), "{hits:?}");
+    let id = entry["id"].as_i64().unwrap().to_string();
+    cli.expect(0, &["moderation", "reject", &id, "--reason", "spam"], b"");
+    let text = cli.expect(0, &train, b"");
+    assert!(text.contains("learned 0 ham and 1 spam"), "{text}");
+    // The model written is one parley loads, with one more spam message.
+    let learned = parley::intake::policy::spam::Model::load(&model).unwrap();
+    let (_, spam) = learned.messages();
+    let (_, before) = parley::intake::policy::spam::Model::default_model().messages();
+    assert_eq!(spam, before + 1);
+}

@@ -263,9 +263,9 @@ impl Policy {
                 end: 0,
                 value: format!("{:.3} {}", score.probability, score.rules.join(" ")),
             };
-            let action = match score.probability >= spam.reject_at {
-                true => Action::Reject,
-                false => self.rules.action(hit.rule, hit.category),
+            let action = match spam.reject_at {
+                Some(at) if score.probability >= at => Action::Reject,
+                _ => self.rules.action(hit.rule, hit.category),
             };
             found.push(Found {
                 hit,

@@ -53,7 +53,9 @@ pub struct Rules {
 #[serde(deny_unknown_fields)]
 pub struct SpamRules {
     pub hold_at: f64,
-    pub reject_at: f64,
+    /// Unset: spam is held, never refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_at: Option<f64>,
     /// A trained model; empty: the built-in one.
     #[serde(default)]
     pub model: PathBuf,
@@ -138,14 +140,20 @@ impl Rules {
         let SpamRules {
             hold_at, reject_at, ..
         } = self.spam;
-        if !(0.0..=1.0).contains(&hold_at) || !(0.0..=1.0).contains(&reject_at) {
-            return Err(bad("spam", "hold_at and reject_at are 0 to 1".into()));
+        if !(0.0..=1.0).contains(&hold_at) {
+            return Err(bad("spam.hold_at", format!("{hold_at}: must be 0 to 1")));
         }
-        if reject_at < hold_at {
-            return Err(bad(
-                "spam.reject_at",
-                format!("{reject_at} is below hold_at ({hold_at})"),
-            ));
+        match reject_at {
+            Some(r) if !(0.0..=1.0).contains(&r) => {
+                return Err(bad("spam.reject_at", format!("{r}: must be 0 to 1")));
+            }
+            Some(r) if r < hold_at => {
+                return Err(bad(
+                    "spam.reject_at",
+                    format!("{r} is below hold_at ({hold_at})"),
+                ));
+            }
+            _ => {}
         }
         for rule in self.rules.keys() {
             if !super::RULE_IDS.contains(&rule.as_str()) {
@@ -192,7 +200,10 @@ mod tests {
         assert_eq!(rules.action("email", Category::Contact), Action::Redact);
         assert_eq!(rules.action("shortener", Category::Contact), Action::Hold);
         assert_eq!(rules.action("venmo", Category::Payment), Action::Hold);
-        assert!(rules.spam.hold_at < rules.spam.reject_at);
+        assert_eq!(
+            rules.spam.reject_at, None,
+            "spam is never refused by default"
+        );
         // The threshold the spam model's scores were measured at.
         assert_eq!(rules.spam.hold_at, super::super::spam::DEFAULT_HOLD_AT);
     }
@@ -202,7 +213,7 @@ mod tests {
         let text = DEFAULT_RULES.replace("shortener = \"hold\"", "shortner = \"hold\"");
         let e = Rules::parse(&text).unwrap_err();
         assert_eq!(e.key, "rules.shortner");
-        let text = DEFAULT_RULES.replace("reject_at = 1.0", "reject_at = 0.5");
+        let text = DEFAULT_RULES.replace("# reject_at = 0.999", "reject_at = 0.5");
         assert_eq!(Rules::parse(&text).unwrap_err().key, "spam.reject_at");
         let text = DEFAULT_RULES.replace("contact = \"redact\"", "contact = \"mask\"");
         assert!(Rules::parse(&text).is_err());
