@@ -106,7 +106,12 @@ fn one(detect: impl Fn(&str, &mut Vec<Hit>), text: &str) -> usize {
 }
 
 /// The fastest of `runs` runs of `reps` detections, per detection.
-fn per_message(run: &(impl Fn(&str) -> usize + ?Sized), text: &str, reps: u32, runs: u32) -> Duration {
+fn per_message(
+    run: &(impl Fn(&str) -> usize + ?Sized),
+    text: &str,
+    reps: u32,
+    runs: u32,
+) -> Duration {
     black_box(run(black_box(text)));
     (0..runs)
         .map(|_| {

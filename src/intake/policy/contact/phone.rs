@@ -220,14 +220,16 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
             }
         }
     }
-    // A spelled number has two words or look-alikes, or seven single digits.
-    if words.spelled_digits >= 2 || words.single_digits >= 7 {
-        for m in SPELLED.find_iter(text) {
-            if let Some(value) = spelled(m.as_str()) {
-                hits.push(hit("phone_spelled", m.start(), m.end(), value));
-            }
+    // A spelled number has two words or look-alikes close together, or
+    // seven single digits in a row.
+    let around = words.spelled.or(&words.single_digits);
+    around.search(text, (160, 160), &SPELLED, |_, c| {
+        let m = c.get(0).expect("group 0");
+        if let Some(value) = spelled(m.as_str()) {
+            hits.push(hit("phone_spelled", m.start(), m.end(), value));
         }
-    }
+        m.end()
+    });
 }
 
 /// The digits of a numeric candidate `text[start..main_end]` (extension up
