@@ -275,7 +275,7 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
         .filter(|c| !c.is_ascii_digit())
         .collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    let dotted = seps.iter().any(|&c| c == '.');
+    let dotted = seps.contains(&'.');
     // Dates: 2026-11-21, 21.11.2026, 1.1.2026.
     let date = matches!(lens.as_slice(), [4, 2, 2] | [1 | 2, 1 | 2, 4]) && !plus;
     // Decimals, IPv4 and version numbers.
