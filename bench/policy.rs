@@ -11,6 +11,10 @@
 //! words, platform names, `@` everywhere). Each figure is the fastest of
 //! several runs.
 //!
+//! `POLICY_BENCH_ONLY_REALISTIC=1` stops after the realistic texts;
+//! `POLICY_BENCH_DUMP=path` writes the 4 KB text there (to time single
+//! regexes on it).
+//!
 //! Under `cargo test` (no `--bench` argument) it runs a quick smoke pass
 //! that fails when 10× (pathological) or 16× (realistic) the input takes
 //! more than 3× as long per byte.

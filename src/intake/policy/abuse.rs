@@ -11,8 +11,8 @@
 //! a word boundary on that side (ASCII boundaries keep the regex fast;
 //! see MEASURED.md).
 //!
-//! All phrases form one regex with a group per phrase: one pass over the
-//! text, and the group that matched names the phrase.
+//! All phrases form one regex: one pass over the text; a match (rare) is
+//! then named by the first phrase whose own regex matches all of it.
 
 use regex::Regex;
 
@@ -20,10 +20,12 @@ use super::{Category, Hit};
 
 /// A compiled phrase list.
 pub struct Phrases {
-    /// One alternation, a capture group per phrase; `None` when the list is
-    /// empty.
+    /// One alternation of all phrases, without groups (the fast search);
+    /// `None` when the list is empty.
     regex: Option<Regex>,
-    /// The configured phrases, in group order.
+    /// Each phrase's own regex, anchored, to name the phrase a match is.
+    each: Vec<Regex>,
+    /// The configured phrases, in the same order.
     phrases: Vec<String>,
 }
 
@@ -38,17 +40,27 @@ impl Phrases {
         if phrases.is_empty() {
             return Phrases {
                 regex: None,
+                each: Vec::new(),
                 phrases,
             };
         }
-        let alternation: Vec<String> = phrases
-            .iter()
-            .map(|p| format!("({})", pattern(p)))
-            .collect();
-        let regex = Regex::new(&format!("(?i){}", alternation.join("|")))
+        let patterns: Vec<String> = phrases.iter().map(|p| pattern(p)).collect();
+        // ASCII phrases need no Unicode case folding (a smaller automaton).
+        let ascii = phrases.iter().all(|p| p.is_ascii());
+        let regex = regex::RegexBuilder::new(&patterns.join("|"))
+            .case_insensitive(true)
+            .unicode(!ascii)
+            .build()
             .expect("the phrase patterns are escaped");
+        let each = patterns
+            .iter()
+            .map(|p| {
+                Regex::new(&format!("(?i)^(?:{p})$")).expect("the phrase patterns are escaped")
+            })
+            .collect();
         Phrases {
             regex: Some(regex),
+            each,
             phrases,
         }
     }
@@ -58,9 +70,9 @@ impl Phrases {
         let Some(regex) = &self.regex else {
             return;
         };
-        for c in regex.captures_iter(text) {
-            let m = c.get(0).expect("group 0");
-            let Some(i) = (1..c.len()).find(|&i| c.get(i).is_some()) else {
+        for m in regex.find_iter(text) {
+            // The first phrase (in list order) that is the whole match.
+            let Some(i) = self.each.iter().position(|r| r.is_match(m.as_str())) else {
                 continue;
             };
             hits.push(Hit {
@@ -68,7 +80,7 @@ impl Phrases {
                 category: Category::Abuse,
                 start: m.start(),
                 end: m.end(),
-                value: self.phrases[i - 1].clone(),
+                value: self.phrases[i].clone(),
             });
         }
     }

@@ -41,40 +41,113 @@ pub fn detect(text: &str, hits: &mut Vec<Hit>) {
     hits.append(&mut found);
 }
 
-/// What one pass over the words of a text found: the scanners whose
-/// regexes need one of these skip their pass without them (a regex pass
-/// costs about as much as this whole scan).
+/// Where one pass over the words of a text saw what the scanners' regexes
+/// need: a scanner with nothing to look for skips its pass, and otherwise
+/// searches only the window around what was seen (a regex pass over a
+/// whole text costs several times this scan).
 #[derive(Debug, Default)]
 struct Words {
-    /// An `@` anywhere.
-    at_sign: bool,
+    /// `@` signs.
+    at_sign: Seen,
     /// The word "at" between blanks.
-    at_word: bool,
+    at_word: Seen,
     /// "at" in brackets or dashes: "(at)", "-at-", "_at_".
-    at_marked: bool,
+    at_marked: Seen,
     /// The word "dot".
-    dot_word: bool,
+    dot_word: Seen,
     /// A mail provider's name: gmail, yahoo, …
-    provider: bool,
+    provider: Seen,
     /// A social network's or messenger's name.
-    platform: bool,
-    /// Digit words ("five", "oh") and words mixing digits with digit words
-    /// or look-alike letters ("26seven1", "4I5").
-    spelled_digits: usize,
-    /// Words of a single digit.
-    single_digits: usize,
+    platform: Seen,
+    /// The second of two digit words ("five", "oh") or words mixing digits
+    /// with digit words or look-alike letters ("26seven1", "4I5") close
+    /// together.
+    spelled: Seen,
+    /// The 7th single digit in a row ("5 5 5 1 2 3 4").
+    single_digits: Seen,
+}
+
+/// Where something was seen: byte offsets, in order.
+#[derive(Debug, Default, Clone)]
+struct Seen(Vec<usize>);
+
+impl Seen {
+    fn note(&mut self, at: usize) {
+        self.0.push(at);
+    }
+
+    fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Both, in order.
+    fn or(&self, other: &Seen) -> Seen {
+        let mut all: Vec<usize> = self.0.iter().chain(&other.0).copied().collect();
+        all.sort_unstable();
+        Seen(all)
+    }
+
+    /// The windows from `before` bytes before to `after` bytes after each
+    /// sighting, merged where they overlap and widened to char boundaries.
+    fn windows(&self, text: &str, before: usize, after: usize) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for &at in &self.0 {
+            let mut start = at.saturating_sub(before);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = at.saturating_add(after).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            match out.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => out.push((start, end)),
+            }
+        }
+        out
+    }
+
+    /// Each match of `regex` that starts in a window (see [`Seen::windows`]),
+    /// as a search from the window's start over the text up to its end: the
+    /// text before the start stays context for the regex. `next` gets the
+    /// text searched and each match, and says where to search on from.
+    fn search<'t>(
+        &self,
+        text: &'t str,
+        (before, after): (usize, usize),
+        regex: &regex::Regex,
+        mut next: impl FnMut(&'t str, regex::Captures<'t>) -> usize,
+    ) {
+        let mut pos = 0;
+        for (start, end) in self.windows(text, before, after) {
+            let hay = &text[..end];
+            pos = pos.max(start);
+            while pos < end {
+                let Some(c) = regex.captures_at(hay, pos) else {
+                    break;
+                };
+                pos = next(hay, c).max(pos + 1);
+                while !text.is_char_boundary(pos) {
+                    pos += 1;
+                }
+            }
+        }
+    }
 }
 
 impl Words {
     fn scan(text: &str) -> Words {
         let b = text.as_bytes();
-        let mut w = Words {
-            at_sign: b.contains(&b'@'),
-            ..Words::default()
-        };
+        let mut w = Words::default();
         let mut i = 0;
+        // The last digit word's end, and the run of single digits.
+        let (mut last_spelled, mut singles, mut last_single) = (None, 0, 0);
         while i < b.len() {
             if !b[i].is_ascii_alphanumeric() {
+                if b[i] == b'@' {
+                    w.at_sign.note(i);
+                }
                 i += 1;
                 continue;
             }
@@ -82,14 +155,36 @@ impl Words {
             while i < b.len() && b[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            w.word(&b[start..i], start.checked_sub(1).map(|p| b[p]));
+            match Words::word(&b[start..i], start.checked_sub(1).map(|p| b[p])) {
+                Some(Kind::Spelled) => {
+                    // Two of them close together.
+                    if last_spelled.is_some_and(|end| start - end <= 24) {
+                        w.spelled.note(start);
+                    }
+                    last_spelled = Some(i);
+                }
+                Some(Kind::Single) => {
+                    singles = if start - last_single <= 4 {
+                        singles + 1
+                    } else {
+                        1
+                    };
+                    if singles == 7 {
+                        w.single_digits.note(start);
+                    }
+                    last_single = i;
+                }
+                Some(Kind::Other(seen)) => seen(&mut w).note(start),
+                None => {}
+            }
         }
         w
     }
 
-    fn word(&mut self, word: &[u8], before: Option<u8>) {
+    /// What a word is, for [`Words::scan`].
+    fn word(word: &[u8], before: Option<u8>) -> Option<Kind> {
         if word.len() > 12 {
-            return;
+            return None;
         }
         let mut buf = [0u8; 12];
         let lower = &mut buf[..word.len()];
@@ -98,81 +193,49 @@ impl Words {
         let lower = &*lower;
         let digits = word.iter().filter(|c| c.is_ascii_digit()).count();
         if digits == word.len() {
-            self.single_digits += usize::from(digits == 1);
-            return;
+            return (digits == 1).then_some(Kind::Single);
         }
         if digits > 0 {
             let lookalike = word.iter().any(|c| matches!(c, b'I' | b'l' | b'O'));
             let spelled = DIGIT_WORDS
                 .iter()
                 .any(|d| lower.windows(d.len()).any(|win| win == d.as_bytes()));
-            self.spelled_digits += usize::from(lookalike || spelled);
-            return;
+            return (lookalike || spelled).then_some(Kind::Spelled);
         }
-        match lower {
+        let seen: fn(&mut Words) -> &mut Seen = match lower {
             b"at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
-                self.at_word = true
+                |w| &mut w.at_word
             }
-            b"at" => self.at_marked = true,
-            b"dot" => self.dot_word = true,
-            _ if DIGIT_WORDS.iter().any(|d| d.as_bytes() == lower) => self.spelled_digits += 1,
-            _ if PROVIDER_NAMES.iter().any(|d| d.as_bytes() == lower) => self.provider = true,
-            _ if PLATFORM_NAMES.iter().any(|d| d.as_bytes() == lower) => self.platform = true,
-            _ => {}
-        }
+            b"at" => |w| &mut w.at_marked,
+            b"dot" => |w| &mut w.dot_word,
+            b"zero" | b"oh" | b"one" | b"two" | b"three" | b"four" | b"five" | b"six"
+            | b"seven" | b"eight" | b"nine" => return Some(Kind::Spelled),
+            b"gmail" | b"googlemail" | b"yahoo" | b"hotmail" | b"outlook" | b"icloud" | b"aol"
+            | b"protonmail" | b"proton" | b"gmx" | b"yandex" | b"fastmail" | b"zoho"
+            | b"comcast" | b"verizon" | b"msn" => |w| &mut w.provider,
+            b"instagram" | b"insta" | b"ig" | b"telegram" | b"whatsapp" | b"whats"
+            | b"snapchat" | b"snap" | b"discord" | b"signal" | b"wechat" | b"weixin" | b"kik"
+            | b"facebook" | b"fb" | b"messenger" | b"tiktok" | b"tik" | b"twitter" | b"tweet"
+            | b"tweets" | b"tweeter" | b"tweeting" | b"skype" | b"line" | b"viber" | b"threads"
+            | b"linkedin" => |w| &mut w.platform,
+            _ => return None,
+        };
+        Some(Kind::Other(seen))
     }
+}
+
+/// A word [`Words::scan`] looks at.
+enum Kind {
+    /// A digit word, or digits mixed with digit words or look-alikes.
+    Spelled,
+    /// A single digit.
+    Single,
+    /// Something noted where it is.
+    Other(fn(&mut Words) -> &mut Seen),
 }
 
 const DIGIT_WORDS: &[&str] = &[
     "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
-const PROVIDER_NAMES: &[&str] = &[
-    "gmail",
-    "googlemail",
-    "yahoo",
-    "hotmail",
-    "outlook",
-    "icloud",
-    "aol",
-    "protonmail",
-    "proton",
-    "gmx",
-    "yandex",
-    "fastmail",
-    "zoho",
-    "comcast",
-    "verizon",
-    "msn",
-];
-const PLATFORM_NAMES: &[&str] = &[
-    "instagram",
-    "insta",
-    "ig",
-    "telegram",
-    "whatsapp",
-    "whats",
-    "snapchat",
-    "snap",
-    "discord",
-    "signal",
-    "wechat",
-    "weixin",
-    "kik",
-    "facebook",
-    "fb",
-    "messenger",
-    "tiktok",
-    "tik",
-    "twitter",
-    "tweet",
-    "tweets",
-    "tweeter",
-    "tweeting",
-    "skype",
-    "line",
-    "viber",
-    "threads",
-    "linkedin",
 ];
 
 /// Sorts hits by position and drops each hit that lies inside an earlier

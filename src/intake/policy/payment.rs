@@ -22,12 +22,13 @@
 //!   "outside eBay", "avoid the fees", "deal directly", "sell it to you
 //!   privately", "cancel your bid".
 //!
-//! A `RegexSet` finds in one pass which rules occur at all; only those are
-//! then searched for their spans.
+//! One regex of all rules finds in one pass where any rule matches; in the
+//! windows around those places a `RegexSet` says which rules match, and
+//! only those are searched for their spans.
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::{Category, Hit};
 
@@ -47,7 +48,12 @@ fn any(_: &str, _: usize, _: &str) -> Option<String> {
 const RULES: &[Rule] = &[
     Rule {
         id: "paypal_ff",
-        pattern: r"(?-u:\b)f\s?(?:&|and|n)\s?f(?-u:\b)|(?-u:\b)(?:pay(?:pal)?|send|sent|via|using|through|as|by)\W+(?:\w+\W+){0,3}?friends?\s*(?:and|&|n|\+)\s*family(?-u:\b)|(?-u:\b)pay\s?pal\W+(?:\w+\W+){0,3}?(?:gift|personal|ff|family)(?-u:\b)|(?-u:\b)(?:gift|personal|family)\W+(?:\w+\W+){0,3}?(?:via|on|through|with|over)\s+pay\s?pal(?-u:\b)",
+        pattern: r"(?x)(?-u:\b)(?:
+            f\s?(?:&|and|n)\s?f
+            | (?:pay(?:pal)?|send|sent|via|using|through)\s+(?:(?:it|me|you|the|money|payment|as|with|via|through|using|by|on|paypal)\s+){0,4}friends?\s*(?:and|&|n|\+)\s*family
+            | pay\s?pal\s+(?:(?:as|a|the|it|payment)\s+){0,3}(?:gift|personal|ff|family|friends)
+            | (?:gift|personal|family)\s+(?:(?:payment|it|the|money)\s+){0,2}(?:via|on|through|with|over)\s+pay\s?pal
+        )(?-u:\b)",
         check: any,
     },
     Rule {
@@ -104,40 +110,85 @@ const RULES: &[Rule] = &[
         id: "off_platform",
         pattern: r"(?x)(?-u:\b)(?:
             (?:off|outside(?:\s+of)?)\s+(?:the\s+|this\s+)?(?:platform|site|website|app|ebay|etsy|marketplace|auction\s+site)
-            | (?:avoid|skip|dodge|bypass|cut\s+out|get\s+around|no\s+need\s+to\s+pay)\s+(?:the\s+|on\s+|all\s+)?(?:\w+\s+)?(?:fees?|commission|middle\s?man)
+            | (?:avoid|skip|dodge|bypass|cut\s+out|get\s+around|no\s+need\s+to\s+pay)\s+(?:the\s+|on\s+|all\s+)?(?:[a-z0-9_]+\s+)?(?:fees?|commission|middle\s?man)
             | deal\s+(?:directly|direct|privately|in\s+private|outside)
-            | (?:pay|buy|sell|trade|transact|do\s+(?:it|this|the\s+deal))\s+(?:\w+\s+){0,3}?(?:directly|privately|in\s+private|outside)
+            | (?:pay|buy|sell|trade|transact|do)\s+(?:(?:it|this|me|you|to|from|the|deal|item|them|us|each|other)\s+){0,4}(?:directly|privately|in\s+private|outside)
             | (?:cancel|retract|withdraw)\s+(?:your|the|my)\s+(?:bid|offer|order|purchase)
         )(?-u:\b)",
         check: not_shipping,
     },
 ];
 
-/// The patterns, case-insensitive.
+/// The patterns, case-insensitive, each in a group of its own so that its
+/// flags end with it.
 fn patterns() -> impl Iterator<Item = String> {
-    RULES.iter().map(|r| format!("(?i){}", r.pattern))
+    RULES.iter().map(|r| format!("(?:(?i){})", r.pattern))
 }
 
-static SET: LazyLock<RegexSet> = LazyLock::new(|| RegexSet::new(patterns()).expect("payment set"));
+// ASCII patterns without Unicode case folding: smaller automata, about
+// 3× faster over decoded mail.
+static ANY: LazyLock<Regex> = LazyLock::new(|| {
+    let all: Vec<String> = patterns().collect();
+    RegexBuilder::new(&all.join("|"))
+        .unicode(false)
+        .build()
+        .expect("payment regex")
+});
+static SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSetBuilder::new(patterns())
+        .unicode(false)
+        .build()
+        .expect("payment set")
+});
 static EACH: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     patterns()
-        .map(|p| Regex::new(&p).expect("payment regex"))
+        .map(|p| {
+            RegexBuilder::new(&p)
+                .unicode(false)
+                .build()
+                .expect("payment regex")
+        })
         .collect()
 });
 
+/// How far around a match of any rule the rules are searched.
+const MARGIN: usize = 96;
+
 /// Appends the payment hits found in `text` to `hits`.
 pub fn detect(text: &str, hits: &mut Vec<Hit>) {
-    for i in SET.matches(text).iter() {
-        let rule = &RULES[i];
-        for m in EACH[i].find_iter(text) {
-            if let Some(value) = (rule.check)(text, m.start(), m.as_str()) {
-                hits.push(Hit {
-                    rule: rule.id,
-                    category: Category::Payment,
-                    start: m.start(),
-                    end: m.end(),
-                    value,
-                });
+    // Where any rule matches, merged into windows.
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for m in ANY.find_iter(text) {
+        let mut start = m.start().saturating_sub(MARGIN);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (m.end() + MARGIN).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        match windows.last_mut() {
+            Some(last) if start <= last.1 => last.1 = end,
+            _ => windows.push((start, end)),
+        }
+    }
+    for (start, end) in windows {
+        let hay = &text[..end];
+        // Which rules match in the window, in one pass.
+        for i in SET.matches(&text[start..end]).iter() {
+            let (rule, regex) = (&RULES[i], &EACH[i]);
+            let mut pos = start;
+            while let Some(m) = regex.find_at(hay, pos) {
+                pos = m.end();
+                if let Some(value) = (rule.check)(text, m.start(), m.as_str()) {
+                    hits.push(Hit {
+                        rule: rule.id,
+                        category: Category::Payment,
+                        start: m.start(),
+                        end: m.end(),
+                        value,
+                    });
+                }
             }
         }
     }

@@ -94,46 +94,44 @@ const NOT_NAMES: &[&str] = &[
 ];
 
 pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
-    if words.at_sign {
-        for m in PLAIN.find_iter(text) {
-            hits.push(hit("email", m.start(), m.end(), m.as_str().to_lowercase()));
-        }
-        for c in SPACED.captures_iter(text) {
-            spaced(&c, hits);
-        }
-    }
+    words.at_sign.search(text, (256, 256), &PLAIN, |_, c| {
+        let m = c.get(0).expect("group 0");
+        hits.push(hit("email", m.start(), m.end(), m.as_str().to_lowercase()));
+        m.end()
+    });
+    let marked = words.at_sign.or(&words.at_marked);
+    marked.search(text, (128, 128), &SPACED, |_, c| {
+        spaced(&c, hits);
+        c.get(0).expect("group 0").end()
+    });
     // A bare " at " makes an address only before a provider or with a
-    // spelled-out "dot".
-    if words.at_sign || words.at_marked || words.at_word && (words.provider || words.dot_word) {
-        scan_words(text, hits);
+    // spelled-out "dot"; the address is around one of them, or around a
+    // marked "at".
+    if marked.any() || words.at_word.any() && (words.provider.any() || words.dot_word.any()) {
+        let around = marked.or(&words.provider).or(&words.dot_word);
+        around.search(text, (256, 256), &WORDS, |_, c| obfuscated(&c, hits));
     }
-    if words.provider {
-        for c in PROVIDER_IS.captures_iter(text) {
+    words
+        .provider
+        .search(text, (16, 128), &PROVIDER_IS, |_, c| {
             provider_is(&c, hits);
-        }
-    }
+            c.get(0).expect("group 0").end()
+        });
 }
 
-/// Scans for word-obfuscated addresses. A candidate that is no address
-/// ("me at maria dot lopez" before "maria dot lopez at gmail dot com")
-/// restarts the search at its "at", so the real address behind it is found.
-fn scan_words(text: &str, hits: &mut Vec<Hit>) {
-    let mut pos = 0;
-    while pos < text.len() {
-        let Some(c) = WORDS.captures_at(text, pos) else {
-            break;
-        };
-        let at_m = c.name("at").expect("group at");
-        if let Some(value) = reconstruct(&c["local"], at_m.as_str(), &c["domain"]) {
-            let m = c.get(0).expect("group 0");
+/// A word-obfuscated candidate: a hit if it is an address. A candidate
+/// that is none ("me at maria dot lopez" before "maria dot lopez at gmail
+/// dot com") has the search go on from its "at", so the real address behind
+/// it is found.
+fn obfuscated(c: &Captures, hits: &mut Vec<Hit>) -> usize {
+    let at = c.name("at").expect("group at");
+    let m = c.get(0).expect("group 0");
+    match reconstruct(&c["local"], at.as_str(), &c["domain"]) {
+        Some(value) => {
             hits.push(hit("email_obfuscated", m.start(), m.end(), value));
-            pos = m.end();
-        } else {
-            pos = at_m.start().max(pos + 1);
-            while !text.is_char_boundary(pos) {
-                pos += 1;
-            }
+            m.end()
         }
+        None => at.start(),
     }
 }
 

@@ -176,43 +176,29 @@ const NOT_HANDLES: &[&str] = &[
 const WEAK: &[&str] = &["line", "signal", "snap", "threads"];
 
 pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
-    if !words.platform && !words.at_sign {
-        return;
-    }
     let first = hits.len();
-    let mut pos = 0;
-    while pos < text.len() {
-        let Some(c) = HANDLES.captures_at(text, pos) else {
-            break;
-        };
+    let around = words.platform.or(&words.at_sign);
+    around.search(text, (128, 128), &HANDLES, |hay, c| {
         let m = c.get(0).expect("group 0");
-        match handle(text, &c) {
+        match handle(hay, &c) {
             Some((start, end, value)) => {
                 hits.push(hit("handle", start, end, value));
-                pos = m.end();
+                m.end()
             }
-            None => {
-                // Not a handle: look again from the next word, the
-                // platform name may be followed by a real one.
-                pos = m.start() + 1;
-                while !text.is_char_boundary(pos) {
-                    pos += 1;
-                }
-            }
+            // Not a handle: look again from the next character, the
+            // platform name may be followed by a real one.
+            None => m.start() + 1,
         }
-    }
-    if !words.platform {
-        return;
-    }
-    for c in MESSENGER.captures_iter(text) {
+    });
+    words.platform.search(text, (64, 32), &MESSENGER, |_, c| {
         let m = c.get(0).expect("group 0");
         let platform = platform(&c["p"]);
         let prefix = format!("{platform}:");
-        if hits[first..].iter().any(|h| h.value.starts_with(&prefix)) {
-            continue;
+        if !hits[first..].iter().any(|h| h.value.starts_with(&prefix)) {
+            hits.push(hit("messenger", m.start(), m.end(), platform.to_string()));
         }
-        hits.push(hit("messenger", m.start(), m.end(), platform.to_string()));
-    }
+        m.end()
+    });
 }
 
 /// The span and value of a handle candidate, if it is one.

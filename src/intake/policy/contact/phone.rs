@@ -220,14 +220,16 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
             }
         }
     }
-    // A spelled number has two words or look-alikes, or seven single digits.
-    if words.spelled_digits >= 2 || words.single_digits >= 7 {
-        for m in SPELLED.find_iter(text) {
-            if let Some(value) = spelled(m.as_str()) {
-                hits.push(hit("phone_spelled", m.start(), m.end(), value));
-            }
+    // A spelled number has two words or look-alikes close together, or
+    // seven single digits in a row.
+    let around = words.spelled.or(&words.single_digits);
+    around.search(text, (160, 160), &SPELLED, |_, c| {
+        let m = c.get(0).expect("group 0");
+        if let Some(value) = spelled(m.as_str()) {
+            hits.push(hit("phone_spelled", m.start(), m.end(), value));
         }
-    }
+        m.end()
+    });
 }
 
 /// The digits of a numeric candidate `text[start..main_end]` (extension up
@@ -273,7 +275,7 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
         .filter(|c| !c.is_ascii_digit())
         .collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    let dotted = seps.iter().any(|&c| c == '.');
+    let dotted = seps.contains(&'.');
     // Dates: 2026-11-21, 21.11.2026, 1.1.2026.
     let date = matches!(lens.as_slice(), [4, 2, 2] | [1 | 2, 1 | 2, 4]) && !plus;
     // Decimals, IPv4 and version numbers.

@@ -13,6 +13,7 @@
 //!
 //! The value is the lowercase host.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -83,14 +84,20 @@ gallery today world life news network media digital solutions services center cl
 inc global social chat video tv games fashion boutique jewelry watch auction cam webcam rocks ninja \
 guru expert vlaanderen berlin london nyc paris amsterdam wien brussels tokyo";
 
+/// Both lists, for lookups.
+static TLDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    CC_TLDS
+        .split_ascii_whitespace()
+        .chain(G_TLDS.split_ascii_whitespace())
+        .collect()
+});
+
 /// Whether `tld` (lowercase, no dot) is a top-level domain we recognise.
 pub(super) fn is_tld(tld: &str) -> bool {
     if let Some(idn) = tld.strip_prefix("xn--") {
         return !idn.is_empty();
     }
-    (2..=24).contains(&tld.len())
-        && (CC_TLDS.split(' ').any(|t| t == tld)
-            || G_TLDS.split_ascii_whitespace().any(|t| t == tld))
+    TLDS.contains(tld)
 }
 
 pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
