@@ -11,6 +11,11 @@
 //! words, platform names, `@` everywhere). Each figure is the fastest of
 //! several runs.
 //!
+//! Then the whole policy stage (`Policy::evaluate` with the built-in rules)
+//! on the same texts: the detectors on reply text and subject, without and
+//! with the spam model (intake runs the model only for mail from
+//! non-participants).
+//!
 //! `POLICY_BENCH_ONLY_REALISTIC=1` stops after the realistic texts;
 //! `POLICY_BENCH_DUMP=path` writes the 4 KB text there (to time single
 //! regexes on it).
@@ -22,7 +27,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use parley::intake::policy::{Hit, abuse, contact, payment};
+use parley::intake::policy::{Hit, Policy, abuse, contact, payment};
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -73,6 +78,28 @@ fn main() {
             println!("  {name:<8} 4 KB {:>8.1} µs/message", t.as_secs_f64() * 1e6);
         }
     }
+    // The whole stage as intake runs it: the detectors on the reply text and
+    // the subject, and for a stranger's mail the spam model on the message.
+    let policy = Policy::default();
+    for (size, text) in [(4, &small), (64, &large)] {
+        let parsed = as_mail(text);
+        let subject = "Question about lot 12";
+        let (reps, runs) = match (bench, size) {
+            (true, 4) => (10_000, 5),
+            (true, _) => (800, 5),
+            (false, _) => (20, 2),
+        };
+        let mut line = format!("policy stage, {size:>2} KB:");
+        for (who, spam) in [
+            ("a participant's reply", false),
+            ("a stranger's mail", true),
+        ] {
+            let stage = |t: &str| policy.evaluate(t, subject, &parsed, spam).found.len();
+            let t = per_message(&stage, text, reps, runs);
+            line.push_str(&format!("  {who} {:>7.1} µs", t.as_secs_f64() * 1e6));
+        }
+        println!("{line}");
+    }
     if std::env::var_os("POLICY_BENCH_ONLY_REALISTIC").is_some() {
         return;
     }
@@ -100,6 +127,16 @@ fn main() {
         }
     }
     assert!(failures.is_empty(), "not linear: {failures:?}");
+}
+
+/// `text` as the body of a plain mail, parsed (not timed).
+fn as_mail(text: &str) -> parley::intake::parse::Parsed {
+    let raw = format!(
+        "From: \"Maria Lopez\" <maria@buyer.example>\r\nTo: desk@shop.example\r\n\
+         Subject: Question about lot 12\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{text}"
+    );
+    parley::intake::parse::parse(raw.as_bytes()).expect("a mail")
 }
 
 /// The number of hits of one detector.
