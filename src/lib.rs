@@ -13,7 +13,10 @@
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
 //!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
-//!   author wrote). The stages decide and read; only the commit writes.
+//!   author wrote), [`intake::policy`] (contact details, payment off the
+//!   platform, spam, abuse: allow, redact, hold or reject). The stages
+//!   decide and read; only the commit writes. Held messages wait for a
+//!   moderator (`parley moderation`).
 //! - [`tickets`] holds the domain rules: statuses, roles, transitions.
 //! - [`store`] is the one storage trait with SQLite and PostgreSQL
 //!   implementations; a message, its ticket change, its audit entry and its

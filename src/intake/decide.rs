@@ -64,6 +64,7 @@ impl Intake {
                 .filter(|f| f.action == Action::Reject)
                 .map(|f| f.hit.category.as_str())
                 .collect();
+            categories.sort_unstable();
             categories.dedup();
             return Ok(Decision::Reject {
                 reason: format!(

@@ -3,8 +3,8 @@
 //! Every adapter (`parley ingest`, later SMTP and IMAP) hands a message and
 //! its envelope to [`Intake::deliver`] and answers what it returns. Intake
 //! runs the stages — [`parse`] (with [`attachments`]), [`classify`]
-//! (auto-replies, bounces, lists, loops), [`thread`], [`reply`] and
-//! `decide` — into a [`Plan`] without writing anything (`parley inspect`
+//! (auto-replies, bounces, lists, loops), [`thread`], [`reply`], [`policy`]
+//! and `decide` — into a [`Plan`] without writing anything (`parley inspect`
 //! prints that plan), then
 //! commits the plan in one store transaction: the raw bytes and everything
 //! derived from them land together, so nothing acknowledged is lost and
