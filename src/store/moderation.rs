@@ -62,11 +62,21 @@ where
             serde_json::json!({ "reason": reason }),
         ),
     };
-    sqlx::query("UPDATE messages SET moderation = $1 WHERE id = $2")
-        .bind(next.as_str())
-        .bind(m.message)
-        .execute(&mut *tx)
-        .await?;
+    // Only from `held`: of two moderators deciding at once (PostgreSQL
+    // reads do not lock), the second finds it decided.
+    let updated = sqlx::query(
+        "UPDATE messages SET moderation = $1 WHERE id = $2 AND moderation = 'held' RETURNING id",
+    )
+    .bind(next.as_str())
+    .bind(m.message)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if updated.is_none() {
+        return Err(StoreError::Conflict(format!(
+            "message {} was decided meanwhile",
+            m.message
+        )));
+    }
     let people = sqlx::query("SELECT id, address, role FROM participants WHERE ticket = $1")
         .bind(ticket)
         .fetch_all(&mut *tx)
