@@ -23,7 +23,8 @@
 //!   bodies, `UID STORE +FLAGS (\Seen)`) on the second mailbox, nothing
 //!   stored: what the poller costs Dovecot and the round trips.
 //! - **intake side alone**: the same N messages delivered as the poller
-//!   delivers a batch (50 at once, then one cursor write), no IMAP, on a
+//!   delivers a batch (50 at once, each its own task, then one cursor
+//!   write), no IMAP, on a
 //!   fresh store: what parley can commit.
 //!
 //! Target (issue 5): parley ≥ 70% of the ceiling. `PARLEY_BENCH_MESSAGES`
@@ -537,10 +538,13 @@ impl Bench {
         let key = imap.key();
         let ids: Vec<usize> = (0..n).collect();
         for chunk in ids.chunks(BATCH) {
-            let intake = &self.intake;
-            let envelope = &envelope;
-            let deliveries = chunk.iter().map(|&i| async move {
-                (i, intake.deliver(message(i).into_bytes(), envelope).await)
+            // As the poller does: each delivery its own task.
+            let deliveries = chunk.iter().map(|&i| {
+                let (intake, envelope) = (Arc::clone(&self.intake), envelope.clone());
+                let task = tokio::spawn(async move {
+                    intake.deliver(message(i).into_bytes(), &envelope).await
+                });
+                async move { (i, task.await.expect("the delivery's task")) }
             });
             for (i, outcome) in futures_util::future::join_all(deliveries).await {
                 match outcome {

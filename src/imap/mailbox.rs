@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -57,7 +58,7 @@ pub struct Pass {
 /// carries the fetch timeouts from one pass to the next.
 pub async fn poll_once(
     config: &ImapConfig,
-    intake: &Intake,
+    intake: &Arc<Intake>,
     strikes: &mut Strikes,
 ) -> Result<Pass, ImapError> {
     let (mut session, _) = connect(config).await?;
@@ -181,7 +182,7 @@ where
 pub async fn take_new(
     session: &mut Session,
     config: &ImapConfig,
-    intake: &Intake,
+    intake: &Arc<Intake>,
     strikes: &mut Strikes,
 ) -> Result<Pass, ImapError> {
     let mut pass = Pass::default();
@@ -312,11 +313,21 @@ pub async fn take_new(
             } else {
                 group.last()
             };
-            // The deliveries run at once, so the group committer puts them
-            // in few transactions.
-            let deliveries = bodies
-                .into_iter()
-                .map(|(uid, raw)| async move { (uid, settle(intake, raw, envelope).await) });
+            // The deliveries run at once, each its own task: their stages
+            // (parse, reply, policy) use every core, and the group
+            // committer puts them in few transactions.
+            let deliveries = bodies.into_iter().map(|(uid, raw)| {
+                let (intake, envelope) = (Arc::clone(intake), envelope.clone());
+                let task = tokio::spawn(async move { settle(&intake, raw, &envelope).await });
+                async move {
+                    let settled = task.await.unwrap_or_else(|e| {
+                        Err(ImapError::Protocol(format!(
+                            "the delivery's task failed: {e}"
+                        )))
+                    });
+                    (uid, settled)
+                }
+            });
             in_flight = Some(InFlight {
                 deliveries: Box::pin(futures_util::future::join_all(deliveries)),
                 through: last.copied(),

@@ -72,7 +72,7 @@ pub async fn run(config: ImapConfig, intake: Arc<Intake>, mut shutdown: watch::R
 /// failure (`Err`).
 async fn serve(
     config: &ImapConfig,
-    intake: &Intake,
+    intake: &Arc<Intake>,
     shutdown: &mut watch::Receiver<bool>,
     last_error: &mut Option<String>,
     strikes: &mut Strikes,

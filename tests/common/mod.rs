@@ -174,7 +174,7 @@ pub fn with_database(url: &str, name: &str) -> String {
 pub struct TestEnv {
     pub backend: &'static str,
     pub config: Config,
-    pub intake: Intake,
+    pub intake: Arc<Intake>,
     /// Holds the config file (and, on SQLite, the database).
     pub dir: tempfile::TempDir,
     // Dropped last: the database goes after every connection to it.
@@ -215,7 +215,7 @@ impl TestEnv {
             store.sync_queue(queue).await.expect("queue synced");
         }
         let secret = config.load_secret().expect("secret");
-        let intake = Intake::new(&config, &secret, Arc::from(store));
+        let intake = Arc::new(Intake::new(&config, &secret, Arc::from(store)));
         TestEnv {
             backend: backend.name(),
             config,
