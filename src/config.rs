@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::address;
 use crate::tickets::OnClosedReply;
 
+mod relay;
+pub use relay::{OutboxConfig, RelayConfig, RelayTls};
+
 /// The compiled-in defaults: also the documentation of every key.
 pub const DEFAULTS: &str = include_str!("../config/parley.toml");
 /// Read when neither `--config` nor `PARLEY_CONFIG` names a file.
@@ -28,6 +31,8 @@ pub struct Config {
     pub tickets: TicketsConfig,
     pub intake: IntakeConfig,
     pub smtp: SmtpConfig,
+    pub relay: RelayConfig,
+    pub outbox: OutboxConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     /// Mailboxes the IMAP poller pulls from.
@@ -261,11 +266,7 @@ impl ImapConfig {
     /// Whether `host` is a loopback address: 127.0.0.0/8, ::1 (also
     /// IPv4-mapped) or `localhost`.
     pub fn host_is_loopback(&self) -> bool {
-        let host = self.host.trim().trim_end_matches('.');
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        is_loopback(&self.host)
     }
 
     /// The certificates of `tls_ca_file` (none when it is empty). Errors
@@ -319,6 +320,16 @@ impl ImapConfig {
                 )
             })
     }
+}
+
+/// Whether `host` is a loopback address: 127.0.0.0/8, ::1 (also
+/// IPv4-mapped) or `localhost`.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// A configuration problem, naming the key at fault.
@@ -434,6 +445,16 @@ impl Config {
         }
         self.validate_smtp()?;
         self.validate_imap()?;
+        self.relay.validate()?;
+        self.outbox.validate()?;
+        if self.outbox.lease_secs <= self.relay.timeout_secs {
+            // A send may take the relay timeout; a shorter lease would let
+            // a slow send be claimed and sent a second time.
+            return Err(ConfigError::new(
+                "outbox.lease_secs",
+                "must be longer than relay.timeout_secs",
+            ));
+        }
         if self.intake.commit_batch == 0 {
             return Err(ConfigError::new(
                 "intake.commit_batch",
