@@ -815,6 +815,46 @@ mod tests {
     }
 
     #[test]
+    fn relay_and_outbox_values_name_their_key() {
+        let mut c = defaults();
+        c.relay.host = "smtp.example.com".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.tls");
+        c.relay.tls = RelayTls::Starttls;
+        c.validate().unwrap();
+        assert_eq!(c.relay.port(), 25);
+        c.relay.tls = RelayTls::Tls;
+        assert_eq!(c.relay.port(), 465);
+
+        let mut c = defaults();
+        c.relay.host = "::1".into();
+        c.validate().unwrap();
+        c.relay.from = "not an address".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.from");
+
+        let mut c = defaults();
+        c.relay.username = "parley".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.password_file");
+
+        let mut c = defaults();
+        c.outbox.batch = 0;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.batch");
+
+        let mut c = defaults();
+        c.outbox.max_retry_secs = c.outbox.first_retry_secs - 1;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.max_retry_secs");
+
+        let mut c = defaults();
+        c.outbox.lease_secs = c.relay.timeout_secs;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.lease_secs");
+
+        let c = defaults();
+        assert_eq!(
+            c.relay.from_address(&c.mail.reply_domain),
+            format!("noreply@{}", c.mail.reply_domain)
+        );
+    }
+
+    #[test]
     fn redaction_hides_secrets() {
         let mut c = defaults();
         c.token.secret = "0123456789abcdef0123".into();
