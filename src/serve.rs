@@ -3,7 +3,8 @@
 //! worker — and stops cleanly on SIGTERM or SIGINT: listeners close, idle
 //! sessions are answered 421, sessions in the middle of a message get
 //! `smtp.shutdown_grace_secs` to finish, the outbox worker finishes the
-//! batch in flight, and the process exits 0.
+//! sends in flight and releases the rest of its batch, and the process
+//! exits 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

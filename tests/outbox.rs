@@ -81,6 +81,14 @@ async fn lifecycle(env: &TestEnv) {
         [a, b, c]
     );
 
+    // Released (a stopping worker): claimable at once, not yet tried.
+    store.release_outbox(c).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_outbox(later, later + MINUTE, 10).await.unwrap()),
+        [c]
+    );
+    assert_eq!(row(store, c).await.attempts, 0);
+
     // Sent: recorded once, never claimed again.
     assert!(store.outbox_sent(a, "250 2.0.0 Ok", later).await.unwrap());
     assert!(!store.outbox_sent(a, "250 again", later).await.unwrap());

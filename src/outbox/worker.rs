@@ -76,14 +76,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs until `stopped` turns true. A batch in flight is finished
-    /// (each send is bounded by `relay.timeout_secs`) so that nothing sent
-    /// is left unrecorded, which would send it again after the lease.
+    /// Runs until `stopped` turns true. Sends in flight then finish (each
+    /// is bounded by `relay.timeout_secs`) so that nothing sent is left
+    /// unrecorded, which would send it again after the lease; rows of the
+    /// batch not yet tried are released for the next start.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
         tracing::info!(batch = self.config.batch, "outbox worker started");
         while !*stopped.borrow() {
-            let busy = match self.round().await {
+            let busy = match self.round(&stopped).await {
                 Ok(n) => n > 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox: cannot claim rows");
@@ -100,8 +101,9 @@ impl Worker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// Claims one batch and delivers it; how many rows it claimed.
-    pub async fn round(&self) -> Result<usize, StoreError> {
+    /// Claims one batch and delivers it (the rows not yet tried when
+    /// `stopped` turns true are released); how many rows it claimed.
+    pub async fn round(&self, stopped: &watch::Receiver<bool>) -> Result<usize, StoreError> {
         let now = now_ms();
         let lease = now.saturating_add(secs_ms(self.config.lease_secs));
         let rows = self
@@ -110,7 +112,15 @@ impl Worker {
             .await?;
         let n = rows.len();
         futures_util::stream::iter(rows)
-            .for_each_concurrent(self.config.concurrency.max(1), |row| self.deliver(row))
+            .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
+                if *stopped.borrow() {
+                    if let Err(e) = self.store.release_outbox(row.id).await {
+                        tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
+                    }
+                } else {
+                    self.deliver(row).await;
+                }
+            })
             .await;
         Ok(n)
     }

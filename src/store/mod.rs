@@ -545,6 +545,9 @@ pub trait Store: Send + Sync {
     /// A permanent failure, with the relay's reply. False when the row was
     /// no longer pending.
     async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError>;
+    /// Gives up the lease on a row not tried (the worker is stopping), so
+    /// that the next worker need not wait for the lease to run out.
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError>;
     /// Rows (in `state`, or all), oldest first, at most `limit`.
     async fn outbox(
         &self,

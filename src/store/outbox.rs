@@ -207,6 +207,15 @@ where
         Ok(done.is_some())
     }
 
+    /// See [`super::Store::release_outbox`].
+    pub(super) async fn release_outbox_row(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// See [`super::Store::outbox`].
     pub(super) async fn outbox_rows(
         &self,

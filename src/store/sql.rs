@@ -615,6 +615,10 @@ where
         self.record_outbox_failed(id, reply).await
     }
 
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError> {
+        self.release_outbox_row(id).await
+    }
+
     async fn outbox(
         &self,
         state: Option<OutboxState>,
