@@ -101,7 +101,8 @@ fn sink(port: u16, dir: &Path, args: &[&str]) -> Process {
         set(parent, 0o711);
     }
     set(dir, 0o777);
-    let mut command = Command::new("smtp-sink");
+    // Debian installs it in /usr/sbin, often not on a user's PATH.
+    let mut command = Command::new("/usr/sbin/smtp-sink");
     if is_root() {
         command.args(["-u", "nobody"]);
     }
@@ -374,6 +375,17 @@ fn permanent_failure_is_kept_until_retried() {
     site.ingest(MARIA, DESK, "Oak lamp", "Hello");
     let rows = site.wait_outbox("the notice failed", |r| all_in(r, "failed"));
     assert!(text(&rows[0]["last_reply"]).contains("550"), "{}", rows[0]);
+    let listed = site
+        .cli
+        .expect(0, &["outbox", "list", "--state", "failed"], b"");
+    assert!(
+        listed.contains("failed") && listed.contains("550"),
+        "{listed}"
+    );
+    let pending = site
+        .cli
+        .expect(0, &["outbox", "list", "--state", "pending"], b"");
+    assert_eq!(pending.trim(), "no notifications");
     // Not retried: a moment later it is as it was.
     std::thread::sleep(Duration::from_millis(1500));
     let again = site.outbox();
