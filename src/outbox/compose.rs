@@ -163,7 +163,170 @@ fn body(row: &OutboxRow, cx: &Context, tag: &str) -> String {
             .unwrap_or_else(|| format!("There is news on ticket {tag}."))
     };
     format!(
-        "{marker}\n\n{text}\n\n-- \n{} · ticket {tag}: {}\nAnswer by replying to this email.\n",
+        "{marker}\n\n{text}\n\n-- \n{}, ticket {tag}: {}\nAnswer by replying to this email.\n",
         cx.queue_name, cx.ticket.subject
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Direction, OutboxState};
+    use crate::tickets::Status;
+
+    fn composer() -> Composer {
+        Composer {
+            signer: Signer::new(b"0123456789abcdef"),
+            reply_domain: "reply.example".into(),
+            from: "noreply@reply.example".parse().unwrap(),
+            subject_tag: SubjectTag::new("[#{number}]"),
+        }
+    }
+
+    fn row(kind: &str) -> OutboxRow {
+        OutboxRow {
+            id: 7,
+            ticket: 42,
+            message: Some(3),
+            participant: 5,
+            recipient: "maria@buyer.example".into(),
+            token: "abc123".into(),
+            message_id: "abc123.1@reply.example".into(),
+            kind: kind.into(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            last_error: None,
+            last_reply: None,
+            next_attempt_at: 0,
+            sent_at: None,
+            created_at: 0,
+        }
+    }
+
+    fn message(policy_action: &str, moderation: Moderation) -> Stored {
+        Stored {
+            id: 3,
+            ticket: 42,
+            author: Some(6),
+            direction: Direction::Inbound,
+            reply_text: "Call me at 555 0100".into(),
+            html: None,
+            raw_id: None,
+            message_id: None,
+            matched_by: "token".into(),
+            flags: Vec::new(),
+            auto: "none".into(),
+            elided: String::new(),
+            created_at: 0,
+            policy_action: policy_action.into(),
+            policy_hits: "[]".into(),
+            redacted_text: Some("Call me at [phone removed]".into()),
+            moderation,
+        }
+    }
+
+    fn context(message: Option<Stored>, reason: Option<&str>) -> Context {
+        Context {
+            ticket: Ticket {
+                number: 42,
+                queue: "desk".into(),
+                subject: "Oak sideboard".into(),
+                status: Status::Open,
+                assignee: None,
+                item_ref: None,
+                item_title: None,
+                auction_ref: None,
+                auction_title: None,
+                created_at: 0,
+                updated_at: 0,
+                archived: false,
+                deleted: false,
+            },
+            queue_name: "Shop desk".into(),
+            message,
+            thread_ids: vec!["a@x.example".into(), "b@x.example".into()],
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    fn formatted(row: &OutboxRow, cx: &Context) -> String {
+        let mail = composer().compose(row, cx).unwrap();
+        String::from_utf8(mail.formatted()).unwrap()
+    }
+
+    #[test]
+    fn the_other_party_sees_redacted_text_when_the_policy_or_a_moderator_says_so() {
+        let plain = message("allow", Moderation::None);
+        assert_eq!(visible_text(&plain), "Call me at 555 0100");
+        for m in [
+            message("redact", Moderation::None),
+            message("hold", Moderation::ApprovedRedacted),
+        ] {
+            assert_eq!(visible_text(&m), "Call me at [phone removed]");
+        }
+        let text = formatted(
+            &row("new_message"),
+            &context(Some(message("redact", Moderation::None)), None),
+        );
+        assert!(
+            text.contains("[phone removed]") && !text.contains("555 0100"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn headers_thread_and_mark_the_mail() {
+        let text = formatted(&row("new_message"), &context(None, None));
+        for line in [
+            "Subject: [#42] Oak sideboard",
+            "Message-ID: <abc123.1@reply.example>",
+            "In-Reply-To: <b@x.example>",
+            "References: <a@x.example> <b@x.example>",
+            "Auto-Submitted: auto-generated",
+            "X-Auto-Response-Suppress: All",
+            "X-Parley-Loop: reply.example",
+            "reply+abc123@reply.example",
+            "## Please reply above this line ##",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+        assert!(
+            text.contains("From: \"Shop desk\" <noreply@reply.example>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_rejection_notice_gives_the_reason_not_the_text() {
+        let m = Some(message("hold", Moderation::Rejected));
+        let text = formatted(
+            &row(REJECTED_NOTICE),
+            &context(m.clone(), Some("Phone numbers")),
+        );
+        assert!(text.contains("was not delivered"), "{text}");
+        assert!(
+            text.contains("The moderator's reason: Phone numbers"),
+            "{text}"
+        );
+        assert!(!text.contains("555 0100"), "{text}");
+        let text = formatted(&row(REJECTED_NOTICE), &context(m, None));
+        assert!(!text.contains("reason"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_recipient_is_a_permanent_error() {
+        let mut r = row("new_message");
+        r.recipient = "not an address".into();
+        let e = composer().compose(&r, &context(None, None)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ComposeError::Address {
+                    what: "recipient",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }
