@@ -447,12 +447,19 @@ impl Config {
         self.validate_imap()?;
         self.relay.validate()?;
         self.outbox.validate()?;
-        if self.outbox.lease_secs <= self.relay.timeout_secs {
-            // A send may take the relay timeout; a shorter lease would let
-            // a slow send be claimed and sent a second time.
+        // A batch takes at most ceil(batch / concurrency) sends in a row,
+        // each at most relay.timeout_secs; a lease that ran out before
+        // would let another worker claim and send the same rows again.
+        let rounds = self.outbox.batch.div_ceil(self.outbox.concurrency.max(1)) as u64;
+        let longest = rounds.saturating_mul(self.relay.timeout_secs);
+        if self.outbox.lease_secs <= longest {
             return Err(ConfigError::new(
                 "outbox.lease_secs",
-                "must be longer than relay.timeout_secs",
+                format!(
+                    "must be longer than a batch can take: {rounds} sends in a row \
+                     (outbox.batch / outbox.concurrency) of relay.timeout_secs each, \
+                     {longest} s"
+                ),
             ));
         }
         if self.intake.commit_batch == 0 {
@@ -843,9 +850,12 @@ mod tests {
         c.outbox.max_retry_secs = c.outbox.first_retry_secs - 1;
         assert_eq!(c.validate().unwrap_err().key, "outbox.max_retry_secs");
 
+        // 16 rows, 4 at once: 4 sends in a row of 60 s at most.
         let mut c = defaults();
-        c.outbox.lease_secs = c.relay.timeout_secs;
+        c.outbox.lease_secs = 240;
         assert_eq!(c.validate().unwrap_err().key, "outbox.lease_secs");
+        c.outbox.lease_secs = 241;
+        c.validate().unwrap();
 
         let c = defaults();
         assert_eq!(

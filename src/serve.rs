@@ -124,6 +124,7 @@ fn outbox_worker(
         store,
         composer,
         relay: worker::relay(config)?,
+        send_timeout: std::time::Duration::from_secs(config.relay.timeout_secs),
         config: config.outbox.clone(),
     })
 }

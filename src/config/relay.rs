@@ -24,7 +24,7 @@ pub struct RelayConfig {
     pub password_file: PathBuf,
     /// The From address of notifications; empty: `noreply@<reply domain>`.
     pub from: String,
-    /// The longest one SMTP exchange with the relay may take.
+    /// The longest one notification's delivery may take in all.
     pub timeout_secs: u64,
 }
 
@@ -117,7 +117,7 @@ pub struct OutboxConfig {
     /// Sends in flight at once (also the relay connection pool's size).
     pub concurrency: usize,
     /// How long a claim lasts: a row not recorded by then (the worker died)
-    /// is claimed again. Longer than a send can take.
+    /// is claimed again. Longer than a batch can take (validated).
     pub lease_secs: u64,
     /// How long to wait for new rows when nothing is due.
     pub poll_interval_ms: u64,

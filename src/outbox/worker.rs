@@ -72,6 +72,10 @@ pub struct Worker {
     pub store: Arc<dyn Store>,
     pub composer: Composer,
     pub relay: Relay,
+    /// The longest one delivery may take in all (`relay.timeout_secs`):
+    /// lettre's own timeout is per read or write, and the lease must
+    /// outlast the batch.
+    pub send_timeout: Duration,
     pub config: OutboxConfig,
 }
 
@@ -130,7 +134,7 @@ impl Worker {
     async fn deliver(&self, row: OutboxRow) {
         let outcome = match self.context(&row).await {
             Ok(Some(cx)) => match self.composer.compose(&row, &cx) {
-                Ok(mail) => send(&self.relay, mail).await,
+                Ok(mail) => send(&self.relay, mail, self.send_timeout).await,
                 Err(e) => Sent::Permanent(e.to_string()),
             },
             Ok(None) => Sent::Permanent(format!("ticket {} does not exist", row.ticket)),
@@ -211,9 +215,13 @@ impl Worker {
     }
 }
 
-/// Hands one mail to the relay and classifies the answer.
-pub async fn send(relay: &Relay, mail: lettre::Message) -> Sent {
-    match relay.send(mail).await {
+/// Hands one mail to the relay within `limit` and classifies the answer.
+pub async fn send(relay: &Relay, mail: lettre::Message, limit: Duration) -> Sent {
+    let Ok(answer) = tokio::time::timeout(limit, relay.send(mail)).await else {
+        // The relay may have taken it: sent again later, at least once.
+        return Sent::Retry(format!("no answer from the relay within {limit:?}"));
+    };
+    match answer {
         Ok(response) => {
             let text = response.message().collect::<Vec<_>>().join(" ");
             Sent::Sent(format!("{} {text}", response.code()))
