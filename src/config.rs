@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::address;
 use crate::tickets::OnClosedReply;
 
+mod relay;
+pub use relay::{OutboxConfig, RelayConfig, RelayTls};
+
 /// The compiled-in defaults: also the documentation of every key.
 pub const DEFAULTS: &str = include_str!("../config/parley.toml");
 /// Read when neither `--config` nor `PARLEY_CONFIG` names a file.
@@ -28,6 +31,8 @@ pub struct Config {
     pub tickets: TicketsConfig,
     pub intake: IntakeConfig,
     pub smtp: SmtpConfig,
+    pub relay: RelayConfig,
+    pub outbox: OutboxConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     /// Mailboxes the IMAP poller pulls from.
@@ -261,11 +266,7 @@ impl ImapConfig {
     /// Whether `host` is a loopback address: 127.0.0.0/8, ::1 (also
     /// IPv4-mapped) or `localhost`.
     pub fn host_is_loopback(&self) -> bool {
-        let host = self.host.trim().trim_end_matches('.');
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        is_loopback(&self.host)
     }
 
     /// The certificates of `tls_ca_file` (none when it is empty). Errors
@@ -319,6 +320,16 @@ impl ImapConfig {
                 )
             })
     }
+}
+
+/// Whether `host` is a loopback address: 127.0.0.0/8, ::1 (also
+/// IPv4-mapped) or `localhost`.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// A configuration problem, naming the key at fault.
@@ -434,6 +445,23 @@ impl Config {
         }
         self.validate_smtp()?;
         self.validate_imap()?;
+        self.relay.validate()?;
+        self.outbox.validate()?;
+        // A batch takes at most ceil(batch / concurrency) sends in a row,
+        // each at most relay.timeout_secs; a lease that ran out before
+        // would let another worker claim and send the same rows again.
+        let rounds = self.outbox.batch.div_ceil(self.outbox.concurrency.max(1)) as u64;
+        let longest = rounds.saturating_mul(self.relay.timeout_secs);
+        if self.outbox.lease_secs <= longest {
+            return Err(ConfigError::new(
+                "outbox.lease_secs",
+                format!(
+                    "must be longer than a batch can take: {rounds} sends in a row \
+                     (outbox.batch / outbox.concurrency) of relay.timeout_secs each, \
+                     {longest} s"
+                ),
+            ));
+        }
         if self.intake.commit_batch == 0 {
             return Err(ConfigError::new(
                 "intake.commit_batch",
@@ -791,6 +819,49 @@ mod tests {
         let mut c = defaults();
         c.intake.commit_batch = 0;
         assert_eq!(c.validate().unwrap_err().key, "intake.commit_batch");
+    }
+
+    #[test]
+    fn relay_and_outbox_values_name_their_key() {
+        let mut c = defaults();
+        c.relay.host = "smtp.example.com".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.tls");
+        c.relay.tls = RelayTls::Starttls;
+        c.validate().unwrap();
+        assert_eq!(c.relay.port(), 25);
+        c.relay.tls = RelayTls::Tls;
+        assert_eq!(c.relay.port(), 465);
+
+        let mut c = defaults();
+        c.relay.host = "::1".into();
+        c.validate().unwrap();
+        c.relay.from = "not an address".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.from");
+
+        let mut c = defaults();
+        c.relay.username = "parley".into();
+        assert_eq!(c.validate().unwrap_err().key, "relay.password_file");
+
+        let mut c = defaults();
+        c.outbox.batch = 0;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.batch");
+
+        let mut c = defaults();
+        c.outbox.max_retry_secs = c.outbox.first_retry_secs - 1;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.max_retry_secs");
+
+        // 16 rows, 4 at once: 4 sends in a row of 60 s at most.
+        let mut c = defaults();
+        c.outbox.lease_secs = 240;
+        assert_eq!(c.validate().unwrap_err().key, "outbox.lease_secs");
+        c.outbox.lease_secs = 241;
+        c.validate().unwrap();
+
+        let c = defaults();
+        assert_eq!(
+            c.relay.from_address(&c.mail.reply_domain),
+            format!("noreply@{}", c.mail.reply_domain)
+        );
     }
 
     #[test]

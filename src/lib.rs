@@ -8,7 +8,7 @@
 //!
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT, "250" only after the commit; [`serve`] is `parley serve`, the
-//!   daemon that runs the listeners and pollers; [`imap`] is the IMAP
+//!   daemon that runs the listeners, pollers and the outbox worker; [`imap`] is the IMAP
 //!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
@@ -21,7 +21,9 @@
 //! - [`store`] is the one storage trait with SQLite and PostgreSQL
 //!   implementations; a message, its ticket change, its audit entry and its
 //!   notification rows commit in one transaction.
-//! - [`outbox`] mints reply tokens and Message-IDs for notification rows.
+//! - [`outbox`] mints reply tokens and Message-IDs for notification rows,
+//!   composes each notification and runs the worker of `parley serve` that
+//!   claims due rows, sends them through the relay and retries.
 //! - [`token`] signs and verifies the reply tokens in reply addresses.
 //! - [`config`] loads the layered, validated configuration; [`address`]
 //!   says what an email address is to parley.

@@ -1,8 +1,10 @@
 //! `parley serve`: the daemon. Runs the enabled components in one tokio
-//! runtime — for now the SMTP and LMTP listeners — and stops cleanly on
-//! SIGTERM or SIGINT: listeners close, idle sessions are answered 421,
-//! sessions in the middle of a message get `smtp.shutdown_grace_secs` to
-//! finish, and the process exits 0.
+//! runtime — the SMTP and LMTP listeners, the IMAP poller and the outbox
+//! worker — and stops cleanly on SIGTERM or SIGINT: listeners close, idle
+//! sessions are answered 421, sessions in the middle of a message get
+//! `smtp.shutdown_grace_secs` to finish, the outbox worker finishes the
+//! sends in flight and releases the rest of its batch, and the process
+//! exits 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,9 +15,13 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use crate::error::Failure;
 use crate::intake::Intake;
+use crate::intake::thread::SubjectTag;
+use crate::outbox::compose::Composer;
+use crate::outbox::worker::{self, Worker};
 use crate::smtp::recipients::Recipients;
 use crate::smtp::{self, Protocol, Server, Settings};
 use crate::store::{self, Store};
+use crate::token::Signer;
 
 /// Opens the store (applying migrations), syncs the queues, binds every
 /// listener (a port that cannot be bound fails the start), serves until a
@@ -71,6 +77,14 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             stopped.clone(),
         ));
     }
+    if config.outbox.enabled {
+        let worker = outbox_worker(&config, &secret, store.clone())?;
+        tracing::info!(
+            relay = %format!("{}:{}", config.relay.host, config.relay.port()),
+            "sending notifications"
+        );
+        tasks.spawn(worker.run(stopped.clone()));
+    }
     for (listener, protocol) in listeners {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, protocol = ?protocol, tls = server.settings().tls.is_some(), "listening");
@@ -88,6 +102,31 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The outbox worker from `[relay]` and `[outbox]`.
+fn outbox_worker(
+    config: &Config,
+    secret: &[u8],
+    store: Arc<dyn Store>,
+) -> Result<Worker, ConfigError> {
+    let from = config.relay.from_address(&config.mail.reply_domain);
+    let from = from
+        .parse()
+        .map_err(|e| ConfigError::new("relay.from", format!("{from:?}: {e}")))?;
+    let composer = Composer {
+        signer: Signer::new(secret),
+        reply_domain: config.mail.reply_domain.to_ascii_lowercase(),
+        from,
+        subject_tag: SubjectTag::new(&config.mail.subject_tag),
+    };
+    Ok(Worker {
+        store,
+        composer,
+        relay: worker::relay(config)?,
+        send_timeout: std::time::Duration::from_secs(config.relay.timeout_secs),
+        config: config.outbox.clone(),
+    })
 }
 
 async fn bind(addr: &str, key: &str) -> Result<TcpListener, Failure> {

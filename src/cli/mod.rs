@@ -3,6 +3,7 @@
 
 mod mail;
 mod moderation;
+mod outbox;
 mod policy;
 mod tickets;
 
@@ -38,7 +39,8 @@ enum Command {
     /// Validate the configuration and print it, secrets redacted.
     /// Exit 0 when valid, 2 when not.
     Check,
-    /// Run the daemon: the SMTP and LMTP listeners from [smtp]. Applies
+    /// Run the daemon: the SMTP and LMTP listeners from [smtp], the IMAP
+    /// poller, the outbox worker sending notifications to [relay]. Applies
     /// migrations at start; stops cleanly on SIGTERM or SIGINT (exit 0).
     Serve,
     /// Apply pending store migrations and sync the configured queues.
@@ -80,6 +82,9 @@ enum Command {
     /// moderator approves or rejects them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
+    /// Notifications and their delivery: list them, retry a failed one.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// The content policy's spam model: train it (from mail, or from the
     /// moderators' decisions), score a message with it.
     #[command(subcommand)]
@@ -183,6 +188,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tickets(command) => tickets::run(&app, command).await,
         Command::Quarantine(command) => mail::quarantine(&app, command).await,
         Command::Moderation(command) => moderation::run(&app, command).await,
+        Command::Outbox(command) => outbox::run(&app, command).await,
     }
 }
 

@@ -2,8 +2,12 @@
 //!
 //! This module mints what a notification needs to thread its answer back:
 //! the recipient's reply token and a Message-ID of ours
-//! (`<TOKEN.SEQ@reply domain>`, see `docs/token.md`). Rendering and sending
-//! come with the outbox worker.
+//! (`<TOKEN.SEQ@reply domain>`, see `docs/token.md`). [`compose`] writes
+//! the mail of a row; [`worker`] claims due rows, sends them through the
+//! relay and records the answer (started by `parley serve`).
+
+pub mod compose;
+pub mod worker;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -10,6 +10,7 @@
 
 mod batch;
 mod moderation;
+mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -21,6 +22,8 @@ use crate::config::{QueueConfig, StoreConfig};
 use crate::outbox::Minter;
 use crate::tickets::{Role, Status};
 
+pub use moderation::REJECTED_NOTICE;
+pub use outbox::{OutboxRow, OutboxState};
 pub use sql::SqlStore;
 
 /// How a raw message reached parley.
@@ -514,6 +517,58 @@ pub trait Store: Send + Sync {
     async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError>;
     async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError>;
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // The outbox worker (`src/store/outbox.rs`).
+    /// Leases up to `limit` due rows (pending, `next_attempt_at <= now`, no
+    /// live lease) until `lease_until`, oldest first. A row whose lease
+    /// expired is claimed again: a crash between send and record sends
+    /// twice, never zero times.
+    async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// The relay took row `id`. False when the row was no longer pending.
+    async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError>;
+    /// A temporary failure: one more attempt, tried again at
+    /// `next_attempt_at`, unless the row was created before
+    /// `expire_before`: then it is failed. The new state; `None` when the
+    /// row was no longer pending.
+    async fn outbox_deferred(
+        &self,
+        id: i64,
+        reply: &str,
+        next_attempt_at: i64,
+        expire_before: i64,
+    ) -> Result<Option<OutboxState>, StoreError>;
+    /// A permanent failure, with the relay's reply. False when the row was
+    /// no longer pending.
+    async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError>;
+    /// Gives up the lease on a row not tried (the worker is stopping), so
+    /// that the next worker need not wait for the lease to run out.
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError>;
+    /// Rows (in `state`, or all), oldest first, at most `limit`.
+    async fn outbox(
+        &self,
+        state: Option<OutboxState>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Makes a failed row pending again, due at `now`. `NotFound` or
+    /// `Conflict` (not failed) otherwise.
+    async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// The last `limit` Message-IDs of ticket `ticket` a notification to
+    /// `participant` may name in References, oldest first: inbound
+    /// messages' and the ones issued to that participant (never another
+    /// participant's: they carry that participant's token), `exclude` (the
+    /// notification's own) left out.
+    async fn thread_ids(
+        &self,
+        ticket: i64,
+        participant: i64,
+        exclude: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
     async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError>;
     async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;

@@ -16,6 +16,7 @@ impl Backend for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const MULTI_STATEMENT: bool = false;
     const CONTIGUOUS_IDS: bool = false;
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     /// Identity sequences hand out ids safely to concurrent writers.
     fn next_ids_sql(table: &str, column: &str) -> (String, String) {

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use super::outbox::{OutboxRow, OutboxState};
 use super::{
     AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, Moderate, Moderation, NewRaw,
     Notification, Participant, Post, Posted, Quarantined, Queue, Store, StoreError, Ticket,
@@ -34,6 +35,10 @@ pub trait Backend: Database {
     /// Whether [`Backend::next_ids_sql`] answers one row, the first of a
     /// free range (true), or one row per reserved id.
     const CONTIGUOUS_IDS: bool;
+    /// Appended to the outbox claim's row selection: PostgreSQL's
+    /// `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows);
+    /// empty on SQLite, whose single writer serialises claims.
+    const SKIP_LOCKED: &'static str;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.
@@ -580,6 +585,61 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.claim_outbox_rows(now, lease_until, limit).await
+    }
+
+    async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError> {
+        self.record_outbox_sent(id, reply, now).await
+    }
+
+    async fn outbox_deferred(
+        &self,
+        id: i64,
+        reply: &str,
+        next_attempt_at: i64,
+        expire_before: i64,
+    ) -> Result<Option<OutboxState>, StoreError> {
+        self.record_outbox_deferred(id, reply, next_attempt_at, expire_before)
+            .await
+    }
+
+    async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError> {
+        self.record_outbox_failed(id, reply).await
+    }
+
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError> {
+        self.release_outbox_row(id).await
+    }
+
+    async fn outbox(
+        &self,
+        state: Option<OutboxState>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_rows(state, limit).await
+    }
+
+    async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.retry_outbox_row(id, now).await
+    }
+
+    async fn thread_ids(
+        &self,
+        ticket: i64,
+        participant: i64,
+        exclude: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.thread_message_ids(ticket, participant, exclude, limit)
+            .await
     }
 
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {

@@ -16,6 +16,7 @@ impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const MULTI_STATEMENT: bool = true;
     const CONTIGUOUS_IDS: bool = true;
+    const SKIP_LOCKED: &'static str = "";
 
     /// The writer holds the write lock (BEGIN IMMEDIATE), so every id after
     /// the largest in use is free: one row, the first of them (the bound

@@ -1,0 +1,291 @@
+//! The outbox worker of `parley serve`: claim due rows under a lease,
+//! compose each, hand it to the relay, record the answer.
+//!
+//! The relay's answer decides ([`Sent`]): 2xx is sent; 4xx, a lost or
+//! refused connection, a timeout or a TLS failure are temporary (tried
+//! again after an exponential backoff with jitter, until `max_age_secs`);
+//! 5xx is permanent (failed at once, with the reply). A row that cannot be
+//! composed (an invalid recipient address, a vanished ticket) is permanent
+//! too. Classification uses lettre's typed error, never its text.
+//!
+//! Rows are recorded only while pending, and a claim is a lease: a worker
+//! that dies mid-send leaves rows that are claimed again once the lease
+//! runs out (at least once delivery).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::watch;
+
+use super::compose::{Composer, Context, MAX_REFERENCES};
+use crate::config::{Config, ConfigError, OutboxConfig, RelayTls};
+use crate::store::{OutboxRow, OutboxState, REJECTED_NOTICE, Store, StoreError, now_ms};
+
+/// The relay's transport: pooled connections, reused between sends.
+pub type Relay = AsyncSmtpTransport<Tokio1Executor>;
+
+/// The outcome of one delivery attempt, with what the relay said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Sent(String),
+    /// Worth trying again later.
+    Retry(String),
+    /// Will not get better by waiting.
+    Permanent(String),
+}
+
+/// Builds the relay transport from `[relay]` (the password file is read
+/// here, at start-up).
+pub fn relay(config: &Config) -> Result<Relay, ConfigError> {
+    let r = &config.relay;
+    let tls = |host: &str| {
+        TlsParameters::new(host.to_string())
+            .map_err(|e| ConfigError::new("relay.tls", format!("cannot set up TLS: {e}")))
+    };
+    let tls = match r.tls {
+        RelayTls::Plain => Tls::None,
+        RelayTls::Starttls => Tls::Required(tls(&r.host)?),
+        RelayTls::Tls => Tls::Wrapper(tls(&r.host)?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(r.host.trim())
+        .port(r.port())
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(r.timeout_secs)))
+        .pool_config(PoolConfig::new().max_size(config.outbox.concurrency.max(1) as u32));
+    if !config.smtp.hostname.is_empty() {
+        builder = builder.hello_name(ClientId::Domain(config.smtp.hostname.clone()));
+    }
+    if let Some(password) = r.password()? {
+        builder = builder.credentials(Credentials::new(r.username.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+/// Everything the worker needs; one per `parley serve`.
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub composer: Composer,
+    pub relay: Relay,
+    /// The longest one delivery may take in all (`relay.timeout_secs`):
+    /// lettre's own timeout is per read or write, and the lease must
+    /// outlast the batch.
+    pub send_timeout: Duration,
+    pub config: OutboxConfig,
+}
+
+impl Worker {
+    /// Runs until `stopped` turns true. Sends in flight then finish (each
+    /// is bounded by `relay.timeout_secs`) so that nothing sent is left
+    /// unrecorded, which would send it again after the lease; rows of the
+    /// batch not yet tried are released for the next start.
+    pub async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        tracing::info!(batch = self.config.batch, "outbox worker started");
+        while !*stopped.borrow() {
+            let busy = match self.round(&stopped).await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: cannot claim rows");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+        }
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// Claims one batch and delivers it (the rows not yet tried when
+    /// `stopped` turns true are released); how many rows it claimed.
+    pub async fn round(&self, stopped: &watch::Receiver<bool>) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let lease = now.saturating_add(secs_ms(self.config.lease_secs));
+        let rows = self
+            .store
+            .claim_outbox(now, lease, self.config.batch as i64)
+            .await?;
+        let n = rows.len();
+        futures_util::stream::iter(rows)
+            .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
+                if *stopped.borrow() {
+                    if let Err(e) = self.store.release_outbox(row.id).await {
+                        tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
+                    }
+                } else {
+                    self.deliver(row).await;
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    /// Composes, sends and records one row. A store failure leaves the row
+    /// leased: it is tried again when the lease runs out.
+    async fn deliver(&self, row: OutboxRow) {
+        let outcome = match self.context(&row).await {
+            Ok(Some(cx)) => match self.composer.compose(&row, &cx) {
+                Ok(mail) => send(&self.relay, mail, self.send_timeout).await,
+                Err(e) => Sent::Permanent(e.to_string()),
+            },
+            Ok(None) => Sent::Permanent(format!("ticket {} does not exist", row.ticket)),
+            Err(e) => {
+                tracing::warn!(id = row.id, error = %e, "outbox: cannot read the row's ticket");
+                return;
+            }
+        };
+        if let Err(e) = self.record(&row, &outcome).await {
+            tracing::warn!(id = row.id, error = %e, ?outcome, "outbox: cannot record the outcome");
+        }
+    }
+
+    async fn record(&self, row: &OutboxRow, outcome: &Sent) -> Result<(), StoreError> {
+        let now = now_ms();
+        match outcome {
+            Sent::Sent(reply) => {
+                self.store.outbox_sent(row.id, reply, now).await?;
+                tracing::info!(id = row.id, ticket = row.ticket, "notification sent");
+            }
+            Sent::Permanent(reply) => {
+                self.store.outbox_failed(row.id, reply).await?;
+                tracing::warn!(id = row.id, ticket = row.ticket, %reply, "notification failed");
+            }
+            Sent::Retry(reply) => {
+                let delay = retry_delay(&self.config, row.attempts, row.id ^ now);
+                let next = now.saturating_add(delay.as_millis() as i64);
+                let expire = now.saturating_sub(secs_ms(self.config.max_age_secs));
+                let state = self
+                    .store
+                    .outbox_deferred(row.id, reply, next, expire)
+                    .await?;
+                if state == Some(OutboxState::Failed) {
+                    tracing::warn!(id = row.id, %reply, "notification given up: too old");
+                } else {
+                    tracing::info!(id = row.id, %reply, retry_in = ?delay, "notification deferred");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what composing `row` needs; `None` when its ticket is gone.
+    async fn context(&self, row: &OutboxRow) -> Result<Option<Context>, StoreError> {
+        let Some(ticket) = self.store.ticket(row.ticket).await? else {
+            return Ok(None);
+        };
+        let queue_name = match self.store.queue(&ticket.queue).await? {
+            Some(q) if !q.display_name.is_empty() => q.display_name,
+            _ => ticket.queue.clone(),
+        };
+        let message = match row.message {
+            Some(id) => self.store.message(id).await?,
+            None => None,
+        };
+        let thread_ids = self
+            .store
+            .thread_ids(row.ticket, row.participant, &row.message_id, MAX_REFERENCES)
+            .await?;
+        let reason = if row.kind == REJECTED_NOTICE {
+            self.store
+                .audit(row.ticket)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|a| a.action == "moderation.rejected" && a.message == row.message)
+                .and_then(|a| a.detail.get("reason")?.as_str().map(str::to_string))
+        } else {
+            None
+        };
+        Ok(Some(Context {
+            ticket,
+            queue_name,
+            message,
+            thread_ids,
+            reason,
+        }))
+    }
+}
+
+/// Hands one mail to the relay within `limit` and classifies the answer.
+pub async fn send(relay: &Relay, mail: lettre::Message, limit: Duration) -> Sent {
+    let Ok(answer) = tokio::time::timeout(limit, relay.send(mail)).await else {
+        // The relay may have taken it: sent again later, at least once.
+        return Sent::Retry(format!("no answer from the relay within {limit:?}"));
+    };
+    match answer {
+        Ok(response) => {
+            let text = response.message().collect::<Vec<_>>().join(" ");
+            Sent::Sent(format!("{} {text}", response.code()))
+        }
+        // 5xx: the relay refuses for good.
+        Err(e) if e.is_permanent() => Sent::Permanent(e.to_string()),
+        // 4xx, connection, TLS, timeouts: the relay or the way to it may
+        // recover.
+        Err(e) => Sent::Retry(e.to_string()),
+    }
+}
+
+/// The wait before the next try after `attempts` earlier temporary
+/// failures: `first_retry_secs` doubled per attempt, at most
+/// `max_retry_secs`, plus up to 25% jitter (from `seed`) so that rows that
+/// failed together do not come back together.
+pub fn retry_delay(config: &OutboxConfig, attempts: i64, seed: i64) -> Duration {
+    let shift = attempts.clamp(0, 30) as u32;
+    let base = config
+        .first_retry_secs
+        .saturating_mul(1u64 << shift)
+        .min(config.max_retry_secs)
+        .saturating_mul(1000);
+    // A splitmix64 step: cheap, and good enough to spread retries.
+    let mut x = (seed as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    let jitter = x % (base / 4).max(1);
+    Duration::from_millis(base.saturating_add(jitter))
+}
+
+fn secs_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> OutboxConfig {
+        OutboxConfig {
+            enabled: true,
+            batch: 10,
+            concurrency: 2,
+            lease_secs: 300,
+            poll_interval_ms: 1000,
+            first_retry_secs: 60,
+            max_retry_secs: 3600,
+            max_age_secs: 172_800,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let c = config();
+        for seed in [0, 1, 42, -7, i64::MAX] {
+            let d0 = retry_delay(&c, 0, seed).as_millis();
+            assert!((60_000..75_000).contains(&d0), "{d0}");
+            let d2 = retry_delay(&c, 2, seed).as_millis();
+            assert!((240_000..300_000).contains(&d2), "{d2}");
+            let big = retry_delay(&c, 1000, seed).as_millis();
+            assert!((3_600_000..4_500_000).contains(&big), "{big}");
+        }
+        assert_ne!(retry_delay(&c, 3, 1), retry_delay(&c, 3, 2));
+    }
+}

@@ -1,0 +1,307 @@
+//! The outbox worker's side of the store: claiming due notification rows
+//! under a lease, recording what the relay answered, listing and retrying.
+//!
+//! A claim sets `lease_until`; a row is due when it is `pending`, its
+//! `next_attempt_at` has come and it holds no live lease. A worker that dies
+//! between sending and recording leaves the lease to expire, and the row is
+//! sent again: at least once, never zero times. Recording only changes a
+//! row that is still `pending`, so a late answer cannot undo an operator's
+//! `outbox retry` nor resurrect a sent row.
+
+use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+
+use super::StoreError;
+use super::sql::{Backend, SqlStore, get};
+
+/// Where a notification row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be sent (or to be tried again).
+    Pending,
+    /// The relay took it (250).
+    Sent,
+    /// Given up: a permanent refusal, too old to retry, or a bounce.
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        Some(match s {
+            "pending" => OutboxState::Pending,
+            "sent" => OutboxState::Sent,
+            "failed" => OutboxState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A notification row with what the worker keeps about its delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket: i64,
+    pub message: Option<i64>,
+    pub participant: i64,
+    pub recipient: String,
+    pub token: String,
+    /// Without angle brackets.
+    pub message_id: String,
+    /// `new_message` or `moderation_rejected`.
+    pub kind: String,
+    pub state: OutboxState,
+    /// Tries that ended in a temporary failure.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// The relay's last answer (code and text) or the connection error.
+    pub last_reply: Option<String>,
+    /// When it may be tried next (Unix ms).
+    pub next_attempt_at: i64,
+    pub sent_at: Option<i64>,
+    pub created_at: i64,
+}
+
+pub(super) const OUTBOX_COLUMNS: &str = "id, ticket, message, participant, recipient, token, \
+     message_id, kind, state, attempts, last_error, last_reply, next_attempt_at, sent_at, \
+     created_at";
+
+pub(super) fn outbox_row_of<R: Row>(row: &R) -> Result<OutboxRow, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let state: String = get(row, "state")?;
+    Ok(OutboxRow {
+        id: get(row, "id")?,
+        ticket: get(row, "ticket")?,
+        message: get(row, "message")?,
+        participant: get(row, "participant")?,
+        recipient: get(row, "recipient")?,
+        token: get(row, "token")?,
+        message_id: get(row, "message_id")?,
+        kind: get(row, "kind")?,
+        state: OutboxState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox state {state:?}")))?,
+        attempts: get(row, "attempts")?,
+        last_error: get(row, "last_error")?,
+        last_reply: get(row, "last_reply")?,
+        next_attempt_at: get(row, "next_attempt_at")?,
+        sent_at: get(row, "sent_at")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    /// See [`super::Store::claim_outbox`].
+    pub(super) async fn claim_outbox_rows(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        // One statement: on SQLite the single write connection serialises
+        // claims; on PostgreSQL SKIP LOCKED keeps two workers off each
+        // other's rows.
+        let sql = format!(
+            "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox \
+             WHERE state = 'pending' AND next_attempt_at <= $2 \
+             AND (lease_until IS NULL OR lease_until <= $2) ORDER BY id LIMIT $3{}) \
+             RETURNING {OUTBOX_COLUMNS}",
+            DB::SKIP_LOCKED
+        );
+        let rows = sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.write)
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(outbox_row_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|r| r.id);
+        Ok(claimed)
+    }
+
+    /// See [`super::Store::outbox_sent`].
+    pub(super) async fn record_outbox_sent(
+        &self,
+        id: i64,
+        reply: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL \
+             WHERE id = $3 AND state = 'pending' RETURNING id",
+        )
+        .bind(now)
+        .bind(reply)
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    /// See [`super::Store::outbox_deferred`].
+    pub(super) async fn record_outbox_deferred(
+        &self,
+        id: i64,
+        reply: &str,
+        next_attempt_at: i64,
+        expire_before: i64,
+    ) -> Result<Option<OutboxState>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, last_reply = $1, \
+             lease_until = NULL, next_attempt_at = $2, \
+             state = CASE WHEN created_at < $3 THEN 'failed' ELSE 'pending' END \
+             WHERE id = $4 AND state = 'pending' RETURNING state",
+        )
+        .bind(reply)
+        .bind(next_attempt_at)
+        .bind(expire_before)
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|row| {
+            let state: String = get(&row, "state")?;
+            OutboxState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox state {state:?}")))
+        })
+        .transpose()
+    }
+
+    /// See [`super::Store::outbox_failed`].
+    pub(super) async fn record_outbox_failed(
+        &self,
+        id: i64,
+        reply: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'failed', last_error = $1, last_reply = $1, \
+             lease_until = NULL WHERE id = $2 AND state = 'pending' RETURNING id",
+        )
+        .bind(reply)
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    /// See [`super::Store::release_outbox`].
+    pub(super) async fn release_outbox_row(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// See [`super::Store::outbox`].
+    pub(super) async fn outbox_rows(
+        &self,
+        state: Option<OutboxState>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = match state {
+            Some(state) => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id LIMIT $2"
+                );
+                sqlx::query(&sql)
+                    .bind(state.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await?
+            }
+            None => {
+                let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id LIMIT $1");
+                sqlx::query(&sql).bind(limit).fetch_all(&self.read).await?
+            }
+        };
+        rows.iter().map(outbox_row_of).collect()
+    }
+
+    /// See [`super::Store::retry_outbox`].
+    pub(super) async fn retry_outbox_row(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
+             WHERE id = $2 AND state = 'failed' RETURNING id",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        if done.is_some() {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT state FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        match row {
+            None => Err(StoreError::NotFound(format!(
+                "outbox row {id} does not exist"
+            ))),
+            Some(row) => {
+                let state: String = get(&row, "state")?;
+                Err(StoreError::Conflict(format!(
+                    "outbox row {id} is {state}, not failed"
+                )))
+            }
+        }
+    }
+
+    /// See [`super::Store::thread_ids`].
+    pub(super) async fn thread_message_ids(
+        &self,
+        ticket: i64,
+        participant: i64,
+        exclude: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        // Inbound messages' own IDs, and the IDs we issued to this
+        // participant only: our IDs carry the token of whom they were
+        // issued to, and another participant's token must not leak.
+        let rows = sqlx::query(
+            "SELECT message_id, created_at FROM ( \
+               SELECT message_id, created_at FROM messages \
+                 WHERE ticket = $1 AND direction = 'inbound' AND message_id IS NOT NULL \
+               UNION ALL \
+               SELECT message_id, created_at FROM issued_message_ids \
+                 WHERE ticket = $1 AND participant = $2 AND message_id <> $3 \
+             ) AS ids ORDER BY created_at DESC LIMIT $4",
+        )
+        .bind(ticket)
+        .bind(participant)
+        .bind(exclude)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut ids = rows
+            .iter()
+            .map(|row| get::<String, _>(row, "message_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.reverse();
+        Ok(ids)
+    }
+}

@@ -1,0 +1,269 @@
+//! The outbox: the store's side of the worker on every backend (claim under
+//! a lease, record, retry), the composed notification (headers that thread
+//! the answer back and keep loops away), and `parley serve` delivering to a
+//! real SMTP peer, Postfix's `smtp-sink` (in `outbox/wire.rs`).
+
+mod common;
+#[path = "outbox/wire.rs"]
+mod wire;
+
+use common::*;
+use parley::intake::Outcome;
+use parley::intake::thread::SubjectTag;
+use parley::outbox::compose::{Composer, Context};
+use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
+
+/// Runs `chapter` on a fresh store of every backend and says which ran.
+macro_rules! on_every_backend {
+    ($chapter:ident) => {{
+        let mut ran = Vec::new();
+        for backend in backends() {
+            println!("== {} on {}", stringify!($chapter), backend.name());
+            let env = TestEnv::new(&backend, |_| {}).await;
+            $chapter(&env).await;
+            ran.push(backend.name());
+        }
+        println!("{} ran on: {}", stringify!($chapter), ran.join(", "));
+    }};
+}
+
+const MINUTE: i64 = 60_000;
+
+async fn row(store: &dyn Store, id: i64) -> OutboxRow {
+    store
+        .outbox(None, 1000)
+        .await
+        .expect("outbox rows")
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("outbox row {id}"))
+}
+
+fn ids(rows: &[OutboxRow]) -> Vec<i64> {
+    rows.iter().map(|r| r.id).collect()
+}
+
+/// Claim, lease, expiry, sent, deferred (and given up), failed, retry.
+async fn lifecycle(env: &TestEnv) {
+    let store = env.store();
+    for subject in ["Lamp", "Chair", "Table"] {
+        env.open_ticket(MARIA, subject).await;
+    }
+    let pending = store.outbox(Some(OutboxState::Pending), 100).await.unwrap();
+    assert_eq!(
+        pending.len(),
+        3,
+        "one notice to the desk's staff per ticket"
+    );
+    let [a, b, c] = [pending[0].id, pending[1].id, pending[2].id];
+    let now = now_ms();
+
+    // A claim takes the oldest; a lease keeps other claims off.
+    assert_eq!(
+        ids(&store.claim_outbox(now, now + MINUTE, 1).await.unwrap()),
+        [a]
+    );
+    assert_eq!(
+        ids(&store.claim_outbox(now, now + MINUTE, 10).await.unwrap()),
+        [b, c]
+    );
+    assert!(
+        store
+            .claim_outbox(now, now + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An expired lease (the worker died) is claimed again: never lost.
+    let later = now + MINUTE;
+    assert_eq!(
+        ids(&store.claim_outbox(later, later + MINUTE, 10).await.unwrap()),
+        [a, b, c]
+    );
+
+    // Released (a stopping worker): claimable at once, not yet tried.
+    store.release_outbox(c).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_outbox(later, later + MINUTE, 10).await.unwrap()),
+        [c]
+    );
+    assert_eq!(row(store, c).await.attempts, 0);
+
+    // Sent: recorded once, never claimed again.
+    assert!(store.outbox_sent(a, "250 2.0.0 Ok", later).await.unwrap());
+    assert!(!store.outbox_sent(a, "250 again", later).await.unwrap());
+    let sent = row(store, a).await;
+    assert_eq!(sent.state, OutboxState::Sent);
+    assert_eq!(sent.sent_at, Some(later));
+    assert_eq!(sent.last_reply.as_deref(), Some("250 2.0.0 Ok"));
+
+    // Deferred: not due before next_attempt_at, due after it.
+    let due = later + 10_000;
+    let state = store.outbox_deferred(b, "421 busy", due, 0).await.unwrap();
+    assert_eq!(state, Some(OutboxState::Pending));
+    let deferred = row(store, b).await;
+    assert_eq!((deferred.attempts, deferred.next_attempt_at), (1, due));
+    assert_eq!(deferred.last_reply.as_deref(), Some("421 busy"));
+    assert!(
+        store
+            .claim_outbox(due - 1, due + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&store.claim_outbox(due, due + MINUTE, 10).await.unwrap()),
+        [b]
+    );
+    // Older than the maximum age: given up.
+    let state = store
+        .outbox_deferred(b, "421 still busy", due, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(state, Some(OutboxState::Failed));
+    assert_eq!(row(store, b).await.attempts, 2);
+
+    // Permanent: failed with the reply, not claimed again.
+    assert!(
+        store
+            .outbox_failed(c, "550 5.1.1 no such user")
+            .await
+            .unwrap()
+    );
+    let failed = row(store, c).await;
+    assert_eq!(failed.state, OutboxState::Failed);
+    assert_eq!(failed.last_reply.as_deref(), Some("550 5.1.1 no such user"));
+    let far = later + 1000 * MINUTE;
+    assert!(
+        store
+            .claim_outbox(far, far + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store.outbox(Some(OutboxState::Failed), 100).await.unwrap();
+    assert_eq!(ids(&listed), [b, c]);
+
+    // Retry: a failed row is pending and due again; others are refused.
+    store.retry_outbox(c, far).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_outbox(far, far + MINUTE, 10).await.unwrap()),
+        [c]
+    );
+    assert!(matches!(
+        store.retry_outbox(c, far).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.retry_outbox(a, far).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.retry_outbox(999_999, far).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn outbox_lifecycle_on_every_backend() {
+    on_every_backend!(lifecycle);
+}
+
+/// References name inbound messages and only the recipient's own issued IDs.
+async fn thread_ids(env: &TestEnv) {
+    let store = env.store();
+    let first = Mail::new(MARIA, DESK, "Lamp");
+    let Outcome::Stored { ticket, .. } = env.deliver(&first, &[]).await else {
+        panic!("a new ticket")
+    };
+    let agent = env.participant(ticket, AGENT).await;
+    let maria = env.participant(ticket, MARIA).await;
+    let rows = store.outbox(None, 100).await.unwrap();
+    let to_agent = rows
+        .iter()
+        .find(|r| r.participant == agent.id)
+        .expect("a row to the agent");
+    let got = store
+        .thread_ids(ticket, agent.id, &to_agent.message_id, 10)
+        .await
+        .unwrap();
+    assert_eq!(got, [first.message_id().to_string()]);
+    // Maria's view names her mail but never the agent's issued ID (it
+    // carries the agent's token).
+    let got = store.thread_ids(ticket, maria.id, "", 10).await.unwrap();
+    assert!(!got.contains(&to_agent.message_id), "{got:?}");
+}
+
+#[tokio::test]
+async fn thread_ids_on_every_backend() {
+    on_every_backend!(thread_ids);
+}
+
+/// The composed mail: headers, envelope, body; and a reply to its
+/// Reply-To address threads back into the ticket.
+#[tokio::test]
+async fn composed_notification_threads_back() {
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let store = env.store();
+    let first = Mail::new(MARIA, DESK, "Oak lamp").body("Is the lamp still for sale?\n");
+    let Outcome::Stored {
+        ticket, message, ..
+    } = env.deliver(&first, &[]).await
+    else {
+        panic!("a new ticket")
+    };
+    let row = store.outbox(None, 10).await.unwrap().remove(0);
+    assert_eq!(row.recipient, AGENT);
+    let composer = Composer {
+        signer: env.signer(),
+        reply_domain: REPLY_DOMAIN.into(),
+        from: format!("noreply@{REPLY_DOMAIN}").parse().unwrap(),
+        subject_tag: SubjectTag::new("[#{number}]"),
+    };
+    let cx = Context {
+        ticket: env.ticket(ticket).await,
+        queue_name: "Shop desk".into(),
+        message: store.message(message).await.unwrap(),
+        thread_ids: store
+            .thread_ids(ticket, row.participant, &row.message_id, 10)
+            .await
+            .unwrap(),
+        reason: None,
+    };
+    let mail = composer.compose(&row, &cx).expect("composed");
+    let envelope = mail.envelope();
+    let sender = envelope.from().expect("a VERP sender").to_string();
+    let bounce = sender
+        .strip_prefix("bounce+")
+        .and_then(|s| s.strip_suffix(&format!("@{REPLY_DOMAIN}")))
+        .expect("bounce+TOKEN@reply domain");
+    assert_eq!(env.signer().verify_bounce(bounce).ok(), Some(row.id));
+    assert_eq!(envelope.to().len(), 1);
+    let bytes = mail.formatted();
+    let checked = wire::check_notification(&bytes, &row.message_id, &row.token, ticket);
+    assert!(
+        checked.body.contains("Is the lamp still for sale?"),
+        "{}",
+        checked.body
+    );
+    assert_eq!(checked.in_reply_to, first.message_id());
+
+    // The agent answers: the reply lands in the ticket by its token.
+    let reply = Mail::new(
+        AGENT,
+        &checked.reply_to,
+        &format!("Re: {}", checked.subject),
+    )
+    .header("In-Reply-To", &format!("<{}>", row.message_id))
+    .body(&format!("Yes, it is.\n\n{}", checked.body));
+    match env.deliver(&reply, &[&checked.reply_to]).await {
+        Outcome::Stored {
+            ticket: t,
+            new_ticket: false,
+            ..
+        } => assert_eq!(t, ticket),
+        other => panic!("the reply threads back, got {other:?}"),
+    }
+    let messages = store.messages(ticket).await.unwrap();
+    assert_eq!(messages.last().unwrap().reply_text.trim(), "Yes, it is.");
+}
