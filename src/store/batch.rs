@@ -22,7 +22,7 @@ use sqlx::{
 use super::sql::{Backend, SqlStore};
 use super::{Direction, NewAttachment, Post, Posted, StoreError, Target, now_ms};
 use crate::outbox::Minter;
-use crate::tickets::{Role, Status};
+use crate::tickets::{self, Role, Status};
 
 /// Statements run as one unit: on SQLite one call, elsewhere one by one.
 struct Script<'a, DB: Database> {
@@ -109,6 +109,9 @@ impl<DB: Database> Drop for Tx<DB> {
 #[derive(Default)]
 struct State {
     status: HashMap<i64, Status>,
+    /// Tickets that have an assignee: their seller side's notifications go
+    /// to the assignee alone.
+    assignee: HashMap<i64, String>,
     people: HashMap<i64, Vec<(i64, String, Role)>>,
     messages: HashSet<(i64, String)>,
     origins: HashMap<(i64, String), i64>,
@@ -263,7 +266,8 @@ where
         script.statement(DB::BEGIN_WRITE);
         let mut at = HashMap::new();
         if !existing.is_empty() {
-            let (q, i) = script.statement("SELECT number, status FROM tickets WHERE number IN ");
+            let (q, i) =
+                script.statement("SELECT number, status, assignee FROM tickets WHERE number IN ");
             push_list(q, existing.iter().copied());
             at.insert("status", i);
             let (q, i) = script
@@ -304,10 +308,13 @@ where
         let mut state = State::default();
         for row in rows("status") {
             let status: String = row.try_get("status")?;
-            state.status.insert(
-                row.try_get("number")?,
-                status.parse().map_err(StoreError::Corrupt)?,
-            );
+            let number: i64 = row.try_get("number")?;
+            state
+                .status
+                .insert(number, status.parse().map_err(StoreError::Corrupt)?);
+            if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
+                state.assignee.insert(number, assignee);
+            }
         }
         for row in rows("people") {
             let role: String = row.try_get("role")?;
@@ -651,14 +658,8 @@ fn plan_rows<'a>(
         }
         if post.notify {
             let people = state.people.get(&ticket).map_or(&[][..], |p| p.as_slice());
-            let author_side = people
-                .iter()
-                .find(|p| Some(p.0) == author)
-                .map(|p| p.2.is_seller_side());
-            for (id, address, role) in people {
-                if Some(role.is_seller_side()) == author_side {
-                    continue;
-                }
+            let assignee = state.assignee.get(&ticket).map(String::as_str);
+            for (id, address, _) in tickets::notified(people, author, assignee) {
                 let (token, _) = minter.reply_address(ticket, *id);
                 let message_id = minter.message_id(&token);
                 rows.issued.push((message_id.clone(), ticket, Some(*id)));

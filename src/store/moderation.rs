@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::sql::{Backend, SqlStore, get};
 use super::{Moderate, Moderation, Ruling, StoreError, now_ms};
 use crate::outbox::Minter;
-use crate::tickets::Role;
+use crate::tickets::{self, Role};
 
 /// The outbox kind of the notice to an author whose message was rejected.
 pub const REJECTED_NOTICE: &str = "moderation_rejected";
@@ -77,10 +77,19 @@ where
             m.message
         )));
     }
-    let people = sqlx::query("SELECT id, address, role FROM participants WHERE ticket = $1")
-        .bind(ticket)
-        .fetch_all(&mut *tx)
-        .await?;
+    // Read in this transaction: an assignment committed before is seen.
+    let assignee: Option<String> = get(
+        &sqlx::query("SELECT assignee FROM tickets WHERE number = $1")
+            .bind(ticket)
+            .fetch_one(&mut *tx)
+            .await?,
+        "assignee",
+    )?;
+    let people =
+        sqlx::query("SELECT id, address, role FROM participants WHERE ticket = $1 ORDER BY id")
+            .bind(ticket)
+            .fetch_all(&mut *tx)
+            .await?;
     let mut people_of = Vec::with_capacity(people.len());
     for row in &people {
         let role: String = get(row, "role")?;
@@ -94,10 +103,6 @@ where
     }
     // Approved: the other side is told, as if it had just arrived.
     // Rejected: only the author, with the notice.
-    let author_side = people_of
-        .iter()
-        .find(|p| Some(p.0) == author)
-        .map(|p| p.2.is_seller_side());
     let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match next {
         Moderation::Rejected => (
             REJECTED_NOTICE,
@@ -105,10 +110,7 @@ where
         ),
         _ => (
             "new_message",
-            people_of
-                .iter()
-                .filter(|p| Some(p.2.is_seller_side()) != author_side)
-                .collect(),
+            tickets::notified(&people_of, author, assignee.as_deref()),
         ),
     };
     let mut outbox = Vec::new();

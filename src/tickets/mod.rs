@@ -137,6 +137,35 @@ pub fn on_message(status: Status, author: Role, on_closed: OnClosedReply) -> Tra
     }
 }
 
+/// A participant as the notification rule sees it: (id, address, role).
+pub type Person = (i64, String, Role);
+
+/// Who is told of a new message by `author` (a participant id, `None` when
+/// the sender is none): everyone on the other side. On the seller side,
+/// when the ticket has an assignee who is one of its participants, only
+/// the assignee; otherwise every seller-side participant.
+pub fn notified<'a>(
+    people: &'a [Person],
+    author: Option<i64>,
+    assignee: Option<&str>,
+) -> Vec<&'a Person> {
+    let author_side = people
+        .iter()
+        .find(|p| Some(p.0) == author)
+        .map(|p| p.2.is_seller_side());
+    let assigned = assignee.and_then(|a| {
+        people
+            .iter()
+            .find(|p| p.1 == a && p.2.is_seller_side())
+            .map(|p| p.0)
+    });
+    people
+        .iter()
+        .filter(|p| Some(p.2.is_seller_side()) != author_side)
+        .filter(|p| !p.2.is_seller_side() || assigned.is_none_or(|id| id == p.0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +219,36 @@ mod tests {
             assert_eq!(status.as_str().parse::<Status>(), Ok(status));
         }
         assert!("pending".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn notified_goes_to_the_assignee_alone() {
+        let people: Vec<Person> = vec![
+            (1, "maria@b.example".into(), Client),
+            (2, "agent@s.example".into(), Seller),
+            (3, "clerk@s.example".into(), Staff),
+        ];
+        let ids = |v: Vec<&Person>| v.iter().map(|p| p.0).collect::<Vec<_>>();
+        assert_eq!(ids(notified(&people, Some(1), None)), [2, 3]);
+        assert_eq!(
+            ids(notified(&people, Some(1), Some("clerk@s.example"))),
+            [3]
+        );
+        // An assignee who is no seller-side participant: everyone, as before.
+        assert_eq!(
+            ids(notified(&people, Some(1), Some("maria@b.example"))),
+            [2, 3]
+        );
+        assert_eq!(ids(notified(&people, Some(1), Some("x@s.example"))), [2, 3]);
+        // The seller side writes: the client, whoever is assigned.
+        assert_eq!(
+            ids(notified(&people, Some(3), Some("clerk@s.example"))),
+            [1]
+        );
+        // No known author: both sides, the seller side narrowed.
+        assert_eq!(
+            ids(notified(&people, None, Some("agent@s.example"))),
+            [1, 2]
+        );
     }
 }
