@@ -8,8 +8,8 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Direction, Moderate, Moderation, NewAttachment, NewParticipant, NewRaw, NewTicket,
-    PolicyRecord, Post, Posted, Ruling, Store, StoreError, Target, TicketFilter,
+    Assign, Assignment, Direction, Moderate, Moderation, NewAttachment, NewParticipant, NewRaw,
+    NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError, Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
@@ -775,4 +775,174 @@ async fn moderation_story(env: &TestEnv) {
         store.moderate(&missing, minter).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn pool_and_assignment() {
+    on_every_backend!(assignment_story);
+}
+
+fn assign(ticket: i64, address: &str, actor: &str, replace: bool) -> Assign {
+    Assign {
+        ticket,
+        address: address.into(),
+        actor: actor.into(),
+        replace,
+    }
+}
+
+async fn assignment_story(env: &TestEnv) {
+    const OPS: &str = "ops@shop.example";
+    let (store, minter) = (env.store(), env.intake.minter());
+    // The desk gets a second staff address, not yet on any ticket.
+    store
+        .sync_queue(&QueueConfig {
+            name: "desk".into(),
+            display_name: "Shop desk".into(),
+            intake: vec![DESK.into()],
+            staff: vec![AGENT.into(), OPS.into()],
+        })
+        .await
+        .unwrap();
+    let desk = desk_id(store).await;
+    let books = store.queue("books").await.unwrap().unwrap().id;
+    for (queue, client, key) in [(desk, MARIA, "p1"), (desk, BOB, "p2"), (books, BOB, "p3")] {
+        stored(post(store, minter, &opening(queue, client, key)).await);
+    }
+    let pool = |queue: Option<&'static str>| async move {
+        let tickets = store.pool(queue).await.unwrap();
+        tickets.iter().map(|t| t.number).collect::<Vec<_>>()
+    };
+    assert_eq!(pool(None).await, [1, 2, 3], "oldest first");
+    assert_eq!(pool(Some("books")).await, [3]);
+
+    // Taken by a seller-side participant: out of the pool, audited.
+    let done = store.assign(&assign(1, AGENT, AGENT, false)).await.unwrap();
+    assert_eq!(
+        done,
+        Assignment::Assigned {
+            from: None,
+            participant: env.participant(1, AGENT).await.id,
+            added: false
+        }
+    );
+    assert_eq!(env.ticket(1).await.assignee.as_deref(), Some(AGENT));
+    assert_eq!(pool(None).await, [2, 3]);
+    let last = store.audit(1).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("ticket.assigned", AGENT)
+    );
+    assert_eq!(last.detail, json!({ "from": null, "to": AGENT }));
+
+    // Refusals write nothing.
+    let before = (env.counts().await, store.audit(1).await.unwrap().len());
+    let again = store.assign(&assign(1, AGENT, AGENT, false)).await.unwrap();
+    assert_eq!(again, Assignment::Unchanged);
+    let taken = store.assign(&assign(1, OPS, OPS, false)).await.unwrap();
+    assert_eq!(taken, Assignment::Taken { by: AGENT.into() });
+    let client = store.assign(&assign(1, MARIA, "cli", true)).await.unwrap();
+    assert_eq!(client, Assignment::NotEligible, "the client side");
+    let other_queue = store.assign(&assign(1, CLERK, "cli", true)).await.unwrap();
+    assert_eq!(other_queue, Assignment::NotEligible, "books' staff");
+    let stranger = store
+        .assign(&assign(2, NOBODY, "cli", false))
+        .await
+        .unwrap();
+    assert_eq!(stranger, Assignment::NotEligible);
+    assert_eq!(
+        (env.counts().await, store.audit(1).await.unwrap().len()),
+        before
+    );
+    assert!(
+        store
+            .participant_by_address(1, OPS)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let missing = store.assign(&assign(99, AGENT, "cli", true)).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    // Reassigned to a staff address of the queue: it joins as staff.
+    let done = store.assign(&assign(1, OPS, "boss", true)).await.unwrap();
+    let ops = env.participant(1, OPS).await;
+    assert_eq!(ops.role, Role::Staff);
+    assert_eq!(
+        done,
+        Assignment::Assigned {
+            from: Some(AGENT.into()),
+            participant: ops.id,
+            added: true
+        }
+    );
+    let last = store.audit(1).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("ticket.assigned", "boss")
+    );
+    assert_eq!(last.detail, json!({ "from": AGENT, "to": OPS }));
+
+    // A client message now notifies the assignee alone.
+    let maria = env.participant(1, MARIA).await.id;
+    let (.., notifications) = stored(
+        post(
+            store,
+            minter,
+            &answer(1, maria, Some(Status::AwaitingSeller), "c1"),
+        )
+        .await,
+    );
+    let rows = store.notifications(1).await.unwrap();
+    let to: Vec<_> = rows
+        .iter()
+        .filter(|n| notifications.contains(&n.id))
+        .map(|n| (n.recipient.as_str(), n.participant))
+        .collect();
+    assert_eq!(to, [(OPS, ops.id)]);
+    // The assignee answers: the client is notified, as always.
+    let (.., notifications) = stored(post(store, minter, &answer(1, ops.id, None, "o1")).await);
+    let rows = store.notifications(1).await.unwrap();
+    let to: Vec<_> = rows
+        .iter()
+        .filter(|n| notifications.contains(&n.id))
+        .map(|n| n.recipient.as_str())
+        .collect();
+    assert_eq!(to, [MARIA]);
+    // An unassigned ticket still notifies its whole seller side.
+    let bob = env.participant(2, BOB).await.id;
+    let (.., notifications) = stored(post(store, minter, &answer(2, bob, None, "c2")).await);
+    assert_eq!(notifications.len(), 1);
+
+    // An approved held message goes to the assignee alone too.
+    let mut held = answer(1, maria, None, "h1");
+    held.notify = false;
+    held.policy = PolicyRecord {
+        action: "hold".into(),
+        held: true,
+        ..PolicyRecord::default()
+    };
+    let (_, message, ..) = stored(post(store, minter, &held).await);
+    let approve = Moderate {
+        message,
+        ruling: Ruling::Approve { redacted: false },
+        actor: "mod-ana".into(),
+        status: None,
+    };
+    let queued = store.moderate(&approve, minter).await.unwrap();
+    let rows = store.notifications(1).await.unwrap();
+    let to: Vec<_> = rows
+        .iter()
+        .filter(|n| queued.contains(&n.id))
+        .map(|n| n.recipient.as_str())
+        .collect();
+    assert_eq!(to, [OPS]);
+
+    // Finished tickets leave the pool.
+    store.set_status(2, Status::Resolved, "cli").await.unwrap();
+    assert_eq!(pool(None).await, [3]);
+    assert_eq!(pool(Some("desk")).await, Vec::<i64>::new());
 }

@@ -8,6 +8,7 @@
 //! that a message, its ticket change, its audit entry and its notification
 //! rows commit together or not at all.
 
+mod assign;
 mod batch;
 mod moderation;
 mod outbox;
@@ -356,6 +357,41 @@ pub struct Moderate {
     pub status: Option<Status>,
 }
 
+/// A request to give a ticket to someone on the seller side.
+#[derive(Debug, Clone)]
+pub struct Assign {
+    pub ticket: i64,
+    /// The new assignee, normalized: a seller-side participant of the
+    /// ticket or a staff address of its queue (who then joins the ticket
+    /// as a `staff` participant).
+    pub address: String,
+    /// Who did it, for the audit log.
+    pub actor: String,
+    /// Take it from whoever has it. Without, a ticket assigned to someone
+    /// else is refused ([`Assignment::Taken`]).
+    pub replace: bool,
+}
+
+/// What an [`Assign`] did: a verdict, not an error, so that callers map
+/// refusals to their own answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// Assigned, audited (`ticket.assigned`). `added`: the address joined
+    /// the ticket now, as participant `participant`.
+    Assigned {
+        from: Option<String>,
+        participant: i64,
+        added: bool,
+    },
+    /// It was assigned to that address already: nothing written.
+    Unchanged,
+    /// Refused: someone else has it (and `replace` was not set).
+    Taken { by: String },
+    /// Refused: the address is neither a seller-side participant of the
+    /// ticket nor a staff address of its queue.
+    NotEligible,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Posted {
     Stored {
@@ -493,6 +529,15 @@ pub trait Store: Send + Sync {
         raw: &NewRaw,
         detail: &str,
     ) -> Result<Option<Bounced>, StoreError>;
+    /// Sets a ticket's assignee, adds a queue's staff address as a
+    /// participant when needed and writes the audit entry
+    /// (`ticket.assigned` {from, to}), in one transaction. A missing or
+    /// deleted ticket is `NotFound`; an assignee changed by someone else
+    /// between our read and our write, a `Conflict`.
+    async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError>;
+    /// The pool: tickets nobody has taken (no assignee, not resolved or
+    /// closed, not deleted), of `queue` or all, oldest first.
+    async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError>;
     /// Sets a ticket's status; returns the previous one.
     async fn set_status(
         &self,

@@ -9,9 +9,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::outbox::{OutboxRow, OutboxState};
 use super::{
-    AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, Moderate, Moderation, NewRaw,
-    Notification, Participant, Post, Posted, Quarantined, Queue, Store, StoreError, Ticket,
-    TicketFilter, now_ms,
+    Assign, Assignment, AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, Moderate,
+    Moderation, NewRaw, Notification, Participant, Post, Posted, Quarantined, Queue, Store,
+    StoreError, Ticket, TicketFilter, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -467,6 +467,24 @@ where
         Ok(id)
     }
 
+    async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError> {
+        super::assign::assign(self, request).await
+    }
+
+    async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+             WHERE t.assignee IS NULL AND t.deleted_at IS NULL \
+             AND t.status NOT IN ('resolved', 'closed') AND ($1 = '' OR q.name = $1) \
+             ORDER BY t.created_at, t.number"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(queue.unwrap_or(""))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(ticket_of).collect()
+    }
+
     async fn set_status(
         &self,
         ticket: i64,
@@ -873,7 +891,7 @@ where
     get(&row, "id")
 }
 
-async fn audit<DB>(
+pub(super) async fn audit<DB>(
     conn: &mut DB::Connection,
     now: i64,
     actor: &str,

@@ -1,0 +1,115 @@
+//! Giving a ticket to someone on the seller side, in one transaction: the
+//! eligibility check, the staff participant a queue's staff address
+//! becomes, the assignee and the audit entry.
+
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::sql::{Backend, SqlStore, audit, get};
+use super::{Assign, Assignment, StoreError, now_ms};
+use crate::tickets::Role;
+
+/// See [`super::Store::assign`].
+pub(super) async fn assign<DB>(
+    store: &SqlStore<DB>,
+    request: &Assign,
+) -> Result<Assignment, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let (number, to) = (request.ticket, request.address.as_str());
+    let now = now_ms();
+    let mut tx = store.write.begin_with(DB::BEGIN_WRITE).await?;
+    let row = sqlx::query("SELECT assignee, queue_id, deleted_at FROM tickets WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let missing = || StoreError::NotFound(format!("ticket #{number} does not exist"));
+    let row = row.ok_or_else(missing)?;
+    if get::<Option<i64>, _>(&row, "deleted_at")?.is_some() {
+        return Err(missing());
+    }
+    let from: Option<String> = get(&row, "assignee")?;
+    let queue: i64 = get(&row, "queue_id")?;
+    if from.as_deref() == Some(to) {
+        return Ok(Assignment::Unchanged);
+    }
+    if let (Some(by), false) = (&from, request.replace) {
+        return Ok(Assignment::Taken { by: by.clone() });
+    }
+
+    let known = sqlx::query("SELECT id, role FROM participants WHERE ticket = $1 AND address = $2")
+        .bind(number)
+        .bind(to)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (participant, added) = match known {
+        Some(row) => {
+            let role: String = get(&row, "role")?;
+            if !Role::parse(&role).is_some_and(Role::is_seller_side) {
+                return Ok(Assignment::NotEligible);
+            }
+            (get::<i64, _>(&row, "id")?, false)
+        }
+        None => {
+            // A staff address of the ticket's queue joins it as staff, under
+            // the queue's name, as the seller side's addresses do.
+            let added = sqlx::query(
+                "INSERT INTO participants (ticket, address, display_name, role, created_at) \
+                 SELECT $1, a.address, q.display_name, 'staff', $2 FROM queue_addresses a \
+                 JOIN queues q ON q.id = a.queue_id \
+                 WHERE a.queue_id = $3 AND a.kind = 'staff' AND a.address = $4 RETURNING id",
+            )
+            .bind(number)
+            .bind(now)
+            .bind(queue)
+            .bind(to)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match added {
+                Some(row) => (get::<i64, _>(&row, "id")?, true),
+                None => return Ok(Assignment::NotEligible),
+            }
+        }
+    };
+
+    // Only from what we read: of two people taking it at once (PostgreSQL
+    // reads do not lock), the second finds it changed.
+    let updated = sqlx::query(
+        "UPDATE tickets SET assignee = $1, updated_at = $2 \
+         WHERE number = $3 AND COALESCE(assignee, '') = $4 RETURNING number",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(number)
+    .bind(from.as_deref().unwrap_or(""))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if updated.is_none() {
+        return Err(StoreError::Conflict(format!(
+            "ticket #{number} was assigned meanwhile; look again"
+        )));
+    }
+    let detail = serde_json::json!({ "from": from, "to": to }).to_string();
+    audit::<DB>(
+        &mut tx,
+        now,
+        &request.actor,
+        "ticket.assigned",
+        Some(number),
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Assignment::Assigned {
+        from,
+        participant,
+        added,
+    })
+}
