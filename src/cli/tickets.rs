@@ -10,8 +10,8 @@ use crate::address;
 use crate::error::Failure;
 use crate::intake::parse;
 use crate::store::{
-    AttachmentInfo, AuditEntry, Direction, Message, NewParticipant, NewTicket, Notification,
-    Participant, PolicyRecord, Post, Posted, Target, Ticket, TicketFilter,
+    Assign, Assignment, AttachmentInfo, AuditEntry, Direction, Message, NewParticipant, NewTicket,
+    Notification, Participant, PolicyRecord, Post, Posted, Target, Ticket, TicketFilter,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -67,6 +67,40 @@ pub enum TicketsCommand {
     Status { number: i64, status: Status },
     /// Print the reply address of a participant of a ticket.
     ReplyAddress { number: i64, address: String },
+    /// List the pool: tickets nobody has taken (no assignee, not resolved
+    /// or closed), oldest first.
+    Pool {
+        /// Only tickets of this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a ticket: ADDR becomes its assignee, and the client's messages
+    /// are then notified to ADDR alone. ADDR must be a seller-side
+    /// participant of the ticket or a staff address of its queue (who then
+    /// joins the ticket). Refused (exit 77) when someone else has it,
+    /// unless --force.
+    Take {
+        number: i64,
+        /// Who takes it: the new assignee, also recorded as the actor.
+        #[arg(long = "as", value_name = "ADDR")]
+        address: String,
+        /// Take it from whoever has it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Give a ticket to ADDR, whoever had it: as `take`, without the
+    /// refusal.
+    Assign {
+        number: i64,
+        /// The new assignee: a seller-side participant of the ticket or a
+        /// staff address of its queue.
+        address: String,
+        /// Who assigns, for the history.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
 }
 
 fn parse_side(s: &str) -> Result<Role, String> {
@@ -115,6 +149,92 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
             println!("{}", app.intake.minter().reply_address(number, who.id).1);
             Ok(())
         }
+        TicketsCommand::Pool { queue, json } => pool(app, queue, json).await,
+        TicketsCommand::Take {
+            number,
+            address,
+            force,
+        } => {
+            let actor = address::normalize(&address);
+            assign(app, number, &address, actor, force).await
+        }
+        TicketsCommand::Assign {
+            number,
+            address,
+            actor,
+        } => assign(app, number, &address, actor, true).await,
+    }
+}
+
+async fn pool(app: &App, queue: Option<String>, json: bool) -> Result<(), Failure> {
+    if let Some(name) = &queue
+        && app.store().queue(name).await?.is_none()
+    {
+        return Err(Failure::NotFound(format!("queue {name:?} does not exist")));
+    }
+    let tickets = app.store().pool(queue.as_deref()).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tickets).expect("tickets serialize")
+        );
+        return Ok(());
+    }
+    for t in tickets {
+        println!(
+            "#{:<6} {:<16} {:<12} {}  {}",
+            t.number,
+            t.status.as_str(),
+            t.queue,
+            time(t.created_at),
+            t.subject
+        );
+    }
+    Ok(())
+}
+
+/// `take` (`replace` only with --force) and `assign` (always).
+async fn assign(
+    app: &App,
+    number: i64,
+    address: &str,
+    actor: String,
+    replace: bool,
+) -> Result<(), Failure> {
+    if !address::is_address(address) {
+        return Err(Failure::Usage(format!(
+            "{address:?} is not an email address"
+        )));
+    }
+    let request = Assign {
+        ticket: number,
+        address: address::normalize(address),
+        actor,
+        replace,
+    };
+    let to = &request.address;
+    match app.store().assign(&request).await? {
+        Assignment::Assigned { from, added, .. } => {
+            let from = from.as_deref().unwrap_or("nobody");
+            let joined = if added {
+                "; it joins the ticket as staff"
+            } else {
+                ""
+            };
+            println!("ticket #{number}: assigned {from} -> {to}{joined}");
+            Ok(())
+        }
+        Assignment::Unchanged => {
+            println!("ticket #{number}: assigned to {to} already");
+            Ok(())
+        }
+        Assignment::Taken { by } => Err(Failure::Rejected(format!(
+            "ticket #{number} is assigned to {by}; --force takes it over"
+        ))),
+        Assignment::NotEligible => Err(Failure::Rejected(format!(
+            "{to} is neither a seller-side participant of ticket #{number} \
+             nor a staff address of its queue"
+        ))),
     }
 }
 
@@ -165,12 +285,16 @@ async fn list(
     }
     for t in tickets {
         println!(
-            "#{:<6} {:<16} {:<12} {}  {}",
+            "#{:<6} {:<16} {:<12} {}  {}{}",
             t.number,
             t.status.as_str(),
             t.queue,
             time(t.updated_at),
-            t.subject
+            t.subject,
+            t.assignee
+                .as_deref()
+                .map(|a| format!("  (assignee {a})"))
+                .unwrap_or_default()
         );
     }
     Ok(())
