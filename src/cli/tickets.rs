@@ -76,8 +76,10 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Take a ticket: ADDR becomes its assignee, and the client's messages
-    /// are then notified to ADDR alone. ADDR must be a seller-side
+    /// Take a ticket: ADDR becomes its assignee.
+    ///
+    /// The client's messages are then notified to ADDR alone (without an
+    /// assignee, to the whole seller side). ADDR must be a seller-side
     /// participant of the ticket or a staff address of its queue (who then
     /// joins the ticket). Refused (exit 77) when someone else has it,
     /// unless --force.
@@ -90,8 +92,10 @@ pub enum TicketsCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Give a ticket to ADDR, whoever had it: as `take`, without the
-    /// refusal.
+    /// Give a ticket to ADDR, whoever had it.
+    ///
+    /// The same rules as `take`, without its refusal of a ticket that
+    /// someone else has.
     Assign {
         number: i64,
         /// The new assignee: a seller-side participant of the ticket or a
