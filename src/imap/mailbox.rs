@@ -337,17 +337,9 @@ pub async fn take_new(
             // Nothing to fetch in this chunk: the cursor passes it (after
             // the group in flight, which is below it).
             if let Some(flight) = in_flight.take() {
-                let settled = flight.deliveries.await;
-                finish(
-                    session,
-                    config,
-                    store,
-                    &place,
-                    settled,
-                    flight.through,
-                    &mut pass,
-                )
-                .await?;
+                flight
+                    .land(session, config, store, &place, &mut pass)
+                    .await?;
             }
             finish(
                 session,
@@ -362,17 +354,9 @@ pub async fn take_new(
         }
     }
     if let Some(flight) = in_flight {
-        let settled = flight.deliveries.await;
-        finish(
-            session,
-            config,
-            store,
-            &place,
-            settled,
-            flight.through,
-            &mut pass,
-        )
-        .await?;
+        flight
+            .land(session, config, store, &place, &mut pass)
+            .await?;
     }
     Ok(pass)
 }
@@ -389,6 +373,21 @@ struct Place {
 struct InFlight<'a> {
     deliveries: Pin<Box<dyn Future<Output = Vec<Settled>> + Send + 'a>>,
     through: Option<u32>,
+}
+
+impl InFlight<'_> {
+    /// Waits for the deliveries, then [`finish`]es them.
+    async fn land(
+        self,
+        session: &mut Session,
+        config: &ImapConfig,
+        store: &dyn crate::store::Store,
+        place: &Place,
+        pass: &mut Pass,
+    ) -> Result<(), ImapError> {
+        let settled = self.deliveries.await;
+        finish(session, config, store, place, settled, self.through, pass).await
+    }
 }
 
 /// A message's UID and what became of it.
