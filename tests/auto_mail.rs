@@ -2,22 +2,13 @@
 //! list mail and loops never start a conversation, change a status or
 //! notify anyone; a bounce of a notification marks its recipient failing.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use parley::intake::{Envelope, Outcome};
 use parley::store::Source;
 use parley::tickets::Status;
-
-macro_rules! on_every_backend {
-    ($case:ident) => {{
-        for backend in backends() {
-            println!("== {} on {}", stringify!($case), backend.name());
-            let env = TestEnv::new(&backend, |_| {}).await;
-            $case(&env).await;
-        }
-    }};
-}
 
 fn quarantined(outcome: &Outcome) -> &'static str {
     match outcome {

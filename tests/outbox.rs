@@ -3,6 +3,7 @@
 //! the answer back and keep loops away), and `parley serve` delivering to a
 //! real SMTP peer, Postfix's `smtp-sink` (in `outbox/wire.rs`).
 
+#[macro_use]
 mod common;
 #[path = "outbox/wire.rs"]
 mod wire;
@@ -12,20 +13,6 @@ use parley::intake::Outcome;
 use parley::intake::thread::SubjectTag;
 use parley::outbox::compose::{Composer, Context};
 use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
-
-/// Runs `chapter` on a fresh store of every backend and says which ran.
-macro_rules! on_every_backend {
-    ($chapter:ident) => {{
-        let mut ran = Vec::new();
-        for backend in backends() {
-            println!("== {} on {}", stringify!($chapter), backend.name());
-            let env = TestEnv::new(&backend, |_| {}).await;
-            $chapter(&env).await;
-            ran.push(backend.name());
-        }
-        println!("{} ran on: {}", stringify!($chapter), ran.join(", "));
-    }};
-}
 
 const MINUTE: i64 = 60_000;
 

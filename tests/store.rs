@@ -2,6 +2,7 @@
 //! always, PostgreSQL when `PARLEY_TEST_POSTGRES_URL` is set), through the
 //! `Store` trait only.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -14,20 +15,6 @@ use parley::store::{
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
 use serde_json::json;
-
-/// Runs `chapter` on a fresh store of every backend and says which ran.
-macro_rules! on_every_backend {
-    ($chapter:ident) => {{
-        let mut ran = Vec::new();
-        for backend in backends() {
-            println!("== {} on {}", stringify!($chapter), backend.name());
-            let env = TestEnv::new(&backend, |_| {}).await;
-            $chapter(&env).await;
-            ran.push(backend.name());
-        }
-        println!("{} ran on: {}", stringify!($chapter), ran.join(", "));
-    }};
-}
 
 fn raw(text: &str) -> NewRaw {
     NewRaw {

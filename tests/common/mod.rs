@@ -8,6 +8,22 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+/// Runs `chapter` on a fresh store of every backend and says which ran
+/// (test crates that use it declare `#[macro_use] mod common;`).
+#[allow(unused_macros)]
+macro_rules! on_every_backend {
+    ($chapter:ident) => {{
+        let mut ran = Vec::new();
+        for backend in backends() {
+            println!("== {} on {}", stringify!($chapter), backend.name());
+            let env = TestEnv::new(&backend, |_| {}).await;
+            $chapter(&env).await;
+            ran.push(backend.name());
+        }
+        println!("{} ran on: {}", stringify!($chapter), ran.join(", "));
+    }};
+}
+
 pub mod cli;
 pub mod fixtures;
 
