@@ -10,6 +10,9 @@
 //! `PARLEY_BENCH_MESSAGES` changes the count. Under `cargo test` it runs a
 //! small smoke pass that checks every message was stored once.
 
+#[path = "ceiling.rs"]
+mod ceiling;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -32,7 +35,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let reference = commit_ceiling(if bench { 3_000 } else { 100 }).await;
+        let reference = ceiling::commit_ceiling(if bench { 3_000 } else { 100 }).await;
         println!("reference: sqlx single-row commits, synchronous=FULL: {reference:.0} commits/s");
         let modes = [
             ("parse + thread, no write", Mode::PlanOnly, 8),
@@ -195,33 +198,4 @@ async fn run(count: usize, mode: Mode, concurrency: usize) -> f64 {
     };
     assert_eq!(raws, expected, "each message stored exactly once");
     count as f64 / elapsed
-}
-
-/// The disk's pace for this stack: one-row transactions through sqlx on a
-/// SQLite file with the store's settings (WAL, synchronous=FULL).
-async fn commit_ceiling(commits: usize) -> f64 {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = SqliteConnectOptions::new()
-        .filename(dir.path().join("ceiling.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = sqlx::SqlitePool::connect_with(options)
-        .await
-        .expect("sqlite");
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)")
-        .execute(&pool)
-        .await
-        .expect("table");
-    let row = vec![7u8; 256];
-    let start = Instant::now();
-    for _ in 0..commits {
-        sqlx::query("INSERT INTO t (v) VALUES ($1)")
-            .bind(&row[..])
-            .execute(&pool)
-            .await
-            .expect("insert");
-    }
-    commits as f64 / start.elapsed().as_secs_f64()
 }

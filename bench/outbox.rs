@@ -25,9 +25,14 @@
 #[allow(dead_code)] // its memory readers serve bench/smtp
 mod proc;
 
+#[path = "ceiling.rs"]
+mod ceiling;
+#[path = "postfix.rs"]
+mod postfix;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -39,6 +44,7 @@ use parley::outbox::compose::{Composer, Context, MAX_REFERENCES};
 use parley::outbox::worker::{self, Worker};
 use parley::store::{self, OutboxRow, OutboxState, Source, Store};
 use parley::token::Signer;
+use postfix::{Guard, postfix_tools};
 use proc::{cpu_model, cpu_seconds};
 
 const INTAKE: &str = "sales@bench.test";
@@ -84,7 +90,7 @@ fn main() {
 
     let mut failures = Vec::new();
     let mut rows = Vec::new();
-    let reference = runtime.block_on(commit_ceiling(if full { 3_000 } else { 100 }));
+    let reference = runtime.block_on(ceiling::commit_ceiling(if full { 3_000 } else { 100 }));
     for &(concurrency, batch) in settings {
         let bench = runtime.block_on(Bench::fill(count, concurrency, batch));
         let size = runtime.block_on(bench.composed_size());
@@ -485,64 +491,7 @@ fn dumped_message_ids(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The disk's pace for this stack: one-row transactions through sqlx on a
-/// SQLite file with the store's settings (as bench/intake measures it).
-async fn commit_ceiling(commits: usize) -> f64 {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = SqliteConnectOptions::new()
-        .filename(dir.path().join("ceiling.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = sqlx::SqlitePool::connect_with(options)
-        .await
-        .expect("sqlite");
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)")
-        .execute(&pool)
-        .await
-        .expect("table");
-    let row = vec![7u8; 256];
-    let start = Instant::now();
-    for _ in 0..commits {
-        sqlx::query("INSERT INTO t (v) VALUES ($1)")
-            .bind(&row[..])
-            .execute(&pool)
-            .await
-            .expect("insert");
-    }
-    commits as f64 / start.elapsed().as_secs_f64()
-}
-
 // ---------------------------------------------------------------- processes
-
-struct Tools {
-    source: PathBuf,
-    sink: PathBuf,
-}
-
-fn postfix_tools() -> Option<Tools> {
-    let find = |name: &str| {
-        ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
-            .iter()
-            .map(|dir| Path::new(dir).join(name))
-            .find(|p| p.is_file())
-    };
-    Some(Tools {
-        source: find("smtp-source")?,
-        sink: find("smtp-sink")?,
-    })
-}
-
-/// A child process killed (and reaped) when dropped, also on a panic.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `smtp-sink -c` on a free port: its running counters go to `counters`,
 /// from which [`Sink::received`] reads how many mails it took.

@@ -1,5 +1,6 @@
 //! What /proc says about a process, for the benchmarks' CPU and memory
-//! columns. Included by bench/smtp.rs and bench/imap.rs with `#[path]`.
+//! columns. Included by bench/smtp.rs, bench/imap.rs and bench/outbox.rs
+//! with `#[path]`.
 //! `pid` is a number or `self`.
 
 use std::fs::File;

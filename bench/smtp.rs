@@ -21,16 +21,20 @@
 #[path = "proc.rs"]
 mod proc;
 
+#[path = "postfix.rs"]
+mod postfix;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley::config::Config;
 use parley::store::{self, Store};
+use postfix::{Guard, postfix_tools};
 use proc::{cpu_model, cpu_seconds, status_field, status_mb};
 
 const PARLEY: &str = env!("CARGO_BIN_EXE_parley");
@@ -405,34 +409,6 @@ fn ms(d: Duration) -> String {
 }
 
 // ---------------------------------------------------------------- processes
-
-struct Tools {
-    source: PathBuf,
-    sink: PathBuf,
-}
-
-fn postfix_tools() -> Option<Tools> {
-    let find = |name: &str| {
-        ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
-            .iter()
-            .map(|dir| Path::new(dir).join(name))
-            .find(|p| p.is_file())
-    };
-    Some(Tools {
-        source: find("smtp-source")?,
-        sink: find("smtp-sink")?,
-    })
-}
-
-/// A child process killed (and reaped) when dropped, also on a panic.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Sink {
     child: Guard,
