@@ -102,7 +102,7 @@ where
         now,
         &request.actor,
         "ticket.assigned",
-        Some(number),
+        (Some(number), None),
         &detail,
     )
     .await?;

@@ -5,7 +5,7 @@
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::sql::{Backend, SqlStore, get};
+use super::sql::{Backend, SqlStore, audit, get, move_status};
 use super::{Moderate, Moderation, Ruling, StoreError, now_ms};
 use crate::outbox::Minter;
 use crate::tickets::{self, Role};
@@ -143,37 +143,10 @@ where
         .await?;
         outbox.push(get::<i64, _>(&row, "id")?);
     }
-    let mut audit = vec![(action, detail.to_string())];
+    let at = (Some(ticket), Some(m.message));
+    audit::<DB>(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;
     if let (Some(status), false) = (m.status, next == Moderation::Rejected) {
-        let row = sqlx::query("SELECT status FROM tickets WHERE number = $1")
-            .bind(ticket)
-            .fetch_one(&mut *tx)
-            .await?;
-        let old: String = get(&row, "status")?;
-        if old != status.as_str() {
-            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
-                .bind(status.as_str())
-                .bind(now)
-                .bind(ticket)
-                .execute(&mut *tx)
-                .await?;
-            let detail = serde_json::json!({ "from": old, "to": status }).to_string();
-            audit.push(("status.changed", detail));
-        }
-    }
-    for (action, detail) in audit {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, ticket, message, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now)
-        .bind(m.actor.as_str())
-        .bind(action)
-        .bind(ticket)
-        .bind(m.message)
-        .bind(detail.as_str())
-        .execute(&mut *tx)
-        .await?;
+        move_status::<DB>(&mut tx, now, &m.actor, (ticket, Some(m.message)), status).await?;
     }
     tx.commit().await?;
     Ok(outbox)

@@ -493,24 +493,7 @@ where
     ) -> Result<Status, StoreError> {
         let now = now_ms();
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let old: String = sqlx::query("SELECT status FROM tickets WHERE number = $1")
-            .bind(ticket)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| get(&row, "status"))
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
-        let old = status_of(&old)?;
-        if old != status {
-            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
-                .bind(status.as_str())
-                .bind(now)
-                .bind(ticket)
-                .execute(&mut *tx)
-                .await?;
-            let detail = serde_json::json!({ "from": old, "to": status }).to_string();
-            audit::<DB>(&mut tx, now, actor, "status.changed", Some(ticket), &detail).await?;
-        }
+        let old = move_status::<DB>(&mut tx, now, actor, (ticket, None), status).await?;
         tx.commit().await?;
         Ok(old)
     }
@@ -775,7 +758,7 @@ where
             now,
             "intake",
             "address.bounced",
-            Some(bounced.ticket),
+            (Some(bounced.ticket), None),
             &audit_detail,
         )
         .await?;
@@ -891,12 +874,54 @@ where
     get(&row, "id")
 }
 
+/// Sets a ticket's status within a transaction, with its
+/// `status.changed` audit entry (naming `message` when a message moved it)
+/// when it changes; returns the status it had.
+pub(super) async fn move_status<DB>(
+    conn: &mut DB::Connection,
+    now: i64,
+    actor: &str,
+    (ticket, message): (i64, Option<i64>),
+    status: Status,
+) -> Result<Status, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let old: String = sqlx::query("SELECT status FROM tickets WHERE number = $1")
+        .bind(ticket)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| get(&row, "status"))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
+    let old = status_of(&old)?;
+    if old != status {
+        sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
+            .bind(status.as_str())
+            .bind(now)
+            .bind(ticket)
+            .execute(&mut *conn)
+            .await?;
+        let detail = serde_json::json!({ "from": old, "to": status }).to_string();
+        let at = (Some(ticket), message);
+        audit::<DB>(conn, now, actor, "status.changed", at, &detail).await?;
+    }
+    Ok(old)
+}
+
 pub(super) async fn audit<DB>(
     conn: &mut DB::Connection,
     now: i64,
     actor: &str,
     action: &str,
-    ticket: Option<i64>,
+    (ticket, message): (Option<i64>, Option<i64>),
     detail: &str,
 ) -> Result<(), StoreError>
 where
@@ -908,12 +933,14 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, ticket, detail) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_log (at, actor, action, ticket, message, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(now)
     .bind(actor)
     .bind(action)
     .bind(ticket)
+    .bind(message)
     .bind(detail)
     .execute(&mut *conn)
     .await?;
