@@ -177,23 +177,8 @@ async fn pool(app: &App, queue: Option<String>, json: bool) -> Result<(), Failur
         return Err(Failure::NotFound(format!("queue {name:?} does not exist")));
     }
     let tickets = app.store().pool(queue.as_deref()).await?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&tickets).expect("tickets serialize")
-        );
-        return Ok(());
-    }
-    for t in tickets {
-        println!(
-            "#{:<6} {:<16} {:<12} {}  {}",
-            t.number,
-            t.status.as_str(),
-            t.queue,
-            time(t.created_at),
-            t.subject
-        );
-    }
+    // Waiting since: when it was opened.
+    print_tickets(&tickets, json, |t| t.created_at);
     Ok(())
 }
 
@@ -280,12 +265,19 @@ async fn list(
         limit: 0,
     };
     let tickets = app.store().tickets(&filter).await?;
+    print_tickets(&tickets, json, |t| t.updated_at);
+    Ok(())
+}
+
+/// Tickets as a JSON array, or a line each with the time `at` picks and
+/// the assignee when there is one.
+fn print_tickets(tickets: &[Ticket], json: bool, at: impl Fn(&Ticket) -> i64) {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&tickets).expect("tickets serialize")
+            serde_json::to_string_pretty(tickets).expect("tickets serialize")
         );
-        return Ok(());
+        return;
     }
     for t in tickets {
         println!(
@@ -293,7 +285,7 @@ async fn list(
             t.number,
             t.status.as_str(),
             t.queue,
-            time(t.updated_at),
+            time(at(t)),
             t.subject,
             t.assignee
                 .as_deref()
@@ -301,7 +293,6 @@ async fn list(
                 .unwrap_or_default()
         );
     }
-    Ok(())
 }
 
 #[derive(Serialize)]
