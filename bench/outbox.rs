@@ -38,12 +38,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parley::config::Config;
-use parley::intake::thread::SubjectTag;
 use parley::intake::{Envelope, Intake, Outcome};
 use parley::outbox::compose::{Composer, Context, MAX_REFERENCES};
 use parley::outbox::worker::{self, Worker};
 use parley::store::{self, OutboxRow, OutboxState, Source, Store};
-use parley::token::Signer;
 use postfix::{Guard, postfix_tools};
 use proc::{cpu_model, cpu_seconds};
 
@@ -326,17 +324,7 @@ impl Bench {
     }
 
     fn composer(&self, secret: &[u8]) -> Composer {
-        let config = &self.config;
-        Composer {
-            signer: Signer::new(secret),
-            reply_domain: config.mail.reply_domain.to_ascii_lowercase(),
-            from: config
-                .relay
-                .from_address(&config.mail.reply_domain)
-                .parse()
-                .expect("from address"),
-            subject_tag: SubjectTag::new(&config.mail.subject_tag),
-        }
+        Composer::new(&self.config, secret).expect("composer")
     }
 
     /// The size of the first row's mail as the worker composes it.
@@ -365,11 +353,14 @@ impl Bench {
                 .await
                 .expect("read"),
             reason: None,
+            participants: store.participants(row.ticket).await.expect("read"),
+            transcript: Vec::new(),
+            note: None,
             ticket,
         };
         let secret = self.config.load_secret().expect("secret");
         let mail = self.composer(&secret).compose(&row, &cx).expect("composed");
-        mail.formatted().len()
+        mail.bytes.len()
     }
 
     /// Rounds of the worker until one claims nothing, timed.

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::address;
 use crate::tickets::OnClosedReply;
 
+mod notify;
 mod relay;
+pub use notify::{NotifyConfig, fill_url};
 pub use relay::{OutboxConfig, RelayConfig, RelayTls};
 
 /// The compiled-in defaults: also the documentation of every key.
@@ -33,6 +35,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub relay: RelayConfig,
     pub outbox: OutboxConfig,
+    pub notify: NotifyConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     /// Mailboxes the IMAP poller pulls from.
@@ -447,6 +450,7 @@ impl Config {
         self.validate_imap()?;
         self.relay.validate()?;
         self.outbox.validate()?;
+        self.notify.validate()?;
         // A batch takes at most ceil(batch / concurrency) sends in a row,
         // each at most relay.timeout_secs; a lease that ran out before
         // would let another worker claim and send the same rows again.

@@ -15,13 +15,11 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use crate::error::Failure;
 use crate::intake::Intake;
-use crate::intake::thread::SubjectTag;
 use crate::outbox::compose::Composer;
 use crate::outbox::worker::{self, Worker};
 use crate::smtp::recipients::Recipients;
 use crate::smtp::{self, Protocol, Server, Settings};
 use crate::store::{self, Store};
-use crate::token::Signer;
 
 /// Opens the store (applying migrations), syncs the queues, binds every
 /// listener (a port that cannot be bound fails the start), serves until a
@@ -110,16 +108,7 @@ fn outbox_worker(
     secret: &[u8],
     store: Arc<dyn Store>,
 ) -> Result<Worker, ConfigError> {
-    let from = config.relay.from_address(&config.mail.reply_domain);
-    let from = from
-        .parse()
-        .map_err(|e| ConfigError::new("relay.from", format!("{from:?}: {e}")))?;
-    let composer = Composer {
-        signer: Signer::new(secret),
-        reply_domain: config.mail.reply_domain.to_ascii_lowercase(),
-        from,
-        subject_tag: SubjectTag::new(&config.mail.subject_tag),
-    };
+    let composer = Composer::new(config, secret)?;
     Ok(Worker {
         store,
         composer,

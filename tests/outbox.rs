@@ -1,16 +1,18 @@
 //! The outbox: the store's side of the worker on every backend (claim under
 //! a lease, record, retry), the composed notification (headers that thread
 //! the answer back and keep loops away), and `parley serve` delivering to a
-//! real SMTP peer, Postfix's `smtp-sink` (in `outbox/wire.rs`).
+//! real SMTP peer, Postfix's `smtp-sink` (in `outbox/wire.rs`), answered as
+//! Gmail and Outlook answer (in `outbox/clients.rs`).
 
 #[macro_use]
 mod common;
+#[path = "outbox/clients.rs"]
+mod clients;
 #[path = "outbox/wire.rs"]
 mod wire;
 
 use common::*;
 use parley::intake::Outcome;
-use parley::intake::thread::SubjectTag;
 use parley::outbox::compose::{Composer, Context};
 use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
 
@@ -201,12 +203,7 @@ async fn composed_notification_threads_back() {
     };
     let row = store.outbox(None, 10).await.unwrap().remove(0);
     assert_eq!(row.recipient, AGENT);
-    let composer = Composer {
-        signer: env.signer(),
-        reply_domain: REPLY_DOMAIN.into(),
-        from: format!("noreply@{REPLY_DOMAIN}").parse().unwrap(),
-        subject_tag: SubjectTag::new("[#{number}]"),
-    };
+    let composer = Composer::new(&env.config, SECRET.as_bytes()).expect("composer");
     let cx = Context {
         ticket: env.ticket(ticket).await,
         queue_name: "Shop desk".into(),
@@ -216,9 +213,12 @@ async fn composed_notification_threads_back() {
             .await
             .unwrap(),
         reason: None,
+        participants: store.participants(ticket).await.unwrap(),
+        transcript: Vec::new(),
+        note: None,
     };
     let mail = composer.compose(&row, &cx).expect("composed");
-    let envelope = mail.envelope();
+    let envelope = &mail.envelope;
     let sender = envelope.from().expect("a VERP sender").to_string();
     let bounce = sender
         .strip_prefix("bounce+")
@@ -226,7 +226,7 @@ async fn composed_notification_threads_back() {
         .expect("bounce+TOKEN@reply domain");
     assert_eq!(env.signer().verify_bounce(bounce).ok(), Some(row.id));
     assert_eq!(envelope.to().len(), 1);
-    let bytes = mail.formatted();
+    let bytes = mail.bytes.clone();
     let checked = wire::check_notification(&bytes, &row.message_id, &row.token, ticket);
     assert!(
         checked.body.contains("Is the lamp still for sale?"),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use lettre::address::Envelope;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -66,6 +67,9 @@ pub fn relay(config: &Config) -> Result<Relay, ConfigError> {
     }
     Ok(builder.build())
 }
+
+/// The outbox kind of a forwarded ticket's transcript.
+pub const TRANSCRIPT: &str = "transcript";
 
 /// Everything the worker needs; one per `parley serve`.
 pub struct Worker {
@@ -134,7 +138,7 @@ impl Worker {
     async fn deliver(&self, row: OutboxRow) {
         let outcome = match self.context(&row).await {
             Ok(Some(cx)) => match self.composer.compose(&row, &cx) {
-                Ok(mail) => send(&self.relay, mail, self.send_timeout).await,
+                Ok(mail) => send(&self.relay, &mail.envelope, &mail.bytes, self.send_timeout).await,
                 Err(e) => Sent::Permanent(e.to_string()),
             },
             Ok(None) => Sent::Permanent(format!("ticket {} does not exist", row.ticket)),
@@ -194,30 +198,52 @@ impl Worker {
             .store
             .thread_ids(row.ticket, row.participant, &row.message_id, MAX_REFERENCES)
             .await?;
-        let reason = if row.kind == REJECTED_NOTICE {
-            self.store
-                .audit(row.ticket)
-                .await?
-                .into_iter()
-                .rev()
-                .find(|a| a.action == "moderation.rejected" && a.message == row.message)
-                .and_then(|a| a.detail.get("reason")?.as_str().map(str::to_string))
+        // The moderator's reason and the forwarder's note are in the audit
+        // log, with the decision they belong to.
+        let audit = if row.kind == REJECTED_NOTICE || row.kind == TRANSCRIPT {
+            self.store.audit(row.ticket).await?
         } else {
-            None
+            Vec::new()
+        };
+        let detail =
+            |action: &str, matches: &dyn Fn(&crate::store::AuditEntry) -> bool, key: &str| {
+                audit
+                    .iter()
+                    .rev()
+                    .find(|a| a.action == action && matches(a))
+                    .and_then(|a| a.detail.get(key)?.as_str().map(str::to_string))
+            };
+        let reason = detail(
+            "moderation.rejected",
+            &|a| a.message == row.message,
+            "reason",
+        );
+        let note = detail(
+            "ticket.forwarded",
+            &|a| a.detail.get("to").and_then(|t| t.as_str()) == Some(row.recipient.as_str()),
+            "note",
+        );
+        let transcript = if row.kind == TRANSCRIPT {
+            self.store.messages(row.ticket).await?
+        } else {
+            Vec::new()
         };
         Ok(Some(Context {
+            participants: self.store.participants(row.ticket).await?,
             ticket,
             queue_name,
             message,
             thread_ids,
             reason,
+            transcript,
+            note,
         }))
     }
 }
 
 /// Hands one mail to the relay within `limit` and classifies the answer.
-pub async fn send(relay: &Relay, mail: lettre::Message, limit: Duration) -> Sent {
-    let Ok(answer) = tokio::time::timeout(limit, relay.send(mail)).await else {
+pub async fn send(relay: &Relay, envelope: &Envelope, bytes: &[u8], limit: Duration) -> Sent {
+    let Ok(answer) = tokio::time::timeout(limit, relay.send_raw(envelope, bytes)).await else {
         // The relay may have taken it: sent again later, at least once.
         return Sent::Retry(format!("no answer from the relay within {limit:?}"));
     };

@@ -78,7 +78,7 @@ fn free_port() -> u16 {
 }
 
 /// A child process killed and reaped on drop.
-struct Process(Child);
+pub struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -139,7 +139,7 @@ fn greets(port: u16, prefix: &str) -> Option<()> {
 }
 
 /// Polls `f` every 50 ms until it gives a value, at most [`WAIT`].
-fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(v) = f() {
@@ -180,32 +180,41 @@ fn dumps(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// A site: a config with an SMTP listener, the relay on `relay_port` and
 /// short retry intervals; `parley serve` on it.
-struct Site {
-    cli: Cli,
+pub struct Site {
+    pub cli: Cli,
     relay_port: u16,
+    /// Where `parley serve` listens for SMTP.
+    pub smtp_port: u16,
     dumps: PathBuf,
 }
 
 impl Site {
-    fn new() -> Site {
+    pub fn new() -> Site {
+        Site::with("")
+    }
+
+    /// A site with `extra` config lines after its own.
+    pub fn with(more: &str) -> Site {
         let relay_port = free_port();
+        let smtp_port = free_port();
         let extra = format!(
             "[smtp]\nlisten = [\"127.0.0.1:{}\"]\nhostname = \"mx.test\"\n\n\
              [relay]\nport = {relay_port}\ntimeout_secs = 5\n\n\
              [outbox]\nlease_secs = 30\npoll_interval_ms = 100\n\
-             first_retry_secs = 1\nmax_retry_secs = 1\n",
-            free_port()
+             first_retry_secs = 1\nmax_retry_secs = 1\n\n{more}",
+            smtp_port
         );
         let cli = Cli::with(&extra);
         let dumps = cli.dir.path().join("sink");
         Site {
             cli,
             relay_port,
+            smtp_port,
             dumps,
         }
     }
 
-    fn serve(&self) -> Process {
+    pub fn serve(&self) -> Process {
         let log = std::fs::File::create(self.cli.dir.path().join("serve.log")).expect("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
         command
@@ -228,16 +237,16 @@ impl Site {
         process
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.cli.dir.path().join("serve.log")).unwrap_or_default()
     }
 
-    fn sink(&self, args: &[&str]) -> Process {
+    pub fn sink(&self, args: &[&str]) -> Process {
         sink(self.relay_port, &self.dumps, args)
     }
 
     /// `parley ingest` of a mail from `from` to `to`; its Message-ID.
-    fn ingest(&self, from: &str, to: &str, subject: &str, body: &str) -> String {
+    pub fn ingest(&self, from: &str, to: &str, subject: &str, body: &str) -> String {
         let id = format!("{}@test.example", unique());
         let mail = format!(
             "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
@@ -248,7 +257,7 @@ impl Site {
         id
     }
 
-    fn outbox(&self) -> Vec<Value> {
+    pub fn outbox(&self) -> Vec<Value> {
         match self.cli.json(&["outbox", "list", "--json"]) {
             Value::Array(rows) => rows,
             other => panic!("outbox list --json: {other}"),
@@ -256,7 +265,7 @@ impl Site {
     }
 
     /// Waits until `outbox list` satisfies `ok`; the rows.
-    fn wait_outbox(&self, what: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub fn wait_outbox(&self, what: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         wait_for(|| Some(self.outbox()).filter(|rows| ok(rows))).unwrap_or_else(|| {
             panic!(
                 "outbox: {what}: {:#?}\nserve log:\n{}",
@@ -266,7 +275,7 @@ impl Site {
         })
     }
 
-    fn wait_dumps(&self, n: usize) -> Vec<(String, Vec<u8>)> {
+    pub fn wait_dumps(&self, n: usize) -> Vec<(String, Vec<u8>)> {
         wait_for(|| Some(dumps(&self.dumps)).filter(|d| d.len() >= n)).unwrap_or_else(|| {
             panic!(
                 "{n} mails at the sink, got {}\nserve log:\n{}",
@@ -277,11 +286,11 @@ impl Site {
     }
 }
 
-fn all_in(rows: &[Value], state: &str) -> bool {
+pub fn all_in(rows: &[Value], state: &str) -> bool {
     !rows.is_empty() && rows.iter().all(|r| r["state"] == state)
 }
 
-fn text(v: &Value) -> &str {
+pub fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
