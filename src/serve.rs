@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Failure;
 use crate::intake::Intake;
 use crate::outbox::compose::Composer;
+use crate::outbox::throttle::Throttle;
 use crate::outbox::worker::{self, Worker};
 use crate::smtp::recipients::Recipients;
 use crate::smtp::{self, Protocol, Server, Settings};
@@ -115,6 +116,7 @@ fn outbox_worker(
         relay: worker::relay(config)?,
         send_timeout: std::time::Duration::from_secs(config.relay.timeout_secs),
         config: config.outbox.clone(),
+        throttle: Throttle::new(&config.notify),
     })
 }
 

@@ -14,9 +14,11 @@ mod wire;
 use common::*;
 use parley::intake::Outcome;
 use parley::outbox::compose::{Composer, Context};
+use parley::outbox::throttle::Throttle;
 use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
 
 const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
 
 async fn row(store: &dyn Store, id: i64) -> OutboxRow {
     store
@@ -158,6 +160,179 @@ async fn outbox_lifecycle_on_every_backend() {
     on_every_backend!(lifecycle);
 }
 
+/// The throttles' side of the store: what was sent lately, holding a row
+/// back, coalescing rows into a carrier that settles them, retry.
+async fn throttles(env: &TestEnv) {
+    let store = env.store();
+    let ticket = env.open_ticket(MARIA, "Lamp").await;
+    let maria = env.reply_address(ticket, MARIA).await;
+    for body in ["Still there?", "Hello?"] {
+        let mail = Mail::new(MARIA, &maria, "Re: Lamp").body(body);
+        assert!(matches!(
+            env.deliver(&mail, &[&maria]).await,
+            Outcome::Stored { .. }
+        ));
+    }
+    let rows = store.outbox(None, 100).await.unwrap();
+    assert_eq!(rows.len(), 3, "three notices to the agent");
+    let [a, b, c] = [rows[0].id, rows[1].id, rows[2].id];
+    let agent = rows[0].participant;
+    let now = now_ms();
+    assert_eq!(store.outbox_last_sent(ticket, agent).await.unwrap(), None);
+
+    assert_eq!(
+        ids(&store.claim_outbox(now, now + MINUTE, 1).await.unwrap()),
+        [a]
+    );
+    assert!(store.outbox_sent(a, "250 ok", now).await.unwrap());
+    assert_eq!(
+        store.outbox_last_sent(ticket, agent).await.unwrap(),
+        Some(now)
+    );
+    assert_eq!(
+        store.outbox_sent_since(AGENT, now - MINUTE).await.unwrap(),
+        (1, Some(now))
+    );
+    assert_eq!(store.outbox_sent_since(AGENT, now).await.unwrap().0, 0);
+    assert_eq!(store.outbox_sent_since(MARIA, 0).await.unwrap(), (0, None));
+
+    // b rides with c; c waits a minute: nothing is due now.
+    store.outbox_coalesce(&[b], c).await.unwrap();
+    assert_eq!(ids(&store.outbox_coalesced(c).await.unwrap()), [b]);
+    store.outbox_postpone(c, now + MINUTE).await.unwrap();
+    assert!(
+        store
+            .claim_outbox(now, now + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = now + MINUTE;
+    assert_eq!(
+        ids(&store.claim_outbox(later, later + MINUTE, 10).await.unwrap()),
+        [c],
+        "the carrier alone"
+    );
+    assert_eq!(
+        row(store, c).await.attempts,
+        0,
+        "a postponement is no attempt"
+    );
+
+    // The carrier fails: so does what it carried; a retry brings both back.
+    assert!(store.outbox_failed(c, "550 5.1.1 gone").await.unwrap());
+    assert_eq!(store.outbox_settle_coalesced(c).await.unwrap(), 1);
+    let carried = row(store, b).await;
+    assert_eq!(carried.state, OutboxState::Failed);
+    assert_eq!(carried.last_reply.as_deref(), Some("550 5.1.1 gone"));
+    store.retry_outbox(c, later).await.unwrap();
+    assert_eq!(row(store, b).await.state, OutboxState::Pending);
+    assert_eq!(
+        ids(&store.claim_outbox(later, later + MINUTE, 10).await.unwrap()),
+        [c]
+    );
+    assert!(store.outbox_sent(c, "250 queued", later).await.unwrap());
+    assert_eq!(store.outbox_settle_coalesced(c).await.unwrap(), 1);
+    let carried = row(store, b).await;
+    assert_eq!(carried.state, OutboxState::Sent);
+    assert_eq!(carried.sent_at, Some(later));
+    assert_eq!(carried.coalesced_into, Some(c));
+    assert_eq!(store.outbox_settle_coalesced(c).await.unwrap(), 0);
+    // One mail for b and c: two in all.
+    assert_eq!(
+        store.outbox_sent_since(AGENT, 0).await.unwrap(),
+        (2, Some(now))
+    );
+}
+
+#[tokio::test]
+async fn throttles_on_every_backend() {
+    on_every_backend!(throttles);
+}
+
+/// The sifting of a claimed round: same ticket → one carrier; the ticket
+/// window and the hourly cap postpone, nothing is dropped.
+async fn sifting(env: &TestEnv) {
+    let store = env.store();
+    let lamp = env.open_ticket(MARIA, "Lamp").await;
+    let maria = env.reply_address(lamp, MARIA).await;
+    let again = Mail::new(MARIA, &maria, "Re: Lamp").body("Hello?");
+    env.deliver(&again, &[&maria]).await;
+    env.open_ticket(BOB, "Chair").await;
+    let now = now_ms();
+    let claimed = store.claim_outbox(now, now + MINUTE, 10).await.unwrap();
+    let [lamp1, lamp2, chair] = [claimed[0].id, claimed[1].id, claimed[2].id];
+    let hourly = Throttle {
+        ticket_ms: 0,
+        recipient_per_hour: 1,
+    };
+    let send = hourly.sift(store, claimed, now).await.unwrap();
+    assert_eq!(
+        ids(&send),
+        [lamp2],
+        "lamp1 rides with lamp2; the chair waits"
+    );
+    assert_eq!(row(store, lamp1).await.coalesced_into, Some(lamp2));
+    // The first of the hour goes now, so the chair's waits an hour.
+    assert_eq!(row(store, chair).await.next_attempt_at, now + HOUR);
+    assert!(store.outbox_sent(lamp2, "250 ok", now).await.unwrap());
+    assert!(
+        store
+            .claim_outbox(now + 2000, now + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store
+        .claim_outbox(now + HOUR, now + HOUR + MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&claimed), [chair]);
+    assert_eq!(
+        ids(&hourly.sift(store, claimed, now + HOUR).await.unwrap()),
+        [chair]
+    );
+    assert!(
+        store
+            .outbox_sent(chair, "250 ok", now + HOUR)
+            .await
+            .unwrap()
+    );
+    // A new message on the lamp within the ticket window waits for it.
+    let third = Mail::new(MARIA, &maria, "Re: Lamp").body("Still for sale?");
+    env.deliver(&third, &[&maria]).await;
+    let windowed = Throttle {
+        ticket_ms: MINUTE,
+        recipient_per_hour: 0,
+    };
+    let claimed = store
+        .claim_outbox(now + 3000, now + MINUTE, 10)
+        .await
+        .unwrap();
+    let lamp3 = claimed[0].id;
+    assert!(
+        windowed
+            .sift(store, claimed, now + 3000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(row(store, lamp3).await.next_attempt_at, now + MINUTE);
+    let claimed = store
+        .claim_outbox(now + MINUTE, now + 2 * MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&windowed.sift(store, claimed, now + MINUTE).await.unwrap()),
+        [lamp3]
+    );
+}
+
+#[tokio::test]
+async fn sifting_on_every_backend() {
+    on_every_backend!(sifting);
+}
+
 /// References name inbound messages and only the recipient's own issued IDs.
 async fn thread_ids(env: &TestEnv) {
     let store = env.store();
@@ -216,6 +391,7 @@ async fn composed_notification_threads_back() {
         participants: store.participants(ticket).await.unwrap(),
         transcript: Vec::new(),
         note: None,
+        earlier: Vec::new(),
     };
     let mail = composer.compose(&row, &cx).expect("composed");
     let envelope = &mail.envelope;

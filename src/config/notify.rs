@@ -19,6 +19,13 @@ pub struct NotifyConfig {
     /// Where a recipient turns notifications off, with `{token}`; empty:
     /// no `List-Unsubscribe` header.
     pub unsubscribe_url: String,
+    /// At most one new-message notification per recipient per ticket in
+    /// this many seconds; what comes within is coalesced into the next
+    /// one. 0: off.
+    pub throttle_ticket_secs: u64,
+    /// At most this many new-message notifications to one address per
+    /// hour; more wait (never dropped). 0: off.
+    pub throttle_recipient_per_hour: u64,
 }
 
 /// The placeholders a URL template may hold.

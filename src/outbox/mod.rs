@@ -7,6 +7,7 @@
 //! relay and records the answer (started by `parley serve`).
 
 pub mod compose;
+pub mod throttle;
 pub mod worker;
 
 use std::sync::OnceLock;

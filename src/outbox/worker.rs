@@ -25,6 +25,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 
 use super::compose::{Composer, Context, MAX_REFERENCES};
+use super::throttle::Throttle;
 use crate::config::{Config, ConfigError, OutboxConfig, RelayTls};
 use crate::store::{OutboxRow, OutboxState, REJECTED_NOTICE, Store, StoreError, now_ms};
 
@@ -81,6 +82,7 @@ pub struct Worker {
     /// outlast the batch.
     pub send_timeout: Duration,
     pub config: OutboxConfig,
+    pub throttle: Throttle,
 }
 
 impl Worker {
@@ -119,6 +121,7 @@ impl Worker {
             .claim_outbox(now, lease, self.config.batch as i64)
             .await?;
         let n = rows.len();
+        let rows = self.throttle.sift(&*self.store, rows, now).await?;
         futures_util::stream::iter(rows)
             .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
                 if *stopped.borrow() {
@@ -149,6 +152,10 @@ impl Worker {
         };
         if let Err(e) = self.record(&row, &outcome).await {
             tracing::warn!(id = row.id, error = %e, ?outcome, "outbox: cannot record the outcome");
+        } else if self.throttle != Throttle::off()
+            && let Err(e) = self.store.outbox_settle_coalesced(row.id).await
+        {
+            tracing::warn!(id = row.id, error = %e, "outbox: cannot settle coalesced rows");
         }
     }
 
@@ -194,6 +201,17 @@ impl Worker {
             Some(id) => self.store.message(id).await?,
             None => None,
         };
+        // The messages of the rows a throttle coalesced into this one.
+        let mut earlier = Vec::new();
+        if row.kind == "new_message" && self.throttle != Throttle::off() {
+            for r in self.store.outbox_coalesced(row.id).await? {
+                if let Some(id) = r.message
+                    && let Some(m) = self.store.message(id).await?
+                {
+                    earlier.push(m);
+                }
+            }
+        }
         let thread_ids = self
             .store
             .thread_ids(row.ticket, row.participant, &row.message_id, MAX_REFERENCES)
@@ -237,6 +255,7 @@ impl Worker {
             reason,
             transcript,
             note,
+            earlier,
         }))
     }
 }

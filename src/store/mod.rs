@@ -15,6 +15,7 @@ mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
+mod throttle;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -602,6 +603,32 @@ pub trait Store: Send + Sync {
     /// Makes a failed row pending again, due at `now`. `NotFound` or
     /// `Conflict` (not failed) otherwise.
     async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    // The throttles (`src/store/throttle.rs`).
+    /// When a new-message notification to `participant` on `ticket` was
+    /// last sent (Unix ms).
+    async fn outbox_last_sent(
+        &self,
+        ticket: i64,
+        participant: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// How many new-message mails went to `recipient` after `since`, and
+    /// when the first of them went.
+    async fn outbox_sent_since(
+        &self,
+        recipient: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError>;
+    /// Holds a pending row back until `until` (no attempt counted) and
+    /// gives up its lease.
+    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError>;
+    /// Coalesces pending `rows` (and whatever they carried) into `into`:
+    /// they are no longer claimed and take `into`'s outcome.
+    async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError>;
+    /// The rows coalesced into `carrier`, oldest first.
+    async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Gives the rows coalesced into `carrier` its outcome (once it is no
+    /// longer pending); how many changed.
+    async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError>;
     /// The last `limit` Message-IDs of ticket `ticket` a notification to
     /// `participant` may name in References, oldest first: inbound
     /// messages' and the ones issued to that participant (never another

@@ -68,11 +68,14 @@ pub struct OutboxRow {
     pub next_attempt_at: i64,
     pub sent_at: Option<i64>,
     pub created_at: i64,
+    /// Held back by a throttle and announced by this later row instead;
+    /// takes that row's outcome.
+    pub coalesced_into: Option<i64>,
 }
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, ticket, message, participant, recipient, token, \
      message_id, kind, state, attempts, last_error, last_reply, next_attempt_at, sent_at, \
-     created_at";
+     created_at, coalesced_into";
 
 pub(super) fn outbox_row_of<R: Row>(row: &R) -> Result<OutboxRow, StoreError>
 where
@@ -98,6 +101,7 @@ where
         next_attempt_at: get(row, "next_attempt_at")?,
         sent_at: get(row, "sent_at")?,
         created_at: get(row, "created_at")?,
+        coalesced_into: get(row, "coalesced_into")?,
     })
 }
 
@@ -124,7 +128,7 @@ where
         // other's rows.
         let sql = format!(
             "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox \
-             WHERE state = 'pending' AND next_attempt_at <= $2 \
+             WHERE state = 'pending' AND next_attempt_at <= $2 AND coalesced_into IS NULL \
              AND (lease_until IS NULL OR lease_until <= $2) ORDER BY id LIMIT $3{}) \
              RETURNING {OUTBOX_COLUMNS}",
             DB::SKIP_LOCKED
@@ -252,6 +256,13 @@ where
         .fetch_optional(&self.write)
         .await?;
         if done.is_some() {
+            // What it carried waits for it again.
+            sqlx::query(
+                "UPDATE outbox SET state = 'pending' WHERE coalesced_into = $1 AND state = 'failed'",
+            )
+            .bind(id)
+            .execute(&self.write)
+            .await?;
             return Ok(());
         }
         let row = sqlx::query("SELECT state FROM outbox WHERE id = $1")

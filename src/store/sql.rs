@@ -632,6 +632,38 @@ where
         self.retry_outbox_row(id, now).await
     }
 
+    async fn outbox_last_sent(
+        &self,
+        ticket: i64,
+        participant: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.last_sent_at(ticket, participant).await
+    }
+
+    async fn outbox_sent_since(
+        &self,
+        recipient: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        self.sent_since(recipient, since).await
+    }
+
+    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError> {
+        self.postpone_row(id, until).await
+    }
+
+    async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
+        self.coalesce_rows(rows, into).await
+    }
+
+    async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        self.coalesced_rows(carrier).await
+    }
+
+    async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError> {
+        self.settle_coalesced_rows(carrier).await
+    }
+
     async fn thread_ids(
         &self,
         ticket: i64,

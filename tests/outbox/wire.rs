@@ -190,18 +190,20 @@ pub struct Site {
 
 impl Site {
     pub fn new() -> Site {
-        Site::with("")
+        Site::throttled(0)
     }
 
-    /// A site with `extra` config lines after its own.
-    pub fn with(more: &str) -> Site {
+    /// A site whose per-ticket throttle is `ticket_secs` (0: off, as for
+    /// [`Site::new`], so that quick answers are not held back).
+    pub fn throttled(ticket_secs: u64) -> Site {
         let relay_port = free_port();
         let smtp_port = free_port();
         let extra = format!(
             "[smtp]\nlisten = [\"127.0.0.1:{}\"]\nhostname = \"mx.test\"\n\n\
              [relay]\nport = {relay_port}\ntimeout_secs = 5\n\n\
              [outbox]\nlease_secs = 30\npoll_interval_ms = 100\n\
-             first_retry_secs = 1\nmax_retry_secs = 1\n\n{more}",
+             first_retry_secs = 1\nmax_retry_secs = 1\n\n\
+             [notify]\nthrottle_ticket_secs = {ticket_secs}\n",
             smtp_port
         );
         let cli = Cli::with(&extra);
@@ -409,4 +411,76 @@ fn permanent_failure_is_kept_until_retried() {
     assert!(out.contains("pending again"), "{out}");
     site.wait_outbox("the retried notice is sent", |r| all_in(r, "sent"));
     assert_eq!(site.wait_dumps(1).len(), 1);
+}
+
+#[test]
+fn a_burst_within_the_ticket_window_arrives_as_one_mail() {
+    let site = Site::throttled(3);
+    let _sink = site.sink(&[]);
+    let _serve = site.serve();
+    site.ingest(MARIA, DESK, "Oak lamp", "Hi");
+    let rows = site.wait_outbox("the agent is told", |r| all_in(r, "sent"));
+    let ticket = rows[0]["ticket"].as_i64().expect("a ticket");
+    let first = site.wait_dumps(1);
+    let to_agent = check_notification(
+        &first[0].1,
+        text(&rows[0]["message_id"]),
+        text(&rows[0]["token"]),
+        ticket,
+    );
+    site.ingest(AGENT, &to_agent.reply_to, "Re: Oak lamp", "Hello Maria!");
+    let rows = site.wait_outbox("Maria is told", |r| r.len() == 2 && all_in(r, "sent"));
+    let dumped = site.wait_dumps(2);
+    let to_maria = check_notification(
+        &dumped[1].1,
+        text(&rows[1]["message_id"]),
+        text(&rows[1]["token"]),
+        ticket,
+    );
+    // Two quick follow-ups while the agent's window is still open.
+    site.ingest(
+        MARIA,
+        &to_maria.reply_to,
+        "Re: Oak lamp",
+        "Is it still there?",
+    );
+    site.ingest(
+        MARIA,
+        &to_maria.reply_to,
+        "Re: Oak lamp",
+        "I can pay today.",
+    );
+    let rows = site.wait_outbox("both follow-ups settled", |r| {
+        r.len() == 4 && all_in(r, "sent")
+    });
+    let carrier = rows[3]["id"].as_i64().expect("an id");
+    assert_eq!(
+        rows[2]["coalesced_into"].as_i64(),
+        Some(carrier),
+        "{rows:#?}"
+    );
+    assert!(rows[3]["coalesced_into"].is_null(), "{rows:#?}");
+    let sent = |r: &Value| r["sent_at"].as_i64().expect("sent_at");
+    assert!(
+        sent(&rows[3]) >= sent(&rows[0]) + 3000,
+        "held back for the window: {rows:#?}"
+    );
+    // One mail for the two, announcing both; nothing else arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    let dumped = dumps(&site.dumps);
+    assert_eq!(dumped.len(), 3, "three mails in all");
+    let both = check_notification(
+        &dumped[2].1,
+        text(&rows[3]["message_id"]),
+        text(&rows[3]["token"]),
+        ticket,
+    );
+    assert_eq!(both.to, AGENT);
+    assert!(
+        both.body.contains("2 new messages")
+            && both.body.contains("Is it still there?")
+            && both.body.contains("I can pay today."),
+        "{}",
+        both.body
+    );
 }

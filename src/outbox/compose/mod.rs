@@ -85,6 +85,9 @@ pub struct Context {
     pub transcript: Vec<Stored>,
     /// For a transcript: the note of whoever forwarded the ticket.
     pub note: Option<String>,
+    /// For a new message: the earlier messages a throttle held back and
+    /// coalesced into this notification, oldest first.
+    pub earlier: Vec<Stored>,
 }
 
 /// A composed notification: the envelope (VERP sender, the recipient) and
@@ -265,6 +268,7 @@ mod tests {
             next_attempt_at: 0,
             sent_at: None,
             created_at: 0,
+            coalesced_into: None,
         }
     }
 
@@ -328,6 +332,7 @@ mod tests {
             ],
             transcript: Vec::new(),
             note: None,
+            earlier: Vec::new(),
         }
     }
 

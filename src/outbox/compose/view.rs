@@ -24,6 +24,9 @@ pub struct View {
     /// The author of the message announced; none for notices.
     pub sender: Option<Person>,
     pub message: Option<MessageView>,
+    /// Every message this notification announces, oldest first: the
+    /// earlier ones a throttle coalesced into it, then `message`.
+    pub messages: Vec<Entry>,
     /// The line above which a reply is read (intake cuts the rest).
     pub marker: String,
     /// The recipient's own reply address.
@@ -110,25 +113,33 @@ impl View {
             .then(|| fill_url(&composer.web_url, cx.ticket.number, &row.token));
         let unsubscribe_url = (!composer.unsubscribe_url.is_empty() && row.kind == "new_message")
             .then(|| fill_url(&composer.unsubscribe_url, cx.ticket.number, &row.token));
+        let entry = |m: &Message| Entry {
+            author: person(m.author).map_or_else(|| "Unknown".into(), |p| p.name),
+            role: cx
+                .participants
+                .iter()
+                .find(|p| Some(p.id) == m.author)
+                .map_or("", |p| p.role.as_str())
+                .into(),
+            at: format_time(m.created_at),
+            text: visible_text(m).trim_end().to_string(),
+        };
         let transcript = if row.kind == "transcript" {
             cx.transcript
                 .iter()
                 .filter(|m| shown(m))
-                .map(|m| Entry {
-                    author: person(m.author).map_or_else(|| "Unknown".into(), |p| p.name),
-                    role: cx
-                        .participants
-                        .iter()
-                        .find(|p| Some(p.id) == m.author)
-                        .map_or("", |p| p.role.as_str())
-                        .into(),
-                    at: format_time(m.created_at),
-                    text: visible_text(m).trim_end().to_string(),
-                })
+                .map(entry)
                 .collect()
         } else {
             Vec::new()
         };
+        let messages = cx
+            .earlier
+            .iter()
+            .filter(|m| shown(m))
+            .chain(announced)
+            .map(entry)
+            .collect();
         View {
             kind: row.kind.clone(),
             ticket: TicketView {
@@ -143,6 +154,7 @@ impl View {
             },
             sender: announced.and_then(|m| person(m.author)),
             message: announced.map(|m| message_view(visible_text(m), m.redacted_text.is_some())),
+            messages,
             recipient,
             queue,
             marker: marker(),
@@ -183,6 +195,20 @@ impl View {
             recipient: who("Example desk", Role::Seller),
             sender: Some(who("Maria", Role::Client)),
             message: Some(message_view(text, false)),
+            messages: vec![
+                Entry {
+                    author: "Maria".into(),
+                    role: "client".into(),
+                    at: format_time(0),
+                    text: "Hello".into(),
+                },
+                Entry {
+                    author: "Maria".into(),
+                    role: "client".into(),
+                    at: format_time(60_000),
+                    text: text.into(),
+                },
+            ],
             marker: marker(),
             reply_address: "reply+abc@reply.example".into(),
             web_url: Some("https://market.example/messages/42?t=abc".into()),
