@@ -252,7 +252,13 @@ impl Templates {
             .collect();
         for queue in queues {
             for kind in KINDS {
-                self.render_in(&strict, kind, queue, &View::sample(kind))?;
+                // One announced message, and several (coalesced by a
+                // throttle): the templates branch on it.
+                let mut one = View::sample(kind);
+                one.messages.truncate(1);
+                for view in [View::sample(kind), one] {
+                    self.render_in(&strict, kind, queue, &view)?;
+                }
             }
         }
         Ok(())
@@ -337,6 +343,7 @@ mod tests {
     fn html_is_escaped_and_text_is_not() {
         let t = Templates::built_in();
         let mut v = View::sample("new_message");
+        v.messages.truncate(1);
         v.message.as_mut().unwrap().text = "<b>5 < 6</b> & \"so\"".into();
         let r = t.render("new_message", "desk", &v).unwrap();
         assert!(r.text.contains("<b>5 < 6</b> & \"so\""), "{}", r.text);
