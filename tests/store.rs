@@ -139,6 +139,7 @@ async fn migrations_and_queues_story(env: &TestEnv) {
             display_name: String::new(),
             intake: vec!["Bids@Auction.Example".into(), "lots@auction.example".into()],
             staff: vec!["b@auction.example".into(), "a@auction.example".into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();
@@ -155,6 +156,7 @@ async fn migrations_and_queues_story(env: &TestEnv) {
             display_name: "Auction house".into(),
             intake: vec!["lots@auction.example".into()],
             staff: vec!["c@auction.example".into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();
@@ -500,6 +502,7 @@ async fn sync_queue_moves_an_intake_address() {
             display_name: String::new(),
             intake: intake.iter().map(|a| a.to_string()).collect(),
             staff: vec![AGENT.into()],
+            ..QueueConfig::default()
         };
         // Looked up once before the move (a server caches what it found):
         // the move must still show.
@@ -788,6 +791,7 @@ async fn assignment_story(env: &TestEnv) {
             display_name: "Shop desk".into(),
             intake: vec![DESK.into()],
             staff: vec![AGENT.into(), OPS.into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();
