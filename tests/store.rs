@@ -9,8 +9,9 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Assign, Assignment, Direction, Moderate, Moderation, NewAttachment, NewParticipant, NewRaw,
-    NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError, Target, TicketFilter,
+    Assign, Assignment, AutoReplies, Direction, Moderate, Moderation, NewAttachment,
+    NewParticipant, NewRaw, NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError,
+    Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
@@ -62,6 +63,7 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
         notify: true,
         policy: PolicyRecord::default(),
         actor: "intake".into(),
+        replies: AutoReplies::default(),
     }
 }
 
@@ -87,6 +89,7 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
         notify: true,
         policy: PolicyRecord::default(),
         actor: "cli".into(),
+        replies: AutoReplies::default(),
     }
 }
 
