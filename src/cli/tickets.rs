@@ -223,9 +223,22 @@ async fn forward(
             "--note is longer than {MAX_NOTE_CHARS} characters"
         )));
     }
+    let to_normal = address::normalize(to);
+    // The transcript would come back to parley: a reply address threads to
+    // whoever it names, an intake address opens a ticket from our own mail.
+    let reply_domain = &app.config.mail.reply_domain;
+    let ours = to_normal
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(reply_domain));
+    if ours || app.store().queue_by_intake(&to_normal).await?.is_some() {
+        return Err(Failure::Usage(format!(
+            "--to {to:?} is one of parley's own addresses (reply or intake); \
+             forward to a person"
+        )));
+    }
     let request = Forward {
         ticket: number,
-        to: address::normalize(to),
+        to: to_normal,
         note,
         actor,
     };
