@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::address;
 use crate::tickets::OnClosedReply;
 
+mod hours;
 mod notify;
 mod relay;
+pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
 pub use notify::{NotifyConfig, fill_url};
 pub use relay::{OutboxConfig, RelayConfig, RelayTls};
 
@@ -123,7 +125,7 @@ pub struct SmtpConfig {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     pub name: String,
@@ -133,6 +135,26 @@ pub struct QueueConfig {
     pub intake: Vec<String>,
     #[serde(default)]
     pub staff: Vec<String>,
+    /// The acknowledgement's text: when set, a client's message that opens
+    /// a ticket in this queue is answered with an `ack` notification that
+    /// shows it. Empty: no acknowledgement.
+    #[serde(default)]
+    pub greeting: String,
+    /// When the queue works; outside these hours a client's message is
+    /// answered with an `after_hours` notification. `None`: always open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<HoursConfig>,
+}
+
+impl QueueConfig {
+    /// The queue's working hours compiled; `key` is this queue's place in
+    /// the config (`queues[0]`), for the error.
+    pub fn working_hours(&self, key: &str) -> Result<Option<WorkingHours>, ConfigError> {
+        self.hours
+            .as_ref()
+            .map(|h| h.working_hours(&format!("{key}.hours")))
+            .transpose()
+    }
 }
 
 /// One mailbox of the IMAP poller (`[[imap]]`).
@@ -510,6 +532,7 @@ impl Config {
                     ));
                 }
             }
+            queue.working_hours(&key)?;
         }
         Ok(())
     }

@@ -14,7 +14,9 @@
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
 //!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
 //!   author wrote), [`intake::policy`] (contact details, payment off the
-//!   platform, spam, abuse: allow, redact, hold or reject). The stages
+//!   platform, spam, abuse: allow, redact, hold or reject) and
+//!   [`intake::replies`] (the acknowledgement and the after-hours reply a
+//!   client gets, by the queue's greeting and working hours). The stages
 //!   decide and read; only the commit writes. Held messages wait for a
 //!   moderator (`parley moderation`).
 //! - [`tickets`] holds the domain rules: statuses, roles, transitions.

@@ -9,8 +9,9 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Assign, Assignment, Direction, Moderate, Moderation, NewAttachment, NewParticipant, NewRaw,
-    NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError, Target, TicketFilter,
+    Assign, Assignment, AutoReplies, Direction, Moderate, Moderation, NewAttachment,
+    NewParticipant, NewRaw, NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError,
+    Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
 use parley::token::ReplyToken;
@@ -62,6 +63,7 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
         notify: true,
         policy: PolicyRecord::default(),
         actor: "intake".into(),
+        replies: AutoReplies::default(),
     }
 }
 
@@ -87,6 +89,7 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
         notify: true,
         policy: PolicyRecord::default(),
         actor: "cli".into(),
+        replies: AutoReplies::default(),
     }
 }
 
@@ -139,6 +142,7 @@ async fn migrations_and_queues_story(env: &TestEnv) {
             display_name: String::new(),
             intake: vec!["Bids@Auction.Example".into(), "lots@auction.example".into()],
             staff: vec!["b@auction.example".into(), "a@auction.example".into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();
@@ -155,6 +159,7 @@ async fn migrations_and_queues_story(env: &TestEnv) {
             display_name: "Auction house".into(),
             intake: vec!["lots@auction.example".into()],
             staff: vec!["c@auction.example".into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();
@@ -500,6 +505,7 @@ async fn sync_queue_moves_an_intake_address() {
             display_name: String::new(),
             intake: intake.iter().map(|a| a.to_string()).collect(),
             staff: vec![AGENT.into()],
+            ..QueueConfig::default()
         };
         // Looked up once before the move (a server caches what it found):
         // the move must still show.
@@ -788,6 +794,7 @@ async fn assignment_story(env: &TestEnv) {
             display_name: "Shop desk".into(),
             intake: vec![DESK.into()],
             staff: vec![AGENT.into(), OPS.into()],
+            ..QueueConfig::default()
         })
         .await
         .unwrap();

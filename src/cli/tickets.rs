@@ -10,8 +10,9 @@ use crate::address;
 use crate::error::Failure;
 use crate::intake::parse;
 use crate::store::{
-    Assign, Assignment, AttachmentInfo, AuditEntry, Direction, Message, NewParticipant, NewTicket,
-    Notification, Participant, PolicyRecord, Post, Posted, Target, Ticket, TicketFilter,
+    Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Direction, Forward, Forwarding,
+    Message, NewParticipant, NewTicket, Notification, Participant, PolicyRecord, Post, Posted,
+    Target, Ticket, TicketFilter,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -105,6 +106,26 @@ pub enum TicketsCommand {
         #[arg(long = "as", value_name = "NAME", default_value = "cli")]
         actor: String,
     },
+    /// Forward a ticket to a staff address: it gets the transcript and can
+    /// answer for the seller side by replying to it.
+    ///
+    /// ADDR joins the ticket as a staff participant (a seller-side
+    /// participant already is reused; the client is refused, exit 77). The
+    /// transcript is queued in the outbox with NOTE; the ticket's status
+    /// and assignee stay as they are.
+    Forward {
+        number: i64,
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        /// A note to the recipient, shown above the transcript.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Who forwards, for the history.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_side(s: &str) -> Result<Role, String> {
@@ -167,6 +188,95 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
             address,
             actor,
         } => assign(app, number, &address, actor, true).await,
+        TicketsCommand::Forward {
+            number,
+            to,
+            note,
+            actor,
+            json,
+        } => forward(app, number, &to, note, actor, json).await,
+    }
+}
+
+/// The longest `--note`: a few paragraphs, not a document.
+const MAX_NOTE_CHARS: usize = 4000;
+
+async fn forward(
+    app: &App,
+    number: i64,
+    to: &str,
+    note: Option<String>,
+    actor: String,
+    json: bool,
+) -> Result<(), Failure> {
+    if !address::is_address(to) {
+        return Err(Failure::Usage(format!(
+            "--to {to:?} is not an email address"
+        )));
+    }
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(Failure::Usage(format!(
+            "--note is longer than {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    let to_normal = address::normalize(to);
+    // The transcript would come back to parley: a reply address threads to
+    // whoever it names, an intake address opens a ticket from our own mail.
+    let reply_domain = &app.config.mail.reply_domain;
+    let ours = to_normal
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(reply_domain));
+    if ours || app.store().queue_by_intake(&to_normal).await?.is_some() {
+        return Err(Failure::Usage(format!(
+            "--to {to:?} is one of parley's own addresses (reply or intake); \
+             forward to a person"
+        )));
+    }
+    let request = Forward {
+        ticket: number,
+        to: to_normal,
+        note,
+        actor,
+    };
+    let to = &request.to;
+    let done = app.store().forward(&request, app.intake.minter()).await?;
+    match done {
+        Forwarding::IsClient => Err(Failure::Rejected(format!(
+            "{to} is the client of ticket #{number}; a transcript goes to the seller side only"
+        ))),
+        Forwarding::Forwarded {
+            participant,
+            added,
+            notification,
+            message,
+        } => {
+            if json {
+                let out = serde_json::json!({
+                    "ticket": number,
+                    "to": to,
+                    "note": request.note,
+                    "participant": participant,
+                    "added": added,
+                    "notification": notification,
+                    "message": message,
+                });
+                println!("{out:#}");
+            } else {
+                let joined = if added {
+                    "; it joins the ticket as staff"
+                } else {
+                    ""
+                };
+                println!(
+                    "ticket #{number}: forwarded to {to}{joined} (transcript queued, notification {notification})"
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -437,6 +547,8 @@ fn written_post(app: &App, target: Target, text: String, author_token: &str) -> 
         // Written by an operator on the command line: no policy runs.
         policy: PolicyRecord::default(),
         actor: "cli".into(),
+        // The operator answers; nothing answers the operator.
+        replies: AutoReplies::default(),
     }
 }
 

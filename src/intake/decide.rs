@@ -10,6 +10,7 @@
 use super::classify::{Auto, Classification};
 use super::parse::Parsed;
 use super::policy::{Action, Verdict};
+use super::replies;
 use super::reply::Reply;
 use super::thread::{self, MatchedBy, Thread};
 use super::{Decision, Intake};
@@ -75,7 +76,9 @@ impl Intake {
         }
         let held = thread.flags.iter().any(|f| thread::is_holding(f))
             || facts.verdict.action == Action::Hold;
-        let post = |target| Decision::Post(Box::new(self.post(facts, target, held)));
+        let post = |target: Target, queue: &str| {
+            Decision::Post(Box::new(self.post(facts, target, queue, held)))
+        };
         if let Some(ticket) = &thread.ticket {
             if facts.find_duplicates
                 && self
@@ -117,11 +120,14 @@ impl Intake {
                     };
                 }
             };
-            return Ok(post(Target::Existing {
-                ticket: ticket.number,
-                author: thread.author.as_ref().map(|a| a.id),
-                status: status.filter(|s| *s != ticket.status),
-            }));
+            return Ok(post(
+                Target::Existing {
+                    ticket: ticket.number,
+                    author: thread.author.as_ref().map(|a| a.id),
+                    status: status.filter(|s| *s != ticket.status),
+                },
+                &ticket.queue,
+            ));
         }
         match (&thread.queue, thread.matched_by) {
             (Some(_), MatchedBy::New) if automatic => Ok(Decision::Quarantine {
@@ -136,10 +142,26 @@ impl Intake {
         }
     }
 
-    /// The post for this message on `target`.
-    fn post(&self, facts: &Facts<'_>, target: Target, held: bool) -> Post {
+    /// The post for this message on `target`, a ticket of `queue`.
+    fn post(&self, facts: &Facts<'_>, target: Target, queue: &str, held: bool) -> Post {
         let (parsed, thread) = (facts.parsed, facts.thread);
         let auto = facts.classification.auto;
+        // A new ticket's author is its first participant, the sender.
+        let new_ticket = matches!(target, Target::New(_));
+        let author = match &target {
+            Target::New(t) => t.participants.first().map(|p| p.role),
+            Target::Existing { .. } => thread.author.as_ref().map(|a| a.role),
+        };
+        let replies = replies::decide(
+            self.replies.get(queue),
+            replies::Facts {
+                new_ticket,
+                author,
+                auto,
+                held,
+            },
+            self.clock.now(),
+        );
         let mut flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
         let attachments: Vec<NewAttachment> = parsed
             .attachments
@@ -176,6 +198,7 @@ impl Intake {
             notify: !held && auto == Auto::None,
             policy: self.policy_record(facts, held),
             actor: "intake".into(),
+            replies,
         }
     }
 
@@ -203,7 +226,7 @@ impl Intake {
         &self,
         facts: &Facts<'_>,
         queue: &Queue,
-        post: &impl Fn(Target) -> Decision,
+        post: &impl Fn(Target, &str) -> Decision,
     ) -> Result<Decision, StoreError> {
         let parsed = facts.parsed;
         let Some(from) = &parsed.from else {
@@ -240,7 +263,7 @@ impl Intake {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or("(no subject)");
-        Ok(post(Target::New(NewTicket {
+        let target = Target::New(NewTicket {
             queue_id: queue.id,
             subject: subject.to_string(),
             status: Status::Open,
@@ -250,6 +273,7 @@ impl Intake {
             auction_title: None,
             origin_key: Some(parsed.dedupe_key.clone()),
             participants,
-        })))
+        });
+        Ok(post(target, &queue.name))
     }
 }

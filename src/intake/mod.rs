@@ -18,6 +18,7 @@ mod decide;
 pub mod group;
 pub mod parse;
 pub mod policy;
+pub mod replies;
 pub mod reply;
 mod report;
 pub mod thread;
@@ -128,6 +129,10 @@ pub struct Intake {
     policy: std::sync::Arc<policy::Policy>,
     /// When set, commits go through the group committer.
     group: Option<group::GroupCommit>,
+    /// Each queue's greeting and working hours, by queue name.
+    replies: std::collections::HashMap<String, replies::QueueReplies>,
+    /// The time working hours are judged by.
+    clock: replies::Clock,
 }
 
 impl Intake {
@@ -144,7 +149,15 @@ impl Intake {
             },
             policy: config.policy.clone(),
             group: None,
+            replies: replies::by_queue(config),
+            clock: replies::Clock::system(),
         }
+    }
+
+    /// Judges working hours by `clock` instead of the system's (tests).
+    pub fn with_clock(mut self, clock: replies::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Commits through a group committer of at most `max_batch` messages

@@ -20,7 +20,10 @@ use sqlx::{
 };
 
 use super::sql::{Backend, SqlStore};
-use super::{Direction, NewAttachment, Post, Posted, StoreError, Target, now_ms};
+use super::{
+    ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewAttachment, Post, Posted, StoreError, Target,
+    now_ms,
+};
 use crate::outbox::Minter;
 use crate::tickets::{self, Role, Status};
 
@@ -115,6 +118,9 @@ struct State {
     people: HashMap<i64, Vec<(i64, String, Role)>>,
     messages: HashSet<(i64, String)>,
     origins: HashMap<(i64, String), i64>,
+    /// ticket → when its latest `after_hours` row was created: the window
+    /// of [`super::AfterHours`] is measured from it.
+    last_after_hours: HashMap<i64, i64>,
     ticket_ids: Vec<i64>,
     participant_ids: Vec<i64>,
     message_ids: Vec<i64>,
@@ -130,12 +136,24 @@ struct Rows<'a> {
     messages: Vec<(i64, &'a Post, i64, Option<i64>)>,
     /// ticket → final status
     updates: Vec<(i64, Status)>,
-    /// (ticket, message, participant, recipient, token, message_id)
-    outbox: Vec<(i64, i64, i64, String, String, String)>,
+    outbox: Vec<OutboxPlan>,
     /// (message_id, ticket, participant)
     issued: Vec<(String, i64, Option<i64>)>,
     /// (actor, action, ticket, message, detail)
     audit: Vec<(&'a str, &'static str, i64, i64, String)>,
+}
+
+/// One outbox row to write.
+struct OutboxPlan {
+    ticket: i64,
+    message: i64,
+    participant: i64,
+    recipient: String,
+    token: String,
+    message_id: String,
+    kind: &'static str,
+    /// `None`: the transaction's time.
+    created_at: Option<i64>,
 }
 
 /// The outcome of one post before the ids the database assigns are known.
@@ -281,6 +299,14 @@ where
             q.push(" AND dedupe_key IN ");
             push_list(q, posts.iter().map(|p| p.dedupe_key.as_str()));
             at.insert("messages", i);
+            if posts.iter().any(|p| p.replies.after_hours.is_some()) {
+                let (q, i) = script
+                    .statement("SELECT ticket, MAX(created_at) AS last FROM outbox WHERE kind = ");
+                q.push_bind(AFTER_HOURS).push(" AND ticket IN ");
+                push_list(q, existing.iter().copied());
+                q.push(" GROUP BY ticket");
+                at.insert("after_hours", i);
+            }
         }
         if !origins.is_empty() {
             let (q, i) = script
@@ -330,6 +356,11 @@ where
             state
                 .messages
                 .insert((row.try_get("ticket")?, row.try_get("dedupe_key")?));
+        }
+        for row in rows("after_hours") {
+            state
+                .last_after_hours
+                .insert(row.try_get("ticket")?, row.try_get("last")?);
         }
         for row in rows("origins") {
             state.origins.insert(
@@ -499,19 +530,16 @@ where
             let (q, i) = script.statement(
                 "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
             );
-            q.push_values(
-                &rows.outbox,
-                |mut b, (ticket, message, participant, recipient, token, message_id)| {
-                    b.push_bind(*ticket)
-                        .push_bind(*message)
-                        .push_bind(*participant)
-                        .push_bind(recipient.as_str())
-                        .push_bind(token.as_str())
-                        .push_bind(message_id.as_str())
-                        .push_bind("new_message")
-                        .push_bind(now);
-                },
-            );
+            q.push_values(&rows.outbox, |mut b, row| {
+                b.push_bind(row.ticket)
+                    .push_bind(row.message)
+                    .push_bind(row.participant)
+                    .push_bind(row.recipient.as_str())
+                    .push_bind(row.token.as_str())
+                    .push_bind(row.message_id.as_str())
+                    .push_bind(row.kind)
+                    .push_bind(row.created_at.unwrap_or(now));
+            });
             q.push(" RETURNING id, message");
             outbox_at = Some(i);
         }
@@ -555,6 +583,57 @@ where
         }
         Ok(written)
     }
+}
+
+impl Rows<'_> {
+    /// An outbox row to `(participant, address)` about `message` of
+    /// `ticket`, with its fresh reply token and issued Message-ID.
+    fn notify(
+        &mut self,
+        minter: &Minter,
+        (ticket, message): (i64, i64),
+        (participant, address): (i64, &str),
+        kind: &'static str,
+        created_at: Option<i64>,
+    ) {
+        let (token, _) = minter.reply_address(ticket, participant);
+        let message_id = minter.message_id(&token);
+        self.issued
+            .push((message_id.clone(), ticket, Some(participant)));
+        self.outbox.push(OutboxPlan {
+            ticket,
+            message,
+            participant,
+            recipient: address.to_string(),
+            token,
+            message_id,
+            kind,
+            created_at,
+        });
+    }
+}
+
+/// The automatic answer `post` asks for, if any, as (kind, created_at):
+/// the after-hours reply unless the ticket had one within the window
+/// (counting the rows this transaction plans), else the acknowledgement of
+/// a new ticket.
+fn auto_reply(
+    post: &Post,
+    last_after_hours: &mut HashMap<i64, i64>,
+    ticket: i64,
+    new_ticket: bool,
+) -> Option<(&'static str, Option<i64>)> {
+    if let Some(after) = post.replies.after_hours {
+        let quiet = last_after_hours
+            .get(&ticket)
+            .is_none_or(|last| *last <= after.at.saturating_sub(after.window_ms));
+        if quiet {
+            last_after_hours.insert(ticket, after.at);
+            return Some((AFTER_HOURS, Some(after.at)));
+        }
+        return None;
+    }
+    (post.replies.ack && new_ticket).then_some((ACK, None))
 }
 
 /// Decides every row in memory: duplicates, new tickets and participants,
@@ -660,12 +739,19 @@ fn plan_rows<'a>(
             let people = state.people.get(&ticket).map_or(&[][..], |p| p.as_slice());
             let assignee = state.assignee.get(&ticket).map(String::as_str);
             for (id, address, _) in tickets::notified(people, author, assignee) {
-                let (token, _) = minter.reply_address(ticket, *id);
-                let message_id = minter.message_id(&token);
-                rows.issued.push((message_id.clone(), ticket, Some(*id)));
-                rows.outbox
-                    .push((ticket, message, *id, address.clone(), token, message_id));
+                rows.notify(minter, (ticket, message), (*id, address), NEW_MESSAGE, None);
             }
+        }
+        if let Some((kind, at)) = auto_reply(post, &mut state.last_after_hours, ticket, new_ticket)
+            && let Some((id, address, _)) = state
+                .people
+                .get(&ticket)
+                .and_then(|people| people.iter().find(|p| Some(p.0) == author))
+                // Automatic answers go to a client only: never to the
+                // seller side, whatever a caller asked for.
+                .filter(|p| p.2 == Role::Client)
+        {
+            rows.notify(minter, (ticket, message), (*id, address), kind, at);
         }
         rows.audit.extend(
             audit

@@ -10,6 +10,7 @@
 
 mod assign;
 mod batch;
+mod forward;
 mod moderation;
 mod outbox;
 mod postgres;
@@ -270,6 +271,43 @@ pub struct Post {
     pub policy: PolicyRecord,
     /// Who did it, for the audit log (`intake`, `cli`, an address).
     pub actor: String,
+    /// The automatic answers to the author intake decided on; written as
+    /// outbox rows in this post's transaction. Default: none.
+    pub replies: AutoReplies,
+}
+
+/// The outbox kind of a new message's notification to the other side.
+pub const NEW_MESSAGE: &str = "new_message";
+/// The acknowledgement of a new ticket, to the client who opened it.
+pub const ACK: &str = "ack";
+/// The after-hours auto-reply, to the client.
+pub const AFTER_HOURS: &str = "after_hours";
+/// A ticket's transcript, to the address it is forwarded to.
+pub const TRANSCRIPT: &str = "transcript";
+
+/// Automatic answers to a post's author (who must be the ticket's client;
+/// the store writes none to anyone else). Intake decides them
+/// (`src/intake/replies.rs`): never for automatic mail nor held messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AutoReplies {
+    /// Write an [`ACK`] row: the author opened a ticket in a queue with a
+    /// greeting.
+    pub ack: bool,
+    /// Write an [`AFTER_HOURS`] row, unless the ticket has one already
+    /// within the window.
+    pub after_hours: Option<AfterHours>,
+}
+
+/// A message that arrived outside its queue's working hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterHours {
+    /// When intake found the queue closed (Unix ms, by intake's clock). The
+    /// row is stamped with it, so that the window is measured on the clock
+    /// that judged the hours.
+    pub at: i64,
+    /// No row when the ticket has an `after_hours` row created after
+    /// `at - window_ms`.
+    pub window_ms: i64,
 }
 
 /// Prints a JSON text as the JSON it holds.
@@ -391,6 +429,38 @@ pub enum Assignment {
     /// Refused: the address is neither a seller-side participant of the
     /// ticket nor a staff address of its queue.
     NotEligible,
+}
+
+/// A request to forward a ticket to a staff address (`tickets forward`).
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub ticket: i64,
+    /// The address, normalized. Not a participant yet: it joins the ticket
+    /// as `staff`; a seller-side participant already: reused.
+    pub to: String,
+    /// A note for the recipient, kept in the audit entry.
+    pub note: Option<String>,
+    /// Who did it, for the audit log.
+    pub actor: String,
+}
+
+/// What a [`Forward`] did: a verdict, not an error, as [`Assignment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Audited (`ticket.forwarded`) and a `transcript` row written.
+    Forwarded {
+        /// The participant the address is on the ticket.
+        participant: i64,
+        /// It joined the ticket now.
+        added: bool,
+        /// The outbox row of the transcript.
+        notification: i64,
+        /// The newest message the transcript covers (the row's `message`);
+        /// `None` when the ticket has none.
+        message: Option<i64>,
+    },
+    /// Refused: the address is the ticket's client.
+    IsClient,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -536,6 +606,13 @@ pub trait Store: Send + Sync {
     /// deleted ticket is `NotFound`; an assignee changed by someone else
     /// between our read and our write, a `Conflict`.
     async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError>;
+    /// Forwards a ticket to a staff address, in one transaction: the
+    /// address joins it as a `staff` participant (reused when it is one of
+    /// the seller side already), a `transcript` outbox row goes to it with
+    /// a fresh reply token (its answers by mail land on the ticket for the
+    /// seller side), and the audit entry `ticket.forwarded` {to, note} is
+    /// written. A missing or deleted ticket is `NotFound`.
+    async fn forward(&self, request: &Forward, minter: &Minter) -> Result<Forwarding, StoreError>;
     /// The pool: tickets nobody has taken (no assignee, not resolved or
     /// closed, not deleted), of `queue` or all, oldest first.
     async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError>;

@@ -6,7 +6,7 @@
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::sql::{Backend, SqlStore, audit, get, move_status};
-use super::{Moderate, Moderation, Ruling, StoreError, now_ms};
+use super::{Moderate, Moderation, NEW_MESSAGE, Ruling, StoreError, now_ms};
 use crate::outbox::Minter;
 use crate::tickets::{self, Role};
 
@@ -109,7 +109,7 @@ where
             people_of.iter().filter(|p| Some(p.0) == author).collect(),
         ),
         _ => (
-            "new_message",
+            NEW_MESSAGE,
             tickets::notified(&people_of, author, assignee.as_deref()),
         ),
     };

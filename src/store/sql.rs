@@ -9,9 +9,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::outbox::{OutboxRow, OutboxState};
 use super::{
-    Assign, Assignment, AttachmentInfo, AuditEntry, Bounced, ImapCursor, Message, Moderate,
-    Moderation, NewRaw, Notification, Participant, Post, Posted, Quarantined, Queue, Store,
-    StoreError, Ticket, TicketFilter, now_ms,
+    Assign, Assignment, AttachmentInfo, AuditEntry, Bounced, Forward, Forwarding, ImapCursor,
+    Message, Moderate, Moderation, NewRaw, Notification, Participant, Post, Posted, Quarantined,
+    Queue, Store, StoreError, Ticket, TicketFilter, now_ms,
 };
 use crate::address;
 use crate::config::QueueConfig;
@@ -469,6 +469,10 @@ where
 
     async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError> {
         super::assign::assign(self, request).await
+    }
+
+    async fn forward(&self, request: &Forward, minter: &Minter) -> Result<Forwarding, StoreError> {
+        super::forward::forward(self, request, minter).await
     }
 
     async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError> {

@@ -4,7 +4,8 @@
 //! Gmail does and the client answers that as Outlook does (their reply
 //! headers, their quoted history, multipart text + HTML), each through
 //! parley's SMTP listener; every answer lands on the same ticket with the
-//! right status, and the other side is notified in turn.
+//! right status, and the other side is notified in turn. A ticket forwarded
+//! to a staff address is answered from Gmail as the seller side.
 
 use std::process::{Command, Stdio};
 
@@ -398,4 +399,86 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         seen.subject
     );
     assert!(seen.reply_to.ends_with(&format!("@{REPLY_DOMAIN}")));
+}
+
+#[test]
+fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
+    const BOSS: &str = "boss@shop.example";
+    let site = Site::new();
+    let _sink = site.sink(&[]);
+    let _serve = site.serve();
+    site.ingest(MARIA, DESK, "Oak lamp", "Is the lamp still for sale?");
+    let rows = site.wait_outbox("the desk is told", |r| all_in(r, "sent"));
+    let number = rows[0]["ticket"].as_i64().expect("a ticket");
+
+    site.cli.expect(
+        0,
+        &[
+            "tickets",
+            "forward",
+            &number.to_string(),
+            "--to",
+            BOSS,
+            "--note",
+            "Can you answer this one? <urgent>",
+        ],
+        b"",
+    );
+    let rows = site.wait_outbox("the transcript is sent", |r| {
+        r.len() == 2 && all_in(r, "sent")
+    });
+    assert_eq!(text(&rows[1]["kind"]), "transcript");
+    assert_eq!(text(&rows[1]["recipient"]), BOSS);
+    let dumped = site.wait_dumps(2);
+    let seen = check_notification(
+        &dumped[1].1,
+        text(&rows[1]["message_id"]),
+        text(&rows[1]["token"]),
+        number,
+    );
+    assert_eq!(seen.to, BOSS);
+    assert!(seen.subject.contains("Fwd: Oak lamp"), "{}", seen.subject);
+    let notice = Notice::parse(&dumped[1].1);
+    for part in [&notice.text, &notice.html] {
+        assert!(part.contains("Is the lamp still for sale?"), "{part}");
+    }
+    assert!(
+        notice.text.contains("Can you answer this one? <urgent>"),
+        "{}",
+        notice.text
+    );
+    assert!(
+        notice
+            .html
+            .contains("Can you answer this one? &lt;urgent&gt;"),
+        "the note is escaped in HTML: {}",
+        notice.html
+    );
+    assert!(!notice.text.contains(MARIA) && !notice.html.contains(MARIA));
+
+    // The boss answers from Gmail: the answer is the seller side's.
+    let (id, mail) = gmail_reply("The Boss", BOSS, &notice, "Yes, it is still for sale.");
+    smtp(site.smtp_port, BOSS, &notice.reply_to, &mail);
+    let rows = site.wait_outbox("Maria is told", |r| r.len() == 3 && all_in(r, "sent"));
+    assert_eq!(rows[2]["ticket"].as_i64(), Some(number), "same ticket");
+    assert_eq!(text(&rows[2]["recipient"]), MARIA);
+    let shown = ticket(&site, number);
+    assert_eq!(shown["ticket"]["status"], "awaiting_client", "{shown}");
+    assert_eq!(last_text(&shown), "Yes, it is still for sale.");
+    let dumped = site.wait_dumps(3);
+    let seen = check_notification(
+        &dumped[2].1,
+        text(&rows[2]["message_id"]),
+        text(&rows[2]["token"]),
+        number,
+    );
+    assert_eq!(seen.to, MARIA);
+    assert_eq!(seen.in_reply_to, id);
+    assert!(
+        seen.body.contains("Yes, it is still for sale."),
+        "{}",
+        seen.body
+    );
+    let to_maria = Notice::parse(&dumped[2].1);
+    assert!(!to_maria.text.contains(BOSS), "{}", to_maria.text);
 }

@@ -24,7 +24,7 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 use mail_builder::headers::url::URL;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DEFAULT_AFTER_HOURS_MESSAGE};
 use crate::intake::classify::LOOP_HEADER;
 use crate::intake::thread::SubjectTag;
 use crate::store::{Message as Stored, Moderation, OutboxRow, Participant, Ticket};
@@ -134,7 +134,20 @@ impl Composer {
             templates: Arc::new(templates),
             web_url: config.notify.web_url.clone(),
             unsubscribe_url: config.notify.unsubscribe_url.clone(),
-            queues: HashMap::new(),
+            queues: config
+                .queues
+                .iter()
+                .map(|q| {
+                    let texts = QueueTexts {
+                        greeting: q.greeting.clone(),
+                        after_hours_message: q.hours.as_ref().map_or_else(
+                            || DEFAULT_AFTER_HOURS_MESSAGE.to_string(),
+                            |h| h.after_hours_message.clone(),
+                        ),
+                    };
+                    (q.name.clone(), texts)
+                })
+                .collect(),
         })
     }
 

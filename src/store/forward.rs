@@ -1,0 +1,128 @@
+//! Forwarding a ticket to a staff address, in one transaction: the address
+//! joins the ticket as `staff` (who then answers for the seller side by
+//! replying to the mail), a `transcript` outbox row to it with a fresh
+//! reply token and Message-ID, and the audit entry `ticket.forwarded`
+//! {to, note} the composer reads the note from.
+
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::sql::{Backend, SqlStore, audit, get};
+use super::{Forward, Forwarding, StoreError, TRANSCRIPT, now_ms};
+use crate::outbox::Minter;
+use crate::tickets::Role;
+
+/// See [`super::Store::forward`].
+pub(super) async fn forward<DB>(
+    store: &SqlStore<DB>,
+    request: &Forward,
+    minter: &Minter,
+) -> Result<Forwarding, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let (number, to) = (request.ticket, request.to.as_str());
+    let now = now_ms();
+    let mut tx = store.write.begin_with(DB::BEGIN_WRITE).await?;
+    let missing = || StoreError::NotFound(format!("ticket #{number} does not exist"));
+    let row = sqlx::query("SELECT deleted_at FROM tickets WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(missing)?;
+    if get::<Option<i64>, _>(&row, "deleted_at")?.is_some() {
+        return Err(missing());
+    }
+
+    let known = sqlx::query("SELECT id, role FROM participants WHERE ticket = $1 AND address = $2")
+        .bind(number)
+        .bind(to)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (participant, added) = match known {
+        Some(row) => {
+            let role: String = get(&row, "role")?;
+            // A transcript to the client would hand them the seller side's
+            // reply address: their answers would count as the seller's.
+            if !Role::parse(&role).is_some_and(Role::is_seller_side) {
+                return Ok(Forwarding::IsClient);
+            }
+            (get::<i64, _>(&row, "id")?, false)
+        }
+        None => {
+            let row = sqlx::query(
+                "INSERT INTO participants (ticket, address, display_name, role, created_at) \
+                 VALUES ($1, $2, NULL, $3, $4) RETURNING id",
+            )
+            .bind(number)
+            .bind(to)
+            .bind(Role::Staff.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            (get::<i64, _>(&row, "id")?, true)
+        }
+    };
+
+    // The transcript covers the ticket up to its newest message (NULL: no
+    // message yet); what arrives later reaches the new participant as any
+    // other notification does.
+    let last: Option<i64> = get(
+        &sqlx::query("SELECT MAX(id) AS last FROM messages WHERE ticket = $1")
+            .bind(number)
+            .fetch_one(&mut *tx)
+            .await?,
+        "last",
+    )?;
+    let (token, _) = minter.reply_address(number, participant);
+    let message_id = minter.message_id(&token);
+    sqlx::query(
+        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(message_id.as_str())
+    .bind(number)
+    .bind(participant)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query(
+        "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(number)
+    .bind(last)
+    .bind(participant)
+    .bind(to)
+    .bind(token.as_str())
+    .bind(message_id.as_str())
+    .bind(TRANSCRIPT)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let notification: i64 = get(&row, "id")?;
+
+    let detail = serde_json::json!({ "to": to, "note": request.note }).to_string();
+    audit::<DB>(
+        &mut tx,
+        now,
+        &request.actor,
+        "ticket.forwarded",
+        (Some(number), None),
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Forwarding::Forwarded {
+        participant,
+        added,
+        notification,
+        message: last,
+    })
+}
