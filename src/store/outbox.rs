@@ -162,6 +162,38 @@ where
         Ok(done.is_some())
     }
 
+    /// See [`super::Store::outbox_sent_many`].
+    pub(super) async fn record_outbox_sent_many(
+        &self,
+        sent: &[(i64, String)],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        if sent.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One transaction, one commit for them all: a commit per row capped
+        // the worker at the disk's commit rate. Same statement as
+        // `record_outbox_sent`, so a row no longer pending is left alone.
+        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+        let mut recorded = Vec::with_capacity(sent.len());
+        for (id, reply) in sent {
+            let done = sqlx::query(
+                "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, \
+                 lease_until = NULL WHERE id = $3 AND state = 'pending' RETURNING id",
+            )
+            .bind(now)
+            .bind(reply.as_str())
+            .bind(*id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if done.is_some() {
+                recorded.push(*id);
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
     /// See [`super::Store::outbox_deferred`].
     pub(super) async fn record_outbox_deferred(
         &self,
