@@ -565,7 +565,8 @@ pub trait Store: Send + Sync {
 
     // The outbox worker (`src/store/outbox.rs`).
     /// Leases up to `limit` due rows (pending, `next_attempt_at <= now`, no
-    /// live lease) until `lease_until`, oldest first. A row whose lease
+    /// live lease) until `lease_until`, the longest due first (new rows in
+    /// the order written, then retries), returned by id. A row whose lease
     /// expired is claimed again: a crash between send and record sends
     /// twice, never zero times.
     async fn claim_outbox(
