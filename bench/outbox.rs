@@ -7,7 +7,7 @@
 //! N new-ticket mails through `Intake::deliver` to a queue with one staff
 //! address, which writes one pending `new_message` row each. Then
 //! `smtp-source` sends N messages of the composed notification's size to the
-//! sink with `-s` = the worker's concurrency (connection reused, as lettre's
+//! sink with `-s` = the worker's concurrency (connection reused, as the worker's
 //! pool does; and a new connection per message), and the worker of `parley
 //! serve` ([`Worker`], built as `serve.rs` builds it) is driven round after
 //! round, as `Worker::run` does, until a round claims nothing; timed from

@@ -160,6 +160,63 @@ async fn outbox_lifecycle_on_every_backend() {
     on_every_backend!(lifecycle);
 }
 
+/// A round's sent rows recorded together: each with its own reply, in
+/// order; a row no longer pending (failed meanwhile) left as it was and
+/// not named; nothing for nothing.
+async fn sent_many(env: &TestEnv) {
+    let store = env.store();
+    for subject in ["Lamp", "Chair", "Table"] {
+        env.open_ticket(MARIA, subject).await;
+    }
+    let now = now_ms();
+    let claimed = ids(&store.claim_outbox(now, now + MINUTE, 10).await.unwrap());
+    let [a, b, c] = claimed[..] else {
+        panic!("three rows claimed: {claimed:?}")
+    };
+    assert!(store.outbox_failed(b, "550 bounced").await.unwrap());
+    assert!(store.outbox_sent_many(&[], now).await.unwrap().is_empty());
+
+    let later = now + 1000;
+    let sent = [
+        (a, "250 2.0.0 Ok: queued as A".to_string()),
+        (b, "250 2.0.0 Ok: queued as B".to_string()),
+        (c, "250 2.0.0 Ok: queued as C".to_string()),
+    ];
+    assert_eq!(store.outbox_sent_many(&sent, later).await.unwrap(), [a, c]);
+    for (id, queued) in [(a, "A"), (c, "C")] {
+        let r = row(store, id).await;
+        assert_eq!(r.state, OutboxState::Sent);
+        assert_eq!(r.sent_at, Some(later));
+        let reply = format!("250 2.0.0 Ok: queued as {queued}");
+        assert_eq!(r.last_reply.as_deref(), Some(reply.as_str()));
+    }
+    let failed = row(store, b).await;
+    assert_eq!(failed.state, OutboxState::Failed);
+    assert_eq!(failed.last_reply.as_deref(), Some("550 bounced"));
+    // Recorded once: a second record of the same rows names none, and
+    // nothing is claimable any more.
+    assert!(
+        store
+            .outbox_sent_many(&sent, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let far = later + 1000 * MINUTE;
+    assert!(
+        store
+            .claim_outbox(far, far + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn outbox_sent_many_on_every_backend() {
+    on_every_backend!(sent_many);
+}
+
 /// The throttles' side of the store: what was sent lately, holding a row
 /// back, coalescing rows into a carrier that settles them, retry.
 async fn throttles(env: &TestEnv) {

@@ -4,9 +4,11 @@
 //! the recipient's reply token and a Message-ID of ours
 //! (`<TOKEN.SEQ@reply domain>`, see `docs/token.md`). [`compose`] writes
 //! the mail of a row; [`worker`] claims due rows, sends them through the
-//! relay and records the answer (started by `parley serve`).
+//! relay ([`relay`]: pooled connections to it) and records the answer
+//! (started by `parley serve`).
 
 pub mod compose;
+pub mod relay;
 pub mod throttle;
 pub mod worker;
 

@@ -17,20 +17,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lettre::address::Envelope;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 
 use super::compose::{Composer, Context, MAX_REFERENCES};
+use super::relay::ConnectError;
+pub use super::relay::{Relay, relay};
 use super::throttle::Throttle;
-use crate::config::{Config, ConfigError, OutboxConfig, RelayTls};
+use crate::config::OutboxConfig;
 use crate::store::{OutboxRow, OutboxState, REJECTED_NOTICE, Store, StoreError, now_ms};
-
-/// The relay's transport: pooled connections, reused between sends.
-pub type Relay = AsyncSmtpTransport<Tokio1Executor>;
 
 /// The outcome of one delivery attempt, with what the relay said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +36,24 @@ pub enum Sent {
     Permanent(String),
 }
 
-/// Builds the relay transport from `[relay]` (the password file is read
-/// here, at start-up).
-pub fn relay(config: &Config) -> Result<Relay, ConfigError> {
-    let r = &config.relay;
-    let tls = |host: &str| {
-        TlsParameters::new(host.to_string())
-            .map_err(|e| ConfigError::new("relay.tls", format!("cannot set up TLS: {e}")))
-    };
-    let tls = match r.tls {
-        RelayTls::Plain => Tls::None,
-        RelayTls::Starttls => Tls::Required(tls(&r.host)?),
-        RelayTls::Tls => Tls::Wrapper(tls(&r.host)?),
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(r.host.trim())
-        .port(r.port())
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(r.timeout_secs)))
-        .pool_config(PoolConfig::new().max_size(config.outbox.concurrency.max(1) as u32));
-    if !config.smtp.hostname.is_empty() {
-        builder = builder.hello_name(ClientId::Domain(config.smtp.hostname.clone()));
-    }
-    if let Some(password) = r.password()? {
-        builder = builder.credentials(Credentials::new(r.username.clone(), password));
-    }
-    Ok(builder.build())
-}
-
 /// The outbox kind of a forwarded ticket's transcript.
 pub const TRANSCRIPT: &str = "transcript";
+
+/// A row the relay took, waiting to be recorded with the round.
+struct Taken {
+    row: OutboxRow,
+    reply: String,
+    /// Rows a throttle coalesced into it take its outcome.
+    carries: bool,
+}
 
 /// Everything the worker needs; one per `parley serve`.
 pub struct Worker {
     pub store: Arc<dyn Store>,
     pub composer: Composer,
     pub relay: Relay,
-    /// The longest one delivery may take in all (`relay.timeout_secs`):
-    /// lettre's own timeout is per read or write, and the lease must
-    /// outlast the batch.
+    /// The longest one delivery may take in all (`relay.timeout_secs`),
+    /// connecting included: the lease must outlast the batch.
     pub send_timeout: Duration,
     pub config: OutboxConfig,
     pub throttle: Throttle,
@@ -112,7 +86,11 @@ impl Worker {
     }
 
     /// Claims one batch and delivers it (the rows not yet tried when
-    /// `stopped` turns true are released); how many rows it claimed.
+    /// `stopped` turns true are released); how many rows it claimed. The
+    /// rows the relay took are recorded together at the end of the round,
+    /// in one commit: recording each in its own commit capped the worker
+    /// at the store's commit rate. Until then they stay leased, so a crash
+    /// in between sends them again (at least once, never zero times).
     pub async fn round(&self, stopped: &watch::Receiver<bool>) -> Result<usize, StoreError> {
         let now = now_ms();
         let lease = now.saturating_add(secs_ms(self.config.lease_secs));
@@ -122,68 +100,126 @@ impl Worker {
             .await?;
         let n = rows.len();
         let rows = self.throttle.sift(&*self.store, rows, now).await?;
-        futures_util::stream::iter(rows)
-            .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
+        let sent: Vec<Taken> = futures_util::stream::iter(rows)
+            .map(|row| async move {
                 if *stopped.borrow() {
                     if let Err(e) = self.store.release_outbox(row.id).await {
                         tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
                     }
+                    None
                 } else {
-                    self.deliver(row).await;
+                    self.deliver(row).await
                 }
             })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .filter_map(std::future::ready)
+            .collect()
             .await;
+        self.record_sent(&sent).await;
         Ok(n)
     }
 
-    /// Composes, sends and records one row. A store failure leaves the row
-    /// leased: it is tried again when the lease runs out.
-    async fn deliver(&self, row: OutboxRow) {
+    /// Composes and sends one row; records a failure at once and hands a
+    /// success back with the relay's reply, for [`Worker::record_sent`]. A
+    /// store failure leaves the row leased: it is tried again when the
+    /// lease runs out.
+    async fn deliver(&self, row: OutboxRow) -> Option<Taken> {
+        let mut carries = false;
         let outcome = match self.context(&row).await {
-            Ok(Some(cx)) => match self.composer.compose(&row, &cx) {
-                Ok(mail) => send(&self.relay, &mail.envelope, &mail.bytes, self.send_timeout).await,
-                Err(e) => Sent::Permanent(e.to_string()),
-            },
+            Ok(Some(cx)) => {
+                carries = !cx.earlier.is_empty();
+                match self.composer.compose(&row, &cx) {
+                    Ok(mail) => {
+                        send(&self.relay, &mail.envelope, &mail.bytes, self.send_timeout).await
+                    }
+                    Err(e) => Sent::Permanent(e.to_string()),
+                }
+            }
             Ok(None) => Sent::Permanent(format!("ticket {} does not exist", row.ticket)),
             Err(e) => {
                 tracing::warn!(id = row.id, error = %e, "outbox: cannot read the row's ticket");
-                return;
+                return None;
             }
         };
-        if let Err(e) = self.record(&row, &outcome).await {
-            tracing::warn!(id = row.id, error = %e, ?outcome, "outbox: cannot record the outcome");
-        } else if self.throttle != Throttle::off()
-            && let Err(e) = self.store.outbox_settle_coalesced(row.id).await
-        {
-            tracing::warn!(id = row.id, error = %e, "outbox: cannot settle coalesced rows");
+        match outcome {
+            Sent::Sent(reply) => {
+                return Some(Taken {
+                    row,
+                    reply,
+                    carries,
+                });
+            }
+            Sent::Permanent(reply) => {
+                if let Err(e) = self.store.outbox_failed(row.id, &reply).await {
+                    tracing::warn!(id = row.id, error = %e, %reply, "outbox: cannot record a failure");
+                } else {
+                    tracing::warn!(id = row.id, ticket = row.ticket, %reply, "notification failed");
+                }
+            }
+            Sent::Retry(reply) => {
+                if let Err(e) = self.record_deferred(&row, &reply).await {
+                    tracing::warn!(id = row.id, error = %e, %reply, "outbox: cannot record a deferral");
+                }
+            }
+        }
+        if carries {
+            // Failed for good (or too old): so is what it carried.
+            self.settle(row.id).await;
+        }
+        None
+    }
+
+    /// Gives the rows coalesced into `carrier` its outcome.
+    async fn settle(&self, carrier: i64) {
+        if let Err(e) = self.store.outbox_settle_coalesced(carrier).await {
+            // They wait, unclaimed, for the next record of their carrier.
+            tracing::warn!(id = carrier, error = %e, "outbox: cannot settle coalesced rows");
         }
     }
 
-    async fn record(&self, row: &OutboxRow, outcome: &Sent) -> Result<(), StoreError> {
-        let now = now_ms();
-        match outcome {
-            Sent::Sent(reply) => {
-                self.store.outbox_sent(row.id, reply, now).await?;
-                tracing::info!(id = row.id, ticket = row.ticket, "notification sent");
-            }
-            Sent::Permanent(reply) => {
-                self.store.outbox_failed(row.id, reply).await?;
-                tracing::warn!(id = row.id, ticket = row.ticket, %reply, "notification failed");
-            }
-            Sent::Retry(reply) => {
-                let delay = retry_delay(&self.config, row.attempts, row.id ^ now);
-                let next = now.saturating_add(delay.as_millis() as i64);
-                let expire = now.saturating_sub(secs_ms(self.config.max_age_secs));
-                let state = self
-                    .store
-                    .outbox_deferred(row.id, reply, next, expire)
-                    .await?;
-                if state == Some(OutboxState::Failed) {
-                    tracing::warn!(id = row.id, %reply, "notification given up: too old");
-                } else {
-                    tracing::info!(id = row.id, %reply, retry_in = ?delay, "notification deferred");
+    /// Records the rows the relay took, in one transaction. On an error
+    /// none is recorded: they stay leased and are sent again after it.
+    async fn record_sent(&self, sent: &[Taken]) {
+        if sent.is_empty() {
+            return;
+        }
+        let ids: Vec<(i64, String)> = sent.iter().map(|t| (t.row.id, t.reply.clone())).collect();
+        match self.store.outbox_sent_many(&ids, now_ms()).await {
+            Ok(recorded) => {
+                for Taken { row, carries, .. } in sent {
+                    if recorded.contains(&row.id) {
+                        tracing::info!(id = row.id, ticket = row.ticket, "notification sent");
+                        if *carries {
+                            self.settle(row.id).await;
+                        }
+                    } else {
+                        // An operator's `outbox retry` or a bounce got there
+                        // first; the row stays as they left it.
+                        tracing::info!(id = row.id, "notification sent, row no longer pending");
+                    }
                 }
             }
+            Err(e) => {
+                tracing::warn!(rows = sent.len(), error = %e, "outbox: cannot record sent notifications");
+            }
+        }
+    }
+
+    /// A temporary failure: tried again after the backoff, or given up
+    /// when the row is older than `max_age_secs`.
+    async fn record_deferred(&self, row: &OutboxRow, reply: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        let delay = retry_delay(&self.config, row.attempts, row.id ^ now);
+        let next = now.saturating_add(delay.as_millis() as i64);
+        let expire = now.saturating_sub(secs_ms(self.config.max_age_secs));
+        let state = self
+            .store
+            .outbox_deferred(row.id, reply, next, expire)
+            .await?;
+        if state == Some(OutboxState::Failed) {
+            tracing::warn!(id = row.id, %reply, "notification given up: too old");
+        } else {
+            tracing::info!(id = row.id, %reply, retry_in = ?delay, "notification deferred");
         }
         Ok(())
     }
@@ -260,22 +296,29 @@ impl Worker {
     }
 }
 
-/// Hands one mail to the relay within `limit` and classifies the answer.
+/// Hands one mail (its envelope, its bytes) to the relay within `limit`
+/// and classifies the answer.
 pub async fn send(relay: &Relay, envelope: &Envelope, bytes: &[u8], limit: Duration) -> Sent {
-    let Ok(answer) = tokio::time::timeout(limit, relay.send_raw(envelope, bytes)).await else {
+    let Ok(answer) = tokio::time::timeout(limit, relay.send(envelope, bytes)).await else {
         // The relay may have taken it: sent again later, at least once.
         return Sent::Retry(format!("no answer from the relay within {limit:?}"));
     };
-    match answer {
-        Ok(response) => {
+    let error = match answer {
+        Ok(Ok(response)) => {
             let text = response.message().collect::<Vec<_>>().join(" ");
-            Sent::Sent(format!("{} {text}", response.code()))
+            return Sent::Sent(format!("{} {text}", response.code()));
         }
-        // 5xx: the relay refuses for good.
-        Err(e) if e.is_permanent() => Sent::Permanent(e.to_string()),
-        // 4xx, connection, TLS, timeouts: the relay or the way to it may
-        // recover.
-        Err(e) => Sent::Retry(e.to_string()),
+        Ok(Err(e)) | Err(ConnectError::Smtp(e)) => e,
+        // Name resolution, TCP: the relay or the way to it may recover.
+        Err(e @ ConnectError::Tcp(_)) => return Sent::Retry(e.to_string()),
+    };
+    if error.is_permanent() {
+        // 5xx: the relay refuses for good (also AUTH refused).
+        Sent::Permanent(error.to_string())
+    } else {
+        // 4xx, a broken connection, TLS, timeouts: the relay or the way to
+        // it may recover.
+        Sent::Retry(error.to_string())
     }
 }
 

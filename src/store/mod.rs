@@ -643,7 +643,8 @@ pub trait Store: Send + Sync {
 
     // The outbox worker (`src/store/outbox.rs`).
     /// Leases up to `limit` due rows (pending, `next_attempt_at <= now`, no
-    /// live lease) until `lease_until`, oldest first. A row whose lease
+    /// live lease) until `lease_until`, the longest due first (new rows in
+    /// the order written, then retries), returned by id. A row whose lease
     /// expired is claimed again: a crash between send and record sends
     /// twice, never zero times.
     async fn claim_outbox(
@@ -654,6 +655,15 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<OutboxRow>, StoreError>;
     /// The relay took row `id`. False when the row was no longer pending.
     async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError>;
+    /// The relay took each row of `sent` (id, its reply): recorded in one
+    /// transaction. The ids recorded, in order; a row no longer pending is
+    /// left as it is and not named. On an error none is recorded (they
+    /// stay leased and are sent again once the lease runs out).
+    async fn outbox_sent_many(
+        &self,
+        sent: &[(i64, String)],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
     /// A temporary failure: one more attempt, tried again at
     /// `next_attempt_at`, unless the row was created before
     /// `expire_before`: then it is failed. The new state; `None` when the

@@ -605,6 +605,14 @@ where
         self.record_outbox_sent(id, reply, now).await
     }
 
+    async fn outbox_sent_many(
+        &self,
+        sent: &[(i64, String)],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.record_outbox_sent_many(sent, now).await
+    }
+
     async fn outbox_deferred(
         &self,
         id: i64,

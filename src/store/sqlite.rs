@@ -59,14 +59,22 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Sqlite>, StoreErro
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
     }
+    // No ping before handing out a pooled connection (sqlx's default): a
+    // connection to a local file cannot have gone away, and each ping is
+    // one more hand-off to the connection's thread and back, per query
+    // (bench/outbox: the outbox worker makes five or six queries a
+    // notification). sqlx still pings on release, which catches a
+    // connection left mid-statement.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(timeout)
+        .test_before_acquire(false)
         .connect_with(options.clone())
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(timeout)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     Ok(SqlStore {

@@ -378,6 +378,30 @@ fn relay_down_then_up_loses_nothing() {
     }
 }
 
+/// The relay restarted between two notifications: the pooled connection
+/// it closed is noticed before use (it sat idle), so the second goes out
+/// on a new one at its first try, not deferred.
+#[test]
+fn a_connection_the_relay_closed_is_not_used() {
+    let site = Site::new();
+    let first = site.sink(&[]);
+    let _serve = site.serve();
+    site.ingest(MARIA, DESK, "Oak lamp", "Hello");
+    site.wait_outbox("the first notice is sent", |r| all_in(r, "sent"));
+    assert_eq!(site.wait_dumps(1).len(), 1);
+
+    drop(first);
+    let _sink = site.sink(&[]);
+    // Longer than the pool's idle check (1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    site.ingest(MARIA, DESK, "Oak chair", "Hello again");
+    let rows = site.wait_outbox("both notices are sent", |r| {
+        r.len() == 2 && all_in(r, "sent")
+    });
+    assert_eq!(rows[1]["attempts"], 0, "sent at the first try: {}", rows[1]);
+    assert_eq!(site.wait_dumps(2).len(), 2);
+}
+
 #[test]
 fn permanent_failure_is_kept_until_retried() {
     let site = Site::new();
