@@ -415,6 +415,64 @@ async fn thread_ids(env: &TestEnv) {
     assert!(!got.contains(&to_agent.message_id), "{got:?}");
 }
 
+/// A round's reads, four queries for all its rows, give what the reads
+/// row by row give: tickets, participants, messages, References.
+async fn round_reads(env: &TestEnv) {
+    let store = env.store();
+    let lamp = env.open_ticket(MARIA, "Lamp").await;
+    env.open_ticket(BOB, "Chair").await;
+    // A conversation on the lamp: the agent answers, Maria writes twice.
+    let agent_reply = env.reply_address(lamp, AGENT).await;
+    let answer = Mail::new(AGENT, &agent_reply, "Re: Lamp").body("Yes.");
+    env.deliver(&answer, &[&agent_reply]).await;
+    let maria = env.reply_address(lamp, MARIA).await;
+    for body in ["Great.", "When?"] {
+        let mail = Mail::new(MARIA, &maria, "Re: Lamp").body(body);
+        env.deliver(&mail, &[&maria]).await;
+    }
+    let rows = store.outbox(None, 100).await.unwrap();
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    // Every candidate fits the limit (rows written in one transaction share
+    // a time, and the order of equals may differ between the two).
+    {
+        let limit = 10;
+        let reads = store.round_reads(&rows, limit).await.unwrap();
+        for row in &rows {
+            let mut want = store
+                .thread_ids(row.ticket, row.participant, &row.message_id, limit)
+                .await
+                .unwrap();
+            let mut got = reads.thread_ids[&row.id].clone();
+            assert!(!got.is_empty() && got.len() < 10, "{got:?}");
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "row {}", row.id);
+            let ticket = store.ticket(row.ticket).await.unwrap().unwrap();
+            let read = &reads.tickets[&row.ticket];
+            assert_eq!(
+                (read.number, &read.subject, &read.queue, read.status),
+                (ticket.number, &ticket.subject, &ticket.queue, ticket.status)
+            );
+            let people = store.participants(row.ticket).await.unwrap();
+            let read: Vec<_> = reads.participants[&row.ticket]
+                .iter()
+                .map(|p| (p.id, &p.address, p.role))
+                .collect();
+            let want: Vec<_> = people.iter().map(|p| (p.id, &p.address, p.role)).collect();
+            assert_eq!(read, want);
+            let id = row.message.expect("a message");
+            let m = store.message(id).await.unwrap().unwrap();
+            assert_eq!(reads.messages[&id].reply_text, m.reply_text);
+        }
+    }
+    assert!(store.round_reads(&[], 10).await.unwrap().tickets.is_empty());
+}
+
+#[tokio::test]
+async fn round_reads_on_every_backend() {
+    on_every_backend!(round_reads);
+}
+
 #[tokio::test]
 async fn thread_ids_on_every_backend() {
     on_every_backend!(thread_ids);

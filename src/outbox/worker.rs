@@ -24,7 +24,9 @@ use super::relay::ConnectError;
 pub use super::relay::{Relay, relay};
 use super::throttle::Throttle;
 use crate::config::OutboxConfig;
-use crate::store::{OutboxRow, OutboxState, REJECTED_NOTICE, Store, StoreError, now_ms};
+use crate::store::{
+    OutboxRow, OutboxState, REJECTED_NOTICE, RoundReads, Store, StoreError, now_ms,
+};
 
 /// The outcome of one delivery attempt, with what the relay said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +102,7 @@ impl Worker {
             .await?;
         let n = rows.len();
         let rows = self.throttle.sift(&*self.store, rows, now).await?;
+        let reads = &self.store.round_reads(&rows, MAX_REFERENCES).await?;
         let sent: Vec<Taken> = futures_util::stream::iter(rows)
             .map(|row| async move {
                 if *stopped.borrow() {
@@ -108,7 +111,7 @@ impl Worker {
                     }
                     None
                 } else {
-                    self.deliver(row).await
+                    self.deliver(row, reads).await
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))
@@ -123,9 +126,9 @@ impl Worker {
     /// success back with the relay's reply, for [`Worker::record_sent`]. A
     /// store failure leaves the row leased: it is tried again when the
     /// lease runs out.
-    async fn deliver(&self, row: OutboxRow) -> Option<Taken> {
+    async fn deliver(&self, row: OutboxRow, reads: &RoundReads) -> Option<Taken> {
         let mut carries = false;
-        let outcome = match self.context(&row).await {
+        let outcome = match self.context(&row, reads).await {
             Ok(Some(cx)) => {
                 carries = !cx.earlier.is_empty();
                 match self.composer.compose(&row, &cx) {
@@ -224,19 +227,26 @@ impl Worker {
         Ok(())
     }
 
-    /// Reads what composing `row` needs; `None` when its ticket is gone.
-    async fn context(&self, row: &OutboxRow) -> Result<Option<Context>, StoreError> {
-        let Some(ticket) = self.store.ticket(row.ticket).await? else {
+    /// What composing `row` needs, from the round's reads and, for the
+    /// kinds that need more, the store; `None` when its ticket is gone.
+    async fn context(
+        &self,
+        row: &OutboxRow,
+        reads: &RoundReads,
+    ) -> Result<Option<Context>, StoreError> {
+        let Some(ticket) = reads.tickets.get(&row.ticket).cloned() else {
             return Ok(None);
         };
-        let queue_name = match self.store.queue(&ticket.queue).await? {
-            Some(q) if !q.display_name.is_empty() => q.display_name,
-            _ => ticket.queue.clone(),
+        // Configured queues are synced into the store at start-up; one
+        // removed from the config since is read.
+        let queue_name = match self.composer.queue_texts(&ticket.queue) {
+            Some(texts) => texts.display_name.clone(),
+            None => match self.store.queue(&ticket.queue).await? {
+                Some(q) if !q.display_name.is_empty() => q.display_name,
+                _ => ticket.queue.clone(),
+            },
         };
-        let message = match row.message {
-            Some(id) => self.store.message(id).await?,
-            None => None,
-        };
+        let message = row.message.and_then(|id| reads.messages.get(&id).cloned());
         // The messages of the rows a throttle coalesced into this one.
         let mut earlier = Vec::new();
         if row.kind == "new_message" && self.throttle != Throttle::off() {
@@ -248,10 +258,7 @@ impl Worker {
                 }
             }
         }
-        let thread_ids = self
-            .store
-            .thread_ids(row.ticket, row.participant, &row.message_id, MAX_REFERENCES)
-            .await?;
+        let thread_ids = reads.thread_ids.get(&row.id).cloned().unwrap_or_default();
         // The moderator's reason and the forwarder's note are in the audit
         // log, with the decision they belong to.
         let audit = if row.kind == REJECTED_NOTICE || row.kind == TRANSCRIPT {
@@ -283,7 +290,11 @@ impl Worker {
             Vec::new()
         };
         Ok(Some(Context {
-            participants: self.store.participants(row.ticket).await?,
+            participants: reads
+                .participants
+                .get(&row.ticket)
+                .cloned()
+                .unwrap_or_default(),
             ticket,
             queue_name,
             message,

@@ -28,7 +28,7 @@ use crate::outbox::Minter;
 use crate::tickets::{self, Role, Status};
 
 /// Statements run as one unit: on SQLite one call, elsewhere one by one.
-struct Script<'a, DB: Database> {
+pub(super) struct Script<'a, DB: Database> {
     parts: Vec<QueryBuilder<'a, DB>>,
     statements: usize,
 }
@@ -38,7 +38,7 @@ where
     DB: Backend,
     DB::Arguments<'a>: Default,
 {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Script {
             parts: Vec::new(),
             statements: 0,
@@ -46,7 +46,7 @@ where
     }
 
     /// Starts a statement; returns its builder and its index in the script.
-    fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
+    pub(super) fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
         match self.parts.last_mut() {
             Some(part) if DB::MULTI_STATEMENT => {
                 part.push(";\n").push(sql);
@@ -61,7 +61,10 @@ where
     }
 
     /// Runs the script; returns the rows of each statement by its index.
-    async fn run(mut self, conn: &mut DB::Connection) -> Result<Vec<Vec<DB::Row>>, StoreError> {
+    pub(super) async fn run(
+        mut self,
+        conn: &mut DB::Connection,
+    ) -> Result<Vec<Vec<DB::Row>>, StoreError> {
         let mut groups: Vec<Vec<DB::Row>> = vec![Vec::new()];
         for part in &mut self.parts {
             let mut stream = DB::fetch_many(&mut *conn, part);
@@ -79,7 +82,7 @@ where
 }
 
 /// Pushes `(a, b, c)` for a list of binds.
-fn push_list<'a, DB, T>(q: &mut QueryBuilder<'a, DB>, items: impl IntoIterator<Item = T>)
+pub(super) fn push_list<'a, DB, T>(q: &mut QueryBuilder<'a, DB>, items: impl IntoIterator<Item = T>)
 where
     DB: Database,
     T: 'a + Encode<'a, DB> + Type<DB>,

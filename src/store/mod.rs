@@ -14,6 +14,7 @@ mod forward;
 mod moderation;
 mod outbox;
 mod postgres;
+mod round;
 mod sql;
 mod sqlite;
 mod throttle;
@@ -27,6 +28,7 @@ use crate::tickets::{Role, Status};
 
 pub use moderation::REJECTED_NOTICE;
 pub use outbox::{OutboxRow, OutboxState};
+pub use round::RoundReads;
 pub use sql::SqlStore;
 
 /// How a raw message reached parley.
@@ -716,6 +718,15 @@ pub trait Store: Send + Sync {
     /// Gives the rows coalesced into `carrier` its outcome (once it is no
     /// longer pending); how many changed.
     async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError>;
+    /// What composing `rows` needs, read together (on one connection):
+    /// their tickets, those tickets' participants, the messages they
+    /// announce and, per row, what [`Store::thread_ids`] gives for it with
+    /// `references` as the limit.
+    async fn round_reads(
+        &self,
+        rows: &[OutboxRow],
+        references: i64,
+    ) -> Result<RoundReads, StoreError>;
     /// The last `limit` Message-IDs of ticket `ticket` a notification to
     /// `participant` may name in References, oldest first: inbound
     /// messages' and the ones issued to that participant (never another

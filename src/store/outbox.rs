@@ -338,7 +338,7 @@ where
                UNION ALL \
                SELECT message_id, created_at FROM issued_message_ids \
                  WHERE ticket = $1 AND participant = $2 AND message_id <> $3 \
-             ) AS ids ORDER BY created_at DESC LIMIT $4",
+             ) AS ids ORDER BY created_at DESC, message_id DESC LIMIT $4",
         )
         .bind(ticket)
         .bind(participant)

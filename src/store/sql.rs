@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::outbox::{OutboxRow, OutboxState};
+use super::round::RoundReads;
 use super::{
     Assign, Assignment, AttachmentInfo, AuditEntry, Bounced, Forward, Forwarding, ImapCursor,
     Message, Moderate, Moderation, NewRaw, Notification, Participant, Post, Posted, Quarantined,
@@ -89,13 +90,14 @@ impl IntakeQueues {
     }
 }
 
-const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
+pub(super) const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
      t.item_ref, t.item_title, t.auction_ref, t.auction_title, t.created_at, t.updated_at, \
      t.archived, t.deleted_at";
 /// The most Message-IDs of one References header looked up.
 const MAX_LOOKUP: usize = 100;
-const PARTICIPANT_COLUMNS: &str = "id, ticket, address, display_name, role, failing_since";
-const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
+pub(super) const PARTICIPANT_COLUMNS: &str =
+    "id, ticket, address, display_name, role, failing_since";
+pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
      message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
      redacted_text, moderation";
 
@@ -116,7 +118,7 @@ fn role_of(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
 }
 
-fn ticket_of<R: Row>(row: &R) -> Result<Ticket, StoreError>
+pub(super) fn ticket_of<R: Row>(row: &R) -> Result<Ticket, StoreError>
 where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
@@ -139,7 +141,7 @@ where
     })
 }
 
-fn participant_of<R: Row>(row: &R) -> Result<Participant, StoreError>
+pub(super) fn participant_of<R: Row>(row: &R) -> Result<Participant, StoreError>
 where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
@@ -155,7 +157,7 @@ where
     })
 }
 
-fn message_of<R: Row>(row: &R) -> Result<Message, StoreError>
+pub(super) fn message_of<R: Row>(row: &R) -> Result<Message, StoreError>
 where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
@@ -674,6 +676,14 @@ where
 
     async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError> {
         self.settle_coalesced_rows(carrier).await
+    }
+
+    async fn round_reads(
+        &self,
+        rows: &[OutboxRow],
+        references: i64,
+    ) -> Result<RoundReads, StoreError> {
+        self.read_round(rows, references).await
     }
 
     async fn thread_ids(

@@ -42,6 +42,8 @@ pub use crate::store::REJECTED_NOTICE;
 /// A queue's own texts for its templates.
 #[derive(Debug, Clone, Default)]
 pub struct QueueTexts {
+    /// Its display name (its name when it has none).
+    pub display_name: String,
     /// The acknowledgement's greeting.
     pub greeting: String,
     /// The after-hours reply's text.
@@ -139,6 +141,11 @@ impl Composer {
                 .iter()
                 .map(|q| {
                     let texts = QueueTexts {
+                        display_name: if q.display_name.is_empty() {
+                            q.name.clone()
+                        } else {
+                            q.display_name.clone()
+                        },
                         greeting: q.greeting.clone(),
                         after_hours_message: q.hours.as_ref().map_or_else(
                             || DEFAULT_AFTER_HOURS_MESSAGE.to_string(),
@@ -248,6 +255,7 @@ mod tests {
         queues.insert(
             "desk".to_string(),
             QueueTexts {
+                display_name: "Shop desk".into(),
                 greeting: "Hello! We're here to help.".into(),
                 after_hours_message: "We are closed for the weekend.".into(),
             },
