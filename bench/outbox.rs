@@ -370,7 +370,7 @@ impl Bench {
 
     /// Rounds of the worker until one claims nothing, timed.
     async fn send_all(&self, sink: &Sink) -> Measured {
-        let worker = self.worker(sink.port);
+        let worker = std::sync::Arc::new(self.worker(sink.port));
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let sink_before = cpu_seconds(&sink.pid().to_string(), false);
         let own_before = cpu_seconds("self", false);

@@ -82,7 +82,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             relay = %format!("{}:{}", config.relay.host, config.relay.port()),
             "sending notifications"
         );
-        tasks.spawn(worker.run(stopped.clone()));
+        tasks.spawn(Arc::new(worker).run(stopped.clone()));
     }
     for (listener, protocol) in listeners {
         if let Ok(addr) = listener.local_addr() {

@@ -66,7 +66,7 @@ impl Worker {
     /// is bounded by `relay.timeout_secs`) so that nothing sent is left
     /// unrecorded, which would send it again after the lease; rows of the
     /// batch not yet tried are released for the next start.
-    pub async fn run(self, mut stopped: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
         tracing::info!(batch = self.config.batch, "outbox worker started");
         while !*stopped.borrow() {
@@ -93,7 +93,10 @@ impl Worker {
     /// in one commit: recording each in its own commit capped the worker
     /// at the store's commit rate. Until then they stay leased, so a crash
     /// in between sends them again (at least once, never zero times).
-    pub async fn round(&self, stopped: &watch::Receiver<bool>) -> Result<usize, StoreError> {
+    pub async fn round(
+        self: &Arc<Self>,
+        stopped: &watch::Receiver<bool>,
+    ) -> Result<usize, StoreError> {
         let now = now_ms();
         let lease = now.saturating_add(secs_ms(self.config.lease_secs));
         let rows = self
@@ -102,16 +105,30 @@ impl Worker {
             .await?;
         let n = rows.len();
         let rows = self.throttle.sift(&*self.store, rows, now).await?;
-        let reads = &self.store.round_reads(&rows, MAX_REFERENCES).await?;
+        let reads = Arc::new(self.store.round_reads(&rows, MAX_REFERENCES).await?);
         let sent: Vec<Taken> = futures_util::stream::iter(rows)
-            .map(|row| async move {
-                if *stopped.borrow() {
-                    if let Err(e) = self.store.release_outbox(row.id).await {
-                        tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
+            .map(|row| {
+                let worker = Arc::clone(self);
+                let reads = Arc::clone(&reads);
+                let stopped = stopped.clone();
+                // Each send is a task of its own, so that composing runs on
+                // every core rather than all on the round's task. A task
+                // that panicked leaves its row leased: sent again later.
+                let task = tokio::spawn(async move {
+                    if *stopped.borrow() {
+                        if let Err(e) = worker.store.release_outbox(row.id).await {
+                            tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
+                        }
+                        None
+                    } else {
+                        worker.deliver(row, &reads).await
                     }
-                    None
-                } else {
-                    self.deliver(row, reads).await
+                });
+                async move {
+                    task.await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "outbox: a send failed unexpectedly");
+                        None
+                    })
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))
