@@ -13,7 +13,7 @@ use mail_parser::{HeaderValue, MessageParser};
 use serde_json::Value;
 
 use super::common::{AGENT, DESK, MARIA, REPLY_DOMAIN, unique};
-use super::wire::{Site, all_in, check_notification, text};
+use super::wire::{Site, all_in, text};
 
 /// A notification as a mail client shows it to the one answering.
 struct Notice {
@@ -298,20 +298,11 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
              Is the lamp still for sale?\r\n"
         ),
     );
-    let rows = site.wait_outbox("the seller side is told", |r| {
-        r.len() == 1 && all_in(r, "sent")
-    });
+    let (rows, seen, mail) = site.sent(1, "the seller side is told");
     let number = rows[0]["ticket"].as_i64().expect("a ticket");
-    let dumped = site.wait_dumps(1);
-    let seen = check_notification(
-        &dumped[0].1,
-        text(&rows[0]["message_id"]),
-        text(&rows[0]["token"]),
-        number,
-    );
     assert_eq!(seen.to, AGENT);
     assert_eq!(seen.in_reply_to, first);
-    let notice = Notice::parse(&dumped[0].1);
+    let notice = Notice::parse(&mail);
     assert!(
         notice.from.starts_with("\"Maria Lopez via "),
         "{}",
@@ -337,7 +328,7 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         "Yes, it is. You can pick it up on Saturday.",
     );
     smtp(port, AGENT, &notice.reply_to, &gmail);
-    let rows = site.wait_outbox("the client is told", |r| r.len() == 2 && all_in(r, "sent"));
+    let (rows, seen, mail) = site.sent(2, "the client is told");
     assert_eq!(rows[1]["ticket"].as_i64(), Some(number), "same ticket");
     assert_eq!(text(&rows[1]["recipient"]), MARIA);
     let shown = ticket(&site, number);
@@ -346,16 +337,9 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         last_text(&shown),
         "Yes, it is. You can pick it up on Saturday."
     );
-    let dumped = site.wait_dumps(2);
-    let seen = check_notification(
-        &dumped[1].1,
-        text(&rows[1]["message_id"]),
-        text(&rows[1]["token"]),
-        number,
-    );
     assert_eq!(seen.to, MARIA);
     assert_eq!(seen.in_reply_to, gmail_id);
-    let notice = Notice::parse(&dumped[1].1);
+    let notice = Notice::parse(&mail);
     assert!(
         notice.text.contains("You can pick it up on Saturday.")
             && !notice.text.contains("Is the lamp still for sale?"),
@@ -371,9 +355,7 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         "Saturday works, thank you. See you at 10 = opening time.",
     );
     smtp(port, MARIA, &notice.reply_to, &outlook);
-    let rows = site.wait_outbox("the seller side is told again", |r| {
-        r.len() == 3 && all_in(r, "sent")
-    });
+    let (rows, seen, _) = site.sent(3, "the seller side is told again");
     assert_eq!(rows[2]["ticket"].as_i64(), Some(number), "same ticket");
     assert_eq!(text(&rows[2]["recipient"]), AGENT);
     let shown = ticket(&site, number);
@@ -383,13 +365,6 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         "Saturday works, thank you. See you at 10 = opening time."
     );
     assert_eq!(shown["messages"].as_array().map(Vec::len), Some(3));
-    let dumped = site.wait_dumps(3);
-    let seen = check_notification(
-        &dumped[2].1,
-        text(&rows[2]["message_id"]),
-        text(&rows[2]["token"]),
-        number,
-    );
     assert_eq!(seen.to, AGENT);
     assert_eq!(seen.in_reply_to, outlook_id);
     assert!(seen.body.contains("Saturday works"), "{}", seen.body);
@@ -424,21 +399,12 @@ fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
         ],
         b"",
     );
-    let rows = site.wait_outbox("the transcript is sent", |r| {
-        r.len() == 2 && all_in(r, "sent")
-    });
+    let (rows, seen, transcript) = site.sent(2, "the transcript is sent");
     assert_eq!(text(&rows[1]["kind"]), "transcript");
     assert_eq!(text(&rows[1]["recipient"]), BOSS);
-    let dumped = site.wait_dumps(2);
-    let seen = check_notification(
-        &dumped[1].1,
-        text(&rows[1]["message_id"]),
-        text(&rows[1]["token"]),
-        number,
-    );
     assert_eq!(seen.to, BOSS);
     assert!(seen.subject.contains("Fwd: Oak lamp"), "{}", seen.subject);
-    let notice = Notice::parse(&dumped[1].1);
+    let notice = Notice::parse(&transcript);
     for part in [&notice.text, &notice.html] {
         assert!(part.contains("Is the lamp still for sale?"), "{part}");
     }
@@ -459,19 +425,12 @@ fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
     // The boss answers from Gmail: the answer is the seller side's.
     let (id, mail) = gmail_reply("The Boss", BOSS, &notice, "Yes, it is still for sale.");
     smtp(site.smtp_port, BOSS, &notice.reply_to, &mail);
-    let rows = site.wait_outbox("Maria is told", |r| r.len() == 3 && all_in(r, "sent"));
+    let (rows, seen, answer) = site.sent(3, "Maria is told");
     assert_eq!(rows[2]["ticket"].as_i64(), Some(number), "same ticket");
     assert_eq!(text(&rows[2]["recipient"]), MARIA);
     let shown = ticket(&site, number);
     assert_eq!(shown["ticket"]["status"], "awaiting_client", "{shown}");
     assert_eq!(last_text(&shown), "Yes, it is still for sale.");
-    let dumped = site.wait_dumps(3);
-    let seen = check_notification(
-        &dumped[2].1,
-        text(&rows[2]["message_id"]),
-        text(&rows[2]["token"]),
-        number,
-    );
     assert_eq!(seen.to, MARIA);
     assert_eq!(seen.in_reply_to, id);
     assert!(
@@ -479,6 +438,6 @@ fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
         "{}",
         seen.body
     );
-    let to_maria = Notice::parse(&dumped[2].1);
+    let to_maria = Notice::parse(&answer);
     assert!(!to_maria.text.contains(BOSS), "{}", to_maria.text);
 }

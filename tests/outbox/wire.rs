@@ -277,6 +277,22 @@ impl Site {
         })
     }
 
+    /// Waits until `n` notifications are sent and at the sink, checks the
+    /// `n`th as [`check_notification`] checks every one; the rows, that
+    /// check and the mail.
+    pub fn sent(&self, n: usize, what: &str) -> (Vec<Value>, Checked, Vec<u8>) {
+        let rows = self.wait_outbox(what, |r| r.len() == n && all_in(r, "sent"));
+        let row = &rows[n - 1];
+        let bytes = self.wait_dumps(n).swap_remove(n - 1).1;
+        let checked = check_notification(
+            &bytes,
+            text(&row["message_id"]),
+            text(&row["token"]),
+            row["ticket"].as_i64().expect("a ticket"),
+        );
+        (rows, checked, bytes)
+    }
+
     pub fn wait_dumps(&self, n: usize) -> Vec<(String, Vec<u8>)> {
         wait_for(|| Some(dumps(&self.dumps)).filter(|d| d.len() >= n)).unwrap_or_else(|| {
             panic!(
@@ -443,24 +459,10 @@ fn a_burst_within_the_ticket_window_arrives_as_one_mail() {
     let _sink = site.sink(&[]);
     let _serve = site.serve();
     site.ingest(MARIA, DESK, "Oak lamp", "Hi");
-    let rows = site.wait_outbox("the agent is told", |r| all_in(r, "sent"));
+    let (rows, to_agent, _) = site.sent(1, "the agent is told");
     let ticket = rows[0]["ticket"].as_i64().expect("a ticket");
-    let first = site.wait_dumps(1);
-    let to_agent = check_notification(
-        &first[0].1,
-        text(&rows[0]["message_id"]),
-        text(&rows[0]["token"]),
-        ticket,
-    );
     site.ingest(AGENT, &to_agent.reply_to, "Re: Oak lamp", "Hello Maria!");
-    let rows = site.wait_outbox("Maria is told", |r| r.len() == 2 && all_in(r, "sent"));
-    let dumped = site.wait_dumps(2);
-    let to_maria = check_notification(
-        &dumped[1].1,
-        text(&rows[1]["message_id"]),
-        text(&rows[1]["token"]),
-        ticket,
-    );
+    let (_, to_maria, _) = site.sent(2, "Maria is told");
     // Two quick follow-ups while the agent's window is still open.
     site.ingest(
         MARIA,
