@@ -8,6 +8,45 @@ use super::sql::{Backend, SqlStore, audit, get};
 use super::{Assign, Assignment, StoreError, now_ms};
 use crate::tickets::Role;
 
+/// What an address is on a ticket.
+pub(super) enum Known {
+    Absent,
+    /// On the seller side (seller or staff): its participant id.
+    SellerSide(i64),
+    Client,
+}
+
+/// What `address` is on ticket `number`, read in the caller's transaction.
+pub(super) async fn known<DB>(
+    conn: &mut DB::Connection,
+    number: i64,
+    address: &str,
+) -> Result<Known, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let row = sqlx::query("SELECT id, role FROM participants WHERE ticket = $1 AND address = $2")
+        .bind(number)
+        .bind(address)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(Known::Absent);
+    };
+    let role: String = get(&row, "role")?;
+    Ok(if Role::parse(&role).is_some_and(Role::is_seller_side) {
+        Known::SellerSide(get(&row, "id")?)
+    } else {
+        Known::Client
+    })
+}
+
 /// See [`super::Store::assign`].
 pub(super) async fn assign<DB>(
     store: &SqlStore<DB>,
@@ -44,20 +83,10 @@ where
         return Ok(Assignment::Taken { by: by.clone() });
     }
 
-    let known = sqlx::query("SELECT id, role FROM participants WHERE ticket = $1 AND address = $2")
-        .bind(number)
-        .bind(to)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (participant, added) = match known {
-        Some(row) => {
-            let role: String = get(&row, "role")?;
-            if !Role::parse(&role).is_some_and(Role::is_seller_side) {
-                return Ok(Assignment::NotEligible);
-            }
-            (get::<i64, _>(&row, "id")?, false)
-        }
-        None => {
+    let (participant, added) = match known(&mut tx, number, to).await? {
+        Known::SellerSide(id) => (id, false),
+        Known::Client => return Ok(Assignment::NotEligible),
+        Known::Absent => {
             // A staff address of the ticket's queue joins it as staff, under
             // the queue's name, as the seller side's addresses do.
             let added = sqlx::query(

@@ -6,6 +6,7 @@
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::assign::{Known, known};
 use super::sql::{Backend, SqlStore, audit, get};
 use super::{Forward, Forwarding, StoreError, TRANSCRIPT, now_ms};
 use crate::outbox::Minter;
@@ -40,22 +41,12 @@ where
         return Err(missing());
     }
 
-    let known = sqlx::query("SELECT id, role FROM participants WHERE ticket = $1 AND address = $2")
-        .bind(number)
-        .bind(to)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (participant, added) = match known {
-        Some(row) => {
-            let role: String = get(&row, "role")?;
-            // A transcript to the client would hand them the seller side's
-            // reply address: their answers would count as the seller's.
-            if !Role::parse(&role).is_some_and(Role::is_seller_side) {
-                return Ok(Forwarding::IsClient);
-            }
-            (get::<i64, _>(&row, "id")?, false)
-        }
-        None => {
+    let (participant, added) = match known(&mut tx, number, to).await? {
+        Known::SellerSide(id) => (id, false),
+        // A transcript to the client would hand them the seller side's
+        // reply address: their answers would count as the seller's.
+        Known::Client => return Ok(Forwarding::IsClient),
+        Known::Absent => {
             let row = sqlx::query(
                 "INSERT INTO participants (ticket, address, display_name, role, created_at) \
                  VALUES ($1, $2, NULL, $3, $4) RETURNING id",
