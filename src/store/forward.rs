@@ -7,6 +7,7 @@
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::assign::{Known, known};
+use super::outbox::{NewNotification, write_notification};
 use super::sql::{Backend, SqlStore, audit, get};
 use super::{Forward, Forwarding, StoreError, TRANSCRIPT, now_ms};
 use crate::outbox::Minter;
@@ -71,33 +72,19 @@ where
             .await?,
         "last",
     )?;
-    let (token, _) = minter.reply_address(number, participant);
-    let message_id = minter.message_id(&token);
-    sqlx::query(
-        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
-         VALUES ($1, $2, $3, $4)",
+    let notification = write_notification::<DB>(
+        &mut tx,
+        minter,
+        now,
+        NewNotification {
+            ticket: number,
+            message: last,
+            participant,
+            recipient: to,
+            kind: TRANSCRIPT,
+        },
     )
-    .bind(message_id.as_str())
-    .bind(number)
-    .bind(participant)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
-    let row = sqlx::query(
-        "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(number)
-    .bind(last)
-    .bind(participant)
-    .bind(to)
-    .bind(token.as_str())
-    .bind(message_id.as_str())
-    .bind(TRANSCRIPT)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let notification: i64 = get(&row, "id")?;
 
     let detail = serde_json::json!({ "to": to, "note": request.note }).to_string();
     audit::<DB>(

@@ -5,6 +5,7 @@
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::outbox::{NewNotification, write_notification};
 use super::sql::{Backend, SqlStore, audit, get, move_status};
 use super::{Moderate, Moderation, NEW_MESSAGE, Ruling, StoreError, now_ms};
 use crate::outbox::Minter;
@@ -115,33 +116,14 @@ where
     };
     let mut outbox = Vec::new();
     for (participant, address, _) in recipients {
-        let (token, _) = minter.reply_address(ticket, *participant);
-        let message_id = minter.message_id(&token);
-        sqlx::query(
-            "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(message_id.as_str())
-        .bind(ticket)
-        .bind(*participant)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(
-            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(ticket)
-        .bind(m.message)
-        .bind(*participant)
-        .bind(address.as_str())
-        .bind(token.as_str())
-        .bind(message_id.as_str())
-        .bind(kind)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        outbox.push(get::<i64, _>(&row, "id")?);
+        let row = NewNotification {
+            ticket,
+            message: Some(m.message),
+            participant: *participant,
+            recipient: address,
+            kind,
+        };
+        outbox.push(write_notification::<DB>(&mut tx, minter, now, row).await?);
     }
     let at = (Some(ticket), Some(m.message));
     audit::<DB>(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;

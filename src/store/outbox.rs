@@ -13,6 +13,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::StoreError;
 use super::sql::{Backend, SqlStore, get};
+use crate::outbox::Minter;
 
 /// Where a notification row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -353,4 +354,61 @@ where
         ids.reverse();
         Ok(ids)
     }
+}
+
+/// One notification row written in the caller's transaction: a fresh token
+/// and Message-ID for `participant`, the ID recorded as issued (a reply
+/// that references it threads), the row; its id. For the rows written one
+/// at a time (moderation, forwarding); intake writes its own in bulk.
+pub(super) async fn write_notification<DB>(
+    conn: &mut DB::Connection,
+    minter: &Minter,
+    now: i64,
+    row: NewNotification<'_>,
+) -> Result<i64, StoreError>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let (token, _) = minter.reply_address(row.ticket, row.participant);
+    let message_id = minter.message_id(&token);
+    sqlx::query(
+        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(message_id.as_str())
+    .bind(row.ticket)
+    .bind(row.participant)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let written = sqlx::query(
+        "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(row.ticket)
+    .bind(row.message)
+    .bind(row.participant)
+    .bind(row.recipient)
+    .bind(token.as_str())
+    .bind(message_id.as_str())
+    .bind(row.kind)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    get(&written, "id")
+}
+
+/// What [`write_notification`] writes.
+pub(super) struct NewNotification<'a> {
+    pub ticket: i64,
+    pub message: Option<i64>,
+    pub participant: i64,
+    pub recipient: &'a str,
+    pub kind: &'a str,
 }
