@@ -16,7 +16,7 @@
 //! must have grown by exactly N.
 //!
 //! `cargo bench --bench outbox` sends 10,000 (`PARLEY_BENCH_NOTIFICATIONS`
-//! changes it) with three settings, the default (4, 16) first. Under
+//! changes it) with three settings, the default (8, 32) in the middle. Under
 //! `cargo test` a smoke pass sends 200 with the default, the sink also
 //! dumping every mail (`-d`): each sent row's Message-ID must have arrived
 //! exactly once. Without smtp-source/smtp-sink both fail, saying so.
@@ -50,7 +50,7 @@ const INTAKE: &str = "sales@bench.test";
 const STAFF: &str = "seller@bench.test";
 const TARGET_RATIO: f64 = 0.5;
 /// The default `[outbox]` (config/parley.toml): concurrency, batch.
-const DEFAULT: (usize, usize) = (4, 16);
+const DEFAULT: (usize, usize) = (8, 32);
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -59,7 +59,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(if full { 10_000 } else { 200 });
     let settings: &[(usize, usize)] = if full {
-        &[DEFAULT, (8, 32), (16, 64)]
+        &[(4, 16), DEFAULT, (16, 64)]
     } else {
         &[DEFAULT]
     };
@@ -376,15 +376,8 @@ impl Bench {
         let own_before = cpu_seconds("self", false);
         let start = Instant::now();
         let mut errors = String::new();
-        loop {
-            match worker.round(&stopped).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    errors = format!("claim: {e}");
-                    break;
-                }
-            }
+        if let Err(e) = worker.drain(&stopped).await {
+            errors = format!("claim: {e}");
         }
         Measured {
             seconds: start.elapsed().as_secs_f64(),

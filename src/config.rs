@@ -474,15 +474,20 @@ impl Config {
         self.outbox.validate()?;
         self.notify.validate()?;
         // A batch takes at most ceil(batch / concurrency) sends in a row,
-        // each at most relay.timeout_secs; a lease that ran out before
-        // would let another worker claim and send the same rows again.
+        // each at most relay.timeout_secs, and is claimed while the batch
+        // before it is sent: two batches' time. A lease that ran out
+        // before would let another worker claim and send the same rows
+        // again.
         let rounds = self.outbox.batch.div_ceil(self.outbox.concurrency.max(1)) as u64;
-        let longest = rounds.saturating_mul(self.relay.timeout_secs);
+        let longest = rounds
+            .saturating_mul(self.relay.timeout_secs)
+            .saturating_mul(2);
         if self.outbox.lease_secs <= longest {
             return Err(ConfigError::new(
                 "outbox.lease_secs",
                 format!(
-                    "must be longer than a batch can take: {rounds} sends in a row \
+                    "must be longer than two batches can take (one is claimed while \
+                     the one before is sent): 2 × {rounds} sends in a row \
                      (outbox.batch / outbox.concurrency) of relay.timeout_secs each, \
                      {longest} s"
                 ),
@@ -877,11 +882,11 @@ mod tests {
         c.outbox.max_retry_secs = c.outbox.first_retry_secs - 1;
         assert_eq!(c.validate().unwrap_err().key, "outbox.max_retry_secs");
 
-        // 16 rows, 4 at once: 4 sends in a row of 60 s at most.
+        // 32 rows, 8 at once: 4 sends in a row of 60 s at most, twice.
         let mut c = defaults();
-        c.outbox.lease_secs = 240;
+        c.outbox.lease_secs = 480;
         assert_eq!(c.validate().unwrap_err().key, "outbox.lease_secs");
-        c.outbox.lease_secs = 241;
+        c.outbox.lease_secs = 481;
         c.validate().unwrap();
 
         let c = defaults();

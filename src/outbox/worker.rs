@@ -12,6 +12,7 @@
 //! that dies mid-send leaves rows that are claimed again once the lease
 //! runs out (at least once delivery).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,15 @@ pub enum Sent {
 
 /// The outbox kind of a forwarded ticket's transcript.
 pub const TRANSCRIPT: &str = "transcript";
+
+/// A claimed batch, sifted and read, ready to send.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<OutboxRow>,
+    reads: Arc<RoundReads>,
+    /// How many rows the claim took (before the throttles).
+    claimed: usize,
+}
 
 /// A row the relay took, waiting to be recorded with the round.
 struct Taken {
@@ -70,7 +80,7 @@ impl Worker {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
         tracing::info!(batch = self.config.batch, "outbox worker started");
         while !*stopped.borrow() {
-            let busy = match self.round(&stopped).await {
+            let busy = match self.drain(&stopped).await {
                 Ok(n) => n > 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox: cannot claim rows");
@@ -87,26 +97,77 @@ impl Worker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// Claims one batch and delivers it (the rows not yet tried when
-    /// `stopped` turns true are released); how many rows it claimed. The
-    /// rows the relay took are recorded together at the end of the round,
-    /// in one commit: recording each in its own commit capped the worker
-    /// at the store's commit rate. Until then they stay leased, so a crash
+    /// Sends batch after batch until one claims nothing (or `stopped`
+    /// turns true); how many rows it claimed in all. The next batch is
+    /// claimed and read while the sends of this one run, so the
+    /// connections do not wait for the store between batches. The rows
+    /// the relay took are recorded together once their batch is done, in
+    /// one commit (recording each in its own commit capped the worker at
+    /// the store's commit rate); until then they stay leased, so a crash
     /// in between sends them again (at least once, never zero times).
-    pub async fn round(
+    pub async fn drain(
         self: &Arc<Self>,
         stopped: &watch::Receiver<bool>,
     ) -> Result<usize, StoreError> {
+        let mut next = self.prepare(&HashSet::new()).await?;
+        let mut claimed = next.claimed;
+        while !next.rows.is_empty() && !*stopped.borrow() {
+            let current = std::mem::take(&mut next);
+            let in_flight = current
+                .rows
+                .iter()
+                .map(|r| (r.ticket, r.participant))
+                .collect();
+            let (sent, prepared) =
+                tokio::join!(self.send_all(current, stopped), self.prepare(&in_flight));
+            self.record_sent(&sent).await;
+            next = prepared?;
+            claimed += next.claimed;
+        }
+        for row in &next.rows {
+            if let Err(e) = self.store.release_outbox(row.id).await {
+                tracing::warn!(id = row.id, error = %e, "outbox: cannot release a row");
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Claims a batch, sifts it through the throttles and reads what
+    /// composing it needs. Rows to a (ticket, participant) of the batch in
+    /// flight are given back: the throttles must see that batch recorded.
+    async fn prepare(&self, in_flight: &HashSet<(i64, i64)>) -> Result<Batch, StoreError> {
         let now = now_ms();
         let lease = now.saturating_add(secs_ms(self.config.lease_secs));
         let rows = self
             .store
             .claim_outbox(now, lease, self.config.batch as i64)
             .await?;
-        let n = rows.len();
+        let claimed = rows.len();
+        let (later, rows): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|r| in_flight.contains(&(r.ticket, r.participant)));
+        for row in &later {
+            self.store.release_outbox(row.id).await?;
+        }
         let rows = self.throttle.sift(&*self.store, rows, now).await?;
         let reads = Arc::new(self.store.round_reads(&rows, MAX_REFERENCES).await?);
-        let sent: Vec<Taken> = futures_util::stream::iter(rows)
+        Ok(Batch {
+            rows,
+            reads,
+            claimed,
+        })
+    }
+
+    /// Delivers a batch, `outbox.concurrency` at once (the rows not yet
+    /// tried when `stopped` turns true are released); the rows the relay
+    /// took.
+    async fn send_all(
+        self: &Arc<Self>,
+        batch: Batch,
+        stopped: &watch::Receiver<bool>,
+    ) -> Vec<Taken> {
+        let reads = batch.reads;
+        futures_util::stream::iter(batch.rows)
             .map(|row| {
                 let worker = Arc::clone(self);
                 let reads = Arc::clone(&reads);
@@ -134,9 +195,7 @@ impl Worker {
             .buffer_unordered(self.config.concurrency.max(1))
             .filter_map(std::future::ready)
             .collect()
-            .await;
-        self.record_sent(&sent).await;
-        Ok(n)
+            .await
     }
 
     /// Composes and sends one row; records a failure at once and hands a
