@@ -510,3 +510,36 @@ fn a_burst_within_the_ticket_window_arrives_as_one_mail() {
         both.body
     );
 }
+
+#[test]
+fn a_template_that_does_not_render_stops_serve_with_exit_2() {
+    let site = Site::new();
+    let dir = site.cli.dir.path().join("templates");
+    std::fs::create_dir_all(dir.join("desk")).expect("template folder");
+    std::fs::write(dir.join("desk/ack.txt"), "{{ marker }}\n{{ greting }}\n").expect("written");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .arg("--config")
+        .arg(&site.cli.config)
+        .arg("serve")
+        .current_dir(site.cli.dir.path())
+        .env_remove("PARLEY_CONFIG")
+        .env("PARLEY__NOTIFY__TEMPLATE_DIR", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parley serve starts");
+    let status = wait_for(|| child.try_wait().expect("a status")).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("parley serve kept running with a broken template")
+    });
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr read");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("notify.template_dir") && err.contains("desk/ack.txt"),
+        "{err}"
+    );
+}
