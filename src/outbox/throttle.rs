@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::config::NotifyConfig;
-use crate::store::{OutboxRow, Store, StoreError};
+use crate::store::{NEW_MESSAGE, OutboxRow, Store, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -62,7 +62,7 @@ impl Throttle {
             return Ok(rows);
         }
         let (mut send, news): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|r| r.kind != "new_message");
+            rows.into_iter().partition(|r| r.kind != NEW_MESSAGE);
         // 1. The newest row per (ticket, participant) carries the others.
         let mut groups: HashMap<(i64, i64), Vec<OutboxRow>> = HashMap::new();
         for row in news {

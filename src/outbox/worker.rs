@@ -26,7 +26,8 @@ pub use super::relay::{Relay, relay};
 use super::throttle::Throttle;
 use crate::config::OutboxConfig;
 use crate::store::{
-    OutboxRow, OutboxState, REJECTED_NOTICE, RoundReads, Store, StoreError, now_ms,
+    NEW_MESSAGE, OutboxRow, OutboxState, REJECTED_NOTICE, RoundReads, Store, StoreError,
+    TRANSCRIPT, now_ms,
 };
 
 /// The outcome of one delivery attempt, with what the relay said.
@@ -38,9 +39,6 @@ pub enum Sent {
     /// Will not get better by waiting.
     Permanent(String),
 }
-
-/// The outbox kind of a forwarded ticket's transcript.
-pub const TRANSCRIPT: &str = "transcript";
 
 /// A claimed batch, sifted and read, ready to send.
 #[derive(Default)]
@@ -325,7 +323,7 @@ impl Worker {
         let message = row.message.and_then(|id| reads.messages.get(&id).cloned());
         // The messages of the rows a throttle coalesced into this one.
         let mut earlier = Vec::new();
-        if row.kind == "new_message" && self.throttle != Throttle::off() {
+        if row.kind == NEW_MESSAGE && self.throttle != Throttle::off() {
             for r in self.store.outbox_coalesced(row.id).await? {
                 if let Some(id) = r.message
                     && let Some(m) = self.store.message(id).await?

@@ -57,7 +57,8 @@ pub struct OutboxRow {
     pub token: String,
     /// Without angle brackets.
     pub message_id: String,
-    /// `new_message` or `moderation_rejected`.
+    /// `new_message`, `ack`, `after_hours`, `moderation_rejected` or
+    /// `transcript` (the constants of [`crate::store`]).
     pub kind: String,
     pub state: OutboxState,
     /// Tries that ended in a temporary failure.

@@ -27,7 +27,9 @@ use mail_builder::headers::url::URL;
 use crate::config::{Config, ConfigError, DEFAULT_AFTER_HOURS_MESSAGE};
 use crate::intake::classify::LOOP_HEADER;
 use crate::intake::thread::SubjectTag;
-use crate::store::{Message as Stored, Moderation, OutboxRow, Participant, Ticket};
+use crate::store::{
+    ACK, AFTER_HOURS, Message as Stored, Moderation, OutboxRow, Participant, Ticket,
+};
 use crate::token::Signer;
 pub use templates::{TemplateError, Templates};
 use view::View;
@@ -199,7 +201,7 @@ impl Composer {
             _ => cx.queue_name.clone(),
         };
         let auto_submitted = match row.kind.as_str() {
-            "ack" | "after_hours" => "auto-replied",
+            ACK | AFTER_HOURS => "auto-replied",
             _ => "auto-generated",
         };
         let mut mail = MessageBuilder::new()

@@ -22,16 +22,11 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 
 use super::view::View;
+use crate::store::{ACK, AFTER_HOURS, NEW_MESSAGE, REJECTED_NOTICE, TRANSCRIPT};
 
 /// The kinds of notification, each with `KIND.subject.txt`, `KIND.txt` and
 /// `KIND.html`.
-pub const KINDS: [&str; 5] = [
-    "new_message",
-    "ack",
-    "after_hours",
-    "moderation_rejected",
-    "transcript",
-];
+pub const KINDS: [&str; 5] = [NEW_MESSAGE, ACK, AFTER_HOURS, REJECTED_NOTICE, TRANSCRIPT];
 
 /// The built-in templates, by name.
 const BUILT_IN: [(&str, &str); 17] = [

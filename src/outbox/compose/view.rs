@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Composer, Context, visible_text};
 use crate::config::fill_url;
 use crate::intake::reply::REPLY_MARKER;
-use crate::store::{Message, Moderation, OutboxRow, Participant};
+use crate::store::{Message, Moderation, NEW_MESSAGE, OutboxRow, Participant, TRANSCRIPT};
 use crate::tickets::Role;
 
 /// How many characters `message.preview` keeps.
@@ -107,11 +107,11 @@ impl View {
             name: row.recipient.clone(),
             role: Role::Client.as_str().into(),
         });
-        let announced = cx.message.as_ref().filter(|_| row.kind == "new_message");
+        let announced = cx.message.as_ref().filter(|_| row.kind == NEW_MESSAGE);
         let texts = composer.queue_texts(&cx.ticket.queue);
         let web_url = (!composer.web_url.is_empty())
             .then(|| fill_url(&composer.web_url, cx.ticket.number, &row.token));
-        let unsubscribe_url = (!composer.unsubscribe_url.is_empty() && row.kind == "new_message")
+        let unsubscribe_url = (!composer.unsubscribe_url.is_empty() && row.kind == NEW_MESSAGE)
             .then(|| fill_url(&composer.unsubscribe_url, cx.ticket.number, &row.token));
         let entry = |m: &Message| Entry {
             author: person(m.author).map_or_else(|| "Unknown".into(), |p| p.name),
@@ -124,7 +124,7 @@ impl View {
             at: format_time(m.created_at),
             text: visible_text(m).trim_end().to_string(),
         };
-        let transcript = if row.kind == "transcript" {
+        let transcript = if row.kind == TRANSCRIPT {
             cx.transcript
                 .iter()
                 .filter(|m| shown(m))
