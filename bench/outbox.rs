@@ -9,8 +9,8 @@
 //! `smtp-source` sends N messages of the composed notification's size to the
 //! sink with `-s` = the worker's concurrency (connection reused, as the worker's
 //! pool does; and a new connection per message), and the worker of `parley
-//! serve` ([`Worker`], built as `serve.rs` builds it) is driven round after
-//! round, as `Worker::run` does, until a round claims nothing; timed from
+//! serve` ([`Worker`], built as `serve.rs` builds it) is driven by
+//! `Worker::drain`, as `Worker::run` drives it, until a batch claims nothing; timed from
 //! the first claim to the last row recorded. Afterwards the store must show
 //! N sent and none pending or failed, and the sink's counter (`smtp-sink -c`)
 //! must have grown by exactly N.
@@ -368,7 +368,7 @@ impl Bench {
         mail.bytes.len()
     }
 
-    /// Rounds of the worker until one claims nothing, timed.
+    /// The worker drained (batches until one claims nothing), timed.
     async fn send_all(&self, sink: &Sink) -> Measured {
         let worker = std::sync::Arc::new(self.worker(sink.port));
         let (_stop, stopped) = tokio::sync::watch::channel(false);
