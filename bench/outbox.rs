@@ -39,10 +39,10 @@ use std::time::{Duration, Instant};
 
 use parley::config::Config;
 use parley::intake::{Envelope, Intake, Outcome};
-use parley::outbox::compose::{Composer, Context, MAX_REFERENCES};
+use parley::outbox::compose::Composer;
 use parley::outbox::throttle::Throttle;
 use parley::outbox::worker::{self, Worker};
-use parley::store::{self, OutboxRow, OutboxState, Source, Store};
+use parley::store::{self, OutboxState, Source, Store};
 use postfix::{Guard, postfix_tools};
 use proc::{cpu_model, cpu_seconds};
 
@@ -333,39 +333,15 @@ impl Bench {
 
     /// The size of the first row's mail as the worker composes it.
     async fn composed_size(&self) -> usize {
-        let store = &*self.store;
-        let row: OutboxRow = store.outbox(None, 1).await.expect("outbox").remove(0);
-        let ticket = store
-            .ticket(row.ticket)
+        let row = self.store.outbox(None, 1).await.expect("outbox").remove(0);
+        // The relay is not used: composing only.
+        let worker = self.worker(0);
+        worker
+            .compose_alone(&row)
             .await
-            .expect("read")
-            .expect("ticket");
-        let cx = Context {
-            queue_name: store
-                .queue(&ticket.queue)
-                .await
-                .expect("read")
-                .map(|q| q.display_name)
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| ticket.queue.clone()),
-            message: store
-                .message(row.message.expect("a message"))
-                .await
-                .expect("read"),
-            thread_ids: store
-                .thread_ids(row.ticket, row.participant, &row.message_id, MAX_REFERENCES)
-                .await
-                .expect("read"),
-            reason: None,
-            participants: store.participants(row.ticket).await.expect("read"),
-            transcript: Vec::new(),
-            note: None,
-            earlier: Vec::new(),
-            ticket,
-        };
-        let secret = self.config.load_secret().expect("secret");
-        let mail = self.composer(&secret).compose(&row, &cx).expect("composed");
-        mail.bytes.len()
+            .expect("composed")
+            .bytes
+            .len()
     }
 
     /// The worker drained (batches until one claims nothing), timed.

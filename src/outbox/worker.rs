@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use lettre::address::Envelope;
 use tokio::sync::watch;
 
-use super::compose::{Composer, Context, MAX_REFERENCES};
+use super::compose::{Composed, Composer, Context, MAX_REFERENCES};
 use super::relay::ConnectError;
 pub use super::relay::{Relay, relay};
 use super::throttle::Throttle;
@@ -244,6 +244,23 @@ impl Worker {
             self.settle(row.id).await;
         }
         None
+    }
+
+    /// The mail `row` is sent as, read and composed as a batch of one
+    /// (bench/outbox sizes smtp-source's messages by it); the reason when
+    /// it cannot be.
+    pub async fn compose_alone(&self, row: &OutboxRow) -> Result<Composed, String> {
+        let reads = self
+            .store
+            .round_reads(std::slice::from_ref(row), MAX_REFERENCES)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cx = self
+            .context(row, &reads)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("ticket {} does not exist", row.ticket))?;
+        self.composer.compose(row, &cx).map_err(|e| e.to_string())
     }
 
     /// Gives the rows coalesced into `carrier` its outcome.
