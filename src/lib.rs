@@ -12,7 +12,8 @@
 //!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
-//!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
+//!   References to our mail ▸ References to a participant's mail ▸ subject
+//!   tag ▸ new ticket), [`intake::reply`] (the text the
 //!   author wrote), [`intake::policy`] (contact details, payment off the
 //!   platform, spam, abuse: allow, redact, hold or reject) and
 //!   [`intake::replies`] (the acknowledgement and the after-hours reply a

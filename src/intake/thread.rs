@@ -3,9 +3,12 @@
 //! Rules in order, first hit wins (see `docs/flow.md`):
 //! 1. a valid reply token in any recipient address;
 //! 2. In-Reply-To/References naming a Message-ID parley issued;
-//! 3. the subject tag, when the sender is a participant of that ticket;
-//! 4. a new ticket, when a recipient is a queue's intake address;
-//! 5. no match.
+//! 3. In-Reply-To/References naming an inbound message stored on a ticket,
+//!    when the sender is a participant of that ticket (a client's follow-up
+//!    to their own first mail);
+//! 4. the subject tag, when the sender is a participant of that ticket;
+//! 5. a new ticket, when a recipient is a queue's intake address;
+//! 6. no match.
 //!
 //! Decides only: reads the store, writes nothing.
 
@@ -20,6 +23,7 @@ use crate::token::{self, Signer};
 pub enum MatchedBy {
     Token,
     References,
+    InboundReferences,
     Subject,
     New,
     None,
@@ -30,6 +34,7 @@ impl MatchedBy {
         match self {
             MatchedBy::Token => "token",
             MatchedBy::References => "references",
+            MatchedBy::InboundReferences => "inbound_references",
             MatchedBy::Subject => "subject",
             MatchedBy::New => "new",
             MatchedBy::None => "none",
@@ -188,7 +193,22 @@ pub async fn thread(
         });
     }
 
-    // 3. The subject tag, from a participant only.
+    // 3. In-Reply-To / References naming a message a participant sent us,
+    //    from a participant of its ticket only.
+    if let Some(sender) = sender
+        && let Some((ticket, author)) = by_inbound_id(parsed, sender, recipients, store).await?
+    {
+        return Ok(Thread {
+            matched_by: MatchedBy::InboundReferences,
+            ticket: Some(ticket),
+            queue: None,
+            author: Some(author),
+            sender_is_participant: true,
+            flags,
+        });
+    }
+
+    // 4. The subject tag, from a participant only.
     if let (Some(subject), Some(sender)) = (&parsed.subject, sender) {
         // A handful of tags is plenty; a subject full of them costs no more.
         for number in rules.subject_tag.numbers(subject).into_iter().take(5) {
@@ -208,7 +228,7 @@ pub async fn thread(
         }
     }
 
-    // 4. A new ticket in the queue of the first intake address.
+    // 5. A new ticket in the queue of the first intake address.
     for rcpt in recipients {
         if let Some(queue) = store.queue_by_intake(rcpt).await? {
             return Ok(Thread {
@@ -238,6 +258,51 @@ async fn by_token(
     Ok(found
         .filter(|(p, t)| p.ticket == token.ticket && !t.deleted)
         .map(|(p, t)| (t, p)))
+}
+
+/// The ticket of the nearest parent that is an inbound message on a live
+/// ticket of which `sender` is a participant, with that participant.
+///
+/// The same mail sent to two queues opened a ticket in each and is stored
+/// on both: the ticket in the queue this delivery is addressed to wins,
+/// else the lowest number.
+async fn by_inbound_id(
+    parsed: &Parsed,
+    sender: &str,
+    recipients: &[String],
+    store: &dyn Store,
+) -> Result<Option<(Ticket, Participant)>, StoreError> {
+    let found = store.tickets_by_inbound_id(&parsed.parents, sender).await?;
+    let Some(nearest) = parsed
+        .parents
+        .iter()
+        .find(|id| found.iter().any(|(m, _)| m == *id))
+    else {
+        return Ok(None);
+    };
+    let mut tickets = Vec::new();
+    // A handful is plenty: one per queue the first mail was sent to.
+    for (_, number) in found.iter().filter(|(m, _)| m == nearest).take(5) {
+        if let Some(ticket) = live_ticket(store, *number).await? {
+            tickets.push(ticket);
+        }
+    }
+    let mut chosen = None;
+    if tickets.len() > 1 {
+        for rcpt in recipients {
+            if let Some(queue) = store.queue_by_intake(rcpt).await?
+                && let Some(at) = tickets.iter().position(|t| t.queue == queue.name)
+            {
+                chosen = Some(tickets.swap_remove(at));
+                break;
+            }
+        }
+    }
+    let Some(ticket) = chosen.or_else(|| tickets.into_iter().next()) else {
+        return Ok(None);
+    };
+    let author = store.participant_by_address(ticket.number, sender).await?;
+    Ok(author.map(|a| (ticket, a)))
 }
 
 /// A ticket that exists and is not deleted.
