@@ -7,7 +7,9 @@
 //! ```
 //!
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
-//!   at RCPT, "250" only after the commit; [`serve`] is `parley serve`, the
+//!   at RCPT by [`intake::recipient`] (the one rule that says what an
+//!   address is to parley, and the one place tokens are verified), "250"
+//!   only after the commit; [`serve`] is `parley serve`, the
 //!   daemon that runs the listeners, pollers and the outbox worker; [`imap`] is the IMAP
 //!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:

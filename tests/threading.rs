@@ -39,6 +39,7 @@ on_every_backend! {
     new_ticket_and_no_match;
     token_reply_threads;
     forged_tokens_are_not_threaded;
+    old_key_replies_thread_by_references_or_tag;
     token_wins_over_references_and_subject;
     token_from_the_wrong_sender_is_held;
     references_thread_issued_message_ids;
@@ -218,6 +219,44 @@ async fn forged_tokens_are_not_threaded(env: &TestEnv) {
             "#{ticket}"
         );
     }
+}
+
+/// After a key rotation (`ingest` and the IMAP poller, through intake):
+/// a reply to an address signed with the old key is flagged `bad_token`
+/// and threads by References or, from a participant, by the subject tag.
+async fn old_key_replies_thread_by_references_or_tag(env: &TestEnv) {
+    let ticket = env.open_ticket(MARIA, "Lot 12").await;
+    let issued = issued_to(env, ticket, AGENT).await;
+    let maria = env.participant(ticket, MARIA).await.id;
+    let old_key = Signer::new(b"the key before the rotation, 0123456");
+    let old = format!(
+        "reply+{}@{REPLY_DOMAIN}",
+        old_key.reply_token(ticket, maria)
+    );
+    let agent = env.participant(ticket, AGENT).await.id;
+    let old_agent = format!(
+        "reply+{}@{REPLY_DOMAIN}",
+        old_key.reply_token(ticket, agent)
+    );
+
+    let by_references =
+        Mail::new(AGENT, &old_agent, "Re: Lot 12").header("References", &format!("<{issued}>"));
+    let plan = env.plan(&by_references, &[&old_agent]).await;
+    assert_eq!(
+        thread_of(&plan),
+        ("references", Some(ticket), vec!["bad_token"])
+    );
+    assert_eq!(
+        stored_on(&env.deliver(&by_references, &[&old_agent]).await),
+        (ticket, false)
+    );
+    let by_tag = Mail::new(MARIA, &old, &format!("Re: [#{ticket}] Lot 12"));
+    assert_eq!(
+        thread_of(&env.plan(&by_tag, &[&old]).await),
+        ("subject", Some(ticket), vec!["bad_token"])
+    );
+    let neither = Mail::new(MARIA, &old, "Re: Lot 12");
+    assert_eq!(env.deliver(&neither, &[&old]).await, Outcome::NoMatch);
 }
 
 async fn token_wins_over_references_and_subject(env: &TestEnv) {

@@ -15,8 +15,9 @@
 use serde::Serialize;
 
 use super::parse::Parsed;
+use super::recipient::{self, Recipient};
 use crate::store::{Participant, Queue, Store, StoreError, Ticket};
-use crate::token::{self, Signer};
+use crate::token::ReplyToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,7 +49,8 @@ pub const SENDER_MISMATCH: &str = "sender_mismatch";
 /// Threaded by References, but the sender is not a participant: held.
 pub const SENDER_NOT_PARTICIPANT: &str = "sender_not_participant";
 /// A recipient had the shape of a reply address but its token was forged,
-/// truncated or names nothing: it was not used.
+/// truncated, signed with a key since rotated, or names nothing: it was not
+/// used.
 pub const BAD_TOKEN: &str = "bad_token";
 
 /// Flags that hold a message for moderation instead of delivering it.
@@ -127,8 +129,8 @@ impl SubjectTag {
 
 /// What threading needs besides the message.
 pub struct Rules<'a> {
-    pub signer: &'a Signer,
-    pub reply_domain: &'a str,
+    /// What each recipient is (the one recipient rule).
+    pub recipients: &'a recipient::Rule,
     pub subject_tag: &'a SubjectTag,
 }
 
@@ -144,10 +146,15 @@ pub async fn thread(
 
     // 1. A reply token in any recipient address.
     for rcpt in recipients {
-        let Some(text) = token::reply_token_in(rcpt, rules.reply_domain) else {
-            continue;
+        let token = match rules.recipients.by_token(rcpt) {
+            Some(Recipient::Reply(token)) => token,
+            Some(Recipient::StaleReply) => {
+                flags.push(BAD_TOKEN);
+                continue;
+            }
+            _ => continue,
         };
-        let Some((ticket, owner)) = by_token(text, store, rules.signer).await? else {
+        let Some((ticket, owner)) = by_token(token, store).await? else {
             flags.push(BAD_TOKEN);
             continue;
         };
@@ -196,7 +203,8 @@ pub async fn thread(
     // 3. In-Reply-To / References naming a message a participant sent us,
     //    from a participant of its ticket only.
     if let Some(sender) = sender
-        && let Some((ticket, author)) = by_inbound_id(parsed, sender, recipients, store).await?
+        && let Some((ticket, author)) =
+            by_inbound_id(parsed, sender, recipients, store, rules.recipients).await?
     {
         return Ok(Thread {
             matched_by: MatchedBy::InboundReferences,
@@ -230,7 +238,7 @@ pub async fn thread(
 
     // 5. A new ticket in the queue of the first intake address.
     for rcpt in recipients {
-        if let Some(queue) = store.queue_by_intake(rcpt).await? {
+        if let Recipient::Intake(queue) = rules.recipients.classify(rcpt, store).await? {
             return Ok(Thread {
                 matched_by: MatchedBy::New,
                 ticket: None,
@@ -244,15 +252,11 @@ pub async fn thread(
     Ok(Thread::none(flags))
 }
 
-/// The ticket and participant a token names, if it verifies and both exist.
+/// The ticket and participant a verified token names, if both exist.
 async fn by_token(
-    text: &str,
+    token: ReplyToken,
     store: &dyn Store,
-    signer: &Signer,
 ) -> Result<Option<(Ticket, Participant)>, StoreError> {
-    let Ok(token) = signer.verify_reply(text) else {
-        return Ok(None);
-    };
     // One read: the participant with its ticket.
     let found = store.participant_with_ticket(token.participant).await?;
     Ok(found
@@ -271,6 +275,7 @@ async fn by_inbound_id(
     sender: &str,
     recipients: &[String],
     store: &dyn Store,
+    rule: &recipient::Rule,
 ) -> Result<Option<(Ticket, Participant)>, StoreError> {
     let found = store.tickets_by_inbound_id(&parsed.parents, sender).await?;
     let Some(nearest) = parsed
@@ -290,7 +295,7 @@ async fn by_inbound_id(
     let mut chosen = None;
     if tickets.len() > 1 {
         for rcpt in recipients {
-            if let Some(queue) = store.queue_by_intake(rcpt).await?
+            if let Recipient::Intake(queue) = rule.classify(rcpt, store).await?
                 && let Some(at) = tickets.iter().position(|t| t.queue == queue.name)
             {
                 chosen = Some(tickets.swap_remove(at));
