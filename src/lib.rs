@@ -7,12 +7,15 @@
 //! ```
 //!
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
-//!   at RCPT, "250" only after the commit; [`serve`] is `parley serve`, the
+//!   at RCPT by [`intake::recipient`] (the one rule that says what an
+//!   address is to parley, and the one place tokens are verified), "250"
+//!   only after the commit; [`serve`] is `parley serve`, the
 //!   daemon that runs the listeners, pollers and the outbox worker; [`imap`] is the IMAP
 //!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
-//!   References ▸ subject tag ▸ new ticket), [`intake::reply`] (the text the
+//!   References to our mail ▸ References to a participant's mail ▸ subject
+//!   tag ▸ new ticket), [`intake::reply`] (the text the
 //!   author wrote), [`intake::policy`] (contact details, payment off the
 //!   platform, spam, abuse: allow, redact, hold or reject) and
 //!   [`intake::replies`] (the acknowledgement and the after-hours reply a

@@ -18,7 +18,6 @@ use crate::intake::Intake;
 use crate::outbox::compose::Composer;
 use crate::outbox::throttle::Throttle;
 use crate::outbox::worker::{self, Worker};
-use crate::smtp::recipients::Recipients;
 use crate::smtp::{self, Protocol, Server, Settings};
 use crate::store::{self, Store};
 
@@ -42,10 +41,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let intake = Arc::new(
         Intake::new(&config, &secret, store.clone()).with_group_commit(config.intake.commit_batch),
     );
-    let recipients = Recipients::new(&config, &secret, store.clone());
     let settings = Settings::new(&config.smtp, config.intake.max_message_bytes, tls);
     let (stop, stopped) = watch::channel(false);
-    let server = Server::new(settings, intake.clone(), recipients, stopped.clone());
+    let server = Server::new(settings, intake.clone(), stopped.clone());
 
     let mut tasks = tokio::task::JoinSet::new();
     let mut listeners = Vec::new();

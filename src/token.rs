@@ -395,6 +395,134 @@ mod tests {
         assert!(s.verify_bounce("").is_err());
     }
 
+    /// The key of the documented test vectors.
+    const VECTOR_KEY: &[u8] = b"0123456789abcdef";
+
+    /// The documented reply-token vectors, asserted plainly: a change of
+    /// layout, label, MAC length or alphabet would change every address
+    /// already sent.
+    #[test]
+    fn reply_token_vectors() {
+        let s = Signer::new(VECTOR_KEY);
+        assert_eq!(s.reply_token(1, 1), "aeaqcpusvbiiefonchf5ruo3");
+        assert_eq!(s.reply_token(1234, 5678), "ahjatlrm3sxvbgzhu42yrdp6fw4a");
+        let bytes = base32_decode("ahjatlrm3sxvbgzhu42yrdp6fw4a").unwrap();
+        assert_eq!(hex(&bytes[..5]), "01d209ae2c");
+        assert_eq!(hex(&bytes[5..]), "dcaf509b27a735888dfe2db8");
+        let want = ReplyToken {
+            ticket: 1234,
+            participant: 5678,
+        };
+        assert_eq!(s.verify_reply("ahjatlrm3sxvbgzhu42yrdp6fw4a"), Ok(want));
+    }
+
+    #[test]
+    fn bounce_token_vectors() {
+        let s = Signer::new(VECTOR_KEY);
+        assert_eq!(s.bounce_token(1), "aiauq2nktobluotobvanw7a");
+        assert_eq!(s.bounce_token(300), "akwaf4qhxotywz76uf7tkynv");
+        let bytes = base32_decode("akwaf4qhxotywz76uf7tkynv").unwrap();
+        assert_eq!(hex(&bytes[..3]), "02ac02");
+        assert_eq!(hex(&bytes[3..]), "f207bba78b67fea17f3561b5");
+        assert_eq!(s.verify_bounce("akwaf4qhxotywz76uf7tkynv"), Ok(300));
+    }
+
+    /// Every row of the tables under "Test vectors" in docs/token.md,
+    /// checked against this code: the page and the code cannot drift.
+    #[test]
+    fn documented_vectors_hold() {
+        let doc = include_str!("../docs/token.md");
+        let vectors = doc_section(doc, "### Test vectors");
+        let s = Signer::new(doc_key(vectors).as_bytes());
+        let reply = doc_table(vectors, "| ticket | participant |");
+        let bounce = doc_table(vectors, "| outbox id |");
+        assert!(
+            reply.len() >= 2,
+            "reply vectors in docs/token.md: {reply:?}"
+        );
+        assert!(!bounce.is_empty(), "bounce vectors in docs/token.md");
+        for row in &reply {
+            let [ticket, participant, body, mac, token] = row.as_slice() else {
+                panic!("a reply vector has five columns: {row:?}");
+            };
+            let (ticket, participant) = (ticket.parse().unwrap(), participant.parse().unwrap());
+            assert_eq!(s.reply_token(ticket, participant), *token, "{row:?}");
+            assert_vector_bytes(token, body, mac);
+            let want = ReplyToken {
+                ticket,
+                participant,
+            };
+            assert_eq!(s.verify_reply(token), Ok(want), "{row:?}");
+        }
+        for row in &bounce {
+            let [id, body, mac, token] = row.as_slice() else {
+                panic!("a bounce vector has four columns: {row:?}");
+            };
+            let id = id.parse().unwrap();
+            assert_eq!(s.bounce_token(id), *token, "{row:?}");
+            assert_vector_bytes(token, body, mac);
+            assert_eq!(s.verify_bounce(token), Ok(id), "{row:?}");
+        }
+    }
+
+    /// `token` decodes to `body` (hex with spaces) followed by `mac` (hex).
+    fn assert_vector_bytes(token: &str, body: &str, mac: &str) {
+        let bytes = base32_decode(token).unwrap_or_else(|| panic!("{token} is base32"));
+        let body = body.replace(' ', "");
+        assert_eq!(bytes.len(), body.len() / 2 + MAC_LEN, "{token}");
+        let (head, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        assert_eq!(hex(head), body, "{token}: bytes before the MAC");
+        assert_eq!(hex(tag), mac, "{token}: MAC");
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The text from `heading` to the next heading of the same or a higher
+    /// level.
+    fn doc_section<'a>(doc: &'a str, heading: &str) -> &'a str {
+        let start = doc
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("docs/token.md has {heading:?}"))
+            + 1;
+        let level = heading.split(' ').next().unwrap_or("#");
+        let rest = &doc[start + heading.len()..];
+        let end = rest
+            .match_indices("\n#")
+            .find(|(at, _)| {
+                let hashes = rest[at + 1..].bytes().take_while(|&b| b == b'#').count();
+                hashes <= level.len()
+            })
+            .map_or(rest.len(), |(at, _)| at);
+        &rest[..end]
+    }
+
+    /// The key the section names: the first `…` after "the key".
+    fn doc_key(section: &str) -> &str {
+        let after = &section[section.find("the key `").expect("the key is named") + 9..];
+        &after[..after.find('`').expect("the key is quoted")]
+    }
+
+    /// The data rows of the table whose header starts with `header`, each
+    /// cell without its backquotes.
+    fn doc_table(section: &str, header: &str) -> Vec<Vec<String>> {
+        let Some(at) = section.find(header) else {
+            return Vec::new();
+        };
+        section[at..]
+            .lines()
+            .skip(2) // the header and the |---| line
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`').to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
     fn bounce_address_shape() {
         assert_eq!(

@@ -173,6 +173,9 @@ async fn pipelined_commands_get_their_replies_in_order() {
     h.stop().await;
 }
 
+/// Taken at RCPT: reply addresses (those whose token does not verify only
+/// provisionally: see the key rotation tests below), bounce addresses with
+/// a valid token, intake addresses. Refused: everything else.
 #[tokio::test]
 async fn recipients_are_checked_at_rcpt() {
     let h = Harness::start(|_| {}).await;
@@ -184,6 +187,7 @@ async fn recipients_are_checked_at_rcpt() {
     let other = if last == 'a' { 'b' } else { 'a' };
     let forged = format!("{}{other}@{domain}", &local[..local.len() - 1]);
     let bounce = format!("bounce+{}@{REPLY_DOMAIN}", h.env.signer().bounce_token(1));
+    let forged_bounce = format!("{}a", h.env.signer().bounce_token(1));
     let mut c = h
         .dialog(&format!(
             "C: EHLO client.test
@@ -191,8 +195,11 @@ async fn recipients_are_checked_at_rcpt() {
              C: MAIL FROM:<maria@buyer.example>
              S: 250
              C: RCPT TO:<{forged}>
+             S: 250 2.1.5
+             S+ provisionally
+             C: RCPT TO:<bounce+{forged_bounce}@{REPLY_DOMAIN}>
              S: 550 5.1.1
-             S+ reply address not valid
+             S+ bounce address not valid
              C: RCPT TO:<reply+@{REPLY_DOMAIN}>
              S: 550 5.1.1
              C: RCPT TO:<somebody@gmail.example>
@@ -957,5 +964,226 @@ async fn random_input_never_panics_a_session() {
     for code in ["250", "354", "500", "503"] {
         assert!(codes.contains_key(code), "no {code} in {codes:?}");
     }
+    h.stop().await;
+}
+
+/// The key `serve` runs with after the rotation (the env keeps [`SECRET`],
+/// the key the old notifications were signed with).
+const ROTATED: &str = "the key after the rotation, 0123456789";
+
+/// A ticket whose seller answered under the old key: Maria holds a
+/// notification with her reply address and its Message-ID. Returns the
+/// env, the ticket, that reply address and that Message-ID.
+async fn answered_under_the_old_key() -> (TestEnv, i64, String, String) {
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let ticket = env.open_ticket(MARIA, "Oak sideboard").await;
+    let to_agent = env.reply_address(ticket, AGENT).await;
+    let answer = Mail::new(AGENT, &to_agent, "Re: Oak sideboard");
+    env.deliver(&answer, &[&to_agent]).await;
+    let old = env.reply_address(ticket, MARIA).await;
+    let notified = env.store().notifications(ticket).await.unwrap();
+    let issued = notified
+        .iter()
+        .rev()
+        .find(|n| n.recipient == MARIA)
+        .expect("a notification to maria")
+        .message_id
+        .clone();
+    let token = old
+        .strip_prefix("reply+")
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap();
+    assert!(
+        parley::token::Signer::new(ROTATED.as_bytes())
+            .verify_reply(token)
+            .is_err(),
+        "the old address does not verify under the new key"
+    );
+    (env, ticket, old, issued)
+}
+
+/// Mail from `from` to `to` with extra header lines (each `Name: value`),
+/// as SMTP data.
+fn data_with(from: &str, to: &str, subject: &str, headers: &[String]) -> String {
+    let extra: String = headers.iter().map(|h| format!("{h}\\r\\n")).collect();
+    format!(
+        "R: From: {from}\\r\\nTo: {to}\\r\\nSubject: {subject}\\r\\n{extra}\
+         Message-ID: <{}@client.test>\\r\\n\\r\\nIs it still for sale?\\r\\n.\\r\\n",
+        unique()
+    )
+}
+
+/// docs/token.md, "Key rotation": a reply to a reply address signed with
+/// the old key is taken at RCPT provisionally, and lands on its ticket when
+/// it names it by References or (from a participant) by the subject tag;
+/// otherwise it is refused after the data. Bounce addresses of the old key
+/// stay refused at RCPT.
+#[tokio::test]
+async fn replies_to_old_reply_addresses_after_a_key_rotation() {
+    let (env, ticket, old, issued) = answered_under_the_old_key().await;
+    let h = Harness::serve(env, Protocol::Smtp, ROTATED, |_| {}).await;
+    let rcpt_old = format!(
+        "C: EHLO client.test\nS: 250\nC: MAIL FROM:<{MARIA}>\nS: 250\n\
+         C: RCPT TO:<{old}>\nS: 250 2.1.5\nS+ provisionally\nC: DATA\nS: 354\n"
+    );
+    let tagged = format!("Re: [#{ticket}] Oak sideboard");
+
+    // By References.
+    let mut c = h.dialog(&rcpt_old).await;
+    c.run(&data_with(
+        MARIA,
+        &old,
+        "Re: Oak sideboard",
+        &[format!("References: <{issued}>")],
+    ))
+    .await;
+    c.run(&format!(
+        "S: 250 2.0.0\nS+ ticket {ticket}\nC: QUIT\nS: 221"
+    ))
+    .await;
+    let messages = h.env.store().messages(ticket).await.unwrap();
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (last.matched_by.as_str(), last.flags.as_slice()),
+        ("references", ["bad_token".to_string()].as_slice())
+    );
+    let maria = h.env.participant(ticket, MARIA).await.id;
+    assert_eq!(last.author, Some(maria));
+
+    // By the subject tag, from a participant.
+    let mut c = h.dialog(&rcpt_old).await;
+    c.run(&data_with(MARIA, &old, &tagged, &[])).await;
+    c.run(&format!("S: 250 2.0.0\nS+ ticket {ticket}")).await;
+    let messages = h.env.store().messages(ticket).await.unwrap();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[3].matched_by, "subject");
+
+    // Neither: refused after the data, nothing kept.
+    let before = h.env.counts().await;
+    let mut c = h.dialog(&rcpt_old).await;
+    c.run(&data_with(MARIA, &old, "Oak sideboard", &[])).await;
+    c.run("S: 550 5.1.1\nS+ names no ticket").await;
+    // The tag from a stranger is no way in either.
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test\nS: 250\nC: MAIL FROM:<{MALLORY}>\nS: 250\n\
+             C: RCPT TO:<{old}>\nS: 250 2.1.5\nC: DATA\nS: 354"
+        ))
+        .await;
+    c.run(&data_with(MALLORY, &old, &tagged, &[])).await;
+    c.run("S: 550 5.1.1").await;
+    // A token that was never signed, with nothing else: refused the same.
+    let forged = format!("reply+{}@{REPLY_DOMAIN}", "a".repeat(36));
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test\nS: 250\nC: MAIL FROM:<{MARIA}>\nS: 250\n\
+             C: RCPT TO:<{forged}>\nS: 250 2.1.5\nC: DATA\nS: 354"
+        ))
+        .await;
+    c.run(&data_with(MARIA, &forged, "Hello", &[])).await;
+    c.run("S: 550 5.1.1").await;
+    assert_eq!(h.env.counts().await, before, "nothing stored");
+    assert!(h.env.store().quarantined().await.unwrap().is_empty());
+
+    // A bounce address of the old key: refused at RCPT (a bounce has
+    // nothing else to be matched by).
+    let bounce = format!("bounce+{}@{REPLY_DOMAIN}", h.env.signer().bounce_token(1));
+    h.dialog(&format!(
+        "C: EHLO client.test\nS: 250\nC: MAIL FROM:<>\nS: 250\n\
+         C: RCPT TO:<{bounce}>\nS: 550 5.1.1\nS+ bounce address not valid"
+    ))
+    .await;
+    h.stop().await;
+}
+
+/// An old reply address beside a good recipient: the message is taken for
+/// the good one (250); the part for the old address, which names no
+/// ticket, is kept in quarantine, not dropped. LMTP answers each.
+#[tokio::test]
+async fn an_old_reply_address_beside_a_good_recipient() {
+    let (env, _, old, _) = answered_under_the_old_key().await;
+    let h = Harness::serve(env, Protocol::Smtp, ROTATED, |_| {}).await;
+    let before = h.env.counts().await;
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test\nS: 250\nC: MAIL FROM:<{MARIA}>\nS: 250\n\
+             C: RCPT TO:<{old}>\nS: 250 2.1.5\nC: RCPT TO:<{DESK}>\nS: 250 2.1.5\n\
+             C: DATA\nS: 354"
+        ))
+        .await;
+    c.run(&data_with(
+        MARIA,
+        &format!("{old}, {DESK}"),
+        "A new question",
+        &[],
+    ))
+    .await;
+    c.run("S: 250 2.0.0").await;
+    assert_eq!(h.env.counts().await.tickets, before.tickets + 1, "desk");
+    let kept = h.env.store().quarantined().await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].reason, "no_match");
+    assert!(kept[0].detail.contains(&old), "{}", kept[0].detail);
+    h.stop().await;
+
+    let (env, ticket, old, issued) = answered_under_the_old_key().await;
+    let h = Harness::serve(env, Protocol::Lmtp, ROTATED, |_| {}).await;
+    let mut c = h
+        .dialog(&format!(
+            "C: LHLO client.test\nS: 250\nC: MAIL FROM:<{MARIA}>\nS: 250\n\
+             C: RCPT TO:<{old}>\nS: 250 2.1.5\nC: RCPT TO:<{DESK}>\nS: 250 2.1.5\n\
+             C: DATA\nS: 354"
+        ))
+        .await;
+    c.run(&data_with(
+        MARIA,
+        &format!("{old}, {DESK}"),
+        "A new question",
+        &[],
+    ))
+    .await;
+    c.run(&format!(
+        "S: 550 5.1.1 <{old}>\nS: 250 2.0.0 <{DESK}>\n\
+         C: MAIL FROM:<{MARIA}>\nS: 250\nC: RCPT TO:<{old}>\nS: 250 2.1.5\nC: DATA\nS: 354"
+    ))
+    .await;
+    c.run(&data_with(
+        MARIA,
+        &old,
+        "Re: Oak sideboard",
+        &[format!("In-Reply-To: <{issued}>")],
+    ))
+    .await;
+    c.run(&format!("S: 250 2.0.0 <{old}>\nS+ ticket {ticket}"))
+        .await;
+    assert!(h.env.store().quarantined().await.unwrap().is_empty());
+    h.stop().await;
+}
+
+/// Issue 13 point 11 over the wire: a client's second mail, a reply to
+/// their own first, joins the ticket the first opened.
+#[tokio::test]
+async fn a_follow_up_to_the_clients_own_mail_threads() {
+    let h = Harness::start(|_| {}).await;
+    let mut c = h
+        .dialog(&format!(
+            "C: EHLO client.test\nS: 250\nC: MAIL FROM:<{MARIA}>\nS: 250\n\
+             C: RCPT TO:<{DESK}>\nS: 250\nC: DATA\nS: 354\n\
+             R: From: {MARIA}\\r\\nTo: {DESK}\\r\\nSubject: Oak sideboard\\r\\n\
+             Message-ID: <first-1@buyer.example>\\r\\n\\r\\nIs it oak?\\r\\n.\\r\\n\n\
+             S: 250 2.0.0\nS+ ticket 1\n\
+             C: MAIL FROM:<{MARIA}>\nS: 250\nC: RCPT TO:<{DESK}>\nS: 250\nC: DATA\nS: 354\n\
+             R: From: {MARIA}\\r\\nTo: {DESK}\\r\\nSubject: Re: Oak sideboard\\r\\n\
+             Message-ID: <second-1@buyer.example>\\r\\nIn-Reply-To: <first-1@buyer.example>\\r\\n\
+             References: <first-1@buyer.example>\\r\\n\\r\\nAnd the legs?\\r\\n.\\r\\n\n\
+             S: 250 2.0.0\nS+ ticket 1"
+        ))
+        .await;
+    c.run("C: QUIT\nS: 221").await;
+    assert_eq!(h.env.counts().await.tickets, 1);
+    let messages = h.env.store().messages(1).await.unwrap();
+    assert_eq!(messages[1].matched_by, "inbound_references");
     h.stop().await;
 }

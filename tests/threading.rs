@@ -39,9 +39,12 @@ on_every_backend! {
     new_ticket_and_no_match;
     token_reply_threads;
     forged_tokens_are_not_threaded;
+    old_key_replies_thread_by_references_or_tag;
     token_wins_over_references_and_subject;
     token_from_the_wrong_sender_is_held;
     references_thread_issued_message_ids;
+    follow_up_threads_by_its_own_earlier_message;
+    inbound_references_prefer_the_addressed_queue;
     long_references_are_bounded;
     subject_tag_only_from_participants;
     status_follows_the_conversation;
@@ -218,6 +221,44 @@ async fn forged_tokens_are_not_threaded(env: &TestEnv) {
     }
 }
 
+/// After a key rotation (`ingest` and the IMAP poller, through intake):
+/// a reply to an address signed with the old key is flagged `bad_token`
+/// and threads by References or, from a participant, by the subject tag.
+async fn old_key_replies_thread_by_references_or_tag(env: &TestEnv) {
+    let ticket = env.open_ticket(MARIA, "Lot 12").await;
+    let issued = issued_to(env, ticket, AGENT).await;
+    let maria = env.participant(ticket, MARIA).await.id;
+    let old_key = Signer::new(b"the key before the rotation, 0123456");
+    let old = format!(
+        "reply+{}@{REPLY_DOMAIN}",
+        old_key.reply_token(ticket, maria)
+    );
+    let agent = env.participant(ticket, AGENT).await.id;
+    let old_agent = format!(
+        "reply+{}@{REPLY_DOMAIN}",
+        old_key.reply_token(ticket, agent)
+    );
+
+    let by_references =
+        Mail::new(AGENT, &old_agent, "Re: Lot 12").header("References", &format!("<{issued}>"));
+    let plan = env.plan(&by_references, &[&old_agent]).await;
+    assert_eq!(
+        thread_of(&plan),
+        ("references", Some(ticket), vec!["bad_token"])
+    );
+    assert_eq!(
+        stored_on(&env.deliver(&by_references, &[&old_agent]).await),
+        (ticket, false)
+    );
+    let by_tag = Mail::new(MARIA, &old, &format!("Re: [#{ticket}] Lot 12"));
+    assert_eq!(
+        thread_of(&env.plan(&by_tag, &[&old]).await),
+        ("subject", Some(ticket), vec!["bad_token"])
+    );
+    let neither = Mail::new(MARIA, &old, "Re: Lot 12");
+    assert_eq!(env.deliver(&neither, &[&old]).await, Outcome::NoMatch);
+}
+
 async fn token_wins_over_references_and_subject(env: &TestEnv) {
     let a = env.open_ticket(MARIA, "Ticket A").await;
     let b = env.open_ticket(MARIA, "Ticket B").await;
@@ -326,6 +367,105 @@ async fn references_thread_issued_message_ids(env: &TestEnv) {
     let mail = Mail::new(MARIA, DESK, "Re: Lot 12").header("In-Reply-To", "<not-ours@x>");
     let (other, new) = stored_on(&env.deliver(&mail, &[]).await);
     assert!(new && other != ticket);
+}
+
+/// A client's second mail, written as a reply to their own first one (its
+/// References name the first Message-ID; no token, no tag), joins the
+/// ticket the first opened; the same References from a stranger thread
+/// nothing.
+async fn follow_up_threads_by_its_own_earlier_message(env: &TestEnv) {
+    let first = Mail::new(MARIA, DESK, "Lot 12");
+    let (ticket, _) = stored_on(&env.deliver(&first, &[]).await);
+    let parent = format!("<{}>", first.message_id());
+
+    let follow_up = Mail::new(MARIA, DESK, "Re: Lot 12").header("References", &parent);
+    let plan = env.plan(&follow_up, &[]).await;
+    assert_eq!(
+        thread_of(&plan),
+        ("inbound_references", Some(ticket), vec![])
+    );
+    // `inspect` reports the rule.
+    let report = parley::intake::Report::new(&plan);
+    assert_eq!(report.thread.matched_by, "inbound_references");
+    assert_eq!(report.thread.ticket, Some(ticket));
+    let thread = plan.thread.as_ref().unwrap();
+    assert!(thread.sender_is_participant);
+    let maria = env.participant(ticket, MARIA).await.id;
+    assert_eq!(thread.author.as_ref().map(|a| a.id), Some(maria));
+    let before = env.counts().await;
+    assert_eq!(
+        stored_on(&env.deliver(&follow_up, &[]).await),
+        (ticket, false)
+    );
+    assert_eq!(
+        env.counts().await.tickets,
+        before.tickets,
+        "no second ticket"
+    );
+    assert_eq!(
+        last_message_flags(env, ticket).await,
+        ("inbound_references".to_string(), vec![])
+    );
+    assert_eq!(env.status(ticket).await, Status::AwaitingSeller);
+
+    // The seller side answering by hand, quoting Maria's mail: a
+    // participant, so it threads as well.
+    let answer = Mail::new(AGENT, DESK, "Re: Lot 12").header("In-Reply-To", &parent);
+    assert_eq!(stored_on(&env.deliver(&answer, &[]).await), (ticket, false));
+    assert_eq!(env.status(ticket).await, Status::AwaitingClient);
+
+    // A stranger naming the same Message-ID is not threaded (not flagged
+    // either): to the desk it opens a ticket of their own...
+    let stranger = Mail::new(MALLORY, DESK, "Re: Lot 12").header("References", &parent);
+    assert_eq!(
+        thread_of(&env.plan(&stranger, &[]).await),
+        ("new", None, vec![])
+    );
+    let (other, new) = stored_on(&env.deliver(&stranger, &[]).await);
+    assert!(new && other != ticket, "#{other}");
+    assert!(
+        env.store()
+            .participant_by_address(ticket, MALLORY)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // ...and to nobody of ours it matches nothing.
+    let before = env.counts().await;
+    let stranger = Mail::new(MALLORY, NOBODY, "Re: Lot 12").header("References", &parent);
+    assert_eq!(env.deliver(&stranger, &[]).await, Outcome::NoMatch);
+    assert_eq!(env.counts().await, before);
+    assert_eq!(env.store().messages(ticket).await.unwrap().len(), 3);
+
+    // Maria naming a Message-ID no ticket holds: a new ticket.
+    let guessed =
+        Mail::new(MARIA, DESK, "Re: Lot 12").header("References", "<guess@buyer.example>");
+    let (third, new) = stored_on(&env.deliver(&guessed, &[]).await);
+    assert!(new && third != ticket);
+}
+
+/// The same mail sent to two queues opened a ticket in each; a follow-up
+/// to one of them joins that queue's ticket.
+async fn inbound_references_prefer_the_addressed_queue(env: &TestEnv) {
+    let first = Mail::new(MARIA, DESK, "Lot 12 or the book");
+    let (at_desk, _) = stored_on(&env.deliver(&first, &[DESK]).await);
+    let (at_books, _) = stored_on(&env.deliver(&first, &[BOOKS]).await);
+    assert_ne!(at_desk, at_books);
+    let parent = format!("<{}>", first.message_id());
+    for (queue, ticket) in [(BOOKS, at_books), (DESK, at_desk)] {
+        let follow_up =
+            Mail::new(MARIA, queue, "Re: Lot 12 or the book").header("In-Reply-To", &parent);
+        let plan = env.plan(&follow_up, &[queue]).await;
+        assert_eq!(
+            thread_of(&plan),
+            ("inbound_references", Some(ticket), vec![]),
+            "{queue}"
+        );
+        assert_eq!(
+            stored_on(&env.deliver(&follow_up, &[queue]).await),
+            (ticket, false)
+        );
+    }
 }
 
 async fn subject_tag_only_from_participants(env: &TestEnv) {

@@ -1,7 +1,9 @@
 //! Intake: raw bytes in, a verdict out.
 //!
-//! Every adapter (`parley ingest`, later SMTP and IMAP) hands a message and
-//! its envelope to [`Intake::deliver`] and answers what it returns. Intake
+//! Every adapter (`parley ingest`, SMTP and LMTP, IMAP) hands a message and
+//! its envelope to [`Intake::deliver`] and answers what it returns; what a
+//! recipient address is, SMTP asks at RCPT of the same [`recipient`] rule
+//! that threading applies. Intake
 //! runs the stages — [`parse`] (with [`attachments`]), [`classify`]
 //! (auto-replies, bounces, lists, loops), [`thread`], [`reply`], [`policy`]
 //! and `decide` — into a [`Plan`] without writing anything (`parley inspect`
@@ -18,6 +20,7 @@ mod decide;
 pub mod group;
 pub mod parse;
 pub mod policy;
+pub mod recipient;
 pub mod replies;
 pub mod reply;
 mod report;
@@ -29,9 +32,10 @@ use crate::config::Config;
 use crate::outbox::Minter;
 use crate::store::{Bounced, NewRaw, Post, Posted, Source, Store, StoreError};
 use crate::tickets::OnClosedReply;
-use crate::token::{self, Signer};
+use crate::token::Signer;
 use classify::{Auto, Classification};
 use parse::Parsed;
+use recipient::Recipient;
 use thread::{Rules, SubjectTag, Thread};
 
 pub use decide::EXECUTABLE_ATTACHMENT;
@@ -121,6 +125,8 @@ pub enum Outcome {
 pub struct Intake {
     store: std::sync::Arc<dyn Store>,
     minter: Minter,
+    /// What each recipient address is: every door asks this one rule.
+    recipients: recipient::Rule,
     subject_tag: SubjectTag,
     on_closed: OnClosedReply,
     max_bytes: usize,
@@ -137,9 +143,11 @@ pub struct Intake {
 
 impl Intake {
     pub fn new(config: &Config, secret: &[u8], store: std::sync::Arc<dyn Store>) -> Self {
+        let signer = Signer::new(secret);
         Intake {
             store,
-            minter: Minter::new(Signer::new(secret), &config.mail.reply_domain),
+            recipients: recipient::Rule::new(signer.clone(), &config.mail.reply_domain),
+            minter: Minter::new(signer, &config.mail.reply_domain),
             subject_tag: SubjectTag::new(&config.mail.subject_tag),
             on_closed: config.tickets.on_closed_reply,
             max_bytes: config.intake.max_message_bytes,
@@ -190,6 +198,12 @@ impl Intake {
         &self.minter
     }
 
+    /// What `address` is to parley (the SMTP RCPT check asks this; threading
+    /// and the bounce match apply the same rule).
+    pub async fn recipient(&self, address: &str) -> Result<Recipient, StoreError> {
+        self.recipients.classify(address, self.store()).await
+    }
+
     /// Takes one message: plans it and commits the plan.
     pub async fn deliver(&self, raw: Vec<u8>, envelope: &Envelope) -> Result<Outcome, StoreError> {
         self.deliver_part(raw, envelope, None).await
@@ -208,16 +222,7 @@ impl Intake {
         // The commit finds duplicates itself; no need to read for them first.
         let plan = self.plan_with(&raw, envelope, false).await?;
         // The bytes move into the record that stores them: no copy.
-        let stored = NewRaw {
-            sha256: parse::sha256(&raw),
-            bytes: raw,
-            envelope_from: envelope.sender.clone(),
-            envelope_to: match whole {
-                Some(all) => all.to_vec(),
-                None => plan.recipients,
-            },
-            source: envelope.source,
-        };
+        let stored = raw_record(raw, envelope, whole.unwrap_or(plan.recipients.as_slice()));
         Ok(match plan.decision {
             Decision::Post(mut post) => {
                 post.raw = Some(stored);
@@ -264,6 +269,23 @@ impl Intake {
                 }
             }
         })
+    }
+
+    /// Keeps one part of a message in quarantine without planning it: SMTP
+    /// does this with the part for recipients that matched nothing when
+    /// the other parts were taken (its one answer is then 250, and nothing
+    /// may be dropped silently). `envelope` and `whole` as for
+    /// [`Intake::deliver_part`].
+    pub async fn quarantine_part(
+        &self,
+        raw: Vec<u8>,
+        envelope: &Envelope,
+        whole: &[String],
+        reason: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        let stored = raw_record(raw, envelope, whole);
+        self.store.quarantine(&stored, reason, detail).await
     }
 
     /// Runs every stage against the current store and writes nothing.
@@ -338,10 +360,13 @@ impl Intake {
         let reply = reply::for_message(&parsed);
         plan.reply_text = reply.text.clone();
         // A bounce to a VERP address names the notification it returns.
-        let verp = plan.recipients.iter().find_map(|r| {
-            let text = token::bounce_token_in(r, domain)?;
-            self.minter.signer.verify_bounce(text).ok()
-        });
+        let verp = plan
+            .recipients
+            .iter()
+            .find_map(|r| match self.recipients.by_token(r) {
+                Some(Recipient::Bounce(notification)) => Some(notification),
+                _ => None,
+            });
         if let Some(notification) = verp {
             plan.decision = if classify::reports_failure(raw) {
                 Decision::Bounce {
@@ -363,8 +388,7 @@ impl Intake {
         }
         let sender = parsed.from.as_ref().map(|f| f.address.as_str());
         let rules = Rules {
-            signer: &self.minter.signer,
-            reply_domain: domain,
+            recipients: &self.recipients,
             subject_tag: &self.subject_tag,
         };
         let thread =
@@ -390,5 +414,17 @@ impl Intake {
         plan.thread = Some(thread);
         plan.parsed = Some(parsed);
         Ok(plan)
+    }
+}
+
+/// The raw message as stored, with the envelope it came in (`recipients`:
+/// every recipient of the message).
+fn raw_record(raw: Vec<u8>, envelope: &Envelope, recipients: &[String]) -> NewRaw {
+    NewRaw {
+        sha256: parse::sha256(&raw),
+        bytes: raw,
+        envelope_from: envelope.sender.clone(),
+        envelope_to: recipients.to_vec(),
+        source: envelope.source,
     }
 }

@@ -25,7 +25,8 @@ pub struct Report {
 
 #[derive(Debug, Serialize)]
 pub struct ThreadReport {
-    /// `token` | `references` | `subject` | `new` | `none`.
+    /// `token` | `references` | `inbound_references` | `subject` | `new` |
+    /// `none`.
     pub matched_by: &'static str,
     pub ticket: Option<i64>,
     pub queue: Option<String>,

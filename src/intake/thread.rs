@@ -3,23 +3,28 @@
 //! Rules in order, first hit wins (see `docs/flow.md`):
 //! 1. a valid reply token in any recipient address;
 //! 2. In-Reply-To/References naming a Message-ID parley issued;
-//! 3. the subject tag, when the sender is a participant of that ticket;
-//! 4. a new ticket, when a recipient is a queue's intake address;
-//! 5. no match.
+//! 3. In-Reply-To/References naming an inbound message stored on a ticket,
+//!    when the sender is a participant of that ticket (a client's follow-up
+//!    to their own first mail);
+//! 4. the subject tag, when the sender is a participant of that ticket;
+//! 5. a new ticket, when a recipient is a queue's intake address;
+//! 6. no match.
 //!
 //! Decides only: reads the store, writes nothing.
 
 use serde::Serialize;
 
 use super::parse::Parsed;
+use super::recipient::{self, Recipient};
 use crate::store::{Participant, Queue, Store, StoreError, Ticket};
-use crate::token::{self, Signer};
+use crate::token::ReplyToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
     Token,
     References,
+    InboundReferences,
     Subject,
     New,
     None,
@@ -30,6 +35,7 @@ impl MatchedBy {
         match self {
             MatchedBy::Token => "token",
             MatchedBy::References => "references",
+            MatchedBy::InboundReferences => "inbound_references",
             MatchedBy::Subject => "subject",
             MatchedBy::New => "new",
             MatchedBy::None => "none",
@@ -43,7 +49,8 @@ pub const SENDER_MISMATCH: &str = "sender_mismatch";
 /// Threaded by References, but the sender is not a participant: held.
 pub const SENDER_NOT_PARTICIPANT: &str = "sender_not_participant";
 /// A recipient had the shape of a reply address but its token was forged,
-/// truncated or names nothing: it was not used.
+/// truncated, signed with a key since rotated, or names nothing: it was not
+/// used.
 pub const BAD_TOKEN: &str = "bad_token";
 
 /// Flags that hold a message for moderation instead of delivering it.
@@ -122,8 +129,8 @@ impl SubjectTag {
 
 /// What threading needs besides the message.
 pub struct Rules<'a> {
-    pub signer: &'a Signer,
-    pub reply_domain: &'a str,
+    /// What each recipient is (the one recipient rule).
+    pub recipients: &'a recipient::Rule,
     pub subject_tag: &'a SubjectTag,
 }
 
@@ -139,10 +146,15 @@ pub async fn thread(
 
     // 1. A reply token in any recipient address.
     for rcpt in recipients {
-        let Some(text) = token::reply_token_in(rcpt, rules.reply_domain) else {
-            continue;
+        let token = match rules.recipients.by_token(rcpt) {
+            Some(Recipient::Reply(token)) => token,
+            Some(Recipient::StaleReply) => {
+                flags.push(BAD_TOKEN);
+                continue;
+            }
+            _ => continue,
         };
-        let Some((ticket, owner)) = by_token(text, store, rules.signer).await? else {
+        let Some((ticket, owner)) = by_token(token, store).await? else {
             flags.push(BAD_TOKEN);
             continue;
         };
@@ -188,7 +200,23 @@ pub async fn thread(
         });
     }
 
-    // 3. The subject tag, from a participant only.
+    // 3. In-Reply-To / References naming a message a participant sent us,
+    //    from a participant of its ticket only.
+    if let Some(sender) = sender
+        && let Some((ticket, author)) =
+            by_inbound_id(parsed, sender, recipients, store, rules.recipients).await?
+    {
+        return Ok(Thread {
+            matched_by: MatchedBy::InboundReferences,
+            ticket: Some(ticket),
+            queue: None,
+            author: Some(author),
+            sender_is_participant: true,
+            flags,
+        });
+    }
+
+    // 4. The subject tag, from a participant only.
     if let (Some(subject), Some(sender)) = (&parsed.subject, sender) {
         // A handful of tags is plenty; a subject full of them costs no more.
         for number in rules.subject_tag.numbers(subject).into_iter().take(5) {
@@ -208,9 +236,9 @@ pub async fn thread(
         }
     }
 
-    // 4. A new ticket in the queue of the first intake address.
+    // 5. A new ticket in the queue of the first intake address.
     for rcpt in recipients {
-        if let Some(queue) = store.queue_by_intake(rcpt).await? {
+        if let Recipient::Intake(queue) = rules.recipients.classify(rcpt, store).await? {
             return Ok(Thread {
                 matched_by: MatchedBy::New,
                 ticket: None,
@@ -224,20 +252,62 @@ pub async fn thread(
     Ok(Thread::none(flags))
 }
 
-/// The ticket and participant a token names, if it verifies and both exist.
+/// The ticket and participant a verified token names, if both exist.
 async fn by_token(
-    text: &str,
+    token: ReplyToken,
     store: &dyn Store,
-    signer: &Signer,
 ) -> Result<Option<(Ticket, Participant)>, StoreError> {
-    let Ok(token) = signer.verify_reply(text) else {
-        return Ok(None);
-    };
     // One read: the participant with its ticket.
     let found = store.participant_with_ticket(token.participant).await?;
     Ok(found
         .filter(|(p, t)| p.ticket == token.ticket && !t.deleted)
         .map(|(p, t)| (t, p)))
+}
+
+/// The ticket of the nearest parent that is an inbound message on a live
+/// ticket of which `sender` is a participant, with that participant.
+///
+/// The same mail sent to two queues opened a ticket in each and is stored
+/// on both: the ticket in the queue this delivery is addressed to wins,
+/// else the lowest number.
+async fn by_inbound_id(
+    parsed: &Parsed,
+    sender: &str,
+    recipients: &[String],
+    store: &dyn Store,
+    rule: &recipient::Rule,
+) -> Result<Option<(Ticket, Participant)>, StoreError> {
+    let found = store.tickets_by_inbound_id(&parsed.parents, sender).await?;
+    let Some(nearest) = parsed
+        .parents
+        .iter()
+        .find(|id| found.iter().any(|(m, _)| m == *id))
+    else {
+        return Ok(None);
+    };
+    let mut tickets = Vec::new();
+    // A handful is plenty: one per queue the first mail was sent to.
+    for (_, number) in found.iter().filter(|(m, _)| m == nearest).take(5) {
+        if let Some(ticket) = live_ticket(store, *number).await? {
+            tickets.push(ticket);
+        }
+    }
+    let mut chosen = None;
+    if tickets.len() > 1 {
+        for rcpt in recipients {
+            if let Recipient::Intake(queue) = rule.classify(rcpt, store).await?
+                && let Some(at) = tickets.iter().position(|t| t.queue == queue.name)
+            {
+                chosen = Some(tickets.swap_remove(at));
+                break;
+            }
+        }
+    }
+    let Some(ticket) = chosen.or_else(|| tickets.into_iter().next()) else {
+        return Ok(None);
+    };
+    let author = store.participant_by_address(ticket.number, sender).await?;
+    Ok(author.map(|a| (ticket, a)))
 }
 
 /// A ticket that exists and is not deleted.

@@ -2,7 +2,8 @@
 //!
 //! An MX (or any sender on the internet) delivers over SMTP (RFC 5321); a
 //! local MTA can hand over by LMTP (RFC 2033). Recipients are checked at
-//! RCPT ([`recipients`]); the data is read with dot-stuffing undone and the
+//! RCPT by intake's recipient rule ([`recipients`]: what each kind is
+//! answered); the data is read with dot-stuffing undone and the
 //! size enforced while reading; the message goes through [`Intake`] and "250"
 //! is answered only once it is committed (through the group committer when
 //! many sessions deliver at once). A store failure answers 451 4.3.0: the
@@ -31,7 +32,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::SmtpConfig;
 use crate::intake::Intake;
-use recipients::Recipients;
 use session::Session;
 
 pub use session::TRACE_ROOM;
@@ -98,8 +98,8 @@ fn system_hostname() -> String {
 /// What every session shares.
 pub struct Server {
     settings: Settings,
+    /// Takes the messages, and says at RCPT what each recipient is.
     intake: Arc<Intake>,
-    recipients: Recipients,
     shutdown: watch::Receiver<bool>,
     connections: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -112,7 +112,6 @@ impl Server {
     pub fn new(
         settings: Settings,
         intake: Arc<Intake>,
-        recipients: Recipients,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
         let epoch = std::time::SystemTime::now()
@@ -122,7 +121,6 @@ impl Server {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             settings,
             intake,
-            recipients,
             shutdown,
             per_ip: Mutex::new(HashMap::new()),
             sessions: AtomicU64::new(0),

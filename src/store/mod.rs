@@ -573,6 +573,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Participant>, StoreError>;
     /// The ticket of the first of `message_ids` that parley issued.
     async fn ticket_by_issued_id(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
+    /// The live tickets holding an inbound message whose Message-ID is
+    /// among the nearest `message_ids`, and of which `sender` is a
+    /// participant: (Message-ID, ticket) pairs, lowest ticket first.
+    async fn tickets_by_inbound_id(
+        &self,
+        message_ids: &[String],
+        sender: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Whether a message with this dedupe key is on the ticket already.
     async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError>;
     /// The ticket opened in `queue_id` by the message with this dedupe key.

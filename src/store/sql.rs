@@ -405,6 +405,38 @@ where
         Ok(ids.iter().find_map(|id| found.get(id).copied()))
     }
 
+    async fn tickets_by_inbound_id(
+        &self,
+        message_ids: &[String],
+        sender: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        // As above: one query for the nearest MAX_LOOKUP ids. The sender's
+        // participation is part of the query, so a stranger's guess finds
+        // nothing (and reads nothing more). `IS NOT NULL` and the direction
+        // let both backends use the partial index of migration 0009.
+        let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT m.message_id, m.ticket FROM messages m \
+             JOIN participants p ON p.ticket = m.ticket AND p.address = $1 \
+             JOIN tickets t ON t.number = m.ticket AND t.deleted_at IS NULL \
+             WHERE m.direction = 'inbound' AND m.message_id IS NOT NULL \
+             AND m.message_id IN ({}) ORDER BY m.ticket LIMIT {MAX_LOOKUP}",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(sender);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|row| Ok((get(row, "message_id")?, get(row, "ticket")?)))
+            .collect()
+    }
+
     async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError> {
         let row =
             sqlx::query("SELECT 1 AS one FROM messages WHERE ticket = $1 AND dedupe_key = $2")

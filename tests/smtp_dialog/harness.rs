@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley::intake::Intake;
-use parley::smtp::recipients::Recipients;
 use parley::smtp::{Protocol, Server, Settings};
 use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -35,6 +34,17 @@ impl Harness {
 
     pub async fn start_with(protocol: Protocol, tweak: impl FnOnce(&mut Settings)) -> Harness {
         let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+        Self::serve(env, protocol, SECRET, tweak).await
+    }
+
+    /// A listener over `env`'s store whose token key is `secret` (the
+    /// env's own intake keeps [`SECRET`]: a key rotation between the two).
+    pub async fn serve(
+        env: TestEnv,
+        protocol: Protocol,
+        secret: &str,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Harness {
         let mut settings =
             Settings::new(&env.config.smtp, env.config.intake.max_message_bytes, None);
         settings.hostname = "mx.test".into();
@@ -42,11 +52,9 @@ impl Harness {
         settings.data_timeout = Duration::from_secs(20);
         tweak(&mut settings);
         let store = env.intake.shared_store();
-        let intake =
-            Intake::new(&env.config, SECRET.as_bytes(), store.clone()).with_group_commit(8);
-        let recipients = Recipients::new(&env.config, SECRET.as_bytes(), store);
+        let intake = Intake::new(&env.config, secret.as_bytes(), store).with_group_commit(8);
         let (stop, stopped) = watch::channel(false);
-        let server = Server::new(settings, Arc::new(intake), recipients, stopped);
+        let server = Server::new(settings, Arc::new(intake), stopped);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(server.clone().listen(listener, protocol));

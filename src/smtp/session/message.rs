@@ -11,7 +11,7 @@ use super::{Flow, Greeting, Input, Session, Transaction, printable};
 use crate::intake::{Envelope, Outcome};
 use crate::smtp::Protocol;
 use crate::smtp::recipients::Target;
-use crate::store::Source;
+use crate::store::{Source, StoreError};
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// 503/554 when DATA or BDAT cannot start now, else `None`.
@@ -165,11 +165,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// Commits the message and answers: 250 only once it is durable.
     ///
-    /// Recipients with the same [`Target`] are one delivery; a message to
-    /// several tickets or queues is delivered once per target (the bytes
-    /// are stored once). SMTP answers 451 if any delivery failed (the
-    /// retry finds the others already stored: duplicates), else 250 if any
-    /// was taken; LMTP answers each recipient with its own outcome.
+    /// Recipients with the same [`Target`] are one delivery (a part); a
+    /// message to several tickets or queues is delivered once per target
+    /// (the bytes are stored once). LMTP answers each recipient with its
+    /// own part's outcome; SMTP gives one answer ([`Session::smtp_answer`]).
     async fn deliver(&mut self, tx: Transaction, data: Vec<u8>) {
         let trace = self.received(&tx);
         let mut raw = Vec::with_capacity(trace.len() + data.len());
@@ -185,11 +184,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         }
         let all: Vec<String> = tx.recipients.iter().map(|(r, _)| r.clone()).collect();
-        let mut answers: Vec<(&Target, Answer)> = Vec::with_capacity(groups.len());
-        let mut raw = Some(raw);
         let count = groups.len();
-        for (i, (target, recipients)) in groups.into_iter().enumerate() {
-            let bytes = if i + 1 == count {
+        // One part takes the bytes; several get a copy each, and the bytes
+        // stay for a part SMTP has to keep in quarantine.
+        let mut raw = Some(raw);
+        let mut parts: Vec<Part<'_>> = Vec::with_capacity(count);
+        for (target, recipients) in groups {
+            let bytes = if count == 1 {
                 raw.take().unwrap_or_default()
             } else {
                 raw.clone().unwrap_or_default()
@@ -201,43 +202,89 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             };
             let whole = (count > 1).then_some(all.as_slice());
             let delivered = self.server.intake.deliver_part(bytes, &envelope, whole);
-            let answer = match delivered.await {
+            let outcome = delivered.await;
+            match &outcome {
                 Ok(outcome) => {
-                    tracing::info!(session = %self.id, outcome = ?outcome, "message taken");
-                    answer(&outcome)
+                    tracing::info!(session = %self.id, outcome = ?outcome, "message taken")
                 }
                 Err(e) => {
-                    tracing::error!(session = %self.id, error = ?e, "store failure; answered 451");
-                    (
-                        451,
-                        "4.3.0",
-                        "temporary failure storing the message; try again later".to_string(),
-                    )
+                    tracing::error!(session = %self.id, error = ?e, "store failure; answered 451")
                 }
-            };
-            answers.push((target, answer));
+            }
+            parts.push(Part {
+                target,
+                envelope,
+                outcome,
+            });
         }
         match self.protocol {
             Protocol::Smtp => {
-                let chosen = answers
-                    .iter()
-                    .find(|(_, a)| a.0 / 100 == 4)
-                    .or_else(|| answers.iter().find(|(_, a)| a.0 / 100 == 2))
-                    .or_else(|| answers.first());
-                if let Some((_, (code, esc, text))) = chosen {
-                    self.reply(*code, esc, text);
-                }
+                let (code, esc, text) = self.smtp_answer(&parts, raw, &all).await;
+                self.reply(code, esc, &text);
             }
             Protocol::Lmtp => {
                 for (recipient, target) in &tx.recipients {
-                    if let Some((_, (code, esc, text))) = answers.iter().find(|(t, _)| *t == target)
-                    {
+                    if let Some(part) = parts.iter().find(|p| p.target == target) {
+                        let (code, esc, text) = answer(part.target, &part.outcome);
                         let text = format!("<{}> {text}", printable(recipient, 254));
-                        self.reply(*code, esc, &text);
+                        self.reply(code, esc, &text);
                     }
                 }
             }
         }
+    }
+
+    /// SMTP's one answer to a message of several parts. "There are no
+    /// partial failures": 451 if any part failed (the retry finds the others
+    /// stored: duplicates). Else 250 if any part was taken, once each part
+    /// that matched nothing (a reply address whose token does not verify,
+    /// on a message that names no ticket; a queue removed meanwhile) is
+    /// kept in quarantine, so that nothing is dropped silently; if that
+    /// fails, 451. Else the first part's refusal (550 when nothing matched:
+    /// the sender's own MTA bounces it, parley sends nothing).
+    async fn smtp_answer(
+        &self,
+        parts: &[Part<'_>],
+        raw: Option<Vec<u8>>,
+        all: &[String],
+    ) -> Answer {
+        let answers: Vec<Answer> = parts.iter().map(|p| answer(p.target, &p.outcome)).collect();
+        if let Some(failed) = answers.iter().find(|a| a.0 / 100 == 4) {
+            return failed.clone();
+        }
+        let Some(taken) = answers.iter().find(|a| a.0 / 100 == 2) else {
+            return answers.into_iter().next().unwrap_or_else(store_failed);
+        };
+        for part in parts {
+            if !matches!(part.outcome, Ok(Outcome::NoMatch)) {
+                continue;
+            }
+            let detail = format!(
+                "{}: {}; the message was taken for its other recipients",
+                part.envelope.recipients.join(", "),
+                match part.target {
+                    Target::Stale =>
+                        "the reply token does not verify and the message names no ticket",
+                    _ => "no ticket or queue matched",
+                }
+            );
+            let bytes = raw.clone().unwrap_or_default();
+            let kept = self
+                .server
+                .intake
+                .quarantine_part(bytes, &part.envelope, all, "no_match", &detail)
+                .await;
+            match kept {
+                Ok(id) => {
+                    tracing::info!(session = %self.id, quarantine = id, %detail, "part kept in quarantine")
+                }
+                Err(e) => {
+                    tracing::error!(session = %self.id, error = ?e, "store failure; answered 451");
+                    return store_failed();
+                }
+            }
+        }
+        taken.clone()
     }
 
     /// SMTP answers the data once; LMTP once per accepted recipient.
@@ -287,8 +334,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 /// A reply: code, enhanced status code, text.
 type Answer = (u16, &'static str, String);
 
-/// The reply for what intake did with the message.
-fn answer(outcome: &Outcome) -> Answer {
+/// One delivery of a message: the recipients with the same target.
+struct Part<'a> {
+    target: &'a Target,
+    envelope: Envelope,
+    outcome: Result<Outcome, StoreError>,
+}
+
+fn store_failed() -> Answer {
+    (
+        451,
+        "4.3.0",
+        "temporary failure storing the message; try again later".to_string(),
+    )
+}
+
+/// The reply for what intake did with the part for `target`.
+fn answer(target: &Target, outcome: &Result<Outcome, StoreError>) -> Answer {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(_) => return store_failed(),
+    };
     match outcome {
         Outcome::Stored {
             ticket, message, ..
@@ -300,6 +366,13 @@ fn answer(outcome: &Outcome) -> Answer {
         Outcome::Duplicate { .. } => (250, "2.0.0", "already stored".into()),
         Outcome::Quarantined { .. } => (250, "2.0.0", "stored for review".into()),
         Outcome::Bounced(_) => (250, "2.0.0", "delivery report recorded".into()),
+        Outcome::NoMatch if *target == Target::Stale => (
+            550,
+            "5.1.1",
+            "reply address not valid (its token does not verify), and the message \
+             names no ticket by References or subject tag"
+                .into(),
+        ),
         Outcome::NoMatch => (
             550,
             "5.1.1",

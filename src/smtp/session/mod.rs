@@ -366,20 +366,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         if address.is_empty() {
             return self.error(501, "5.1.3", "the null address is no recipient");
         }
-        match self.server.recipients.check(address).await {
+        match self.server.intake.recipient(address).await.map(Verdict::of) {
             Ok(Verdict::Accept(target)) => {
+                let text = match target {
+                    Target::Stale => {
+                        tracing::info!(session = %self.id, recipient = %shown, "reply address with a token that does not verify: taken provisionally");
+                        "recipient OK provisionally: its reply token does not verify, \
+                         so the message must name its ticket (References or subject tag)"
+                    }
+                    _ => "recipient OK",
+                };
                 let normalized = crate::address::normalize(address);
                 if let Some(tx) = &mut self.tx
                     && !tx.recipients.iter().any(|(r, _)| *r == normalized)
                 {
                     tx.recipients.push((normalized, target));
                 }
-                self.reply(250, "2.1.5", "recipient OK");
+                self.reply(250, "2.1.5", text);
                 Flow::Continue
             }
-            Ok(Verdict::Forged) => {
-                tracing::info!(session = %self.id, recipient = %shown, "forged reply address refused");
-                self.error(550, "5.1.1", &format!("<{shown}>: reply address not valid"))
+            Ok(Verdict::ForgedBounce) => {
+                tracing::info!(session = %self.id, recipient = %shown, "forged bounce address refused");
+                self.error(
+                    550,
+                    "5.1.1",
+                    &format!("<{shown}>: bounce address not valid"),
+                )
             }
             Ok(Verdict::Unknown) => {
                 self.error(550, "5.1.1", &format!("<{shown}>: no such recipient here"))
