@@ -66,11 +66,11 @@ pub async fn run(app: &App, command: OutboxCommand) -> Result<(), Failure> {
             }
             for r in rows {
                 println!(
-                    "{:>6}  #{:<6} {:<8} {:>2} tries  {}  {:<20} {}  {}",
+                    "{:>6}  #{:<6} {:<8} {:>8}  {}  {:<20} {}  {}",
                     r.id,
                     r.ticket,
                     r.state.as_str(),
-                    r.attempts,
+                    tries(r.attempts),
                     time(r.created_at),
                     r.kind,
                     r.recipient,
@@ -84,5 +84,15 @@ pub async fn run(app: &App, command: OutboxCommand) -> Result<(), Failure> {
             println!("notification {id} is pending again");
             Ok(())
         }
+    }
+}
+
+/// "1 try", "2 tries": the worker's tries of a row, the one that
+/// succeeded included.
+fn tries(n: i64) -> String {
+    if n == 1 {
+        "1 try".to_string()
+    } else {
+        format!("{n} tries")
     }
 }

@@ -424,8 +424,8 @@ pub async fn send(relay: &Relay, envelope: &Envelope, bytes: &[u8], limit: Durat
     }
 }
 
-/// The wait before the next try after `attempts` earlier temporary
-/// failures: `first_retry_secs` doubled per attempt, at most
+/// The wait before the next try after `attempts` earlier tries (temporary
+/// failures, or a permanent one an operator retried): `first_retry_secs` doubled per attempt, at most
 /// `max_retry_secs`, plus up to 25% jitter (from `seed`) so that rows that
 /// failed together do not come back together.
 pub fn retry_delay(config: &OutboxConfig, attempts: i64, seed: i64) -> Duration {

@@ -686,15 +686,8 @@ where
         self.read_round(rows, references).await
     }
 
-    async fn thread_ids(
-        &self,
-        ticket: i64,
-        participant: i64,
-        exclude: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        self.thread_message_ids(ticket, participant, exclude, limit)
-            .await
+    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {
+        self.thread_message_ids(row, limit).await
     }
 
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {
