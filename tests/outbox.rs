@@ -15,7 +15,7 @@ use common::*;
 use parley::intake::Outcome;
 use parley::outbox::compose::{Composer, Context};
 use parley::outbox::throttle::Throttle;
-use parley::outbox::worker::{self, Worker};
+use parley::outbox::worker::Worker;
 use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
 
 const MINUTE: i64 = 60_000;
@@ -490,17 +490,10 @@ async fn thread_ids_on_every_backend() {
     on_every_backend!(thread_ids);
 }
 
-/// The worker of `parley serve` over `env`'s store, built as serve builds
-/// it (composing only: nothing is sent).
+/// The worker of `parley serve` over `env`'s store (composing only:
+/// nothing is sent).
 fn worker(env: &TestEnv) -> Worker {
-    Worker {
-        store: env.intake.shared_store(),
-        composer: Composer::new(&env.config, SECRET.as_bytes()).expect("composer"),
-        relay: worker::relay(&env.config).expect("relay"),
-        send_timeout: std::time::Duration::from_secs(env.config.relay.timeout_secs),
-        config: env.config.outbox.clone(),
-        throttle: Throttle::new(&env.config.notify),
-    }
+    Worker::new(&env.config, SECRET.as_bytes(), env.intake.shared_store()).expect("a worker")
 }
 
 /// The Message-IDs a mail names in In-Reply-To and References, and the

@@ -690,6 +690,8 @@ pub trait Store: Send + Sync {
         state: Option<OutboxState>,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Row `id`, if it exists.
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError>;
     /// Makes a failed row pending again, due at `now`. `NotFound` or
     /// `Conflict` (not failed) otherwise.
     async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError>;

@@ -289,6 +289,16 @@ where
         rows.iter().map(outbox_row_of).collect()
     }
 
+    /// See [`super::Store::outbox_row`].
+    pub(super) async fn outbox_row_by_id(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(outbox_row_of).transpose()
+    }
+
     /// See [`super::Store::retry_outbox`].
     pub(super) async fn retry_outbox_row(&self, id: i64, now: i64) -> Result<(), StoreError> {
         let done = sqlx::query(

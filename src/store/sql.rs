@@ -642,6 +642,10 @@ where
         self.outbox_rows(state, limit).await
     }
 
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        self.outbox_row_by_id(id).await
+    }
+
     async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.retry_outbox_row(id, now).await
     }

@@ -358,7 +358,7 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
     assert_eq!(seen.in_reply_to, first);
     assert_names_none(&mail, &[&gmail_id, "gmail.com", &to_agent]);
     let notice = Notice::parse(&mail);
-    assert_eq!(notice.references, [first.clone()]);
+    assert_eq!(notice.references, std::slice::from_ref(&first));
     assert!(
         notice.text.contains("You can pick it up on Saturday.")
             && !notice.text.contains("Is the lamp still for sale?"),
