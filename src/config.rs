@@ -897,6 +897,35 @@ mod tests {
     }
 
     #[test]
+    fn without_a_relay_notifications_go_to_the_maildir() {
+        let c = defaults();
+        assert_eq!(c.relay.local_maildir(), Some(Path::new("data/maildir")));
+        let mut c = defaults();
+        c.relay.host = "127.0.0.1".into();
+        assert_eq!(c.relay.local_maildir(), None);
+        c.relay.maildir = PathBuf::new();
+        c.validate().unwrap();
+
+        let mut c = defaults();
+        c.relay.maildir = PathBuf::new();
+        assert_eq!(c.validate().unwrap_err().key, "relay.maildir");
+        // Settings for a relay without one are not ignored in silence.
+        for set in [
+            (|c: &mut Config| c.relay.port = Some(587)) as fn(&mut Config),
+            |c| c.relay.tls = RelayTls::Starttls,
+            |c| {
+                c.relay.username = "parley".into();
+                c.relay.password_file = "pw".into();
+            },
+        ] {
+            let mut c = defaults();
+            set(&mut c);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, "relay.host", "{e}");
+        }
+    }
+
+    #[test]
     fn redaction_hides_secrets() {
         let mut c = defaults();
         c.token.secret = "0123456789abcdef0123".into();

@@ -28,7 +28,8 @@
 //!   notification rows commit in one transaction.
 //! - [`outbox`] mints reply tokens and Message-IDs for notification rows,
 //!   composes each notification and runs the worker of `parley serve` that
-//!   claims due rows, sends them through the relay and retries.
+//!   claims due rows, sends them through the relay (with none configured,
+//!   into a local Maildir) and retries.
 //! - [`token`] signs and verifies the reply tokens in reply addresses.
 //! - [`config`] loads the layered, validated configuration; [`address`]
 //!   says what an email address is to parley.

@@ -15,9 +15,8 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use crate::error::Failure;
 use crate::intake::Intake;
-use crate::outbox::compose::Composer;
-use crate::outbox::throttle::Throttle;
-use crate::outbox::worker::{self, Worker};
+use crate::outbox::transport::Transport;
+use crate::outbox::worker::Worker;
 use crate::smtp::{self, Protocol, Server, Settings};
 use crate::store::{self, Store};
 
@@ -75,11 +74,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         ));
     }
     if config.outbox.enabled {
-        let worker = outbox_worker(&config, &secret, store.clone())?;
-        tracing::info!(
-            relay = %format!("{}:{}", config.relay.host, config.relay.port()),
-            "sending notifications"
-        );
+        let worker = Worker::new(&config, &secret, store.clone())?;
+        announce(&worker.relay)?;
         tasks.spawn(Arc::new(worker).run(stopped.clone()));
     }
     for (listener, protocol) in listeners {
@@ -101,21 +97,25 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The outbox worker from `[relay]` and `[outbox]`.
-fn outbox_worker(
-    config: &Config,
-    secret: &[u8],
-    store: Arc<dyn Store>,
-) -> Result<Worker, ConfigError> {
-    let composer = Composer::new(config, secret)?;
-    Ok(Worker {
-        store,
-        composer,
-        relay: worker::relay(config)?,
-        send_timeout: std::time::Duration::from_secs(config.relay.timeout_secs),
-        config: config.outbox.clone(),
-        throttle: Throttle::new(&config.notify),
-    })
+/// Says where notifications go, in one line; creates the Maildir when no
+/// relay is configured (a new user reads what parley sent there).
+fn announce(transport: &Transport) -> Result<(), Failure> {
+    match transport {
+        Transport::Relay(relay) => {
+            tracing::info!(relay = %relay, "sending notifications");
+        }
+        Transport::Maildir(maildir) => {
+            maildir.create().map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot create relay.maildir: {e}"))
+            })?;
+            let path = maildir.path().display();
+            tracing::info!(
+                "no relay configured (relay.host is empty): notifications go into the \
+                 Maildir {path}, read them with `mutt -f {path}`"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn bind(addr: &str, key: &str) -> Result<TcpListener, Failure> {

@@ -15,6 +15,7 @@ use common::*;
 use parley::intake::Outcome;
 use parley::outbox::compose::{Composer, Context};
 use parley::outbox::throttle::Throttle;
+use parley::outbox::worker::Worker;
 use parley::store::{OutboxRow, OutboxState, Store, StoreError, now_ms};
 
 const MINUTE: i64 = 60_000;
@@ -87,6 +88,7 @@ async fn lifecycle(env: &TestEnv) {
     assert_eq!(sent.state, OutboxState::Sent);
     assert_eq!(sent.sent_at, Some(later));
     assert_eq!(sent.last_reply.as_deref(), Some("250 2.0.0 Ok"));
+    assert_eq!(sent.attempts, 1, "sent at the first try: one try");
 
     // Deferred: not due before next_attempt_at, due after it.
     let due = later + 10_000;
@@ -124,6 +126,7 @@ async fn lifecycle(env: &TestEnv) {
     let failed = row(store, c).await;
     assert_eq!(failed.state, OutboxState::Failed);
     assert_eq!(failed.last_reply.as_deref(), Some("550 5.1.1 no such user"));
+    assert_eq!(failed.attempts, 1, "refused at the first try: one try");
     let far = later + 1000 * MINUTE;
     assert!(
         store
@@ -187,6 +190,7 @@ async fn sent_many(env: &TestEnv) {
         let r = row(store, id).await;
         assert_eq!(r.state, OutboxState::Sent);
         assert_eq!(r.sent_at, Some(later));
+        assert_eq!(r.attempts, 1, "sent at the first try: one try");
         let reply = format!("250 2.0.0 Ok: queued as {queued}");
         assert_eq!(r.last_reply.as_deref(), Some(reply.as_str()));
     }
@@ -294,6 +298,8 @@ async fn throttles(env: &TestEnv) {
     assert_eq!(carried.state, OutboxState::Sent);
     assert_eq!(carried.sent_at, Some(later));
     assert_eq!(carried.coalesced_into, Some(c));
+    // Refused once, sent at the second try: so were the rows it carried.
+    assert_eq!((row(store, c).await.attempts, carried.attempts), (2, 2));
     assert_eq!(store.outbox_settle_coalesced(c).await.unwrap(), 0);
     // One mail for b and c: two in all.
     assert_eq!(
@@ -390,29 +396,32 @@ async fn sifting_on_every_backend() {
     on_every_backend!(sifting);
 }
 
-/// References name inbound messages and only the recipient's own issued IDs.
+/// References name the recipient's own mail and the IDs issued to the
+/// recipient, written no later than the row: nothing of the other side's.
 async fn thread_ids(env: &TestEnv) {
     let store = env.store();
     let first = Mail::new(MARIA, DESK, "Lamp");
     let Outcome::Stored { ticket, .. } = env.deliver(&first, &[]).await else {
         panic!("a new ticket")
     };
-    let agent = env.participant(ticket, AGENT).await;
-    let maria = env.participant(ticket, MARIA).await;
-    let rows = store.outbox(None, 100).await.unwrap();
-    let to_agent = rows
-        .iter()
-        .find(|r| r.participant == agent.id)
-        .expect("a row to the agent");
-    let got = store
-        .thread_ids(ticket, agent.id, &to_agent.message_id, 10)
-        .await
-        .unwrap();
+    let to_agent = store.outbox(None, 100).await.unwrap().remove(0);
+    // Nothing is the agent's yet: Maria's Message-ID names her mail host.
+    assert!(store.thread_ids(&to_agent, 10).await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let agent_reply = env.reply_address(ticket, AGENT).await;
+    let answer = Mail::new(AGENT, &agent_reply, "Re: Lamp").body("Yes.");
+    env.deliver(&answer, &[&agent_reply]).await;
+    let to_maria = store.outbox(None, 100).await.unwrap().remove(1);
+    assert_eq!(
+        to_maria.participant,
+        env.participant(ticket, MARIA).await.id
+    );
+    // Maria's view names her own mail, never the agent's Message-ID nor
+    // the ID issued to the agent (it carries the agent's token).
+    let got = store.thread_ids(&to_maria, 10).await.unwrap();
     assert_eq!(got, [first.message_id().to_string()]);
-    // Maria's view names her mail but never the agent's issued ID (it
-    // carries the agent's token).
-    let got = store.thread_ids(ticket, maria.id, "", 10).await.unwrap();
-    assert!(!got.contains(&to_agent.message_id), "{got:?}");
+    // Written later, the agent's answer is not named by the earlier row.
+    assert!(store.thread_ids(&to_agent, 10).await.unwrap().is_empty());
 }
 
 /// A round's reads, four queries for all its rows, give what the reads
@@ -438,12 +447,9 @@ async fn round_reads(env: &TestEnv) {
         let limit = 10;
         let reads = store.round_reads(&rows, limit).await.unwrap();
         for row in &rows {
-            let mut want = store
-                .thread_ids(row.ticket, row.participant, &row.message_id, limit)
-                .await
-                .unwrap();
+            let mut want = store.thread_ids(row, limit).await.unwrap();
             let mut got = reads.thread_ids[&row.id].clone();
-            assert!(!got.is_empty() && got.len() < 10, "{got:?}");
+            assert!(got.len() < 10, "{got:?}");
             want.sort();
             got.sort();
             assert_eq!(got, want, "row {}", row.id);
@@ -464,6 +470,12 @@ async fn round_reads(env: &TestEnv) {
             let m = store.message(id).await.unwrap().unwrap();
             assert_eq!(reads.messages[&id].reply_text, m.reply_text);
         }
+        // The later rows on the lamp name the recipient's earlier mail.
+        let named = rows
+            .iter()
+            .filter(|r| !reads.thread_ids[&r.id].is_empty())
+            .count();
+        assert!(named >= 3, "{:#?}", reads.thread_ids);
     }
     assert!(store.round_reads(&[], 10).await.unwrap().tickets.is_empty());
 }
@@ -476,6 +488,129 @@ async fn round_reads_on_every_backend() {
 #[tokio::test]
 async fn thread_ids_on_every_backend() {
     on_every_backend!(thread_ids);
+}
+
+/// The worker of `parley serve` over `env`'s store (composing only:
+/// nothing is sent).
+fn worker(env: &TestEnv) -> Worker {
+    Worker::new(&env.config, SECRET.as_bytes(), env.intake.shared_store()).expect("a worker")
+}
+
+/// The Message-IDs a mail names in In-Reply-To and References, and the
+/// one In-Reply-To names.
+fn named_ids(bytes: &[u8]) -> (Vec<String>, Option<String>) {
+    let mail = mail_parser::MessageParser::default()
+        .parse(bytes)
+        .expect("a mail");
+    let ids = |v: &mail_parser::HeaderValue| match v {
+        mail_parser::HeaderValue::Text(id) => vec![id.to_string()],
+        mail_parser::HeaderValue::TextList(ids) => ids.iter().map(|i| i.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let parent = ids(mail.in_reply_to()).pop();
+    let mut all = ids(mail.references());
+    all.extend(parent.clone().filter(|p| !all.contains(p)));
+    (all, parent)
+}
+
+/// A notification names only Message-IDs parley issued to its recipient
+/// and those of mail its recipient wrote: the other side's own Message-IDs
+/// name the other side's mail host, a contact detail. Threading in the
+/// recipient's client holds: each notification after the first answers
+/// the recipient's own newest mail (or the last one issued to them).
+async fn references_name_only_the_recipients_mail(env: &TestEnv) {
+    let store = env.store();
+    let first = Mail::new(MARIA, DESK, "Lamp").body("Is it for sale?\n");
+    let Outcome::Stored { ticket, .. } = env.deliver(&first, &[]).await else {
+        panic!("a new ticket")
+    };
+    let to_agent = env.reply_address(ticket, AGENT).await;
+    let answer = Mail::new(AGENT, &to_agent, "Re: Lamp").body("Yes.\n");
+    // Apart in time, so that "written no later than the row" is clear.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    env.deliver(&answer, &[&to_agent]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let to_maria = env.reply_address(ticket, MARIA).await;
+    let again = Mail::new(MARIA, &to_maria, "Re: Lamp").body("When?\n");
+    env.deliver(&again, &[&to_maria]).await;
+
+    let agent = env.participant(ticket, AGENT).await.id;
+    let maria = env.participant(ticket, MARIA).await.id;
+    let rows = store.outbox(None, 100).await.unwrap();
+    let kinds: Vec<_> = rows
+        .iter()
+        .map(|r| (r.participant, r.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (agent, "new_message"),
+            (maria, "new_message"),
+            (agent, "new_message")
+        ],
+        "{rows:#?}"
+    );
+    let issued = |who: i64| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.participant == who)
+            .map(|r| r.message_id.clone())
+            .collect()
+    };
+    let worker = worker(env);
+    let mut composed = Vec::new();
+    for row in &rows {
+        let mail = worker.compose_alone(row).await.expect("composed");
+        composed.push((
+            named_ids(&mail.bytes),
+            String::from_utf8_lossy(&mail.bytes).into_owned(),
+        ));
+    }
+    let maria_wrote = [first.message_id(), again.message_id()];
+    let agent_wrote = [answer.message_id()];
+
+    // To the agent about Maria's first mail: nothing of Maria's.
+    let ((ids, parent), raw) = &composed[0];
+    assert!(ids.is_empty() && parent.is_none(), "{ids:?}\n{raw}");
+    // To Maria about the agent's answer: her own first mail, which her
+    // client has in its sent folder; never the agent's Message-ID.
+    let ((ids, parent), raw) = &composed[1];
+    assert_eq!(ids, &[first.message_id()], "{raw}");
+    assert_eq!(parent.as_deref(), Some(first.message_id()), "{raw}");
+    assert!(!raw.contains(answer.message_id()), "{raw}");
+    // To the agent about Maria's follow-up: what was issued to the agent
+    // and the agent's own answer, never one of Maria's Message-IDs.
+    let ((ids, parent), raw) = &composed[2];
+    let mut want = vec![rows[0].message_id.clone(), answer.message_id().to_string()];
+    want.sort();
+    let mut got = ids.clone();
+    got.sort();
+    assert_eq!(got, want, "{raw}");
+    assert_eq!(parent.as_deref(), Some(answer.message_id()), "{raw}");
+    for id in maria_wrote {
+        assert!(
+            !composed[0].1.contains(id) && !raw.contains(id),
+            "{id} named:\n{raw}"
+        );
+    }
+    // Every ID named is the recipient's: issued to them or written by them.
+    for (row, ((ids, _), raw)) in rows.iter().zip(&composed) {
+        let (own, wrote): (Vec<String>, &[&str]) = if row.participant == agent {
+            (issued(agent), &agent_wrote)
+        } else {
+            (issued(maria), &maria_wrote)
+        };
+        for id in ids {
+            assert!(
+                own.contains(id) || wrote.contains(&id.as_str()),
+                "{id} is not the recipient's:\n{raw}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn references_name_only_the_recipients_mail_on_every_backend() {
+    on_every_backend!(references_name_only_the_recipients_mail);
 }
 
 /// The composed mail: headers, envelope, body; and a reply to its
@@ -498,10 +633,7 @@ async fn composed_notification_threads_back() {
         ticket: env.ticket(ticket).await,
         queue_name: "Shop desk".into(),
         message: store.message(message).await.unwrap(),
-        thread_ids: store
-            .thread_ids(ticket, row.participant, &row.message_id, 10)
-            .await
-            .unwrap(),
+        thread_ids: store.thread_ids(&row, 10).await.unwrap(),
         reason: None,
         participants: store.participants(ticket).await.unwrap(),
         transcript: Vec::new(),
@@ -524,7 +656,10 @@ async fn composed_notification_threads_back() {
         "{}",
         checked.body
     );
-    assert_eq!(checked.in_reply_to, first.message_id());
+    // The first mail to the agent starts the thread: nothing earlier is
+    // the agent's, and Maria's Message-ID names her mail host.
+    assert_eq!(checked.in_reply_to, "");
+    assert!(!String::from_utf8_lossy(&bytes).contains(first.message_id()));
 
     // The agent answers: the reply lands in the ticket by its token.
     let reply = Mail::new(

@@ -432,15 +432,9 @@ fn lettre_delivers() {
     drop(server);
 }
 
-#[test]
-fn starts_on_the_embedded_default() {
-    if Path::new("/etc/parley/parley.toml").exists() {
-        eprintln!("skipped: /etc/parley/parley.toml exists and would be layered in");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let cwd = dir.path();
-    let mut server = None;
+/// `parley serve` in `cwd` on the embedded defaults, listening on a free
+/// port (`PARLEY__SMTP__LISTEN`); another port when that one was taken.
+fn serve_on_defaults(cwd: &Path) -> Server {
     for attempt in 1..=3 {
         let port = free_port();
         let mut command = parley(cwd);
@@ -449,15 +443,23 @@ fn starts_on_the_embedded_default() {
             .env("PARLEY__SMTP__LISTEN", format!("127.0.0.1:{port}"));
         let log = cwd.join(format!("serve-{attempt}.log"));
         match Server::start(command, port, log) {
-            Ok(started) => {
-                server = Some(started);
-                break;
-            }
+            Ok(started) => return started,
             Err(log) if attempt < 3 && port_taken(&log) => {}
             Err(log) => panic!("{log}"),
         }
     }
-    let server = server.expect("started");
+    unreachable!("the third attempt returns or panics")
+}
+
+#[test]
+fn starts_on_the_embedded_default() {
+    if Path::new("/etc/parley/parley.toml").exists() {
+        eprintln!("skipped: /etc/parley/parley.toml exists and would be layered in");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let cwd = dir.path();
+    let server = serve_on_defaults(cwd);
     assert!(cwd.join("data/parley.db").is_file(), "no data/parley.db");
     let key = std::fs::read_to_string(cwd.join("data/token.key")).expect("data/token.key");
     assert!(key.trim().len() >= 16, "short key {key:?}");
@@ -833,5 +835,148 @@ fn the_content_policy_refuses_and_holds_over_smtp() {
     assert_eq!(code, Some(0), "swaks:\n{out}\nserver:\n{}", server.log());
     let held = site.json(&["moderation", "list", "--json"]);
     assert_eq!(held[0]["hits"][0]["rule"], "zelle", "{held}");
+    drop(server);
+}
+
+/// A Maildir as Python's `mailbox.Maildir` reads it: per message its
+/// sub-folder and the headers asked for.
+fn python_maildir(path: &Path, headers: &[&str]) -> Vec<Value> {
+    let script = "import json, mailbox, sys\n\
+        box = mailbox.Maildir(sys.argv[1], factory=None, create=False)\n\
+        print(json.dumps([dict([('subdir', m.get_subdir())] + \
+        [(h, m[h]) for h in sys.argv[2:]]) for m in box]))\n";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .args(headers)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 mailbox.Maildir: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout).expect("JSON from python3") {
+        Value::Array(list) => list,
+        other => panic!("not a list: {other}"),
+    }
+}
+
+/// On the embedded defaults no relay is configured: `parley serve` says
+/// so at start, and the notification to the desk's staff lands in
+/// `data/maildir`, complete in `new/` (nothing left in `tmp/`), readable by
+/// Python's `mailbox.Maildir`. `outbox show` prints that mail, `--raw` its
+/// bytes as the worker composes them.
+#[test]
+fn the_embedded_default_delivers_notifications_into_a_maildir() {
+    if Path::new("/etc/parley/parley.toml").exists() {
+        eprintln!("skipped: /etc/parley/parley.toml exists and would be layered in");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let cwd = dir.path();
+    let server = serve_on_defaults(cwd);
+    let log = server.log();
+    assert!(
+        log.contains("no relay configured") && log.contains("data/maildir"),
+        "{log}"
+    );
+    let (code, out) = swaks(
+        server.port,
+        &[
+            "--from",
+            MARIA,
+            "--to",
+            "desk@localhost",
+            "--header",
+            "Subject: Is the lamp still available?",
+            "--body",
+            "Hello! Is it?",
+        ],
+    );
+    assert_eq!(code, Some(0), "swaks:\n{out}\nserver:\n{}", server.log());
+
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let row = loop {
+        let mut list = parley(cwd);
+        list.args(["outbox", "list", "--json"]);
+        let rows: Value = serde_json::from_str(&succeed(list)).expect("JSON");
+        if let Some(row) = rows.as_array().and_then(|r| r.first())
+            && row["state"] == "sent"
+        {
+            break row.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not sent: {rows}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(row["recipient"], "agent@localhost", "{row}");
+    assert_eq!(row["attempts"], 1, "{row}");
+    let maildir = cwd.join("data/maildir");
+    let file = row["last_reply"].as_str().unwrap_or_default();
+    assert!(file.contains("data/maildir/new/"), "{row}");
+
+    let token = row["token"].as_str().expect("a token");
+    let message_id = row["message_id"].as_str().expect("a Message-ID");
+    let read = python_maildir(&maildir, &["Subject", "Reply-To", "Message-ID", "To"]);
+    assert_eq!(read.len(), 1, "{read:?}");
+    let mail = &read[0];
+    assert_eq!(mail["subdir"], "new", "{mail}");
+    assert_eq!(
+        mail["Subject"], "[#1] Is the lamp still available?",
+        "{mail}"
+    );
+    assert_eq!(mail["Message-ID"], format!("<{message_id}>"), "{mail}");
+    assert_eq!(mail["To"], "<agent@localhost>", "{mail}");
+    let reply_to = mail["Reply-To"].as_str().unwrap_or_default();
+    assert!(
+        reply_to.ends_with(&format!("<reply+{token}@reply.localhost>")),
+        "{mail}"
+    );
+    let left: Vec<_> = std::fs::read_dir(maildir.join("tmp"))
+        .expect("tmp/")
+        .collect();
+    assert!(left.is_empty(), "left in tmp/: {left:?}");
+
+    // `outbox show`: the mail as a reader sees it.
+    let id = row["id"].to_string();
+    let mut show = parley(cwd);
+    show.args(["outbox", "show", &id]);
+    let shown = succeed(show);
+    for line in [
+        "Subject: [#1] Is the lamp still available?",
+        &format!("Message-ID: <{message_id}>"),
+        &format!("Reply-To: \"Example desk\" <reply+{token}@reply.localhost>"),
+        "To: <agent@localhost>",
+        "Hello! Is it?",
+    ] {
+        assert!(shown.contains(line), "{line} missing:\n{shown}");
+    }
+    // `--raw`: the RFC 5322 bytes, CRLF line ends, as sent.
+    let mut raw = parley(cwd);
+    raw.args(["outbox", "show", &id, "--raw"]);
+    let raw = succeed(raw);
+    assert!(raw.starts_with("From: "), "{raw}");
+    assert!(
+        raw.contains("\r\nSubject: [#1] Is the lamp still available?\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(&format!("\r\nMessage-ID: <{message_id}>\r\n")),
+        "{raw}"
+    );
+    assert!(raw.contains("Hello! Is it?"), "{raw}");
+    let mut absent = parley(cwd);
+    let out = absent
+        .args(["outbox", "show", "999"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("outbox row 999 does not exist"), "{err}");
     drop(server);
 }

@@ -82,7 +82,8 @@ enum Command {
     /// moderator approves or rejects them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
-    /// Notifications and their delivery: list them, retry a failed one.
+    /// Notifications and their delivery: list them, show one's mail, retry
+    /// a failed one.
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
     /// The content policy's spam model: train it (from mail, or from the

@@ -1,18 +1,23 @@
 //! `[relay]` and `[outbox]`: where the outbox worker sends notifications
 //! and how it retries.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::address;
 
-/// The SMTP relay (smarthost) notifications are handed to.
+/// Where notifications go: the SMTP relay (smarthost) they are handed to,
+/// or, with no relay configured (`host` empty, the default), the local
+/// Maildir `maildir`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelayConfig {
+    /// Empty: no relay; notifications go into `maildir`.
     pub host: String,
+    /// The Maildir notifications go into when `host` is empty.
+    pub maildir: PathBuf,
     /// Unset: 465 for `tls`, else 25.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -42,6 +47,15 @@ pub enum RelayTls {
 }
 
 impl RelayConfig {
+    /// The Maildir notifications go into: `maildir` when no relay is
+    /// configured (`host` empty), else `None` (they go to the relay).
+    pub fn local_maildir(&self) -> Option<&Path> {
+        self.host
+            .trim()
+            .is_empty()
+            .then_some(self.maildir.as_path())
+    }
+
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(match self.tls {
             RelayTls::Tls => 465,
@@ -74,10 +88,10 @@ impl RelayConfig {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.host.trim().is_empty() {
-            return Err(ConfigError::new("relay.host", "missing"));
-        }
-        if self.tls == RelayTls::Plain && !super::is_loopback(&self.host) {
+        if self.local_maildir().is_none()
+            && self.tls == RelayTls::Plain
+            && !super::is_loopback(&self.host)
+        {
             return Err(ConfigError::new(
                 "relay.tls",
                 format!(
@@ -101,6 +115,37 @@ impl RelayConfig {
         }
         if self.timeout_secs == 0 {
             return Err(ConfigError::new("relay.timeout_secs", "must be at least 1"));
+        }
+        if let Some(maildir) = self.local_maildir() {
+            self.validate_maildir(maildir)?;
+        }
+        Ok(())
+    }
+
+    /// No relay: the Maildir must be named, and settings meant for a relay
+    /// must not be set without one (they would be ignored in silence).
+    fn validate_maildir(&self, maildir: &Path) -> Result<(), ConfigError> {
+        if maildir.as_os_str().is_empty() {
+            return Err(ConfigError::new(
+                "relay.maildir",
+                "empty, and so is relay.host: set relay.host (the SMTP relay) \
+                 or relay.maildir (a local Maildir)",
+            ));
+        }
+        let relay_only = [
+            ("relay.port", self.port.is_some()),
+            ("relay.tls", self.tls != RelayTls::Plain),
+            ("relay.username", !self.username.is_empty()),
+        ];
+        if let Some((key, _)) = relay_only.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::new(
+                "relay.host",
+                format!(
+                    "empty (notifications go into the Maildir {}), but {key} is set \
+                     for a relay: set relay.host too",
+                    maildir.display()
+                ),
+            ));
         }
         Ok(())
     }

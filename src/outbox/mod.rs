@@ -3,13 +3,17 @@
 //! This module mints what a notification needs to thread its answer back:
 //! the recipient's reply token and a Message-ID of ours
 //! (`<TOKEN.SEQ@reply domain>`, see `docs/token.md`). [`compose`] writes
-//! the mail of a row; [`worker`] claims due rows, sends them through the
-//! relay ([`relay`]: pooled connections to it) and records the answer
-//! (started by `parley serve`).
+//! the mail of a row from what [`draft`] reads; [`worker`] claims due rows,
+//! hands them to the [`transport`] `[relay]` configures — the relay
+//! ([`relay`]: pooled connections to it) or, with none configured, a local
+//! [`maildir`] — and records the answer (started by `parley serve`).
 
 pub mod compose;
+pub mod draft;
+pub mod maildir;
 pub mod relay;
 pub mod throttle;
+pub mod transport;
 pub mod worker;
 
 use std::sync::OnceLock;

@@ -199,6 +199,12 @@ impl Relay {
     }
 }
 
+impl std::fmt::Display for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 /// A TLS stream set up by lettre (`upgrade_tls`, the same parameters and
 /// roots as its transport) over our socket, handed back to lettre's
 /// client as a plain stream: lettre has no public way to open a

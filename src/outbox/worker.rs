@@ -1,12 +1,11 @@
 //! The outbox worker of `parley serve`: claim due rows under a lease,
-//! compose each, hand it to the relay, record the answer.
+//! compose each, hand it to the relay (or, with no relay configured, the
+//! local Maildir: [`Transport`]), record the answer.
 //!
-//! The relay's answer decides ([`Sent`]): 2xx is sent; 4xx, a lost or
-//! refused connection, a timeout or a TLS failure are temporary (tried
-//! again after an exponential backoff with jitter, until `max_age_secs`);
-//! 5xx is permanent (failed at once, with the reply). A row that cannot be
-//! composed (an invalid recipient address, a vanished ticket) is permanent
-//! too. Classification uses lettre's typed error, never its text.
+//! The answer decides ([`Sent`]): sent; temporary (tried again after an
+//! exponential backoff with jitter, until `max_age_secs`); permanent
+//! (failed at once, with the reply). A row that cannot be composed (an
+//! invalid recipient address, a vanished ticket) is permanent too.
 //!
 //! Rows are recorded only while pending, and a claim is a lease: a worker
 //! that dies mid-send leaves rows that are claimed again once the lease
@@ -17,28 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lettre::address::Envelope;
 use tokio::sync::watch;
 
-use super::compose::{Composed, Composer, Context, MAX_REFERENCES};
-use super::relay::ConnectError;
-pub use super::relay::{Relay, relay};
+use super::compose::{Composed, Composer, MAX_REFERENCES};
+use super::draft::Drafter;
 use super::throttle::Throttle;
-use crate::config::OutboxConfig;
-use crate::store::{
-    NEW_MESSAGE, OutboxRow, OutboxState, REJECTED_NOTICE, RoundReads, Store, StoreError,
-    TRANSCRIPT, now_ms,
-};
-
-/// The outcome of one delivery attempt, with what the relay said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    Sent(String),
-    /// Worth trying again later.
-    Retry(String),
-    /// Will not get better by waiting.
-    Permanent(String),
-}
+pub use super::transport::{Sent, Transport, relay};
+use crate::config::{Config, ConfigError, OutboxConfig};
+use crate::store::{OutboxRow, OutboxState, RoundReads, Store, StoreError, now_ms};
 
 /// A claimed batch, sifted and read, ready to send.
 #[derive(Default)]
@@ -61,7 +46,9 @@ struct Taken {
 pub struct Worker {
     pub store: Arc<dyn Store>,
     pub composer: Composer,
-    pub relay: Relay,
+    /// Where notifications go: the relay of `[relay]`, or the local
+    /// Maildir when none is configured ([`relay`] builds it).
+    pub relay: Transport,
     /// The longest one delivery may take in all (`relay.timeout_secs`),
     /// connecting included: the lease must outlast the batch.
     pub send_timeout: Duration,
@@ -70,6 +57,33 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// The worker `parley serve` runs, from `[relay]`, `[outbox]` and
+    /// `[notify]` (templates loaded and checked, the relay's password file
+    /// read; a Maildir is not created here).
+    pub fn new(
+        config: &Config,
+        secret: &[u8],
+        store: Arc<dyn Store>,
+    ) -> Result<Worker, ConfigError> {
+        Ok(Worker {
+            store,
+            composer: Composer::new(config, secret)?,
+            relay: relay(config)?,
+            send_timeout: Duration::from_secs(config.relay.timeout_secs),
+            config: config.outbox.clone(),
+            throttle: Throttle::new(&config.notify),
+        })
+    }
+
+    /// Composes rows as this worker does (`compose_alone`, `context`).
+    pub fn drafter(&self) -> Drafter<'_> {
+        Drafter {
+            store: &*self.store,
+            composer: &self.composer,
+            throttle: self.throttle,
+        }
+    }
+
     /// Runs until `stopped` turns true. Sends in flight then finish (each
     /// is bounded by `relay.timeout_secs`) so that nothing sent is left
     /// unrecorded, which would send it again after the lease; rows of the
@@ -202,12 +216,14 @@ impl Worker {
     /// lease runs out.
     async fn deliver(&self, row: OutboxRow, reads: &RoundReads) -> Option<Taken> {
         let mut carries = false;
-        let outcome = match self.context(&row, reads).await {
+        let outcome = match self.drafter().context(&row, reads).await {
             Ok(Some(cx)) => {
                 carries = !cx.earlier.is_empty();
                 match self.composer.compose(&row, &cx) {
                     Ok(mail) => {
-                        send(&self.relay, &mail.envelope, &mail.bytes, self.send_timeout).await
+                        (self.relay)
+                            .send(&mail.envelope, &mail.bytes, self.send_timeout)
+                            .await
                     }
                     Err(e) => Sent::Permanent(e.to_string()),
                 }
@@ -250,17 +266,10 @@ impl Worker {
     /// (bench/outbox sizes smtp-source's messages by it); the reason when
     /// it cannot be.
     pub async fn compose_alone(&self, row: &OutboxRow) -> Result<Composed, String> {
-        let reads = self
-            .store
-            .round_reads(std::slice::from_ref(row), MAX_REFERENCES)
+        self.drafter()
+            .compose_alone(row)
             .await
-            .map_err(|e| e.to_string())?;
-        let cx = self
-            .context(row, &reads)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("ticket {} does not exist", row.ticket))?;
-        self.composer.compose(row, &cx).map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())
     }
 
     /// Gives the rows coalesced into `carrier` its outcome.
@@ -280,9 +289,14 @@ impl Worker {
         let ids: Vec<(i64, String)> = sent.iter().map(|t| (t.row.id, t.reply.clone())).collect();
         match self.store.outbox_sent_many(&ids, now_ms()).await {
             Ok(recorded) => {
-                for Taken { row, carries, .. } in sent {
+                for Taken {
+                    row,
+                    carries,
+                    reply,
+                } in sent
+                {
                     if recorded.contains(&row.id) {
-                        tracing::info!(id = row.id, ticket = row.ticket, "notification sent");
+                        tracing::info!(id = row.id, ticket = row.ticket, %reply, "notification sent");
                         if *carries {
                             self.settle(row.id).await;
                         }
@@ -317,115 +331,10 @@ impl Worker {
         }
         Ok(())
     }
-
-    /// What composing `row` needs, from the round's reads and, for the
-    /// kinds that need more, the store; `None` when its ticket is gone.
-    async fn context(
-        &self,
-        row: &OutboxRow,
-        reads: &RoundReads,
-    ) -> Result<Option<Context>, StoreError> {
-        let Some(ticket) = reads.tickets.get(&row.ticket).cloned() else {
-            return Ok(None);
-        };
-        // Configured queues are synced into the store at start-up; one
-        // removed from the config since is read.
-        let queue_name = match self.composer.queue_texts(&ticket.queue) {
-            Some(texts) => texts.display_name.clone(),
-            None => match self.store.queue(&ticket.queue).await? {
-                Some(q) if !q.display_name.is_empty() => q.display_name,
-                _ => ticket.queue.clone(),
-            },
-        };
-        let message = row.message.and_then(|id| reads.messages.get(&id).cloned());
-        // The messages of the rows a throttle coalesced into this one.
-        let mut earlier = Vec::new();
-        if row.kind == NEW_MESSAGE && self.throttle != Throttle::off() {
-            for r in self.store.outbox_coalesced(row.id).await? {
-                if let Some(id) = r.message
-                    && let Some(m) = self.store.message(id).await?
-                {
-                    earlier.push(m);
-                }
-            }
-        }
-        let thread_ids = reads.thread_ids.get(&row.id).cloned().unwrap_or_default();
-        // The moderator's reason and the forwarder's note are in the audit
-        // log, with the decision they belong to.
-        let audit = if row.kind == REJECTED_NOTICE || row.kind == TRANSCRIPT {
-            self.store.audit(row.ticket).await?
-        } else {
-            Vec::new()
-        };
-        let detail =
-            |action: &str, matches: &dyn Fn(&crate::store::AuditEntry) -> bool, key: &str| {
-                audit
-                    .iter()
-                    .rev()
-                    .find(|a| a.action == action && matches(a))
-                    .and_then(|a| a.detail.get(key)?.as_str().map(str::to_string))
-            };
-        let reason = detail(
-            "moderation.rejected",
-            &|a| a.message == row.message,
-            "reason",
-        );
-        let note = detail(
-            "ticket.forwarded",
-            &|a| a.detail.get("to").and_then(|t| t.as_str()) == Some(row.recipient.as_str()),
-            "note",
-        );
-        let transcript = if row.kind == TRANSCRIPT {
-            self.store.messages(row.ticket).await?
-        } else {
-            Vec::new()
-        };
-        Ok(Some(Context {
-            participants: reads
-                .participants
-                .get(&row.ticket)
-                .cloned()
-                .unwrap_or_default(),
-            ticket,
-            queue_name,
-            message,
-            thread_ids,
-            reason,
-            transcript,
-            note,
-            earlier,
-        }))
-    }
 }
 
-/// Hands one mail (its envelope, its bytes) to the relay within `limit`
-/// and classifies the answer.
-pub async fn send(relay: &Relay, envelope: &Envelope, bytes: &[u8], limit: Duration) -> Sent {
-    let Ok(answer) = tokio::time::timeout(limit, relay.send(envelope, bytes)).await else {
-        // The relay may have taken it: sent again later, at least once.
-        return Sent::Retry(format!("no answer from the relay within {limit:?}"));
-    };
-    let error = match answer {
-        Ok(Ok(response)) => {
-            let text = response.message().collect::<Vec<_>>().join(" ");
-            return Sent::Sent(format!("{} {text}", response.code()));
-        }
-        Ok(Err(e)) | Err(ConnectError::Smtp(e)) => e,
-        // Name resolution, TCP: the relay or the way to it may recover.
-        Err(e @ ConnectError::Tcp(_)) => return Sent::Retry(e.to_string()),
-    };
-    if error.is_permanent() {
-        // 5xx: the relay refuses for good (also AUTH refused).
-        Sent::Permanent(error.to_string())
-    } else {
-        // 4xx, a broken connection, TLS, timeouts: the relay or the way to
-        // it may recover.
-        Sent::Retry(error.to_string())
-    }
-}
-
-/// The wait before the next try after `attempts` earlier temporary
-/// failures: `first_retry_secs` doubled per attempt, at most
+/// The wait before the next try after `attempts` earlier tries (temporary
+/// failures, or a permanent one an operator retried): `first_retry_secs` doubled per attempt, at most
 /// `max_retry_secs`, plus up to 25% jitter (from `seed`) so that rows that
 /// failed together do not come back together.
 pub fn retry_delay(config: &OutboxConfig, attempts: i64, seed: i64) -> Duration {

@@ -87,7 +87,9 @@ impl Settings {
     }
 }
 
-fn system_hostname() -> String {
+/// The machine's host name, else `localhost` (also the host part of the
+/// outbox's Maildir file names).
+pub(crate) fn system_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

@@ -663,7 +663,8 @@ pub trait Store: Send + Sync {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError>;
-    /// The relay took row `id`. False when the row was no longer pending.
+    /// The relay took row `id` (one more attempt). False when the row was
+    /// no longer pending.
     async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError>;
     /// The relay took each row of `sent` (id, its reply): recorded in one
     /// transaction. The ids recorded, in order; a row no longer pending is
@@ -685,8 +686,8 @@ pub trait Store: Send + Sync {
         next_attempt_at: i64,
         expire_before: i64,
     ) -> Result<Option<OutboxState>, StoreError>;
-    /// A permanent failure, with the relay's reply. False when the row was
-    /// no longer pending.
+    /// A permanent failure, with the relay's reply (one more attempt).
+    /// False when the row was no longer pending.
     async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError>;
     /// Gives up the lease on a row not tried (the worker is stopping), so
     /// that the next worker need not wait for the lease to run out.
@@ -697,6 +698,8 @@ pub trait Store: Send + Sync {
         state: Option<OutboxState>,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Row `id`, if it exists.
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError>;
     /// Makes a failed row pending again, due at `now`. `NotFound` or
     /// `Conflict` (not failed) otherwise.
     async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError>;
@@ -723,8 +726,8 @@ pub trait Store: Send + Sync {
     async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError>;
     /// The rows coalesced into `carrier`, oldest first.
     async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError>;
-    /// Gives the rows coalesced into `carrier` its outcome (once it is no
-    /// longer pending); how many changed.
+    /// Gives the rows coalesced into `carrier` its outcome and its attempts
+    /// (once it is no longer pending); how many changed.
     async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError>;
     /// What composing `rows` needs, read together (on one connection):
     /// their tickets, those tickets' participants, the messages they
@@ -735,18 +738,13 @@ pub trait Store: Send + Sync {
         rows: &[OutboxRow],
         references: i64,
     ) -> Result<RoundReads, StoreError>;
-    /// The last `limit` Message-IDs of ticket `ticket` a notification to
-    /// `participant` may name in References, oldest first: inbound
-    /// messages' and the ones issued to that participant (never another
-    /// participant's: they carry that participant's token), `exclude` (the
-    /// notification's own) left out.
-    async fn thread_ids(
-        &self,
-        ticket: i64,
-        participant: i64,
-        exclude: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError>;
+    /// The last `limit` Message-IDs the notification `row` may name in
+    /// In-Reply-To and References, oldest first: those of the mail its
+    /// recipient wrote on the ticket and those issued to its recipient (its
+    /// own left out), written no later than the row. Never another
+    /// participant's: their own Message-IDs name their mail host, and the
+    /// ones issued to them carry their token.
+    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError>;
     async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError>;
     async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;

@@ -61,7 +61,9 @@ pub struct OutboxRow {
     /// `transcript` (the constants of [`crate::store`]).
     pub kind: String,
     pub state: OutboxState,
-    /// Tries that ended in a temporary failure.
+    /// Tries of the worker, whatever their outcome: a row sent at its
+    /// first try shows 1. A throttle's postponement is none; a row
+    /// coalesced into another takes that row's count with its outcome.
     pub attempts: i64,
     pub last_error: Option<String>,
     /// The relay's last answer (code and text) or the connection error.
@@ -163,8 +165,8 @@ where
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL \
-             WHERE id = $3 AND state = 'pending' RETURNING id",
+            "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL, \
+             attempts = attempts + 1 WHERE id = $3 AND state = 'pending' RETURNING id",
         )
         .bind(now)
         .bind(reply)
@@ -191,7 +193,8 @@ where
         for (id, reply) in sent {
             let done = sqlx::query(
                 "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, \
-                 lease_until = NULL WHERE id = $3 AND state = 'pending' RETURNING id",
+                 lease_until = NULL, attempts = attempts + 1 \
+                 WHERE id = $3 AND state = 'pending' RETURNING id",
             )
             .bind(now)
             .bind(reply.as_str())
@@ -242,7 +245,8 @@ where
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'failed', last_error = $1, last_reply = $1, \
-             lease_until = NULL WHERE id = $2 AND state = 'pending' RETURNING id",
+             lease_until = NULL, attempts = attempts + 1 \
+             WHERE id = $2 AND state = 'pending' RETURNING id",
         )
         .bind(reply)
         .bind(id)
@@ -285,6 +289,16 @@ where
         rows.iter().map(outbox_row_of).collect()
     }
 
+    /// See [`super::Store::outbox_row`].
+    pub(super) async fn outbox_row_by_id(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(outbox_row_of).transpose()
+    }
+
     /// See [`super::Store::retry_outbox`].
     pub(super) async fn retry_outbox_row(&self, id: i64, now: i64) -> Result<(), StoreError> {
         let done = sqlx::query(
@@ -325,26 +339,28 @@ where
     /// See [`super::Store::thread_ids`].
     pub(super) async fn thread_message_ids(
         &self,
-        ticket: i64,
-        participant: i64,
-        exclude: &str,
+        row: &OutboxRow,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        // Inbound messages' own IDs, and the IDs we issued to this
-        // participant only: our IDs carry the token of whom they were
-        // issued to, and another participant's token must not leak.
+        // The recipient's own mail (its author is the recipient) and the
+        // IDs issued to the recipient: a notification names nothing of the
+        // other side's, whose Message-IDs name their mail host and whose
+        // issued IDs carry their token. `read_round` picks the same.
         let rows = sqlx::query(
             "SELECT message_id, created_at FROM ( \
                SELECT message_id, created_at FROM messages \
-                 WHERE ticket = $1 AND direction = 'inbound' AND message_id IS NOT NULL \
+                 WHERE ticket = $1 AND author = $2 AND direction = 'inbound' \
+                   AND message_id IS NOT NULL AND created_at <= $4 \
                UNION ALL \
                SELECT message_id, created_at FROM issued_message_ids \
                  WHERE ticket = $1 AND participant = $2 AND message_id <> $3 \
-             ) AS ids ORDER BY created_at DESC, message_id DESC LIMIT $4",
+                   AND created_at <= $4 \
+             ) AS ids ORDER BY created_at DESC, message_id DESC LIMIT $5",
         )
-        .bind(ticket)
-        .bind(participant)
-        .bind(exclude)
+        .bind(row.ticket)
+        .bind(row.participant)
+        .bind(row.message_id.as_str())
+        .bind(row.created_at)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;

@@ -69,11 +69,11 @@ where
         ));
         push_list(q, tickets.iter().copied());
         q.push(" ORDER BY id");
-        // The candidates of every row's References: inbound messages' IDs
-        // and every ID issued on these tickets; each row picks its own
-        // below, as `thread_message_ids` does.
+        // The candidates of every row's References: the IDs of inbound
+        // mail, by author, and every ID issued on these tickets; each row
+        // picks its recipient's below, as `thread_message_ids` does.
         let (q, at_ids) = script.statement(
-            "SELECT ticket, NULL AS participant, message_id, created_at FROM messages \
+            "SELECT ticket, author AS participant, message_id, created_at FROM messages \
              WHERE direction = 'inbound' AND message_id IS NOT NULL AND ticket IN ",
         );
         push_list(q, tickets.iter().copied());
@@ -120,8 +120,8 @@ where
                 .get(&row.ticket)
                 .into_iter()
                 .flatten()
-                .filter(|(p, id, _)| {
-                    p.is_none_or(|p| p == row.participant && *id != row.message_id)
+                .filter(|(p, id, at)| {
+                    *p == Some(row.participant) && *id != row.message_id && *at <= row.created_at
                 })
                 .collect();
             // Newest first, ties by ID: the order `thread_message_ids` uses.

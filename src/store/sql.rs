@@ -674,6 +674,10 @@ where
         self.outbox_rows(state, limit).await
     }
 
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        self.outbox_row_by_id(id).await
+    }
+
     async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.retry_outbox_row(id, now).await
     }
@@ -718,15 +722,8 @@ where
         self.read_round(rows, references).await
     }
 
-    async fn thread_ids(
-        &self,
-        ticket: i64,
-        participant: i64,
-        exclude: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        self.thread_message_ids(ticket, participant, exclude, limit)
-            .await
+    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {
+        self.thread_message_ids(row, limit).await
     }
 
     async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {

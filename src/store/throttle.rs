@@ -106,8 +106,9 @@ where
     pub(super) async fn settle_coalesced_rows(&self, carrier: i64) -> Result<usize, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = c.state, sent_at = c.sent_at, last_error = c.last_error, \
-             last_reply = c.last_reply, lease_until = NULL \
-             FROM (SELECT state, sent_at, last_error, last_reply FROM outbox WHERE id = $1) AS c \
+             last_reply = c.last_reply, attempts = c.attempts, lease_until = NULL \
+             FROM (SELECT state, sent_at, last_error, last_reply, attempts FROM outbox \
+             WHERE id = $1) AS c \
              WHERE outbox.coalesced_into = $1 AND outbox.state <> c.state \
              AND c.state <> 'pending' RETURNING outbox.id",
         )

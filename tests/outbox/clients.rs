@@ -266,6 +266,16 @@ fn smtp(port: u16, from: &str, to: &str, mail: &str) {
     );
 }
 
+/// Fails unless no header of `mail` names any of `names` (the other
+/// side's Message-IDs and mail hosts).
+fn assert_names_none(mail: &[u8], names: &[&str]) {
+    let text = String::from_utf8_lossy(mail);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    for name in names {
+        assert!(!head.contains(name), "{name} named:\n{head}");
+    }
+}
+
 /// The ticket as `parley tickets show --json` prints it.
 fn ticket(site: &Site, number: i64) -> Value {
     site.cli
@@ -301,7 +311,11 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
     let (rows, seen, mail) = site.sent(1, "the seller side is told");
     let number = rows[0]["ticket"].as_i64().expect("a ticket");
     assert_eq!(seen.to, AGENT);
-    assert_eq!(seen.in_reply_to, first);
+    // Nothing earlier is the agent's: the notice starts the agent's thread
+    // and names no Message-ID of Maria's (it would name her mail host).
+    assert_eq!(seen.in_reply_to, "");
+    assert_names_none(&mail, &[&first, "buyer.example"]);
+    let to_agent = rows[0]["message_id"].as_str().expect("an id").to_string();
     let notice = Notice::parse(&mail);
     assert!(
         notice.from.starts_with("\"Maria Lopez via "),
@@ -338,8 +352,13 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         "Yes, it is. You can pick it up on Saturday."
     );
     assert_eq!(seen.to, MARIA);
-    assert_eq!(seen.in_reply_to, gmail_id);
+    // Under Maria's own first mail, which her client keeps: her client
+    // threads the notice with what she wrote, and no Message-ID of the
+    // agent's (mail.gmail.com) reaches her.
+    assert_eq!(seen.in_reply_to, first);
+    assert_names_none(&mail, &[&gmail_id, "gmail.com", &to_agent]);
     let notice = Notice::parse(&mail);
+    assert_eq!(notice.references, std::slice::from_ref(&first));
     assert!(
         notice.text.contains("You can pick it up on Saturday.")
             && !notice.text.contains("Is the lamp still for sale?"),
@@ -355,7 +374,7 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
         "Saturday works, thank you. See you at 10 = opening time.",
     );
     smtp(port, MARIA, &notice.reply_to, &outlook);
-    let (rows, seen, _) = site.sent(3, "the seller side is told again");
+    let (rows, seen, mail) = site.sent(3, "the seller side is told again");
     assert_eq!(rows[2]["ticket"].as_i64(), Some(number), "same ticket");
     assert_eq!(text(&rows[2]["recipient"]), AGENT);
     let shown = ticket(&site, number);
@@ -366,7 +385,11 @@ fn gmail_and_outlook_answers_thread_back_through_smtp() {
     );
     assert_eq!(shown["messages"].as_array().map(Vec::len), Some(3));
     assert_eq!(seen.to, AGENT);
-    assert_eq!(seen.in_reply_to, outlook_id);
+    // Under the agent's own Gmail answer, after the notice issued to the
+    // agent: the agent's Gmail threads it; Outlook's host stays unnamed.
+    assert_eq!(seen.in_reply_to, gmail_id);
+    assert_eq!(Notice::parse(&mail).references, [to_agent, gmail_id]);
+    assert_names_none(&mail, &[&outlook_id, "outlook.com", &first]);
     assert!(seen.body.contains("Saturday works"), "{}", seen.body);
     assert!(
         seen.subject.starts_with(&format!("[#{number}] ")),
@@ -382,7 +405,7 @@ fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
     let site = Site::new();
     let _sink = site.sink(&[]);
     let _serve = site.serve();
-    site.ingest(MARIA, DESK, "Oak lamp", "Is the lamp still for sale?");
+    let first = site.ingest(MARIA, DESK, "Oak lamp", "Is the lamp still for sale?");
     let rows = site.wait_outbox("the desk is told", |r| all_in(r, "sent"));
     let number = rows[0]["ticket"].as_i64().expect("a ticket");
 
@@ -432,7 +455,8 @@ fn a_forwarded_ticket_is_answered_by_staff_from_gmail() {
     assert_eq!(shown["ticket"]["status"], "awaiting_client", "{shown}");
     assert_eq!(last_text(&shown), "Yes, it is still for sale.");
     assert_eq!(seen.to, MARIA);
-    assert_eq!(seen.in_reply_to, id);
+    assert_eq!(seen.in_reply_to, first, "under Maria's own mail");
+    assert_names_none(&answer, &[&id, "gmail.com"]);
     assert!(
         seen.body.contains("Yes, it is still for sale."),
         "{}",

@@ -5,8 +5,9 @@
 //!
 //! What threads the answer back (docs/token.md, "Headers"): `Reply-To:
 //! reply+TOKEN@<reply domain>` with the row's token, the row's Message-ID,
-//! In-Reply-To/References naming the ticket's earlier messages, the subject
-//! tag. What keeps loops away: `Auto-Submitted` (RFC 3834:
+//! In-Reply-To/References naming the recipient's own earlier mail and what
+//! was issued to the recipient (never the other side's Message-IDs, which
+//! name their mail host), the subject tag. What keeps loops away: `Auto-Submitted` (RFC 3834:
 //! `auto-replied` for the acknowledgement and the after-hours reply, which
 //! answer a message, `auto-generated` for the rest), `X-Auto-Response-Suppress:
 //! All` (Exchange), our [`LOOP_HEADER`] (intake classifies our own mail
@@ -78,8 +79,8 @@ pub struct Context {
     pub queue_name: String,
     /// The message announced, if the row names one.
     pub message: Option<Stored>,
-    /// Earlier Message-IDs (no brackets), oldest first; see
-    /// [`crate::store::Store::thread_ids`].
+    /// The recipient's earlier Message-IDs (no brackets), oldest first;
+    /// see [`crate::store::Store::thread_ids`].
     pub thread_ids: Vec<String>,
     /// For a rejection notice: the moderator's reason, if recorded.
     pub reason: Option<String>,
