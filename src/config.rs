@@ -684,27 +684,42 @@ impl Config {
         }
     }
 
-    /// The HMAC key, creating `secret_file` when allowed and missing.
+    /// The HMAC key, creating `secret_file` when allowed and missing (what
+    /// `parley serve` and `parley migrate` do; see [`crate::setup`]).
     pub fn load_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(secret) = self.read_secret()? {
+            return Ok(secret);
+        }
+        let path = &self.token.secret_file;
+        if !self.token.generate {
+            return Err(self.secret_file_error(std::io::ErrorKind::NotFound.into()));
+        }
+        generate_secret(path).map_err(|e| self.secret_file_error(e))?;
+        self.read_secret()?
+            .ok_or_else(|| self.secret_file_error(std::io::ErrorKind::NotFound.into()))
+    }
+
+    /// The HMAC key as it is: inline, or read from `secret_file`; `None`
+    /// when that file does not exist.
+    pub fn read_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
         let token = &self.token;
         if !token.secret.is_empty() {
-            return Ok(token.secret.as_bytes().to_vec());
+            return Ok(Some(token.secret.as_bytes().to_vec()));
         }
-        let path = &token.secret_file;
-        let key = |e: std::io::Error| {
-            ConfigError::new("token.secret_file", format!("{}: {e}", path.display()))
-        };
-        match std::fs::read(path) {
+        match std::fs::read(&token.secret_file) {
             Ok(bytes) => {
                 let secret = trim_key(&bytes).to_vec();
                 check_secret_length("token.secret_file", secret.len())?;
-                Ok(secret)
+                Ok(Some(secret))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && token.generate => {
-                generate_secret(path).map_err(key)
-            }
-            Err(e) => Err(key(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.secret_file_error(e)),
         }
+    }
+
+    fn secret_file_error(&self, e: std::io::Error) -> ConfigError {
+        let path = &self.token.secret_file;
+        ConfigError::new("token.secret_file", format!("{}: {e}", path.display()))
     }
 
     /// The config as `parley check` prints it: secrets replaced.
@@ -761,26 +776,60 @@ fn trim_key(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-/// Writes 32 random bytes, hex-encoded, readable by the owner only.
-fn generate_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Creates `path` holding 32 random bytes, hex-encoded, readable by the
+/// owner only, unless it exists. Processes starting together may all get
+/// here: each writes a file of its own beside `path` and links it to
+/// `path`, which never replaces a file there, so the first link wins, no
+/// one reads a half-written key, and every process then reads the winner.
+fn generate_secret(path: &Path) -> std::io::Result<()> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
+    static TEMP: AtomicU64 = AtomicU64::new(0);
     let mut random = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(hex.as_bytes())?;
-    file.sync_all()?;
-    tracing::info!(path = %path.display(), "created a new token secret");
-    Ok(hex.into_bytes())
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TEMP.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(hex.as_bytes())?;
+        file.sync_all()?;
+        std::fs::hard_link(&temp, path)
+    })();
+    let _ = std::fs::remove_file(&temp);
+    match written {
+        Ok(()) => {
+            // The link is durable once its directory is.
+            std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
+            tracing::info!(path = %path.display(), "created a new token secret");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `path` from the root, as the process resolves it (a relative path
+/// counts from the working directory), for messages.
+pub fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 pub(crate) fn redact_url_password(url: &str) -> String {
@@ -912,6 +961,28 @@ mod tests {
         assert!(!text.contains("hunter2"));
         assert!(!text.contains("imap-hunter3"));
         assert!(text.contains("postgres://u:<redacted>@db/parley"));
+    }
+
+    #[test]
+    fn processes_starting_together_make_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = defaults();
+            c.token.secret_file = dir.path().join("data/token.key");
+            assert_eq!(c.read_secret().unwrap(), None);
+            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8).map(|_| s.spawn(|| c.load_secret())).collect();
+                starts.into_iter().map(|t| t.join().unwrap().unwrap()).collect()
+            });
+            let written = std::fs::read(&c.token.secret_file).unwrap();
+            assert_eq!(written.len(), 64);
+            assert!(keys.iter().all(|k| *k == written), "two keys");
+            let names: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["token.key"], "nothing left beside the key");
+        }
     }
 
     #[test]

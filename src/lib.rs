@@ -28,7 +28,8 @@
 //!   claims due rows, sends them through the relay and retries.
 //! - [`token`] signs and verifies the reply tokens in reply addresses.
 //! - [`config`] loads the layered, validated configuration; [`address`]
-//!   says what an email address is to parley.
+//!   says what an email address is to parley; [`setup`] opens the store and
+//!   the key, which only `serve` and `migrate` may create.
 //! - [`cli`] is the command line (`src/main.rs` only calls it); [`error`]
 //!   maps failures to exit codes in one place.
 
@@ -40,6 +41,7 @@ pub mod imap;
 pub mod intake;
 pub mod outbox;
 pub mod serve;
+pub mod setup;
 pub mod smtp;
 pub mod store;
 pub mod tickets;
