@@ -15,6 +15,7 @@ use crate::address;
 use crate::tickets::OnClosedReply;
 
 mod hours;
+mod keys;
 mod notify;
 mod relay;
 pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
@@ -357,21 +358,68 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
-/// A configuration problem, naming the key at fault.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {message}")]
+/// A configuration problem, naming the key at fault and, when the value
+/// came from an environment variable, that variable.
+#[derive(Debug)]
 pub struct ConfigError {
     pub key: String,
     pub message: String,
+    /// The variable that set `key` (as written in the environment), if one
+    /// did: the environment is the top layer, so its value is the one at
+    /// fault.
+    pub variable: Option<String>,
 }
 
 impl ConfigError {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        let key = key.into();
         ConfigError {
-            key: key.into(),
+            variable: variable_of(&key),
+            key,
             message: message.into(),
         }
     }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.variable {
+            Some(variable) => write!(f, "{variable} ({}): {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every `PARLEY__…` variable names a key: a misspelt one is an error
+/// naming it (the `config` crate would name only the table it falls in).
+fn check_variables() -> Result<(), ConfigError> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_lowercase();
+        if let Some(key) = name.strip_prefix("parley__") {
+            let key = key.replace("__", ".");
+            if !keys::exists::<Config>(&key) {
+                return Err(ConfigError::new(key, "no such key"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The environment variable that sets `key`, or the list `key` is an item
+/// of (`smtp.listen[1]`: `PARLEY__SMTP__LISTEN`), if one is set. Names
+/// match as [`Config::load`] reads them: `PARLEY__` and the key's sections
+/// joined by `__`, in any case.
+fn variable_of(key: &str) -> Option<String> {
+    let mut path = key;
+    while let Some((list, _)) = path.strip_suffix(']').and_then(|p| p.rsplit_once('[')) {
+        path = list;
+    }
+    let wanted = format!("parley__{}", path.replace('.', "__")).to_lowercase();
+    std::env::vars_os()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .find(|name| name.to_lowercase() == wanted)
 }
 
 /// Which file, if any, is layered over the defaults.
@@ -390,6 +438,7 @@ pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
 impl Config {
     /// Loads the layers and validates the result.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        check_variables()?;
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = config_path(explicit) {
@@ -418,7 +467,10 @@ impl Config {
         let merged = builder
             .build()
             .map_err(|e| ConfigError::new("config", e.to_string()))?;
-        let mut config: Config = merged.try_deserialize().map_err(from_config_error)?;
+        let mut config: Config = merged
+            .clone()
+            .try_deserialize()
+            .map_err(|e| from_config_error(e, &merged))?;
         config.validate()?;
         let policy = crate::intake::policy::Policy::load(&config.intake.policy_file)
             .map_err(|e| ConfigError::new(e.key, e.message))?;
@@ -738,15 +790,51 @@ impl Config {
     }
 }
 
-/// Config's own errors carry the key in their text; keep it whole.
-fn from_config_error(e: config::ConfigError) -> ConfigError {
-    let text = e.to_string();
-    let key = text
-        .rsplit_once(" for key `")
-        .and_then(|(_, rest)| rest.split('`').next())
-        .unwrap_or("config")
-        .to_string();
-    ConfigError::new(key, text)
+/// The `config` crate's error about the merged layers, as parley words
+/// it: the key (`imap[0].tls`, where the crate writes `imap[0]tls`), and
+/// for an enum the values it takes (the crate names the Rust type).
+fn from_config_error(e: config::ConfigError, merged: &config::Config) -> ConfigError {
+    use config::ConfigError as E;
+    let (key, message) = match &e {
+        E::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => (key, format!("invalid type: {unexpected}, expected {expected}")),
+        E::At {
+            key: Some(key),
+            error,
+            ..
+        } => (key, error.to_string()),
+        E::NotFound(key) => (key, "missing".to_string()),
+        _ => return ConfigError::new("config", e.to_string()),
+    };
+    let key = dotted(key);
+    let message = match keys::choices::<Config>(&key) {
+        Some(names) => {
+            let value = merged
+                .get_string(&key)
+                .map(|v| format!("{v:?} is not valid: "))
+                .unwrap_or_default();
+            format!("{value}expected one of: {}", names.join(", "))
+        }
+        None => message,
+    };
+    ConfigError::new(key, message)
+}
+
+/// `key` with a dot between an index and the field after it.
+fn dotted(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 2);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']' && chars.peek().is_some_and(|n| *n != '.' && *n != '[') {
+            out.push('.');
+        }
+    }
+    out
 }
 
 fn is_queue_name(name: &str) -> bool {
