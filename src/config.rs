@@ -801,7 +801,10 @@ fn from_config_error(e: config::ConfigError, merged: &config::Config) -> ConfigE
             unexpected,
             expected,
             ..
-        } => (key, format!("invalid type: {unexpected}, expected {expected}")),
+        } => (
+            key,
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
         E::At {
             key: Some(key),
             error,
@@ -1060,7 +1063,10 @@ mod tests {
             assert_eq!(c.read_secret().unwrap(), None);
             let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
                 let starts: Vec<_> = (0..8).map(|_| s.spawn(|| c.load_secret())).collect();
-                starts.into_iter().map(|t| t.join().unwrap().unwrap()).collect()
+                starts
+                    .into_iter()
+                    .map(|t| t.join().unwrap().unwrap())
+                    .collect()
             });
             let written = std::fs::read(&c.token.secret_file).unwrap();
             assert_eq!(written.len(), 64);

@@ -18,9 +18,9 @@ use crate::intake::Intake;
 use crate::outbox::compose::Composer;
 use crate::outbox::throttle::Throttle;
 use crate::outbox::worker::{self, Worker};
+use crate::setup::{self, Setup};
 use crate::smtp::recipients::Recipients;
 use crate::smtp::{self, Protocol, Server, Settings};
-use crate::setup::{self, Setup};
 use crate::store::Store;
 
 /// Opens the store (creating it and the key file when missing, applying

@@ -24,7 +24,8 @@ fn refused(toml: &str, env: &[(&str, &str)]) -> String {
 /// the values listed, never a Rust type.
 #[test]
 fn a_bad_enum_value_lists_the_valid_ones() {
-    let imap = "[[imap]]\nhost = \"localhost\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n";
+    let imap =
+        "[[imap]]\nhost = \"localhost\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n";
     let cases = [
         (
             "[tickets]\non_closed_reply = \"maybe\"\n".to_string(),

@@ -84,10 +84,12 @@ fn non_creating(mail: &[u8]) -> Vec<(Vec<&'static str>, Vec<u8>, i32)> {
 
 /// The message names what it looked for and how to point parley elsewhere.
 fn assert_says_how(err: &str, looked_at: &[&str]) {
-    for needle in looked_at
-        .iter()
-        .chain(&["parley migrate", "--config", "PARLEY_CONFIG", "PARLEY__STORE__URL"])
-    {
+    for needle in looked_at.iter().chain(&[
+        "parley migrate",
+        "--config",
+        "PARLEY_CONFIG",
+        "PARLEY__STORE__URL",
+    ]) {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
 }
@@ -257,7 +259,10 @@ async fn migrates_at_once_on_a_fresh_store() {
                 command
                     .env("PARLEY__STORE__ACQUIRE_TIMEOUT_SECS", "30")
                     .stdin(Stdio::null());
-                (format!("migrate {n}"), command.spawn().expect("parley runs"))
+                (
+                    format!("migrate {n}"),
+                    command.spawn().expect("parley runs"),
+                )
             })
             .collect();
         let failed = failures(children);
@@ -344,7 +349,12 @@ async fn serve_and_ingests_at_once_after_an_upgrade() {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         let stopped = server.stop();
-        assert_eq!(stopped, Some(0), "{}", std::fs::read_to_string(&log).unwrap());
+        assert_eq!(
+            stopped,
+            Some(0),
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
 
         assert_schema_applied_once(&backend, &url).await;
         assert_eq!(

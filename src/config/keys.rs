@@ -58,7 +58,12 @@ fn segments(key: &str) -> Vec<Segment<'_>> {
     for part in key.split('.') {
         let (field, indexes) = part.split_once('[').unwrap_or((part, ""));
         path.push(Segment::Field(field));
-        path.extend(indexes.split('[').filter(|i| !i.is_empty()).map(|_| Segment::Item));
+        path.extend(
+            indexes
+                .split('[')
+                .filter(|i| !i.is_empty())
+                .map(|_| Segment::Item),
+        );
     }
     path
 }
@@ -173,7 +178,10 @@ struct Field<'p> {
 impl<'de, 'p> de::MapAccess<'de> for Field<'p> {
     type Error = Stop;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Stop> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Stop> {
         match self.name.take() {
             Some(name) => seed.deserialize(name.into_deserializer()).map(Some),
             None => Ok(None),
@@ -195,7 +203,10 @@ impl<'de> de::SeqAccess<'de> for Item<'_> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Stop> {
-        self.0.take().map(|probe| seed.deserialize(probe)).transpose()
+        self.0
+            .take()
+            .map(|probe| seed.deserialize(probe))
+            .transpose()
     }
 }
 
@@ -207,7 +218,10 @@ mod tests {
     #[test]
     fn finds_the_enums_of_the_config() {
         let enums: [(&str, &[&str]); 4] = [
-            ("tickets.on_closed_reply", &["reopen", "new_ticket", "reject"]),
+            (
+                "tickets.on_closed_reply",
+                &["reopen", "new_ticket", "reject"],
+            ),
             ("relay.tls", &["tls", "starttls", "none"]),
             ("imap[0].tls", &["tls", "starttls", "none"]),
             ("imap[3].after", &["seen", "move", "delete"]),
