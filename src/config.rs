@@ -891,27 +891,30 @@ fn generate_secret(path: &Path) -> std::io::Result<()> {
         std::process::id(),
         TEMP.fetch_add(1, Ordering::Relaxed)
     ));
-    let written = (|| {
+    // The name is this process's and this call's own: a file left there
+    // by a crash of an earlier process with the same id is overwritten.
+    let linked = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(&temp)?;
         file.write_all(hex.as_bytes())?;
         file.sync_all()?;
-        std::fs::hard_link(&temp, path)
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
     })();
     let _ = std::fs::remove_file(&temp);
-    match written {
-        Ok(()) => {
-            // The link is durable once its directory is.
-            std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
-            tracing::info!(path = %path.display(), "created a new token secret");
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+    if linked? {
+        // The link is durable once its directory is.
+        std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
+        tracing::info!(path = %path.display(), "created a new token secret");
     }
+    Ok(())
 }
 
 /// `path` from the root, as the process resolves it (a relative path
