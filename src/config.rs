@@ -15,6 +15,7 @@ use crate::address;
 use crate::tickets::OnClosedReply;
 
 mod hours;
+mod keys;
 mod notify;
 mod relay;
 pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
@@ -357,21 +358,68 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
-/// A configuration problem, naming the key at fault.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {message}")]
+/// A configuration problem, naming the key at fault and, when the value
+/// came from an environment variable, that variable.
+#[derive(Debug)]
 pub struct ConfigError {
     pub key: String,
     pub message: String,
+    /// The variable that set `key` (as written in the environment), if one
+    /// did: the environment is the top layer, so its value is the one at
+    /// fault.
+    pub variable: Option<String>,
 }
 
 impl ConfigError {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        let key = key.into();
         ConfigError {
-            key: key.into(),
+            variable: variable_of(&key),
+            key,
             message: message.into(),
         }
     }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.variable {
+            Some(variable) => write!(f, "{variable} ({}): {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every `PARLEY__…` variable names a key: a misspelt one is an error
+/// naming it (the `config` crate would name only the table it falls in).
+fn check_variables() -> Result<(), ConfigError> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_lowercase();
+        if let Some(key) = name.strip_prefix("parley__") {
+            let key = key.replace("__", ".");
+            if !keys::exists::<Config>(&key) {
+                return Err(ConfigError::new(key, "no such key"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The environment variable that sets `key`, or the list `key` is an item
+/// of (`smtp.listen[1]`: `PARLEY__SMTP__LISTEN`), if one is set. Names
+/// match as [`Config::load`] reads them: `PARLEY__` and the key's sections
+/// joined by `__`, in any case.
+fn variable_of(key: &str) -> Option<String> {
+    let mut path = key;
+    while let Some((list, _)) = path.strip_suffix(']').and_then(|p| p.rsplit_once('[')) {
+        path = list;
+    }
+    let wanted = format!("parley__{}", path.replace('.', "__")).to_lowercase();
+    std::env::vars_os()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .find(|name| name.to_lowercase() == wanted)
 }
 
 /// Which file, if any, is layered over the defaults.
@@ -390,6 +438,7 @@ pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
 impl Config {
     /// Loads the layers and validates the result.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        check_variables()?;
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = config_path(explicit) {
@@ -418,7 +467,10 @@ impl Config {
         let merged = builder
             .build()
             .map_err(|e| ConfigError::new("config", e.to_string()))?;
-        let mut config: Config = merged.try_deserialize().map_err(from_config_error)?;
+        let mut config: Config = merged
+            .clone()
+            .try_deserialize()
+            .map_err(|e| from_config_error(e, &merged))?;
         config.validate()?;
         let policy = crate::intake::policy::Policy::load(&config.intake.policy_file)
             .map_err(|e| ConfigError::new(e.key, e.message))?;
@@ -684,27 +736,42 @@ impl Config {
         }
     }
 
-    /// The HMAC key, creating `secret_file` when allowed and missing.
+    /// The HMAC key, creating `secret_file` when allowed and missing (what
+    /// `parley serve` and `parley migrate` do; see [`crate::setup`]).
     pub fn load_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(secret) = self.read_secret()? {
+            return Ok(secret);
+        }
+        let path = &self.token.secret_file;
+        if !self.token.generate {
+            return Err(self.secret_file_error(std::io::ErrorKind::NotFound.into()));
+        }
+        generate_secret(path).map_err(|e| self.secret_file_error(e))?;
+        self.read_secret()?
+            .ok_or_else(|| self.secret_file_error(std::io::ErrorKind::NotFound.into()))
+    }
+
+    /// The HMAC key as it is: inline, or read from `secret_file`; `None`
+    /// when that file does not exist.
+    pub fn read_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
         let token = &self.token;
         if !token.secret.is_empty() {
-            return Ok(token.secret.as_bytes().to_vec());
+            return Ok(Some(token.secret.as_bytes().to_vec()));
         }
-        let path = &token.secret_file;
-        let key = |e: std::io::Error| {
-            ConfigError::new("token.secret_file", format!("{}: {e}", path.display()))
-        };
-        match std::fs::read(path) {
+        match std::fs::read(&token.secret_file) {
             Ok(bytes) => {
                 let secret = trim_key(&bytes).to_vec();
                 check_secret_length("token.secret_file", secret.len())?;
-                Ok(secret)
+                Ok(Some(secret))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && token.generate => {
-                generate_secret(path).map_err(key)
-            }
-            Err(e) => Err(key(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.secret_file_error(e)),
         }
+    }
+
+    fn secret_file_error(&self, e: std::io::Error) -> ConfigError {
+        let path = &self.token.secret_file;
+        ConfigError::new("token.secret_file", format!("{}: {e}", path.display()))
     }
 
     /// The config as `parley check` prints it: secrets replaced.
@@ -723,15 +790,54 @@ impl Config {
     }
 }
 
-/// Config's own errors carry the key in their text; keep it whole.
-fn from_config_error(e: config::ConfigError) -> ConfigError {
-    let text = e.to_string();
-    let key = text
-        .rsplit_once(" for key `")
-        .and_then(|(_, rest)| rest.split('`').next())
-        .unwrap_or("config")
-        .to_string();
-    ConfigError::new(key, text)
+/// The `config` crate's error about the merged layers, as parley words
+/// it: the key (`imap[0].tls`, where the crate writes `imap[0]tls`), and
+/// for an enum the values it takes (the crate names the Rust type).
+fn from_config_error(e: config::ConfigError, merged: &config::Config) -> ConfigError {
+    use config::ConfigError as E;
+    let (key, message) = match &e {
+        E::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => (
+            key,
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
+        E::At {
+            key: Some(key),
+            error,
+            ..
+        } => (key, error.to_string()),
+        E::NotFound(key) => (key, "missing".to_string()),
+        _ => return ConfigError::new("config", e.to_string()),
+    };
+    let key = dotted(key);
+    let message = match keys::choices::<Config>(&key) {
+        Some(names) => {
+            let value = merged
+                .get_string(&key)
+                .map(|v| format!("{v:?} is not valid: "))
+                .unwrap_or_default();
+            format!("{value}expected one of: {}", names.join(", "))
+        }
+        None => message,
+    };
+    ConfigError::new(key, message)
+}
+
+/// `key` with a dot between an index and the field after it.
+fn dotted(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 2);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']' && chars.peek().is_some_and(|n| *n != '.' && *n != '[') {
+            out.push('.');
+        }
+    }
+    out
 }
 
 fn is_queue_name(name: &str) -> bool {
@@ -761,26 +867,63 @@ fn trim_key(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-/// Writes 32 random bytes, hex-encoded, readable by the owner only.
-fn generate_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Creates `path` holding 32 random bytes, hex-encoded, readable by the
+/// owner only, unless it exists. Processes starting together may all get
+/// here: each writes a file of its own beside `path` and links it to
+/// `path`, which never replaces a file there, so the first link wins, no
+/// one reads a half-written key, and every process then reads the winner.
+fn generate_secret(path: &Path) -> std::io::Result<()> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
+    static TEMP: AtomicU64 = AtomicU64::new(0);
     let mut random = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(hex.as_bytes())?;
-    file.sync_all()?;
-    tracing::info!(path = %path.display(), "created a new token secret");
-    Ok(hex.into_bytes())
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TEMP.fetch_add(1, Ordering::Relaxed)
+    ));
+    // The name is this process's and this call's own: a file left there
+    // by a crash of an earlier process with the same id is overwritten.
+    let linked = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(hex.as_bytes())?;
+        file.sync_all()?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = std::fs::remove_file(&temp);
+    if linked? {
+        // The link is durable once its directory is.
+        std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
+        tracing::info!(path = %path.display(), "created a new token secret");
+    }
+    Ok(())
+}
+
+/// `path` from the root, as the process resolves it (a relative path
+/// counts from the working directory), for messages.
+pub fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 pub(crate) fn redact_url_password(url: &str) -> String {
@@ -941,6 +1084,31 @@ mod tests {
         assert!(!text.contains("hunter2"));
         assert!(!text.contains("imap-hunter3"));
         assert!(text.contains("postgres://u:<redacted>@db/parley"));
+    }
+
+    #[test]
+    fn processes_starting_together_make_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = defaults();
+            c.token.secret_file = dir.path().join("data/token.key");
+            assert_eq!(c.read_secret().unwrap(), None);
+            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8).map(|_| s.spawn(|| c.load_secret())).collect();
+                starts
+                    .into_iter()
+                    .map(|t| t.join().unwrap().unwrap())
+                    .collect()
+            });
+            let written = std::fs::read(&c.token.secret_file).unwrap();
+            assert_eq!(written.len(), 64);
+            assert!(keys.iter().all(|k| *k == written), "two keys");
+            let names: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["token.key"], "nothing left beside the key");
+        }
     }
 
     #[test]

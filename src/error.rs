@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use crate::config::ConfigError;
+use crate::setup::NotSetUp;
 use crate::store::StoreError;
 
 pub const EX_OK: u8 = 0;
@@ -17,6 +18,9 @@ pub const EX_FAILURE: u8 = 1;
 pub const EX_CONFIG: u8 = 2;
 /// The command line is wrong.
 pub const EX_USAGE: u8 = 64;
+/// Parley is not set up where the command looked: no store, or no key
+/// file (sysexits' "cannot open input").
+pub const EX_NOINPUT: u8 = 66;
 /// No recipient of the message is ours.
 pub const EX_NOUSER: u8 = 67;
 /// Temporary failure: the store is unavailable; try again later.
@@ -32,6 +36,8 @@ pub enum Failure {
     Usage(String),
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    NotSetUp(#[from] NotSetUp),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -49,6 +55,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => EX_USAGE,
             Failure::Config(_) => EX_CONFIG,
+            Failure::NotSetUp(_) => EX_NOINPUT,
             Failure::Store(e) if e.is_temporary() => EX_TEMPFAIL,
             Failure::Store(StoreError::NotFound(_)) | Failure::NotFound(_) => EX_FAILURE,
             Failure::Store(_) => EX_FAILURE,
@@ -59,7 +66,9 @@ impl Failure {
     }
 
     /// For a mail pipe, anything that is not the message's own fault is
-    /// temporary: the MTA keeps the message and retries, nothing is lost.
+    /// temporary: the MTA keeps the message and retries, nothing is lost
+    /// (a store that is not set up yet included: bouncing would lose mail
+    /// that `parley migrate` is about to make deliverable).
     pub fn exit_code_for_pipe(&self) -> u8 {
         match self {
             Failure::Usage(_) => EX_USAGE,

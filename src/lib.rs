@@ -32,7 +32,8 @@
 //!   into a local Maildir) and retries.
 //! - [`token`] signs and verifies the reply tokens in reply addresses.
 //! - [`config`] loads the layered, validated configuration; [`address`]
-//!   says what an email address is to parley.
+//!   says what an email address is to parley; [`setup`] opens the store and
+//!   the key, which only `serve` and `migrate` may create.
 //! - [`cli`] is the command line (`src/main.rs` only calls it); [`error`]
 //!   maps failures to exit codes in one place.
 
@@ -44,6 +45,7 @@ pub mod imap;
 pub mod intake;
 pub mod outbox;
 pub mod serve;
+pub mod setup;
 pub mod smtp;
 pub mod store;
 pub mod tickets;

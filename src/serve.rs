@@ -17,18 +17,14 @@ use crate::error::Failure;
 use crate::intake::Intake;
 use crate::outbox::transport::Transport;
 use crate::outbox::worker::Worker;
+use crate::setup::{self, Setup};
 use crate::smtp::{self, Protocol, Server, Settings};
-use crate::store::{self, Store};
 
-/// Opens the store (applying migrations), syncs the queues, binds every
-/// listener (a port that cannot be bound fails the start), serves until a
-/// signal.
+/// Opens the store (creating it and the key file when missing, applying
+/// migrations), syncs the queues, binds every listener (a port that cannot
+/// be bound fails the start), serves until a signal.
 pub async fn run(config: Config) -> Result<(), Failure> {
-    let secret = config.load_secret()?;
-    let store: Arc<dyn Store> = Arc::from(store::open(&config.store).await?);
-    for queue in &config.queues {
-        store.sync_queue(queue).await?;
-    }
+    let (store, secret) = setup::open(&config, Setup::Create).await?;
     let tls = if config.smtp.tls_cert.as_os_str().is_empty() {
         None
     } else {

@@ -9,14 +9,14 @@ mod tickets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::error::{self, Failure};
 use crate::intake::Intake;
-use crate::store::{self, Store};
+use crate::setup::{self, Setup};
+use crate::store::Store;
 
 /// parley: an email gateway and ticketing daemon for marketplaces.
 ///
@@ -40,15 +40,21 @@ enum Command {
     /// Exit 0 when valid, 2 when not.
     Check,
     /// Run the daemon: the SMTP and LMTP listeners from [smtp], the IMAP
-    /// poller, the outbox worker sending notifications to [relay]. Applies
-    /// migrations at start; stops cleanly on SIGTERM or SIGINT (exit 0).
+    /// poller, the outbox worker sending notifications to [relay]. Creates
+    /// the store and the key file when missing, applies migrations at
+    /// start; stops cleanly on SIGTERM or SIGINT (exit 0).
     Serve,
-    /// Apply pending store migrations and sync the configured queues.
+    /// Create the store and the key file when missing, apply pending store
+    /// migrations and sync the configured queues.
+    ///
+    /// Only `migrate` and `serve` create them: every other command that
+    /// needs them exits 66 where there are none (`ingest`: 75).
     Migrate,
     /// Take one message on stdin, as an MTA pipe does.
     ///
     /// Exit codes: 0 stored (also a duplicate, or quarantined), 67 no
-    /// recipient matches, 75 the store is unavailable (the MTA retries),
+    /// recipient matches, 75 the store is unavailable or not set up yet
+    /// (the MTA retries),
     /// 77 refused (too large, or a closed ticket that takes no messages),
     /// 64 usage error.
     Ingest {
@@ -169,7 +175,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Serve = cli.command {
         return crate::serve::run(config).await;
     }
-    let app = App::open(config).await?;
+    let setup = match cli.command {
+        Command::Migrate => Setup::Create,
+        _ => Setup::Existing,
+    };
+    let app = App::open(config, setup).await?;
     match cli.command {
         Command::Check | Command::Serve => unreachable!("handled above"),
         Command::Policy(command) => policy::run_with_store(&app, command).await,
@@ -209,18 +219,21 @@ fn check(path: Option<PathBuf>) -> Result<(), Failure> {
 pub struct App {
     pub config: Config,
     pub intake: Intake,
+    /// The key that signs reply addresses, as the store's setup loaded it.
+    pub secret: Vec<u8>,
 }
 
 impl App {
-    /// Opens the store (migrating it), syncs the queues, loads the secret.
-    pub async fn open(config: Config) -> Result<App, Failure> {
-        let secret = config.load_secret()?;
-        let store: Arc<dyn Store> = Arc::from(store::open(&config.store).await?);
-        for queue in &config.queues {
-            store.sync_queue(queue).await?;
-        }
+    /// Opens the store (migrating it), syncs the queues, loads the secret;
+    /// creates the store and the key file only under [`Setup::Create`].
+    pub async fn open(config: Config, setup: Setup) -> Result<App, Failure> {
+        let (store, secret) = setup::open(&config, setup).await?;
         let intake = Intake::new(&config, &secret, store);
-        Ok(App { config, intake })
+        Ok(App {
+            config,
+            intake,
+            secret,
+        })
     }
 
     pub fn store(&self) -> &dyn Store {

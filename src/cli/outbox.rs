@@ -122,7 +122,7 @@ async fn show(app: &App, id: i64, raw: bool) -> Result<(), Failure> {
         .outbox_row(id)
         .await?
         .ok_or_else(|| Failure::NotFound(format!("outbox row {id} does not exist")))?;
-    let composer = Composer::new(&app.config, &app.config.load_secret()?)?;
+    let composer = Composer::new(&app.config, &app.secret)?;
     let drafter = Drafter {
         store: app.store(),
         composer: &composer,

@@ -116,7 +116,10 @@ impl HoursConfig {
             let Some(n) = DAY_NAMES.iter().position(|d| *d == day.as_str()) else {
                 return Err(ConfigError::new(
                     format!("{key}.days[{i}]"),
-                    format!("{day:?} is not one of {}", DAY_NAMES.join(", ")),
+                    format!(
+                        "{day:?} is not valid: expected one of: {}",
+                        DAY_NAMES.join(", ")
+                    ),
                 ));
             };
             days[n] = true;

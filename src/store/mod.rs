@@ -498,6 +498,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("migrating the store failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// There is no store where the config points ([`open_existing`]):
+    /// where it looked.
+    #[error("no store at {0}")]
+    Missing(String),
     #[error("{0}")]
     NotFound(String),
     /// The request does not fit the data's state (e.g. moderating a message
@@ -548,7 +552,8 @@ fn is_temporary_db_error(code: Option<&str>) -> bool {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Applies pending migrations.
+    /// Applies pending migrations; safe when several processes start on
+    /// one store at once (they wait for each other).
     async fn migrate(&self) -> Result<(), StoreError>;
 
     // Queues.
@@ -771,13 +776,29 @@ pub struct ImapCursor {
     pub last_uid: i64,
 }
 
-/// Opens the store named by `config.url` (SQLite or PostgreSQL) and applies
-/// migrations.
+/// Opens the store named by `config.url` (SQLite or PostgreSQL), creating
+/// it when missing (the SQLite file and its folder; parley's schema in the
+/// PostgreSQL database, which must exist), and applies pending migrations.
+/// Only `parley serve` and `parley migrate` create a store
+/// ([`crate::setup`]); the other commands call [`open_existing`].
 pub async fn open(config: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
     let store: Box<dyn Store> = if config.url.starts_with("sqlite:") {
         Box::new(sqlite::connect(config).await?)
     } else {
         Box::new(postgres::connect(config).await?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Opens the store named by `config.url` when there is one, and applies
+/// pending migrations; [`StoreError::Missing`] when there is none (no
+/// SQLite file, or a database without parley's schema). Creates nothing.
+pub async fn open_existing(config: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
+    let store: Box<dyn Store> = if config.url.starts_with("sqlite:") {
+        Box::new(sqlite::connect_existing(config).await?)
+    } else {
+        Box::new(postgres::connect_existing(config).await?)
     };
     store.migrate().await?;
     Ok(store)

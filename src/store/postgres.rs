@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use sqlx::Postgres;
+use futures_util::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Pool, Postgres};
 
 use super::StoreError;
 use super::sql::{Backend, SqlStore};
@@ -28,8 +29,16 @@ impl Backend for Postgres {
         )
     }
 
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
+    /// sqlx's migrator takes an advisory lock on the database before it
+    /// reads what is applied, and releases it once every migration is
+    /// committed: the next process waits for it, then finds them applied.
+    /// (Not inside a transaction of ours: the lock would go before that
+    /// transaction's commit, and the next process would apply them again.)
+    fn migrate(pool: &Pool<Postgres>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            MIGRATOR.run(pool).await?;
+            Ok(())
+        })
     }
 
     fn fetch_many<'c, 'a: 'c>(
@@ -51,4 +60,21 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreEr
         write: pool,
         intake_queues: Default::default(),
     })
+}
+
+/// Opens the database when it holds parley's schema;
+/// [`StoreError::Missing`], naming the database, when it holds none.
+pub async fn connect_existing(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreError> {
+    let store = connect(config).await?;
+    // `tickets`: the table every version of the schema has.
+    let present: bool = sqlx::query_scalar("SELECT to_regclass('tickets') IS NOT NULL")
+        .fetch_one(&store.read)
+        .await?;
+    if !present {
+        return Err(StoreError::Missing(format!(
+            "{} (the database has no parley schema)",
+            crate::config::redact_url_password(&config.url)
+        )));
+    }
+    Ok(store)
 }

@@ -53,7 +53,9 @@ pub trait Backend: Database {
         query: &'c mut sqlx::QueryBuilder<'a, Self>,
     ) -> ResultStream<'c, Self>;
 
-    fn migrator() -> &'static sqlx::migrate::Migrator;
+    /// Applies the pending migrations of this backend's schema, one
+    /// process at a time: several may start together on one store.
+    fn migrate(pool: &Pool<Self>) -> futures_util::future::BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// The store on one backend. `write` is the pool for write transactions:
@@ -250,11 +252,9 @@ where
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'q> DB::Arguments<'q>: Default,
     for<'a> &'a str: ColumnIndex<DB::Row>,
-    DB::Connection: sqlx::migrate::Migrate,
 {
     async fn migrate(&self) -> Result<(), StoreError> {
-        DB::migrator().run(&self.write).await?;
-        Ok(())
+        DB::migrate(&self.write).await
     }
 
     async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError> {

@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Sqlite;
+use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
 
 use super::StoreError;
 use super::sql::{Backend, SqlStore};
@@ -32,8 +33,22 @@ impl Backend for Sqlite {
         )
     }
 
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
+    /// sqlx's migrator locks nothing on SQLite: two processes starting on
+    /// one store would both read a migration as pending and both apply it
+    /// ("duplicate column name"). So the write lock is taken first and
+    /// held until every migration is committed (each runs in a savepoint
+    /// of this transaction); the next process waits for it (up to
+    /// `store.acquire_timeout_secs`, SQLite's busy timeout) and then finds
+    /// them applied.
+    fn migrate(pool: &Pool<Sqlite>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
+            // `run_direct`: `run(&mut *tx)` is the same call, which
+            // rustc cannot prove `Send` for in a boxed future.
+            MIGRATOR.run_direct(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     fn fetch_many<'c, 'a: 'c>(
@@ -46,19 +61,53 @@ impl Backend for Sqlite {
 
 /// Opens (creating when missing, with its folder) the database file.
 pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Sqlite>, StoreError> {
-    let timeout = Duration::from_secs(config.acquire_timeout_secs);
-    let options = SqliteConnectOptions::from_str(&config.url)
-        .map_err(StoreError::Failed)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a commit is on disk before it returns; "250" means stored.
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(timeout);
+    let options = options(config)?.create_if_missing(true);
     let path = options.get_filename();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
     }
+    pools(config, options).await
+}
+
+/// Opens the database file when it holds parley's schema;
+/// [`StoreError::Missing`], naming the file, when it does not exist (it is
+/// not created) or holds no schema.
+pub async fn connect_existing(config: &StoreConfig) -> Result<SqlStore<Sqlite>, StoreError> {
+    let options = options(config)?;
+    let missing = || StoreError::Missing(crate::config::absolute(options.get_filename()));
+    if !options.get_filename().is_file() {
+        return Err(missing());
+    }
+    let store = pools(config, options.clone()).await?;
+    // `tickets`: the table every version of the schema has.
+    let present: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tickets')",
+    )
+    .fetch_one(&store.read)
+    .await?;
+    if !present {
+        return Err(missing());
+    }
+    Ok(store)
+}
+
+/// The connection options of `config.url`: WAL, every commit flushed.
+fn options(config: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(&config.url)
+        .map_err(StoreError::Failed)?
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk before it returns; "250" means stored.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(config.acquire_timeout_secs)))
+}
+
+/// The writer (one connection) and the readers.
+async fn pools(
+    config: &StoreConfig,
+    options: SqliteConnectOptions,
+) -> Result<SqlStore<Sqlite>, StoreError> {
+    let timeout = Duration::from_secs(config.acquire_timeout_secs);
     // No ping before handing out a pooled connection (sqlx's default): a
     // connection to a local file cannot have gone away, and each ping is
     // one more hand-off to the connection's thread and back, per query

@@ -15,13 +15,41 @@ pub struct Cli {
     pub config: PathBuf,
 }
 
+/// `parley` working in `dir`, stdio piped, the environment cleaned of
+/// parley settings (`PARLEY_CONFIG`, `PARLEY__*`).
+pub fn parley(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+    command
+        .current_dir(dir)
+        .env_remove("PARLEY_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PARLEY__") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 impl Cli {
     pub fn new() -> Cli {
         Cli::with("")
     }
 
-    /// The test config with `extra` TOML appended.
+    /// The test config with `extra` TOML appended, set up as an operator
+    /// does before anything else runs: `parley migrate` has created the
+    /// store and the key file.
     pub fn with(extra: &str) -> Cli {
+        let cli = Cli::unset(extra);
+        cli.expect(0, &["migrate"], b"");
+        cli
+    }
+
+    /// The test config with `extra` TOML appended, and nothing else: no
+    /// store, no key file yet.
+    pub fn unset(extra: &str) -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/data/parley.db", dir.path().display());
         let key = dir.path().join("token.key");
@@ -40,25 +68,17 @@ impl Cli {
         std::fs::write(config, text).unwrap();
     }
 
+    /// `parley --config … ARGS` in the folder (see [`parley`]).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = parley(self.dir.path());
+        command.arg("--config").arg(&self.config).args(args);
+        command
+    }
+
     /// Runs `parley --config … ARGS` with `stdin`, the environment cleaned
     /// of parley settings.
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("PARLEY_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PARLEY__") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("parley runs");
+        let mut child = self.command(args).spawn().expect("parley runs");
         let mut input = child.stdin.take().unwrap();
         // A refused message may be refused before all of it is read.
         let _ = input.write_all(stdin);
