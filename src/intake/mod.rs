@@ -34,7 +34,7 @@ use classify::{Auto, Classification};
 use parse::Parsed;
 use thread::{Rules, SubjectTag, Thread};
 
-pub use decide::EXECUTABLE_ATTACHMENT;
+pub use policy::EXECUTABLE_ATTACHMENT;
 
 /// The most header recipients (Delivered-To, To, Cc) intake considers when
 /// the envelope names none.
