@@ -22,7 +22,9 @@
 //!   client gets, by the queue's greeting and working hours). The stages
 //!   decide and read; only the commit writes. Held messages wait for a
 //!   moderator (`parley moderation`).
-//! - [`tickets`] holds the domain rules: statuses, roles, transitions.
+//! - [`tickets`] holds the domain rules: statuses, roles, transitions;
+//!   [`moderation`] what the other party sees of a message and what a
+//!   moderator's decision on a held one does.
 //! - [`store`] is the one storage trait with SQLite and PostgreSQL
 //!   implementations; a message, its ticket change, its audit entry and its
 //!   notification rows commit in one transaction.
@@ -43,6 +45,7 @@ pub mod config;
 pub mod error;
 pub mod imap;
 pub mod intake;
+pub mod moderation;
 pub mod outbox;
 pub mod serve;
 pub mod setup;

@@ -292,6 +292,7 @@ fn is_string_or_null(value: &Value) -> bool {
 fn assert_report_shape(report: &Value, file: &Path) {
     let at = file.display();
     let top = [
+        "attachments",
         "auto",
         "decision",
         "from",
@@ -355,9 +356,13 @@ fn assert_report_shape(report: &Value, file: &Path) {
     assert!((0.0..=1.0).contains(&spam), "{at}");
     for hit in policy["hits"].as_array().expect("hits") {
         let fields = [
-            "action", "category", "end", "field", "rule", "start", "text",
+            "action", "category", "end", "field", "rule", "score", "start", "text",
         ];
         assert_eq!(keys(hit), fields, "{at}");
+        // Only the spam model's hit has a score.
+        let scored = hit["rule"] == "spam_model";
+        assert_eq!(hit["score"].is_f64(), scored, "{at}");
+        assert!(scored || hit["score"].is_null(), "{at}");
         assert!(actions.contains(&hit["action"].as_str().unwrap_or_default()));
         let field = hit["field"].as_str().unwrap_or_default();
         let (start, end) = (hit["start"].as_u64().unwrap(), hit["end"].as_u64().unwrap());
@@ -368,6 +373,13 @@ fn assert_report_shape(report: &Value, file: &Path) {
             let span: String = chars[start as usize..end as usize].iter().collect();
             assert_eq!(span, hit["text"].as_str().unwrap(), "{at}");
         }
+    }
+    for a in report["attachments"].as_array().expect("attachments") {
+        let fields = ["content_type", "filename", "flags", "size"];
+        assert_eq!(keys(a), fields, "{at}");
+        assert!(!a["filename"].as_str().unwrap().is_empty(), "{at}");
+        assert!(a["size"].is_u64(), "{at}");
+        assert!(a["flags"].as_array().unwrap().iter().all(Value::is_string));
     }
     let decision = report["decision"].as_str().unwrap_or_default();
     let decisions = ["post", "duplicate", "quarantine", "no_match", "reject"];

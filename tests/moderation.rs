@@ -175,9 +175,13 @@ fn a_held_message_is_rejected_and_its_author_gets_the_notice() {
     let shown = cli.json(&["moderation", "show", &id.to_string(), "--json"]);
     assert_eq!(shown["moderation"], "rejected");
     let audit = shown["audit"].as_array().unwrap();
-    let last = audit.last().unwrap();
-    assert_eq!(last["action"], "moderation.rejected");
-    assert_eq!(last["detail"]["reason"], "Insults are not allowed");
+    let decided = &audit[audit.len() - 2];
+    assert_eq!(decided["action"], "moderation.rejected");
+    assert_eq!(decided["detail"]["reason"], "Insults are not allowed");
+    // The ticket it opened was never anyone's work: closed.
+    assert_eq!(audit.last().unwrap()["action"], "status.changed");
+    let ticket = cli.json(&["tickets", "show", &ticket.to_string(), "--json"]);
+    assert_eq!(ticket["ticket"]["status"], "closed");
 }
 
 #[test]

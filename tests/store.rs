@@ -9,7 +9,7 @@ use common::*;
 use parley::config::QueueConfig;
 use parley::outbox::Minter;
 use parley::store::{
-    Assign, Assignment, AutoReplies, Direction, Moderate, Moderation, NewAttachment,
+    Approval, Assign, Assignment, AutoReplies, Direction, Moderate, Moderation, NewAttachment,
     NewParticipant, NewRaw, NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError,
     Target, TicketFilter,
 };
@@ -684,10 +684,20 @@ async fn moderation_story(env: &TestEnv) {
                        "start": 6, "end": 11, "text": "venmo", "action": "hold" }])
         .to_string(),
         redacted_text: Some("hello [payment removed]".into()),
+        masked_text: None,
         held: true,
     };
     let (ticket, message, _, notifications) = stored(post(store, minter, &held).await);
     assert!(notifications.is_empty());
+    // A ticket opened by a held message is nobody's work yet.
+    assert!(store.pool(None).await.unwrap().is_empty());
+    let open = store.tickets(&TicketFilter::default()).await.unwrap();
+    assert!(open.is_empty(), "{}: {open:?}", env.backend);
+    let all = TicketFilter {
+        include_held: true,
+        ..TicketFilter::default()
+    };
+    assert_eq!(store.tickets(&all).await.unwrap().len(), 1);
     let waiting = store.held().await.unwrap();
     assert_eq!(waiting.len(), 1);
     let m = &waiting[0];
@@ -708,7 +718,9 @@ async fn moderation_story(env: &TestEnv) {
     // Approved redacted: the seller side is notified, the status moves.
     let approve = Moderate {
         message,
-        ruling: Ruling::Approve { redacted: true },
+        ruling: Ruling::Approve {
+            shows: Approval::Redacted,
+        },
         actor: "mod-ana".into(),
         status: Some(Status::AwaitingSeller),
     };
@@ -723,12 +735,14 @@ async fn moderation_story(env: &TestEnv) {
     assert!(store.held().await.unwrap().is_empty());
     let m = store.message(message).await.unwrap().unwrap();
     assert_eq!(m.moderation, Moderation::ApprovedRedacted);
+    assert_eq!(store.pool(None).await.unwrap().len(), 1, "approved: work");
     // A second decision is a conflict, and changes nothing.
     let again = store.moderate(&approve, minter).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
     assert_eq!(store.notifications(ticket).await.unwrap().len(), 1);
 
-    // Rejected: only the author gets a notice; the status stays.
+    // Rejected: only the author gets a notice; the status is the one
+    // decided (closed: the ticket was never anyone's work).
     let mut rude = opening(desk, MARIA, "m2");
     rude.notify = false;
     rude.policy = PolicyRecord {
@@ -741,9 +755,10 @@ async fn moderation_story(env: &TestEnv) {
         message,
         ruling: Ruling::Reject {
             reason: "insults".into(),
+            no_notice: None,
         },
         actor: "mod-ana".into(),
-        status: Some(Status::AwaitingSeller),
+        status: Some(Status::Closed),
     };
     store.moderate(&reject, minter).await.unwrap();
     let rows = store.notifications(ticket).await.unwrap();
@@ -752,14 +767,43 @@ async fn moderation_story(env: &TestEnv) {
         (rows[0].recipient.as_str(), rows[0].kind.as_str()),
         (MARIA, "moderation_rejected")
     );
-    assert_eq!(env.ticket(ticket).await.status, Status::Open);
-    let last = store.audit(ticket).await.unwrap().pop().unwrap();
+    assert_eq!(env.ticket(ticket).await.status, Status::Closed);
+    let audit = store.audit(ticket).await.unwrap();
+    let decided = &audit[audit.len() - 2];
     assert_eq!(
-        (last.action.as_str(), last.actor.as_str()),
+        (decided.action.as_str(), decided.actor.as_str()),
         ("moderation.rejected", "mod-ana")
     );
-    assert_eq!(last.detail["reason"], "insults");
+    assert_eq!(decided.detail["reason"], "insults");
+    assert_eq!(decided.detail["notice"], true);
+    assert_eq!(audit.last().unwrap().action, "status.changed");
     assert_eq!(store.moderated().await.unwrap().len(), 2);
+
+    // Rejected without a notice (spam): nothing queued, the entry says why.
+    let mut spam = opening(desk, MALLORY, "m3");
+    spam.notify = false;
+    spam.policy = PolicyRecord {
+        action: "hold".into(),
+        held: true,
+        ..PolicyRecord::default()
+    };
+    let (spam_ticket, spam_message, _, _) = stored(post(store, minter, &spam).await);
+    let silent = Moderate {
+        message: spam_message,
+        ruling: Ruling::Reject {
+            reason: "spam".into(),
+            no_notice: Some("spam_model"),
+        },
+        actor: "mod-ana".into(),
+        status: None,
+    };
+    assert!(store.moderate(&silent, minter).await.unwrap().is_empty());
+    assert!(store.notifications(spam_ticket).await.unwrap().is_empty());
+    let last = store.audit(spam_ticket).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (&last.detail["notice"], &last.detail["no_notice"]),
+        (&json!(false), &json!("spam_model"))
+    );
     let missing = Moderate {
         message: 9999,
         ..reject
@@ -917,12 +961,15 @@ async fn assignment_story(env: &TestEnv) {
     held.policy = PolicyRecord {
         action: "hold".into(),
         held: true,
+        masked_text: Some("call [contact removed]".into()),
         ..PolicyRecord::default()
     };
     let (_, message, ..) = stored(post(store, minter, &held).await);
     let approve = Moderate {
         message,
-        ruling: Ruling::Approve { redacted: false },
+        ruling: Ruling::Approve {
+            shows: Approval::AsWritten,
+        },
         actor: "mod-ana".into(),
         status: None,
     };
@@ -934,6 +981,9 @@ async fn assignment_story(env: &TestEnv) {
         .map(|n| n.recipient.as_str())
         .collect();
     assert_eq!(to, [OPS]);
+    let m = store.message(message).await.unwrap().unwrap();
+    assert_eq!(m.moderation, Moderation::ApprovedAsWritten);
+    assert_eq!(m.masked_text.as_deref(), Some("call [contact removed]"));
 
     // Finished tickets leave the pool.
     store.set_status(2, Status::Resolved, "cli").await.unwrap();

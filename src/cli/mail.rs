@@ -142,6 +142,30 @@ pub async fn inspect(
     if !t.flags.is_empty() {
         println!("flags:       {}", t.flags.join(" "));
     }
+    for a in &report.attachments {
+        let flags = match a.flags.is_empty() {
+            true => String::new(),
+            false => format!(" [{}]", a.flags.join(" ")),
+        };
+        println!(
+            "attachment:  {} ({}, {} bytes){flags}",
+            a.filename, a.content_type, a.size
+        );
+    }
+    println!(
+        "policy:      {} (spam probability {:.3})",
+        report.policy.action, report.policy.spam
+    );
+    for hit in &report.policy.hits {
+        println!(
+            "hit:         {} ({}, {}) in {}: {:?}",
+            hit["rule"].as_str().unwrap_or(""),
+            hit["category"].as_str().unwrap_or(""),
+            hit["action"].as_str().unwrap_or(""),
+            hit["field"].as_str().unwrap_or(""),
+            hit["text"].as_str().unwrap_or(""),
+        );
+    }
     let decision = match &plan.decision {
         Decision::Post(_) => "store on the ticket".to_string(),
         Decision::Duplicate { .. } => "duplicate: nothing to store".to_string(),

@@ -5,9 +5,11 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::App;
+use super::tickets::time;
 use crate::error::Failure;
-use crate::store::{Message, Moderate, Moderation, Participant, Ruling};
-use crate::tickets::{self, Transition};
+use crate::moderation;
+use crate::store::{Approval, Message, Moderate, Moderation, Participant, Ruling};
+use crate::tickets::{self, Status};
 
 #[derive(Debug, Subcommand)]
 pub enum ModerationCommand {
@@ -27,23 +29,34 @@ pub enum ModerationCommand {
         json: bool,
     },
     /// Let a held message through: the other party is notified and the
-    /// ticket's status moves as if it had just arrived.
+    /// ticket's status moves as if it had just arrived. The spans of the
+    /// policy's `redact` rules stay masked (those of `hold` rules, which
+    /// you judged, show) unless --redact or --as-written.
     Approve {
         id: i64,
-        /// The other party sees the text with the policy's hits masked.
-        #[arg(long)]
+        /// The other party sees the text with every hit masked.
+        #[arg(long, conflicts_with = "as_written")]
         redact: bool,
+        /// The other party sees the text as written, contact details and
+        /// all (audited).
+        #[arg(long)]
+        as_written: bool,
         /// Who decides, for the audit log.
         #[arg(long = "as", value_name = "NAME", default_value = "moderator")]
         actor: String,
     },
-    /// Keep a held message from the other party; its author is sent a
-    /// notice with the reason.
+    /// Keep a held message from the other party. Its author is sent a
+    /// notice with the reason, except for spam and mail from outside the
+    /// conversation (its sender is likely forged), or with --silent. A new
+    /// ticket that nobody has seen a message of is closed.
     Reject {
         id: i64,
         /// Why, for the author's notice and the audit log.
         #[arg(long)]
         reason: String,
+        /// Send the author no notice.
+        #[arg(long)]
+        silent: bool,
         #[arg(long = "as", value_name = "NAME", default_value = "moderator")]
         actor: String,
     },
@@ -53,7 +66,12 @@ pub async fn run(app: &App, command: ModerationCommand) -> Result<(), Failure> {
     match command {
         ModerationCommand::List { json } => list(app, json).await,
         ModerationCommand::Show { id, json } => show(app, id, json).await,
-        ModerationCommand::Approve { id, redact, actor } => {
+        ModerationCommand::Approve {
+            id,
+            redact,
+            as_written,
+            actor,
+        } => {
             let message = held(app, id).await?;
             if redact && message.redacted_text.is_none() {
                 return Err(Failure::Usage(format!(
@@ -61,19 +79,30 @@ pub async fn run(app: &App, command: ModerationCommand) -> Result<(), Failure> {
                      approve it without --redact or reject it"
                 )));
             }
-            let status = match tickets_status(app, &message).await? {
-                Transition::To(status) => Some(status),
-                Transition::Reject | Transition::NewTicket => None,
+            let shows = match (redact, as_written) {
+                (true, _) => Approval::Redacted,
+                (false, true) => Approval::AsWritten,
+                (false, false) => Approval::Masked,
             };
-            let ruling = Ruling::Approve { redacted: redact };
-            decide(app, id, ruling, actor, status).await
+            let status = approved_status(app, &message).await?;
+            decide(app, id, Ruling::Approve { shows }, actor, status).await
         }
-        ModerationCommand::Reject { id, reason, actor } => {
-            held(app, id).await?;
+        ModerationCommand::Reject {
+            id,
+            reason,
+            silent,
+            actor,
+        } => {
+            let message = held(app, id).await?;
             if reason.trim().is_empty() {
                 return Err(Failure::Usage("--reason must say why".into()));
             }
-            decide(app, id, Ruling::Reject { reason }, actor, None).await
+            let ticket = ticket_of(app, &message).await?;
+            let messages = app.store().messages(message.ticket).await?;
+            let status = moderation::on_reject(ticket.status, &message, &messages);
+            let no_notice = moderation::no_notice(&message, silent);
+            let ruling = Ruling::Reject { reason, no_notice };
+            decide(app, id, ruling, actor, status).await
         }
     }
 }
@@ -83,12 +112,23 @@ async fn decide(
     id: i64,
     ruling: Ruling,
     actor: String,
-    status: Option<tickets::Status>,
+    status: Option<Status>,
 ) -> Result<(), Failure> {
     let what = match &ruling {
-        Ruling::Approve { redacted: false } => "approved",
-        Ruling::Approve { redacted: true } => "approved redacted",
-        Ruling::Reject { .. } => "rejected",
+        Ruling::Approve {
+            shows: Approval::Masked,
+        } => "approved (the policy's redactions stay)".to_string(),
+        Ruling::Approve {
+            shows: Approval::Redacted,
+        } => "approved redacted".to_string(),
+        Ruling::Approve {
+            shows: Approval::AsWritten,
+        } => "approved as written".to_string(),
+        Ruling::Reject {
+            no_notice: Some(why),
+            ..
+        } => format!("rejected, no notice to its author ({why})"),
+        Ruling::Reject { .. } => "rejected".to_string(),
     };
     let m = Moderate {
         message: id,
@@ -97,8 +137,12 @@ async fn decide(
         status,
     };
     let notices = app.store().moderate(&m, app.intake.minter()).await?;
+    let moved = match status {
+        Some(status) => format!("; the ticket is now {status}"),
+        None => String::new(),
+    };
     println!(
-        "message {id} {what}; {} notification(s) queued",
+        "message {id} {what}; {} notification(s) queued{moved}",
         notices.len()
     );
     Ok(())
@@ -123,19 +167,26 @@ async fn found(app: &App, id: i64) -> Result<Message, Failure> {
         .ok_or_else(|| Failure::NotFound(format!("message {id} does not exist")))
 }
 
-/// The transition the message makes once approved, from the ticket's
+async fn ticket_of(app: &App, message: &Message) -> Result<crate::store::Ticket, Failure> {
+    app.store()
+        .ticket(message.ticket)
+        .await?
+        .ok_or_else(|| Failure::NotFound(format!("ticket #{} does not exist", message.ticket)))
+}
+
+/// The status the ticket takes once the message is approved, from its
 /// status now.
-async fn tickets_status(app: &App, message: &Message) -> Result<Transition, Failure> {
-    let ticket =
-        app.store().ticket(message.ticket).await?.ok_or_else(|| {
-            Failure::NotFound(format!("ticket #{} does not exist", message.ticket))
-        })?;
+async fn approved_status(app: &App, message: &Message) -> Result<Option<Status>, Failure> {
+    let ticket = ticket_of(app, message).await?;
     let people = app.store().participants(message.ticket).await?;
+    let messages = app.store().messages(message.ticket).await?;
     let role = author_of(message, &people).map_or(tickets::Role::Client, |p| p.role);
-    Ok(tickets::on_message(
+    Ok(moderation::on_approve(
         ticket.status,
         role,
         app.config.tickets.on_closed_reply,
+        message,
+        &messages,
     ))
 }
 
@@ -155,29 +206,11 @@ fn entry(message: &Message, people: &[Participant]) -> Value {
         "action": message.policy_action,
         "flags": message.flags,
         "hits": serde_json::from_str::<Value>(&message.policy_hits).unwrap_or(json!([])),
+        "spam": moderation::spam(message),
         "reply_text": message.reply_text,
+        "masked_text": message.masked_text,
         "redacted_text": message.redacted_text,
     })
-}
-
-/// Why a message is held, in a few words: its holding flags and hit rules.
-fn reasons(message: &Message) -> String {
-    let mut reasons: Vec<String> = message
-        .flags
-        .iter()
-        .filter(|f| crate::intake::thread::is_holding(f))
-        .cloned()
-        .collect();
-    if let Ok(Value::Array(hits)) = serde_json::from_str::<Value>(&message.policy_hits) {
-        for hit in hits {
-            if let Some(rule) = hit["rule"].as_str()
-                && !reasons.iter().any(|r| r == rule)
-            {
-                reasons.push(rule.to_string());
-            }
-        }
-    }
-    reasons.join(",")
 }
 
 async fn list(app: &App, as_json: bool) -> Result<(), Failure> {
@@ -214,7 +247,7 @@ async fn list(app: &App, as_json: bool) -> Result<(), Failure> {
             message.id,
             format!("#{}", message.ticket),
             entry["author"].as_str().unwrap_or("-"),
-            reasons(message),
+            moderation::held_for(message).join(","),
         );
     }
     Ok(())
@@ -247,6 +280,14 @@ async fn show(app: &App, id: i64, as_json: bool) -> Result<(), Failure> {
     );
     println!("moderation:  {}", message.moderation.as_str());
     println!("policy:      {}", message.policy_action);
+    let why = moderation::held_for(&message);
+    if !why.is_empty() {
+        println!("held for:    {}", why.join(", "));
+    }
+    if let Some(p) = moderation::spam(&message) {
+        let hold_at = app.config.policy.rules().spam.hold_at;
+        println!("spam:        {p:.3} (the spam model holds from {hold_at})");
+    }
     if !message.flags.is_empty() {
         println!("flags:       {}", message.flags.join(" "));
     }
@@ -264,14 +305,23 @@ async fn show(app: &App, id: i64, as_json: bool) -> Result<(), Failure> {
             );
         }
     }
-    println!("\n--- as written\n{}", message.reply_text);
+    println!(
+        "\n--- as written (approve --as-written)\n{}",
+        message.reply_text
+    );
+    if let Some(masked) = &message.masked_text {
+        println!("\n--- with the redact rules' spans masked (approve)\n{masked}");
+    }
     if let Some(redacted) = &message.redacted_text {
-        println!("\n--- redacted\n{redacted}");
+        println!("\n--- with every span masked (approve --redact)\n{redacted}");
+    }
+    if let Some(shown) = moderation::visible_text(&message) {
+        println!("\n--- what the other party sees\n{shown}");
     }
     for a in audit {
         println!(
             "audit:       {} {} by {} {}",
-            a["at"],
+            a["at"].as_i64().map_or_else(|| a["at"].to_string(), time),
             a["action"].as_str().unwrap_or(""),
             a["actor"].as_str().unwrap_or(""),
             a["detail"]

@@ -9,10 +9,11 @@ use super::App;
 use crate::address;
 use crate::error::Failure;
 use crate::intake::parse;
+use crate::moderation;
 use crate::store::{
     Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Direction, Forward, Forwarding,
-    Message, NewParticipant, NewTicket, Notification, Participant, PolicyRecord, Post, Posted,
-    Target, Ticket, TicketFilter,
+    Message, Moderation, NewParticipant, NewTicket, Notification, Participant, PolicyRecord, Post,
+    Posted, Target, Ticket, TicketFilter,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -30,10 +31,18 @@ pub enum TicketsCommand {
         /// Only tickets created in this month (UTC), as YYYY-MM.
         #[arg(long, value_name = "YYYY-MM")]
         month: Option<String>,
+        /// Also tickets opened by a message that waits for a moderator or
+        /// was rejected (nobody's work: left out by default).
+        #[arg(long)]
+        include_held: bool,
         #[arg(long)]
         json: bool,
     },
     /// Show a ticket: participants, messages, status history, notifications.
+    ///
+    /// The text shows each message as the other party sees it (the
+    /// policy's redactions applied) and marks held, redacted and rejected
+    /// ones; `parley moderation show ID` shows a message as written.
     Show {
         number: i64,
         #[arg(long)]
@@ -142,8 +151,18 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
             status,
             queue,
             month,
+            include_held,
             json,
-        } => list(app, status, queue, month, json).await,
+        } => {
+            let filter = TicketFilter {
+                status,
+                queue,
+                created: month.as_deref().map(month_range).transpose()?,
+                limit: 0,
+                include_held,
+            };
+            list(app, &filter, json).await
+        }
         TicketsCommand::Show { number, json } => show(app, number, json).await,
         TicketsCommand::Create {
             queue,
@@ -337,10 +356,10 @@ async fn assign(
     }
 }
 
-/// A time for people: UTC, to the minute.
+/// A time for people: UTC, to the second (`2026-12-06 14:03:11 UTC`).
 pub fn time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| ms.to_string())
 }
 
@@ -361,20 +380,8 @@ fn month_range(month: &str) -> Result<(i64, i64), Failure> {
     Ok((ms(start)?, ms(end)?))
 }
 
-async fn list(
-    app: &App,
-    status: Option<Status>,
-    queue: Option<String>,
-    month: Option<String>,
-    json: bool,
-) -> Result<(), Failure> {
-    let filter = TicketFilter {
-        status,
-        queue,
-        created: month.as_deref().map(month_range).transpose()?,
-        limit: 0,
-    };
-    let tickets = app.store().tickets(&filter).await?;
+async fn list(app: &App, filter: &TicketFilter, json: bool) -> Result<(), Failure> {
+    let tickets = app.store().tickets(filter).await?;
     print_tickets(&tickets, json, |t| t.updated_at);
     Ok(())
 }
@@ -409,10 +416,43 @@ fn print_tickets(tickets: &[Ticket], json: bool, at: impl Fn(&Ticket) -> i64) {
 struct Shown {
     ticket: Ticket,
     participants: Vec<Participant>,
-    messages: Vec<Message>,
+    messages: Vec<ShownMessage>,
     attachments: Vec<AttachmentInfo>,
     history: Vec<AuditEntry>,
     notifications: Vec<Notification>,
+}
+
+/// A message with what the other party sees of it (docs/json.md).
+#[derive(Serialize)]
+struct ShownMessage {
+    #[serde(flatten)]
+    message: Message,
+    /// `None` while held and once rejected.
+    shown_text: Option<String>,
+}
+
+impl ShownMessage {
+    fn new(message: Message) -> ShownMessage {
+        let shown_text = moderation::visible_text(&message).map(str::to_string);
+        ShownMessage {
+            message,
+            shown_text,
+        }
+    }
+
+    /// How the text marks it: held (and why), rejected, or redacted (the
+    /// other party sees less than was written); nothing otherwise.
+    fn mark(&self) -> String {
+        let m = &self.message;
+        match (m.moderation, &self.shown_text) {
+            (Moderation::Held, _) => {
+                format!(" [held: {}]", moderation::held_for(m).join(", "))
+            }
+            (Moderation::Rejected, _) => " [rejected]".into(),
+            (_, Some(shown)) if *shown != m.reply_text => " [redacted]".into(),
+            _ => String::new(),
+        }
+    }
 }
 
 async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
@@ -423,7 +463,12 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
         .ok_or_else(|| Failure::NotFound(format!("ticket #{number} does not exist")))?;
     let shown = Shown {
         participants: store.participants(number).await?,
-        messages: store.messages(number).await?,
+        messages: store
+            .messages(number)
+            .await?
+            .into_iter()
+            .map(ShownMessage::new)
+            .collect(),
         attachments: store.attachments(number).await?,
         history: store.audit(number).await?,
         notifications: store.notifications(number).await?,
@@ -458,7 +503,8 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
         );
     }
     println!("\nmessages:");
-    for m in &shown.messages {
+    for shown_message in &shown.messages {
+        let m = &shown_message.message;
         let author = shown
             .participants
             .iter()
@@ -470,15 +516,24 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
             format!(" [{}]", m.flags.join(" "))
         };
         println!(
-            "  --- {} {} by {} ({}){}",
+            "  --- {} {} by {} ({}){}{}",
             time(m.created_at),
             m.direction.as_str(),
             author,
             m.matched_by,
-            flags
+            flags,
+            shown_message.mark()
         );
-        for line in m.reply_text.lines() {
-            println!("  {line}");
+        match &shown_message.shown_text {
+            Some(text) => {
+                for line in text.lines() {
+                    println!("  {line}");
+                }
+            }
+            None => println!(
+                "  (not shown to the other party: `parley moderation show {}`)",
+                m.id
+            ),
         }
         if m.auto != "none" {
             println!("  (automatic: {})", m.auto);
@@ -497,13 +552,49 @@ async fn show(app: &App, number: i64, json: bool) -> Result<(), Failure> {
     }
     println!("\nhistory:");
     for h in &shown.history {
-        println!("  {} {} {} {}", time(h.at), h.actor, h.action, h.detail);
+        println!(
+            "  {} {} {} {}",
+            time(h.at),
+            h.actor,
+            h.action,
+            history_detail(h)
+        );
     }
     println!("\nnotifications:");
     for n in &shown.notifications {
-        println!("  {:>5} {} to {} ({})", n.id, n.state, n.recipient, n.kind);
+        println!(
+            "  {:>5} {} {} to {} ({})",
+            n.id,
+            time(n.created_at),
+            n.state,
+            n.recipient,
+            n.kind
+        );
     }
     Ok(())
+}
+
+/// An audit entry's detail for the text of `tickets show`. A hold names
+/// the rules and flags that held, not the spans the policy found: those
+/// are what the other party must not see (`moderation show` has them).
+fn history_detail(entry: &AuditEntry) -> String {
+    if entry.action != "message.held" {
+        return entry.detail.to_string();
+    }
+    let mut why: Vec<&str> = entry.detail["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str())
+        .collect();
+    for hit in entry.detail["hits"].as_array().into_iter().flatten() {
+        if let Some(rule) = hit["rule"].as_str()
+            && !why.contains(&rule)
+        {
+            why.push(rule);
+        }
+    }
+    format!("({})", why.join(", "))
 }
 
 fn read_body(path: &PathBuf) -> Result<String, Failure> {

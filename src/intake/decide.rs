@@ -20,10 +20,6 @@ use crate::store::{
 };
 use crate::tickets::{self, Role, Status, Transition};
 
-/// An attachment of an executable or script type: a policy hit, for the
-/// policy stage to decide on.
-pub const EXECUTABLE_ATTACHMENT: &str = "executable_attachment";
-
 /// Everything the decision is made from.
 pub(super) struct Facts<'a> {
     pub parsed: &'a Parsed,
@@ -162,7 +158,7 @@ impl Intake {
             },
             self.clock.now(),
         );
-        let mut flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
+        let flags: Vec<String> = thread.flags.iter().map(|f| f.to_string()).collect();
         let attachments: Vec<NewAttachment> = parsed
             .attachments
             .iter()
@@ -176,12 +172,6 @@ impl Intake {
                 flags: a.flags.iter().map(|f| f.to_string()).collect(),
             })
             .collect();
-        if attachments
-            .iter()
-            .any(|a| a.flags.iter().any(|f| f == "executable"))
-        {
-            flags.push(EXECUTABLE_ATTACHMENT.to_string());
-        }
         Post {
             raw: None,
             target,
@@ -216,6 +206,7 @@ impl Intake {
             action: action.as_str().to_string(),
             hits: serde_json::Value::Array(hits).to_string(),
             redacted_text: verdict.redacted_text.clone(),
+            masked_text: verdict.masked_text.clone(),
             held,
         }
     }
@@ -257,9 +248,12 @@ impl Intake {
                 role: Role::Seller,
             }
         }));
-        let subject = parsed
-            .subject
+        // Masked where the policy redacts: both sides see the subject.
+        let subject = facts
+            .verdict
+            .redacted_subject
             .as_deref()
+            .or(parsed.subject.as_deref())
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or("(no subject)");

@@ -38,7 +38,7 @@ use parse::Parsed;
 use recipient::Recipient;
 use thread::{Rules, SubjectTag, Thread};
 
-pub use decide::EXECUTABLE_ATTACHMENT;
+pub use policy::EXECUTABLE_ATTACHMENT;
 
 /// The most header recipients (Delivered-To, To, Cc) intake considers when
 /// the envelope names none.

@@ -18,6 +18,8 @@ pub struct Report {
     pub reply_text: String,
     pub policy: PolicyReport,
     pub redacted_text: String,
+    /// The attachments, as they would be stored (an addition).
+    pub attachments: Vec<AttachmentReport>,
     /// What `deliver` would do: `post`, `duplicate`, `quarantine`,
     /// `no_match` or `reject` (an addition to the contract's fields).
     pub decision: &'static str,
@@ -32,6 +34,17 @@ pub struct ThreadReport {
     pub queue: Option<String>,
     pub sender_is_participant: bool,
     pub flags: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachmentReport {
+    /// Sanitised, never empty.
+    pub filename: String,
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: usize,
+    /// `executable`, `too_large`, `over_message_limit`.
+    pub flags: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +115,17 @@ impl Report {
                 .as_ref()
                 .and_then(|v| v.redacted_text.clone())
                 .unwrap_or_else(|| plan.reply_text.clone()),
+            attachments: parsed.map_or_else(Vec::new, |p| {
+                p.attachments
+                    .iter()
+                    .map(|a| AttachmentReport {
+                        filename: a.filename.clone(),
+                        content_type: a.content_type.clone(),
+                        size: a.size,
+                        flags: a.flags.clone(),
+                    })
+                    .collect()
+            }),
             decision: match plan.decision {
                 Decision::Post(_) => "post",
                 Decision::Duplicate { .. } => "duplicate",

@@ -448,7 +448,7 @@ where
             let (q, _) = script.statement(
                 "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
                  dedupe_key, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
-                 redacted_text, moderation) ",
+                 redacted_text, masked_text, moderation) ",
             );
             q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
                 b.push_bind(*id)
@@ -474,6 +474,7 @@ where
                     .push_bind(post.policy.action.as_str())
                     .push_bind(post.policy.hits.as_str())
                     .push_bind(post.policy.redacted_text.as_deref())
+                    .push_bind(post.policy.masked_text.as_deref())
                     .push_bind(if post.policy.held { "held" } else { "none" });
             });
         }

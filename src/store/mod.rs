@@ -127,8 +127,13 @@ pub struct Message {
     /// The policy's hits, a JSON array (printed as one).
     #[serde(serialize_with = "as_json")]
     pub policy_hits: String,
-    /// `reply_text` with the hits masked; `None` without hits.
+    /// `reply_text` with every hit masked whose action is `redact` or
+    /// stronger; `None` without such hits (`moderation approve --redact`).
     pub redacted_text: Option<String>,
+    /// `reply_text` with the hits masked whose action is `redact`; `None`
+    /// without such hits. What the other party sees unless a moderator
+    /// decided otherwise ([`crate::moderation::visible_text`]).
+    pub masked_text: Option<String>,
     pub moderation: Moderation,
 }
 
@@ -325,8 +330,11 @@ pub struct PolicyRecord {
     pub action: String,
     /// The hits, a JSON array (docs/json.md).
     pub hits: String,
-    /// The reply text with the hits masked; `None` without hits.
+    /// The reply text with the hits masked whose action is `redact` or
+    /// stronger; `None` without hits.
     pub redacted_text: Option<String>,
+    /// The reply text with the hits masked whose action is `redact`.
+    pub masked_text: Option<String>,
     /// Held for a moderator: not shown to nor notified to the other party.
     pub held: bool,
 }
@@ -337,6 +345,7 @@ impl Default for PolicyRecord {
             action: "allow".into(),
             hits: "[]".into(),
             redacted_text: None,
+            masked_text: None,
             held: false,
         }
     }
@@ -350,9 +359,13 @@ pub enum Moderation {
     None,
     /// Waits for a moderator.
     Held,
+    /// Approved; the other party sees the text with the spans of `redact`
+    /// rules masked (`masked_text`).
     Approved,
-    /// Approved; the other party sees the redacted text.
+    /// Approved; the other party sees every span masked (`redacted_text`).
     ApprovedRedacted,
+    /// Approved; the other party sees the text as written.
+    ApprovedAsWritten,
     Rejected,
 }
 
@@ -363,6 +376,7 @@ impl Moderation {
             Moderation::Held => "held",
             Moderation::Approved => "approved",
             Moderation::ApprovedRedacted => "approved_redacted",
+            Moderation::ApprovedAsWritten => "approved_as_written",
             Moderation::Rejected => "rejected",
         }
     }
@@ -373,23 +387,85 @@ impl Moderation {
             "held" => Moderation::Held,
             "approved" => Moderation::Approved,
             "approved_redacted" => Moderation::ApprovedRedacted,
+            "approved_as_written" => Moderation::ApprovedAsWritten,
             "rejected" => Moderation::Rejected,
             _ => return None,
         })
+    }
+
+    /// From the columns `moderation` and `approved_as` (migration 0008:
+    /// the `moderation` column keeps its values, `approved_as` says how
+    /// an approved message is shown).
+    pub fn from_columns(moderation: &str, approved_as: Option<&str>) -> Option<Moderation> {
+        match (moderation, approved_as) {
+            ("approved", Some(how)) => Approval::parse(how).map(Approval::moderation),
+            ("approved", None) => Some(Moderation::ApprovedAsWritten),
+            (state, _) => Moderation::parse(state),
+        }
+    }
+
+    /// The `moderation` column's value.
+    pub fn column(self) -> &'static str {
+        match self {
+            Moderation::Approved | Moderation::ApprovedAsWritten => "approved",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// How a moderator lets a held message through: what the other party sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// The spans of `redact` rules stay masked; those of `hold` rules (what
+    /// the moderator judged) show. The default.
+    Masked,
+    /// Every span masked (`--redact`).
+    Redacted,
+    /// As written (`--as-written`).
+    AsWritten,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Masked => "masked",
+            Approval::Redacted => "redacted",
+            Approval::AsWritten => "as_written",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Approval> {
+        [Approval::Masked, Approval::Redacted, Approval::AsWritten]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+
+    pub fn moderation(self) -> Moderation {
+        match self {
+            Approval::Masked => Moderation::Approved,
+            Approval::Redacted => Moderation::ApprovedRedacted,
+            Approval::AsWritten => Moderation::ApprovedAsWritten,
+        }
     }
 }
 
 /// A moderator's decision on a held message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ruling {
-    /// Let it through as written, or with the policy's redactions.
-    Approve { redacted: bool },
-    /// Keep it from the other party; the author is told (`reason`).
-    Reject { reason: String },
+    /// Let it through, shown as `shows` says.
+    Approve { shows: Approval },
+    /// Keep it from the other party. Its author is told (`reason`) unless
+    /// `no_notice` says why not ([`crate::moderation::no_notice`]).
+    Reject {
+        reason: String,
+        no_notice: Option<&'static str>,
+    },
 }
 
 /// A decision to record: on which message, by whom, and the ticket status
-/// the message sets once approved (`None`: unchanged).
+/// the decision sets (`None`: unchanged; [`crate::moderation::on_approve`],
+/// [`crate::moderation::on_reject`]).
 #[derive(Debug, Clone)]
 pub struct Moderate {
     pub message: i64,
@@ -484,6 +560,10 @@ pub struct TicketFilter {
     /// Created within `[from, to)`, Unix milliseconds.
     pub created: Option<(i64, i64)>,
     pub limit: i64,
+    /// Also tickets nobody is shown a message of: opened by a message that
+    /// waits for a moderator or was rejected. Left out by default: they
+    /// are nobody's work.
+    pub include_held: bool,
 }
 
 /// A store failure. Temporary failures (the database is down, busy, out of
@@ -629,7 +709,8 @@ pub trait Store: Send + Sync {
     /// written. A missing or deleted ticket is `NotFound`.
     async fn forward(&self, request: &Forward, minter: &Minter) -> Result<Forwarding, StoreError>;
     /// The pool: tickets nobody has taken (no assignee, not resolved or
-    /// closed, not deleted), of `queue` or all, oldest first.
+    /// closed, not deleted, a message shown: not only held or rejected
+    /// ones), of `queue` or all, oldest first.
     async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError>;
     /// Sets a ticket's status; returns the previous one.
     async fn set_status(

@@ -1,7 +1,8 @@
 //! Recording a moderator's decision on a held message, in one transaction:
-//! the message's moderation state, the ticket status it sets once approved,
-//! the notifications it would have sent (approve) or the notice to its
-//! author (reject), and the audit entry.
+//! the message's moderation state (and, approved, how it is shown), the
+//! ticket status the decision sets, the notifications it would have sent
+//! (approve) or the notice to its author (reject, unless the decision says
+//! none goes), and the audit entry.
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
@@ -28,6 +29,7 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> String: Decode<'q, DB> + Type<DB> + Encode<'q, DB>,
     for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
     let now = now_ms();
@@ -46,29 +48,32 @@ where
             m.message
         )));
     }
-    let (next, action, detail) = match &m.ruling {
-        Ruling::Approve { redacted: false } => (
-            Moderation::Approved,
+    let (next, approved_as, action, detail) = match &m.ruling {
+        Ruling::Approve { shows } => (
+            shows.moderation(),
+            Some(shows.as_str()),
             "moderation.approved",
-            serde_json::json!({ "redacted": false }),
+            serde_json::json!({ "text": shows.as_str() }),
         ),
-        Ruling::Approve { redacted: true } => (
-            Moderation::ApprovedRedacted,
-            "moderation.approved",
-            serde_json::json!({ "redacted": true }),
-        ),
-        Ruling::Reject { reason } => (
+        Ruling::Reject { reason, no_notice } => (
             Moderation::Rejected,
+            None,
             "moderation.rejected",
-            serde_json::json!({ "reason": reason }),
+            serde_json::json!({
+                "reason": reason,
+                "notice": no_notice.is_none(),
+                "no_notice": no_notice,
+            }),
         ),
     };
     // Only from `held`: of two moderators deciding at once (PostgreSQL
     // reads do not lock), the second finds it decided.
     let updated = sqlx::query(
-        "UPDATE messages SET moderation = $1 WHERE id = $2 AND moderation = 'held' RETURNING id",
+        "UPDATE messages SET moderation = $1, approved_as = $2 \
+         WHERE id = $3 AND moderation = 'held' RETURNING id",
     )
-    .bind(next.as_str())
+    .bind(next.column())
+    .bind(approved_as)
     .bind(m.message)
     .fetch_optional(&mut *tx)
     .await?;
@@ -103,13 +108,16 @@ where
         ));
     }
     // Approved: the other side is told, as if it had just arrived.
-    // Rejected: only the author, with the notice.
-    let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match next {
-        Moderation::Rejected => (
+    // Rejected: only the author, with the notice (unless none goes).
+    let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match &m.ruling {
+        Ruling::Reject {
+            no_notice: Some(_), ..
+        } => (REJECTED_NOTICE, Vec::new()),
+        Ruling::Reject { .. } => (
             REJECTED_NOTICE,
             people_of.iter().filter(|p| Some(p.0) == author).collect(),
         ),
-        _ => (
+        Ruling::Approve { .. } => (
             NEW_MESSAGE,
             tickets::notified(&people_of, author, assignee.as_deref()),
         ),
@@ -127,7 +135,7 @@ where
     }
     let at = (Some(ticket), Some(m.message));
     audit::<DB>(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;
-    if let (Some(status), false) = (m.status, next == Moderation::Rejected) {
+    if let Some(status) = m.status {
         move_status::<DB>(&mut tx, now, &m.actor, (ticket, Some(m.message)), status).await?;
     }
     tx.commit().await?;

@@ -101,7 +101,11 @@ pub(super) const PARTICIPANT_COLUMNS: &str =
     "id, ticket, address, display_name, role, failing_since";
 pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
      message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
-     redacted_text, moderation";
+     redacted_text, masked_text, moderation, approved_as";
+/// A ticket someone is shown a message of: not one whose messages all wait
+/// for a moderator or were rejected (a held new ticket is nobody's work).
+pub(super) const SHOWN_TICKET: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.ticket = t.number \
+     AND m.moderation NOT IN ('held', 'rejected'))";
 
 pub(super) fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
 where
@@ -166,6 +170,7 @@ where
     for<'a> &'a str: ColumnIndex<R>,
 {
     let moderation: String = get(row, "moderation")?;
+    let approved_as: Option<String> = get(row, "approved_as")?;
     Ok(Message {
         id: get(row, "id")?,
         ticket: get(row, "ticket")?,
@@ -186,8 +191,10 @@ where
         policy_action: get(row, "policy_action")?,
         policy_hits: get(row, "policy_hits")?,
         redacted_text: get(row, "redacted_text")?,
-        moderation: Moderation::parse(&moderation)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown moderation {moderation:?}")))?,
+        masked_text: get(row, "masked_text")?,
+        moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
+            || StoreError::Corrupt(format!("unknown moderation {moderation:?} {approved_as:?}")),
+        )?,
     })
 }
 
@@ -514,7 +521,7 @@ where
             "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
              WHERE t.assignee IS NULL AND t.deleted_at IS NULL \
              AND t.status NOT IN ('resolved', 'closed') AND ($1 = '' OR q.name = $1) \
-             ORDER BY t.created_at, t.number"
+             AND {SHOWN_TICKET} ORDER BY t.created_at, t.number"
         );
         let rows = sqlx::query(&sql)
             .bind(queue.unwrap_or(""))
@@ -538,10 +545,14 @@ where
 
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
         let (from, to) = filter.created.unwrap_or((i64::MIN, i64::MAX));
+        let shown = match filter.include_held {
+            true => String::new(),
+            false => format!("AND {SHOWN_TICKET} "),
+        };
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
              WHERE t.deleted_at IS NULL AND ($1 = '' OR t.status = $1) AND ($2 = '' OR q.name = $2) \
-             AND t.created_at >= $3 AND t.created_at < $4 ORDER BY t.number DESC LIMIT $5"
+             AND t.created_at >= $3 AND t.created_at < $4 {shown}ORDER BY t.number DESC LIMIT $5"
         );
         let rows = sqlx::query(&sql)
             .bind(filter.status.map_or("", Status::as_str))

@@ -7,12 +7,14 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use super::{queues_toml, unique};
+use super::{Backend, PgDatabase, queues_toml, unique};
 
 /// A working folder with a config whose store and key file live in it.
 pub struct Cli {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// The PostgreSQL database of [`Cli::on`], dropped after the folder.
+    pub pg: Option<PgDatabase>,
 }
 
 /// `parley` working in `dir`, stdio piped, the environment cleaned of
@@ -55,7 +57,38 @@ impl Cli {
         let key = dir.path().join("token.key");
         let config = dir.path().join("parley.toml");
         Cli::write(&config, &url, &key, extra);
-        Cli { dir, config }
+        Cli {
+            dir,
+            config,
+            pg: None,
+        }
+    }
+
+    /// The test config on `backend`: SQLite in the folder, or a fresh
+    /// PostgreSQL database (dropped with the `Cli`).
+    pub fn on(backend: &Backend) -> Cli {
+        let mut cli = Cli::new();
+        if let Backend::Postgres(admin) = backend {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            let db = runtime.block_on(PgDatabase::create(admin));
+            let key = cli.dir.path().join("token.key");
+            Cli::write(&cli.config, &db.url, &key, "");
+            cli.pg = Some(db);
+        }
+        cli
+    }
+
+    /// Points `intake.policy_file` at a rules file holding `text`.
+    pub fn policy(&self, text: &str) {
+        let path = self.dir.path().join("policy.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let config = config.replacen(
+            "[token]",
+            &format!("[intake]\npolicy_file = \"{}\"\n\n[token]", path.display()),
+            1,
+        );
+        std::fs::write(&self.config, config).unwrap();
     }
 
     pub fn write(config: &Path, url: &str, key: &Path, extra: &str) {

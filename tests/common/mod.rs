@@ -312,9 +312,9 @@ impl TestEnv {
         }
     }
 
-    /// How many tickets the store holds.
+    /// How many tickets the store holds (held ones too).
     pub async fn ticket_count(&self) -> usize {
-        let all = self.store().tickets(&TicketFilter::default()).await;
+        let all = self.store().tickets(&EVERY_TICKET).await;
         all.unwrap_or_else(|e| panic!("{}: tickets: {e}", self.backend))
             .len()
     }
@@ -322,7 +322,7 @@ impl TestEnv {
     /// What is in the store, counted through the public API.
     pub async fn counts(&self) -> Counts {
         let store = self.store();
-        let tickets = store.tickets(&TicketFilter::default()).await.unwrap();
+        let tickets = store.tickets(&EVERY_TICKET).await.unwrap();
         let mut counts = Counts {
             raws: store.raw_count().await.unwrap(),
             tickets: tickets.len(),
@@ -336,6 +336,16 @@ impl TestEnv {
         counts
     }
 }
+
+/// Every ticket, also those opened by a message that waits for a
+/// moderator (which `TicketFilter::default()` leaves out).
+pub const EVERY_TICKET: TicketFilter = TicketFilter {
+    status: None,
+    queue: None,
+    created: None,
+    limit: 0,
+    include_held: true,
+};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {

@@ -5,9 +5,11 @@
 //! numbers, also spelled out; URLs, bare domains, shorteners; messenger and
 //! social handles), [`payment`] (off-platform payment and steering the deal
 //! off the site), [`abuse`] (a configured word and phrase list) and
-//! [`spam`] (a naive Bayes model over the whole message, plus rules). The
-//! rules file (`config/policy.toml`) gives each category or rule an action;
-//! the strongest action wins. Detectors are pure functions of the text.
+//! [`spam`] (a naive Bayes model over the whole message, plus rules); and
+//! in the attachments: an executable or script ([`EXECUTABLE_ATTACHMENT`]).
+//! The rules file (`config/policy.toml`) gives each category or rule an
+//! action; the strongest action wins. Detectors are pure functions of the
+//! message.
 
 pub mod abuse;
 pub mod contact;
@@ -33,6 +35,8 @@ pub enum Category {
     Spam,
     /// The configured abuse word and phrase list.
     Abuse,
+    /// Attachments: executables and scripts.
+    Attachment,
 }
 
 impl Category {
@@ -42,6 +46,7 @@ impl Category {
             Category::Payment => "payment",
             Category::Spam => "spam",
             Category::Abuse => "abuse",
+            Category::Attachment => "attachment",
         }
     }
 }
@@ -88,7 +93,12 @@ pub const RULE_IDS: &[&str] = &[
     "off_platform",
     "abuse",
     "spam_model",
+    EXECUTABLE_ATTACHMENT,
 ];
+
+/// The rule of an attachment of an executable or script type (by name,
+/// type or content: `attachments.rs` flags it `executable`).
+pub const EXECUTABLE_ATTACHMENT: &str = "executable_attachment";
 
 /// Where a hit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +108,8 @@ pub enum Field {
     Subject,
     /// The whole message (the spam model): no span.
     Message,
+    /// An attachment: no span; the hit's value is its file name.
+    Attachment,
 }
 
 /// A hit, where it is, and the action it calls for.
@@ -115,9 +127,20 @@ pub struct Verdict {
     pub action: Action,
     pub found: Vec<Found>,
     /// The reply text with every span whose action is `redact` or stronger
-    /// masked; `None` when there is none. What the other party sees when
-    /// the action is `redact` (or a moderator approves redacted).
+    /// masked; `None` when there is none. What the other party sees when a
+    /// moderator approves with `--redact`.
     pub redacted_text: Option<String>,
+    /// The reply text with every span whose action is `redact` (exactly)
+    /// masked; `None` when there is none. What the other party sees of a
+    /// message let through: at once when the action is `redact`, and after
+    /// a moderator's plain approval of a held one (the spans of `hold`
+    /// rules are what the moderator judged).
+    pub masked_text: Option<String>,
+    /// The subject with every span whose action is `redact` or stronger
+    /// masked; `None` when there is none. A new ticket's subject is stored
+    /// so: it is shown to both sides from the start, whatever a moderator
+    /// later decides about the text.
+    pub redacted_subject: Option<String>,
     /// The spam model's probability.
     pub spam: f64,
 }
@@ -132,10 +155,16 @@ impl Verdict {
                 let text = match f.field {
                     Field::ReplyText => reply_text,
                     Field::Subject => subject,
-                    Field::Message => "",
+                    Field::Message | Field::Attachment => "",
                 };
-                let span = text.get(f.hit.start..f.hit.end).unwrap_or("");
+                let span = match f.field {
+                    Field::Attachment => f.hit.value.as_str(),
+                    _ => text.get(f.hit.start..f.hit.end).unwrap_or(""),
+                };
                 let chars = |byte: usize| text.get(..byte).map_or(0, |t| t.chars().count());
+                // The spam model's hit keeps its probability: moderators
+                // see it with the held message (`moderation show`).
+                let score = (f.hit.rule == SPAM_MODEL).then_some(self.spam);
                 serde_json::json!({
                     "rule": f.hit.rule,
                     "category": f.hit.category,
@@ -144,11 +173,15 @@ impl Verdict {
                     "end": chars(f.hit.end),
                     "text": span,
                     "action": f.action.as_str(),
+                    "score": score,
                 })
             })
             .collect()
     }
 }
+
+/// The spam model's rule id.
+pub const SPAM_MODEL: &str = "spam_model";
 
 /// The policy in force: the rules with their detectors built.
 pub struct Policy {
@@ -228,11 +261,11 @@ impl Policy {
         hits
     }
 
-    /// Runs every detector on the reply text and the subject and, when
-    /// `spam_check`, the spam model on the whole message. (Intake leaves
-    /// the model out for a participant writing in their own conversation:
-    /// spam comes from strangers, and short honest replies are where the
-    /// model errs.)
+    /// Runs every detector on the reply text and the subject, looks at the
+    /// attachments and, when `spam_check`, runs the spam model on the whole
+    /// message. (Intake leaves the model out for a participant writing in
+    /// their own conversation: spam comes from strangers, and short honest
+    /// replies are where the model errs.)
     pub fn evaluate(
         &self,
         reply_text: &str,
@@ -247,6 +280,23 @@ impl Policy {
                 found.push(Found { hit, field, action });
             }
         }
+        for attachment in &parsed.attachments {
+            if attachment.flags.contains(&super::attachments::EXECUTABLE) {
+                let hit = Hit {
+                    rule: EXECUTABLE_ATTACHMENT,
+                    category: Category::Attachment,
+                    start: 0,
+                    end: 0,
+                    value: attachment.filename.clone(),
+                };
+                let action = self.rules.action(hit.rule, hit.category);
+                found.push(Found {
+                    hit,
+                    field: Field::Attachment,
+                    action,
+                });
+            }
+        }
         let score = match spam_check {
             true => self.model().score(parsed),
             false => spam::Score {
@@ -257,7 +307,7 @@ impl Policy {
         let spam = &self.rules.spam;
         if spam_check && score.probability >= spam.hold_at {
             let hit = Hit {
-                rule: "spam_model",
+                rule: SPAM_MODEL,
                 category: Category::Spam,
                 start: 0,
                 end: 0,
@@ -278,17 +328,23 @@ impl Policy {
             .map(|f| f.action)
             .max()
             .unwrap_or(Action::Allow);
-        let spans: Vec<(usize, usize, Category)> = found
-            .iter()
-            .filter(|f| f.field == Field::ReplyText && f.action >= Action::Redact)
-            .map(|f| (f.hit.start, f.hit.end, f.hit.category))
-            .collect();
-        let redacted_text =
-            (!spans.is_empty()).then(|| redact(reply_text, spans, &self.rules.redact.mask));
+        let mask = |field: Field, text: &str, masked: &dyn Fn(Action) -> bool| {
+            let spans: Vec<(usize, usize, Category)> = found
+                .iter()
+                .filter(|f| f.field == field && masked(f.action))
+                .map(|f| (f.hit.start, f.hit.end, f.hit.category))
+                .collect();
+            (!spans.is_empty()).then(|| redact(text, spans, &self.rules.redact.mask))
+        };
+        let redacted_text = mask(Field::ReplyText, reply_text, &|a| a >= Action::Redact);
+        let masked_text = mask(Field::ReplyText, reply_text, &|a| a == Action::Redact);
+        let redacted_subject = mask(Field::Subject, subject, &|a| a >= Action::Redact);
         Verdict {
             action,
             found,
             redacted_text,
+            masked_text,
+            redacted_subject,
             spam: score.probability,
         }
     }
@@ -407,6 +463,8 @@ mod tests {
             action: Action::Redact,
             found: vec![found],
             redacted_text: None,
+            masked_text: None,
+            redacted_subject: None,
             spam: 0.0,
         };
         let json = verdict.hits_json(text, "");
@@ -417,6 +475,33 @@ mod tests {
         let chars: Vec<char> = text.chars().collect();
         let span: String = chars[24..39].iter().collect();
         assert_eq!(span, "maria@gmail.com");
+    }
+
+    #[test]
+    fn approval_text_masks_redact_spans_only_and_the_subject_is_masked() {
+        let raw = b"From: maria@buyer.example\r\nSubject: Lot 12\r\n\r\nhello\r\n";
+        let parsed = crate::intake::parse::parse(raw).unwrap();
+        let verdict = Policy::default().evaluate(
+            "Call 0151 2345 6789, I pay by Venmo",
+            "Call me on 0151 2345 6789",
+            &parsed,
+            false,
+        );
+        assert_eq!(verdict.action, Action::Hold);
+        assert_eq!(
+            verdict.masked_text.as_deref(),
+            Some("Call [contact removed], I pay by Venmo")
+        );
+        assert_eq!(
+            verdict.redacted_text.as_deref(),
+            Some("Call [contact removed], I pay by [payment removed]")
+        );
+        assert_eq!(
+            verdict.redacted_subject.as_deref(),
+            Some("Call me on [contact removed]")
+        );
+        let clean = Policy::default().evaluate("See you at 11", "Lot 12", &parsed, false);
+        assert_eq!((clean.masked_text, clean.redacted_subject), (None, None));
     }
 
     #[test]

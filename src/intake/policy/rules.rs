@@ -107,14 +107,27 @@ impl Default for Rules {
 }
 
 impl Rules {
-    /// Parses and checks a rules file's text; the error names the key.
+    /// Parses and checks a rules file's text; the error names the key. A
+    /// category the file's `[actions]` leaves out takes its built-in action
+    /// (so a copy made before a category existed gets its default, not
+    /// `allow`).
     pub fn parse(text: &str) -> Result<Rules, RulesError> {
-        let rules: Rules = toml::from_str(text).map_err(|e| RulesError {
-            key: "policy".into(),
-            message: e.message().to_string(),
-        })?;
+        let mut rules = Rules::read(text)?;
+        if text != DEFAULT_RULES {
+            for (category, action) in Rules::read(DEFAULT_RULES)?.actions {
+                rules.actions.entry(category).or_insert(action);
+            }
+        }
         rules.check()?;
         Ok(rules)
+    }
+
+    /// The file as written.
+    fn read(text: &str) -> Result<Rules, RulesError> {
+        toml::from_str(text).map_err(|e| RulesError {
+            key: "policy".into(),
+            message: e.message().to_string(),
+        })
     }
 
     /// Reads `path`, or the built-in rules when it is empty.
@@ -201,6 +214,10 @@ mod tests {
         assert_eq!(rules.action("shortener", Category::Contact), Action::Hold);
         assert_eq!(rules.action("venmo", Category::Payment), Action::Hold);
         assert_eq!(
+            rules.action(super::super::EXECUTABLE_ATTACHMENT, Category::Attachment),
+            Action::Hold
+        );
+        assert_eq!(
             rules.spam.reject_at, None,
             "spam is never refused by default"
         );
@@ -217,5 +234,15 @@ mod tests {
         assert_eq!(Rules::parse(&text).unwrap_err().key, "spam.reject_at");
         let text = DEFAULT_RULES.replace("contact = \"redact\"", "contact = \"mask\"");
         assert!(Rules::parse(&text).is_err());
+    }
+
+    #[test]
+    fn a_category_left_out_takes_its_built_in_action() {
+        let text = DEFAULT_RULES
+            .replace("attachment = \"hold\"", "")
+            .replace("contact = \"redact\"", "contact = \"allow\"");
+        let rules = Rules::parse(&text).unwrap();
+        assert_eq!(rules.actions[&Category::Attachment], Action::Hold);
+        assert_eq!(rules.actions[&Category::Contact], Action::Allow);
     }
 }

@@ -28,9 +28,7 @@ use mail_builder::headers::url::URL;
 use crate::config::{Config, ConfigError, DEFAULT_AFTER_HOURS_MESSAGE};
 use crate::intake::classify::LOOP_HEADER;
 use crate::intake::thread::SubjectTag;
-use crate::store::{
-    ACK, AFTER_HOURS, Message as Stored, Moderation, OutboxRow, Participant, Ticket,
-};
+use crate::store::{ACK, AFTER_HOURS, Message as Stored, OutboxRow, Participant, Ticket};
 use crate::token::Signer;
 pub use templates::{TemplateError, Templates};
 use view::View;
@@ -236,21 +234,19 @@ impl Composer {
     }
 }
 
-/// The text the other party may see: redacted when the policy or the
-/// moderator said so.
+/// The text the other party may see ([`crate::moderation::visible_text`]);
+/// of a message they are not shown (held, rejected), which no
+/// notification announces, every span masked.
 pub fn visible_text(message: &Stored) -> &str {
-    let redact =
-        message.policy_action == "redact" || message.moderation == Moderation::ApprovedRedacted;
-    match (&message.redacted_text, redact) {
-        (Some(redacted), true) => redacted,
-        _ => &message.reply_text,
-    }
+    crate::moderation::visible_text(message)
+        .or(message.redacted_text.as_deref())
+        .unwrap_or(&message.reply_text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, OutboxState};
+    use crate::store::{Direction, Moderation, OutboxState};
     use crate::tickets::{Role, Status};
 
     fn composer() -> Composer {
@@ -314,6 +310,7 @@ mod tests {
             policy_action: policy_action.into(),
             policy_hits: "[]".into(),
             redacted_text: Some("Call me at [phone removed]".into()),
+            masked_text: (policy_action != "allow").then(|| "Call me at [phone removed]".into()),
             moderation,
         }
     }
@@ -380,12 +377,18 @@ mod tests {
     }
 
     #[test]
-    fn the_other_party_sees_redacted_text_when_the_policy_or_a_moderator_says_so() {
-        let plain = message("allow", Moderation::None);
-        assert_eq!(visible_text(&plain), "Call me at 555 0100");
+    fn the_other_party_sees_redacted_text_unless_a_moderator_says_otherwise() {
+        for m in [
+            message("allow", Moderation::None),
+            message("hold", Moderation::ApprovedAsWritten),
+        ] {
+            assert_eq!(visible_text(&m), "Call me at 555 0100");
+        }
         for m in [
             message("redact", Moderation::None),
+            message("hold", Moderation::Approved),
             message("hold", Moderation::ApprovedRedacted),
+            message("hold", Moderation::Held),
         ] {
             assert_eq!(visible_text(&m), "Call me at [phone removed]");
         }

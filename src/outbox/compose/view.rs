@@ -153,7 +153,8 @@ impl View {
                 auction_title: cx.ticket.auction_title.clone(),
             },
             sender: announced.and_then(|m| person(m.author)),
-            message: announced.map(|m| message_view(visible_text(m), m.redacted_text.is_some())),
+            message: announced
+                .map(|m| message_view(visible_text(m), visible_text(m) != m.reply_text)),
             messages,
             recipient,
             queue,
