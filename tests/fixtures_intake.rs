@@ -1,4 +1,4 @@
-//! Every message in ../shared/fixtures/mail and ../shared/fixtures/spam
+//! Every message in tests/fixtures/mail and tests/fixtures/spam
 //! goes through `parse` and `classify`, and through the whole intake
 //! (`deliver`, commit included), without a panic; the counts per kind
 //! are printed (`cargo test --test fixtures_intake -- --nocapture`), and the
