@@ -1,7 +1,7 @@
 //! bench/spam: the spam model beside SpamAssassin, on the same messages.
 //!
 //! `cargo bench --bench spam` takes the held-aside part of the SpamAssassin
-//! public corpus in `../shared/fixtures/spam` (the messages the shipped
+//! public corpus in `tests/fixtures/spam` (the messages the shipped
 //! model was not trained on: sha256 of the labels.tsv name, first byte
 //! mod 5 == 0) and, in one run:
 //!
@@ -31,7 +31,7 @@ use parley::intake::parse::{Parsed, parse};
 use parley::intake::policy::spam::corpus::{self, Labelled};
 use parley::intake::policy::spam::{DEFAULT_HOLD_AT, Model};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/spam");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/spam");
 
 struct Message {
     label: Labelled,

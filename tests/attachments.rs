@@ -1,10 +1,8 @@
 //! Attachments through `intake::attachments::collect` on messages built
-//! here (each MIME feature once) and on every message of the shared mail
+//! here (each MIME feature once) and on every message of the mail
 //! fixtures.
 
 mod common;
-
-use std::path::{Path, PathBuf};
 
 use mail_parser::MessageParser;
 use parley::intake::attachments::{Attachment, Limits, collect, sanitize_filename};
@@ -545,12 +543,8 @@ fn no_attachments() {
     assert!(attachments_of(alternative, ROOMY).is_empty());
 }
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mail")
-}
-
 fn fixture(path: &str) -> Vec<Attachment> {
-    let raw = std::fs::read(fixture_dir().join(path)).unwrap();
+    let raw = std::fs::read(common::fixtures::folder("mail").join(path)).unwrap();
     let message = MessageParser::default().parse(&raw).unwrap();
     collect(&message, ROOMY)
 }

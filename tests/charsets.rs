@@ -478,7 +478,7 @@ fn nothing_panics_on_odd_labels() {
     }
 }
 
-/// The fallbacks over every message of the shared mail and spam fixtures:
+/// The fallbacks over every message of the mail and spam fixtures:
 /// no panic, and how often they change what mail-parser gives.
 #[test]
 fn fixtures_through_the_fallbacks() {

@@ -1,4 +1,4 @@
-//! Every message in ../shared/fixtures/mail and ../shared/fixtures/spam
+//! Every message in tests/fixtures/mail and tests/fixtures/spam
 //! goes through `parse` and `classify`, and through the whole intake
 //! (`deliver`, commit included), without a panic; the counts per kind
 //! are printed (`cargo test --test fixtures_intake -- --nocapture`), and the
@@ -162,14 +162,10 @@ fn spam_fixtures() {
 /// counted and printed, and automatic mail must never have opened a ticket.
 #[tokio::test]
 async fn every_fixture_through_deliver() {
-    use common::{DESK, TestEnv, backends, envelope};
+    use common::{Backend, DESK, TestEnv, envelope};
     use parley::intake::Outcome;
 
-    let sqlite = backends()
-        .into_iter()
-        .next()
-        .expect("SQLite is always there");
-    let env = TestEnv::new(&sqlite, |_| {}).await;
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0;
     for (folder, min_files) in [("mail", 100), ("spam", 3000)] {

@@ -229,12 +229,9 @@ fn approve_redacted_shows_the_masked_text_and_keeps_the_original() {
 
 /// Spams of the corpus that the built-in model is sure of, in file order.
 fn sure_spams() -> impl Iterator<Item = Vec<u8>> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/spam/spam_2"
-    );
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("the spam corpus (../shared/fixtures/spam)")
+    let dir = common::fixtures::folder("spam/spam_2");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the spam corpus (tests/fixtures/spam)")
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();

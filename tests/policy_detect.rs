@@ -1,5 +1,5 @@
 //! The contact and payment detectors scored on public and in-house
-//! fixtures (`../shared/fixtures/contact`, see its README):
+//! fixtures (`tests/fixtures/contact`, see its README):
 //!
 //! - `inhouse_dev.tsv`: marketplace messages labelled 1 (contact details or
 //!   off-platform payment) or 0 (clean). The targets are hard
@@ -18,11 +18,11 @@ use std::collections::BTreeMap;
 use parley::intake::policy::{Hit, contact, payment};
 use serde_json::Value;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/contact");
+mod common;
 
 fn read(name: &str) -> String {
-    let path = format!("{DIR}/{name}");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = common::fixtures::folder("contact").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn contact_hits(text: &str) -> Vec<Hit> {

@@ -6,17 +6,17 @@
 //! `DEFAULT_HOLD_AT`, at most 1% of ham.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 
 use parley::intake::parse::{Parsed, parse};
 use parley::intake::policy::spam::corpus::{self, Labelled};
 use parley::intake::policy::spam::{DEFAULT_HOLD_AT, Model, SHIPPED_MIN_MESSAGES};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/spam");
+mod common;
 
 fn corpus() -> Vec<(Labelled, Parsed)> {
-    let labels = corpus::read_labels(&Path::new(CORPUS).join("labels.tsv")).expect("labels.tsv");
+    let labels = corpus::read_labels(&common::fixtures::folder("spam").join("labels.tsv"))
+        .expect("labels.tsv");
     labels
         .into_iter()
         .filter_map(|l| {
@@ -42,7 +42,7 @@ fn shipped_model_is_the_training_part_and_meets_the_target() {
         trained == *shipped,
         "src/intake/policy/spam/model.txt is not what the training part gives \
          ({:?} messages, {} tokens; shipped {:?}, {}); regenerate it: parley policy train \
-         --labels ../shared/fixtures/spam/labels.tsv --exclude-held-aside \
+         --labels tests/fixtures/spam/labels.tsv --exclude-held-aside \
          --out src/intake/policy/spam/model.txt",
         trained.messages(),
         trained.len(),

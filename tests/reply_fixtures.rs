@@ -1,5 +1,5 @@
 //! Scores reply extraction on the reply-parser test suites in
-//! ../shared/fixtures/reply (see its README): every case of every suite,
+//! tests/fixtures/reply (see its README): every case of every suite,
 //! the unambiguous ones and — separately — the ambiguous ones (whose answer
 //! is a policy choice). Fails when a suite scores below 95% exact on its
 //! unambiguous cases.
@@ -28,7 +28,7 @@ mod common;
 use common::fixtures::{normalise, squash};
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use parley::intake::{parse, reply};
 use serde_json::Value;
@@ -58,10 +58,6 @@ struct Case {
     expected: Option<String>,
     checks: Option<Value>,
     ambiguous: bool,
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/reply")
 }
 
 fn read_cases(dir: &Path) -> Vec<Case> {
@@ -244,7 +240,7 @@ fn conflicting(cases: &[Case]) -> Vec<String> {
 
 #[test]
 fn reply_fixture_suites() {
-    let root = fixtures();
+    let root = common::fixtures::folder("reply");
     assert!(root.is_dir(), "fixtures missing: {}", root.display());
     let verbose = std::env::var_os("PARLEY_REPLY_VERBOSE").is_some();
     let mut below = Vec::new();

@@ -1,5 +1,5 @@
 //! The store conformance suite: the same story on every backend (SQLite
-//! always, PostgreSQL when `PARLEY_TEST_POSTGRES_URL` is set), through the
+//! and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see tests/common), through the
 //! `Store` trait only.
 
 #[macro_use]

@@ -24,7 +24,7 @@ pub enum PolicyCommand {
     /// Give --ham and --spam directories (one raw message per file, read
     /// recursively; repeatable), or a --labels file. Files that are not a
     /// mail message are skipped and counted. The shipped model is made with
-    /// `--labels ../shared/fixtures/spam/labels.tsv --exclude-held-aside
+    /// `--labels tests/fixtures/spam/labels.tsv --exclude-held-aside
     /// --out src/intake/policy/spam/model.txt`.
     ///
     /// Exit codes: 0 written, 64 usage error (also: a directory or file

@@ -1,16 +1,19 @@
-//! The shared fixtures (../shared/fixtures) and how tests compare text.
+//! The fixture sets the repository carries (tests/fixtures, see its
+//! README) and how tests compare text. This is the one place that knows
+//! where they live.
 
 use std::path::{Path, PathBuf};
 
-/// `../shared/fixtures/<name>`; fails the test when it is missing, so a
-/// test never passes on nothing.
+/// `tests/fixtures/<name>` (`reply`, `mail`, `spam`, `contact`, or a path
+/// below one); fails the test when it is missing, so a test never passes
+/// on nothing.
 pub fn folder(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(name);
     assert!(
         dir.is_dir(),
-        "fixtures missing: {} (the shared fixtures live next to the repository)",
+        "fixtures missing: {} (the repository carries them; is the checkout complete?)",
         dir.display()
     );
     dir

@@ -54,6 +54,14 @@ pub const NOBODY: &str = "someone@elsewhere.example";
 
 /// The variable naming a PostgreSQL server the tests may create databases on.
 pub const POSTGRES_ENV: &str = "PARLEY_TEST_POSTGRES_URL";
+/// The explicit opt-out: `1` runs the store tests on SQLite alone.
+/// `scripts/test` never sets it.
+pub const SQLITE_ONLY_ENV: &str = "PARLEY_TEST_SQLITE_ONLY";
+
+/// Whether this run opted out of PostgreSQL ([`SQLITE_ONLY_ENV`] is `1`).
+pub fn sqlite_only() -> bool {
+    std::env::var(SQLITE_ONLY_ENV).is_ok_and(|v| v.trim() == "1")
+}
 
 /// A value unique in this test run (and across concurrent runs).
 pub fn unique() -> String {
@@ -104,13 +112,24 @@ impl Backend {
     }
 }
 
-/// SQLite always; PostgreSQL when [`POSTGRES_ENV`] is set.
+/// SQLite and the PostgreSQL of [`POSTGRES_ENV`]. Without that variable
+/// the test fails (a store test that passed on SQLite alone would hide a
+/// PostgreSQL bug), unless the run opted out with [`SQLITE_ONLY_ENV`].
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var(POSTGRES_ENV)
-        && !url.trim().is_empty()
-    {
-        all.push(Backend::Postgres(url.trim().to_string()));
+    if sqlite_only() {
+        println!("{SQLITE_ONLY_ENV}=1: PostgreSQL left out on purpose");
+        return all;
+    }
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.trim().is_empty() => all.push(Backend::Postgres(url.trim().to_string())),
+        _ => panic!(
+            "{POSTGRES_ENV} is not set: the store tests run on SQLite and PostgreSQL. \
+             Run scripts/test (it uses the PostgreSQL on 127.0.0.1:5432 or starts a \
+             throwaway one), or set {POSTGRES_ENV}=postgres://USER@HOST:PORT/DB (a server \
+             the tests may create databases on), or {SQLITE_ONLY_ENV}=1 to leave \
+             PostgreSQL out on purpose"
+        ),
     }
     all
 }
@@ -127,7 +146,13 @@ impl PgDatabase {
         let name = format!("parley_t_{}", unique());
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
-            .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={admin_url}: cannot connect: {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{POSTGRES_ENV}={admin_url}: cannot connect: {e} (start that server, \
+                     point {POSTGRES_ENV} at one that answers, or set {SQLITE_ONLY_ENV}=1 \
+                     to leave PostgreSQL out on purpose)"
+                )
+            });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await

@@ -19,14 +19,14 @@
 //!
 //! `spam/model.txt` is embedded in the binary ([`Model::default_model`]),
 //! so parley filters spam with no file installed. It is trained on the
-//! SpamAssassin public corpus in `../shared/fixtures/spam` minus the part
+//! SpamAssassin public corpus in `tests/fixtures/spam` minus the part
 //! held aside for measuring ([`corpus::held_aside`]: the first byte of the
 //! sha256 of the `labels.tsv` file name, mod 5, is 0 — about 20%), pruned
 //! to tokens seen in at least [`SHIPPED_MIN_MESSAGES`] messages. Regenerate
 //! it with
 //!
 //! ```text
-//! parley policy train --labels ../shared/fixtures/spam/labels.tsv \
+//! parley policy train --labels tests/fixtures/spam/labels.tsv \
 //!     --exclude-held-aside --out src/intake/policy/spam/model.txt
 //! ```
 //!

@@ -1,6 +1,6 @@
 //! Labelled mail for training and measuring the spam model: a directory
 //! of raw messages, or a `labels.tsv` (`file`, `ham`|`spam`, `subset`, as
-//! in `../shared/fixtures/spam`), and the fixed rule that holds part of it
+//! in `tests/fixtures/spam`), and the fixed rule that holds part of it
 //! aside for measuring.
 
 use std::path::{Path, PathBuf};
