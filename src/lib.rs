@@ -24,7 +24,9 @@
 //!   moderator (`parley moderation`).
 //! - [`tickets`] holds the domain rules: statuses, roles, transitions;
 //!   [`moderation`] what the other party sees of a message and what a
-//!   moderator's decision on a held one does.
+//!   moderator's decision on a held one does; [`access`] who may see
+//!   which conversation and message (moderators, the marketplace, a
+//!   person), for every door.
 //! - [`store`] is the one storage trait with SQLite and PostgreSQL
 //!   implementations; a message, its ticket change, its audit entry and its
 //!   notification rows commit in one transaction.
@@ -39,6 +41,7 @@
 //! - [`cli`] is the command line (`src/main.rs` only calls it); [`error`]
 //!   maps failures to exit codes in one place.
 
+pub mod access;
 pub mod address;
 pub mod cli;
 pub mod config;
