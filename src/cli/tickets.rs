@@ -8,14 +8,13 @@ use serde::Serialize;
 use super::App;
 use crate::address;
 use crate::error::Failure;
-use crate::intake::parse;
+use crate::intake::written::{About, Draft, Opening, Person, WriteError, WriteOutcome, Written};
 use crate::moderation;
 use crate::store::{
-    Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Direction, Forward, Forwarding,
-    Message, Moderation, NewParticipant, NewTicket, Notification, Participant, PolicyRecord, Post,
-    Posted, Target, Ticket, TicketFilter,
+    Assign, Assignment, AttachmentInfo, AuditEntry, Forward, Forwarding, Message, Moderation,
+    Notification, Participant, Ticket, TicketFilter,
 };
-use crate::tickets::{self, Role, Status, Transition};
+use crate::tickets::{Role, Status};
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
@@ -617,32 +616,6 @@ fn read_body(path: &PathBuf) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// A message written in parley: its Message-ID is ours, its dedupe key is
-/// that Message-ID.
-fn written_post(app: &App, target: Target, text: String, author_token: &str) -> Post {
-    let message_id = app.intake.minter().message_id(author_token);
-    Post {
-        raw: None,
-        target,
-        direction: Direction::Outbound,
-        reply_text: text,
-        html: None,
-        dedupe_key: parse::hex(&parse::sha256(message_id.as_bytes())),
-        message_id: Some(message_id),
-        matched_by: "cli".into(),
-        flags: Vec::new(),
-        auto: "none".into(),
-        elided: String::new(),
-        attachments: Vec::new(),
-        notify: true,
-        // Written by an operator on the command line: no policy runs.
-        policy: PolicyRecord::default(),
-        actor: "cli".into(),
-        // The operator answers; nothing answers the operator.
-        replies: AutoReplies::default(),
-    }
-}
-
 async fn create(
     app: &App,
     queue: &str,
@@ -655,123 +628,110 @@ async fn create(
             "--client {client:?} is not an email address"
         )));
     }
-    let subject = subject.trim();
-    if subject.is_empty() {
-        return Err(Failure::Usage("--subject is empty".into()));
-    }
     let text = read_body(body)?;
-    let queue = app
+    let found = app
         .store()
         .queue(queue)
         .await?
         .ok_or_else(|| Failure::NotFound(format!("queue {queue:?} does not exist")))?;
-    let client = address::normalize(client);
-    let seller = |address: &String| NewParticipant {
-        address: address.clone(),
-        display_name: Some(queue.display_name.clone()),
-        role: Role::Seller,
-    };
-    // The first participant is the author: the queue's first staff address.
-    let Some(author) = queue.staff.first() else {
+    // The author is the queue's first staff address.
+    let Some(author) = found.staff.first() else {
         return Err(Failure::NotFound(format!(
             "queue {} has no staff address to write from",
-            queue.name
+            found.name
         )));
     };
-    let mut participants = vec![seller(author)];
-    participants.push(NewParticipant {
-        address: client.clone(),
-        display_name: None,
-        role: Role::Client,
-    });
-    participants.extend(
-        queue
-            .staff
-            .iter()
-            .skip(1)
-            .filter(|s| **s != client)
-            .map(seller),
-    );
-    let target = Target::New(NewTicket {
-        queue_id: queue.id,
-        subject: subject.to_string(),
-        status: Status::AwaitingClient,
-        item_ref: None,
-        item_title: None,
-        auction_ref: None,
-        auction_title: None,
-        origin_key: None,
-        participants,
-    });
-    let post = written_post(app, target, text, "new");
-    match app.store().post(&post, app.intake.minter()).await? {
-        Posted::Stored {
-            ticket,
-            notifications,
-            ..
-        } => {
-            println!(
-                "ticket #{ticket} opened ({} notification(s) queued)",
-                notifications.len()
-            );
-            Ok(())
-        }
-        Posted::Duplicate { .. } => Err(Failure::Rejected("the ticket exists already".into())),
-    }
+    let draft = Draft {
+        what: Written::Open(Opening {
+            queue: found.name.clone(),
+            client: Person {
+                address: client.to_string(),
+                display_name: None,
+            },
+            seller: Some(Person {
+                address: author.clone(),
+                display_name: None,
+            }),
+            subject: subject.to_string(),
+            about: About::default(),
+        }),
+        text,
+        actor: "cli".into(),
+        door: "cli",
+    };
+    written(app, &draft).await
 }
 
 async fn reply(app: &App, number: i64, side: Role, body: &PathBuf) -> Result<(), Failure> {
     let text = read_body(body)?;
-    let store = app.store();
-    let ticket = store
-        .ticket(number)
-        .await?
-        .filter(|t| !t.deleted)
-        .ok_or_else(|| Failure::NotFound(format!("ticket #{number} does not exist")))?;
-    let author = store
+    let author = app
+        .store()
         .participants(number)
         .await?
         .into_iter()
         .find(|p| p.role.is_seller_side() == side.is_seller_side())
         .ok_or_else(|| {
             Failure::NotFound(format!(
-                "ticket #{number} has no {} participant",
+                "ticket #{number} does not exist or has no {} participant",
                 side.as_str()
             ))
         })?;
-    let status = match tickets::on_message(
-        ticket.status,
-        author.role,
-        app.config.tickets.on_closed_reply,
-    ) {
-        Transition::To(status) => status,
-        Transition::Reject | Transition::NewTicket => {
-            return Err(Failure::Rejected(format!(
-                "ticket #{number} is {}; it takes no new messages",
-                ticket.status
-            )));
-        }
+    let draft = Draft {
+        what: Written::Reply {
+            ticket: number,
+            author: Person {
+                address: author.address,
+                display_name: None,
+            },
+        },
+        text,
+        actor: "cli".into(),
+        door: "cli",
     };
-    let target = Target::Existing {
-        ticket: number,
-        author: Some(author.id),
-        status: Some(status).filter(|s| *s != ticket.status),
-    };
-    let (token, _) = app.intake.minter().reply_address(number, author.id);
-    let post = written_post(app, target, text, &token);
-    match store.post(&post, app.intake.minter()).await? {
-        Posted::Stored {
+    written(app, &draft).await
+}
+
+/// Takes text typed on the command line as every door does
+/// ([`crate::intake::Intake::write`]: the content policy, one
+/// transaction) and says what became of it.
+async fn written(app: &App, draft: &Draft) -> Result<(), Failure> {
+    match app.intake.write(draft).await {
+        Ok(WriteOutcome::Posted {
+            ticket,
             message,
+            new_ticket,
+            status,
             notifications,
+        }) => {
+            match new_ticket {
+                true => {
+                    println!("ticket #{ticket} opened ({notifications} notification(s) queued)")
+                }
+                false => println!(
+                    "message {message} on ticket #{ticket} ({status}; {notifications} notification(s) queued)"
+                ),
+            }
+            Ok(())
+        }
+        Ok(WriteOutcome::Held {
+            ticket,
+            message,
+            rules,
             ..
-        } => {
+        }) => {
             println!(
-                "message {message} on ticket #{number} ({status}; {} notification(s) queued)",
-                notifications.len()
+                "message {message} on ticket #{ticket} is held for a moderator ({}): \
+                 nobody is notified until `parley moderation approve {message}`",
+                rules.join(", ")
             );
             Ok(())
         }
-        Posted::Duplicate { .. } => Err(Failure::Rejected("the message exists already".into())),
+        Err(WriteError::Invalid(e)) => Err(Failure::Usage(e)),
+        Err(WriteError::NotFound(e)) => Err(Failure::NotFound(e)),
+        Err(
+            e @ (WriteError::NotAllowed(_) | WriteError::Closed(_) | WriteError::Refused { .. }),
+        ) => Err(Failure::Rejected(e.to_string())),
+        Err(WriteError::Store(e)) => Err(Failure::Store(e)),
     }
 }
 

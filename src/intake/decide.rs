@@ -195,20 +195,8 @@ impl Intake {
     /// The verdict as stored with the message: a message held by threading
     /// (e.g. `sender_mismatch`) is `hold` whatever its hits.
     fn policy_record(&self, facts: &Facts<'_>, held: bool) -> PolicyRecord {
-        let verdict = facts.verdict;
-        let action = match held {
-            true => Action::Hold.max(verdict.action),
-            false => verdict.action,
-        };
         let subject = facts.parsed.subject.as_deref().unwrap_or("");
-        let hits = verdict.hits_json(&facts.reply.text, subject);
-        PolicyRecord {
-            action: action.as_str().to_string(),
-            hits: serde_json::Value::Array(hits).to_string(),
-            redacted_text: verdict.redacted_text.clone(),
-            masked_text: verdict.masked_text.clone(),
-            held,
-        }
+        facts.verdict.record(&facts.reply.text, subject, held)
     }
 
     /// A new ticket in `queue` from the message's sender, with the queue's

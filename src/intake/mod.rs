@@ -25,6 +25,7 @@ pub mod replies;
 pub mod reply;
 mod report;
 pub mod thread;
+pub mod written;
 
 pub use report::Report;
 

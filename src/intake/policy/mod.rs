@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use rules::{Action, Rules, RulesError};
 
 use super::parse::Parsed;
+use crate::store::PolicyRecord;
 
 /// What a hit is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -148,6 +149,23 @@ pub struct Verdict {
 impl Verdict {
     /// The hits as stored and printed (docs/json.md): spans in characters
     /// (Unicode scalar values) of their field, with the text they cover.
+    /// The verdict as stored with the message: a message held for another
+    /// reason (threading's `sender_mismatch`, say) is `hold` whatever its
+    /// hits.
+    pub fn record(&self, reply_text: &str, subject: &str, held: bool) -> PolicyRecord {
+        let action = match held {
+            true => Action::Hold.max(self.action),
+            false => self.action,
+        };
+        PolicyRecord {
+            action: action.as_str().to_string(),
+            hits: serde_json::Value::Array(self.hits_json(reply_text, subject)).to_string(),
+            redacted_text: self.redacted_text.clone(),
+            masked_text: self.masked_text.clone(),
+            held,
+        }
+    }
+
     pub fn hits_json(&self, reply_text: &str, subject: &str) -> Vec<serde_json::Value> {
         self.found
             .iter()
@@ -273,6 +291,24 @@ impl Policy {
         parsed: &Parsed,
         spam_check: bool,
     ) -> Verdict {
+        self.judge(reply_text, subject, Some(parsed), spam_check)
+    }
+
+    /// The verdict on text typed in parley (the HTTP API, the CLI): every
+    /// detector on the text and the subject; no attachments, and no spam
+    /// model, which judges mail (its headers, its HTML, its senders) and
+    /// has no mail to judge here: the marketplace vouches for who writes.
+    pub fn evaluate_text(&self, reply_text: &str, subject: &str) -> Verdict {
+        self.judge(reply_text, subject, None, false)
+    }
+
+    fn judge(
+        &self,
+        reply_text: &str,
+        subject: &str,
+        parsed: Option<&Parsed>,
+        spam_check: bool,
+    ) -> Verdict {
         let mut found = Vec::new();
         for (field, text) in [(Field::ReplyText, reply_text), (Field::Subject, subject)] {
             for hit in self.detect(text) {
@@ -280,7 +316,8 @@ impl Policy {
                 found.push(Found { hit, field, action });
             }
         }
-        for attachment in &parsed.attachments {
+        let attachments = parsed.map_or(&[][..], |p| p.attachments.as_slice());
+        for attachment in attachments {
             if attachment.flags.contains(&super::attachments::EXECUTABLE) {
                 let hit = Hit {
                     rule: EXECUTABLE_ATTACHMENT,
@@ -297,9 +334,10 @@ impl Policy {
                 });
             }
         }
-        let score = match spam_check {
-            true => self.model().score(parsed),
-            false => spam::Score {
+        let spam_check = spam_check && parsed.is_some();
+        let score = match parsed.filter(|_| spam_check) {
+            Some(parsed) => self.model().score(parsed),
+            None => spam::Score {
                 probability: 0.0,
                 rules: Vec::new(),
             },
