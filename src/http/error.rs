@@ -319,7 +319,11 @@ pub(crate) fn from_rejection(status: StatusCode, text: String) -> Problem {
     }
 }
 
-/// The OpenAPI schema of a problem (the body [`Problem`] renders).
+// The OpenAPI schema of the body a [`Problem`] renders; its doc comment
+// is the schema's description.
+/// An error (RFC 9457): `type` names its kind, `title` says it for
+/// people, `detail` says what happened this time (never on a 5xx). Some
+/// kinds add members (`hits` on a policy rejection).
 #[derive(utoipa::ToSchema)]
 #[schema(as = Problem)]
 #[allow(dead_code)]

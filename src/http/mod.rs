@@ -106,14 +106,20 @@ const CORS_REQUEST_HEADERS: [&str; 4] = [
 /// How long a browser may cache a preflight's answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
-/// The whole door: every endpoint of [`api`], problems for unknown paths
-/// and methods, and the layers (outermost first): a panic becomes a 500
-/// problem, CORS (so that the pages of allowed origins can read errors
-/// too), the body limit.
+/// The whole door: every endpoint of [`api`] inside the door's layers
+/// ([`layered`]).
 pub fn router(state: AppState) -> Router {
+    layered(api::routes().into(), state)
+}
+
+/// `routes` with problems for unknown paths and methods, and the layers
+/// (outermost first): a panic becomes a 500 problem, CORS (so that the
+/// pages of allowed origins can read errors too), the body limit. Tests
+/// wrap routes of their own in it to see what the layers make of a panic
+/// or a failing store.
+pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config.http.max_body_bytes;
-    let mut router: Router<AppState> = api::routes().into();
-    router = router
+    let mut router = routes
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -69,6 +69,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     get,
     path = "/api/v1/openapi.json",
     tag = "meta",
+    operation_id = "getOpenApi",
     responses((status = 200, description = "This document", content_type = "application/json"))
 )]
 pub async fn document_json() -> impl IntoResponse {

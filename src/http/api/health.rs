@@ -18,6 +18,7 @@ pub struct Health {
     get,
     path = "/healthz",
     tag = "meta",
+    operation_id = "getHealth",
     responses((status = 200, description = "The process is up", body = Health))
 )]
 pub async fn healthz() -> Json<Health> {

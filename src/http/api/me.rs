@@ -8,6 +8,7 @@ use crate::http::extract::Json;
     get,
     path = "/api/v1/me",
     tag = "auth",
+    operation_id = "getMe",
     security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = Identity))
 )]

@@ -20,15 +20,15 @@ pub struct TokenRequest {
     /// participant and nobody else.
     #[schema(example = "maria@buyer.example")]
     pub address: String,
-    /// The marketplace's own id of the user.
-    #[schema(example = "u-1842")]
+    /// The marketplace's own id of the user (one line).
+    #[schema(example = "u-1842", min_length = 1, max_length = 200)]
     pub user_id: Option<String>,
-    /// The user's display name at the marketplace.
-    #[schema(example = "Maria")]
+    /// The user's display name at the marketplace (one line).
+    #[schema(example = "Maria", min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     /// Seconds the token lives: 1 to `http.user_token_secs` (3600 by
-    /// default), which is also the default.
-    #[schema(example = 900, minimum = 1)]
+    /// default, 86400 at most), which is also the default.
+    #[schema(example = 900, minimum = 1, maximum = 86400)]
     pub expires_in: Option<u64>,
 }
 
@@ -52,6 +52,7 @@ pub struct TokenResponse {
     post,
     path = "/api/v1/tokens",
     tag = "auth",
+    operation_id = "createUserToken",
     security(("bearer" = [])),
     request_body = TokenRequest,
     responses(
