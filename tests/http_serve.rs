@@ -41,13 +41,18 @@ impl Served {
     /// `http` is replaced by a free port), the test keys, a fresh store;
     /// waits for "parley serve started". Another port when one was taken.
     fn start(smtp: &str, http: &str) -> Served {
+        Served::start_with(smtp, http, "")
+    }
+
+    /// As [`Served::start`], with `extra` TOML at the end of the config.
+    fn start_with(smtp: &str, http: &str, extra: &str) -> Served {
         for attempt in 1..=3 {
             let port = free_port();
             let dir = tempfile::tempdir().expect("a temporary folder");
             let config = dir.path().join("parley.toml");
             let text = format!(
                 "[store]\nurl = \"sqlite://{}/parley.db\"\n\n[token]\nsecret = \"{}\"\n\n\
-                 [outbox]\nenabled = false\n\n[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}",
+                 [outbox]\nenabled = false\n\n[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
                 dir.path().display(),
                 common::SECRET,
                 http.replace("{http}", &port.to_string()),
@@ -302,4 +307,63 @@ fn an_empty_listen_serves_no_http() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("http.listen"), "{err}");
+}
+
+/// `parley http key` prints a key and the entry to paste; pasted, the key
+/// is that key's name and role.
+#[test]
+fn a_key_from_parley_http_key_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::cli::parley(dir.path())
+        .args(["http", "key", "--name", "backoffice", "--role", "moderator"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let key = text.lines().next().unwrap();
+    assert!(key.starts_with("pk_") && key.len() >= 40, "{text}");
+    let entry = &text[text.find("[[http.keys]]").expect("the entry")..];
+    assert!(
+        !entry.contains(key),
+        "the entry holds the key itself:\n{entry}"
+    );
+    assert!(
+        entry.contains("name = \"backoffice\"\nrole = \"moderator\"\nhash = \"sha256:"),
+        "{entry}"
+    );
+    let again = common::cli::parley(dir.path())
+        .args(["http", "key", "--name", "backoffice", "--role", "moderator"])
+        .output()
+        .unwrap();
+    assert_ne!(
+        String::from_utf8_lossy(&again.stdout).lines().next(),
+        Some(key),
+        "the same key twice"
+    );
+
+    let served = Served::start_with("listen = []", "listen = [\"127.0.0.1:{http}\"]", entry);
+    let me = served.call(
+        "GET",
+        "/api/v1/me",
+        &[&format!("Authorization: Bearer {key}")],
+        b"",
+    );
+    assert_eq!(me.status, 200, "{}", served.log());
+    assert_eq!(
+        me.json(),
+        json!({ "role": "moderator", "key": "backoffice" })
+    );
+
+    for bad in [
+        ["--name", "Back Office", "--role", "admin"],
+        ["--name", "ok", "--role", "root"],
+    ] {
+        let out = common::cli::parley(dir.path())
+            .args(["http", "key"])
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{bad:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}: a key was printed");
+    }
 }
