@@ -1056,7 +1056,8 @@ mod tests {
             rate_limit_burst: None,
         };
         let shop = KeyHash::of("pk_shop_0123456789abcdef").to_string();
-        let cases: [(fn(&mut Config, &str), &str); 11] = [
+        type Change = fn(&mut Config, &str);
+        let cases: [(Change, &str); 11] = [
             (
                 |c, _| c.http.listen.push("localhost:80".into()),
                 "http.listen[1]",

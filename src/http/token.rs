@@ -203,7 +203,7 @@ mod tests {
             "",
             "ut1",
             "ut1..",
-            &format!("{head}"),
+            head,
             &format!("{token}.x"),
             &format!("ut2{}", &token[3..]),
             &format!("{head}.!!"),
