@@ -10,7 +10,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
-use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
@@ -224,57 +223,6 @@ impl FromRequestParts<AppState> for Caller {
         )?;
         state.limiter.charge(&caller.subject(), rate)?;
         Ok(caller)
-    }
-}
-
-/// `GET /api/v1/me` and the answer to `POST /api/v1/tokens` describe a
-/// caller with this.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Identity {
-    /// `platform`, `moderator`, `admin` or `user`.
-    #[schema(example = "user")]
-    pub role: String,
-    /// The API key's name (not for a user).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The participant's address (a user only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "maria@buyer.example")]
-    pub address: Option<String>,
-    /// The marketplace's own id of the user, when the token names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// The user's display name, when the token names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// When the user token expires, Unix ms (a user only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-}
-
-impl From<&Caller> for Identity {
-    fn from(caller: &Caller) -> Identity {
-        let mut identity = Identity {
-            role: caller.role().to_string(),
-            key: caller.key().map(str::to_string),
-            address: None,
-            user_id: None,
-            display_name: None,
-            expires_at: None,
-        };
-        if let Caller::User {
-            address,
-            user_id,
-            name,
-            expires,
-        } = caller
-        {
-            identity.address = Some(address.clone());
-            identity.user_id = user_id.clone();
-            identity.display_name = name.clone();
-            identity.expires_at = Some(*expires);
-        }
-        identity
     }
 }
 
