@@ -461,6 +461,7 @@ impl Parley {
                  [mail]\nreply_domain = \"reply.bench.test\"\n\
                  [smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"bench.test\"\n\
                  max_connections = 2000\nmax_connections_per_ip = 1000\n\
+                 [http]\nlisten = []\n\
                  [[queues]]\nname = \"desk\"\nintake = [\"{INTAKE}\"]\nstaff = [\"seller@shop.example\"]\n",
                 dir = dir.path().display()
             ),

@@ -15,10 +15,12 @@ use crate::address;
 use crate::tickets::OnClosedReply;
 
 mod hours;
+mod http;
 mod keys;
 mod notify;
 mod relay;
 pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
+pub use http::{ApiKeyConfig, HttpConfig, KeyHash, Role, is_key_name, is_token68};
 pub use notify::{NotifyConfig, fill_url};
 pub use relay::{OutboxConfig, RelayConfig, RelayTls};
 
@@ -39,6 +41,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub outbox: OutboxConfig,
     pub notify: NotifyConfig,
+    pub http: HttpConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     /// Mailboxes the IMAP poller pulls from.
@@ -462,7 +465,9 @@ impl Config {
                 // Lists from the environment: comma-separated.
                 .list_separator(",")
                 .with_list_parse_key("smtp.listen")
-                .with_list_parse_key("smtp.lmtp_listen"),
+                .with_list_parse_key("smtp.lmtp_listen")
+                .with_list_parse_key("http.listen")
+                .with_list_parse_key("http.cors_origins"),
         );
         let merged = builder
             .build()
@@ -525,6 +530,7 @@ impl Config {
         self.relay.validate()?;
         self.outbox.validate()?;
         self.notify.validate()?;
+        self.http.validate()?;
         // A batch takes at most ceil(batch / concurrency) sends in a row,
         // each at most relay.timeout_secs, and is claimed while the batch
         // before it is sent: two batches' time. A lease that ran out
@@ -1037,6 +1043,97 @@ mod tests {
             c.relay.from_address(&c.mail.reply_domain),
             format!("noreply@{}", c.mail.reply_domain)
         );
+    }
+
+    #[test]
+    fn http_values_name_their_key() {
+        let key = |name: &str, hash: &str| ApiKeyConfig {
+            name: name.into(),
+            role: Role::Platform,
+            hash: hash.into(),
+            key_file: PathBuf::new(),
+            rate_limit_per_minute: None,
+            rate_limit_burst: None,
+        };
+        let shop = KeyHash::of("pk_shop_0123456789abcdef").to_string();
+        type Change = fn(&mut Config, &str);
+        let cases: [(Change, &str); 11] = [
+            (
+                |c, _| c.http.listen.push("localhost:80".into()),
+                "http.listen[1]",
+            ),
+            (|c, _| c.http.max_body_bytes = 10, "http.max_body_bytes"),
+            (
+                |c, _| c.http.cors_origins = vec!["https://shop.example/".into()],
+                "http.cors_origins[0]",
+            ),
+            (|c, _| c.http.rate_limit_burst = 0, "http.rate_limit_burst"),
+            (
+                |c, _| c.http.user_token_secs = 7 * 86_400,
+                "http.user_token_secs",
+            ),
+            (
+                |c, _| c.http.keys[0].name = "Shop".into(),
+                "http.keys[0].name",
+            ),
+            (
+                |c, _| c.http.keys[0].hash = "sha256:1234".into(),
+                "http.keys[0].hash",
+            ),
+            (
+                |c, _| c.http.keys[0].key_file = "shop.key".into(),
+                "http.keys[0].hash",
+            ),
+            (
+                |c, _| {
+                    c.http.keys[0].hash.clear();
+                    c.http.keys[0].key_file = "/nonexistent/shop.key".into();
+                },
+                "http.keys[0].key_file",
+            ),
+            (
+                |c, h| {
+                    c.http.keys.push(c.http.keys[0].clone());
+                    c.http.keys[1].hash = h.into();
+                },
+                "http.keys[1].name",
+            ),
+            (
+                |c, _| {
+                    c.http.keys[0].rate_limit_per_minute = Some(10);
+                    c.http.keys[0].rate_limit_burst = Some(0);
+                },
+                "http.keys[0].rate_limit_burst",
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut c = defaults();
+            c.http.keys.push(key("shop", &shop));
+            c.validate().unwrap();
+            change(&mut c, &shop);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, expected, "{e}");
+        }
+        // The same key under two names.
+        let mut c = defaults();
+        c.http.keys = vec![key("shop", &shop), key("other", &shop)];
+        assert_eq!(c.validate().unwrap_err().key, "http.keys[1].hash");
+        // A key file: its key, hashed.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop.key");
+        std::fs::write(&path, "pk_shop_0123456789abcdef\n").unwrap();
+        let mut c = defaults();
+        c.http.keys = vec![ApiKeyConfig {
+            hash: String::new(),
+            key_file: path.clone(),
+            ..key("shop", "")
+        }];
+        c.validate().unwrap();
+        assert_eq!(c.http.keys[0].key_hash("k").unwrap().to_string(), shop);
+        std::fs::write(&path, "short").unwrap();
+        assert_eq!(c.validate().unwrap_err().key, "http.keys[0].key_file");
+        std::fs::write(&path, "a key with spaces in it").unwrap();
+        assert_eq!(c.validate().unwrap_err().key, "http.keys[0].key_file");
     }
 
     #[test]

@@ -3,9 +3,13 @@
 //! Data flows one way (see `docs/flow.md`):
 //!
 //! ```text
-//! adapters (parley ingest, SMTP/LMTP, IMAP) ─► intake ─► store ─► outbox
+//! adapters (parley ingest, SMTP/LMTP, IMAP, HTTP) ─► intake ─► store ─► outbox
 //! ```
 //!
+//! - [`http`] is the HTTP door (an adapter too): the JSON API under
+//!   `/api/v1` for the marketplace (API keys with roles, user tokens,
+//!   `application/problem+json` errors, limits, the OpenAPI document);
+//!   handlers authorise and call the same functions the CLI calls.
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
@@ -46,6 +50,7 @@ pub mod address;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod imap;
 pub mod intake;
 pub mod moderation;

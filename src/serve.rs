@@ -1,19 +1,22 @@
 //! `parley serve`: the daemon. Runs the enabled components in one tokio
-//! runtime — the SMTP and LMTP listeners, the IMAP poller and the outbox
-//! worker — and stops cleanly on SIGTERM or SIGINT: listeners close, idle
-//! sessions are answered 421, sessions in the middle of a message get
-//! `smtp.shutdown_grace_secs` to finish, the outbox worker finishes the
+//! runtime — the SMTP and LMTP listeners, the HTTP listener, the IMAP
+//! poller and the outbox worker — and stops cleanly on SIGTERM or SIGINT:
+//! listeners close, idle sessions are answered 421, sessions in the middle
+//! of a message get `smtp.shutdown_grace_secs` to finish, HTTP requests in
+//! flight get `http.shutdown_grace_secs`, the outbox worker finishes the
 //! sends in flight and releases the rest of its batch, and the process
 //! exits 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
 use crate::error::Failure;
+use crate::http;
 use crate::intake::Intake;
 use crate::outbox::transport::Transport;
 use crate::outbox::worker::Worker;
@@ -54,10 +57,15 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             listeners.push((bind(addr, &key).await?, protocol));
         }
     }
-    if listeners.is_empty() && config.imap.is_empty() {
+    let mut http_listeners = Vec::new();
+    for (i, addr) in config.http.listen.iter().enumerate() {
+        http_listeners.push(bind(addr, &format!("http.listen[{i}]")).await?);
+    }
+    if listeners.is_empty() && http_listeners.is_empty() && config.imap.is_empty() {
         return Err(ConfigError::new(
             "smtp.listen",
-            "nothing to serve: smtp.listen and smtp.lmtp_listen are empty and no [[imap]] mailbox is set",
+            "nothing to serve: smtp.listen, smtp.lmtp_listen and http.listen are empty and \
+             no [[imap]] mailbox is set",
         )
         .into());
     }
@@ -79,6 +87,21 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             tracing::info!(%addr, protocol = ?protocol, tls = server.settings().tls.is_some(), "listening");
         }
         tasks.spawn(server.clone().listen(listener, protocol));
+    }
+    if !http_listeners.is_empty() {
+        let router = http::router(http::AppState::new(&config, &secret, intake.clone())?);
+        let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+        for listener in http_listeners {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, protocol = "http", keys = config.http.keys.len(), "listening");
+            }
+            tasks.spawn(http::serve(
+                listener,
+                router.clone(),
+                stopped.clone(),
+                grace,
+            ));
+        }
     }
     tracing::info!(
         store = %crate::config::redact_url_password(&config.store.url),

@@ -201,6 +201,9 @@ reply_domain = "{REPLY_DOMAIN}"
 listen = ["127.0.0.1:{port}"]
 hostname = "mx.test"
 
+[http]
+listen = ["127.0.0.1:0"]
+
 [[queues]]
 name = "desk"
 intake = ["{DESK}"]
@@ -440,7 +443,8 @@ fn serve_on_defaults(cwd: &Path) -> Server {
         let mut command = parley(cwd);
         command
             .arg("serve")
-            .env("PARLEY__SMTP__LISTEN", format!("127.0.0.1:{port}"));
+            .env("PARLEY__SMTP__LISTEN", format!("127.0.0.1:{port}"))
+            .env("PARLEY__HTTP__LISTEN", "127.0.0.1:0");
         let log = cwd.join(format!("serve-{attempt}.log"));
         match Server::start(command, port, log) {
             Ok(started) => return started,

@@ -309,7 +309,8 @@ async fn serve_and_ingests_at_once_after_an_upgrade() {
         let key = point_at(
             &cli,
             &url,
-            "[smtp]\nlisten = [\"127.0.0.1:0\"]\n\n[outbox]\nenabled = false\n",
+            "[smtp]\nlisten = [\"127.0.0.1:0\"]\n\n[http]\nlisten = [\"127.0.0.1:0\"]\n\n\
+             [outbox]\nenabled = false\n",
         );
         std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
         older_store(&backend, &url).await;

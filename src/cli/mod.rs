@@ -1,6 +1,7 @@
 //! The command line. `main` calls [`main`]; each command loads the config,
 //! opens the store and calls into intake or the store.
 
+mod http;
 mod mail;
 mod moderation;
 mod outbox;
@@ -39,8 +40,9 @@ enum Command {
     /// Validate the configuration and print it, secrets redacted.
     /// Exit 0 when valid, 2 when not.
     Check,
-    /// Run the daemon: the SMTP and LMTP listeners from [smtp], the IMAP
-    /// poller, the outbox worker sending notifications to [relay]. Creates
+    /// Run the daemon: the SMTP and LMTP listeners from [smtp], the HTTP
+    /// API from [http], the IMAP poller, the outbox worker sending
+    /// notifications to [relay]. Creates
     /// the store and the key file when missing, applies migrations at
     /// start; stops cleanly on SIGTERM or SIGINT (exit 0).
     Serve,
@@ -96,6 +98,9 @@ enum Command {
     /// moderators' decisions), score a message with it.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The HTTP API: make API keys.
+    #[command(subcommand)]
+    Http(http::HttpCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -163,6 +168,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Check = cli.command {
         return check(cli.config);
     }
+    if let Command::Http(command) = cli.command {
+        return http::run(command);
+    }
     if let Command::Policy(command) = &cli.command
         && !command.needs_store()
     {
@@ -181,7 +189,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     let app = App::open(config, setup).await?;
     match cli.command {
-        Command::Check | Command::Serve => unreachable!("handled above"),
+        Command::Check | Command::Serve | Command::Http(_) => unreachable!("handled above"),
         Command::Policy(command) => policy::run_with_store(&app, command).await,
         Command::Migrate => {
             println!(

@@ -200,6 +200,7 @@ impl Site {
         let smtp_port = free_port();
         let extra = format!(
             "[smtp]\nlisten = [\"127.0.0.1:{}\"]\nhostname = \"mx.test\"\n\n\
+             [http]\nlisten = [\"127.0.0.1:0\"]\n\n\
              [relay]\nhost = \"127.0.0.1\"\nport = {relay_port}\ntimeout_secs = 5\n\n\
              [outbox]\nlease_secs = 60\npoll_interval_ms = 100\n\
              first_retry_secs = 1\nmax_retry_secs = 1\n\n\

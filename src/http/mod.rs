@@ -1,0 +1,214 @@
+//! The HTTP door: the JSON API under `/api/v1` that the marketplace's
+//! backend and its pages call, served by `parley serve` (`[http]`).
+//!
+//! HTTP is one more door, like SMTP and IMAP: a handler parses the
+//! request and authorises the caller, then calls the same intake, ticket
+//! and moderation functions the CLI calls, and renders the result. It
+//! decides nothing of its own.
+//!
+//! - [`router`] builds the whole door for a state (tests call it with
+//!   `tower::ServiceExt::oneshot`); [`serve`] runs it on a listener until
+//!   `parley serve` stops.
+//! - [`api`] holds the endpoints, one file per resource, each documented
+//!   with `#[utoipa::path]` and registered with `routes!` (so a route
+//!   cannot be served without being in the OpenAPI document, [`openapi`]).
+//! - [`auth`] says who calls ([`auth::Caller`]: an API key's role, or a
+//!   user token's participant, [`token`]) and charges its rate limit
+//!   ([`limit`]).
+//! - [`error`] is the one error type ([`error::Problem`]), rendered as
+//!   `application/problem+json`; [`extract`] wraps axum's extractors so
+//!   that their rejections are problems too.
+//!
+//! docs/http.md describes the door for its users.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod limit;
+pub mod openapi;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::{Config, ConfigError};
+use crate::intake::Intake;
+use crate::store::Store;
+use error::{Kind, Problem};
+
+/// What every handler can reach, cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+/// The state behind [`AppState`].
+pub struct Shared {
+    /// The same intake (and through it the store) as the other doors.
+    pub intake: Arc<Intake>,
+    /// The configuration `parley serve` runs with.
+    pub config: Arc<Config>,
+    /// The API keys and the user-token key.
+    pub auth: auth::Authenticator,
+    /// The rate-limit buckets of every caller.
+    pub limiter: limit::RateLimiter,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl AppState {
+    /// The state for `config`, with the token key `secret` and the intake
+    /// the other doors use. Fails when a key's `key_file` cannot be read.
+    pub fn new(
+        config: &Config,
+        secret: &[u8],
+        intake: Arc<Intake>,
+    ) -> Result<AppState, ConfigError> {
+        Ok(AppState {
+            shared: Arc::new(Shared {
+                auth: auth::Authenticator::new(&config.http, secret)?,
+                intake,
+                config: Arc::new(config.clone()),
+                limiter: limit::RateLimiter::default(),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.intake.store()
+    }
+}
+
+/// The headers a page of another origin may send (CORS): credentials, the
+/// body's type, the key that makes a POST safe to retry, and where an
+/// event stream resumes.
+const CORS_REQUEST_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "last-event-id",
+];
+/// How long a browser may cache a preflight's answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The whole door: every endpoint of [`api`] inside the door's layers
+/// ([`layered`]).
+pub fn router(state: AppState) -> Router {
+    layered(api::routes().into(), state)
+}
+
+/// `routes` with problems for unknown paths and methods, and the layers
+/// (outermost first): a panic becomes a 500 problem, CORS (so that the
+/// pages of allowed origins can read errors too), the body limit. Tests
+/// wrap routes of their own in it to see what the layers make of a panic
+/// or a failing store.
+pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    let limit = state.config.http.max_body_bytes;
+    let mut router = routes
+        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                Kind::MethodNotAllowed,
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            limit::body_limit,
+        ))
+        .layer(DefaultBodyLimit::max(limit));
+    if let Some(cors) = cors(&state.config.http.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+/// CORS for `origins` only; `None` when there are none (then no answer
+/// carries CORS headers and browsers keep other origins out).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers(CORS_REQUEST_HEADERS.map(HeaderName::from_static))
+            .expose_headers([
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+                header::LOCATION,
+            ])
+            .max_age(CORS_MAX_AGE),
+    )
+}
+
+/// A handler that panicked: a 500 problem (the panic is logged, the
+/// caller learns nothing of it).
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    Problem::internal(&format_args!("handler panicked: {message}")).into_response()
+}
+
+/// Serves `router` on `listener` until `stopped` turns true: then the
+/// listener closes, idle connections are closed, and requests in flight
+/// get `grace` to finish before their connections are dropped.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let addr = listener.local_addr().ok();
+    let mut signal = stopped.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    let deadline = async {
+        let _ = stopped.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => {
+            if let Err(e) = result {
+                tracing::error!(addr = ?addr, error = %e, "HTTP listener failed");
+            }
+        }
+        () = deadline => {
+            tracing::warn!(addr = ?addr, grace = ?grace, "HTTP requests still in flight after the grace period: dropped");
+        }
+    }
+}
