@@ -28,11 +28,12 @@
 //! - [`store`] is the one storage trait with SQLite and PostgreSQL
 //!   implementations; a message, its ticket change, its audit entry and its
 //!   notification rows commit in one transaction.
-//! - [`outbox`] mints reply tokens and Message-IDs for notification rows,
-//!   composes each notification and runs the worker of `parley serve` that
-//!   claims due rows, sends them through the relay (with none configured,
-//!   into a local Maildir) and retries.
-//! - [`token`] signs and verifies the reply tokens in reply addresses.
+//! - [`outbox`] composes each notification and runs the worker of
+//!   `parley serve` that claims due rows, sends them through the relay
+//!   (with none configured, into a local Maildir) and retries.
+//! - [`token`] signs and verifies the reply tokens in reply addresses;
+//!   [`token::Minter`] mints them and our Message-IDs for notification rows
+//!   (below the store, which mints inside its transactions).
 //! - [`config`] loads the layered, validated configuration; [`address`]
 //!   says what an email address is to parley; [`setup`] opens the store and
 //!   the key, which only `serve` and `migrate` may create.

@@ -7,13 +7,13 @@ mod common;
 
 use common::*;
 use parley::config::QueueConfig;
-use parley::outbox::Minter;
 use parley::store::{
     Approval, Assign, Assignment, AutoReplies, Direction, Moderate, Moderation, NewAttachment,
     NewParticipant, NewRaw, NewTicket, PolicyRecord, Post, Posted, Ruling, Store, StoreError,
     Target, TicketFilter,
 };
 use parley::tickets::{Role, Status};
+use parley::token::Minter;
 use parley::token::ReplyToken;
 use serde_json::json;
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::outbox::Minter;
 use crate::store::{Post, Posted, Store, StoreError};
+use crate::token::Minter;
 
 type Reply = oneshot::Sender<Result<Posted, StoreError>>;
 

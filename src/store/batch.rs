@@ -24,8 +24,8 @@ use super::{
     ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewAttachment, Post, Posted, StoreError, Target,
     now_ms,
 };
-use crate::outbox::Minter;
 use crate::tickets::{self, Role, Status};
+use crate::token::Minter;
 
 /// Statements run as one unit: on SQLite one call, elsewhere one by one.
 pub(super) struct Script<'a, DB: Database> {

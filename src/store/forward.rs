@@ -10,8 +10,8 @@ use super::assign::{Known, known};
 use super::outbox::{NewNotification, write_notification};
 use super::sql::{Backend, SqlStore, audit, get};
 use super::{Forward, Forwarding, StoreError, TRANSCRIPT, now_ms};
-use crate::outbox::Minter;
 use crate::tickets::Role;
+use crate::token::Minter;
 
 /// See [`super::Store::forward`].
 pub(super) async fn forward<DB>(

@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::config::{QueueConfig, StoreConfig};
-use crate::outbox::Minter;
 use crate::tickets::{Role, Status};
+use crate::token::Minter;
 
 pub use moderation::REJECTED_NOTICE;
 pub use outbox::{OutboxRow, OutboxState};

@@ -9,8 +9,8 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::outbox::{NewNotification, write_notification};
 use super::sql::{Backend, SqlStore, audit, get, move_status};
 use super::{Moderate, Moderation, NEW_MESSAGE, Ruling, StoreError, now_ms};
-use crate::outbox::Minter;
 use crate::tickets::{self, Role};
+use crate::token::Minter;
 
 /// The outbox kind of the notice to an author whose message was rejected.
 pub const REJECTED_NOTICE: &str = "moderation_rejected";

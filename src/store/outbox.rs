@@ -13,7 +13,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::StoreError;
 use super::sql::{Backend, SqlStore, get};
-use crate::outbox::Minter;
+use crate::token::Minter;
 
 /// Where a notification row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

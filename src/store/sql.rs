@@ -16,9 +16,9 @@ use super::{
 };
 use crate::address;
 use crate::config::QueueConfig;
-use crate::outbox::Minter;
 use crate::store::Direction;
 use crate::tickets::{Role, Status};
+use crate::token::Minter;
 
 /// Statement results and rows of a query, as they come.
 pub type ResultStream<'c, DB> = futures_util::stream::BoxStream<
