@@ -163,7 +163,7 @@ async fn outbox_lifecycle_on_every_backend() {
     on_every_backend!(lifecycle);
 }
 
-/// A round's sent rows recorded together: each with its own reply, in
+/// A batch's sent rows recorded together: each with its own reply, in
 /// order; a row no longer pending (failed meanwhile) left as it was and
 /// not named; nothing for nothing.
 async fn sent_many(env: &TestEnv) {
@@ -313,7 +313,7 @@ async fn throttles_on_every_backend() {
     on_every_backend!(throttles);
 }
 
-/// The sifting of a claimed round: same ticket → one carrier; the ticket
+/// The sifting of a claimed batch: same ticket → one carrier; the ticket
 /// window and the hourly cap postpone, nothing is dropped.
 async fn sifting(env: &TestEnv) {
     let store = env.store();
@@ -424,9 +424,9 @@ async fn thread_ids(env: &TestEnv) {
     assert!(store.thread_ids(&to_agent, 10).await.unwrap().is_empty());
 }
 
-/// A round's reads, four queries for all its rows, give what the reads
+/// A batch's reads, four queries for all its rows, give what the reads
 /// row by row give: tickets, participants, messages, References.
-async fn round_reads(env: &TestEnv) {
+async fn batch_reads(env: &TestEnv) {
     let store = env.store();
     let lamp = env.open_ticket(MARIA, "Lamp").await;
     env.open_ticket(BOB, "Chair").await;
@@ -445,7 +445,7 @@ async fn round_reads(env: &TestEnv) {
     // a time, and the order of equals may differ between the two).
     {
         let limit = 10;
-        let reads = store.round_reads(&rows, limit).await.unwrap();
+        let reads = store.batch_reads(&rows, limit).await.unwrap();
         for row in &rows {
             let mut want = store.thread_ids(row, limit).await.unwrap();
             let mut got = reads.thread_ids[&row.id].clone();
@@ -477,12 +477,12 @@ async fn round_reads(env: &TestEnv) {
             .count();
         assert!(named >= 3, "{:#?}", reads.thread_ids);
     }
-    assert!(store.round_reads(&[], 10).await.unwrap().tickets.is_empty());
+    assert!(store.batch_reads(&[], 10).await.unwrap().tickets.is_empty());
 }
 
 #[tokio::test]
-async fn round_reads_on_every_backend() {
-    on_every_backend!(round_reads);
+async fn batch_reads_on_every_backend() {
+    on_every_backend!(batch_reads);
 }
 
 #[tokio::test]

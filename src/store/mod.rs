@@ -10,11 +10,11 @@
 
 mod assign;
 mod batch;
+mod batch_reads;
 mod forward;
 mod moderation;
 mod outbox;
 mod postgres;
-mod round;
 mod sql;
 mod sqlite;
 mod throttle;
@@ -26,9 +26,9 @@ use crate::config::{QueueConfig, StoreConfig};
 use crate::tickets::{Role, Status};
 use crate::token::Minter;
 
+pub use batch_reads::BatchReads;
 pub use moderation::REJECTED_NOTICE;
 pub use outbox::{OutboxRow, OutboxState};
-pub use round::RoundReads;
 pub use sql::SqlStore;
 
 /// How a raw message reached parley.
@@ -819,11 +819,11 @@ pub trait Store: Send + Sync {
     /// their tickets, those tickets' participants, the messages they
     /// announce and, per row, what [`Store::thread_ids`] gives for it with
     /// `references` as the limit.
-    async fn round_reads(
+    async fn batch_reads(
         &self,
         rows: &[OutboxRow],
         references: i64,
-    ) -> Result<RoundReads, StoreError>;
+    ) -> Result<BatchReads, StoreError>;
     /// The last `limit` Message-IDs the notification `row` may name in
     /// In-Reply-To and References, oldest first: those of the mail its
     /// recipient wrote on the ticket and those issued to its recipient (its

@@ -345,7 +345,7 @@ where
         // The recipient's own mail (its author is the recipient) and the
         // IDs issued to the recipient: a notification names nothing of the
         // other side's, whose Message-IDs name their mail host and whose
-        // issued IDs carry their token. `read_round` picks the same.
+        // issued IDs carry their token. `read_batch` picks the same.
         let rows = sqlx::query(
             "SELECT message_id, created_at FROM ( \
                SELECT message_id, created_at FROM messages \

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use super::batch_reads::BatchReads;
 use super::outbox::{OutboxRow, OutboxState};
-use super::round::RoundReads;
 use super::{
     Assign, Assignment, AttachmentInfo, AuditEntry, Bounced, Forward, Forwarding, ImapCursor,
     Message, Moderate, Moderation, NewRaw, Notification, Participant, Post, Posted, Quarantined,
@@ -725,12 +725,12 @@ where
         self.settle_coalesced_rows(carrier).await
     }
 
-    async fn round_reads(
+    async fn batch_reads(
         &self,
         rows: &[OutboxRow],
         references: i64,
-    ) -> Result<RoundReads, StoreError> {
-        self.read_round(rows, references).await
+    ) -> Result<BatchReads, StoreError> {
+        self.read_batch(rows, references).await
     }
 
     async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {

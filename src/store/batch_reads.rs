@@ -1,4 +1,4 @@
-//! What one round of the outbox worker reads, in four queries on one
+//! What one batch of the outbox worker reads, in four queries on one
 //! connection: the rows' tickets, their participants, the messages the
 //! rows announce, and the Message-IDs their References may name.
 //!
@@ -18,9 +18,9 @@ use super::sql::{
 };
 use super::{Message, Participant, StoreError, Ticket};
 
-/// What a round of rows needs to be composed.
+/// What a batch of rows needs to be composed.
 #[derive(Debug, Clone, Default)]
-pub struct RoundReads {
+pub struct BatchReads {
     /// By number.
     pub tickets: HashMap<i64, Ticket>,
     /// By ticket, in id order.
@@ -42,13 +42,13 @@ where
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// See [`super::Store::round_reads`].
-    pub(super) async fn read_round(
+    /// See [`super::Store::batch_reads`].
+    pub(super) async fn read_batch(
         &self,
         rows: &[OutboxRow],
         references: i64,
-    ) -> Result<RoundReads, StoreError> {
-        let mut reads = RoundReads::default();
+    ) -> Result<BatchReads, StoreError> {
+        let mut reads = BatchReads::default();
         if rows.is_empty() {
             return Ok(reads);
         }
