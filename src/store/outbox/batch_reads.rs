@@ -10,13 +10,12 @@ use std::collections::HashMap;
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::batch::{Script, push_list};
-use super::outbox::OutboxRow;
-use super::sql::{
-    Backend, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, SqlStore, TICKET_COLUMNS, get, message_of,
-    participant_of, ticket_of,
+use super::OutboxRow;
+use crate::store::sql::{
+    Backend, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, Script, SqlStore, TICKET_COLUMNS, get,
+    message_of, participant_of, push_list, ticket_of,
 };
-use super::{Message, Participant, StoreError, Ticket};
+use crate::store::{Message, Participant, StoreError, Ticket};
 
 /// What a batch of rows needs to be composed.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +26,7 @@ pub struct BatchReads {
     pub participants: HashMap<i64, Vec<Participant>>,
     /// By id.
     pub messages: HashMap<i64, Message>,
-    /// By outbox row id: what [`super::Store::thread_ids`] gives for it.
+    /// By outbox row id: what [`super::OutboxStore::thread_ids`] gives for it.
     pub thread_ids: HashMap<i64, Vec<String>>,
 }
 
@@ -37,12 +36,15 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// See [`super::Store::batch_reads`].
+    /// See [`super::OutboxStore::batch_reads`].
     pub(super) async fn read_batch(
         &self,
         rows: &[OutboxRow],

@@ -12,88 +12,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
-use sqlx::{
-    ColumnIndex, Database, Decode, Either, Encode, Executor, IntoArguments, Pool, QueryBuilder,
-    Row, Type,
-};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::sql::{Backend, SqlStore};
-use super::{
-    ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewAttachment, Post, Posted, StoreError, Target,
-    now_ms,
-};
+use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
+use crate::store::sql::{Backend, Script, SqlStore, push_list};
+use crate::store::{ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewRaw, StoreError, now_ms};
 use crate::tickets::{self, Role, Status};
 use crate::token::Minter;
-
-/// Statements run as one unit: on SQLite one call, elsewhere one by one.
-pub(super) struct Script<'a, DB: Database> {
-    parts: Vec<QueryBuilder<'a, DB>>,
-    statements: usize,
-}
-
-impl<'a, DB> Script<'a, DB>
-where
-    DB: Backend,
-    DB::Arguments<'a>: Default,
-{
-    pub(super) fn new() -> Self {
-        Script {
-            parts: Vec::new(),
-            statements: 0,
-        }
-    }
-
-    /// Starts a statement; returns its builder and its index in the script.
-    pub(super) fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
-        match self.parts.last_mut() {
-            Some(part) if DB::MULTI_STATEMENT => {
-                part.push(";\n").push(sql);
-            }
-            _ => self.parts.push(QueryBuilder::new(sql)),
-        }
-        self.statements += 1;
-        (
-            self.parts.last_mut().expect("just pushed"),
-            self.statements - 1,
-        )
-    }
-
-    /// Runs the script; returns the rows of each statement by its index.
-    pub(super) async fn run(
-        mut self,
-        conn: &mut DB::Connection,
-    ) -> Result<Vec<Vec<DB::Row>>, StoreError> {
-        let mut groups: Vec<Vec<DB::Row>> = vec![Vec::new()];
-        for part in &mut self.parts {
-            let mut stream = DB::fetch_many(&mut *conn, part);
-            while let Some(item) = stream.try_next().await? {
-                match item {
-                    Either::Right(row) => groups.last_mut().expect("one group").push(row),
-                    Either::Left(_) => groups.push(Vec::new()),
-                }
-            }
-        }
-        groups.truncate(self.statements);
-        groups.resize_with(self.statements, Vec::new);
-        Ok(groups)
-    }
-}
-
-/// Pushes `(a, b, c)` for a list of binds.
-pub(super) fn push_list<'a, DB, T>(q: &mut QueryBuilder<'a, DB>, items: impl IntoIterator<Item = T>)
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-{
-    q.push("(");
-    let mut sep = q.separated(", ");
-    for item in items {
-        sep.push_bind(item);
-    }
-    sep.push_unseparated(")");
-}
 
 /// A connection inside an explicit transaction. If it is dropped before
 /// COMMIT or ROLLBACK went through (an error, a cancelled future), the
@@ -122,7 +48,7 @@ struct State {
     messages: HashSet<(i64, String)>,
     origins: HashMap<(i64, String), i64>,
     /// ticket → when its latest `after_hours` row was created: the window
-    /// of [`super::AfterHours`] is measured from it.
+    /// of [`super::post::AfterHours`] is measured from it.
     last_after_hours: HashMap<i64, i64>,
     ticket_ids: Vec<i64>,
     participant_ids: Vec<i64>,
@@ -132,9 +58,9 @@ struct State {
 /// Rows to write, planned in memory.
 #[derive(Default)]
 struct Rows<'a> {
-    raws: Vec<&'a super::NewRaw>,
-    tickets: Vec<(i64, &'a super::NewTicket)>,
-    participants: Vec<(i64, i64, &'a super::NewParticipant)>,
+    raws: Vec<&'a NewRaw>,
+    tickets: Vec<(i64, &'a NewTicket)>,
+    participants: Vec<(i64, i64, &'a NewParticipant)>,
     /// (id, post, ticket, author)
     messages: Vec<(i64, &'a Post, i64, Option<i64>)>,
     /// ticket → final status
@@ -182,11 +108,12 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
     /// Writes `posts` in one transaction on a connection of `pool`.
