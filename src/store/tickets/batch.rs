@@ -318,13 +318,30 @@ where
         Ok(state)
     }
 
-    /// Writes the planned rows and commits.
+    /// Writes the planned rows and commits: one script, a statement per
+    /// table (in the order the foreign keys need), then COMMIT; the ids of
+    /// the outbox rows written, by message.
     async fn write_rows(
         conn: &mut DB::Connection,
         rows: &Rows<'_>,
         now: i64,
     ) -> Result<Written, StoreError> {
         let mut script = Script::<DB>::new();
+        Self::insert_raws(&mut script, rows, now);
+        Self::insert_tickets(&mut script, rows, now);
+        Self::insert_messages(&mut script, rows, now);
+        Self::insert_attachments(&mut script, rows, now);
+        Self::update_statuses(&mut script, rows, now);
+        let outbox_at = Self::insert_outbox(&mut script, rows, now);
+        Self::insert_issued(&mut script, rows, now);
+        Self::insert_audit(&mut script, rows, now);
+        script.statement("COMMIT");
+        let groups = script.run(conn).await?;
+        outbox_ids(outbox_at.map_or(&[][..], |i| groups[i].as_slice()))
+    }
+
+    /// The raw mails, once per sha256 (a copy stored before is kept).
+    fn insert_raws<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.raws.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) ",
@@ -339,6 +356,10 @@ where
             });
             q.push(" ON CONFLICT (sha256) DO NOTHING");
         }
+    }
+
+    /// The new tickets and their first participants.
+    fn insert_tickets<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.tickets.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, auction_ref, \
@@ -371,6 +392,10 @@ where
                     .push_bind(now);
             });
         }
+    }
+
+    /// The messages, each pointing at its raw mail by sha256.
+    fn insert_messages<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.messages.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
@@ -405,6 +430,10 @@ where
                     .push_bind(if post.policy.held { "held" } else { "none" });
             });
         }
+    }
+
+    /// The attachments' contents (once per sha256) and each message's links to them.
+    fn insert_attachments<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         let contents: Vec<&(String, Vec<u8>)> = rows
             .messages
             .iter()
@@ -443,6 +472,10 @@ where
                     .push_bind(a.flags.join(" "));
             });
         }
+    }
+
+    /// The tickets' new statuses and times, one statement for all.
+    fn update_statuses<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.updates.is_empty() {
             let (q, _) = script.statement("UPDATE tickets SET updated_at = ");
             q.push_bind(now).push(", status = v.column2 FROM (");
@@ -456,24 +489,37 @@ where
             });
             q.push(") AS v WHERE tickets.number = v.column1");
         }
-        let mut outbox_at = None;
-        if !rows.outbox.is_empty() {
-            let (q, i) = script.statement(
-                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
-            );
-            q.push_values(&rows.outbox, |mut b, row| {
-                b.push_bind(row.ticket)
-                    .push_bind(row.message)
-                    .push_bind(row.participant)
-                    .push_bind(row.recipient.as_str())
-                    .push_bind(row.token.as_str())
-                    .push_bind(row.message_id.as_str())
-                    .push_bind(row.kind)
-                    .push_bind(row.created_at.unwrap_or(now));
-            });
-            q.push(" RETURNING id, message");
-            outbox_at = Some(i);
+    }
+
+    /// The notification rows; the index of their statement, whose rows are
+    /// their ids (none when there are none).
+    fn insert_outbox<'a>(
+        script: &mut Script<'a, DB>,
+        rows: &'a Rows<'_>,
+        now: i64,
+    ) -> Option<usize> {
+        if rows.outbox.is_empty() {
+            return None;
         }
+        let (q, i) = script.statement(
+            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
+        );
+        q.push_values(&rows.outbox, |mut b, row| {
+            b.push_bind(row.ticket)
+                .push_bind(row.message)
+                .push_bind(row.participant)
+                .push_bind(row.recipient.as_str())
+                .push_bind(row.token.as_str())
+                .push_bind(row.message_id.as_str())
+                .push_bind(row.kind)
+                .push_bind(row.created_at.unwrap_or(now));
+        });
+        q.push(" RETURNING id, message");
+        Some(i)
+    }
+
+    /// The Message-IDs issued: the notifications' and those of outbound messages.
+    fn insert_issued<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.issued.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) ",
@@ -485,6 +531,10 @@ where
                     .push_bind(now);
             });
         }
+    }
+
+    /// The audit entries.
+    fn insert_audit<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.audit.is_empty() {
             let (q, _) = script
                 .statement("INSERT INTO audit_log (at, actor, action, ticket, message, detail) ");
@@ -500,20 +550,25 @@ where
                 },
             );
         }
-        script.statement("COMMIT");
-        let groups = script.run(conn).await?;
-        let mut written = Written::new();
-        if let Some(i) = outbox_at {
-            for row in &groups[i] {
-                let message: i64 = row.try_get("message")?;
-                written.entry(message).or_default().push(row.try_get("id")?);
-            }
-            for ids in written.values_mut() {
-                ids.sort_unstable();
-            }
-        }
-        Ok(written)
     }
+}
+
+/// The outbox ids the database assigned (the rows of the outbox INSERT),
+/// by message, each message's in order.
+fn outbox_ids<R: Row>(inserted: &[R]) -> Result<Written, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let mut written = Written::new();
+    for row in inserted {
+        let message: i64 = row.try_get("message")?;
+        written.entry(message).or_default().push(row.try_get("id")?);
+    }
+    for ids in written.values_mut() {
+        ids.sort_unstable();
+    }
+    Ok(written)
 }
 
 impl Rows<'_> {
