@@ -439,3 +439,50 @@ where
     }
     sep.push_unseparated(")");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every where-clause that names the sqlx bounds, with the item it
+    /// belongs to: (file, the line before `where`, the clause).
+    fn bound_lists(dir: &Path, found: &mut Vec<(String, String, String)>) {
+        for entry in std::fs::read_dir(dir).expect("src/store") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                bound_lists(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            let mut rest = text.as_str();
+            // Split so that this line is not found itself.
+            let needle = concat!("for<'c> &'c mut DB::", "Connection: Executor");
+            while let Some(at) = rest.find(needle) {
+                let start = rest[..at].rfind("\nwhere\n").expect("in a where-clause");
+                let end = at + rest[at..].find("\n{").expect("closed");
+                let header = rest[..start].lines().last().unwrap_or("").to_string();
+                let clause = rest[start + "\nwhere\n".len()..end].to_string();
+                found.push((path.display().to_string(), header, clause));
+                rest = &rest[end..];
+            }
+        }
+    }
+
+    /// The sqlx bounds are one list, on impl blocks only: a new concern
+    /// copies it onto its impl, never a shorter list onto a function.
+    #[test]
+    fn the_sqlx_bounds_are_one_list_on_impl_blocks() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+        let mut found = Vec::new();
+        bound_lists(&dir, &mut found);
+        assert!(found.len() >= 6, "one per concern at least: {found:?}");
+        let (_, _, first) = &found[0];
+        for (file, header, clause) in &found {
+            assert!(
+                header.starts_with("impl<DB>"),
+                "{file}: the bounds belong on an impl block, not on {header:?}"
+            );
+            assert_eq!(clause, first, "{file}: the bounds differ from the others");
+        }
+    }
+}
