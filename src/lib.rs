@@ -25,9 +25,11 @@
 //! - [`tickets`] holds the domain rules: statuses, roles, transitions;
 //!   [`moderation`] what the other party sees of a message and what a
 //!   moderator's decision on a held one does.
-//! - [`store`] is the one storage trait with SQLite and PostgreSQL
-//!   implementations; a message, its ticket change, its audit entry and its
-//!   notification rows commit in one transaction.
+//! - [`store`] is the storage: one trait per concern (tickets, moderation,
+//!   mail, outbox, IMAP cursors), each a file with its SQL, summed up in
+//!   [`store::Store`]; one implementation for SQLite and PostgreSQL. A
+//!   message, its ticket change, its audit entry and its notification rows
+//!   commit in one transaction.
 //! - [`outbox`] composes each notification and runs the worker of
 //!   `parley serve` that claims due rows, sends them through the relay
 //!   (with none configured, into a local Maildir) and retries.
