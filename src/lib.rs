@@ -31,14 +31,17 @@
 //!   moderator's decision on a held one does; [`access`] who may see
 //!   which conversation and message (moderators, the marketplace, a
 //!   person), for every door.
-//! - [`store`] is the one storage trait with SQLite and PostgreSQL
-//!   implementations; a message, its ticket change, its audit entry and its
-//!   notification rows commit in one transaction.
-//! - [`outbox`] mints reply tokens and Message-IDs for notification rows,
-//!   composes each notification and runs the worker of `parley serve` that
-//!   claims due rows, sends them through the relay (with none configured,
-//!   into a local Maildir) and retries.
-//! - [`token`] signs and verifies the reply tokens in reply addresses.
+//! - [`store`] is the storage: one trait per concern (tickets, moderation,
+//!   mail, outbox, IMAP cursors), each a file with its SQL, summed up in
+//!   [`store::Store`]; one implementation for SQLite and PostgreSQL. A
+//!   message, its ticket change, its audit entry and its notification rows
+//!   commit in one transaction.
+//! - [`outbox`] composes each notification and runs the worker of
+//!   `parley serve` that claims due rows, sends them through the relay
+//!   (with none configured, into a local Maildir) and retries.
+//! - [`token`] signs and verifies the reply tokens in reply addresses;
+//!   [`token::Minter`] mints them and our Message-IDs for notification rows
+//!   (below the store, which mints inside its transactions).
 //! - [`config`] loads the layered, validated configuration; [`address`]
 //!   says what an email address is to parley; [`setup`] opens the store and
 //!   the key, which only `serve` and `migrate` may create.

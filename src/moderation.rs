@@ -3,7 +3,7 @@
 //!
 //! Pure rules over stored messages, as [`crate::tickets`] is for statuses:
 //! the CLI decides with them (and the notification composer shows with
-//! them), the store records ([`crate::store::Store::moderate`]).
+//! them), the store records ([`crate::store::ModerationStore::moderate`]).
 //!
 //! - What the other party sees ([`visible_text`]): the text with the spans
 //!   of `redact` rules masked, also after a moderator's plain approval; a

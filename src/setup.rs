@@ -12,7 +12,7 @@
 //!
 //! Both kinds apply pending migrations to a store that exists (a new
 //! binary's first command upgrades it, whichever that is); the store
-//! serialises migrations between processes ([`crate::store::Store::migrate`]).
+//! serialises migrations between processes ([`crate::store::SchemaStore::migrate`]).
 
 use std::sync::Arc;
 

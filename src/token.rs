@@ -26,8 +26,12 @@
 //! Its HMAC covers its own label (`parley/bounce/v1`) and its own version
 //! byte, so a reply token never verifies as a bounce token nor the reverse.
 
+mod mint;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+pub use mint::Minter;
 
 /// Bytes of the HMAC kept in a token: 96 bits, above the 80-bit floor.
 const MAC_LEN: usize = 12;

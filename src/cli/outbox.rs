@@ -40,7 +40,7 @@ pub enum OutboxCommand {
         raw: bool,
     },
     /// Make a failed notification pending again, due now (the running
-    /// `parley serve` sends it on its next round).
+    /// `parley serve` sends it with its next batch).
     Retry {
         /// The row id (from `outbox list`).
         id: i64,

@@ -157,7 +157,7 @@ impl RelayConfig {
 pub struct OutboxConfig {
     /// Whether `parley serve` runs the worker.
     pub enabled: bool,
-    /// Rows claimed per round.
+    /// Rows claimed per batch.
     pub batch: usize,
     /// Sends in flight at once (also the relay connection pool's size).
     pub concurrency: usize,

@@ -2,8 +2,10 @@
 //!
 //! Deliveries hand their [`Post`] to a single committer task. It takes
 //! whatever has queued up while the previous transaction was flushing (up
-//! to `max_batch`) and writes it with [`Store::post_many`]; no delivery
-//! waits for a timer, and under load each disk flush carries many messages.
+//! to `max_batch`) and writes it with
+//! [`TicketStore::post_many`](crate::store::TicketStore::post_many); no
+//! delivery waits for a timer, and under load each disk flush carries many
+//! messages.
 //! If a batch fails, every post in it is retried alone, so one bad post
 //! fails only its own delivery.
 
@@ -11,8 +13,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::outbox::Minter;
 use crate::store::{Post, Posted, Store, StoreError};
+use crate::token::Minter;
 
 type Reply = oneshot::Sender<Result<Posted, StoreError>>;
 

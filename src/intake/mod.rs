@@ -30,9 +30,9 @@ pub mod written;
 pub use report::Report;
 
 use crate::config::Config;
-use crate::outbox::Minter;
 use crate::store::{Bounced, NewRaw, Post, Posted, Source, Store, StoreError};
 use crate::tickets::OnClosedReply;
+use crate::token::Minter;
 use crate::token::Signer;
 use classify::{Auto, Classification};
 use parse::Parsed;

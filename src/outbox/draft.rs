@@ -1,5 +1,5 @@
-//! What composing one notification reads: the round's reads
-//! ([`RoundReads`]) and, for the kinds that need more, the store (the rows a
+//! What composing one notification reads: the batch's reads
+//! ([`BatchReads`]) and, for the kinds that need more, the store (the rows a
 //! throttle coalesced, the moderator's reason, the forwarder's note, a
 //! transcript's messages). The worker drafts every row this way, and so do
 //! [`Drafter::compose_alone`] (`parley outbox show`, bench/outbox): a row is
@@ -8,7 +8,7 @@
 use super::compose::{ComposeError, Composed, Composer, Context, MAX_REFERENCES};
 use super::throttle::Throttle;
 use crate::store::{
-    NEW_MESSAGE, OutboxRow, REJECTED_NOTICE, RoundReads, Store, StoreError, TRANSCRIPT,
+    BatchReads, NEW_MESSAGE, OutboxRow, REJECTED_NOTICE, Store, StoreError, TRANSCRIPT,
 };
 
 /// What composing a row needs besides the row.
@@ -37,7 +37,7 @@ impl Drafter<'_> {
     pub async fn compose_alone(&self, row: &OutboxRow) -> Result<Composed, DraftError> {
         let reads = self
             .store
-            .round_reads(std::slice::from_ref(row), MAX_REFERENCES)
+            .batch_reads(std::slice::from_ref(row), MAX_REFERENCES)
             .await?;
         let cx = self
             .context(row, &reads)
@@ -46,12 +46,12 @@ impl Drafter<'_> {
         Ok(self.composer.compose(row, &cx)?)
     }
 
-    /// What composing `row` needs, from the round's reads and, for the
+    /// What composing `row` needs, from the batch's reads and, for the
     /// kinds that need more, the store; `None` when its ticket is gone.
     pub async fn context(
         &self,
         row: &OutboxRow,
-        reads: &RoundReads,
+        reads: &BatchReads,
     ) -> Result<Option<Context>, StoreError> {
         let Some(ticket) = reads.tickets.get(&row.ticket).cloned() else {
             return Ok(None);

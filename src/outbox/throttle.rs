@@ -1,6 +1,6 @@
 //! Throttles (`notify.throttle_*`): nobody is flooded, nothing is dropped.
 //!
-//! Before a round is sent, its new-message rows are sifted:
+//! Before a batch is sent, its new-message rows are sifted:
 //! 1. rows to the same participant on the same ticket are coalesced into
 //!    the newest (the carrier), whose mail announces them all;
 //! 2. a carrier whose recipient had a notification on the ticket less than
@@ -50,7 +50,7 @@ impl Throttle {
         self.ticket_ms == 0 && self.recipient_per_hour == 0
     }
 
-    /// The rows of a claimed round to send now; the others are coalesced
+    /// The rows of a claimed batch to send now; the others are coalesced
     /// or postponed in the store (and their leases given up).
     pub async fn sift(
         &self,
@@ -98,13 +98,13 @@ impl Throttle {
                 let (sent, first) = store
                     .outbox_sent_since(&row.recipient, now - HOUR_MS)
                     .await?;
-                let this_round = planned.entry(row.recipient.clone()).or_default();
-                if sent + *this_round >= self.recipient_per_hour {
+                let this_batch = planned.entry(row.recipient.clone()).or_default();
+                if sent + *this_batch >= self.recipient_per_hour {
                     let until = first.map_or(now + HOUR_MS, |f| f + HOUR_MS).max(now + 1000);
                     store.outbox_postpone(row.id, until).await?;
                     continue;
                 }
-                *this_round += 1;
+                *this_batch += 1;
             }
             send.push(row);
         }

@@ -23,18 +23,18 @@ use super::draft::Drafter;
 use super::throttle::Throttle;
 pub use super::transport::{Sent, Transport, relay};
 use crate::config::{Config, ConfigError, OutboxConfig};
-use crate::store::{OutboxRow, OutboxState, RoundReads, Store, StoreError, now_ms};
+use crate::store::{BatchReads, OutboxRow, OutboxState, Store, StoreError, now_ms};
 
 /// A claimed batch, sifted and read, ready to send.
 #[derive(Default)]
 struct Batch {
     rows: Vec<OutboxRow>,
-    reads: Arc<RoundReads>,
+    reads: Arc<BatchReads>,
     /// How many rows the claim took (before the throttles).
     claimed: usize,
 }
 
-/// A row the relay took, waiting to be recorded with the round.
+/// A row the relay took, waiting to be recorded with the batch.
 struct Taken {
     row: OutboxRow,
     reply: String,
@@ -162,7 +162,7 @@ impl Worker {
             self.store.release_outbox(row.id).await?;
         }
         let rows = self.throttle.sift(&*self.store, rows, now).await?;
-        let reads = Arc::new(self.store.round_reads(&rows, MAX_REFERENCES).await?);
+        let reads = Arc::new(self.store.batch_reads(&rows, MAX_REFERENCES).await?);
         Ok(Batch {
             rows,
             reads,
@@ -185,7 +185,7 @@ impl Worker {
                 let reads = Arc::clone(&reads);
                 let stopped = stopped.clone();
                 // Each send is a task of its own, so that composing runs on
-                // every core rather than all on the round's task. A task
+                // every core rather than all on the batch's task. A task
                 // that panicked leaves its row leased: sent again later.
                 let task = tokio::spawn(async move {
                     if *stopped.borrow() {
@@ -214,7 +214,7 @@ impl Worker {
     /// success back with the relay's reply, for [`Worker::record_sent`]. A
     /// store failure leaves the row leased: it is tried again when the
     /// lease runs out.
-    async fn deliver(&self, row: OutboxRow, reads: &RoundReads) -> Option<Taken> {
+    async fn deliver(&self, row: OutboxRow, reads: &BatchReads) -> Option<Taken> {
         let mut carries = false;
         let outcome = match self.drafter().context(&row, reads).await {
             Ok(Some(cx)) => {

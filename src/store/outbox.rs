@@ -1,5 +1,7 @@
-//! The outbox worker's side of the store: claiming due notification rows
-//! under a lease, recording what the relay answered, listing and retrying.
+//! The outbox: the notification rows a change writes, and the worker's
+//! side of them: claiming due rows under a lease, recording what the relay
+//! answered, listing and retrying; the throttles (`outbox/throttle.rs`) and
+//! what composing a batch reads (`outbox/batch_reads.rs`).
 //!
 //! A claim sets `lease_until`; a row is due when it is `pending`, its
 //! `next_attempt_at` has come and it holds no live lease. A worker that dies
@@ -8,12 +10,44 @@
 //! row that is still `pending`, so a late answer cannot undo an operator's
 //! `outbox retry` nor resurrect a sent row.
 
+mod batch_reads;
+mod throttle;
+
+use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::StoreError;
 use super::sql::{Backend, SqlStore, get};
-use crate::outbox::Minter;
+
+pub use batch_reads::BatchReads;
+
+/// The outbox kind of a new message's notification to the other side.
+pub const NEW_MESSAGE: &str = "new_message";
+
+/// The acknowledgement of a new ticket, to the client who opened it.
+pub const ACK: &str = "ack";
+
+/// The after-hours auto-reply, to the client.
+pub const AFTER_HOURS: &str = "after_hours";
+
+/// A ticket's transcript, to the address it is forwarded to.
+pub const TRANSCRIPT: &str = "transcript";
+
+/// A notification row: what to send to whom; sending is the outbox's job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub ticket: i64,
+    pub message: Option<i64>,
+    pub participant: i64,
+    pub recipient: String,
+    pub token: String,
+    pub message_id: String,
+    pub kind: String,
+    pub state: String,
+    pub created_at: i64,
+}
 
 /// Where a notification row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,19 +143,171 @@ where
     })
 }
 
-impl<DB> SqlStore<DB>
+/// What [`SqlStore::write_notification`] writes.
+pub(super) struct NewNotification<'a> {
+    pub ticket: i64,
+    pub message: Option<i64>,
+    pub participant: i64,
+    pub recipient: &'a str,
+    pub kind: &'a str,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError>;
+
+    /// Leases up to `limit` due rows (pending, `next_attempt_at <= now`, no
+    /// live lease) until `lease_until`, the longest due first (new rows in
+    /// the order written, then retries), returned by id. A row whose lease
+    /// expired is claimed again: a crash between send and record sends
+    /// twice, never zero times.
+    async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// The relay took row `id` (one more attempt). False when the row was
+    /// no longer pending.
+    async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// The relay took each row of `sent` (id, its reply): recorded in one
+    /// transaction. The ids recorded, in order; a row no longer pending is
+    /// left as it is and not named. On an error none is recorded (they
+    /// stay leased and are sent again once the lease runs out).
+    async fn outbox_sent_many(
+        &self,
+        sent: &[(i64, String)],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+
+    /// A temporary failure: one more attempt, tried again at
+    /// `next_attempt_at`, unless the row was created before
+    /// `expire_before`: then it is failed. The new state; `None` when the
+    /// row was no longer pending.
+    async fn outbox_deferred(
+        &self,
+        id: i64,
+        reply: &str,
+        next_attempt_at: i64,
+        expire_before: i64,
+    ) -> Result<Option<OutboxState>, StoreError>;
+
+    /// A permanent failure, with the relay's reply (one more attempt).
+    /// False when the row was no longer pending.
+    async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError>;
+
+    /// Gives up the lease on a row not tried (the worker is stopping), so
+    /// that the next worker need not wait for the lease to run out.
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Rows (in `state`, or all), oldest first, at most `limit`.
+    async fn outbox(
+        &self,
+        state: Option<OutboxState>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Row `id`, if it exists.
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError>;
+
+    /// Makes a failed row pending again, due at `now`. `NotFound` or
+    /// `Conflict` (not failed) otherwise.
+    async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError>;
+
+    /// When a new-message notification to `participant` on `ticket` was
+    /// last sent (Unix ms).
+    async fn outbox_last_sent(
+        &self,
+        ticket: i64,
+        participant: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// How many new-message mails went to `recipient` after `since`, and
+    /// when the first of them went.
+    async fn outbox_sent_since(
+        &self,
+        recipient: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError>;
+
+    /// Holds a pending row back until `until` (no attempt counted) and
+    /// gives up its lease.
+    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError>;
+
+    /// Coalesces pending `rows` (and whatever they carried) into `into`:
+    /// they are no longer claimed and take `into`'s outcome.
+    async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError>;
+
+    /// The rows coalesced into `carrier`, oldest first.
+    async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Gives the rows coalesced into `carrier` its outcome and its attempts
+    /// (once it is no longer pending); how many changed.
+    async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError>;
+
+    /// What composing `rows` needs, read together (on one connection):
+    /// their tickets, those tickets' participants, the messages they
+    /// announce and, per row, what [`OutboxStore::thread_ids`] gives for it with
+    /// `references` as the limit.
+    async fn batch_reads(
+        &self,
+        rows: &[OutboxRow],
+        references: i64,
+    ) -> Result<BatchReads, StoreError>;
+
+    /// The last `limit` Message-IDs the notification `row` may name in
+    /// In-Reply-To and References, oldest first: those of the mail its
+    /// recipient wrote on the ticket and those issued to its recipient (its
+    /// own left out), written no later than the row. Never another
+    /// participant's: their own Message-IDs name their mail host, and the
+    /// ones issued to them carry their token.
+    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError>;
+}
+
+#[async_trait]
+impl<DB> OutboxStore for SqlStore<DB>
 where
     DB: Backend,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// See [`super::Store::claim_outbox`].
-    pub(super) async fn claim_outbox_rows(
+    async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket, message, participant, recipient, token, message_id, kind, state, \
+             created_at FROM outbox WHERE ticket = $1 ORDER BY id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Notification {
+                    id: get(row, "id")?,
+                    ticket: get(row, "ticket")?,
+                    message: get(row, "message")?,
+                    participant: get(row, "participant")?,
+                    recipient: get(row, "recipient")?,
+                    token: get(row, "token")?,
+                    message_id: get(row, "message_id")?,
+                    kind: get(row, "kind")?,
+                    state: get(row, "state")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_outbox(
         &self,
         now: i64,
         lease_until: i64,
@@ -157,13 +343,7 @@ where
         Ok(claimed)
     }
 
-    /// See [`super::Store::outbox_sent`].
-    pub(super) async fn record_outbox_sent(
-        &self,
-        id: i64,
-        reply: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL, \
              attempts = attempts + 1 WHERE id = $3 AND state = 'pending' RETURNING id",
@@ -176,8 +356,7 @@ where
         Ok(done.is_some())
     }
 
-    /// See [`super::Store::outbox_sent_many`].
-    pub(super) async fn record_outbox_sent_many(
+    async fn outbox_sent_many(
         &self,
         sent: &[(i64, String)],
         now: i64,
@@ -209,8 +388,7 @@ where
         Ok(recorded)
     }
 
-    /// See [`super::Store::outbox_deferred`].
-    pub(super) async fn record_outbox_deferred(
+    async fn outbox_deferred(
         &self,
         id: i64,
         reply: &str,
@@ -237,12 +415,7 @@ where
         .transpose()
     }
 
-    /// See [`super::Store::outbox_failed`].
-    pub(super) async fn record_outbox_failed(
-        &self,
-        id: i64,
-        reply: &str,
-    ) -> Result<bool, StoreError> {
+    async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'failed', last_error = $1, last_reply = $1, \
              lease_until = NULL, attempts = attempts + 1 \
@@ -255,8 +428,7 @@ where
         Ok(done.is_some())
     }
 
-    /// See [`super::Store::release_outbox`].
-    pub(super) async fn release_outbox_row(&self, id: i64) -> Result<(), StoreError> {
+    async fn release_outbox(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = $1 AND state = 'pending'")
             .bind(id)
             .execute(&self.write)
@@ -264,8 +436,7 @@ where
         Ok(())
     }
 
-    /// See [`super::Store::outbox`].
-    pub(super) async fn outbox_rows(
+    async fn outbox(
         &self,
         state: Option<OutboxState>,
         limit: i64,
@@ -289,8 +460,7 @@ where
         rows.iter().map(outbox_row_of).collect()
     }
 
-    /// See [`super::Store::outbox_row`].
-    pub(super) async fn outbox_row_by_id(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
@@ -299,8 +469,7 @@ where
         row.as_ref().map(outbox_row_of).transpose()
     }
 
-    /// See [`super::Store::retry_outbox`].
-    pub(super) async fn retry_outbox_row(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
              WHERE id = $2 AND state = 'failed' RETURNING id",
@@ -336,16 +505,51 @@ where
         }
     }
 
-    /// See [`super::Store::thread_ids`].
-    pub(super) async fn thread_message_ids(
+    async fn outbox_last_sent(
         &self,
-        row: &OutboxRow,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
+        ticket: i64,
+        participant: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.last_sent_at(ticket, participant).await
+    }
+
+    async fn outbox_sent_since(
+        &self,
+        recipient: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        self.sent_since(recipient, since).await
+    }
+
+    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError> {
+        self.postpone_row(id, until).await
+    }
+
+    async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
+        self.coalesce_rows(rows, into).await
+    }
+
+    async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        self.coalesced_rows(carrier).await
+    }
+
+    async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError> {
+        self.settle_coalesced_rows(carrier).await
+    }
+
+    async fn batch_reads(
+        &self,
+        rows: &[OutboxRow],
+        references: i64,
+    ) -> Result<BatchReads, StoreError> {
+        self.read_batch(rows, references).await
+    }
+
+    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {
         // The recipient's own mail (its author is the recipient) and the
         // IDs issued to the recipient: a notification names nothing of the
         // other side's, whose Message-IDs name their mail host and whose
-        // issued IDs carry their token. `read_round` picks the same.
+        // issued IDs carry their token. `read_batch` picks the same.
         let rows = sqlx::query(
             "SELECT message_id, created_at FROM ( \
                SELECT message_id, created_at FROM messages \
@@ -371,61 +575,4 @@ where
         ids.reverse();
         Ok(ids)
     }
-}
-
-/// One notification row written in the caller's transaction: a fresh token
-/// and Message-ID for `participant`, the ID recorded as issued (a reply
-/// that references it threads), the row; its id. For the rows written one
-/// at a time (moderation, forwarding); intake writes its own in bulk.
-pub(super) async fn write_notification<DB>(
-    conn: &mut DB::Connection,
-    minter: &Minter,
-    now: i64,
-    row: NewNotification<'_>,
-) -> Result<i64, StoreError>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    let (token, _) = minter.reply_address(row.ticket, row.participant);
-    let message_id = minter.message_id(&token);
-    sqlx::query(
-        "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(message_id.as_str())
-    .bind(row.ticket)
-    .bind(row.participant)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let written = sqlx::query(
-        "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(row.ticket)
-    .bind(row.message)
-    .bind(row.participant)
-    .bind(row.recipient)
-    .bind(token.as_str())
-    .bind(message_id.as_str())
-    .bind(row.kind)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    get(&written, "id")
-}
-
-/// What [`write_notification`] writes.
-pub(super) struct NewNotification<'a> {
-    pub ticket: i64,
-    pub message: Option<i64>,
-    pub participant: i64,
-    pub recipient: &'a str,
-    pub kind: &'a str,
 }

@@ -449,3 +449,22 @@ Sat, 21 Nov 2026 09:16:00 +0100\r\n"
         raw
     }
 }
+
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 60 * MINUTE;
+
+/// Outbox row `id`, as `outbox list` shows it.
+pub async fn outbox_row(store: &dyn Store, id: i64) -> parley::store::OutboxRow {
+    store
+        .outbox(None, 1000)
+        .await
+        .expect("outbox rows")
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("outbox row {id}"))
+}
+
+/// The ids of outbox rows, in order.
+pub fn outbox_ids(rows: &[parley::store::OutboxRow]) -> Vec<i64> {
+    rows.iter().map(|r| r.id).collect()
+}

@@ -78,7 +78,7 @@ pub struct Context {
     /// The message announced, if the row names one.
     pub message: Option<Stored>,
     /// The recipient's earlier Message-IDs (no brackets), oldest first;
-    /// see [`crate::store::Store::thread_ids`].
+    /// see [`crate::store::OutboxStore::thread_ids`].
     pub thread_ids: Vec<String>,
     /// For a rejection notice: the moderator's reason, if recorded.
     pub reason: Option<String>,

@@ -1,4 +1,4 @@
-//! What one round of the outbox worker reads, in four queries on one
+//! What one batch of the outbox worker reads, in four queries on one
 //! connection: the rows' tickets, their participants, the messages the
 //! rows announce, and the Message-IDs their References may name.
 //!
@@ -10,24 +10,23 @@ use std::collections::HashMap;
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::batch::{Script, push_list};
-use super::outbox::OutboxRow;
-use super::sql::{
-    Backend, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, SqlStore, TICKET_COLUMNS, get, message_of,
-    participant_of, ticket_of,
+use super::OutboxRow;
+use crate::store::sql::{
+    Backend, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, Script, SqlStore, TICKET_COLUMNS, get,
+    message_of, participant_of, push_list, ticket_of,
 };
-use super::{Message, Participant, StoreError, Ticket};
+use crate::store::{Message, Participant, StoreError, Ticket};
 
-/// What a round of rows needs to be composed.
+/// What a batch of rows needs to be composed.
 #[derive(Debug, Clone, Default)]
-pub struct RoundReads {
+pub struct BatchReads {
     /// By number.
     pub tickets: HashMap<i64, Ticket>,
     /// By ticket, in id order.
     pub participants: HashMap<i64, Vec<Participant>>,
     /// By id.
     pub messages: HashMap<i64, Message>,
-    /// By outbox row id: what [`super::Store::thread_ids`] gives for it.
+    /// By outbox row id: what [`super::OutboxStore::thread_ids`] gives for it.
     pub thread_ids: HashMap<i64, Vec<String>>,
 }
 
@@ -37,18 +36,21 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// See [`super::Store::round_reads`].
-    pub(super) async fn read_round(
+    /// See [`super::OutboxStore::batch_reads`].
+    pub(super) async fn read_batch(
         &self,
         rows: &[OutboxRow],
         references: i64,
-    ) -> Result<RoundReads, StoreError> {
-        let mut reads = RoundReads::default();
+    ) -> Result<BatchReads, StoreError> {
+        let mut reads = BatchReads::default();
         if rows.is_empty() {
             return Ok(reads);
         }

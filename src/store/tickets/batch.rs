@@ -12,88 +12,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
-use sqlx::{
-    ColumnIndex, Database, Decode, Either, Encode, Executor, IntoArguments, Pool, QueryBuilder,
-    Row, Type,
-};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use super::sql::{Backend, SqlStore};
-use super::{
-    ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewAttachment, Post, Posted, StoreError, Target,
-    now_ms,
-};
-use crate::outbox::Minter;
+use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
+use crate::store::sql::{Backend, Script, SqlStore, push_list};
+use crate::store::{ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewRaw, StoreError, now_ms};
 use crate::tickets::{self, Role, Status};
-
-/// Statements run as one unit: on SQLite one call, elsewhere one by one.
-pub(super) struct Script<'a, DB: Database> {
-    parts: Vec<QueryBuilder<'a, DB>>,
-    statements: usize,
-}
-
-impl<'a, DB> Script<'a, DB>
-where
-    DB: Backend,
-    DB::Arguments<'a>: Default,
-{
-    pub(super) fn new() -> Self {
-        Script {
-            parts: Vec::new(),
-            statements: 0,
-        }
-    }
-
-    /// Starts a statement; returns its builder and its index in the script.
-    pub(super) fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
-        match self.parts.last_mut() {
-            Some(part) if DB::MULTI_STATEMENT => {
-                part.push(";\n").push(sql);
-            }
-            _ => self.parts.push(QueryBuilder::new(sql)),
-        }
-        self.statements += 1;
-        (
-            self.parts.last_mut().expect("just pushed"),
-            self.statements - 1,
-        )
-    }
-
-    /// Runs the script; returns the rows of each statement by its index.
-    pub(super) async fn run(
-        mut self,
-        conn: &mut DB::Connection,
-    ) -> Result<Vec<Vec<DB::Row>>, StoreError> {
-        let mut groups: Vec<Vec<DB::Row>> = vec![Vec::new()];
-        for part in &mut self.parts {
-            let mut stream = DB::fetch_many(&mut *conn, part);
-            while let Some(item) = stream.try_next().await? {
-                match item {
-                    Either::Right(row) => groups.last_mut().expect("one group").push(row),
-                    Either::Left(_) => groups.push(Vec::new()),
-                }
-            }
-        }
-        groups.truncate(self.statements);
-        groups.resize_with(self.statements, Vec::new);
-        Ok(groups)
-    }
-}
-
-/// Pushes `(a, b, c)` for a list of binds.
-pub(super) fn push_list<'a, DB, T>(q: &mut QueryBuilder<'a, DB>, items: impl IntoIterator<Item = T>)
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-{
-    q.push("(");
-    let mut sep = q.separated(", ");
-    for item in items {
-        sep.push_bind(item);
-    }
-    sep.push_unseparated(")");
-}
+use crate::token::Minter;
 
 /// A connection inside an explicit transaction. If it is dropped before
 /// COMMIT or ROLLBACK went through (an error, a cancelled future), the
@@ -122,7 +48,7 @@ struct State {
     messages: HashSet<(i64, String)>,
     origins: HashMap<(i64, String), i64>,
     /// ticket → when its latest `after_hours` row was created: the window
-    /// of [`super::AfterHours`] is measured from it.
+    /// of [`super::post::AfterHours`] is measured from it.
     last_after_hours: HashMap<i64, i64>,
     ticket_ids: Vec<i64>,
     participant_ids: Vec<i64>,
@@ -132,9 +58,9 @@ struct State {
 /// Rows to write, planned in memory.
 #[derive(Default)]
 struct Rows<'a> {
-    raws: Vec<&'a super::NewRaw>,
-    tickets: Vec<(i64, &'a super::NewTicket)>,
-    participants: Vec<(i64, i64, &'a super::NewParticipant)>,
+    raws: Vec<&'a NewRaw>,
+    tickets: Vec<(i64, &'a NewTicket)>,
+    participants: Vec<(i64, i64, &'a NewParticipant)>,
     /// (id, post, ticket, author)
     messages: Vec<(i64, &'a Post, i64, Option<i64>)>,
     /// ticket → final status
@@ -182,11 +108,12 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
     /// Writes `posts` in one transaction on a connection of `pool`.
@@ -391,13 +318,30 @@ where
         Ok(state)
     }
 
-    /// Writes the planned rows and commits.
+    /// Writes the planned rows and commits: one script, a statement per
+    /// table (in the order the foreign keys need), then COMMIT; the ids of
+    /// the outbox rows written, by message.
     async fn write_rows(
         conn: &mut DB::Connection,
         rows: &Rows<'_>,
         now: i64,
     ) -> Result<Written, StoreError> {
         let mut script = Script::<DB>::new();
+        Self::insert_raws(&mut script, rows, now);
+        Self::insert_tickets(&mut script, rows, now);
+        Self::insert_messages(&mut script, rows, now);
+        Self::insert_attachments(&mut script, rows, now);
+        Self::update_statuses(&mut script, rows, now);
+        let outbox_at = Self::insert_outbox(&mut script, rows, now);
+        Self::insert_issued(&mut script, rows, now);
+        Self::insert_audit(&mut script, rows, now);
+        script.statement("COMMIT");
+        let groups = script.run(conn).await?;
+        outbox_ids(outbox_at.map_or(&[][..], |i| groups[i].as_slice()))
+    }
+
+    /// The raw mails, once per sha256 (a copy stored before is kept).
+    fn insert_raws<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.raws.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) ",
@@ -412,6 +356,10 @@ where
             });
             q.push(" ON CONFLICT (sha256) DO NOTHING");
         }
+    }
+
+    /// The new tickets and their first participants.
+    fn insert_tickets<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.tickets.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, auction_ref, \
@@ -444,6 +392,10 @@ where
                     .push_bind(now);
             });
         }
+    }
+
+    /// The messages, each pointing at its raw mail by sha256.
+    fn insert_messages<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.messages.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
@@ -478,6 +430,10 @@ where
                     .push_bind(if post.policy.held { "held" } else { "none" });
             });
         }
+    }
+
+    /// The attachments' contents (once per sha256) and each message's links to them.
+    fn insert_attachments<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         let contents: Vec<&(String, Vec<u8>)> = rows
             .messages
             .iter()
@@ -516,6 +472,10 @@ where
                     .push_bind(a.flags.join(" "));
             });
         }
+    }
+
+    /// The tickets' new statuses and times, one statement for all.
+    fn update_statuses<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.updates.is_empty() {
             let (q, _) = script.statement("UPDATE tickets SET updated_at = ");
             q.push_bind(now).push(", status = v.column2 FROM (");
@@ -529,24 +489,37 @@ where
             });
             q.push(") AS v WHERE tickets.number = v.column1");
         }
-        let mut outbox_at = None;
-        if !rows.outbox.is_empty() {
-            let (q, i) = script.statement(
-                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
-            );
-            q.push_values(&rows.outbox, |mut b, row| {
-                b.push_bind(row.ticket)
-                    .push_bind(row.message)
-                    .push_bind(row.participant)
-                    .push_bind(row.recipient.as_str())
-                    .push_bind(row.token.as_str())
-                    .push_bind(row.message_id.as_str())
-                    .push_bind(row.kind)
-                    .push_bind(row.created_at.unwrap_or(now));
-            });
-            q.push(" RETURNING id, message");
-            outbox_at = Some(i);
+    }
+
+    /// The notification rows; the index of their statement, whose rows are
+    /// their ids (none when there are none).
+    fn insert_outbox<'a>(
+        script: &mut Script<'a, DB>,
+        rows: &'a Rows<'_>,
+        now: i64,
+    ) -> Option<usize> {
+        if rows.outbox.is_empty() {
+            return None;
         }
+        let (q, i) = script.statement(
+            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
+        );
+        q.push_values(&rows.outbox, |mut b, row| {
+            b.push_bind(row.ticket)
+                .push_bind(row.message)
+                .push_bind(row.participant)
+                .push_bind(row.recipient.as_str())
+                .push_bind(row.token.as_str())
+                .push_bind(row.message_id.as_str())
+                .push_bind(row.kind)
+                .push_bind(row.created_at.unwrap_or(now));
+        });
+        q.push(" RETURNING id, message");
+        Some(i)
+    }
+
+    /// The Message-IDs issued: the notifications' and those of outbound messages.
+    fn insert_issued<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.issued.is_empty() {
             let (q, _) = script.statement(
                 "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) ",
@@ -558,6 +531,10 @@ where
                     .push_bind(now);
             });
         }
+    }
+
+    /// The audit entries.
+    fn insert_audit<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.audit.is_empty() {
             let (q, _) = script
                 .statement("INSERT INTO audit_log (at, actor, action, ticket, message, detail) ");
@@ -573,20 +550,25 @@ where
                 },
             );
         }
-        script.statement("COMMIT");
-        let groups = script.run(conn).await?;
-        let mut written = Written::new();
-        if let Some(i) = outbox_at {
-            for row in &groups[i] {
-                let message: i64 = row.try_get("message")?;
-                written.entry(message).or_default().push(row.try_get("id")?);
-            }
-            for ids in written.values_mut() {
-                ids.sort_unstable();
-            }
-        }
-        Ok(written)
     }
+}
+
+/// The outbox ids the database assigned (the rows of the outbox INSERT),
+/// by message, each message's in order.
+fn outbox_ids<R: Row>(inserted: &[R]) -> Result<Written, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let mut written = Written::new();
+    for row in inserted {
+        let message: i64 = row.try_get("message")?;
+        written.entry(message).or_default().push(row.try_get("id")?);
+    }
+    for ids in written.values_mut() {
+        ids.sort_unstable();
+    }
+    Ok(written)
 }
 
 impl Rows<'_> {

@@ -9,22 +9,25 @@
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::StoreError;
-use super::outbox::{OUTBOX_COLUMNS, OutboxRow, outbox_row_of};
-use super::sql::{Backend, SqlStore, get};
+use super::{OUTBOX_COLUMNS, OutboxRow, outbox_row_of};
+use crate::store::StoreError;
+use crate::store::sql::{Backend, SqlStore, get};
 
 impl<DB> SqlStore<DB>
 where
     DB: Backend,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// See [`super::Store::outbox_last_sent`].
+    /// See [`super::OutboxStore::outbox_last_sent`].
     pub(super) async fn last_sent_at(
         &self,
         ticket: i64,
@@ -41,7 +44,7 @@ where
         get(&row, "at")
     }
 
-    /// See [`super::Store::outbox_sent_since`].
+    /// See [`super::OutboxStore::outbox_sent_since`].
     pub(super) async fn sent_since(
         &self,
         recipient: &str,
@@ -60,7 +63,7 @@ where
         Ok((get(&row, "n")?, get(&row, "first")?))
     }
 
-    /// See [`super::Store::outbox_postpone`].
+    /// See [`super::OutboxStore::outbox_postpone`].
     pub(super) async fn postpone_row(&self, id: i64, until: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL \
@@ -73,7 +76,7 @@ where
         Ok(())
     }
 
-    /// See [`super::Store::outbox_coalesce`].
+    /// See [`super::OutboxStore::outbox_coalesce`].
     pub(super) async fn coalesce_rows(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
         for id in rows {
@@ -91,7 +94,7 @@ where
         Ok(())
     }
 
-    /// See [`super::Store::outbox_coalesced`].
+    /// See [`super::OutboxStore::outbox_coalesced`].
     pub(super) async fn coalesced_rows(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let sql =
             format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE coalesced_into = $1 ORDER BY id");
@@ -102,7 +105,7 @@ where
         rows.iter().map(outbox_row_of).collect()
     }
 
-    /// See [`super::Store::outbox_settle_coalesced`].
+    /// See [`super::OutboxStore::outbox_settle_coalesced`].
     pub(super) async fn settle_coalesced_rows(&self, carrier: i64) -> Result<usize, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = c.state, sent_at = c.sent_at, last_error = c.last_error, \
