@@ -18,6 +18,9 @@
 //! - [`error`] is the one error type ([`error::Problem`]), rendered as
 //!   `application/problem+json`; [`extract`] wraps axum's extractors so
 //!   that their rejections are problems too.
+//! - [`viewer`] says whom a request acts as (a moderator, the marketplace,
+//!   a person: a user token, or a platform key with `?as=`) and, through
+//!   [`crate::access`], what they are to a conversation (404 when nothing).
 //!
 //! docs/http.md describes the door for its users.
 
@@ -28,6 +31,7 @@ pub mod extract;
 pub mod limit;
 pub mod openapi;
 pub mod token;
+pub mod viewer;
 
 use std::sync::Arc;
 use std::time::Duration;
