@@ -203,14 +203,12 @@ fn allowed(ticket: &Ticket, access: Access, act: &Act) -> Result<(), ActError> {
     let number = ticket.number;
     let deed = act.deed();
     if !access::may(access, deed) {
+        // Only these two are ever refused (access::may).
         let who = match access {
             Access::Party {
                 side: Side::Client, ..
             } => "the client may only mark it resolved",
-            Access::Party { .. } => "the seller side may not do this",
-            Access::Moderator | Access::Marketplace => {
-                "only a person on the seller side takes a ticket (assign it instead)"
-            }
+            _ => "only a person on the seller side takes a ticket (assign it instead)",
         };
         return Err(ActError::Forbidden(format!("ticket #{number}: {who}")));
     }
