@@ -228,6 +228,7 @@ fn every_action_over_http_and_its_command_line_twin() {
         // Refusals the doors share: the CLI exits 77, HTTP answers 409.
         served.cli(0, &["tickets", "delete", &m], b"");
         served.cli(77, &["tickets", "archive", &m], b"");
+        served.cli(77, &["tickets", "status", &m, "closed"], b"");
         let p = served.api("POST", &conversation(by_cli, "archive"), &agent, None);
         assert_eq!(p.json()["status"], 409, "{:?}", p.json());
         served.cli(0, &["tickets", "restore", &m], b"");
