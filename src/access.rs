@@ -18,11 +18,17 @@
 //!   (marked as such: nobody learns anything from their own words). A
 //!   client does not see a deleted conversation; the seller side does (the
 //!   trash), to restore it.
+//!
+//! Who may do what to a conversation besides writing in it ([`may`]): a
+//! moderator and the marketplace anything but take it (taking needs a
+//! person); the seller side everything; a client only mark it resolved
+//! (their question is answered), nothing that files, routes or deletes
+//! the seller side's work.
 
 use crate::address;
 use crate::moderation;
 use crate::store::{Message, Moderation, Participant, Ticket};
-use crate::tickets::Role;
+use crate::tickets::{Role, Status};
 
 /// Who is looking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,11 +181,48 @@ pub fn counts_as_unread(access: Access, message: &Message) -> bool {
     }
 }
 
+/// What someone does to a conversation besides writing in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deed {
+    /// Set its status.
+    Status(Status),
+    /// Become its assignee (a person on the seller side).
+    Take,
+    /// Give it to someone on the seller side.
+    Assign,
+    /// Send its transcript to a staff address.
+    Forward,
+    Delete,
+    Restore,
+    Archive,
+    Unarchive,
+}
+
+/// Whether a viewer with `access` may do `deed` to the conversation.
+///
+/// A client may mark their conversation `resolved` and nothing else: a
+/// buyer whose question is answered says so (as help desks let a
+/// requester mark a request solved; their next message reopens it, by the
+/// usual rule), but the status they may set never hides work from the
+/// seller side (closing archives it; only the seller side closes), and
+/// assignment, forwarding, the archive and the trash are the seller
+/// side's own filing of its work.
+pub fn may(access: Access, deed: Deed) -> bool {
+    match access {
+        Access::Moderator | Access::Marketplace => deed != Deed::Take,
+        Access::Party {
+            side: Side::Seller, ..
+        } => true,
+        Access::Party {
+            side: Side::Client, ..
+        } => deed == Deed::Status(Status::Resolved),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::Direction;
-    use crate::tickets::Status;
 
     fn ticket(deleted: bool) -> Ticket {
         Ticket {
@@ -306,6 +349,36 @@ mod tests {
                 ),
                 None
             );
+        }
+    }
+
+    #[test]
+    fn who_may_do_what() {
+        let client = Access::Party {
+            side: Side::Client,
+            participant: Some(1),
+        };
+        let seller = Access::Party {
+            side: Side::Seller,
+            participant: None,
+        };
+        let mut deeds = vec![
+            Deed::Take,
+            Deed::Assign,
+            Deed::Forward,
+            Deed::Delete,
+            Deed::Restore,
+            Deed::Archive,
+            Deed::Unarchive,
+        ];
+        deeds.extend(Status::ALL.map(Deed::Status));
+        for deed in deeds {
+            assert!(may(seller, deed), "{deed:?}");
+            let keys = deed != Deed::Take;
+            assert_eq!(may(Access::Moderator, deed), keys, "{deed:?}");
+            assert_eq!(may(Access::Marketplace, deed), keys, "{deed:?}");
+            let resolve = deed == Deed::Status(Status::Resolved);
+            assert_eq!(may(client, deed), resolve, "{deed:?}");
         }
     }
 

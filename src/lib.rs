@@ -30,7 +30,10 @@
 //!   [`moderation`] what the other party sees of a message and what a
 //!   moderator's decision on a held one does; [`access`] who may see
 //!   which conversation and message (moderators, the marketplace, a
-//!   person), for every door.
+//!   person), and who may do what to it, for every door; [`actions`] does
+//!   what people do to a ticket besides writing in it (status, take,
+//!   assign, forward, delete, archive) and lists the pool, for the CLI
+//!   and the HTTP API alike.
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
 //!   mail, outbox, IMAP cursors), each a file with its SQL, summed up in
 //!   [`store::Store`]; one implementation for SQLite and PostgreSQL. A
@@ -49,6 +52,7 @@
 //!   maps failures to exit codes in one place.
 
 pub mod access;
+pub mod actions;
 pub mod address;
 pub mod cli;
 pub mod config;

@@ -2,8 +2,9 @@
 //! moderator's decision on a held one does.
 //!
 //! Pure rules over stored messages, as [`crate::tickets`] is for statuses:
-//! the CLI decides with them (and the notification composer shows with
-//! them), the store records ([`crate::store::ModerationStore::moderate`]).
+//! [`review::decide`] decides with them for every door (the CLI and the
+//! HTTP API), the notification composer shows with them, the store
+//! records ([`crate::store::ModerationStore::moderate`]).
 //!
 //! - What the other party sees ([`visible_text`]): the text with the spans
 //!   of `redact` rules masked, also after a moderator's plain approval; a
@@ -16,6 +17,8 @@
 //!   ticket opened by a held message is nobody's work until a moderator
 //!   approves it (then it is open, as if it had just arrived); rejected, it
 //!   is closed.
+
+pub mod review;
 
 use serde_json::Value;
 

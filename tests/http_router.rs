@@ -12,26 +12,20 @@ use axum::http::Method;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::http::{ADMIN, Answer, Call, KEYS, MODERATOR, PLATFORM, add_keys, user_token};
+use common::http::{ADMIN, Answer, Call, KEYS, MODERATOR, PLATFORM, user_token};
 use common::{Backend, MARIA, SECRET, TestEnv};
 use hmac::{Hmac, Mac};
 use parley::config::Config;
 use parley::http::error::Problem;
 use parley::http::token::{Claims, UserTokens};
-use parley::http::{AppState, layered, router};
+use parley::http::{AppState, layered};
 use parley::store::StoreError;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 /// A door over a fresh SQLite store with the test keys and `tweak` applied.
 async fn door(tweak: impl FnOnce(&mut Config)) -> (axum::Router, TestEnv) {
-    let env = TestEnv::new(&Backend::Sqlite, |c| {
-        add_keys(c);
-        tweak(c);
-    })
-    .await;
-    let state = AppState::new(&env.config, SECRET.as_bytes(), env.intake.clone()).unwrap();
-    (router(state), env)
+    common::http::door_on(&Backend::Sqlite, tweak).await
 }
 
 async fn me(router: &axum::Router, credential: &str) -> Answer {

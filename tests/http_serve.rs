@@ -5,146 +5,19 @@
 //! waiting for idle connections; `[http] listen = []` serves no HTTP.
 //!
 //! Every server is killed by its PID when its test ends ([`Served`]'s
-//! `Drop`); its log is in its folder and shown on failures.
+//! `Drop`, tests/common/served.rs); its log is in its folder and shown on
+//! failures.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::http::{PLATFORM, keys_toml, request};
-use common::{MARIA, queues_toml};
+use common::MARIA;
+use common::http::PLATFORM;
+use common::served::{Served, free_port};
 use serde_json::{Value, json};
-
-/// How long a server may take to start.
-const STARTUP: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-    listener.local_addr().expect("an address").port()
-}
-
-/// A running `parley serve`, killed and reaped on drop.
-struct Served {
-    child: Child,
-    /// The folder of the config, store and log; removed on drop.
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-    http: u16,
-}
-
-impl Served {
-    /// `parley serve` with `[smtp]` and `[http]` as given (`{http}` in
-    /// `http` is replaced by a free port), the test keys, a fresh store;
-    /// waits for "parley serve started". Another port when one was taken.
-    fn start(smtp: &str, http: &str) -> Served {
-        Served::start_with(smtp, http, "")
-    }
-
-    /// As [`Served::start`], with `extra` TOML at the end of the config.
-    fn start_with(smtp: &str, http: &str, extra: &str) -> Served {
-        for attempt in 1..=3 {
-            let port = free_port();
-            let dir = tempfile::tempdir().expect("a temporary folder");
-            let config = dir.path().join("parley.toml");
-            let text = format!(
-                "[store]\nurl = \"sqlite://{}/parley.db\"\n\n[token]\nsecret = \"{}\"\n\n\
-                 [outbox]\nenabled = false\n\n[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
-                dir.path().display(),
-                common::SECRET,
-                http.replace("{http}", &port.to_string()),
-                queues_toml(),
-                keys_toml(),
-            );
-            std::fs::write(&config, text).expect("config written");
-            let log = dir.path().join("serve.log");
-            let file = std::fs::File::create(&log).expect("log");
-            let mut command = common::cli::parley(dir.path());
-            command
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .env("PARLEY_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("log"))
-                .stderr(file);
-            let child = command.spawn().expect("parley serve starts");
-            let mut served = Served {
-                child,
-                _dir: dir,
-                log,
-                http: port,
-            };
-            match served.started() {
-                Ok(()) => return served,
-                Err(log) if attempt < 3 && log.contains("in use") => continue,
-                Err(log) => panic!("{log}"),
-            }
-        }
-        unreachable!("the third attempt returns or panics")
-    }
-
-    /// Waits for "parley serve started"; the log when it exits first.
-    fn started(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            if self.log().contains("parley serve started") {
-                return Ok(());
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Err(format!("parley serve exited ({status}):\n{}", self.log()));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("parley serve did not start:\n{}", self.log()));
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[&str],
-        body: &[u8],
-    ) -> common::http::Answer {
-        request(self.http, method, path, headers, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mint_body(address: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({ "address": address, "display_name": "Maria" })).unwrap()

@@ -842,6 +842,54 @@ fn the_content_policy_refuses_and_holds_over_smtp() {
     drop(server);
 }
 
+/// A deleted ticket never threads new mail: the client's reply by SMTP to
+/// its reply address (the only recipient, no intake address) is taken
+/// (250) and opens a new ticket in the deleted ticket's queue; restored,
+/// the old ticket takes replies again.
+#[test]
+fn a_reply_to_a_deleted_ticket_opens_a_new_one_over_smtp() {
+    let mut site = Site::new();
+    let server = site.serve();
+    let send = |to: &str, subject: &str, body: &str| {
+        let header = format!("Subject: {subject}");
+        let (code, out) = swaks(
+            site.port,
+            &[
+                "--from", MARIA, "--to", to, "--header", &header, "--body", body,
+            ],
+        );
+        assert_eq!(code, Some(0), "swaks:\n{out}\nserver:\n{}", server.log());
+        assert!(out.contains("250 2.0.0"), "{out}");
+    };
+    send(DESK, "Lamp question", "Is the lamp still available?");
+    let reply = site.cli(&["tickets", "reply-address", "1", MARIA]);
+    let reply = reply.trim();
+    assert!(site.cli(&["tickets", "delete", "1"]).contains("deleted"));
+
+    // No subject tag: the token alone.
+    send(reply, "Re: Lamp question", "Hello? Still there?");
+    let tickets = site.tickets();
+    assert_eq!(
+        tickets.len(),
+        1,
+        "the deleted one is not listed: {tickets:?}"
+    );
+    assert_eq!(tickets[0]["number"], 2);
+    assert_eq!(tickets[0]["queue"], "desk");
+    assert_eq!(tickets[0]["subject"], "Lamp question");
+    let new = site.json(&["tickets", "show", "2", "--json"]);
+    assert_eq!(new["messages"][0]["reply_text"], "Hello? Still there?");
+    assert_eq!(new["participants"][0]["address"], MARIA);
+    let old = site.json(&["tickets", "show", "1", "--json"]);
+    assert_eq!(old["messages"].as_array().unwrap().len(), 1, "{old}");
+
+    site.cli(&["tickets", "restore", "1"]);
+    send(reply, "Re: [#1] Lamp question", "Found it, thanks.");
+    let old = site.json(&["tickets", "show", "1", "--json"]);
+    assert_eq!(old["messages"].as_array().unwrap().len(), 2, "{old}");
+    drop(server);
+}
+
 /// A Maildir as Python's `mailbox.Maildir` reads it: per message its
 /// sub-folder and the headers asked for.
 fn python_maildir(path: &Path, headers: &[&str]) -> Vec<Value> {

@@ -1,12 +1,14 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing (`tests/store/`).
 
 #[macro_use]
 mod common;
 #[path = "store/cursor.rs"]
 mod cursor;
+#[path = "store/filing.rs"]
+mod filing;
 #[path = "store/mail.rs"]
 mod mail;
 #[path = "store/moderation.rs"]

@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use parley::config::Config;
+use parley::intake::written::{About, Draft, Opening, Person, WriteOutcome, Written};
 use parley::intake::{Decision, Outcome, Plan};
+use parley::store::{File, Filing, Target};
 use parley::tickets::{OnClosedReply, Status};
 use parley::token::Signer;
 
@@ -55,6 +57,8 @@ on_every_backend! {
         with |c: &mut Config| c.tickets.on_closed_reply = OnClosedReply::Reject;
     duplicates_are_stored_once;
     unparseable_mail_is_quarantined;
+    a_deleted_ticket_opens_a_new_one;
+    a_deleted_ticket_answered_by_the_seller_side;
 }
 
 /// (matched_by, ticket, flags) of a plan.
@@ -710,4 +714,171 @@ async fn long_references_are_bounded(env: &TestEnv) {
     let far = format!("<{issued}> {}", noise.join(" "));
     let mail = Mail::new(MARIA, NOBODY, "Re: Lot 12").header("References", &far);
     assert_eq!(thread_of(&env.plan(&mail, &[NOBODY]).await).0, "none");
+}
+
+/// A ticket of queue `books` about a listing and an auction, opened by
+/// Maria (typed in parley, as from a listing page), answered by the clerk.
+async fn listing_ticket(env: &TestEnv) -> i64 {
+    let draft = Draft {
+        what: Written::Open(Opening {
+            queue: "books".into(),
+            client: Person {
+                address: MARIA.into(),
+                display_name: Some("Maria".into()),
+            },
+            seller: None,
+            subject: "First edition".into(),
+            about: About {
+                item_ref: Some("item-7".into()),
+                item_title: Some("A first edition".into()),
+                auction_ref: Some("auction-3".into()),
+                auction_title: Some("Spring books".into()),
+            },
+        }),
+        text: "Is the dust jacket original?".into(),
+        actor: "test".into(),
+        door: "api",
+    };
+    let ticket = match env.intake.write(&draft).await.unwrap() {
+        WriteOutcome::Posted { ticket, .. } => ticket,
+        other => panic!("{other:?}"),
+    };
+    reply_by_token(env, ticket, CLERK).await;
+    ticket
+}
+
+async fn delete(env: &TestEnv, ticket: i64) {
+    let request = File {
+        ticket,
+        filing: Filing::Delete,
+        actor: "test".into(),
+    };
+    env.store().file(&request).await.unwrap();
+    assert!(env.ticket(ticket).await.deleted);
+}
+
+/// The ticket `mail` opens, checked to be a fresh one in `books` between
+/// the same people, about the same listing, with `first` (the author) as
+/// its first participant; the deleted ticket is left as it was.
+async fn successor(env: &TestEnv, deleted: i64, mail: &Mail, to: &[&str], first: &str) -> i64 {
+    let messages = env.store().messages(deleted).await.unwrap().len();
+    let plan = env.plan(mail, to).await;
+    let thread = plan.thread.as_ref().unwrap();
+    assert_eq!(thread.ticket.as_ref().map(|t| t.number), None);
+    assert_eq!(thread.deleted.as_ref().map(|t| t.number), Some(deleted));
+    assert!(
+        matches!(&plan.decision, Decision::Post(p) if matches!(p.target, Target::New(_))),
+        "{:?}",
+        plan.decision
+    );
+    let (number, new) = stored_on(&env.deliver(mail, to).await);
+    assert!(new && number != deleted, "#{number}");
+    let opened = env.ticket(number).await;
+    assert_eq!(opened.queue, "books", "the deleted ticket's queue");
+    assert_eq!(opened.subject, "First edition");
+    assert_eq!(
+        (opened.item_ref.as_deref(), opened.item_title.as_deref()),
+        (Some("item-7"), Some("A first edition"))
+    );
+    assert_eq!(
+        (
+            opened.auction_ref.as_deref(),
+            opened.auction_title.as_deref()
+        ),
+        (Some("auction-3"), Some("Spring books"))
+    );
+    assert!(!opened.deleted && !opened.archived);
+    let people = env.store().participants(number).await.unwrap();
+    let who: Vec<(&str, &str)> = people
+        .iter()
+        .map(|p| (p.address.as_str(), p.role.as_str()))
+        .collect();
+    assert_eq!(who[0].0, first, "{who:?}");
+    assert!(who.contains(&(MARIA, "client")), "{who:?}");
+    assert!(who.contains(&(CLERK, "seller")), "{who:?}");
+    assert_eq!(who.len(), 2, "{who:?}");
+    let ours = env.store().messages(number).await.unwrap();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].author, Some(people[0].id));
+    assert!(env.ticket(deleted).await.deleted, "still deleted");
+    assert_eq!(
+        env.store().messages(deleted).await.unwrap().len(),
+        messages,
+        "nothing threads to the deleted ticket"
+    );
+    // Delivered again: no second new ticket.
+    let before = env.counts().await;
+    assert!(matches!(
+        env.deliver(mail, to).await,
+        Outcome::Duplicate { .. }
+    ));
+    assert_eq!(env.counts().await, before);
+    number
+}
+
+/// A client's reply to a deleted ticket — by its token, by References to
+/// our mail, by the subject tag — opens a new ticket in the deleted
+/// ticket's queue (even when the mail also names another queue's intake
+/// address, or none), never threads to the deleted one; a stranger using
+/// the token opens nothing of it. Restored, the ticket threads again.
+async fn a_deleted_ticket_opens_a_new_one(env: &TestEnv) {
+    let ticket = listing_ticket(env).await;
+    let issued = issued_to(env, ticket, MARIA).await;
+    let token = env.reply_address(ticket, MARIA).await;
+    delete(env, ticket).await;
+
+    // By token, with desk's intake address beside it: books, by the token.
+    let mail = Mail::new(MARIA, &token, "Re: [#1] First edition");
+    let by_token = successor(env, ticket, &mail, &[&token, DESK], MARIA).await;
+    assert_eq!(env.status(by_token).await, Status::Open);
+    let (matched_by, flags) = last_message_flags(env, by_token).await;
+    assert_eq!((matched_by.as_str(), flags.len()), ("token", 0));
+    // The seller side hears of it, as of any new ticket.
+    let rows = env.store().notifications(by_token).await.unwrap();
+    assert!(rows.iter().any(|n| n.recipient == CLERK), "{rows:?}");
+
+    // By References to our notification, sent to no intake address.
+    let mail =
+        Mail::new(MARIA, NOBODY, "Re: First edition").header("In-Reply-To", &format!("<{issued}>"));
+    successor(env, ticket, &mail, &[NOBODY], MARIA).await;
+
+    // By the subject tag, from a participant, to no intake address.
+    let mail = Mail::new(MARIA, NOBODY, &format!("Re: [#{ticket}] First edition"));
+    successor(env, ticket, &mail, &[NOBODY], MARIA).await;
+
+    // A stranger with Maria's token: not a way into the deleted ticket.
+    let before = env.counts().await;
+    let mail = Mail::new(MALLORY, &token, "Re: First edition");
+    let plan = env.plan(&mail, &[&token]).await;
+    assert_eq!(thread_of(&plan), ("none", None, vec!["bad_token"]));
+    assert_eq!(env.deliver(&mail, &[&token]).await, Outcome::NoMatch);
+    assert_eq!(env.counts().await, before);
+
+    // Restored, it threads again.
+    let request = File {
+        ticket,
+        filing: Filing::Restore,
+        actor: "test".into(),
+    };
+    env.store().file(&request).await.unwrap();
+    let mail = Mail::new(MARIA, &token, "Re: First edition, again");
+    assert_eq!(
+        stored_on(&env.deliver(&mail, &[&token]).await),
+        (ticket, false)
+    );
+}
+
+/// The seller side answering a deleted ticket by mail writes to the same
+/// client in a new ticket (awaiting the client, who is notified), as
+/// `tickets create` would.
+async fn a_deleted_ticket_answered_by_the_seller_side(env: &TestEnv) {
+    let ticket = listing_ticket(env).await;
+    let token = env.reply_address(ticket, CLERK).await;
+    delete(env, ticket).await;
+    let mail = Mail::new(CLERK, &token, "Re: First edition");
+    let number = successor(env, ticket, &mail, &[&token], CLERK).await;
+    assert_eq!(env.status(number).await, Status::AwaitingClient);
+    let rows = env.store().notifications(number).await.unwrap();
+    let to: Vec<&str> = rows.iter().map(|n| n.recipient.as_str()).collect();
+    assert_eq!(to, [MARIA]);
 }

@@ -8,8 +8,8 @@ use super::App;
 use super::tickets::time;
 use crate::error::Failure;
 use crate::moderation;
-use crate::store::{Approval, Message, Moderate, Moderation, Participant, Ruling};
-use crate::tickets::{self, Status};
+use crate::moderation::review::{self, Choice, DecideError};
+use crate::store::{Approval, Message, Participant, Ruling};
 
 #[derive(Debug, Subcommand)]
 pub enum ModerationCommand {
@@ -72,49 +72,34 @@ pub async fn run(app: &App, command: ModerationCommand) -> Result<(), Failure> {
             as_written,
             actor,
         } => {
-            let message = held(app, id).await?;
-            if redact && message.redacted_text.is_none() {
-                return Err(Failure::Usage(format!(
-                    "message {id} has nothing to redact: the policy found no span in it; \
-                     approve it without --redact or reject it"
-                )));
-            }
             let shows = match (redact, as_written) {
                 (true, _) => Approval::Redacted,
                 (false, true) => Approval::AsWritten,
                 (false, false) => Approval::Masked,
             };
-            let status = approved_status(app, &message).await?;
-            decide(app, id, Ruling::Approve { shows }, actor, status).await
+            decide(app, id, Choice::Approve(shows), &actor).await
         }
         ModerationCommand::Reject {
             id,
             reason,
             silent,
             actor,
-        } => {
-            let message = held(app, id).await?;
-            if reason.trim().is_empty() {
-                return Err(Failure::Usage("--reason must say why".into()));
-            }
-            let ticket = ticket_of(app, &message).await?;
-            let messages = app.store().messages(message.ticket).await?;
-            let status = moderation::on_reject(ticket.status, &message, &messages);
-            let no_notice = moderation::no_notice(&message, silent);
-            let ruling = Ruling::Reject { reason, no_notice };
-            decide(app, id, ruling, actor, status).await
-        }
+        } => decide(app, id, Choice::Reject { reason, silent }, &actor).await,
     }
 }
 
-async fn decide(
-    app: &App,
-    id: i64,
-    ruling: Ruling,
-    actor: String,
-    status: Option<Status>,
-) -> Result<(), Failure> {
-    let what = match &ruling {
+/// Decides as every door does ([`review::decide`]) and says what it did.
+async fn decide(app: &App, id: i64, choice: Choice, actor: &str) -> Result<(), Failure> {
+    let on_closed = app.config.tickets.on_closed_reply;
+    let decided = review::decide(&app.intake, on_closed, id, choice, actor)
+        .await
+        .map_err(|e| match e {
+            DecideError::NotFound(what) => Failure::NotFound(what),
+            e @ DecideError::NotHeld { .. } => Failure::Rejected(e.to_string()),
+            DecideError::Invalid(what) => Failure::Usage(what),
+            DecideError::Store(e) => Failure::Store(e),
+        })?;
+    let what = match &decided.ruling {
         Ruling::Approve {
             shows: Approval::Masked,
         } => "approved (the policy's redactions stay)".to_string(),
@@ -130,77 +115,24 @@ async fn decide(
         } => format!("rejected, no notice to its author ({why})"),
         Ruling::Reject { .. } => "rejected".to_string(),
     };
-    let m = Moderate {
-        message: id,
-        ruling,
-        actor,
-        status,
-    };
-    let notices = app.store().moderate(&m, app.intake.minter()).await?;
-    let moved = match status {
+    let moved = match decided.status {
         Some(status) => format!("; the ticket is now {status}"),
         None => String::new(),
     };
     println!(
         "message {id} {what}; {} notification(s) queued{moved}",
-        notices.len()
+        decided.notifications.len()
     );
     Ok(())
 }
 
-/// The message, which must exist and be held.
-async fn held(app: &App, id: i64) -> Result<Message, Failure> {
-    let message = found(app, id).await?;
-    if message.moderation != Moderation::Held {
-        return Err(Failure::Rejected(format!(
-            "message {id} is not held (it is {})",
-            message.moderation.as_str()
-        )));
-    }
-    Ok(message)
-}
-
-async fn found(app: &App, id: i64) -> Result<Message, Failure> {
-    app.store()
-        .message(id)
-        .await?
-        .ok_or_else(|| Failure::NotFound(format!("message {id} does not exist")))
-}
-
-async fn ticket_of(app: &App, message: &Message) -> Result<crate::store::Ticket, Failure> {
-    app.store()
-        .ticket(message.ticket)
-        .await?
-        .ok_or_else(|| Failure::NotFound(format!("ticket #{} does not exist", message.ticket)))
-}
-
-/// The status the ticket takes once the message is approved, from its
-/// status now.
-async fn approved_status(app: &App, message: &Message) -> Result<Option<Status>, Failure> {
-    let ticket = ticket_of(app, message).await?;
-    let people = app.store().participants(message.ticket).await?;
-    let messages = app.store().messages(message.ticket).await?;
-    let role = author_of(message, &people).map_or(tickets::Role::Client, |p| p.role);
-    Ok(moderation::on_approve(
-        ticket.status,
-        role,
-        app.config.tickets.on_closed_reply,
-        message,
-        &messages,
-    ))
-}
-
-fn author_of<'a>(message: &Message, people: &'a [Participant]) -> Option<&'a Participant> {
-    people.iter().find(|p| Some(p.id) == message.author)
-}
-
 /// The JSON object of a message for moderators (docs/json.md).
-fn entry(message: &Message, people: &[Participant]) -> Value {
+fn entry(message: &Message, author: Option<&Participant>) -> Value {
     json!({
         "id": message.id,
         "ticket": message.ticket,
-        "author": author_of(message, people).map(|p| p.address.as_str()),
-        "role": author_of(message, people).map(|p| p.role.as_str()),
+        "author": author.map(|p| p.address.as_str()),
+        "role": author.map(|p| p.role.as_str()),
         "created_at": message.created_at,
         "moderation": message.moderation,
         "action": message.policy_action,
@@ -214,12 +146,11 @@ fn entry(message: &Message, people: &[Participant]) -> Value {
 }
 
 async fn list(app: &App, as_json: bool) -> Result<(), Failure> {
-    let held = app.store().held().await?;
-    let mut entries = Vec::with_capacity(held.len());
-    for message in &held {
-        let people = app.store().participants(message.ticket).await?;
-        entries.push((message, entry(message, &people)));
-    }
+    let held = review::held(app.store()).await?;
+    let entries: Vec<(&Message, Value)> = held
+        .iter()
+        .map(|(message, author)| (message, entry(message, author.as_ref())))
+        .collect();
     if as_json {
         let all: Vec<&Value> = entries.iter().map(|(_, e)| e).collect();
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
@@ -254,17 +185,18 @@ async fn list(app: &App, as_json: bool) -> Result<(), Failure> {
 }
 
 async fn show(app: &App, id: i64, as_json: bool) -> Result<(), Failure> {
-    let message = found(app, id).await?;
-    let people = app.store().participants(message.ticket).await?;
-    let audit: Vec<Value> = app
-        .store()
-        .audit(message.ticket)
-        .await?
+    let review = review::review(app.store(), id).await.map_err(|e| match e {
+        DecideError::NotFound(what) => Failure::NotFound(what),
+        DecideError::Store(e) => Failure::Store(e),
+        e => Failure::Rejected(e.to_string()),
+    })?;
+    let message = review.message;
+    let audit: Vec<Value> = review
+        .audit
         .into_iter()
-        .filter(|a| a.message == Some(id))
         .map(|a| json!({ "at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail }))
         .collect();
-    let mut object = entry(&message, &people);
+    let mut object = entry(&message, review.author.as_ref());
     object["audit"] = Value::Array(audit.clone());
     if as_json {
         println!(

@@ -6,13 +6,15 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::App;
+use crate::access::Viewer;
+use crate::actions::{self, Act, ActError, Actor, Done};
 use crate::address;
 use crate::error::Failure;
 use crate::intake::written::{About, Draft, Opening, Person, WriteError, WriteOutcome, Written};
 use crate::moderation;
 use crate::store::{
-    Assign, Assignment, AttachmentInfo, AuditEntry, Forward, Forwarding, Message, Moderation,
-    Notification, Participant, Ticket, TicketFilter,
+    AttachmentInfo, AuditEntry, Filing, Message, Moderation, Notification, Participant, Ticket,
+    TicketFilter,
 };
 use crate::tickets::{Role, Status};
 
@@ -72,8 +74,15 @@ pub enum TicketsCommand {
         #[arg(long, value_name = "FILE")]
         body_file: PathBuf,
     },
-    /// Set a ticket's status.
-    Status { number: i64, status: Status },
+    /// Set a ticket's status. Closing a ticket archives it; moving it to
+    /// open or awaiting either side takes it out of the archive.
+    Status {
+        number: i64,
+        status: Status,
+        /// Who does it, for the history.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
     /// Print the reply address of a participant of a ticket.
     ReplyAddress { number: i64, address: String },
     /// List the pool: tickets nobody has taken (no assignee, not resolved
@@ -134,6 +143,34 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a ticket (soft, restorable): it leaves every list and the
+    /// pool, its client no longer sees it, and mail answering it opens a
+    /// new ticket in its queue. `tickets restore` brings it back.
+    Delete {
+        number: i64,
+        /// Who does it, for the history.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
+    /// Bring a deleted ticket back, as it was.
+    Restore {
+        number: i64,
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
+    /// Archive a ticket: filed away, its status unchanged (closing a
+    /// ticket archives it too).
+    Archive {
+        number: i64,
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
+    /// Take a ticket out of the archive, its status unchanged.
+    Unarchive {
+        number: i64,
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
 }
 
 fn parse_side(s: &str) -> Result<Role, String> {
@@ -174,9 +211,15 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
             side,
             body_file,
         } => reply(app, number, side, &body_file).await,
-        TicketsCommand::Status { number, status } => {
-            let old = app.store().set_status(number, status, "cli").await?;
-            println!("ticket #{number}: {old} -> {status}");
+        TicketsCommand::Status {
+            number,
+            status,
+            actor,
+        } => {
+            let done = act(app, number, &Actor::operator(&actor), &Act::Status(status)).await?;
+            if let Done::Status { from, to } = done {
+                println!("ticket #{number}: {from} -> {to}");
+            }
             Ok(())
         }
         TicketsCommand::ReplyAddress { number, address } => {
@@ -192,146 +235,161 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
             println!("{}", app.intake.minter().reply_address(number, who.id).1);
             Ok(())
         }
-        TicketsCommand::Pool { queue, json } => pool(app, queue, json).await,
+        TicketsCommand::Pool { queue, json } => {
+            let tickets = actions::pool(app.store(), queue.as_deref(), Viewer::Moderator)
+                .await
+                .map_err(failure)?;
+            // Waiting since: when it was opened.
+            print_tickets(&tickets, json, |t| t.created_at);
+            Ok(())
+        }
         TicketsCommand::Take {
             number,
             address,
             force,
         } => {
+            // The operator takes it as ADDR: ADDR is the assignee and the
+            // actor.
             let actor = address::normalize(&address);
-            assign(app, number, &address, actor, force).await
+            let take = Act::Assign {
+                to: address,
+                replace: force,
+            };
+            assigned(
+                number,
+                act(app, number, &Actor::operator(&actor), &take).await,
+            )
         }
         TicketsCommand::Assign {
             number,
             address,
             actor,
-        } => assign(app, number, &address, actor, true).await,
+        } => {
+            let assign = Act::Assign {
+                to: address,
+                replace: true,
+            };
+            assigned(
+                number,
+                act(app, number, &Actor::operator(&actor), &assign).await,
+            )
+        }
         TicketsCommand::Forward {
             number,
             to,
             note,
             actor,
             json,
-        } => forward(app, number, &to, note, actor, json).await,
-    }
-}
-
-/// The longest `--note`: a few paragraphs, not a document.
-const MAX_NOTE_CHARS: usize = 4000;
-
-async fn forward(
-    app: &App,
-    number: i64,
-    to: &str,
-    note: Option<String>,
-    actor: String,
-    json: bool,
-) -> Result<(), Failure> {
-    if !address::is_address(to) {
-        return Err(Failure::Usage(format!(
-            "--to {to:?} is not an email address"
-        )));
-    }
-    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(Failure::Usage(format!(
-            "--note is longer than {MAX_NOTE_CHARS} characters"
-        )));
-    }
-    let to_normal = address::normalize(to);
-    // The transcript would come back to parley: a reply address threads to
-    // whoever it names, an intake address opens a ticket from our own mail.
-    let reply_domain = &app.config.mail.reply_domain;
-    let ours = to_normal
-        .rsplit_once('@')
-        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(reply_domain));
-    if ours || app.store().queue_by_intake(&to_normal).await?.is_some() {
-        return Err(Failure::Usage(format!(
-            "--to {to:?} is one of parley's own addresses (reply or intake); \
-             forward to a person"
-        )));
-    }
-    let request = Forward {
-        ticket: number,
-        to: to_normal,
-        note,
-        actor,
-    };
-    let to = &request.to;
-    let done = app.store().forward(&request, app.intake.minter()).await?;
-    match done {
-        Forwarding::IsClient => Err(Failure::Rejected(format!(
-            "{to} is the client of ticket #{number}; a transcript goes to the seller side only"
-        ))),
-        Forwarding::Forwarded {
-            participant,
-            added,
-            notification,
-            message,
         } => {
-            if json {
-                let out = serde_json::json!({
-                    "ticket": number,
-                    "to": to,
-                    "note": request.note,
-                    "participant": participant,
-                    "added": added,
-                    "notification": notification,
-                    "message": message,
-                });
-                println!("{out:#}");
-            } else {
-                let joined = if added {
-                    "; it joins the ticket as staff"
-                } else {
-                    ""
-                };
-                println!(
-                    "ticket #{number}: forwarded to {to}{joined} (transcript queued, notification {notification})"
-                );
-            }
+            let forward = Act::Forward { to, note };
+            let done = act(app, number, &Actor::operator(&actor), &forward).await?;
+            forwarded(number, done, json);
             Ok(())
+        }
+        TicketsCommand::Delete { number, actor } => file(app, number, Filing::Delete, &actor).await,
+        TicketsCommand::Restore { number, actor } => {
+            file(app, number, Filing::Restore, &actor).await
+        }
+        TicketsCommand::Archive { number, actor } => {
+            file(app, number, Filing::Archive, &actor).await
+        }
+        TicketsCommand::Unarchive { number, actor } => {
+            file(app, number, Filing::Unarchive, &actor).await
         }
     }
 }
 
-async fn pool(app: &App, queue: Option<String>, json: bool) -> Result<(), Failure> {
-    if let Some(name) = &queue
-        && app.store().queue(name).await?.is_none()
-    {
-        return Err(Failure::NotFound(format!("queue {name:?} does not exist")));
+/// Does `what` to ticket `number` as every door does
+/// ([`actions::act`]).
+async fn act(app: &App, number: i64, actor: &Actor<'_>, what: &Act) -> Result<Done, Failure> {
+    let ticket = app
+        .store()
+        .ticket(number)
+        .await?
+        .ok_or_else(|| Failure::NotFound(format!("ticket #{number} does not exist")))?;
+    actions::act(&app.intake, &ticket, actor, what)
+        .await
+        .map_err(failure)
+}
+
+/// An act's refusal as a command's failure: a bad value exits 64, a
+/// refusal 77, a missing ticket 1.
+fn failure(e: ActError) -> Failure {
+    match e {
+        ActError::NotFound(what) => Failure::NotFound(what),
+        ActError::Invalid(what) => Failure::Usage(what),
+        ActError::Taken { ticket, by } => Failure::Rejected(format!(
+            "ticket #{ticket} is assigned to {by}; --force takes it over"
+        )),
+        e @ (ActError::Forbidden(_) | ActError::Conflict(_) | ActError::Refused(_)) => {
+            Failure::Rejected(e.to_string())
+        }
+        ActError::Store(e) => Failure::Store(e),
     }
-    let tickets = app.store().pool(queue.as_deref()).await?;
-    // Waiting since: when it was opened.
-    print_tickets(&tickets, json, |t| t.created_at);
+}
+
+async fn file(app: &App, number: i64, filing: Filing, actor: &str) -> Result<(), Failure> {
+    let done = act(app, number, &Actor::operator(actor), &Act::File(filing)).await?;
+    let Done::Filed { changed, .. } = done else {
+        return Ok(());
+    };
+    let what = match filing {
+        Filing::Delete => "deleted",
+        Filing::Restore => "restored",
+        Filing::Archive => "archived",
+        Filing::Unarchive => "unarchived",
+    };
+    match changed {
+        true => println!("ticket #{number}: {what}"),
+        false => println!("ticket #{number}: {what} already"),
+    }
     Ok(())
 }
 
-/// `take` (`replace` only with --force) and `assign` (always).
-async fn assign(
-    app: &App,
-    number: i64,
-    address: &str,
-    actor: String,
-    replace: bool,
-) -> Result<(), Failure> {
-    if !address::is_address(address) {
-        return Err(Failure::Usage(format!(
-            "{address:?} is not an email address"
-        )));
-    }
-    let request = Assign {
-        ticket: number,
-        address: address::normalize(address),
-        actor,
-        replace,
+fn forwarded(number: i64, done: Done, json: bool) {
+    let Done::Forwarded {
+        to,
+        note,
+        participant,
+        added,
+        notification,
+        message,
+    } = done
+    else {
+        return;
     };
-    let to = &request.address;
-    match app.store().assign(&request).await? {
-        Assignment::Assigned { from, added, .. } => {
+    if json {
+        let out = serde_json::json!({
+            "ticket": number,
+            "to": to,
+            "note": note,
+            "participant": participant,
+            "added": added,
+            "notification": notification,
+            "message": message,
+        });
+        println!("{out:#}");
+    } else {
+        let joined = if added {
+            "; it joins the ticket as staff"
+        } else {
+            ""
+        };
+        println!(
+            "ticket #{number}: forwarded to {to}{joined} (transcript queued, notification {notification})"
+        );
+    }
+}
+
+/// What `take` and `assign` print.
+fn assigned(number: i64, done: Result<Done, Failure>) -> Result<(), Failure> {
+    match done? {
+        Done::Assigned {
+            to, changed: false, ..
+        } => println!("ticket #{number}: assigned to {to} already"),
+        Done::Assigned {
+            from, to, added, ..
+        } => {
             let from = from.as_deref().unwrap_or("nobody");
             let joined = if added {
                 "; it joins the ticket as staff"
@@ -339,20 +397,10 @@ async fn assign(
                 ""
             };
             println!("ticket #{number}: assigned {from} -> {to}{joined}");
-            Ok(())
         }
-        Assignment::Unchanged => {
-            println!("ticket #{number}: assigned to {to} already");
-            Ok(())
-        }
-        Assignment::Taken { by } => Err(Failure::Rejected(format!(
-            "ticket #{number} is assigned to {by}; --force takes it over"
-        ))),
-        Assignment::NotEligible => Err(Failure::Rejected(format!(
-            "{to} is neither a seller-side participant of ticket #{number} \
-             nor a staff address of its queue"
-        ))),
+        _ => {}
     }
+    Ok(())
 }
 
 /// A time for people: UTC, to the second (`2026-12-06 14:03:11 UTC`).

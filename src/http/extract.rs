@@ -64,3 +64,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         }
     }
 }
+
+/// A JSON body that may be left out: no body at all, or `null`, is
+/// `T::default()`; a body is taken as [`Json`] takes it (so its
+/// rejections are the same). For the POSTs whose fields all have
+/// defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        use axum::body::HttpBody;
+        // Content-Length: 0, or no body at all (no length, not chunked).
+        if request.body().size_hint().exact() == Some(0) {
+            return Ok(OptionalJson(T::default()));
+        }
+        let Json(value) = Json::<Option<T>>::from_request(request, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
+    }
+}

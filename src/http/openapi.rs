@@ -32,6 +32,8 @@ use super::error::{PROBLEM_JSON, ProblemSchema};
     tags(
         (name = "auth", description = "Who calls: API keys and user tokens"),
         (name = "meta", description = "The process and this document"),
+        (name = "conversations", description = "Conversations (tickets): what callers do to them, and the pool"),
+        (name = "moderation", description = "Held messages and the moderators' decisions"),
     )
 )]
 struct ApiDoc;

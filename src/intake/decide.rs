@@ -6,6 +6,9 @@
 //! quarantine; a bounce of one of our notifications marks that recipient
 //! failing; an auto-reply or list mail is stored on an existing ticket but
 //! changes no status and notifies nobody, and opens no ticket.
+//!
+//! A message answering a deleted ticket opens a new ticket after it (see
+//! [`super::thread`]): same queue, same people, same listing.
 
 use super::classify::{Auto, Classification};
 use super::parse::Parsed;
@@ -16,7 +19,7 @@ use super::thread::{self, MatchedBy, Thread};
 use super::{Decision, Intake};
 use crate::store::{
     Direction, NewAttachment, NewParticipant, NewTicket, PolicyRecord, Post, Queue, StoreError,
-    Target,
+    Target, Ticket,
 };
 use crate::tickets::{self, Role, Status, Transition};
 
@@ -75,6 +78,18 @@ impl Intake {
         let post = |target: Target, queue: &str| {
             Decision::Post(Box::new(self.post(facts, target, queue, held)))
         };
+        if let Some(deleted) = &thread.deleted {
+            if automatic {
+                return Ok(Decision::Quarantine {
+                    reason: auto.as_str(),
+                    detail: format!(
+                        "{}: automatic mail opens no ticket (ticket #{} is deleted)",
+                        facts.classification.reason, deleted.number
+                    ),
+                });
+            }
+            return self.follow_deleted(facts, deleted, &post).await;
+        }
         if let Some(ticket) = &thread.ticket {
             if facts.find_duplicates
                 && self
@@ -197,6 +212,67 @@ impl Intake {
     fn policy_record(&self, facts: &Facts<'_>, held: bool) -> PolicyRecord {
         let subject = facts.parsed.subject.as_deref().unwrap_or("");
         facts.verdict.record(&facts.reply.text, subject, held)
+    }
+
+    /// A new ticket after `deleted`, which the message answers: in its
+    /// queue, between its people (the author first, every role kept),
+    /// about its listing and auction, under its subject. It starts `open`
+    /// when the client writes, `awaiting_client` when the seller side does
+    /// (as `tickets create`).
+    async fn follow_deleted(
+        &self,
+        facts: &Facts<'_>,
+        deleted: &Ticket,
+        post: &impl Fn(Target, &str) -> Decision,
+    ) -> Result<Decision, StoreError> {
+        let Some(queue) = self.store.queue(&deleted.queue).await? else {
+            return Ok(Decision::Quarantine {
+                reason: "no_queue",
+                detail: format!(
+                    "queue {} of deleted ticket #{} is gone",
+                    deleted.queue, deleted.number
+                ),
+            });
+        };
+        let key = &facts.parsed.dedupe_key;
+        if facts.find_duplicates
+            && let Some(ticket) = self.store.ticket_by_origin(queue.id, key).await?
+        {
+            return Ok(Decision::Duplicate {
+                ticket: Some(ticket),
+            });
+        }
+        let author = facts.thread.author.as_ref().map(|a| a.id);
+        let mut people = self.store.participants(deleted.number).await?;
+        // The first participant is the author.
+        people.sort_by_key(|p| Some(p.id) != author);
+        let role = people
+            .first()
+            .filter(|p| Some(p.id) == author)
+            .map_or(Role::Client, |p| p.role);
+        let participants = people
+            .into_iter()
+            .map(|p| NewParticipant {
+                address: p.address,
+                display_name: p.display_name,
+                role: p.role,
+            })
+            .collect();
+        let target = Target::New(NewTicket {
+            queue_id: queue.id,
+            subject: deleted.subject.clone(),
+            status: match role.is_seller_side() {
+                true => Status::AwaitingClient,
+                false => Status::Open,
+            },
+            item_ref: deleted.item_ref.clone(),
+            item_title: deleted.item_title.clone(),
+            auction_ref: deleted.auction_ref.clone(),
+            auction_title: deleted.auction_title.clone(),
+            origin_key: Some(key.clone()),
+            participants,
+        });
+        Ok(post(target, &queue.name))
     }
 
     /// A new ticket in `queue` from the message's sender, with the queue's

@@ -34,6 +34,10 @@ pub struct ThreadReport {
     pub queue: Option<String>,
     pub sender_is_participant: bool,
     pub flags: Vec<String>,
+    /// The deleted ticket the message answers, which it follows with a
+    /// new ticket (an addition; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows_deleted: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,11 +89,13 @@ impl Report {
                         .as_ref()
                         .map(|q| q.name.clone())
                         .or_else(|| t.ticket.as_ref().map(|t| t.queue.clone()))
+                        .or_else(|| t.deleted.as_ref().map(|t| t.queue.clone()))
                 }),
                 sender_is_participant: thread.is_some_and(|t| t.sender_is_participant),
                 flags: thread.map_or_else(Vec::new, |t| {
                     t.flags.iter().map(|f| f.to_string()).collect()
                 }),
+                follows_deleted: thread.and_then(|t| t.deleted.as_ref()).map(|t| t.number),
             },
             reply_text: plan.reply_text.clone(),
             policy: match &plan.policy {

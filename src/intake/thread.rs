@@ -10,6 +10,10 @@
 //! 5. a new ticket, when a recipient is a queue's intake address;
 //! 6. no match.
 //!
+//! A deleted ticket never threads new mail: a message that rules 1 to 4
+//! match to one, from one of its participants, opens a new ticket in its
+//! queue ([`Thread::deleted`]); from anyone else, the rule does not match.
+//!
 //! Decides only: reads the store, writes nothing.
 
 use serde::Serialize;
@@ -70,9 +74,37 @@ pub struct Thread {
     pub author: Option<Participant>,
     pub sender_is_participant: bool,
     pub flags: Vec<&'static str>,
+    /// A deleted ticket the message answers (by token, References or the
+    /// subject tag, from one of its participants): it opens a new ticket
+    /// in that ticket's queue, between the same people.
+    pub deleted: Option<Ticket>,
 }
 
 impl Thread {
+    /// Matched to `ticket` by `matched_by`, written by `author`: that
+    /// ticket, or, when it is deleted, a new one after it (a deleted ticket
+    /// never threads new mail).
+    fn to(
+        matched_by: MatchedBy,
+        ticket: Ticket,
+        author: Option<Participant>,
+        flags: Vec<&'static str>,
+    ) -> Self {
+        let (ticket, deleted) = match ticket.deleted {
+            true => (None, Some(ticket)),
+            false => (Some(ticket), None),
+        };
+        Thread {
+            matched_by,
+            ticket,
+            queue: None,
+            sender_is_participant: author.is_some(),
+            author,
+            flags,
+            deleted,
+        }
+    }
+
     fn none(flags: Vec<&'static str>) -> Self {
         Thread {
             matched_by: MatchedBy::None,
@@ -81,6 +113,7 @@ impl Thread {
             author: None,
             sender_is_participant: false,
             flags,
+            deleted: None,
         }
     }
 }
@@ -166,38 +199,35 @@ pub async fn thread(
             Some(s) => store.participant_by_address(ticket.number, s).await?,
             None => None,
         };
+        // A deleted ticket is answered by its own people only: a stranger
+        // holding a token of it has no way in.
+        if ticket.deleted && author.is_none() {
+            flags.push(BAD_TOKEN);
+            continue;
+        }
         if author.as_ref().map(|a| a.id) != Some(owner_id) {
             flags.push(SENDER_MISMATCH);
         }
-        return Ok(Thread {
-            matched_by: MatchedBy::Token,
-            ticket: Some(ticket),
-            queue: None,
-            sender_is_participant: author.is_some(),
-            author,
-            flags,
-        });
+        return Ok(Thread::to(MatchedBy::Token, ticket, author, flags));
     }
 
     // 2. In-Reply-To / References naming a Message-ID we issued.
     if let Some(number) = store.ticket_by_issued_id(&parsed.parents).await?
-        && let Some(ticket) = live_ticket(store, number).await?
+        && let Some(ticket) = store.ticket(number).await?
     {
         let author = match sender {
             Some(s) => store.participant_by_address(number, s).await?,
             None => None,
         };
-        if author.is_none() {
-            flags.push(SENDER_NOT_PARTICIPANT);
+        match (author.is_some(), ticket.deleted) {
+            // A stranger quoting a deleted ticket's mail: not a way in.
+            (false, true) => {}
+            (false, false) => {
+                flags.push(SENDER_NOT_PARTICIPANT);
+                return Ok(Thread::to(MatchedBy::References, ticket, author, flags));
+            }
+            (true, _) => return Ok(Thread::to(MatchedBy::References, ticket, author, flags)),
         }
-        return Ok(Thread {
-            matched_by: MatchedBy::References,
-            ticket: Some(ticket),
-            queue: None,
-            sender_is_participant: author.is_some(),
-            author,
-            flags,
-        });
     }
 
     // 3. In-Reply-To / References naming a message a participant sent us,
@@ -206,14 +236,8 @@ pub async fn thread(
         && let Some((ticket, author)) =
             by_inbound_id(parsed, sender, recipients, store, rules.recipients).await?
     {
-        return Ok(Thread {
-            matched_by: MatchedBy::InboundReferences,
-            ticket: Some(ticket),
-            queue: None,
-            author: Some(author),
-            sender_is_participant: true,
-            flags,
-        });
+        let matched_by = MatchedBy::InboundReferences;
+        return Ok(Thread::to(matched_by, ticket, Some(author), flags));
     }
 
     // 4. The subject tag, from a participant only.
@@ -223,15 +247,8 @@ pub async fn thread(
             let Some(author) = store.participant_by_address(number, sender).await? else {
                 continue;
             };
-            if let Some(ticket) = live_ticket(store, number).await? {
-                return Ok(Thread {
-                    matched_by: MatchedBy::Subject,
-                    ticket: Some(ticket),
-                    queue: None,
-                    author: Some(author),
-                    sender_is_participant: true,
-                    flags,
-                });
+            if let Some(ticket) = store.ticket(number).await? {
+                return Ok(Thread::to(MatchedBy::Subject, ticket, Some(author), flags));
             }
         }
     }
@@ -246,13 +263,15 @@ pub async fn thread(
                 author: None,
                 sender_is_participant: false,
                 flags,
+                deleted: None,
             });
         }
     }
     Ok(Thread::none(flags))
 }
 
-/// The ticket and participant a verified token names, if both exist.
+/// The ticket (deleted ones too) and participant a verified token names,
+/// if both exist.
 async fn by_token(
     token: ReplyToken,
     store: &dyn Store,
@@ -260,16 +279,16 @@ async fn by_token(
     // One read: the participant with its ticket.
     let found = store.participant_with_ticket(token.participant).await?;
     Ok(found
-        .filter(|(p, t)| p.ticket == token.ticket && !t.deleted)
+        .filter(|(p, _)| p.ticket == token.ticket)
         .map(|(p, t)| (t, p)))
 }
 
-/// The ticket of the nearest parent that is an inbound message on a live
+/// The ticket of the nearest parent that is an inbound message on a
 /// ticket of which `sender` is a participant, with that participant.
 ///
 /// The same mail sent to two queues opened a ticket in each and is stored
 /// on both: the ticket in the queue this delivery is addressed to wins,
-/// else the lowest number.
+/// else a ticket that is not deleted, else the lowest number.
 async fn by_inbound_id(
     parsed: &Parsed,
     sender: &str,
@@ -288,10 +307,11 @@ async fn by_inbound_id(
     let mut tickets = Vec::new();
     // A handful is plenty: one per queue the first mail was sent to.
     for (_, number) in found.iter().filter(|(m, _)| m == nearest).take(5) {
-        if let Some(ticket) = live_ticket(store, *number).await? {
+        if let Some(ticket) = store.ticket(*number).await? {
             tickets.push(ticket);
         }
     }
+    tickets.sort_by_key(|t| (t.deleted, t.number));
     let mut chosen = None;
     if tickets.len() > 1 {
         for rcpt in recipients {
@@ -308,11 +328,6 @@ async fn by_inbound_id(
     };
     let author = store.participant_by_address(ticket.number, sender).await?;
     Ok(author.map(|a| (ticket, a)))
-}
-
-/// A ticket that exists and is not deleted.
-async fn live_ticket(store: &dyn Store, number: i64) -> Result<Option<Ticket>, StoreError> {
-    Ok(store.ticket(number).await?.filter(|t| !t.deleted))
 }
 
 #[cfg(test)]

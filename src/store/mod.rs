@@ -15,6 +15,8 @@
 //!   side of them: claim, record, retry, the throttles
 //!   (`outbox/throttle.rs`) and a batch's reads (`outbox/batch_reads.rs`);
 //! - [`CursorStore`] (`cursor.rs`): the IMAP poller's cursors;
+//! - [`FilingStore`] (`filing.rs`): soft delete and restore, archive and
+//!   unarchive;
 //! - [`SchemaStore`] (here): migrations.
 //!
 //! [`Store`] is all of them: callers hold an `Arc<dyn Store>` and bring the
@@ -31,6 +33,7 @@
 //! commit together or not at all.
 
 mod cursor;
+mod filing;
 mod mail;
 mod moderation;
 mod outbox;
@@ -47,6 +50,7 @@ use outbox::NewNotification;
 use sql::Backend;
 
 pub use cursor::{CursorStore, ImapCursor};
+pub use filing::{File, Filed, Filing, FilingStore};
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
 pub use outbox::{
@@ -64,14 +68,23 @@ pub use tickets::{
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        CursorStore, MailStore, ModerationStore, OutboxStore, SchemaStore, Store, TicketStore,
+        CursorStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore, Store,
+        TicketStore,
     };
 }
 
 /// The whole store: every concern. Implemented for whatever implements them
 /// all, so a new concern is one more trait here and its own file.
 pub trait Store:
-    SchemaStore + TicketStore + ModerationStore + MailStore + OutboxStore + CursorStore + Send + Sync
+    SchemaStore
+    + TicketStore
+    + ModerationStore
+    + MailStore
+    + OutboxStore
+    + CursorStore
+    + FilingStore
+    + Send
+    + Sync
 {
 }
 
@@ -82,6 +95,7 @@ impl<S> Store for S where
         + MailStore
         + OutboxStore
         + CursorStore
+        + FilingStore
         + Send
         + Sync
 {

@@ -12,7 +12,7 @@ use sqlx::{
 
 use super::outbox::NewNotification;
 use super::{Direction, Message, Moderation, NewRaw, Participant, Queue, StoreError, Ticket};
-use crate::tickets::{Role, Status};
+use crate::tickets::{self, Role, Status};
 use crate::token::Minter;
 
 /// Statement results and rows of a query, as they come.
@@ -279,7 +279,8 @@ where
 
     /// Sets a ticket's status within a transaction, with its
     /// `status.changed` audit entry (naming `message` when a message moved it)
-    /// when it changes; returns the status it had.
+    /// when it changes, and files it as [`tickets::archived_on`] says
+    /// (closing archives); returns the status it had.
     pub(super) async fn move_status(
         conn: &mut DB::Connection,
         now: i64,
@@ -296,12 +297,16 @@ where
             .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
         let old = status_of(&old)?;
         if old != status {
-            sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE number = $3")
-                .bind(status.as_str())
-                .bind(now)
-                .bind(ticket)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE tickets SET status = $1, updated_at = $2, \
+                 archived = COALESCE($4, archived) WHERE number = $3",
+            )
+            .bind(status.as_str())
+            .bind(now)
+            .bind(ticket)
+            .bind(tickets::archived_on(old, status).map(i64::from))
+            .execute(&mut *conn)
+            .await?;
             let detail = serde_json::json!({ "from": old, "to": status }).to_string();
             let at = (Some(ticket), message);
             Self::audit(conn, now, actor, "status.changed", at, &detail).await?;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a conversation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nobody on the seller side has answered yet.
@@ -137,6 +137,25 @@ pub fn on_message(status: Status, author: Role, on_closed: OnClosedReply) -> Tra
     }
 }
 
+/// Whether a ticket is archived once its status moves from `from` to `to`;
+/// `None`: as it was. The one rule relating status and archive, applied by
+/// every write that moves a status (`tickets status`, a message, a
+/// moderator's decision): closing archives; a conversation that comes
+/// alive again (`open`, awaiting either side: reopened by a status
+/// change or by a message) comes back from the archive; resolving, or no
+/// change, leaves it where it is. Archiving and unarchiving by hand move
+/// no status (a closed conversation may be unarchived to keep it in view).
+pub fn archived_on(from: Status, to: Status) -> Option<bool> {
+    if from == to {
+        return None;
+    }
+    match to {
+        Status::Closed => Some(true),
+        Status::Resolved => None,
+        Status::Open | Status::AwaitingClient | Status::AwaitingSeller => Some(false),
+    }
+}
+
 /// A participant as the notification rule sees it: (id, address, role).
 pub type Person = (i64, String, Role);
 
@@ -210,6 +229,24 @@ mod tests {
                 want,
                 "{status} {author:?} {on_closed:?}"
             );
+        }
+    }
+
+    #[test]
+    fn closing_archives_and_coming_alive_unarchives() {
+        let table = [
+            (Open, Closed, Some(true)),
+            (Resolved, Closed, Some(true)),
+            (Closed, AwaitingSeller, Some(false)),
+            (Closed, Open, Some(false)),
+            (AwaitingClient, AwaitingSeller, Some(false)),
+            (Closed, Resolved, None),
+            (AwaitingSeller, Resolved, None),
+            (Closed, Closed, None),
+            (AwaitingClient, AwaitingClient, None),
+        ];
+        for (from, to, want) in table {
+            assert_eq!(archived_on(from, to), want, "{from} -> {to}");
         }
     }
 

@@ -51,6 +51,23 @@ pub fn add_keys(config: &mut Config) {
     }
 }
 
+/// The door over a fresh store on `backend` with the test keys and
+/// `tweak` applied, and the store's [`TestEnv`](super::TestEnv).
+pub async fn door_on(
+    backend: &super::Backend,
+    tweak: impl FnOnce(&mut Config),
+) -> (axum::Router, super::TestEnv) {
+    let env = super::TestEnv::new(backend, |c| {
+        add_keys(c);
+        tweak(c);
+    })
+    .await;
+    let state =
+        parley::http::AppState::new(&env.config, super::SECRET.as_bytes(), env.intake.clone())
+            .expect("the door's state");
+    (parley::http::router(state), env)
+}
+
 /// One answer of the door.
 #[derive(Debug)]
 pub struct Answer {

@@ -27,6 +27,7 @@ macro_rules! on_every_backend {
 pub mod cli;
 pub mod fixtures;
 pub mod http;
+pub mod served;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

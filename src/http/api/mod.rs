@@ -8,8 +8,11 @@
 //! shares are added by [`super::openapi`]), take `Caller` and the
 //! extractors of [`super::extract`], and register it below with `routes!`.
 
+pub mod actions;
 pub mod health;
 pub mod me;
+pub mod moderation;
+pub mod pool;
 pub mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -24,4 +27,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(super::openapi::document_json))
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
+        .routes(routes!(actions::set_status))
+        .routes(routes!(actions::take))
+        .routes(routes!(actions::assign))
+        .routes(routes!(actions::forward))
+        .routes(routes!(actions::delete))
+        .routes(routes!(actions::restore))
+        .routes(routes!(actions::archive))
+        .routes(routes!(actions::unarchive))
+        .routes(routes!(pool::pool))
+        .routes(routes!(moderation::queue))
+        .routes(routes!(moderation::show))
+        .routes(routes!(moderation::approve))
+        .routes(routes!(moderation::reject))
+}
+
+/// A time as the API writes it: RFC 3339, UTC, to the millisecond
+/// (`2026-11-21T08:15:00.123Z`). The command line's JSON keeps Unix ms.
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_else(|_| ms.to_string())
 }

@@ -63,8 +63,9 @@ struct Rows<'a> {
     participants: Vec<(i64, i64, &'a NewParticipant)>,
     /// (id, post, ticket, author)
     messages: Vec<(i64, &'a Post, i64, Option<i64>)>,
-    /// ticket → final status
-    updates: Vec<(i64, Status)>,
+    /// ticket → final status, and archived as the status move files it
+    /// (`tickets::archived_on`; `None`: as it was)
+    updates: Vec<(i64, Status, Option<i64>)>,
     outbox: Vec<OutboxPlan>,
     /// (message_id, ticket, participant)
     issued: Vec<(String, i64, Option<i64>)>,
@@ -478,14 +479,19 @@ where
     fn update_statuses<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.updates.is_empty() {
             let (q, _) = script.statement("UPDATE tickets SET updated_at = ");
-            q.push_bind(now).push(", status = v.column2 FROM (");
-            q.push_values(&rows.updates, |mut b, (number, status)| {
+            q.push_bind(now).push(
+                ", status = v.column2, archived = COALESCE(v.column3, tickets.archived) FROM (",
+            );
+            q.push_values(&rows.updates, |mut b, (number, status, archived)| {
                 b.push("CAST(")
                     .push_bind_unseparated(*number)
                     .push_unseparated(" AS BIGINT)")
                     .push("CAST(")
                     .push_bind_unseparated(status.as_str())
-                    .push_unseparated(" AS TEXT)");
+                    .push_unseparated(" AS TEXT)")
+                    .push("CAST(")
+                    .push_bind_unseparated(*archived)
+                    .push_unseparated(" AS BIGINT)");
             });
             q.push(") AS v WHERE tickets.number = v.column1");
         }
@@ -750,7 +756,13 @@ fn plan_rows<'a>(
             new_ticket,
         });
     }
-    rows.updates = final_status.into_iter().collect();
+    rows.updates = final_status
+        .into_iter()
+        .map(|(number, to)| {
+            let from = state.status.get(&number).copied().unwrap_or(to);
+            (number, to, tickets::archived_on(from, to).map(i64::from))
+        })
+        .collect();
     rows.updates.sort_unstable_by_key(|u| u.0);
     Ok((rows, planned))
 }
