@@ -36,6 +36,7 @@
 #[path = "../tests/imap/dovecot.rs"]
 mod dovecot;
 #[path = "proc.rs"]
+#[allow(dead_code)] // raise_nofile serves bench/smtp and bench/events
 mod proc;
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! What /proc says about a process, for the benchmarks' CPU and memory
-//! columns. Included by bench/smtp.rs, bench/imap.rs and bench/outbox.rs
-//! with `#[path]`.
+//! columns, and the descriptor limit. Included by bench/smtp.rs,
+//! bench/imap.rs, bench/outbox.rs and bench/events.rs with `#[path]`.
 //! `pid` is a number or `self`.
 
 use std::fs::File;
@@ -62,4 +62,29 @@ pub fn cpu_model() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Raises this process's soft descriptor limit to `want` when it is lower
+/// (idle-session tests hold hundreds or thousands of sockets); `prlimit` does it
+/// from outside, as std has no setrlimit.
+pub fn raise_nofile(want: usize) {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
+        })
+        .unwrap_or(usize::MAX);
+    if soft >= want {
+        return;
+    }
+    let ok = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={want}:"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("note: open files limited to {soft}; could not raise it to {want} (prlimit)");
+    }
 }

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use parley::config::Config;
 use parley::store::{self, Store};
 use postfix::{Guard, postfix_tools};
-use proc::{cpu_model, cpu_seconds, status_field, status_mb};
+use proc::{cpu_model, cpu_seconds, raise_nofile, status_field, status_mb};
 
 const PARLEY: &str = env!("CARGO_BIN_EXE_parley");
 const SENDER: &str = "a@x.test";
@@ -753,31 +753,4 @@ fn idle_sessions(port: u16, count: usize) -> (Vec<TcpStream>, String) {
         }
     }
     (open, error)
-}
-
-// ---------------------------------------------------------------- /proc
-
-/// Raises this process's soft descriptor limit to `want` when it is lower
-/// (the idle-session test holds hundreds of sockets); `prlimit` does it
-/// from outside, as std has no setrlimit.
-fn raise_nofile(want: usize) {
-    let soft = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|l| {
-            l.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
-        })
-        .unwrap_or(usize::MAX);
-    if soft >= want {
-        return;
-    }
-    let ok = Command::new("prlimit")
-        .arg(format!("--pid={}", std::process::id()))
-        .arg(format!("--nofile={want}:"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        println!("note: open files limited to {soft}; could not raise it to {want} (prlimit)");
-    }
 }

@@ -18,6 +18,11 @@
 //!   (marked as such: nobody learns anything from their own words). A
 //!   client does not see a deleted conversation; the seller side does (the
 //!   trash), to restore it.
+//! - Of the event log ([`sees_event`]), a viewer sees the events of the
+//!   conversations they may see, narrowed by each event's audience: a
+//!   held message's events reach moderators and its author alone; a
+//!   forward, the seller side (with the marketplace and moderators); a
+//!   read marker, its reader alone.
 //!
 //! Who may do what to a conversation besides writing in it ([`may`]): a
 //! moderator and the marketplace anything but take it (taking needs a
@@ -27,7 +32,7 @@
 
 use crate::address;
 use crate::moderation;
-use crate::store::{Message, Moderation, Participant, Ticket};
+use crate::store::{Audience, Message, Moderation, Participant, Ticket};
 use crate::tickets::{Role, Status};
 
 /// Who is looking.
@@ -216,6 +221,33 @@ pub fn may(access: Access, deed: Deed) -> bool {
         Access::Party {
             side: Side::Client, ..
         } => deed == Deed::Status(Status::Resolved),
+    }
+}
+
+/// Whether `viewer`, who is `access` to an event's ticket (`None`: they
+/// may not see the ticket), sees an event meant for `audience`.
+pub fn sees_event(viewer: Viewer<'_>, access: Option<Access>, audience: &Audience) -> bool {
+    let Some(access) = access else {
+        return false;
+    };
+    let is = |person: &str| match viewer {
+        Viewer::Person { address } => address::normalize(address) == person,
+        _ => false,
+    };
+    match audience {
+        Audience::Ticket => true,
+        Audience::SellerSide => !matches!(
+            access,
+            Access::Party {
+                side: Side::Client,
+                ..
+            }
+        ),
+        // As with the message itself: the marketplace sees shown ones only.
+        Audience::Held { author } => {
+            access == Access::Moderator || author.as_deref().is_some_and(is)
+        }
+        Audience::Reader { address } => is(address),
     }
 }
 
@@ -428,5 +460,60 @@ mod tests {
             message(client, &m).map(|v| v.standing),
             Some(Standing::Rejected)
         );
+    }
+
+    #[test]
+    fn who_sees_an_event() {
+        let staff: Vec<String> = STAFF.iter().map(|s| s.to_string()).collect();
+        let people = people();
+        let t = ticket(false);
+        let f = facts(&t, &people, &staff);
+        let maria = Viewer::Person {
+            address: "Maria@Buyer.example",
+        };
+        let agent = Viewer::Person {
+            address: "agent@seller.example",
+        };
+        let eve = Viewer::Person {
+            address: "eve@elsewhere.example",
+        };
+        let viewers = [
+            Viewer::Moderator,
+            Viewer::Marketplace,
+            maria,
+            agent,
+            Viewer::Person { address: STAFF[0] },
+            eve,
+        ];
+        let sees = |audience: &Audience| -> Vec<bool> {
+            viewers
+                .iter()
+                .map(|v| sees_event(*v, access(*v, f), audience))
+                .collect()
+        };
+        // Everyone who may see the ticket; never a stranger.
+        assert_eq!(
+            sees(&Audience::Ticket),
+            [true, true, true, true, true, false]
+        );
+        assert_eq!(
+            sees(&Audience::SellerSide),
+            [true, true, false, true, true, false]
+        );
+        let held = Audience::Held {
+            author: Some("maria@buyer.example".into()),
+        };
+        assert_eq!(sees(&held), [true, false, true, false, false, false]);
+        let no_author = Audience::Held { author: None };
+        assert_eq!(sees(&no_author), [true, false, false, false, false, false]);
+        let read = Audience::Reader {
+            address: "agent@seller.example".into(),
+        };
+        assert_eq!(sees(&read), [false, false, false, true, false, false]);
+        // A deleted ticket: its client sees none of its events.
+        let gone = ticket(true);
+        let f = facts(&gone, &people, &staff);
+        assert!(!sees_event(maria, access(maria, f), &Audience::Ticket));
+        assert!(sees_event(agent, access(agent, f), &Audience::Ticket));
     }
 }

@@ -1057,7 +1057,7 @@ mod tests {
         };
         let shop = KeyHash::of("pk_shop_0123456789abcdef").to_string();
         type Change = fn(&mut Config, &str);
-        let cases: [(Change, &str); 11] = [
+        let cases: [(Change, &str); 12] = [
             (
                 |c, _| c.http.listen.push("localhost:80".into()),
                 "http.listen[1]",
@@ -1071,6 +1071,10 @@ mod tests {
             (
                 |c, _| c.http.user_token_secs = 7 * 86_400,
                 "http.user_token_secs",
+            ),
+            (
+                |c, _| c.http.max_event_streams = 0,
+                "http.max_event_streams",
             ),
             (
                 |c, _| c.http.keys[0].name = "Shop".into(),

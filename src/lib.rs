@@ -9,7 +9,9 @@
 //! - [`http`] is the HTTP door (an adapter too): the JSON API under
 //!   `/api/v1` for the marketplace (API keys with roles, user tokens,
 //!   `application/problem+json` errors, limits, the OpenAPI document);
-//!   handlers authorise and call the same functions the CLI calls.
+//!   handlers authorise and call the same functions the CLI calls. Its
+//!   live event streams are fed by [`http::hub`], the one reader per
+//!   process of the store's event log.
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
@@ -35,10 +37,10 @@
 //!   assign, forward, delete, archive) and lists the pool, for the CLI
 //!   and the HTTP API alike.
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
-//!   mail, outbox, IMAP cursors), each a file with its SQL, summed up in
-//!   [`store::Store`]; one implementation for SQLite and PostgreSQL. A
-//!   message, its ticket change, its audit entry and its notification rows
-//!   commit in one transaction.
+//!   mail, outbox, IMAP cursors, the event log), each a file with its SQL,
+//!   summed up in [`store::Store`]; one implementation for SQLite and
+//!   PostgreSQL. A message, its ticket change, its audit entry, its
+//!   notification rows and its events commit in one transaction.
 //! - [`outbox`] composes each notification and runs the worker of
 //!   `parley serve` that claims due rows, sends them through the relay
 //!   (with none configured, into a local Maildir) and retries.

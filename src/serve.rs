@@ -88,8 +88,11 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         }
         tasks.spawn(server.clone().listen(listener, protocol));
     }
+    let mut hub = None;
     if !http_listeners.is_empty() {
-        let router = http::router(http::AppState::new(&config, &secret, intake.clone())?);
+        let state = http::AppState::new(&config, &secret, intake.clone())?;
+        hub = Some(state.hub.clone());
+        let router = http::router(state);
         let grace = Duration::from_secs(config.http.shutdown_grace_secs);
         for listener in http_listeners {
             if let Ok(addr) = listener.local_addr() {
@@ -111,6 +114,11 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     signal().await?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
+    // Live event streams never end by themselves: end them, or they would
+    // hold the HTTP listeners for their whole grace period.
+    if let Some(hub) = &hub {
+        hub.close();
+    }
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
     Ok(())

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[path = "common/smtp.rs"]
+mod smtp;
+use smtp::{Reply, Smtp};
 
 const SECRET: &str = "serve-test-secret-0123456789-abcdef";
 const REPLY_DOMAIN: &str = "reply.shop.example";
@@ -257,81 +261,6 @@ staff = ["{AGENT}"]
                 }
                 Err(log) => panic!("{log}"),
             }
-        }
-    }
-}
-
-/// One SMTP reply: its code and its lines (joined by `\n`).
-#[derive(Debug)]
-struct Reply {
-    code: u16,
-    text: String,
-}
-
-/// A minimal SMTP client over a blocking socket.
-struct Smtp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Smtp {
-    fn connect(port: u16) -> io::Result<Smtp> {
-        let stream = TcpStream::connect_timeout(&local(port), Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(Smtp {
-            reader: BufReader::new(stream.try_clone()?),
-            writer: stream,
-        })
-    }
-
-    /// Reads one whole reply: lines until one whose fourth character is a
-    /// space (or that has none).
-    fn reply(&mut self) -> io::Result<Reply> {
-        let mut lines: Vec<String> = Vec::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("connection closed; reply so far: {lines:?}"),
-                ));
-            }
-            let line = line.trim_end_matches(['\r', '\n']).to_string();
-            let last = line.as_bytes().get(3) != Some(&b'-');
-            lines.push(line);
-            if last {
-                break;
-            }
-        }
-        let text = lines.join("\n");
-        let code = text
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, text.clone()))?;
-        Ok(Reply { code, text })
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.writer.write_all(bytes)?;
-        self.writer.flush()
-    }
-
-    /// Sends one command line and reads its reply.
-    fn command(&mut self, line: &str) -> io::Result<Reply> {
-        self.send(format!("{line}\r\n").as_bytes())?;
-        self.reply()
-    }
-
-    /// Sends `line` and expects `code` in reply; an error otherwise.
-    fn expect(&mut self, line: &str, code: u16) -> io::Result<Reply> {
-        let reply = self.command(line)?;
-        if reply.code == code {
-            Ok(reply)
-        } else {
-            Err(io::Error::other(format!(
-                "{line}: expected {code}, got {reply:?}"
-            )))
         }
     }
 }

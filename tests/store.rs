@@ -1,12 +1,14 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing, events (`tests/store/`).
 
 #[macro_use]
 mod common;
 #[path = "store/cursor.rs"]
 mod cursor;
+#[path = "store/events.rs"]
+mod events;
 #[path = "store/filing.rs"]
 mod filing;
 #[path = "store/mail.rs"]

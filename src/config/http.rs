@@ -30,6 +30,10 @@ pub struct HttpConfig {
     /// On SIGTERM or SIGINT, how long requests in flight may take to
     /// finish before their connections are closed.
     pub shutdown_grace_secs: u64,
+    /// The most live event streams (`GET /api/v1/events`) served at once;
+    /// past it: 503. Each holds a connection, so this keeps streams from
+    /// taking every file descriptor the process has.
+    pub max_event_streams: usize,
     /// The API keys (`[[http.keys]]`).
     #[serde(default)]
     pub keys: Vec<ApiKeyConfig>,
@@ -199,6 +203,13 @@ impl HttpConfig {
             }
         }
         check_rate("http", self.rate_limit_per_minute, self.rate_limit_burst)?;
+        if self.max_event_streams == 0 {
+            return Err(ConfigError::new(
+                "http.max_event_streams",
+                "must be at least 1 (each stream holds one connection: keep it below the \
+                 process's open-file limit)",
+            ));
+        }
         if !(60..=86_400).contains(&self.user_token_secs) {
             return Err(ConfigError::new(
                 "http.user_token_secs",

@@ -226,6 +226,56 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of an event stream (`GET /api/v1/events`): a [`Caller`] as
+/// everywhere, or a user token in `?access_token=` (RFC 6750 §2.3) for a
+/// browser's `EventSource`, which cannot send an `Authorization` header.
+/// Only a user token may come that way (it is short-lived and names one
+/// participant); an API key in a URL is refused, as URLs end up in logs.
+#[derive(Debug, Clone)]
+pub struct StreamCaller(pub Caller);
+
+impl FromRequestParts<AppState> for StreamCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<StreamCaller, Problem> {
+        let in_query = access_token(&parts.uri);
+        let token = match in_query {
+            Some(token) if !parts.headers.contains_key(header::AUTHORIZATION) => token,
+            _ => {
+                return Caller::from_request_parts(parts, state)
+                    .await
+                    .map(StreamCaller);
+            }
+        };
+        if !token::is_user_token(&token) {
+            return Err(Problem::unauthorized(
+                "access_token takes a user token only: send an API key in the Authorization header",
+                true,
+            ));
+        }
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Problem::unauthorized("the user token does not verify", true))?;
+        let (caller, rate) = state
+            .auth
+            .authenticate(Some(&value), crate::store::now_ms())?;
+        state.limiter.charge(&caller.subject(), rate)?;
+        Ok(StreamCaller(caller))
+    }
+}
+
+/// The `access_token` of a request's query string, percent-decoded.
+fn access_token(uri: &axum::http::Uri) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Given {
+        access_token: Option<String>,
+    }
+    let given = axum::extract::Query::<Given>::try_from_uri(uri).ok()?;
+    given.0.access_token
+}
+
 /// A fresh random API key (`pk_` and 43 base64url characters: 256 bits)
 /// and its hash, for `parley http key`.
 pub fn new_api_key() -> std::io::Result<(String, KeyHash)> {

@@ -8,7 +8,7 @@
 //!
 //! - [`router`] builds the whole door for a state (tests call it with
 //!   `tower::ServiceExt::oneshot`); [`serve`] runs it on a listener until
-//!   `parley serve` stops.
+//!   `parley serve` stops (`listen.rs`: hyper's HTTP/1.1 per connection).
 //! - [`api`] holds the endpoints, one file per resource, each documented
 //!   with `#[utoipa::path]` and registered with `routes!` (so a route
 //!   cannot be served without being in the OpenAPI document, [`openapi`]).
@@ -18,6 +18,8 @@
 //! - [`error`] is the one error type ([`error::Problem`]), rendered as
 //!   `application/problem+json`; [`extract`] wraps axum's extractors so
 //!   that their rejections are problems too.
+//! - [`hub`] reads the event log once per process and fans it out to the
+//!   live event streams (`GET /api/v1/events`, [`api::events`]).
 //! - [`viewer`] says whom a request acts as (a moderator, the marketplace,
 //!   a person: a user token, or a platform key with `?as=`) and, through
 //!   [`crate::access`], what they are to a conversation (404 when nothing).
@@ -28,7 +30,9 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod hub;
 pub mod limit;
+mod listen;
 pub mod openapi;
 pub mod token;
 pub mod viewer;
@@ -40,14 +44,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
 use crate::store::Store;
 use error::{Kind, Problem};
+
+pub use listen::serve;
 
 /// What every handler can reach, cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -65,6 +69,8 @@ pub struct Shared {
     pub auth: auth::Authenticator,
     /// The rate-limit buckets of every caller.
     pub limiter: limit::RateLimiter,
+    /// The one reader of the event log, for the live event streams.
+    pub hub: hub::Hub,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,6 +92,7 @@ impl AppState {
         Ok(AppState {
             shared: Arc::new(Shared {
                 auth: auth::Authenticator::new(&config.http, secret)?,
+                hub: hub::Hub::new(intake.shared_store(), config.http.max_event_streams),
                 intake,
                 config: Arc::new(config.clone()),
                 limiter: limit::RateLimiter::default(),
@@ -183,36 +190,4 @@ fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| cause.downcast_ref::<&str>().copied())
         .unwrap_or("a panic");
     Problem::internal(&format_args!("handler panicked: {message}")).into_response()
-}
-
-/// Serves `router` on `listener` until `stopped` turns true: then the
-/// listener closes, idle connections are closed, and requests in flight
-/// get `grace` to finish before their connections are dropped.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    mut stopped: watch::Receiver<bool>,
-    grace: Duration,
-) {
-    let addr = listener.local_addr().ok();
-    let mut signal = stopped.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = signal.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    let deadline = async {
-        let _ = stopped.wait_for(|stop| *stop).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => {
-            if let Err(e) = result {
-                tracing::error!(addr = ?addr, error = %e, "HTTP listener failed");
-            }
-        }
-        () = deadline => {
-            tracing::warn!(addr = ?addr, grace = ?grace, "HTTP requests still in flight after the grace period: dropped");
-        }
-    }
 }

@@ -34,6 +34,7 @@ use super::error::{PROBLEM_JSON, ProblemSchema};
         (name = "meta", description = "The process and this document"),
         (name = "conversations", description = "Conversations (tickets): what callers do to them, and the pool"),
         (name = "moderation", description = "Held messages and the moderators' decisions"),
+        (name = "events", description = "Live events: the event log as Server-Sent Events, resumable by id"),
     )
 )]
 struct ApiDoc;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::sql::{Backend, SqlStore, get};
-use super::{StoreError, now_ms};
+use super::{Audience, EventKind, NewEvent, StoreError, now_ms};
 
 /// Where a ticket is put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +35,16 @@ impl Filing {
             Filing::Restore => "ticket.restored",
             Filing::Archive => "ticket.archived",
             Filing::Unarchive => "ticket.unarchived",
+        }
+    }
+
+    /// The event it appends to the log.
+    pub fn event(self) -> EventKind {
+        match self {
+            Filing::Delete => EventKind::TicketDeleted,
+            Filing::Restore => EventKind::TicketRestored,
+            Filing::Archive => EventKind::TicketArchived,
+            Filing::Unarchive => EventKind::TicketUnarchived,
         }
     }
 }
@@ -140,7 +150,17 @@ where
             "{}",
         )
         .await?;
+        let event = NewEvent {
+            kind: request.filing.event(),
+            ticket: number,
+            message: None,
+            actor: request.actor.clone(),
+            data: serde_json::json!({}),
+            audience: Audience::Ticket,
+        };
+        Self::append_events(&mut tx, now, &[event]).await?;
         tx.commit().await?;
+        self.events.committed();
         Ok(Filed::Changed)
     }
 }

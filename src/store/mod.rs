@@ -17,6 +17,9 @@
 //! - [`CursorStore`] (`cursor.rs`): the IMAP poller's cursors;
 //! - [`FilingStore`] (`filing.rs`): soft delete and restore, archive and
 //!   unarchive;
+//! - [`EventStore`] (`events.rs`): the event log every change a person
+//!   could see is appended to, in the transaction that makes it (the
+//!   append itself is in `sql.rs`, shared by the concerns' writes);
 //! - [`SchemaStore`] (here): migrations.
 //!
 //! [`Store`] is all of them: callers hold an `Arc<dyn Store>` and bring the
@@ -33,6 +36,7 @@
 //! commit together or not at all.
 
 mod cursor;
+mod events;
 mod filing;
 mod mail;
 mod moderation;
@@ -50,6 +54,7 @@ use outbox::NewNotification;
 use sql::Backend;
 
 pub use cursor::{CursorStore, ImapCursor};
+pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
@@ -68,8 +73,8 @@ pub use tickets::{
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        CursorStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore, Store,
-        TicketStore,
+        CursorStore, EventStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore,
+        Store, TicketStore,
     };
 }
 
@@ -83,6 +88,7 @@ pub trait Store:
     + OutboxStore
     + CursorStore
     + FilingStore
+    + EventStore
     + Send
     + Sync
 {
@@ -96,6 +102,7 @@ impl<S> Store for S where
         + OutboxStore
         + CursorStore
         + FilingStore
+        + EventStore
         + Send
         + Sync
 {

@@ -2,15 +2,17 @@
 //! decision on a held message, recorded in one transaction: the message's
 //! moderation state (and, approved, how it is shown), the ticket status the
 //! decision sets, the notifications it would have sent (approve) or the
-//! notice to its author (reject, unless the decision says none goes), and
-//! the audit entry.
+//! notice to its author (reject, unless the decision says none goes), the
+//! audit entry and the `message.moderated` event.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::sql::{Backend, MESSAGE_COLUMNS, SqlStore, get, message_of};
-use super::{Message, NEW_MESSAGE, NewNotification, StoreError, now_ms};
+use super::{
+    Audience, EventKind, Message, NEW_MESSAGE, NewEvent, NewNotification, StoreError, now_ms,
+};
 use crate::tickets::{self, Role, Status};
 use crate::token::Minter;
 
@@ -290,10 +292,33 @@ where
         }
         let at = (Some(ticket), Some(m.message));
         Self::audit(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;
+        let author_address = people_of.iter().find(|p| Some(p.0) == author);
+        let event = decision_event(m, ticket, author_address.map(|p| p.1.clone()));
+        Self::append_events(&mut tx, now, &[event]).await?;
         if let Some(status) = m.status {
             Self::move_status(&mut tx, now, &m.actor, (ticket, Some(m.message)), status).await?;
         }
         tx.commit().await?;
+        self.events.committed();
         Ok(outbox)
+    }
+}
+
+/// The `message.moderated` event of a decision. Approved, everyone on the
+/// ticket learns of the message now (for the other party it is new);
+/// rejected, only its author (`author`, their address) and moderators:
+/// the other party never knew of it.
+fn decision_event(m: &Moderate, ticket: i64, author: Option<String>) -> NewEvent {
+    let (decision, shows, audience) = match &m.ruling {
+        Ruling::Approve { shows } => ("approved", Some(shows.as_str()), Audience::Ticket),
+        Ruling::Reject { .. } => ("rejected", None, Audience::Held { author }),
+    };
+    NewEvent {
+        kind: EventKind::MessageModerated,
+        ticket,
+        message: Some(m.message),
+        actor: m.actor.clone(),
+        data: serde_json::json!({ "decision": decision, "shows": shows }),
+        audience,
     }
 }

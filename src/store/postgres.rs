@@ -18,6 +18,12 @@ impl Backend for Postgres {
     const MULTI_STATEMENT: bool = false;
     const CONTIGUOUS_IDS: bool = false;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    /// Writers run concurrently here: without the lock a transaction could
+    /// draw event id 11, another id 12 and commit first, and a reader that
+    /// saw 12 would never look at 11. With it, ids are drawn and committed
+    /// one transaction at a time (the key spells "parlevnt"; the lock goes
+    /// with the transaction). Group commit keeps it to one wait per batch.
+    const EVENT_ORDER_LOCK: &'static str = "SELECT pg_advisory_xact_lock(8097879414873157236)";
 
     /// Identity sequences hand out ids safely to concurrent writers.
     fn next_ids_sql(table: &str, column: &str) -> (String, String) {
@@ -59,6 +65,7 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreEr
         read: pool.clone(),
         write: pool,
         intake_queues: Default::default(),
+        events: Default::default(),
     })
 }
 

@@ -10,6 +10,7 @@ use sqlx::{
     Row, Type,
 };
 
+use super::events::{Audience, EventKind, EventSignal, NewEvent};
 use super::outbox::NewNotification;
 use super::{Direction, Message, Moderation, NewRaw, Participant, Queue, StoreError, Ticket};
 use crate::tickets::{self, Role, Status};
@@ -35,6 +36,11 @@ pub trait Backend: Database {
     /// `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows);
     /// empty on SQLite, whose single writer serialises claims.
     const SKIP_LOCKED: &'static str;
+    /// Taken by a transaction just before it appends events and held to
+    /// its commit, so that event ids become visible in id order (a reader
+    /// resumes with `id > last`): PostgreSQL's `pg_advisory_xact_lock`;
+    /// empty on SQLite, whose single writer commits in order already.
+    const EVENT_ORDER_LOCK: &'static str;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.
@@ -64,6 +70,9 @@ pub struct SqlStore<DB: Database> {
     /// `sync_queue` (at start-up, from config), which empties it. Saves
     /// two reads per new ticket.
     pub(super) intake_queues: IntakeQueues,
+    /// Wakes the event log's readers in this process after a commit that
+    /// appended events ([`super::EventStore::event_signal`]).
+    pub(super) events: EventSignal,
 }
 
 /// The cache of [`super::TicketStore::queue_by_intake`] hits (misses are not kept:
@@ -278,9 +287,10 @@ where
     }
 
     /// Sets a ticket's status within a transaction, with its
-    /// `status.changed` audit entry (naming `message` when a message moved it)
-    /// when it changes, and files it as [`tickets::archived_on`] says
-    /// (closing archives); returns the status it had.
+    /// `status.changed` audit entry and its `ticket.status` event (naming
+    /// `message` when a message moved it) when it changes, and files it as
+    /// [`tickets::archived_on`] says (closing archives); returns the status
+    /// it had. It appends an event: call it last before COMMIT.
     pub(super) async fn move_status(
         conn: &mut DB::Connection,
         now: i64,
@@ -307,9 +317,18 @@ where
             .bind(tickets::archived_on(old, status).map(i64::from))
             .execute(&mut *conn)
             .await?;
-            let detail = serde_json::json!({ "from": old, "to": status }).to_string();
+            let detail = serde_json::json!({ "from": old, "to": status });
             let at = (Some(ticket), message);
-            Self::audit(conn, now, actor, "status.changed", at, &detail).await?;
+            Self::audit(conn, now, actor, "status.changed", at, &detail.to_string()).await?;
+            let event = NewEvent {
+                kind: EventKind::TicketStatus,
+                ticket,
+                message,
+                actor: actor.to_string(),
+                data: detail,
+                audience: Audience::Ticket,
+            };
+            Self::append_events(conn, now, &[event]).await?;
         }
         Ok(old)
     }
@@ -335,6 +354,48 @@ where
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// Appends `events` to the event log in the caller's transaction: its
+    /// last write before COMMIT (on PostgreSQL it takes the lock that
+    /// orders event ids, held until the commit: nothing slow may follow).
+    /// After the commit, call `self.events.committed()`. Every change a
+    /// person could see appends its events here, in the transaction that
+    /// makes it (src/store/events.rs; the kinds: docs/json.md "Events").
+    pub(super) async fn append_events(
+        conn: &mut DB::Connection,
+        now: i64,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        let mut script = Script::<DB>::new();
+        Self::push_events(&mut script, now, events);
+        script.run(conn).await?;
+        Ok(())
+    }
+
+    /// [`Self::append_events`] as statements of a script (the posts' write
+    /// path): push them last, just before its COMMIT.
+    pub(super) fn push_events<'a>(script: &mut Script<'a, DB>, now: i64, events: &'a [NewEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        if !DB::EVENT_ORDER_LOCK.is_empty() {
+            script.statement(DB::EVENT_ORDER_LOCK);
+        }
+        let (q, _) = script.statement(
+            "INSERT INTO events (at, kind, ticket, message, actor, data, audience, person) ",
+        );
+        q.push_values(events, |mut b, event| {
+            let (audience, person) = event.audience.columns();
+            b.push_bind(now)
+                .push_bind(event.kind.as_str())
+                .push_bind(event.ticket)
+                .push_bind(event.message)
+                .push_bind(event.actor.as_str())
+                .push_bind(event.data.to_string())
+                .push_bind(audience)
+                .push_bind(person);
+        });
     }
 
     /// One notification row written in the caller's transaction: a fresh token

@@ -18,6 +18,9 @@ impl Backend for Sqlite {
     const MULTI_STATEMENT: bool = true;
     const CONTIGUOUS_IDS: bool = true;
     const SKIP_LOCKED: &'static str = "";
+    /// None needed: one writer at a time (BEGIN IMMEDIATE, across
+    /// processes too) commits event ids in the order it draws them.
+    const EVENT_ORDER_LOCK: &'static str = "";
 
     /// The writer holds the write lock (BEGIN IMMEDIATE), so every id after
     /// the largest in use is free: one row, the first of them (the bound
@@ -130,5 +133,6 @@ async fn pools(
         read,
         write,
         intake_queues: Default::default(),
+        events: Default::default(),
     })
 }

@@ -359,11 +359,14 @@ where
 
     async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
         let mut posted = Self::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
+        self.events.committed();
         Ok(posted.pop().expect("one result per post"))
     }
 
     async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError> {
-        Self::write_posts(&self.write, posts, minter).await
+        let posted = Self::write_posts(&self.write, posts, minter).await?;
+        self.events.committed();
+        Ok(posted)
     }
 
     async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError> {
@@ -398,6 +401,7 @@ where
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
         let old = Self::move_status(&mut tx, now, actor, (ticket, None), status).await?;
         tx.commit().await?;
+        self.events.committed();
         Ok(old)
     }
 

@@ -2,7 +2,7 @@
 //! over a [`TestEnv`](super::TestEnv) called with `oneshot`, and a small
 //! HTTP/1.1 client over a blocking socket for a `parley serve` process.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -222,34 +222,8 @@ pub fn request(
 /// or to the end).
 fn read_answer(mut reader: impl BufRead) -> std::io::Result<Answer> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let (status, headers) = read_head(&mut reader)?;
     let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse::<u16>().ok())
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .ok_or_else(|| bad(format!("status line {line:?}")))?;
-    let mut headers = HeaderMap::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let text = line.trim_end();
-        if text.is_empty() {
-            break;
-        }
-        let (name, value) = text
-            .split_once(':')
-            .ok_or_else(|| bad(format!("header {text:?}")))?;
-        headers.append(
-            axum::http::HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|e| bad(e.to_string()))?,
-            value
-                .trim()
-                .parse()
-                .map_err(|_| bad(format!("header {text:?}")))?,
-        );
-    }
     let mut body = Vec::new();
     let length = headers
         .get("content-length")
@@ -281,4 +255,209 @@ fn read_answer(mut reader: impl BufRead) -> std::io::Result<Answer> {
         headers,
         body,
     })
+}
+
+/// Reads a status line and the headers.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<(StatusCode, HeaderMap)> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or_else(|| bad(format!("status line {line:?}")))?;
+    let mut headers = HeaderMap::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let text = line.trim_end();
+        if text.is_empty() {
+            break;
+        }
+        let (name, value) = text
+            .split_once(':')
+            .ok_or_else(|| bad(format!("header {text:?}")))?;
+        headers.append(
+            axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|e| bad(e.to_string()))?,
+            value
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("header {text:?}")))?,
+        );
+    }
+    Ok((status, headers))
+}
+
+/// One Server-Sent Event as a stream delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    /// The `id:` field, as a number.
+    pub id: i64,
+    /// The `event:` field.
+    pub event: String,
+    /// The `data:` field, parsed.
+    pub data: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+/// What the reading thread of an [`EventStream`] hands over.
+enum Frame {
+    Event(SseEvent),
+    /// A comment line (a keep-alive).
+    Comment,
+}
+
+/// `GET /api/v1/events` over a socket of its own: a thread reads the
+/// chunked `text/event-stream` and hands each event over as it comes,
+/// with the instant it arrived.
+pub struct EventStream {
+    pub headers: HeaderMap,
+    frames: std::sync::mpsc::Receiver<Frame>,
+    socket: TcpStream,
+    /// Comment lines (keep-alives) seen so far.
+    pub comments: usize,
+}
+
+impl EventStream {
+    /// Opens the stream at `path` (`/api/v1/events?…`) with `headers`
+    /// (`Name: value` lines); a non-200 answer is the `Err`.
+    pub fn open(port: u16, path: &str, headers: &[&str]) -> Result<EventStream, Answer> {
+        EventStream::try_open(port, path, headers).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    fn try_open(
+        port: u16,
+        path: &str,
+        headers: &[&str],
+    ) -> std::io::Result<Result<EventStream, Answer>> {
+        let socket = TcpStream::connect(("127.0.0.1", port))?;
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+        for header in headers {
+            head.push_str(header);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        (&socket).write_all(head.as_bytes())?;
+        let mut reader = BufReader::new(socket.try_clone()?);
+        let (status, headers) = read_head(&mut reader)?;
+        if status != StatusCode::OK {
+            // The rest of a problem: its body by Content-Length.
+            let length = headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body)?;
+            return Ok(Err(Answer {
+                status,
+                headers,
+                body,
+            }));
+        }
+        let (send, frames) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = read_events(reader, &send);
+        });
+        Ok(Ok(EventStream {
+            headers,
+            frames,
+            socket,
+            comments: 0,
+        }))
+    }
+
+    /// The next event within `timeout`; `None` when none came or the
+    /// stream ended.
+    pub fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.frames.recv_timeout(left) {
+                Ok(Frame::Event(event)) => return Some(event),
+                Ok(Frame::Comment) => self.comments += 1,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether the server ended the stream within `timeout`.
+    pub fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.frames.recv_timeout(left) {
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
+    /// Drops the connection, as a browser losing its network does.
+    pub fn disconnect(self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Reads a chunked `text/event-stream` and hands over its events (RFC
+/// 9112 §7.1 chunks; the WHATWG HTML "event stream" format: fields up to
+/// an empty line, comments start with a colon).
+fn read_events(
+    mut reader: impl BufRead,
+    frames: &std::sync::mpsc::Sender<Frame>,
+) -> std::io::Result<()> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut text = Vec::new();
+    let (mut id, mut event, mut data) = (None, String::new(), String::new());
+    loop {
+        let mut size = String::new();
+        if reader.read_line(&mut size)? == 0 {
+            return Ok(());
+        }
+        let size = usize::from_str_radix(size.trim(), 16)
+            .map_err(|_| bad(format!("chunk size {size:?}")))?;
+        if size == 0 {
+            return Ok(());
+        }
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk)?;
+        text.extend_from_slice(&chunk[..size]);
+        while let Some(end) = text.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = text.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]).into_owned();
+            if line.is_empty() {
+                let Some(number) = id.take() else {
+                    continue;
+                };
+                let parsed =
+                    serde_json::from_str(&data).map_err(|e| bad(format!("data {data:?}: {e}")))?;
+                let sse = SseEvent {
+                    id: number,
+                    event: std::mem::take(&mut event),
+                    data: parsed,
+                    at: std::time::Instant::now(),
+                };
+                data.clear();
+                if frames.send(Frame::Event(sse)).is_err() {
+                    return Ok(());
+                }
+            } else if line.starts_with(':') {
+                if frames.send(Frame::Comment).is_err() {
+                    return Ok(());
+                }
+            } else if let Some((field, value)) = line.split_once(':') {
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "id" => id = Some(value.parse().map_err(|_| bad(format!("id {value:?}")))?),
+                    "event" => event = value.to_string(),
+                    "data" => data.push_str(value),
+                    _ => {}
+                }
+            }
+        }
+    }
 }

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod fixtures;
 pub mod http;
 pub mod served;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -53,8 +53,21 @@ async fn filing_story(env: &TestEnv) {
             (filing.action(), &json!({})),
             "{filing:?}"
         );
+        // Its event in the log, in the same transaction.
+        let newest = store.newest_event().await.unwrap();
+        let event = store.events_after(newest - 1, 1).await.unwrap().remove(0);
+        assert_eq!(
+            (event.kind.as_str(), event.ticket, event.actor.as_str()),
+            (filing.event().as_str(), ticket, "agent@shop.example"),
+            "{filing:?}"
+        );
         assert_eq!(store.file(&file(filing)).await.unwrap(), Filed::Unchanged);
         assert_eq!(store.audit(ticket).await.unwrap().len(), audit.len());
+        assert_eq!(
+            store.newest_event().await.unwrap(),
+            newest,
+            "{filing:?}: no event twice"
+        );
     }
     assert_eq!(
         entries(&store.audit(ticket).await.unwrap())[1..],

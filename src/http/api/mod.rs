@@ -9,6 +9,7 @@
 //! extractors of [`super::extract`], and register it below with `routes!`.
 
 pub mod actions;
+pub mod events;
 pub mod health;
 pub mod me;
 pub mod moderation;
@@ -27,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(super::openapi::document_json))
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
+        .routes(routes!(events::stream))
         .routes(routes!(actions::set_status))
         .routes(routes!(actions::take))
         .routes(routes!(actions::assign))

@@ -1,11 +1,11 @@
 //! Giving a ticket to someone on the seller side, in one transaction: the
 //! eligibility check, the staff participant a queue's staff address
-//! becomes, the assignee and the audit entry.
+//! becomes, the assignee, the audit entry and the `ticket.assigned` event.
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::store::sql::{Backend, SqlStore, get};
-use crate::store::{StoreError, now_ms};
+use crate::store::{Audience, EventKind, NewEvent, StoreError, now_ms};
 use crate::tickets::Role;
 
 /// A request to give a ticket to someone on the seller side.
@@ -154,17 +154,27 @@ where
                 "ticket #{number} was assigned meanwhile; look again"
             )));
         }
-        let detail = serde_json::json!({ "from": from, "to": to }).to_string();
+        let detail = serde_json::json!({ "from": from, "to": to });
         Self::audit(
             &mut tx,
             now,
             &request.actor,
             "ticket.assigned",
             (Some(number), None),
-            &detail,
+            &detail.to_string(),
         )
         .await?;
+        let event = NewEvent {
+            kind: EventKind::TicketAssigned,
+            ticket: number,
+            message: None,
+            actor: request.actor.clone(),
+            data: detail,
+            audience: Audience::Ticket,
+        };
+        Self::append_events(&mut tx, now, &[event]).await?;
         tx.commit().await?;
+        self.events.committed();
         Ok(Assignment::Assigned {
             from,
             participant,

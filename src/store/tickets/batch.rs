@@ -17,7 +17,10 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
 use crate::store::sql::{Backend, Script, SqlStore, push_list};
-use crate::store::{ACK, AFTER_HOURS, Direction, NEW_MESSAGE, NewRaw, StoreError, now_ms};
+use crate::store::{
+    ACK, AFTER_HOURS, Audience, Direction, EventKind, NEW_MESSAGE, NewEvent, NewRaw, StoreError,
+    now_ms,
+};
 use crate::tickets::{self, Role, Status};
 use crate::token::Minter;
 
@@ -71,6 +74,8 @@ struct Rows<'a> {
     issued: Vec<(String, i64, Option<i64>)>,
     /// (actor, action, ticket, message, detail)
     audit: Vec<(&'a str, &'static str, i64, i64, String)>,
+    /// The event log's entries, in the order the posts made them.
+    events: Vec<NewEvent>,
 }
 
 /// One outbox row to write.
@@ -336,6 +341,9 @@ where
         let outbox_at = Self::insert_outbox(&mut script, rows, now);
         Self::insert_issued(&mut script, rows, now);
         Self::insert_audit(&mut script, rows, now);
+        // Last before COMMIT: on PostgreSQL the append takes the lock that
+        // orders event ids, held until the commit.
+        Self::push_events(&mut script, now, &rows.events);
         script.statement("COMMIT");
         let groups = script.run(conn).await?;
         outbox_ids(outbox_at.map_or(&[][..], |i| groups[i].as_slice()))
@@ -628,6 +636,75 @@ fn auto_reply(
     (post.replies.ack && new_ticket).then_some((ACK, None))
 }
 
+/// What one stored post changed, for its events.
+struct Change {
+    ticket: i64,
+    message: i64,
+    /// The status a new ticket opens with (`None`: an existing ticket).
+    opened: Option<Status>,
+    /// An existing ticket's status change, (from, to).
+    moved: Option<(Status, Status)>,
+}
+
+/// The events of one stored post, in order: `ticket.created` (a new
+/// ticket), `message.created`, `ticket.status` (a status it moved).
+/// `author` is the author's participant row. A held message, and the
+/// ticket it opens, are for its author and moderators alone; its actor is
+/// the author (the audit log's actor, `intake`, says only which door).
+fn post_events(post: &Post, change: Change, author: Option<&(i64, String, Role)>) -> Vec<NewEvent> {
+    let Change {
+        ticket,
+        message,
+        opened,
+        moved,
+    } = change;
+    let audience = match post.policy.held {
+        true => Audience::Held {
+            author: author.map(|p| p.1.clone()),
+        },
+        false => Audience::Ticket,
+    };
+    let mut events = Vec::with_capacity(3);
+    if let Some(status) = opened {
+        events.push(NewEvent {
+            kind: EventKind::TicketCreated,
+            ticket,
+            message: None,
+            actor: post.actor.clone(),
+            data: serde_json::json!({ "status": status }),
+            audience: audience.clone(),
+        });
+    }
+    let side = author.map(|p| match p.2.is_seller_side() {
+        true => "seller",
+        false => "client",
+    });
+    events.push(NewEvent {
+        kind: EventKind::MessageCreated,
+        ticket,
+        message: Some(message),
+        actor: author.map_or_else(|| post.actor.clone(), |p| p.1.clone()),
+        data: serde_json::json!({
+            "author_side": side,
+            "direction": post.direction,
+            "held": post.policy.held,
+            "new_ticket": opened.is_some(),
+        }),
+        audience,
+    });
+    if let Some((from, to)) = moved {
+        events.push(NewEvent {
+            kind: EventKind::TicketStatus,
+            ticket,
+            message: Some(message),
+            actor: post.actor.clone(),
+            data: serde_json::json!({ "from": from, "to": to }),
+            audience: Audience::Ticket,
+        });
+    }
+    events
+}
+
 /// Decides every row in memory: duplicates, new tickets and participants,
 /// status changes, audit entries and the notifications with their tokens.
 fn plan_rows<'a>(
@@ -647,6 +724,9 @@ fn plan_rows<'a>(
         let key = post.dedupe_key.as_str();
         // Audit entries of this post, written once its message id is known.
         let mut audit = Vec::new();
+        // For its events: the status a new ticket opens with, or the
+        // status change on an existing one.
+        let (mut opened, mut moved) = (None, None);
         let (ticket, author, new_ticket) = match &post.target {
             Target::Existing {
                 ticket,
@@ -668,6 +748,7 @@ fn plan_rows<'a>(
                 if next != current {
                     let detail = serde_json::json!({ "from": current, "to": next }).to_string();
                     audit.push((post.actor.as_str(), "status.changed", *ticket, detail));
+                    moved = Some((current, next));
                 }
                 final_status.insert(*ticket, next);
                 (*ticket, *author, false)
@@ -698,6 +779,7 @@ fn plan_rows<'a>(
                 state.messages.insert((number, key.to_string()));
                 let detail = serde_json::json!({ "status": new.status }).to_string();
                 audit.push((post.actor.as_str(), "ticket.created", number, detail));
+                opened = Some(new.status);
                 (number, author, true)
             }
         };
@@ -750,6 +832,17 @@ fn plan_rows<'a>(
                 .into_iter()
                 .map(|(actor, action, ticket, detail)| (actor, action, ticket, message, detail)),
         );
+        let person = state
+            .people
+            .get(&ticket)
+            .and_then(|people| people.iter().find(|p| Some(p.0) == author));
+        let change = Change {
+            ticket,
+            message,
+            opened,
+            moved,
+        };
+        rows.events.extend(post_events(post, change, person));
         planned.push(Planned::Stored {
             ticket,
             message,

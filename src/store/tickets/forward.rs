@@ -1,14 +1,17 @@
 //! Forwarding a ticket to a staff address, in one transaction: the address
 //! joins the ticket as `staff` (who then answers for the seller side by
 //! replying to the mail), a `transcript` outbox row to it with a fresh
-//! reply token and Message-ID, and the audit entry `ticket.forwarded`
-//! {to, note} the composer reads the note from.
+//! reply token and Message-ID, the audit entry `ticket.forwarded`
+//! {to, note} the composer reads the note from, and the `ticket.forwarded`
+//! event for the seller side.
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::assign::Known;
 use crate::store::sql::{Backend, SqlStore, get};
-use crate::store::{NewNotification, StoreError, TRANSCRIPT, now_ms};
+use crate::store::{
+    Audience, EventKind, NewEvent, NewNotification, StoreError, TRANSCRIPT, now_ms,
+};
 use crate::tickets::Role;
 use crate::token::Minter;
 
@@ -131,7 +134,19 @@ where
             &detail,
         )
         .await?;
+        // For the seller side alone (the client has no business with the
+        // seller's staff); the note is the recipient's, never in the event.
+        let event = NewEvent {
+            kind: EventKind::TicketForwarded,
+            ticket: number,
+            message: last,
+            actor: request.actor.clone(),
+            data: serde_json::json!({ "to": to }),
+            audience: Audience::SellerSide,
+        };
+        Self::append_events(&mut tx, now, &[event]).await?;
         tx.commit().await?;
+        self.events.committed();
         Ok(Forwarding::Forwarded {
             participant,
             added,
