@@ -251,6 +251,23 @@ pub fn sees_event(viewer: Viewer<'_>, access: Option<Access>, audience: &Audienc
     }
 }
 
+/// Whether the marketplace sees an event of `ticket` (`None`: no such
+/// ticket) meant for `audience`: what a webhook may be sent. The
+/// marketplace's access to a ticket does not depend on who sits in it,
+/// so the ticket alone decides; the rules are [`access`] and
+/// [`sees_event`], as for the marketplace's event stream.
+pub fn marketplace_sees_event(ticket: Option<&Ticket>, audience: &Audience) -> bool {
+    let access = ticket.and_then(|ticket| {
+        let facts = TicketFacts {
+            ticket,
+            participants: &[],
+            queue_staff: &[],
+        };
+        access(Viewer::Marketplace, facts)
+    });
+    sees_event(Viewer::Marketplace, access, audience)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,5 +532,34 @@ mod tests {
         let f = facts(&gone, &people, &staff);
         assert!(!sees_event(maria, access(maria, f), &Audience::Ticket));
         assert!(sees_event(agent, access(agent, f), &Audience::Ticket));
+    }
+
+    #[test]
+    fn what_a_webhook_may_be_sent() {
+        let staff: Vec<String> = STAFF.iter().map(|s| s.to_string()).collect();
+        let people = people();
+        let held = Audience::Held {
+            author: Some("maria@buyer.example".into()),
+        };
+        let read = Audience::Reader {
+            address: "maria@buyer.example".into(),
+        };
+        for deleted in [false, true] {
+            let t = ticket(deleted);
+            let f = facts(&t, &people, &staff);
+            let market = Viewer::Marketplace;
+            for audience in [Audience::Ticket, Audience::SellerSide, held.clone(), read.clone()] {
+                assert_eq!(
+                    marketplace_sees_event(Some(&t), &audience),
+                    sees_event(market, access(market, f), &audience),
+                    "{audience:?}, deleted {deleted}: as the marketplace's stream"
+                );
+            }
+        }
+        let t = ticket(false);
+        assert!(marketplace_sees_event(Some(&t), &Audience::Ticket));
+        assert!(!marketplace_sees_event(Some(&t), &read), "a reader's alone");
+        assert!(!marketplace_sees_event(Some(&t), &held), "held: moderators");
+        assert!(!marketplace_sees_event(None, &Audience::Ticket), "no ticket");
     }
 }

@@ -19,10 +19,12 @@ mod http;
 mod keys;
 mod notify;
 mod relay;
+mod webhooks;
 pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
 pub use http::{ApiKeyConfig, HttpConfig, KeyHash, Role, is_key_name, is_token68};
 pub use notify::{NotifyConfig, fill_url};
 pub use relay::{OutboxConfig, RelayConfig, RelayTls};
+pub use webhooks::{DEFAULT_EVENTS, WebhookConfig};
 
 /// The compiled-in defaults: also the documentation of every key.
 pub const DEFAULTS: &str = include_str!("../config/parley.toml");
@@ -47,6 +49,9 @@ pub struct Config {
     /// Mailboxes the IMAP poller pulls from.
     #[serde(default)]
     pub imap: Vec<ImapConfig>,
+    /// Where `parley serve` POSTs events for the marketplace backend.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     /// The content policy of `intake.policy_file`, loaded by [`Config::load`].
     #[serde(skip)]
     pub policy: std::sync::Arc<crate::intake::policy::Policy>,
@@ -558,6 +563,7 @@ impl Config {
             ));
         }
         self.validate_secret_source()?;
+        webhooks::validate(&self.webhooks)?;
         let mut names = std::collections::HashSet::new();
         let mut intake = std::collections::HashMap::new();
         for (i, queue) in self.queues.iter().enumerate() {
@@ -790,6 +796,11 @@ impl Config {
         for mailbox in &mut copy.imap {
             if !mailbox.password.is_empty() {
                 mailbox.password = "<redacted>".into();
+            }
+        }
+        for hook in &mut copy.webhooks {
+            if !hook.secret.is_empty() {
+                hook.secret = "<redacted>".into();
             }
         }
         copy

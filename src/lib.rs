@@ -16,7 +16,7 @@
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
 //!   only after the commit; [`serve`] is `parley serve`, the
-//!   daemon that runs the listeners, pollers and the outbox worker; [`imap`] is the IMAP
+//!   daemon that runs the listeners, pollers, the outbox worker and the webhooks; [`imap`] is the IMAP
 //!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
@@ -44,6 +44,10 @@
 //! - [`outbox`] composes each notification and runs the worker of
 //!   `parley serve` that claims due rows, sends them through the relay
 //!   (with none configured, into a local Maildir) and retries.
+//! - [`webhooks`] POSTs the events the marketplace may see to each
+//!   `[[webhooks]]` URL, signed (HMAC-SHA256), from a durable queue of
+//!   deliveries fed by the event log (a cursor per webhook), with retries
+//!   as the outbox's; its worker runs in `parley serve`.
 //! - [`token`] signs and verifies the reply tokens in reply addresses;
 //!   [`token::Minter`] mints them and our Message-IDs for notification rows
 //!   (below the store, which mints inside its transactions).
@@ -70,3 +74,4 @@ pub mod smtp;
 pub mod store;
 pub mod tickets;
 pub mod token;
+pub mod webhooks;

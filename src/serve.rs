@@ -1,11 +1,11 @@
 //! `parley serve`: the daemon. Runs the enabled components in one tokio
 //! runtime — the SMTP and LMTP listeners, the HTTP listener, the IMAP
-//! poller and the outbox worker — and stops cleanly on SIGTERM or SIGINT:
+//! poller, the outbox worker and the webhooks' worker — and stops cleanly on SIGTERM or SIGINT:
 //! listeners close, idle sessions are answered 421, sessions in the middle
 //! of a message get `smtp.shutdown_grace_secs` to finish, HTTP requests in
 //! flight get `http.shutdown_grace_secs`, the outbox worker finishes the
-//! sends in flight and releases the rest of its batch, and the process
-//! exits 0.
+//! sends in flight and releases the rest of its batch (so do the
+//! webhooks: the POST in flight finishes), and the process exits 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +68,13 @@ pub async fn run(config: Config) -> Result<(), Failure> {
              no [[imap]] mailbox is set",
         )
         .into());
+    }
+    if !config.webhooks.is_empty() {
+        let deliverer = crate::webhooks::worker::Deliverer::new(&config, store.clone())?;
+        // Before any listener or poller starts: a new webhook gets every event from
+        // this start on.
+        deliverer.start().await?;
+        tasks.spawn(Arc::new(deliverer).run(stopped.clone()));
     }
     for mailbox in &config.imap {
         tracing::info!(mailbox = %mailbox.key(), "polling");

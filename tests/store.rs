@@ -1,7 +1,8 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing, events, webhooks
+//! (`tests/store/`).
 
 #[macro_use]
 mod common;
@@ -19,6 +20,8 @@ mod moderation;
 mod outbox;
 #[path = "store/tickets.rs"]
 mod tickets;
+#[path = "store/webhooks.rs"]
+mod webhooks;
 
 use common::*;
 use parley::store::{

@@ -7,6 +7,7 @@ mod moderation;
 mod outbox;
 mod policy;
 mod tickets;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,6 +102,10 @@ enum Command {
     /// The HTTP API: make API keys.
     #[command(subcommand)]
     Http(http::HttpCommand),
+    /// Webhooks ([[webhooks]]): where each stands, queue failed
+    /// deliveries again.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -208,6 +213,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Quarantine(command) => mail::quarantine(&app, command).await,
         Command::Moderation(command) => moderation::run(&app, command).await,
         Command::Outbox(command) => outbox::run(&app, command).await,
+        Command::Webhooks(command) => webhooks::run(&app, command).await,
     }
 }
 

@@ -36,7 +36,7 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use tokio::sync::watch;
 
 use super::StoreError;
@@ -243,7 +243,32 @@ impl EventSignal {
     }
 }
 
-const EVENT_COLUMNS: &str = "id, at, kind, ticket, message, actor, data, audience, person";
+pub(super) const EVENT_COLUMNS: &str =
+    "id, at, kind, ticket, message, actor, data, audience, person";
+
+/// An event of a row of [`EVENT_COLUMNS`].
+pub(super) fn event_of<R: Row>(row: &R) -> Result<Event, StoreError>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let data: String = get(row, "data")?;
+    let audience: String = get(row, "audience")?;
+    Ok(Event {
+        id: get(row, "id")?,
+        at: get(row, "at")?,
+        kind: get(row, "kind")?,
+        ticket: get(row, "ticket")?,
+        message: get(row, "message")?,
+        actor: get(row, "actor")?,
+        data: serde_json::from_str(&data)
+            .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+        audience: Audience::from_columns(&audience, get(row, "person")?).ok_or_else(|| {
+            StoreError::Corrupt(format!("unknown event audience {audience:?}"))
+        })?,
+    })
+}
 
 #[async_trait]
 impl<DB> EventStore for SqlStore<DB>
@@ -267,25 +292,7 @@ where
             .bind(limit.clamp(1, MAX_PAGE))
             .fetch_all(&self.read)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let data: String = get(row, "data")?;
-                let audience: String = get(row, "audience")?;
-                Ok(Event {
-                    id: get(row, "id")?,
-                    at: get(row, "at")?,
-                    kind: get(row, "kind")?,
-                    ticket: get(row, "ticket")?,
-                    message: get(row, "message")?,
-                    actor: get(row, "actor")?,
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
-                    audience: Audience::from_columns(&audience, get(row, "person")?).ok_or_else(
-                        || StoreError::Corrupt(format!("unknown event audience {audience:?}")),
-                    )?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_of).collect()
     }
 
     async fn newest_event(&self) -> Result<i64, StoreError> {

@@ -20,6 +20,8 @@
 //! - [`EventStore`] (`events.rs`): the event log every change a person
 //!   could see is appended to, in the transaction that makes it (the
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
+//! - [`WebhookStore`] (`webhooks.rs`): each webhook's cursor into the
+//!   event log and its deliveries: queue, claim, record, retry;
 //! - [`SchemaStore`] (here): migrations.
 //!
 //! [`Store`] is all of them: callers hold an `Arc<dyn Store>` and bring the
@@ -45,6 +47,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod tickets;
+mod webhooks;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -68,13 +71,14 @@ pub use tickets::{
     Message, NewAttachment, NewParticipant, NewTicket, Participant, PolicyRecord, Post, Posted,
     Queue, Target, Ticket, TicketFilter, TicketStore,
 };
+pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, WebhookSummary};
 
 /// The store's traits, for callers: `use crate::store::prelude::*;` makes
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
         CursorStore, EventStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore,
-        Store, TicketStore,
+        Store, TicketStore, WebhookStore,
     };
 }
 
@@ -89,6 +93,7 @@ pub trait Store:
     + CursorStore
     + FilingStore
     + EventStore
+    + WebhookStore
     + Send
     + Sync
 {
@@ -103,6 +108,7 @@ impl<S> Store for S where
         + CursorStore
         + FilingStore
         + EventStore
+        + WebhookStore
         + Send
         + Sync
 {

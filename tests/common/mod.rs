@@ -27,6 +27,7 @@ macro_rules! on_every_backend {
 pub mod cli;
 pub mod fixtures;
 pub mod http;
+pub mod receiver;
 pub mod served;
 pub mod smtp;
 

@@ -68,26 +68,22 @@ impl Served {
                 None => format!("sqlite://{}/parley.db", dir.path().display()),
             };
             let config = dir.path().join("parley.toml");
+            // `extra` may bring its own [outbox] (the webhooks' tests: a
+            // quick retry schedule); else the worker is off.
+            let outbox = match extra.contains("[outbox]") {
+                true => "",
+                false => "[outbox]\nenabled = false\n\n",
+            };
             let text = format!(
                 "[store]\nurl = \"{url}\"\n\n[token]\nsecret = \"{SECRET}\"\n\n\
-                 [outbox]\nenabled = false\n\n[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
+                 {outbox}[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
                 http.replace("{http}", &port.to_string()),
                 queues_toml(),
                 keys_toml(),
             );
             std::fs::write(&config, text).expect("config written");
             let log = dir.path().join("serve.log");
-            let file = std::fs::File::create(&log).expect("log");
-            let mut command = super::cli::parley(dir.path());
-            command
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .env("PARLEY_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("log"))
-                .stderr(file);
-            let child = command.spawn().expect("parley serve starts");
+            let child = spawn(dir.path(), &config, &log);
             let mut served = Served {
                 child,
                 dir,
@@ -103,6 +99,18 @@ impl Served {
             }
         }
         unreachable!("the third attempt returns or panics")
+    }
+
+    /// Starts `parley serve` again on the same config and store, once the
+    /// one before exited (after [`Served::sigterm`] and
+    /// [`Served::wait_exit`]); its log starts over.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.dir.path(), &self.config, &self.log);
+        if let Err(log) = self.started() {
+            panic!("{log}");
+        }
     }
 
     /// Waits for "parley serve started"; the log when it exits first.
@@ -203,4 +211,19 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `parley --config CONFIG serve` in `dir`, logging into `log` (emptied).
+fn spawn(dir: &std::path::Path, config: &std::path::Path, log: &std::path::Path) -> Child {
+    let file = std::fs::File::create(log).expect("log");
+    let mut command = super::cli::parley(dir);
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("PARLEY_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file);
+    command.spawn().expect("parley serve starts")
 }

@@ -1,0 +1,176 @@
+//! A webhook receiver for the tests: a small HTTP/1.1 server on
+//! 127.0.0.1 (a thread, one request per connection) that answers each
+//! POST with the next status of its script (then 200) and records every
+//! request: its headers, its body, what it answered. It can go down (the
+//! port then refuses connections) and come back on the same port.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    /// The status answered.
+    pub status: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    received: Mutex<Vec<Received>>,
+    /// Statuses to answer, first first; then 200.
+    script: Mutex<Vec<u16>>,
+    stop: AtomicBool,
+}
+
+/// The receiver; stopped when dropped.
+pub struct Receiver {
+    pub port: u16,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// A receiver on a free port answering `script`, then 200.
+    pub fn start(script: &[u16]) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared::default());
+        *shared.script.lock().unwrap() = script.to_vec();
+        let mut receiver = Receiver {
+            port,
+            shared,
+            thread: None,
+        };
+        receiver.serve(listener);
+        receiver
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/parley", self.port)
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        listener.set_nonblocking(true).unwrap();
+        self.shared.stop.store(false, Ordering::SeqCst);
+        let shared = self.shared.clone();
+        self.thread = Some(std::thread::spawn(move || {
+            while !shared.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = answer(stream, &shared);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+
+    /// Closes the port: connections are refused until [`Receiver::up`].
+    pub fn down(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    /// Listens on the same port again.
+    pub fn up(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("the port again");
+        self.serve(listener);
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the requests received, up to `wait`;
+    /// them.
+    pub fn wait_for(&self, wait: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let now = self.received();
+            if done(&now) {
+                return now;
+            }
+            if Instant::now() > deadline {
+                panic!("the receiver did not get what was awaited within {wait:?}: {now:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn answer(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_lowercase(), value.trim().to_string());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let status = {
+        let mut script = shared.script.lock().unwrap();
+        if script.is_empty() { 200 } else { script.remove(0) }
+    };
+    shared.received.lock().unwrap().push(Received {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        status,
+    });
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} Status\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    )?;
+    stream.flush()
+}
