@@ -217,7 +217,8 @@ where
 
 /// Inserts `webhook`'s cursor at the newest event unless it has one.
 const START_SQL: &str = "INSERT INTO webhook_cursors (webhook, last_event, updated_ms) \
-     SELECT $1, COALESCE(MAX(id), 0), $2 FROM events ON CONFLICT (webhook) DO NOTHING";
+     SELECT $1, COALESCE(MAX(id), 0), $2 FROM events WHERE true \
+     ON CONFLICT (webhook) DO NOTHING";
 
 #[async_trait]
 impl<DB> WebhookStore for SqlStore<DB>
