@@ -548,7 +548,12 @@ mod tests {
             let t = ticket(deleted);
             let f = facts(&t, &people, &staff);
             let market = Viewer::Marketplace;
-            for audience in [Audience::Ticket, Audience::SellerSide, held.clone(), read.clone()] {
+            for audience in [
+                Audience::Ticket,
+                Audience::SellerSide,
+                held.clone(),
+                read.clone(),
+            ] {
                 assert_eq!(
                     marketplace_sees_event(Some(&t), &audience),
                     sees_event(market, access(market, f), &audience),
@@ -560,6 +565,9 @@ mod tests {
         assert!(marketplace_sees_event(Some(&t), &Audience::Ticket));
         assert!(!marketplace_sees_event(Some(&t), &read), "a reader's alone");
         assert!(!marketplace_sees_event(Some(&t), &held), "held: moderators");
-        assert!(!marketplace_sees_event(None, &Audience::Ticket), "no ticket");
+        assert!(
+            !marketplace_sees_event(None, &Audience::Ticket),
+            "no ticket"
+        );
     }
 }

@@ -103,3 +103,71 @@ fn an_error_from_the_environment_names_the_variable() {
         "{err}"
     );
 }
+
+/// `[[webhooks]]`: a bad URL, a missing or empty secret, an unknown event
+/// kind, a name used twice: exit 2 naming the key; a good entry passes
+/// and `parley check` prints its secret redacted.
+#[test]
+fn a_bad_webhook_names_the_key() {
+    let hook = |more: &str| {
+        format!("[[webhooks]]\nname = \"shop\"\nurl = \"https://shop.example/in\"\n{more}\n")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.secret");
+    std::fs::write(&empty, "  \n").unwrap();
+    let cases = [
+        (
+            hook("secret = \"s\"").replace("https://shop.example/in", "ftp://shop.example/"),
+            "webhooks[0].url: \"ftp://shop.example/\": neither http:// nor https://",
+        ),
+        (
+            hook("secret = \"s\"").replace("https://shop.example/in", "shop.example/in"),
+            "webhooks[0].url: \"shop.example/in\"",
+        ),
+        (
+            hook(""),
+            "webhooks[0].secret: missing: set secret or secret_file",
+        ),
+        (
+            hook(&format!("secret_file = \"{}\"", empty.display())),
+            "webhooks[0].secret: empty",
+        ),
+        (
+            hook("secret_file = \"/nonexistent/parley.secret\""),
+            "webhooks[0].secret_file: /nonexistent/parley.secret",
+        ),
+        (
+            hook("secret = \"s\"\nevents = [\"message.created\", \"message.sent\"]"),
+            "webhooks[0].events[1]: \"message.sent\" is no event kind; one of message.created, ",
+        ),
+        (
+            hook("secret = \"s\"\nevents = []"),
+            "webhooks[0].events: empty",
+        ),
+        (
+            hook("secret = \"s\"\ntimeout_ms = 0"),
+            "webhooks[0].timeout_ms",
+        ),
+        (
+            hook("secret = \"s\"") + &hook("secret = \"t\""),
+            "webhooks[1].name: webhook \"shop\" is defined twice",
+        ),
+        (hook("secret = \"s\"\nsecrets = \"x\""), "secrets"),
+    ];
+    for (toml, expected) in cases {
+        let err = refused(&toml, &[]);
+        assert!(err.contains(expected), "{toml}: {err}");
+    }
+    let cli = Cli::unset(&hook("secret = \"very-secret-value\""));
+    let out = cli.command(&["check"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("<redacted>") && !text.contains("very-secret-value"),
+        "{text}"
+    );
+    assert!(
+        text.contains("message.moderated") && text.contains("timeout_ms = 10000"),
+        "{text}"
+    );
+}

@@ -112,7 +112,10 @@ fn signed_and_sifted(backend: &Backend) {
             ),
         );
     let (served, port) = serve(backend, &hooks);
-    deliver(port, &Mail::new(MARIA, DESK, "Is the oak sideboard still there?"));
+    deliver(
+        port,
+        &Mail::new(MARIA, DESK, "Is the oak sideboard still there?"),
+    );
 
     let got = shop.wait_for(WAIT, |r| !r.is_empty());
     let audited = audit.wait_for(WAIT, |r| !r.is_empty());
@@ -121,7 +124,10 @@ fn signed_and_sifted(backend: &Backend) {
     assert_eq!(shop.received().len(), 1, "{:#?}", shop.received());
     assert_eq!(audit.received().len(), 1, "{:#?}", audit.received());
     let r = &got[0];
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/hooks/parley"));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/hooks/parley")
+    );
     assert_eq!(r.header("content-type"), "application/json");
     let body = r.json();
     assert_eq!(body["kind"], "message.created", "only the kinds asked for");

@@ -264,9 +264,8 @@ where
         actor: get(row, "actor")?,
         data: serde_json::from_str(&data)
             .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
-        audience: Audience::from_columns(&audience, get(row, "person")?).ok_or_else(|| {
-            StoreError::Corrupt(format!("unknown event audience {audience:?}"))
-        })?,
+        audience: Audience::from_columns(&audience, get(row, "person")?)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown event audience {audience:?}")))?,
     })
 }
 

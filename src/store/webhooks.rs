@@ -15,6 +15,7 @@
 //! the row is sent again (at least once, never zero times).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -283,10 +284,14 @@ where
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(Queued::default());
         };
+        let wanted: Vec<&Event> = events
+            .iter()
+            .filter(|e| kinds.contains(&e.kind.as_str()))
+            .collect();
+        // Each ticket once: what decides whether the marketplace sees it.
         let mut tickets: HashMap<i64, Option<Ticket>> = HashMap::new();
-        let mut queued = 0;
-        for event in events.iter().filter(|e| kinds.contains(&e.kind.as_str())) {
-            if !tickets.contains_key(&event.ticket) {
+        for event in &wanted {
+            if let Entry::Vacant(slot) = tickets.entry(event.ticket) {
                 let sql = format!(
                     "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
                      WHERE t.number = $1"
@@ -295,9 +300,11 @@ where
                     .bind(event.ticket)
                     .fetch_optional(&mut *tx)
                     .await?;
-                let ticket = row.map(|row| ticket_of(&row)).transpose()?;
-                tickets.insert(event.ticket, ticket);
+                slot.insert(row.map(|row| ticket_of(&row)).transpose()?);
             }
+        }
+        let mut queued = 0;
+        for event in wanted {
             let ticket = tickets.get(&event.ticket).and_then(Option::as_ref);
             let Some(payload) = sift(event, ticket) else {
                 continue;
@@ -353,7 +360,10 @@ where
             .bind(limit)
             .fetch_all(&self.write)
             .await?;
-        let mut claimed = rows.iter().map(delivery_of).collect::<Result<Vec<_>, _>>()?;
+        let mut claimed = rows
+            .iter()
+            .map(delivery_of)
+            .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }

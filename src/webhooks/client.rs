@@ -124,8 +124,8 @@ async fn exchange(
     if !target.https {
         return request(tcp, target, headers, body).await;
     }
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|e| format!("{}: {e}", target.host))?;
+    let name =
+        ServerName::try_from(target.host.clone()).map_err(|e| format!("{}: {e}", target.host))?;
     let tls = connector()
         .connect(name, tcp)
         .await

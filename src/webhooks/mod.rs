@@ -57,8 +57,8 @@ impl Webhook {
     /// The webhook `[[webhooks]]` entry `i` configures (its secret read).
     pub fn new(i: usize, config: &WebhookConfig) -> Result<Webhook, ConfigError> {
         let key = format!("webhooks[{i}]");
-        let target = Target::parse(&config.url)
-            .map_err(|e| ConfigError::new(format!("{key}.url"), e))?;
+        let target =
+            Target::parse(&config.url).map_err(|e| ConfigError::new(format!("{key}.url"), e))?;
         Ok(Webhook {
             name: config.name.clone(),
             target,

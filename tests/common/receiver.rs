@@ -158,7 +158,11 @@ fn answer(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     reader.read_exact(&mut body)?;
     let status = {
         let mut script = shared.script.lock().unwrap();
-        if script.is_empty() { 200 } else { script.remove(0) }
+        if script.is_empty() {
+            200
+        } else {
+            script.remove(0)
+        }
     };
     shared.received.lock().unwrap().push(Received {
         method,

@@ -206,7 +206,12 @@ async fn claims_and_records(env: &TestEnv, now: i64) {
         "recorded only while pending"
     );
     // 410 Gone: failed at once.
-    assert!(store.webhook_failed(c, "HTTP 410 Gone", now + 10).await.unwrap());
+    assert!(
+        store
+            .webhook_failed(c, "HTTP 410 Gone", now + 10)
+            .await
+            .unwrap()
+    );
 
     let s = summary(store, "shop").await;
     assert_eq!((s.pending, s.delivered, s.failed), (0, 1, 2));
