@@ -2,8 +2,10 @@
 //! (`common/receiver.rs`, an HTTP server on 127.0.0.1): a message that
 //! arrives by SMTP is POSTed to it, signed (the signature verifies with
 //! the webhook's secret, not with another), only the kinds each webhook
-//! asked for; a 500 and a receiver that is down are retried until the
-//! event is delivered, each event answered 2xx once; a server restarted
+//! asked for (a status changed by the CLI too); a 500 and a receiver
+//! that is down are retried until the event is delivered, each event
+//! answered 2xx once; 410 Gone fails at once and `webhooks retry ID`
+//! sends it again; a server restarted
 //! resumes where its cursor stood (what arrived meanwhile is sent, nothing
 //! twice); `parley webhooks status` and `retry`.
 
@@ -148,9 +150,20 @@ fn signed_and_sifted(backend: &Backend) {
     assert!(verifies(a, "audit-secret-xyz"), "secret_file: {a:#?}");
     assert!(a.json()["id"].as_i64() < body["id"].as_i64());
 
+    // A status change by the CLI (another process): ticket.status.
+    let ticket = body["ticket"].to_string();
+    served.cli(0, &["tickets", "status", &ticket, "resolved"], b"");
+    let got = shop.wait_for(WAIT, |r| r.len() == 2);
+    let change = got[1].json();
+    assert_eq!(change["kind"], "ticket.status");
+    assert_eq!(change["data"]["to"], "resolved");
+    assert_eq!(change["actor"], "cli");
+    assert!(verifies(&got[1], SECRET));
+    assert_eq!(audit.received().len(), 1, "not one of its kinds");
+
     let status = status(&served);
     let shop_status = status.iter().find(|s| s["name"] == "shop").unwrap();
-    assert_eq!(shop_status["delivered"], 1, "{status:#?}");
+    assert_eq!(shop_status["delivered"], 2, "{status:#?}");
     assert_eq!(shop_status["pending"], 0);
     assert_eq!(shop_status["url"], shop.url());
     assert!(shop_status["cursor"].as_i64().unwrap() >= body["id"].as_i64().unwrap());
@@ -204,6 +217,28 @@ fn retried(backend: &Backend) {
     assert_eq!(status[0]["delivered"], 2, "{status:#?}");
     assert_eq!(status[0]["pending"], 0);
     assert_eq!(status[0]["failed"], 0);
+
+    // 410 Gone: failed at once; `webhooks retry ID` sends it again.
+    shop.script(&[410]);
+    deliver(port, &Mail::new(MARIA, DESK, "Third question"));
+    let deadline = Instant::now() + WAIT;
+    let failed = loop {
+        let rows = served.json(&["webhooks", "list", "--state", "failed", "--json"]);
+        if let Some(row) = rows.as_array().unwrap().first() {
+            break row.clone();
+        }
+        assert!(Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(failed["last_error"], "HTTP 410 Gone");
+    assert_eq!(failed["attempts"], 1);
+    assert_eq!(shop.received().last().unwrap().status, 410);
+    let id = failed["id"].as_i64().unwrap().to_string();
+    served.cli(0, &["webhooks", "retry", &id], b"");
+    let got = shop.wait_for(WAIT, |r| delivered(r).len() == 3);
+    assert_eq!(got.iter().filter(|r| r.status == 410).count(), 1);
+    let out = served.run(&["webhooks", "retry", &id], b"");
+    assert_eq!(out.status.code(), Some(1), "not failed any more");
 }
 
 #[test]

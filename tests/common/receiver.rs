@@ -101,6 +101,15 @@ impl Receiver {
         self.serve(listener);
     }
 
+    /// Answers the next requests with `statuses` (then 200 again).
+    pub fn script(&self, statuses: &[u16]) {
+        self.shared
+            .script
+            .lock()
+            .unwrap()
+            .extend_from_slice(statuses);
+    }
+
     /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
