@@ -309,36 +309,44 @@ impl ImapConfig {
     pub fn ca_certificates(
         &self,
     ) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, ConfigError> {
-        use tokio_rustls::rustls::RootCertStore;
-        use tokio_rustls::rustls::pki_types::CertificateDer;
-        use tokio_rustls::rustls::pki_types::pem::PemObject;
-
-        let path = &self.tls_ca_file;
-        if path.as_os_str().is_empty() {
-            return Ok(Vec::new());
-        }
-        let fail = |message: String| {
-            ConfigError::new("imap.tls_ca_file", format!("{}: {message}", path.display()))
-        };
-        let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let certs = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(fail("no PEM certificate in it".into()));
-        }
-        let mut roots = RootCertStore::empty();
-        for (n, cert) in certs.iter().enumerate() {
-            roots.add(cert.clone()).map_err(|e| {
-                fail(format!(
-                    "certificate {} is not usable as a trust anchor: {e}",
-                    n + 1
-                ))
-            })?;
-        }
-        Ok(certs)
+        ca_certificates(&self.tls_ca_file, "imap.tls_ca_file")
     }
+}
 
+/// The certificates of the PEM file `path` (none when it is empty), each
+/// checked to be usable as a trust anchor. Errors name `key`.
+pub fn ca_certificates(
+    path: &Path,
+    key: &str,
+) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, ConfigError> {
+    use tokio_rustls::rustls::RootCertStore;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+
+    if path.as_os_str().is_empty() {
+        return Ok(Vec::new());
+    }
+    let fail = |message: String| ConfigError::new(key, format!("{}: {message}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(fail("no PEM certificate in it".into()));
+    }
+    let mut roots = RootCertStore::empty();
+    for (n, cert) in certs.iter().enumerate() {
+        roots.add(cert.clone()).map_err(|e| {
+            fail(format!(
+                "certificate {} is not usable as a trust anchor: {e}",
+                n + 1
+            ))
+        })?;
+    }
+    Ok(certs)
+}
+
+impl ImapConfig {
     /// The password, inline or from `password_file` (surrounding white
     /// space ignored).
     pub fn password(&self) -> Result<String, ConfigError> {

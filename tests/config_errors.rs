@@ -149,6 +149,14 @@ fn a_bad_webhook_names_the_key() {
             "webhooks[0].timeout_ms",
         ),
         (
+            hook("secret = \"s\"\ntls_ca_file = \"/nonexistent/ca.pem\""),
+            "webhooks[0].tls_ca_file: /nonexistent/ca.pem",
+        ),
+        (
+            hook("secret = \"s\"\ntls_ca_file = \"/etc/hostname\"").replace("https://", "http://"),
+            "webhooks[0].tls_ca_file: set, but the URL is not https://",
+        ),
+        (
             hook("secret = \"s\"") + &hook("secret = \"t\""),
             "webhooks[1].name: webhook \"shop\" is defined twice",
         ),

@@ -7,14 +7,15 @@
 //! answered 2xx once; 410 Gone fails at once and `webhooks retry ID`
 //! sends it again; a server restarted
 //! resumes where its cursor stood (what arrived meanwhile is sent, nothing
-//! twice); `parley webhooks status` and `retry`.
+//! twice); `parley webhooks status` and `retry`; HTTPS with a private
+//! CA (`tls_ca_file`), and a certificate the system does not trust refused.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::receiver::{Received, Receiver};
+use common::receiver::{Received, Receiver, pki};
 use common::served::{Served, free_port};
 use common::smtp::Smtp;
 use common::{Backend, DESK, MARIA, Mail, backends};
@@ -277,4 +278,42 @@ fn resumed(backend: &Backend) {
     let text = served.cli(0, &["webhooks", "status"], b"");
     assert!(text.contains("shop  http://127.0.0.1:"), "{text}");
     assert!(text.contains("2 delivered"), "{text}");
+}
+
+#[test]
+fn https_with_a_private_ca_and_an_untrusted_certificate() {
+    let (_pki, ca, cert, key) = pki();
+    let trusted = Receiver::start_tls(&[], &cert, &key);
+    let untrusted = Receiver::start_tls(&[], &cert, &key);
+    let hooks = webhook(
+        "trusted",
+        &trusted.url(),
+        &format!("secret = \"{SECRET}\"\ntls_ca_file = \"{}\"", ca.display()),
+    ) + &webhook(
+        "untrusted",
+        &untrusted.url(),
+        &format!("secret = \"{SECRET}\""),
+    );
+    assert!(trusted.url().starts_with("https://"));
+    let (served, port) = serve(&Backend::Sqlite, &hooks);
+    deliver(port, &Mail::new(MARIA, DESK, "Over TLS"));
+    let got = trusted.wait_for(WAIT, |r| !r.is_empty());
+    assert_eq!(got[0].json()["kind"], "message.created");
+    assert!(verifies(&got[0], SECRET));
+    // The system's roots do not know the throwaway CA: refused, retried.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = status(&served);
+        let s = status.iter().find(|s| s["name"] == "untrusted").unwrap();
+        if s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("TLS with 127.0.0.1"))
+        {
+            assert_eq!(s["pending"], 1, "{status:#?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status:#?}\n{}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(untrusted.received().is_empty());
 }

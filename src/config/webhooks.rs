@@ -32,6 +32,10 @@ pub struct WebhookConfig {
     /// at load.
     #[serde(default)]
     pub secret_file: PathBuf,
+    /// Extra trusted CA certificates (PEM) for an `https://` URL, e.g. a
+    /// private CA; empty: the system's trust anchors only.
+    #[serde(default)]
+    pub tls_ca_file: PathBuf,
     /// The event kinds sent (docs/json.md "Events").
     #[serde(default = "default_events")]
     pub events: Vec<String>,
@@ -111,6 +115,13 @@ pub(super) fn validate(webhooks: &[WebhookConfig]) -> Result<(), ConfigError> {
         }
         crate::webhooks::Target::parse(&hook.url)
             .map_err(|e| ConfigError::new(field("url"), format!("{:?}: {e}", hook.url)))?;
+        if !hook.tls_ca_file.as_os_str().is_empty() && !hook.url.starts_with("https://") {
+            return Err(ConfigError::new(
+                field("tls_ca_file"),
+                "set, but the URL is not https://",
+            ));
+        }
+        super::ca_certificates(&hook.tls_ca_file, &field("tls_ca_file"))?;
         if !hook.secret.is_empty() && !hook.secret_file.as_os_str().is_empty() {
             return Err(ConfigError::new(
                 field("secret"),

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::crypto::ring;
-use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// Where a webhook's POSTs go, from its `url`.
@@ -99,11 +99,12 @@ pub enum Answer {
 /// `timeout`.
 pub async fn post(
     target: &Target,
+    tls: Option<&TlsConnector>,
     headers: &[(&str, String)],
     body: String,
     timeout: Duration,
 ) -> Answer {
-    match tokio::time::timeout(timeout, exchange(target, headers, body)).await {
+    match tokio::time::timeout(timeout, exchange(target, tls, headers, body)).await {
         Ok(Ok(status)) if status.is_success() => Answer::Delivered(status),
         Ok(Ok(status)) if status == StatusCode::GONE => Answer::Gone("HTTP 410 Gone".into()),
         Ok(Ok(status)) => Answer::Retry(format!("HTTP {status}")),
@@ -114,6 +115,7 @@ pub async fn post(
 
 async fn exchange(
     target: &Target,
+    tls: Option<&TlsConnector>,
     headers: &[(&str, String)],
     body: String,
 ) -> Result<StatusCode, String> {
@@ -126,7 +128,15 @@ async fn exchange(
     }
     let name =
         ServerName::try_from(target.host.clone()).map_err(|e| format!("{}: {e}", target.host))?;
-    let tls = connector()
+    let system;
+    let tls = match tls {
+        Some(tls) => tls,
+        None => {
+            system = connector(Vec::new())?;
+            &system
+        }
+    };
+    let tls = tls
         .connect(name, tcp)
         .await
         .map_err(|e| format!("TLS with {}: {e}", target.host))?;
@@ -163,11 +173,11 @@ where
 }
 
 /// The TLS client: ring, the system's trust anchors (as
-/// `rustls-native-certs` finds them: also `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR`), built once per process.
-fn connector() -> TlsConnector {
-    static CONNECTOR: OnceLock<TlsConnector> = OnceLock::new();
-    CONNECTOR
+/// `rustls-native-certs` finds them, read once per process: also
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`) and `extra`.
+pub fn connector(extra: Vec<CertificateDer<'static>>) -> Result<TlsConnector, String> {
+    static SYSTEM: OnceLock<RootCertStore> = OnceLock::new();
+    let mut roots = SYSTEM
         .get_or_init(|| {
             let found = rustls_native_certs::load_native_certs();
             for error in &found.errors {
@@ -175,14 +185,18 @@ fn connector() -> TlsConnector {
             }
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(found.certs);
-            let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            TlsConnector::from(Arc::new(config))
+            roots
         })
-        .clone()
+        .clone();
+    for cert in extra {
+        roots.add(cert).map_err(|e| e.to_string())?;
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 #[cfg(test)]

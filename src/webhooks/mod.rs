@@ -41,6 +41,9 @@ pub struct Webhook {
     /// The kinds it gets (`events`).
     pub kinds: Vec<String>,
     pub timeout: std::time::Duration,
+    /// For an `https://` URL: the system's trust anchors and
+    /// `tls_ca_file`'s.
+    pub tls: Option<tokio_rustls::TlsConnector>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -59,7 +62,20 @@ impl Webhook {
         let key = format!("webhooks[{i}]");
         let target =
             Target::parse(&config.url).map_err(|e| ConfigError::new(format!("{key}.url"), e))?;
+        let tls = match target.https {
+            true => {
+                let extra = crate::config::ca_certificates(
+                    &config.tls_ca_file,
+                    &format!("{key}.tls_ca_file"),
+                )?;
+                let connector = client::connector(extra)
+                    .map_err(|e| ConfigError::new(format!("{key}.tls_ca_file"), e))?;
+                Some(connector)
+            }
+            false => None,
+        };
         Ok(Webhook {
+            tls,
             name: config.name.clone(),
             target,
             secret: config.load_secret(&key)?,

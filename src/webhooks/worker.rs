@@ -149,6 +149,7 @@ impl Deliverer {
         ];
         let answer = client::post(
             &hook.target,
+            hook.tls.as_ref(),
             &headers,
             delivery.payload.clone(),
             hook.timeout,
