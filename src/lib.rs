@@ -15,9 +15,10 @@
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
-//!   only after the commit; [`serve`] is `parley serve`, the
-//!   daemon that runs the listeners, pollers, the outbox worker and the webhooks; [`imap`] is the IMAP
-//!   poller (an adapter): one task per mailbox, a cursor per mailbox, IDLE.
+//!   only after the commit; [`serve`] is `parley serve`, the daemon that
+//!   runs the listeners, pollers, the outbox worker and the webhooks'
+//!   worker; [`imap`] is the IMAP poller (an adapter): one task per
+//!   mailbox, a cursor per mailbox, IDLE.
 //! - [`intake`] takes raw bytes and an envelope and runs the stages:
 //!   [`intake::parse`] (mail-parser), [`intake::thread`] (token ▸
 //!   References to our mail ▸ References to a participant's mail ▸ subject
@@ -37,17 +38,18 @@
 //!   assign, forward, delete, archive) and lists the pool, for the CLI
 //!   and the HTTP API alike.
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
-//!   mail, outbox, IMAP cursors, the event log), each a file with its SQL,
-//!   summed up in [`store::Store`]; one implementation for SQLite and
+//!   mail, outbox, IMAP cursors, the event log, webhooks), each a file
+//!   with its SQL, summed up in [`store::Store`]; one implementation for SQLite and
 //!   PostgreSQL. A message, its ticket change, its audit entry, its
 //!   notification rows and its events commit in one transaction.
 //! - [`outbox`] composes each notification and runs the worker of
 //!   `parley serve` that claims due rows, sends them through the relay
 //!   (with none configured, into a local Maildir) and retries.
-//! - [`webhooks`] POSTs the events the marketplace may see to each
-//!   `[[webhooks]]` URL, signed (HMAC-SHA256), from a durable queue of
-//!   deliveries fed by the event log (a cursor per webhook), with retries
-//!   as the outbox's; its worker runs in `parley serve`.
+//! - [`webhooks`] POSTs the events the marketplace may see (by
+//!   [`access`]) to each `[[webhooks]]` URL, signed (HMAC-SHA256), from a
+//!   durable queue of deliveries fed by the event log (a cursor per
+//!   webhook, [`store::WebhookStore`]), retried on the outbox's schedule;
+//!   its worker runs in `parley serve`.
 //! - [`token`] signs and verifies the reply tokens in reply addresses;
 //!   [`token::Minter`] mints them and our Message-IDs for notification rows
 //!   (below the store, which mints inside its transactions).
