@@ -5,8 +5,10 @@
 //! cursor, hands each of its kinds to a [`Sift`] (which decides, by
 //! [`crate::access`], whether the marketplace may see it, and renders the
 //! body), writes a delivery row per body and moves the cursor past them,
-//! all in one transaction: an event is queued once, or the cursor stays.
-//! A webhook met for the first time starts at the newest event.
+//! all in one transaction (`webhooks/queue.rs`): an event is queued once,
+//! or the cursor stays. A webhook met for the first time starts at the
+//! newest event. `webhooks/report.rs` is the operator's side: the
+//! summaries of `parley webhooks status`, retrying failed deliveries.
 //!
 //! The worker's side is the mail outbox's (`outbox.rs`): a claim sets
 //! `lease_until_ms` (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite's single
@@ -14,15 +16,15 @@
 //! worker that dies between POST and record leaves its lease to run out:
 //! the row is sent again (at least once, never zero times).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+mod queue;
+mod report;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
-use super::events::{EVENT_COLUMNS, Event, event_of};
-use super::sql::{Backend, SqlStore, TICKET_COLUMNS, get, ticket_of};
+use super::events::Event;
+use super::sql::{Backend, SqlStore, get};
 use super::{StoreError, Ticket};
 
 /// Where a delivery stands.
@@ -259,84 +261,7 @@ where
         now: i64,
         limit: i64,
     ) -> Result<Queued, StoreError> {
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let cursor = sqlx::query("SELECT last_event FROM webhook_cursors WHERE webhook = $1")
-            .bind(webhook)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(cursor) = cursor else {
-            sqlx::query(START_SQL)
-                .bind(webhook)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(Queued::default());
-        };
-        let cursor: i64 = get(&cursor, "last_event")?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(cursor)
-            .bind(limit.clamp(1, super::MAX_PAGE))
-            .fetch_all(&mut *tx)
-            .await?;
-        let events = rows.iter().map(event_of).collect::<Result<Vec<_>, _>>()?;
-        let Some(last) = events.last().map(|e| e.id) else {
-            return Ok(Queued::default());
-        };
-        let wanted: Vec<&Event> = events
-            .iter()
-            .filter(|e| kinds.contains(&e.kind.as_str()))
-            .collect();
-        // Each ticket once: what decides whether the marketplace sees it.
-        let mut tickets: HashMap<i64, Option<Ticket>> = HashMap::new();
-        for event in &wanted {
-            if let Entry::Vacant(slot) = tickets.entry(event.ticket) {
-                let sql = format!(
-                    "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
-                     WHERE t.number = $1"
-                );
-                let row = sqlx::query(&sql)
-                    .bind(event.ticket)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                slot.insert(row.map(|row| ticket_of(&row)).transpose()?);
-            }
-        }
-        let mut queued = 0;
-        for event in wanted {
-            let ticket = tickets.get(&event.ticket).and_then(Option::as_ref);
-            let Some(payload) = sift(event, ticket) else {
-                continue;
-            };
-            let done = sqlx::query(
-                "INSERT INTO webhook_deliveries (webhook, event, kind, payload, next_attempt_ms, \
-                 created_ms) VALUES ($1, $2, $3, $4, $5, $5) \
-                 ON CONFLICT (webhook, event) DO NOTHING RETURNING id",
-            )
-            .bind(webhook)
-            .bind(event.id)
-            .bind(event.kind.as_str())
-            .bind(payload.as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            queued += usize::from(done.is_some());
-        }
-        sqlx::query(
-            "UPDATE webhook_cursors SET last_event = $1, updated_ms = $2 \
-             WHERE webhook = $3 AND last_event < $1",
-        )
-        .bind(last)
-        .bind(now)
-        .bind(webhook)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Queued {
-            read: events.len(),
-            queued,
-        })
+        self.queue_events(webhook, kinds, sift, now, limit).await
     }
 
     async fn claim_webhook_deliveries(
@@ -455,81 +380,11 @@ where
     }
 
     async fn webhook_summaries(&self) -> Result<Vec<WebhookSummary>, StoreError> {
-        let mut all: std::collections::BTreeMap<String, WebhookSummary> = Default::default();
-        let cursors = sqlx::query("SELECT webhook, last_event FROM webhook_cursors")
-            .fetch_all(&self.read)
-            .await?;
-        for row in &cursors {
-            let webhook: String = get(row, "webhook")?;
-            let entry = all.entry(webhook.clone()).or_default();
-            entry.webhook = webhook;
-            entry.cursor = Some(get(row, "last_event")?);
-        }
-        let counts = sqlx::query(
-            "SELECT webhook, COUNT(CASE WHEN state = 'pending' THEN 1 END) AS pending, \
-             COUNT(CASE WHEN state = 'delivered' THEN 1 END) AS delivered, \
-             COUNT(CASE WHEN state = 'failed' THEN 1 END) AS failed, \
-             MAX(last_error_ms) AS last_error_ms \
-             FROM webhook_deliveries GROUP BY webhook",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        for row in &counts {
-            let webhook: String = get(row, "webhook")?;
-            let entry = all.entry(webhook.clone()).or_default();
-            entry.webhook = webhook;
-            entry.pending = get(row, "pending")?;
-            entry.delivered = get(row, "delivered")?;
-            entry.failed = get(row, "failed")?;
-            entry.last_error_ms = get(row, "last_error_ms")?;
-        }
-        for entry in all.values_mut() {
-            let Some(at) = entry.last_error_ms else {
-                continue;
-            };
-            let row = sqlx::query(
-                "SELECT last_error FROM webhook_deliveries WHERE webhook = $1 \
-                 AND last_error_ms = $2 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(entry.webhook.as_str())
-            .bind(at)
-            .fetch_optional(&self.read)
-            .await?;
-            entry.last_error = match row {
-                Some(row) => get(&row, "last_error")?,
-                None => None,
-            };
-        }
-        Ok(all.into_values().collect())
+        self.summaries().await
     }
 
     async fn retry_webhook_delivery(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_ms = $1, \
-             lease_until_ms = NULL WHERE id = $2 AND state = 'failed' RETURNING id",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        if done.is_some() {
-            return Ok(());
-        }
-        let row = sqlx::query("SELECT state FROM webhook_deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        match row {
-            None => Err(StoreError::NotFound(format!(
-                "webhook delivery {id} does not exist"
-            ))),
-            Some(row) => {
-                let state: String = get(&row, "state")?;
-                Err(StoreError::Conflict(format!(
-                    "webhook delivery {id} is {state}, not failed"
-                )))
-            }
-        }
+        self.retry_delivery(id, now).await
     }
 
     async fn retry_failed_webhook_deliveries(
@@ -537,15 +392,6 @@ where
         webhook: Option<&str>,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_ms = $1, \
-             lease_until_ms = NULL WHERE state = 'failed' AND ($2 IS NULL OR webhook = $2) \
-             RETURNING id",
-        )
-        .bind(now)
-        .bind(webhook)
-        .fetch_all(&self.write)
-        .await?;
-        Ok(done.len() as u64)
+        self.retry_failed(webhook, now).await
     }
 }
