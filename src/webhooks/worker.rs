@@ -81,8 +81,11 @@ impl Deliverer {
         let hook = &self.webhooks[i];
         let mut signal = self.store.event_signal();
         let mut signalled = true;
+        // The newest event id queued from (or passed over): rounds with
+        // nothing newer in the log skip the queuing transaction.
+        let mut known = -1;
         while !*stopped.borrow() {
-            let busy = match self.round(hook, &stopped).await {
+            let busy = match self.round(hook, &mut known, &stopped).await {
                 Ok(busy) => busy,
                 Err(e) => {
                     tracing::warn!(webhook = %hook.name, error = %e, "webhook: the store failed; trying again");
@@ -99,22 +102,28 @@ impl Deliverer {
         }
     }
 
-    /// Queues what is new for `hook` and sends one batch of its due
+    /// Queues what is new for `hook` (when the log has events after
+    /// `known`, which it moves along) and sends one batch of its due
     /// deliveries; whether there was a batch.
     pub async fn round(
         &self,
         hook: &Webhook,
+        known: &mut i64,
         stopped: &watch::Receiver<bool>,
     ) -> Result<bool, StoreError> {
-        let kinds: Vec<&str> = hook.kinds.iter().map(String::as_str).collect();
-        loop {
-            let queued = self
-                .store
-                .queue_webhook(&hook.name, &kinds, &payload, now_ms(), PAGE)
-                .await?;
-            if queued.read < PAGE as usize {
-                break;
+        let newest = self.store.newest_event().await?;
+        if newest > *known {
+            let kinds: Vec<&str> = hook.kinds.iter().map(String::as_str).collect();
+            loop {
+                let queued = self
+                    .store
+                    .queue_webhook(&hook.name, &kinds, &payload, now_ms(), PAGE)
+                    .await?;
+                if queued.read < PAGE as usize {
+                    break;
+                }
             }
+            *known = newest;
         }
         let now = now_ms();
         let lease = hook
