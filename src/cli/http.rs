@@ -62,7 +62,8 @@ fn key(name: &str, role: Role) -> Result<(), Failure> {
     println!("{key}");
     println!();
     println!("# The key above is shown once: give it to the holder, keep it secret.");
-    println!("# Paste this into parley.toml and restart parley serve:");
+    println!("# Paste this into the config file parley serve reads (--config FILE,");
+    println!("# $PARLEY_CONFIG or /etc/parley/parley.toml) and restart it:");
     println!("[[http.keys]]");
     println!("name = \"{name}\"");
     println!("role = \"{}\"", role.as_str());

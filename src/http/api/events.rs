@@ -85,13 +85,10 @@ pub struct EventJson {
 
 impl EventJson {
     pub fn new(event: &Event, show_actor: bool) -> EventJson {
-        let at = jiff::Timestamp::from_millisecond(event.at)
-            .map(|t| t.to_string())
-            .unwrap_or_default();
         EventJson {
             id: event.id,
             kind: event.kind.clone(),
-            at,
+            at: super::rfc3339(event.at),
             ticket: event.ticket,
             message: event.message,
             actor: show_actor.then(|| event.actor.clone()),
@@ -292,5 +289,11 @@ mod tests {
             serde_json::from_str(&EventJson::render(&event, false)).unwrap();
         assert_eq!(veiled["actor"], serde_json::Value::Null);
         assert!(!EventJson::render(&event, false).contains("agent@"));
+        // Always to the millisecond, as every time the API writes.
+        let round = Event {
+            at: 1_795_241_489_860,
+            ..event
+        };
+        assert_eq!(EventJson::new(&round, true).at, "2026-11-21T06:11:29.860Z");
     }
 }
