@@ -111,7 +111,10 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     assert_eq!(numbers(&mine), [third, first]);
     assert_eq!(mine["conversations"][0]["unread"], 0, "her own message");
     let as_maria = format!("/api/v1/conversations?as={MARIA}");
-    assert_eq!(numbers(&get(router, &as_maria, PLATFORM.2).await), [third, first]);
+    assert_eq!(
+        numbers(&get(router, &as_maria, PLATFORM.2).await),
+        [third, first]
+    );
     let served = get(router, "/api/v1/conversations", &agent).await;
     assert_eq!(numbers(&served), [third, second, first]);
     assert_eq!(served["conversations"][0]["unread"], 1);
@@ -153,7 +156,13 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     assert!(numbers(&get(router, &long_ago, &agent).await).is_empty());
     let listing = filtered("listing=lot-99");
     assert!(numbers(&get(router, &listing, &agent).await).is_empty());
-    for bad in ["limit=0", "limit=201", "cursor=zz", "month=2026-13", "status=lost"] {
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "cursor=zz",
+        "month=2026-13",
+        "status=lost",
+    ] {
         Call::get(&filtered(bad))
             .bearer(&agent)
             .send(router)
@@ -169,14 +178,20 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
         &format!("/api/v1/conversations/{second}"),
     );
     ok(delete.bearer(&agent).send(router).await);
-    assert_eq!(numbers(&get(router, "/api/v1/conversations", &agent).await), [third]);
+    assert_eq!(
+        numbers(&get(router, "/api/v1/conversations", &agent).await),
+        [third]
+    );
     let archived = filtered("archived=true");
     assert_eq!(numbers(&get(router, &archived, &agent).await), [first]);
     let trash = filtered("deleted=true");
     assert_eq!(numbers(&get(router, &trash, &agent).await), [second]);
     assert_eq!(numbers(&get(router, &trash, MODERATOR.2).await), [second]);
     let bobs = user_token(router, BOB).await;
-    assert!(numbers(&get(router, &trash, &bobs).await).is_empty(), "not the client's");
+    assert!(
+        numbers(&get(router, &trash, &bobs).await).is_empty(),
+        "not the client's"
+    );
 }
 
 async fn unread_counts_mail_not_ones_own_nor_held(router: &axum::Router, env: &TestEnv) {
@@ -193,7 +208,10 @@ async fn unread_counts_mail_not_ones_own_nor_held(router: &axum::Router, env: &T
         unread(&agent).await,
         json!({ "total": 1, "conversations": [{ "conversation": n, "unread": 1 }] })
     );
-    assert_eq!(unread(&maria).await, json!({ "total": 0, "conversations": [] }));
+    assert_eq!(
+        unread(&maria).await,
+        json!({ "total": 0, "conversations": [] })
+    );
 
     // The seller answers by mail: unread for her, not for him.
     mail(env, n, AGENT, "Yes, it is still available.").await;
@@ -246,7 +264,9 @@ async fn read_moves_the_horizon_forward_only(router: &axum::Router, env: &TestEn
         }
     };
 
-    let marked = ok(mark(Some(json!({ "message": first })), &agent).send(router).await);
+    let marked = ok(mark(Some(json!({ "message": first })), &agent)
+        .send(router)
+        .await);
     assert_eq!(
         marked,
         json!({ "conversation": n, "horizon": first, "unread": 1 })
@@ -258,13 +278,18 @@ async fn read_moves_the_horizon_forward_only(router: &axum::Router, env: &TestEn
         json!({ "conversation": n, "horizon": second, "unread": 0 })
     );
     // Never back.
-    let marked = ok(mark(Some(json!({ "message": first })), &agent).send(router).await);
+    let marked = ok(mark(Some(json!({ "message": first })), &agent)
+        .send(router)
+        .await);
     assert_eq!(marked["horizon"], second);
     let shown = ok(Call::get(&format!("/api/v1/conversations/{n}"))
         .bearer(&agent)
         .send(router)
         .await);
-    assert_eq!((shown["horizon"].as_i64(), shown["unread"].as_i64()), (Some(second), Some(0)));
+    assert_eq!(
+        (shown["horizon"].as_i64(), shown["unread"].as_i64()),
+        (Some(second), Some(0))
+    );
 
     // A message he does not see, or of another conversation: 422.
     for id in [held, first + 1_000_000] {
@@ -284,9 +309,18 @@ async fn read_moves_the_horizon_forward_only(router: &axum::Router, env: &TestEn
         .await
         .problem(422, "invalid");
     // Only a person marks; a stranger learns nothing.
-    mark(None, MODERATOR.2).send(router).await.problem(403, "forbidden");
-    mark(None, PLATFORM.2).send(router).await.problem(403, "forbidden");
-    mark(None, &stranger).send(router).await.problem(404, "not-found");
+    mark(None, MODERATOR.2)
+        .send(router)
+        .await
+        .problem(403, "forbidden");
+    mark(None, PLATFORM.2)
+        .send(router)
+        .await
+        .problem(403, "forbidden");
+    mark(None, &stranger)
+        .send(router)
+        .await
+        .problem(404, "not-found");
     let as_maria = Call::post(&format!("{read}?as={MARIA}")).bearer(PLATFORM.2);
     let marked = ok(as_maria.send(router).await);
     assert_eq!(marked["horizon"], held, "her own held message, she sees");
@@ -315,7 +349,10 @@ async fn show_as_each_role_sees_it(router: &axum::Router, env: &TestEnv) {
     assert_eq!(seller["messages"].as_array().unwrap().len(), 2);
     let m = message(&seller, masked).unwrap();
     assert!(!m["text"].as_str().unwrap().contains(PHONE), "{m}");
-    assert_eq!((m["own"].clone(), m["standing"].clone()), (json!(false), json!("shown")));
+    assert_eq!(
+        (m["own"].clone(), m["standing"].clone()),
+        (json!(false), json!("shown"))
+    );
     assert_eq!(m["author"], MARIA);
     assert_eq!(m["direction"], "inbound");
     assert!(m.get("original").is_none(), "no original for the parties");
@@ -329,12 +366,18 @@ async fn show_as_each_role_sees_it(router: &axum::Router, env: &TestEnv) {
         .iter()
         .map(|p| p["address"].as_str().unwrap())
         .collect();
-    assert!(people.contains(&MARIA) && people.contains(&AGENT), "{people:?}");
+    assert!(
+        people.contains(&MARIA) && people.contains(&AGENT),
+        "{people:?}"
+    );
 
     // The client: her own words, the held one marked; no history.
     let client = get(router, &path, &maria).await;
     let own = message(&client, held).unwrap();
-    assert_eq!((own["own"].clone(), own["standing"].clone()), (json!(true), json!("held")));
+    assert_eq!(
+        (own["own"].clone(), own["standing"].clone()),
+        (json!(true), json!("held"))
+    );
     assert_eq!(own["text"], HELD_TEXT);
     assert_eq!(message(&client, masked).unwrap()["text"], PHONE_TEXT);
     assert_eq!(client["history"], Value::Null);
@@ -352,7 +395,12 @@ async fn show_as_each_role_sees_it(router: &axum::Router, env: &TestEnv) {
     // The marketplace: shown ones, masked.
     let platform = get(router, &path, PLATFORM.2).await;
     assert_eq!(message(&platform, held), None);
-    assert!(!message(&platform, masked).unwrap()["text"].as_str().unwrap().contains(PHONE));
+    assert!(
+        !message(&platform, masked).unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .contains(PHONE)
+    );
 
     // A stranger, or nothing there: 404 alike.
     Call::get(&path)

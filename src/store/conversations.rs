@@ -186,7 +186,9 @@ where
                     "participants me CROSS JOIN tickets t".to_string()
                 };
                 // A client does not see a deleted ticket (access::access).
-                wheres.push("(t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')".into());
+                wheres.push(
+                    "(t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')".into(),
+                );
                 let shown = sees_message(viewer, "me.id");
                 wheres.push(format!(
                     "EXISTS (SELECT 1 FROM messages m WHERE m.ticket = t.number AND {shown})"

@@ -116,11 +116,12 @@ where
     }
 
     async fn horizon(&self, ticket: i64, address: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT horizon FROM read_markers WHERE ticket = $1 AND address = $2")
-            .bind(ticket)
-            .bind(address)
-            .fetch_optional(&self.read)
-            .await?;
+        let row =
+            sqlx::query("SELECT horizon FROM read_markers WHERE ticket = $1 AND address = $2")
+                .bind(ticket)
+                .bind(address)
+                .fetch_optional(&self.read)
+                .await?;
         row.map(|row| get(&row, "horizon")).transpose()
     }
 }

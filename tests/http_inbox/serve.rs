@@ -68,8 +68,8 @@ fn unread_by_smtp(backend: &Backend) {
     let n = list.json()["conversations"][0]["number"].as_i64().unwrap();
 
     // The seller answers by mail (the subject tag threads it).
-    let answer = Mail::new(AGENT, DESK, &format!("Re: [#{n}] sideboard"))
-        .body("Yes, it is still there.\n");
+    let answer =
+        Mail::new(AGENT, DESK, &format!("Re: [#{n}] sideboard")).body("Yes, it is still there.\n");
     deliver(smtp, AGENT, DESK, &answer.bytes());
     assert_eq!(
         unread(&served),
@@ -81,7 +81,12 @@ fn unread_by_smtp(backend: &Backend) {
     // She reads it; her stream hears of it.
     let mut stream = EventStream::open(served.http, "/api/v1/events", &[&bearer(&maria)])
         .unwrap_or_else(|a| panic!("{a:?}"));
-    let read = served.api("POST", &format!("/api/v1/conversations/{n}/read"), &maria, None);
+    let read = served.api(
+        "POST",
+        &format!("/api/v1/conversations/{n}/read"),
+        &maria,
+        None,
+    );
     assert_eq!(read.status, 200, "{read:?}");
     let horizon = read.json()["horizon"].as_i64().unwrap();
     assert_eq!(read.json()["unread"], 0);

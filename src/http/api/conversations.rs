@@ -200,10 +200,9 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = match (more, rows.last()) {
-        (true, Some(last)) => Some(URL_SAFE_NO_PAD.encode(format!(
-            "{}.{}",
-            last.ticket.updated_at, last.ticket.number
-        ))),
+        (true, Some(last)) => Some(
+            URL_SAFE_NO_PAD.encode(format!("{}.{}", last.ticket.updated_at, last.ticket.number)),
+        ),
         _ => None,
     };
     Ok(Json(Conversations {
@@ -326,7 +325,10 @@ mod tests {
         let (from, to) = month("2026-11").unwrap();
         assert_eq!(rfc3339(from), "2026-11-01T00:00:00.000Z");
         assert_eq!(rfc3339(to), "2026-12-01T00:00:00.000Z");
-        assert_eq!(rfc3339(month("2026-12").unwrap().1), "2027-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(month("2026-12").unwrap().1),
+            "2027-01-01T00:00:00.000Z"
+        );
         for bad in ["2026-13", "2026-1", "26-11", "2026/11", "november"] {
             assert_eq!(month(bad).unwrap_err().kind().status(), 400, "{bad}");
         }
