@@ -19,6 +19,9 @@ CREATE INDEX tickets_recent ON tickets(updated_at, number);
 CREATE INDEX tickets_queue_recent ON tickets(queue_id, updated_at, number);
 CREATE INDEX tickets_assignee_recent ON tickets(assignee, updated_at, number)
     WHERE assignee IS NOT NULL;
+-- The trash (few rows: a partial index, used when a query asks for
+-- `deleted_at IS NOT NULL`).
+CREATE INDEX tickets_trash ON tickets(updated_at, number) WHERE deleted_at IS NOT NULL;
 -- A listing's and an auction's conversations.
 CREATE INDEX tickets_item ON tickets(item_ref) WHERE item_ref IS NOT NULL;
 CREATE INDEX tickets_auction ON tickets(auction_ref) WHERE auction_ref IS NOT NULL;

@@ -332,8 +332,10 @@ fn filters(filter: &ConversationFilter, binds: &mut Binds, wheres: &mut Vec<Stri
     }
     if let Some(participant) = &filter.participant {
         let who = binds.text(participant);
+        // IN, not EXISTS: the planner starts from their tickets
+        // (participants_address) rather than probing every ticket.
         wheres.push(format!(
-            "EXISTS (SELECT 1 FROM participants pp WHERE pp.ticket = t.number AND pp.address = {who})"
+            "t.number IN (SELECT pp.ticket FROM participants pp WHERE pp.address = {who})"
         ));
     }
     if let Some(status) = filter.status {
