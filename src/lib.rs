@@ -38,8 +38,9 @@
 //!   assign, forward, delete, archive) and lists the pool, for the CLI
 //!   and the HTTP API alike.
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
-//!   mail, outbox, IMAP cursors, the event log, webhooks), each a file
-//!   with its SQL, summed up in [`store::Store`]; one implementation for SQLite and
+//!   mail, outbox, IMAP cursors, the event log, the conversation list and
+//!   read markers, webhooks), each a file with its SQL,
+//!   summed up in [`store::Store`]; one implementation for SQLite and
 //!   PostgreSQL. A message, its ticket change, its audit entry, its
 //!   notification rows and its events commit in one transaction.
 //! - [`outbox`] composes each notification and runs the worker of

@@ -1,11 +1,13 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events, webhooks
-//! (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing, events, conversations
+//! and read markers, webhooks (`tests/store/`).
 
 #[macro_use]
 mod common;
+#[path = "store/conversations.rs"]
+mod conversations;
 #[path = "store/cursor.rs"]
 mod cursor;
 #[path = "store/events.rs"]

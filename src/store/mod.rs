@@ -17,6 +17,10 @@
 //! - [`CursorStore`] (`cursor.rs`): the IMAP poller's cursors;
 //! - [`FilingStore`] (`filing.rs`): soft delete and restore, archive and
 //!   unarchive;
+//! - [`ConversationStore`] (`conversations.rs`): the conversation list by
+//!   recency and the unread counts, as a viewer may see them;
+//! - [`ReadStore`] (`reads.rs`): read markers (a person's horizon on a
+//!   ticket, forward only);
 //! - [`EventStore`] (`events.rs`): the event log every change a person
 //!   could see is appended to, in the transaction that makes it (the
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
@@ -37,6 +41,7 @@
 //! message, its ticket change, its audit entry and its notification rows
 //! commit together or not at all.
 
+mod conversations;
 mod cursor;
 mod events;
 mod filing;
@@ -44,6 +49,7 @@ mod mail;
 mod moderation;
 mod outbox;
 mod postgres;
+mod reads;
 mod sql;
 mod sqlite;
 mod tickets;
@@ -56,6 +62,7 @@ use crate::config::StoreConfig;
 use outbox::NewNotification;
 use sql::Backend;
 
+pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
@@ -65,6 +72,7 @@ pub use outbox::{
     ACK, AFTER_HOURS, BatchReads, NEW_MESSAGE, Notification, OutboxRow, OutboxState, OutboxStore,
     TRANSCRIPT,
 };
+pub use reads::{Marked, ReadStore};
 pub use sql::SqlStore;
 pub use tickets::{
     AfterHours, Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Forward, Forwarding,
@@ -77,8 +85,8 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        CursorStore, EventStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore,
-        Store, TicketStore, WebhookStore,
+        ConversationStore, CursorStore, EventStore, FilingStore, MailStore, ModerationStore,
+        OutboxStore, ReadStore, SchemaStore, Store, TicketStore, WebhookStore,
     };
 }
 
@@ -94,6 +102,8 @@ pub trait Store:
     + FilingStore
     + EventStore
     + WebhookStore
+    + ConversationStore
+    + ReadStore
     + Send
     + Sync
 {
@@ -109,6 +119,8 @@ impl<S> Store for S where
         + FilingStore
         + EventStore
         + WebhookStore
+        + ConversationStore
+        + ReadStore
         + Send
         + Sync
 {

@@ -1,5 +1,6 @@
 //! Who may call what, as a table: every caller × every endpoint of the
-//! actions, the pool and moderation, each cell on a fresh conversation
+//! actions, the pool, moderation and the read side (list, show, read,
+//! unread), each cell on a fresh conversation
 //! (opened by Maria at the desk, the agent its seller) with a fresh held
 //! message, on every backend. 403: the caller may not; 404: the caller
 //! may not see the conversation (never 403 for that: nobody learns it
@@ -10,7 +11,7 @@ use common::http::{ADMIN, MODERATOR, PLATFORM, door_on, user_token};
 use super::*;
 
 /// Who calls.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
     Platform,
     /// The platform key with `?as=` the client.
@@ -50,6 +51,10 @@ const TABLE: &[(&str, [u16; 7])] = &[
     ("archive",          [200,     403,       200,       200,       200,   403,          404]),
     ("unarchive",        [200,     403,       200,       200,       200,   403,          404]),
     ("pool",             [200,     200,       200,       200,       200,   200,          200]),
+    ("list",             [200,     200,       200,       200,       200,   200,          200]),
+    ("show",             [200,     200,       200,       200,       200,   200,          404]),
+    ("read",             [403,     200,       200,       403,       403,   200,          404]),
+    ("unread",           [403,     200,       200,       403,       403,   200,          200]),
     ("moderation queue", [403,     403,       403,       200,       200,   403,          403]),
     ("moderation show",  [403,     403,       403,       200,       200,   403,          403]),
     ("approve",          [403,     403,       403,       200,       200,   403,          403]),
@@ -101,6 +106,13 @@ async fn who_may_call_what() {
                 {
                     assert_eq!(answer.json()["items"], json!([]), "{who:?}");
                 }
+                // A stranger lists nothing and has nothing unread.
+                if *who == Who::StrangerToken && *endpoint == "list" {
+                    assert_eq!(answer.json()["conversations"], json!([]));
+                }
+                if *who == Who::StrangerToken && *endpoint == "unread" {
+                    assert_eq!(answer.json()["total"], 0);
+                }
             }
             table.push('\n');
         }
@@ -130,6 +142,10 @@ fn request(endpoint: &str, n: i64, held: i64, query: &str) -> Call {
         "archive" => post(&on("archive"), None),
         "unarchive" => post(&on("unarchive"), None),
         "pool" => Call::get(&format!("/api/v1/pool{query}")),
+        "list" => Call::get(&format!("/api/v1/conversations{query}")),
+        "show" => Call::get(&on("")),
+        "read" => post(&on("read"), None),
+        "unread" => Call::get(&format!("/api/v1/unread{query}")),
         "moderation queue" => Call::get(&format!("/api/v1/moderation{query}")),
         "moderation show" => Call::get(&moderation("")),
         "approve" => post(&moderation("/approve"), None),

@@ -9,11 +9,13 @@
 //! extractors of [`super::extract`], and register it below with `routes!`.
 
 pub mod actions;
+pub mod conversations;
 pub mod events;
 pub mod health;
 pub mod me;
 pub mod moderation;
 pub mod pool;
+pub mod read;
 pub mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -29,11 +31,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
         .routes(routes!(events::stream))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::show::show, actions::delete))
+        .routes(routes!(read::mark))
+        .routes(routes!(read::unread))
         .routes(routes!(actions::set_status))
         .routes(routes!(actions::take))
         .routes(routes!(actions::assign))
         .routes(routes!(actions::forward))
-        .routes(routes!(actions::delete))
         .routes(routes!(actions::restore))
         .routes(routes!(actions::archive))
         .routes(routes!(actions::unarchive))

@@ -383,7 +383,7 @@ fn held_message(message: &Message, author: Option<&Participant>) -> HeldMessage 
     }
 }
 
-fn audit_item(entry: &AuditEntry) -> AuditItem {
+pub(crate) fn audit_item(entry: &AuditEntry) -> AuditItem {
     AuditItem {
         at: rfc3339(entry.at),
         actor: entry.actor.clone(),

@@ -76,7 +76,7 @@ pub struct Reference {
 }
 
 impl Reference {
-    fn of(reference: &Option<String>, title: &Option<String>) -> Option<Reference> {
+    pub(crate) fn of(reference: &Option<String>, title: &Option<String>) -> Option<Reference> {
         (reference.is_some() || title.is_some()).then(|| Reference {
             reference: reference.clone(),
             title: title.clone(),
