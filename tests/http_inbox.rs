@@ -60,7 +60,7 @@ async fn get(router: &axum::Router, path: &str, credential: &str) -> Value {
 }
 
 fn numbers(list: &Value) -> Vec<i64> {
-    list["conversations"]
+    list["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -89,8 +89,8 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     // Everyone: moderators and the marketplace; a person: their own.
     let all = get(router, "/api/v1/conversations", MODERATOR.2).await;
     assert_eq!(numbers(&all), [third, second, first]);
-    assert_eq!(all["next"], Value::Null);
-    let row = &all["conversations"][0];
+    assert_eq!(all["next_cursor"], Value::Null);
+    let row = &all["items"][0];
     assert_eq!(row["subject"], "Lot 14");
     assert_eq!(row["status"], "open");
     assert_eq!(row["queue"], "desk");
@@ -109,7 +109,7 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     assert_eq!(numbers(&platform), [third, second, first]);
     let mine = get(router, "/api/v1/conversations", &maria).await;
     assert_eq!(numbers(&mine), [third, first]);
-    assert_eq!(mine["conversations"][0]["unread"], 0, "her own message");
+    assert_eq!(mine["items"][0]["unread"], 0, "her own message");
     let as_maria = format!("/api/v1/conversations?as={MARIA}");
     assert_eq!(
         numbers(&get(router, &as_maria, PLATFORM.2).await),
@@ -117,7 +117,7 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     );
     let served = get(router, "/api/v1/conversations", &agent).await;
     assert_eq!(numbers(&served), [third, second, first]);
-    assert_eq!(served["conversations"][0]["unread"], 1);
+    assert_eq!(served["items"][0]["unread"], 1);
     let nothing = get(router, "/api/v1/conversations", &stranger).await;
     assert_eq!(numbers(&nothing), Vec::<i64>::new());
 
@@ -127,7 +127,7 @@ async fn the_list_by_recency_filtered_and_paged(router: &axum::Router, env: &Tes
     loop {
         let page = get(router, &path, &agent).await;
         seen.extend(numbers(&page));
-        match page["next"].as_str() {
+        match page["next_cursor"].as_str() {
             Some(next) => path = format!("/api/v1/conversations?limit=2&cursor={next}"),
             None => break,
         }

@@ -108,7 +108,7 @@ async fn who_may_call_what() {
                 }
                 // A stranger lists nothing and has nothing unread.
                 if *who == Who::StrangerToken && *endpoint == "list" {
-                    assert_eq!(answer.json()["conversations"], json!([]));
+                    assert_eq!(answer.json()["items"], json!([]));
                 }
                 if *who == Who::StrangerToken && *endpoint == "unread" {
                     assert_eq!(answer.json()["total"], 0);

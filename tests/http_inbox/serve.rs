@@ -65,7 +65,7 @@ fn unread_by_smtp(backend: &Backend) {
     deliver(smtp, MARIA, DESK, &ask.bytes());
     assert_eq!(unread(&served)["total"], 0);
     let list = served.api("GET", "/api/v1/conversations", &maria, None);
-    let n = list.json()["conversations"][0]["number"].as_i64().unwrap();
+    let n = list.json()["items"][0]["number"].as_i64().unwrap();
 
     // The seller answers by mail (the subject tag threads it).
     let answer =

@@ -71,7 +71,7 @@ pub struct ListQuery {
     /// Rows per page: 1 to 200, 50 by default.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// Where the page starts: `next` of the page before.
+    /// Where the page starts: `next_cursor` of the page before.
     pub cursor: Option<String>,
 }
 
@@ -79,9 +79,9 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Conversations {
     /// Newest activity first.
-    pub conversations: Vec<Summary>,
+    pub items: Vec<Summary>,
     /// The next page's `cursor`; `null` on the last page.
-    pub next: Option<String>,
+    pub next_cursor: Option<String>,
 }
 
 /// A conversation as a row of the list (and the head of its show).
@@ -206,8 +206,8 @@ pub async fn list(
         _ => None,
     };
     Ok(Json(Conversations {
-        conversations: rows.iter().map(|row| row_summary(&acting, row)).collect(),
-        next,
+        items: rows.iter().map(|row| row_summary(&acting, row)).collect(),
+        next_cursor: next,
     }))
 }
 
