@@ -1,7 +1,8 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing, events, idempotency
+//! (`tests/store/`).
 
 #[macro_use]
 mod common;
@@ -11,6 +12,8 @@ mod cursor;
 mod events;
 #[path = "store/filing.rs"]
 mod filing;
+#[path = "store/idempotency.rs"]
+mod idempotency;
 #[path = "store/mail.rs"]
 mod mail;
 #[path = "store/moderation.rs"]
@@ -42,6 +45,7 @@ fn person(address: &str, role: Role) -> NewParticipant {
     NewParticipant {
         address: address.into(),
         display_name: Some(format!("{role:?}")),
+        user_id: None,
         role,
     }
 }
@@ -56,8 +60,10 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
             status: Status::Open,
             item_ref: Some("item-7".into()),
             item_title: Some("Oak sideboard".into()),
+            item_url: None,
             auction_ref: None,
             auction_title: None,
+            assignee: None,
             origin_key: Some(key.into()),
             participants: vec![person(client, Role::Client), person(AGENT, Role::Seller)],
         }),

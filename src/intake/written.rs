@@ -25,6 +25,9 @@ use crate::tickets::{self, Role, Status, Transition};
 pub struct Person {
     pub address: String,
     pub display_name: Option<String>,
+    /// The marketplace's own id of the person, kept on a participant it
+    /// joins as (`participants.user_id`).
+    pub user_id: Option<String>,
 }
 
 /// What a new conversation is about: the listing and the auction it was
@@ -33,6 +36,8 @@ pub struct Person {
 pub struct About {
     pub item_ref: Option<String>,
     pub item_title: Option<String>,
+    /// The listing's page on the marketplace.
+    pub item_url: Option<String>,
     pub auction_ref: Option<String>,
     pub auction_title: Option<String>,
 }
@@ -48,6 +53,10 @@ pub struct Opening {
     pub seller: Option<Person>,
     pub subject: String,
     pub about: About,
+    /// The auction's (or listing's) manager: a staff address of the queue
+    /// who gets the new ticket assigned and alone is notified of it.
+    /// `None`: the queue's staff all are, and it waits in the pool.
+    pub manager: Option<String>,
 }
 
 /// Where the text goes.
@@ -264,7 +273,14 @@ impl Intake {
             })?;
         let status = match tickets::on_message(ticket.status, participant.role, self.on_closed) {
             Transition::To(status) => status,
-            Transition::Reject | Transition::NewTicket => {
+            Transition::NewTicket => {
+                // As mail answering it would (`on_closed_reply =
+                // "new_ticket"`): a new ticket in its queue, with its
+                // client, subject and listing.
+                let opening = self.reopening(&ticket, &participant).await?;
+                return self.open_place(&opening).await;
+            }
+            Transition::Reject => {
                 return Err(WriteError::Closed(format!(
                     "ticket #{number} is {}; it takes no new messages",
                     ticket.status
@@ -283,6 +299,41 @@ impl Intake {
             role: participant.role,
             token,
             status,
+        })
+    }
+
+    /// The opening of the ticket that a message on closed ticket `ticket`
+    /// by `author` starts, when closed tickets take no more.
+    async fn reopening(
+        &self,
+        ticket: &crate::store::Ticket,
+        author: &crate::store::Participant,
+    ) -> Result<Opening, WriteError> {
+        let people = self.store.participants(ticket.number).await?;
+        let person = |p: &crate::store::Participant| Person {
+            address: p.address.clone(),
+            display_name: p.display_name.clone(),
+            user_id: p.user_id.clone(),
+        };
+        let client = people
+            .iter()
+            .find(|p| p.role == Role::Client)
+            .ok_or_else(|| {
+                WriteError::NotAllowed(format!("ticket #{} has no client", ticket.number))
+            })?;
+        Ok(Opening {
+            queue: ticket.queue.clone(),
+            client: person(client),
+            seller: author.role.is_seller_side().then(|| person(author)),
+            subject: ticket.subject.clone(),
+            about: About {
+                item_ref: ticket.item_ref.clone(),
+                item_title: ticket.item_title.clone(),
+                item_url: ticket.item_url.clone(),
+                auction_ref: ticket.auction_ref.clone(),
+                auction_title: ticket.auction_title.clone(),
+            },
+            manager: None,
         })
     }
 
@@ -306,15 +357,31 @@ impl Intake {
         let queue = self.store.queue(&opening.queue).await?.ok_or_else(|| {
             WriteError::NotFound(format!("queue {:?} does not exist", opening.queue))
         })?;
-        let seller = |address: &str, name: Option<&String>| NewParticipant {
-            address: address.to_string(),
-            display_name: Some(name.cloned().unwrap_or_else(|| queue.display_name.clone())),
-            role: Role::Seller,
-        };
+        let seller =
+            |address: &str, name: Option<&String>, user_id: Option<&String>| NewParticipant {
+                address: address.to_string(),
+                display_name: Some(name.cloned().unwrap_or_else(|| queue.display_name.clone())),
+                user_id: user_id.cloned(),
+                role: Role::Seller,
+            };
         let client_row = NewParticipant {
             address: client.clone(),
             display_name: opening.client.display_name.clone(),
+            user_id: opening.client.user_id.clone(),
             role: Role::Client,
+        };
+        let manager = match &opening.manager {
+            None => None,
+            Some(manager) => {
+                let manager = address::normalize(manager);
+                if !queue.staff.contains(&manager) {
+                    return Err(WriteError::Invalid(format!(
+                        "the manager {manager} is not a staff address of queue {}",
+                        queue.name
+                    )));
+                }
+                Some(manager)
+            }
         };
         // The first participant is the author.
         let (mut participants, role, status) = match &opening.seller {
@@ -329,7 +396,11 @@ impl Intake {
                 }
                 (
                     vec![
-                        seller(&writer_address, writer.display_name.as_ref()),
+                        seller(
+                            &writer_address,
+                            writer.display_name.as_ref(),
+                            writer.user_id.as_ref(),
+                        ),
                         client_row,
                     ],
                     Role::Seller,
@@ -339,7 +410,7 @@ impl Intake {
         };
         for staff in &queue.staff {
             if participants.iter().all(|p| p.address != *staff) {
-                participants.push(seller(staff, None));
+                participants.push(seller(staff, None, None));
             }
         }
         let about = opening.about.clone();
@@ -350,8 +421,10 @@ impl Intake {
                 status,
                 item_ref: about.item_ref,
                 item_title: about.item_title,
+                item_url: about.item_url,
                 auction_ref: about.auction_ref,
                 auction_title: about.auction_title,
+                assignee: manager,
                 origin_key: None,
                 participants,
             }),

@@ -17,6 +17,8 @@
 //! - [`CursorStore`] (`cursor.rs`): the IMAP poller's cursors;
 //! - [`FilingStore`] (`filing.rs`): soft delete and restore, archive and
 //!   unarchive;
+//! - [`IdempotencyStore`] (`idempotency.rs`): the answers kept for the
+//!   API's `Idempotency-Key`, so that a retried POST never runs twice;
 //! - [`EventStore`] (`events.rs`): the event log every change a person
 //!   could see is appended to, in the transaction that makes it (the
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
@@ -38,6 +40,7 @@
 mod cursor;
 mod events;
 mod filing;
+mod idempotency;
 mod mail;
 mod moderation;
 mod outbox;
@@ -56,6 +59,7 @@ use sql::Backend;
 pub use cursor::{CursorStore, ImapCursor};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
+pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyStore, Reserved};
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
 pub use outbox::{
@@ -73,8 +77,8 @@ pub use tickets::{
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        CursorStore, EventStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore,
-        Store, TicketStore,
+        CursorStore, EventStore, FilingStore, IdempotencyStore, MailStore, ModerationStore,
+        OutboxStore, SchemaStore, Store, TicketStore,
     };
 }
 
@@ -89,6 +93,7 @@ pub trait Store:
     + CursorStore
     + FilingStore
     + EventStore
+    + IdempotencyStore
     + Send
     + Sync
 {
@@ -103,6 +108,7 @@ impl<S> Store for S where
         + CursorStore
         + FilingStore
         + EventStore
+        + IdempotencyStore
         + Send
         + Sync
 {

@@ -1,6 +1,7 @@
 //! `parley serve` as a real process for the HTTP tests: a folder of its
 //! own with a config (the test keys of [`super::http`], HTTP on a free
-//! port, SMTP as given, the outbox worker off), a store on SQLite or a
+//! port, SMTP as given, the outbox worker off unless the extra TOML has
+//! an `[outbox]`), a store on SQLite or a
 //! fresh PostgreSQL database, and a log. The command line runs against the
 //! same config ([`Served::cli`]). Killed by its PID and reaped when
 //! dropped, also when the test panics; its log is shown on failures.
@@ -68,9 +69,14 @@ impl Served {
                 None => format!("sqlite://{}/parley.db", dir.path().display()),
             };
             let config = dir.path().join("parley.toml");
+            // The outbox worker is off unless `extra` configures it.
+            let outbox = match extra.contains("[outbox]") {
+                true => "",
+                false => "[outbox]\nenabled = false\n\n",
+            };
             let text = format!(
                 "[store]\nurl = \"{url}\"\n\n[token]\nsecret = \"{SECRET}\"\n\n\
-                 [outbox]\nenabled = false\n\n[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
+                 {outbox}[smtp]\n{smtp}\n\n[http]\n{}\n\n{}{}{extra}",
                 http.replace("{http}", &port.to_string()),
                 queues_toml(),
                 keys_toml(),

@@ -9,6 +9,7 @@
 //! extractors of [`super::extract`], and register it below with `routes!`.
 
 pub mod actions;
+pub mod compose;
 pub mod events;
 pub mod health;
 pub mod me;
@@ -29,6 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
         .routes(routes!(events::stream))
+        .routes(routes!(compose::start))
+        .routes(routes!(compose::post_message))
         .routes(routes!(actions::set_status))
         .routes(routes!(actions::take))
         .routes(routes!(actions::assign))

@@ -1,0 +1,461 @@
+//! Writing in conversations over HTTP, through the router on every
+//! backend: starting one from a listing (`POST /api/v1/conversations`:
+//! posted 201, held 202, refused 422 with the hits), routing it to the
+//! auction's manager (given in the call or mapped in the queue's config:
+//! assigned, and the only one notified), posting on one as the client,
+//! the seller side and forwarded staff (`POST …/messages`: a stranger
+//! 404, a key that names nobody 403, a closed one as `on_closed_reply`
+//! says), and `Idempotency-Key` (replayed, refused with another body).
+//! The same over real sockets, with mail both ways: http_serve_compose.rs.
+
+#[macro_use]
+mod common;
+
+use common::http::{MODERATOR, PLATFORM, door_on, user_token};
+use common::*;
+use parley::config::Config;
+use parley::store::NEW_MESSAGE;
+use parley::tickets::OnClosedReply;
+use serde_json::{Value, json};
+
+/// A second staff address of the desk: the manager of auction A-7 and
+/// listing L-3 in its config.
+const MANAGER: &str = "manager@shop.example";
+const BOSS: &str = "boss@hq.example";
+/// Held by the built-in policy (a payment off the platform).
+const HELD_TEXT: &str = "Can I pay by Venmo instead?";
+/// Refused by the policy of these tests (`western_union = "reject"`).
+const REFUSED_TEXT: &str = "Pay me by Western Union and we are done.";
+const START: &str = "/api/v1/conversations";
+
+/// The desk with two staff and its managers; Western Union refused.
+fn tweak(env_dir: &std::path::Path) -> impl FnOnce(&mut Config) {
+    let rules = env_dir.join("policy.toml");
+    std::fs::write(&rules, "[rules]\nwestern_union = \"reject\"\n").unwrap();
+    move |c: &mut Config| {
+        c.queues[0].staff.push(MANAGER.into());
+        c.queues[0].managers.insert("A-7".into(), MANAGER.into());
+        c.queues[0].managers.insert("L-3".into(), MANAGER.into());
+        c.policy = std::sync::Arc::new(parley::intake::policy::Policy::load(&rules).unwrap());
+    }
+}
+
+async fn door(backend: &Backend) -> (axum::Router, TestEnv, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, env) = door_on(backend, tweak(dir.path())).await;
+    (router, env, dir)
+}
+
+/// A start from listing L-1 of auction A-1 by Maria (a platform key).
+fn start_body(text: &str) -> Value {
+    json!({
+        "queue": "desk",
+        "client": { "address": MARIA, "name": "Maria", "user_id": "u-1042" },
+        "listing": { "ref": "L-1", "title": "Oak sideboard", "url": "https://shop.example/l/1" },
+        "auction": { "ref": "A-1", "title": "Spring sale" },
+        "subject": "Is it still available?",
+        "text": text,
+    })
+}
+
+async fn send(
+    router: &axum::Router,
+    credential: &str,
+    path: &str,
+    body: &Value,
+) -> common::http::Answer {
+    common::http::Call::post(path)
+        .bearer(credential)
+        .json(body)
+        .send(router)
+        .await
+}
+
+fn expect(answer: &common::http::Answer, status: u16) -> Value {
+    assert_eq!(
+        answer.status.as_u16(),
+        status,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()
+}
+
+/// Who is notified of `ticket`'s messages (new_message rows).
+async fn notified(env: &TestEnv, ticket: i64) -> Vec<String> {
+    let mut to: Vec<String> = env
+        .store()
+        .notifications(ticket)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NEW_MESSAGE)
+        .map(|n| n.recipient)
+        .collect();
+    to.sort();
+    to
+}
+
+fn messages_of(n: i64) -> String {
+    format!("/api/v1/conversations/{n}/messages")
+}
+
+#[tokio::test]
+async fn starting_from_a_listing() {
+    for backend in backends() {
+        println!("== starting_from_a_listing on {}", backend.name());
+        let (router, env, _dir) = door(&backend).await;
+        let body = expect(
+            &send(&router, PLATFORM.2, START, &start_body("Hello!")).await,
+            201,
+        );
+        let n = body["conversation"].as_i64().unwrap();
+        assert_eq!(body["new"], true);
+        assert_eq!(body["status"], "open");
+        assert_eq!(body["assignee"], Value::Null);
+        assert_eq!(body["notifications"], 2, "{body}");
+        assert!(body.get("moderation").is_none());
+        let ticket = env.ticket(n).await;
+        assert_eq!(ticket.item_ref.as_deref(), Some("L-1"));
+        assert_eq!(ticket.item_url.as_deref(), Some("https://shop.example/l/1"));
+        assert_eq!(ticket.auction_title.as_deref(), Some("Spring sale"));
+        let maria = env.participant(n, MARIA).await;
+        assert_eq!(maria.user_id.as_deref(), Some("u-1042"));
+        assert_eq!(maria.display_name.as_deref(), Some("Maria"));
+        // Nobody manages it: the desk's staff are all told.
+        assert_eq!(notified(&env, n).await, [AGENT, MANAGER]);
+
+        // A user token writes as its user; the seller named by an address.
+        let token = user_token(&router, BOB).await;
+        let mine = json!({ "seller": CLERK, "subject": "Lot 9", "text": "Is it signed?" });
+        let body = expect(&send(&router, &token, START, &mine).await, 201);
+        let n = body["conversation"].as_i64().unwrap();
+        assert_eq!(env.ticket(n).await.queue, "books");
+        assert_eq!(env.role(n, BOB).await, "client");
+        assert_eq!(notified(&env, n).await, [CLERK]);
+
+        // Refusals: another client in a user token's call, a moderator,
+        // a platform key without a client, neither queue nor seller, an
+        // unknown queue, a listing URL that is not one.
+        let other =
+            json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y" });
+        send(&router, &token, START, &other)
+            .await
+            .problem(403, "forbidden");
+        send(&router, MODERATOR.2, START, &start_body("Hi"))
+            .await
+            .problem(403, "forbidden");
+        let cases = [
+            json!({ "queue": "desk", "subject": "x", "text": "y" }),
+            json!({ "client": { "address": MARIA }, "subject": "x", "text": "y" }),
+            json!({ "queue": "nope", "client": { "address": MARIA }, "subject": "x", "text": "y" }),
+            json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y",
+                    "listing": { "url": "javascript:alert(1)" } }),
+            json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "  " }),
+        ];
+        for case in cases {
+            send(&router, PLATFORM.2, START, &case)
+                .await
+                .problem(422, "invalid");
+        }
+    }
+}
+
+#[tokio::test]
+async fn held_and_refused() {
+    for backend in backends() {
+        println!("== held_and_refused on {}", backend.name());
+        let (router, env, _dir) = door(&backend).await;
+        let body = expect(
+            &send(&router, PLATFORM.2, START, &start_body(HELD_TEXT)).await,
+            202,
+        );
+        assert_eq!(body["moderation"]["state"], "held", "{body}");
+        assert_eq!(body["moderation"]["rules"], json!(["venmo"]), "{body}");
+        assert_eq!(body["notifications"], 0);
+        let n = body["conversation"].as_i64().unwrap();
+        assert!(
+            notified(&env, n).await.is_empty(),
+            "nobody hears of a held message"
+        );
+
+        let before = env.ticket_count().await;
+        let problem = send(&router, PLATFORM.2, START, &start_body(REFUSED_TEXT))
+            .await
+            .problem(422, "invalid");
+        let hits = problem["hits"].as_array().expect("hits");
+        assert!(
+            hits.iter().any(|h| h["rule"] == "western_union"),
+            "{problem}"
+        );
+        assert_eq!(env.ticket_count().await, before, "nothing stored");
+    }
+}
+
+#[tokio::test]
+async fn routing_to_the_manager() {
+    for backend in backends() {
+        println!("== routing_to_the_manager on {}", backend.name());
+        let (router, env, _dir) = door(&backend).await;
+        let start = |auction: Value, listing: Value| {
+            let mut body = start_body("Hello!");
+            body["auction"] = auction;
+            body["listing"] = listing;
+            body
+        };
+        // Mapped in the config: by the auction, else by the listing.
+        for body in [
+            start(json!({ "ref": "A-7" }), json!({ "ref": "L-1" })),
+            start(json!({ "ref": "A-1" }), json!({ "ref": "L-3" })),
+        ] {
+            let answer = expect(&send(&router, PLATFORM.2, START, &body).await, 201);
+            let n = answer["conversation"].as_i64().unwrap();
+            assert_eq!(answer["assignee"], MANAGER, "{answer}");
+            assert_eq!(env.ticket(n).await.assignee.as_deref(), Some(MANAGER));
+            assert_eq!(notified(&env, n).await, [MANAGER], "the manager alone");
+            let history = env.store().audit(n).await.unwrap();
+            assert!(
+                history
+                    .iter()
+                    .any(|a| a.action == "ticket.assigned" && a.detail["to"] == MANAGER),
+                "{history:?}"
+            );
+        }
+        // Given in the call: over the config's.
+        let body = start(json!({ "ref": "A-7", "manager": AGENT }), json!(null));
+        let answer = expect(&send(&router, PLATFORM.2, START, &body).await, 201);
+        let n = answer["conversation"].as_i64().unwrap();
+        assert_eq!(answer["assignee"], AGENT);
+        assert_eq!(notified(&env, n).await, [AGENT]);
+        // Maria's answer later goes to the manager alone too.
+        let token = user_token(&router, MARIA).await;
+        let more = json!({ "text": "And the legs?" });
+        expect(&send(&router, &token, &messages_of(n), &more).await, 201);
+        assert_eq!(notified(&env, n).await, [AGENT, AGENT]);
+        // Not staff of the queue: refused, nothing stored.
+        let before = env.ticket_count().await;
+        let body = start(json!({ "ref": "A-1", "manager": BOSS }), json!(null));
+        send(&router, PLATFORM.2, START, &body)
+            .await
+            .problem(422, "invalid");
+        assert_eq!(env.ticket_count().await, before);
+    }
+}
+
+#[tokio::test]
+async fn posting_as_each_side() {
+    for backend in backends() {
+        println!("== posting_as_each_side on {}", backend.name());
+        let (router, env, _dir) = door(&backend).await;
+        let body = expect(
+            &send(&router, PLATFORM.2, START, &start_body("Hello!")).await,
+            201,
+        );
+        let n = body["conversation"].as_i64().unwrap();
+        let path = messages_of(n);
+        let text = |t: &str| json!({ "text": t });
+
+        // The seller side, by the platform acting for the agent.
+        let as_agent = format!("{path}?as={AGENT}");
+        let body = expect(
+            &send(&router, PLATFORM.2, &as_agent, &text("Yes, it is.")).await,
+            201,
+        );
+        assert_eq!(body["status"], "awaiting_client");
+        assert_eq!(body["new"], false);
+        assert_eq!(body["notifications"], 1, "Maria is told");
+        // The client, by her token.
+        let maria = user_token(&router, MARIA).await;
+        let body = expect(
+            &send(&router, &maria, &path, &text("Great, shipping?")).await,
+            201,
+        );
+        assert_eq!(body["status"], "awaiting_seller");
+        // Staff it was forwarded to.
+        let forward = json!({ "to": BOSS });
+        let forwarded = send(
+            &router,
+            PLATFORM.2,
+            &format!("/api/v1/conversations/{n}/forward"),
+            &forward,
+        )
+        .await;
+        expect(&forwarded, 200);
+        let as_boss = format!("{path}?as={BOSS}");
+        let body = expect(
+            &send(&router, PLATFORM.2, &as_boss, &text("40 EUR to Oslo.")).await,
+            201,
+        );
+        assert_eq!(body["status"], "awaiting_client");
+        let authors: Vec<Option<i64>> = env
+            .store()
+            .messages(n)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.author)
+            .collect();
+        let boss = env.participant(n, BOSS).await;
+        assert_eq!(authors.last(), Some(&Some(boss.id)));
+
+        // A held message: 202, the other side not told.
+        let body = expect(&send(&router, &maria, &path, &text(HELD_TEXT)).await, 202);
+        assert_eq!(body["moderation"]["state"], "held");
+
+        // Who may not: a stranger does not see it (404), nor does an
+        // unknown conversation; the keys that name nobody see it but do
+        // not write (403).
+        let mallory = user_token(&router, MALLORY).await;
+        send(&router, &mallory, &path, &text("Hi"))
+            .await
+            .problem(404, "not-found");
+        send(&router, &maria, &messages_of(n + 100), &text("Hi"))
+            .await
+            .problem(404, "not-found");
+        send(&router, PLATFORM.2, &path, &text("Hi"))
+            .await
+            .problem(403, "forbidden");
+        send(&router, MODERATOR.2, &path, &text("Hi"))
+            .await
+            .problem(403, "forbidden");
+        send(&router, &maria, &path, &json!({ "text": "" }))
+            .await
+            .problem(422, "invalid");
+        send(&router, &maria, &path, &text(REFUSED_TEXT))
+            .await
+            .problem(422, "invalid");
+
+        // Closed: the default on_closed_reply reopens it.
+        let closed = json!({ "status": "closed" });
+        let status = send(
+            &router,
+            PLATFORM.2,
+            &format!("/api/v1/conversations/{n}/status"),
+            &closed,
+        )
+        .await;
+        expect(&status, 200);
+        let body = expect(
+            &send(&router, &maria, &path, &text("One more thing")).await,
+            201,
+        );
+        assert_eq!(body["conversation"], n);
+        assert_eq!(body["status"], "awaiting_seller");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_conversation_as_mail_would() {
+    for backend in backends() {
+        println!(
+            "== a_closed_conversation_as_mail_would on {}",
+            backend.name()
+        );
+        for (rule, status) in [
+            (OnClosedReply::Reject, 409),
+            (OnClosedReply::NewTicket, 201),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let base = tweak(dir.path());
+            let (router, env) = door_on(&backend, |c| {
+                base(c);
+                c.tickets.on_closed_reply = rule;
+            })
+            .await;
+            let body = expect(
+                &send(&router, PLATFORM.2, START, &start_body("Hello!")).await,
+                201,
+            );
+            let n = body["conversation"].as_i64().unwrap();
+            let closed = json!({ "status": "closed" });
+            let path = format!("/api/v1/conversations/{n}/status");
+            expect(&send(&router, PLATFORM.2, &path, &closed).await, 200);
+            let maria = user_token(&router, MARIA).await;
+            let answer = send(
+                &router,
+                &maria,
+                &messages_of(n),
+                &json!({ "text": "Again" }),
+            )
+            .await;
+            if status == 409 {
+                answer.problem(409, "conflict");
+                continue;
+            }
+            let body = expect(&answer, 201);
+            let new = body["conversation"].as_i64().unwrap();
+            assert_ne!(new, n, "{rule:?}: a new conversation");
+            assert_eq!(body["new"], true);
+            let ticket = env.ticket(new).await;
+            assert_eq!(ticket.item_ref.as_deref(), Some("L-1"), "its listing kept");
+            assert_eq!(ticket.subject, "Is it still available?");
+        }
+    }
+}
+
+#[tokio::test]
+async fn idempotency_key() {
+    for backend in backends() {
+        println!("== idempotency_key on {}", backend.name());
+        let (router, env, _dir) = door(&backend).await;
+        let call = |credential: &str, path: &str, key: &str, body: &Value| {
+            common::http::Call::post(path)
+                .bearer(credential)
+                .header("idempotency-key", key)
+                .json(body)
+        };
+        let body = start_body("Hello!");
+        let first = call(PLATFORM.2, START, "k-1", &body).send(&router).await;
+        let first_json = expect(&first, 201);
+        assert_eq!(first.header("idempotent-replayed"), None);
+        let again = call(PLATFORM.2, START, "k-1", &body).send(&router).await;
+        assert_eq!(again.status, 201);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.header("content-type"), Some("application/json"));
+        assert_eq!(again.json(), first_json, "the same answer");
+        assert_eq!(env.ticket_count().await, 1, "one conversation");
+        // The same key with another body: refused, nothing started.
+        let other = start_body("Hello again!");
+        call(PLATFORM.2, START, "k-1", &other)
+            .send(&router)
+            .await
+            .problem(422, "invalid");
+        assert_eq!(env.ticket_count().await, 1);
+        // Another caller has keys of its own.
+        let token = user_token(&router, BOB).await;
+        let mine = json!({ "queue": "desk", "subject": "Lot 9", "text": "Hi" });
+        expect(&call(&token, START, "k-1", &mine).send(&router).await, 201);
+        assert_eq!(env.ticket_count().await, 2);
+
+        // A message: posted once; a refusal is replayed as it was.
+        let n = first_json["conversation"].as_i64().unwrap();
+        let path = format!("{}?as={AGENT}", messages_of(n));
+        let text = json!({ "text": "Yes." });
+        let count = || async { env.store().messages(n).await.unwrap().len() };
+        let before = count().await;
+        for _ in 0..3 {
+            expect(
+                &call(PLATFORM.2, &path, "m-1", &text).send(&router).await,
+                201,
+            );
+        }
+        assert_eq!(count().await, before + 1, "posted once");
+        // The same key on another conversation is another request.
+        let elsewhere = format!("{}?as={AGENT}", messages_of(n + 1));
+        call(PLATFORM.2, &elsewhere, "m-1", &text)
+            .send(&router)
+            .await
+            .problem(422, "invalid");
+        let refused = json!({ "text": REFUSED_TEXT });
+        let first = call(PLATFORM.2, &path, "m-2", &refused).send(&router).await;
+        let problem = first.problem(422, "invalid");
+        let again = call(PLATFORM.2, &path, "m-2", &refused).send(&router).await;
+        assert_eq!(again.problem(422, "invalid"), problem);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        // A key that is not one.
+        call(PLATFORM.2, &path, "", &text)
+            .send(&router)
+            .await
+            .problem(400, "bad-request");
+    }
+}
