@@ -31,7 +31,11 @@ const START: &str = "/api/v1/conversations";
 /// The desk with two staff and its managers; Western Union refused.
 fn tweak(env_dir: &std::path::Path) -> impl FnOnce(&mut Config) {
     let rules = env_dir.join("policy.toml");
-    std::fs::write(&rules, "[rules]\nwestern_union = \"reject\"\n").unwrap();
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/policy.toml"))
+        .unwrap();
+    let text = shipped.replacen("\n[rules]\n", "\n[rules]\nwestern_union = \"reject\"\n", 1);
+    assert_ne!(text, shipped, "config/policy.toml has a [rules] table");
+    std::fs::write(&rules, text).unwrap();
     move |c: &mut Config| {
         c.queues[0].staff.push(MANAGER.into());
         c.queues[0].managers.insert("A-7".into(), MANAGER.into());
