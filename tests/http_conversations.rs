@@ -31,8 +31,9 @@ const START: &str = "/api/v1/conversations";
 /// The desk with two staff and its managers; Western Union refused.
 fn tweak(env_dir: &std::path::Path) -> impl FnOnce(&mut Config) {
     let rules = env_dir.join("policy.toml");
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/policy.toml"))
-        .unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/policy.toml"))
+            .unwrap();
     let text = shipped.replacen("\n[rules]\n", "\n[rules]\nwestern_union = \"reject\"\n", 1);
     assert_ne!(text, shipped, "config/policy.toml has a [rules] table");
     std::fs::write(&rules, text).unwrap();

@@ -60,6 +60,8 @@ pub struct Opening {
 }
 
 /// Where the text goes.
+// One per request, built once and read in place.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Written {
     /// A message on a ticket by one of its participants.
