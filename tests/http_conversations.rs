@@ -457,6 +457,23 @@ async fn idempotency_key() {
         let again = call(PLATFORM.2, &path, "m-2", &refused).send(&router).await;
         assert_eq!(again.problem(422, "invalid"), problem);
         assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        // The same request while the first still runs (its key reserved,
+        // not completed): 409, nothing posted.
+        let hash = parley::http::idempotency::request_hash("POST", &path, &text);
+        let owner = parley::http::idempotency::owner(&format!("key:{}", PLATFORM.0), Some(AGENT));
+        let now = parley::store::now_ms();
+        let reserved = env
+            .store()
+            .reserve(&owner, "m-3", &hash, now)
+            .await
+            .unwrap();
+        assert_eq!(reserved, parley::store::Reserved::Fresh);
+        let before = count().await;
+        call(PLATFORM.2, &path, "m-3", &text)
+            .send(&router)
+            .await
+            .problem(409, "conflict");
+        assert_eq!(count().await, before, "nothing posted");
         // A key that is not one.
         call(PLATFORM.2, &path, "", &text)
             .send(&router)

@@ -137,6 +137,7 @@ where
     }
     // Its own task: a client hanging up cancels this handler, not the
     // work, whose answer is then kept for the retry.
+    let (held, held_owner, held_key) = (store.clone(), owner.clone(), key.clone());
     let done = tokio::spawn(async move {
         let response = work.await;
         let (parts, body) = response.into_parts();
@@ -163,6 +164,8 @@ where
     match done.await {
         Ok(response) => response,
         Err(e) => {
+            // It panicked before its answer: nothing to replay.
+            let _ = held.release(&held_owner, &held_key).await;
             Problem::internal(&format_args!("an idempotent request failed: {e}")).into_response()
         }
     }
