@@ -93,6 +93,10 @@ fn started_and_answered(backend: &Backend) {
         mail.contains("Oak sideboard"),
         "the listing is named:\n{mail}"
     );
+    assert!(
+        mail.contains("(https://shop.example/l/1)"),
+        "with its page:\n{mail}"
+    );
     let reply_to = reply_address(mail).unwrap_or_else(|| panic!("no reply address:\n{mail}"));
     let message_id = header(mail, "Message-ID").expect("a Message-ID");
 
