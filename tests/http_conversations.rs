@@ -141,7 +141,8 @@ async fn starting_from_a_listing() {
 
         // Refusals: another client in a user token's call, a moderator,
         // a platform key without a client, neither queue nor seller, an
-        // unknown queue, a listing URL that is not one.
+        // unknown queue, a listing URL that is not one, an empty text, the
+        // queue's own staff as its client.
         let other =
             json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y" });
         send(&router, &token, START, &other)
@@ -157,6 +158,7 @@ async fn starting_from_a_listing() {
             json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y",
                     "listing": { "url": "javascript:alert(1)" } }),
             json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "  " }),
+            json!({ "queue": "desk", "client": { "address": AGENT }, "subject": "x", "text": "y" }),
         ];
         for case in cases {
             send(&router, PLATFORM.2, START, &case)

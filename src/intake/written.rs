@@ -372,6 +372,12 @@ impl Intake {
             user_id: opening.client.user_id.clone(),
             role: Role::Client,
         };
+        if queue.staff.contains(&client) {
+            return Err(WriteError::Invalid(format!(
+                "{client} is a staff address of queue {}: not its client",
+                queue.name
+            )));
+        }
         let manager = match &opening.manager {
             None => None,
             Some(manager) => {
