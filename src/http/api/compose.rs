@@ -20,11 +20,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access;
-use crate::address;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::Problem;
@@ -34,121 +32,13 @@ use crate::http::viewer::{self, ActAs, Acting};
 use crate::intake::written::{
     About, Draft, Opening, Person, WriteError, WriteOutcome, Written as Where,
 };
-use crate::tickets::Status;
 
-/// The longest ref, title, name or user id taken, in characters.
-const MAX_FIELD_CHARS: usize = 500;
-/// The longest listing URL taken, in characters.
-const MAX_URL_CHARS: usize = 2000;
+mod parties;
+mod shapes;
 
-/// `POST /api/v1/conversations`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartRequest {
-    /// The queue, by name. Give this or `seller`.
-    #[schema(example = "desk")]
-    pub queue: Option<String>,
-    /// The seller, by an address: the queue whose intake or staff address
-    /// it is. Give this or `queue`.
-    #[schema(example = "desk@shop.example")]
-    pub seller: Option<String>,
-    /// Who writes. With a user token it is the token's user (leave it out,
-    /// or give the same address); with a platform key it is required.
-    pub client: Option<ClientIn>,
-    /// The listing it is about.
-    pub listing: Option<ListingIn>,
-    /// The auction the listing is in.
-    pub auction: Option<AuctionIn>,
-    /// At most 300 characters.
-    #[schema(example = "Is the sideboard still available?")]
-    pub subject: String,
-    /// The message (at most 100,000 bytes).
-    #[schema(example = "Hello, can it be shipped to Oslo?")]
-    pub text: String,
-}
-
-/// The client starting a conversation.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClientIn {
-    #[schema(example = "maria@buyer.example")]
-    pub address: String,
-    #[schema(example = "Maria")]
-    pub name: Option<String>,
-    /// The marketplace's own id of the user, kept on the participant.
-    #[schema(example = "u-1042")]
-    pub user_id: Option<String>,
-}
-
-/// A listing, as the marketplace knows it.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListingIn {
-    #[serde(rename = "ref")]
-    #[schema(example = "L-77")]
-    pub reference: Option<String>,
-    #[schema(example = "Oak sideboard, 1960s")]
-    pub title: Option<String>,
-    /// Its page (`http` or `https`).
-    #[schema(example = "https://shop.example/l/77")]
-    pub url: Option<String>,
-}
-
-/// An auction, as the marketplace knows it.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuctionIn {
-    #[serde(rename = "ref")]
-    #[schema(example = "A-12")]
-    pub reference: Option<String>,
-    #[schema(example = "Spring estate sale")]
-    pub title: Option<String>,
-    /// Its manager: a staff address of the queue, who gets the new
-    /// conversation. Unset: the queue's `managers` map, else nobody.
-    #[schema(example = "agent@shop.example")]
-    pub manager: Option<String>,
-}
-
-/// `POST …/messages`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MessageRequest {
-    /// The message (at most 100,000 bytes).
-    #[schema(example = "Yes, shipping to Oslo is 40 EUR.")]
-    pub text: String,
-}
-
-/// What became of a message written over HTTP.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct WrittenAnswer {
-    /// The conversation's number.
-    pub conversation: i64,
-    /// The message's id.
-    pub message: i64,
-    /// Whether the message opened the conversation (also when a message
-    /// on a closed conversation opened a new one).
-    pub new: bool,
-    /// The conversation's status after it.
-    pub status: Status,
-    /// Who on the seller side has it (the manager it was routed to).
-    pub assignee: Option<String>,
-    /// Notifications queued for the other side (0 while held).
-    pub notifications: usize,
-    /// Present when the content policy holds the message for a moderator.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub moderation: Option<HeldState>,
-}
-
-/// A held message's moderation state.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct HeldState {
-    /// `held`.
-    #[schema(example = "held")]
-    pub state: String,
-    /// The rules that hold it.
-    #[schema(example = json!(["venmo"]))]
-    pub rules: Vec<String>,
-}
+use parties::{client_of, queue_of};
+pub use shapes::*;
+use shapes::{MAX_FIELD_CHARS, MAX_URL_CHARS};
 
 /// Starts a conversation from a listing: the client writes to a queue
 /// (or a seller's address) about a listing and an auction. A user token
@@ -342,97 +232,6 @@ async fn start_conversation(
         e => problem(e),
     })?;
     written(state, outcome).await
-}
-
-/// The client: the person acting (a user token's, or `?as=`; the body may
-/// only repeat it), or the one the marketplace names in the body.
-fn client_of(acting: &Acting, given: Option<&ClientIn>) -> Result<Person, Problem> {
-    let checked = |c: &ClientIn| -> Result<(), Problem> {
-        for (name, value) in [("client.name", &c.name), ("client.user_id", &c.user_id)] {
-            if value
-                .as_ref()
-                .is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS)
-            {
-                return Err(Problem::invalid(format!(
-                    "{name} is over {MAX_FIELD_CHARS} characters"
-                )));
-            }
-        }
-        Ok(())
-    };
-    match acting {
-        Acting::Person {
-            address,
-            user_id,
-            name,
-        } => {
-            if let Some(c) = given {
-                checked(c)?;
-                if address::normalize(&c.address) != *address {
-                    return Err(Problem::forbidden(format!(
-                        "{address} starts conversations as themselves only"
-                    )));
-                }
-            }
-            Ok(Person {
-                address: address.clone(),
-                display_name: name.clone().or_else(|| given.and_then(|c| c.name.clone())),
-                user_id: user_id
-                    .clone()
-                    .or_else(|| given.and_then(|c| c.user_id.clone())),
-            })
-        }
-        Acting::Marketplace { .. } => {
-            let c = given.ok_or_else(|| {
-                Problem::invalid("client is required with a platform key: who writes")
-            })?;
-            checked(c)?;
-            Ok(Person {
-                address: c.address.clone(),
-                display_name: c.name.clone(),
-                user_id: c.user_id.clone(),
-            })
-        }
-        Acting::Moderator { .. } => Err(Problem::forbidden(
-            "a moderator's key starts no conversations; the marketplace does, for its users",
-        )),
-    }
-}
-
-/// The queue's name: `queue`, or the queue whose intake or staff address
-/// `seller` is (exactly one of them given).
-fn queue_of(
-    state: &AppState,
-    queue: Option<&str>,
-    seller: Option<&str>,
-) -> Result<String, Problem> {
-    match (queue, seller) {
-        (Some(queue), None) => Ok(queue.to_string()),
-        (None, Some(seller)) => {
-            let seller = address::normalize(seller);
-            let is = |list: &[String]| list.iter().any(|a| address::normalize(a) == seller);
-            let queues = &state.config.queues;
-            if let Some(q) = queues.iter().find(|q| is(&q.intake)) {
-                return Ok(q.name.clone());
-            }
-            let staff: Vec<&str> = queues
-                .iter()
-                .filter(|q| is(&q.staff))
-                .map(|q| q.name.as_str())
-                .collect();
-            match staff.as_slice() {
-                [one] => Ok(one.to_string()),
-                [] => Err(Problem::invalid(format!(
-                    "seller {seller} is no queue's intake or staff address"
-                ))),
-                several => Err(Problem::invalid(format!(
-                    "seller {seller} is staff of several queues ({}); name the queue",
-                    several.join(", ")
-                ))),
-            }
-        }
-        _ => Err(Problem::invalid("give either queue or seller")),
-    }
 }
 
 async fn write_message(
