@@ -92,6 +92,7 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
             ticket,
             author: Some(author),
             status,
+            join: None,
         },
         direction: Direction::Outbound,
         reply_text: format!("answer {key}"),

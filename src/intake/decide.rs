@@ -136,6 +136,7 @@ impl Intake {
                     ticket: ticket.number,
                     author: thread.author.as_ref().map(|a| a.id),
                     status: status.filter(|s| *s != ticket.status),
+                    join: None,
                 },
                 &ticket.queue,
             ));

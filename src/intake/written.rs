@@ -264,22 +264,50 @@ impl Intake {
             .filter(|t| !t.deleted)
             .ok_or_else(|| WriteError::NotFound(format!("ticket #{number} does not exist")))?;
         let address = address::normalize(&author.address);
-        let participant = self
-            .store
-            .participant_by_address(number, &address)
-            .await?
-            .ok_or_else(|| {
-                WriteError::NotAllowed(format!(
-                    "{address} is not a participant of ticket #{number}"
-                ))
-            })?;
-        let status = match tickets::on_message(ticket.status, participant.role, self.on_closed) {
+        // A participant writes as themselves; a staff address of the queue
+        // not on the ticket yet joins it as staff with this message (as
+        // taking or being assigned it would have made it join).
+        let participant = self.store.participant_by_address(number, &address).await?;
+        let (writer, role, join) = match participant {
+            Some(p) => (
+                Person {
+                    address: p.address.clone(),
+                    display_name: p.display_name.clone(),
+                    user_id: p.user_id.clone(),
+                },
+                p.role,
+                Err(p.id),
+            ),
+            None => {
+                let staff = match self.store.queue(&ticket.queue).await? {
+                    Some(queue) => queue.staff,
+                    None => Vec::new(),
+                };
+                if !staff.contains(&address) {
+                    return Err(WriteError::NotAllowed(format!(
+                        "{address} is not a participant of ticket #{number}"
+                    )));
+                }
+                let writer = Person {
+                    address: address.clone(),
+                    ..author.clone()
+                };
+                let join = NewParticipant {
+                    address: address.clone(),
+                    display_name: author.display_name.clone(),
+                    user_id: author.user_id.clone(),
+                    role: Role::Staff,
+                };
+                (writer, Role::Staff, Ok(join))
+            }
+        };
+        let status = match tickets::on_message(ticket.status, role, self.on_closed) {
             Transition::To(status) => status,
             Transition::NewTicket => {
                 // As mail answering it would (`on_closed_reply =
                 // "new_ticket"`): a new ticket in its queue, with its
                 // client, subject and listing.
-                let opening = self.reopening(&ticket, &participant).await?;
+                let opening = self.reopening(&ticket, role, writer).await?;
                 return self.open_place(&opening).await;
             }
             Transition::Reject => {
@@ -289,27 +317,34 @@ impl Intake {
                 )));
             }
         };
-        let (token, _) = self.minter.reply_address(number, participant.id);
+        // The token part of the message's Message-ID: the author's reply
+        // token; a joining author has no participant id yet.
+        let (author, join, token) = match join {
+            Err(id) => (Some(id), None, self.minter.reply_address(number, id).0),
+            Ok(join) => (None, Some(join), "new".to_string()),
+        };
         Ok(Place {
             target: Target::Existing {
                 ticket: number,
-                author: Some(participant.id),
+                author,
                 status: Some(status).filter(|s| *s != ticket.status),
+                join,
             },
             queue: ticket.queue,
             subject: String::new(),
-            role: participant.role,
+            role,
             token,
             status,
         })
     }
 
     /// The opening of the ticket that a message on closed ticket `ticket`
-    /// by `author` starts, when closed tickets take no more.
+    /// by `author` (of `role`) starts, when closed tickets take no more.
     async fn reopening(
         &self,
         ticket: &crate::store::Ticket,
-        author: &crate::store::Participant,
+        role: Role,
+        author: Person,
     ) -> Result<Opening, WriteError> {
         let people = self.store.participants(ticket.number).await?;
         let person = |p: &crate::store::Participant| Person {
@@ -326,7 +361,7 @@ impl Intake {
         Ok(Opening {
             queue: ticket.queue.clone(),
             client: person(client),
-            seller: author.role.is_seller_side().then(|| person(author)),
+            seller: role.is_seller_side().then_some(author),
             subject: ticket.subject.clone(),
             about: About {
                 item_ref: ticket.item_ref.clone(),

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// A staff address the desk gets after the conversation opened.
+const NEWCOMER: &str = "newcomer@shop.example";
+
 #[tokio::test]
 async fn posting_as_each_side() {
     for backend in backends() {
@@ -59,6 +62,28 @@ async fn posting_as_each_side() {
             .collect();
         let boss = env.participant(n, BOSS).await;
         assert_eq!(authors.last(), Some(&Some(boss.id)));
+
+        // A staff address the desk got after the conversation opened: it
+        // sees it, and joins it as staff with its first message (once).
+        let mut desk = env.config.queues[0].clone();
+        desk.staff.push(NEWCOMER.into());
+        env.store().sync_queue(&desk).await.unwrap();
+        let as_newcomer = format!("{path}?as={NEWCOMER}");
+        for words in ["I can help too.", "Any questions?"] {
+            let answer = send(&router, PLATFORM.2, &as_newcomer, &text(words)).await;
+            expect(&answer, 201);
+        }
+        let newcomer = env.participant(n, NEWCOMER).await;
+        assert_eq!(env.role(n, NEWCOMER).await, "staff");
+        let messages = env.store().messages(n).await.unwrap();
+        let theirs = messages.iter().filter(|m| m.author == Some(newcomer.id));
+        assert_eq!(theirs.count(), 2, "one participant, both messages");
+        let maria_told = notified(&env, n).await;
+        assert_eq!(
+            maria_told.iter().filter(|to| *to == MARIA).count(),
+            4,
+            "{maria_told:?}"
+        );
 
         // A held message: 202, the other side not told.
         let body = expect(&send(&router, &maria, &path, &text(HELD_TEXT)).await, 202);

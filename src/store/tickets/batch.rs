@@ -204,7 +204,10 @@ where
         let mut origins: Vec<(i64, &str)> = Vec::new();
         for post in posts {
             match &post.target {
-                Target::Existing { ticket, .. } => existing.push(*ticket),
+                Target::Existing { ticket, join, .. } => {
+                    existing.push(*ticket);
+                    new_people += i64::from(join.is_some());
+                }
                 Target::New(t) => {
                     new_tickets += 1;
                     new_people += t.participants.len() as i64;
@@ -749,6 +752,7 @@ fn plan_rows<'a>(
                 ticket,
                 author,
                 status,
+                join,
             } => {
                 let Some(&current) = final_status.get(ticket).or(state.status.get(ticket)) else {
                     return Err(StoreError::NotFound(format!(
@@ -768,7 +772,23 @@ fn plan_rows<'a>(
                     moved = Some((current, next));
                 }
                 final_status.insert(*ticket, next);
-                (*ticket, *author, false)
+                let author = match join {
+                    None => *author,
+                    Some(p) => {
+                        let people = state.people.entry(*ticket).or_default();
+                        match people.iter().find(|q| q.1 == p.address) {
+                            // Joined meanwhile (another message of theirs).
+                            Some(q) => Some(q.0),
+                            None => {
+                                let id = participant_ids.next().ok_or_else(reserved)?;
+                                rows.participants.push((id, *ticket, p));
+                                people.push((id, p.address.clone(), p.role));
+                                Some(id)
+                            }
+                        }
+                    }
+                };
+                (*ticket, author, false)
             }
             Target::New(new) => {
                 let origin = new.origin_key.as_ref().map(|k| (new.queue_id, k.clone()));

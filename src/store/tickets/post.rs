@@ -66,6 +66,10 @@ pub enum Target {
         author: Option<i64>,
         /// The status after this message; `None` leaves it as it is.
         status: Option<Status>,
+        /// The author joins the ticket with this message (a staff address
+        /// of its queue not on it yet, writing in parley); `author` is
+        /// then `None`. Reused when the address joined meanwhile.
+        join: Option<NewParticipant>,
     },
     New(NewTicket),
 }
