@@ -97,7 +97,8 @@ pub async fn start(
 
 /// Posts a message on a conversation as the person acting: a user token's
 /// user, or the user a platform key names with `?as=`. A client and the
-/// seller side (its participants, the queue's staff) may write; the
+/// seller side (its participants; a staff address of the queue joins it with
+/// its first message) may write; the
 /// marketplace and moderators write only as a person. On a closed
 /// conversation the queue's `on_closed_reply` applies, as for mail.
 #[utoipa::path(
@@ -116,7 +117,7 @@ pub async fn start(
         (status = 201, description = "Posted; the other side is notified", body = WrittenAnswer),
         (status = 400, description = "An Idempotency-Key or `as` that is not one", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 202, description = "Held for a moderator; nobody is notified yet", body = WrittenAnswer),
-        (status = 403, description = "The caller sees it but may not write (not a person, not a participant)", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The caller sees it but may not write (a key that names no person)", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such conversation, or the caller may not see it", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Closed (and closed conversations take no messages), deleted, or the Idempotency-Key's request is still in progress", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, or refused by the content policy (`hits`); the key was used with another request", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
