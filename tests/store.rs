@@ -1,7 +1,8 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events, idempotency
+//! tickets (and `opening.rs`: an assignee at opening, joining with a
+//! message), moderation, mail, outbox, cursor, filing, events, idempotency
 //! (`tests/store/`).
 
 #[macro_use]
@@ -18,6 +19,8 @@ mod idempotency;
 mod mail;
 #[path = "store/moderation.rs"]
 mod moderation;
+#[path = "store/opening.rs"]
+mod opening;
 #[path = "store/outbox.rs"]
 mod outbox;
 #[path = "store/tickets.rs"]
