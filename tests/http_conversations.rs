@@ -163,6 +163,8 @@ async fn starting_from_a_listing() {
             json!({ "queue": "nope", "client": { "address": MARIA }, "subject": "x", "text": "y" }),
             json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y",
                     "listing": { "url": "javascript:alert(1)" } }),
+            json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "y",
+                    "listing": { "url": "https://shop.example/l/1\nBcc: x" } }),
             json!({ "queue": "desk", "client": { "address": MARIA }, "subject": "x", "text": "  " }),
             json!({ "queue": "desk", "client": { "address": AGENT }, "subject": "x", "text": "y" }),
         ];

@@ -191,8 +191,11 @@ async fn start_conversation(
             return Err(Problem::invalid(format!("{name} is over {max} characters")));
         }
     }
+    // Shown in notifications, linked in their HTML: a web page's address
+    // and nothing else (no other scheme, no white space or controls).
     if let Some(url) = &listing.url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
+        && (!(url.starts_with("https://") || url.starts_with("http://"))
+            || url.chars().any(|c| c.is_whitespace() || c.is_control()))
     {
         return Err(Problem::invalid("listing.url must be an http or https URL"));
     }
