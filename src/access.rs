@@ -24,6 +24,9 @@
 //!   forward, the seller side (with the marketplace and moderators); a
 //!   read marker, its reader alone.
 //!
+//! Who may write in a conversation ([`may_write`]): the people who see
+//! it; a key writes only as a person.
+//!
 //! Who may do what to a conversation besides writing in it ([`may`]): a
 //! moderator and the marketplace anything but take it (taking needs a
 //! person); the seller side everything; a client only mark it resolved
@@ -224,6 +227,14 @@ pub fn may(access: Access, deed: Deed) -> bool {
     }
 }
 
+/// Whether a viewer with `access` may write in the conversation: a person
+/// who sees it (a client, the seller side). A moderator and the
+/// marketplace see it but write only as a person (the API's `?as=`): a
+/// message needs an author the other side can answer.
+pub fn may_write(access: Access) -> bool {
+    matches!(access, Access::Party { .. })
+}
+
 /// Whether `viewer`, who is `access` to an event's ticket (`None`: they
 /// may not see the ticket), sees an event meant for `audience`.
 pub fn sees_event(viewer: Viewer<'_>, access: Option<Access>, audience: &Audience) -> bool {
@@ -282,6 +293,7 @@ mod tests {
             assignee: None,
             item_ref: None,
             item_title: None,
+            item_url: None,
             auction_ref: None,
             auction_title: None,
             created_at: 0,
@@ -297,6 +309,7 @@ mod tests {
             ticket: 7,
             address: address.into(),
             display_name: None,
+            user_id: None,
             role,
             failing_since: None,
         }
@@ -429,6 +442,9 @@ mod tests {
             let resolve = deed == Deed::Status(Status::Resolved);
             assert_eq!(may(client, deed), resolve, "{deed:?}");
         }
+        // Writing: the parties; the keys only as a person.
+        assert!(may_write(client) && may_write(seller));
+        assert!(!may_write(Access::Moderator) && !may_write(Access::Marketplace));
     }
 
     #[test]

@@ -153,9 +153,26 @@ pub struct QueueConfig {
     /// answered with an `after_hours` notification. `None`: always open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<HoursConfig>,
+    /// Who manages which auction or listing (`[queues.managers]`): an
+    /// auction's ref, or a listing's, → a staff address of this queue. A
+    /// conversation started over HTTP about it is assigned to that
+    /// manager, who alone is notified. Looked up by the auction's ref
+    /// first, then the listing's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub managers: std::collections::BTreeMap<String, String>,
 }
 
 impl QueueConfig {
+    /// The manager mapped to the auction `auction_ref` or, failing that,
+    /// to the listing `item_ref`.
+    pub fn manager_of(&self, auction_ref: Option<&str>, item_ref: Option<&str>) -> Option<&str> {
+        [auction_ref, item_ref]
+            .into_iter()
+            .flatten()
+            .find_map(|r| self.managers.get(r))
+            .map(String::as_str)
+    }
+
     /// The queue's working hours compiled; `key` is this queue's place in
     /// the config (`queues[0]`), for the error.
     pub fn working_hours(&self, key: &str) -> Result<Option<WorkingHours>, ConfigError> {
@@ -609,6 +626,18 @@ impl Config {
                     ));
                 }
             }
+            let staff: Vec<String> = queue.staff.iter().map(|a| address::normalize(a)).collect();
+            for (reference, manager) in &queue.managers {
+                if !staff.contains(&address::normalize(manager)) {
+                    return Err(ConfigError::new(
+                        format!("{key}.managers.{reference}"),
+                        format!(
+                            "{manager:?} is not a staff address of queue {:?}",
+                            queue.name
+                        ),
+                    ));
+                }
+            }
             queue.working_hours(&key)?;
         }
         Ok(())
@@ -987,6 +1016,22 @@ mod tests {
         c.queues[0].intake.push("not an address".into());
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "queues[0].intake[1]", "{e}");
+
+        // A manager must be a staff address of its queue.
+        let mut c = defaults();
+        let staff = c.queues[0].staff[0].to_uppercase();
+        c.queues[0].managers.insert("A-1".into(), staff);
+        c.validate().unwrap();
+        assert_eq!(
+            c.queues[0].manager_of(Some("A-1"), Some("L-9")),
+            Some(c.queues[0].managers["A-1"].as_str())
+        );
+        assert_eq!(c.queues[0].manager_of(None, Some("L-9")), None);
+        c.queues[0]
+            .managers
+            .insert("L-9".into(), "boss@elsewhere.example".into());
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "queues[0].managers.L-9", "{e}");
 
         let mut c = defaults();
         c.token.secret = "short".into();

@@ -9,7 +9,9 @@
 //! - [`http`] is the HTTP door (an adapter too): the JSON API under
 //!   `/api/v1` for the marketplace (API keys with roles, user tokens,
 //!   `application/problem+json` errors, limits, the OpenAPI document);
-//!   handlers authorise and call the same functions the CLI calls. Its
+//!   handlers authorise and call the same functions the CLI calls
+//!   (conversations are started and written in through [`intake::Intake::write`],
+//!   a retried POST replayed by [`http::idempotency`]). Its
 //!   live event streams are fed by [`http::hub`], the one reader per
 //!   process of the store's event log.
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
@@ -38,8 +40,9 @@
 //!   assign, forward, delete, archive) and lists the pool, for the CLI
 //!   and the HTTP API alike.
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
-//!   mail, outbox, IMAP cursors, the event log, the conversation list and
-//!   read markers, webhooks), each a file with its SQL,
+//!   mail, outbox, IMAP cursors, filing, the event log, the conversation
+//!   list and read markers, webhooks, the API's idempotency keys), each a
+//!   file with its SQL,
 //!   summed up in [`store::Store`]; one implementation for SQLite and
 //!   PostgreSQL. A message, its ticket change, its audit entry, its
 //!   notification rows and its events commit in one transaction.

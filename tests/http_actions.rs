@@ -6,7 +6,8 @@
 //!   changes, its audit entry, its refusals (403, 404, 409, 422);
 //! - `matrix`: who may call what, as a table (platform, platform acting
 //!   for the client or the seller, moderator, admin, the client's and a
-//!   stranger's user tokens × every endpoint);
+//!   stranger's user tokens × every endpoint, starting a conversation and
+//!   posting a message included);
 //! - `serve`: `parley serve` over real sockets, each action and
 //!   moderation endpoint beside its command-line twin, whose history
 //!   entries must be the same.

@@ -1,8 +1,9 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events, conversations
-//! and read markers, webhooks (`tests/store/`).
+//! tickets (and `opening.rs`: an assignee at opening, joining with a
+//! message), moderation, mail, outbox, cursor, filing, events,
+//! conversations and read markers, webhooks, idempotency (`tests/store/`).
 
 #[macro_use]
 mod common;
@@ -14,10 +15,14 @@ mod cursor;
 mod events;
 #[path = "store/filing.rs"]
 mod filing;
+#[path = "store/idempotency.rs"]
+mod idempotency;
 #[path = "store/mail.rs"]
 mod mail;
 #[path = "store/moderation.rs"]
 mod moderation;
+#[path = "store/opening.rs"]
+mod opening;
 #[path = "store/outbox.rs"]
 mod outbox;
 #[path = "store/tickets.rs"]
@@ -47,6 +52,7 @@ fn person(address: &str, role: Role) -> NewParticipant {
     NewParticipant {
         address: address.into(),
         display_name: Some(format!("{role:?}")),
+        user_id: None,
         role,
     }
 }
@@ -61,8 +67,10 @@ fn opening(queue_id: i64, client: &str, key: &str) -> Post {
             status: Status::Open,
             item_ref: Some("item-7".into()),
             item_title: Some("Oak sideboard".into()),
+            item_url: None,
             auction_ref: None,
             auction_title: None,
+            assignee: None,
             origin_key: Some(key.into()),
             participants: vec![person(client, Role::Client), person(AGENT, Role::Seller)],
         }),
@@ -91,6 +99,7 @@ fn answer(ticket: i64, author: i64, status: Option<Status>, key: &str) -> Post {
             ticket,
             author: Some(author),
             status,
+            join: None,
         },
         direction: Direction::Outbound,
         reply_text: format!("answer {key}"),

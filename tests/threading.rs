@@ -725,15 +725,18 @@ async fn listing_ticket(env: &TestEnv) -> i64 {
             client: Person {
                 address: MARIA.into(),
                 display_name: Some("Maria".into()),
+                user_id: None,
             },
             seller: None,
             subject: "First edition".into(),
             about: About {
                 item_ref: Some("item-7".into()),
                 item_title: Some("A first edition".into()),
+                item_url: None,
                 auction_ref: Some("auction-3".into()),
                 auction_title: Some("Spring books".into()),
             },
+            manager: None,
         }),
         text: "Is the dust jacket original?".into(),
         actor: "test".into(),

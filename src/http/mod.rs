@@ -20,6 +20,8 @@
 //!   that their rejections are problems too.
 //! - [`hub`] reads the event log once per process and fans it out to the
 //!   live event streams (`GET /api/v1/events`, [`api::events`]).
+//! - [`idempotency`] runs a POST with an `Idempotency-Key` once and
+//!   replays its answer to a retry.
 //! - [`viewer`] says whom a request acts as (a moderator, the marketplace,
 //!   a person: a user token, or a platform key with `?as=`) and, through
 //!   [`crate::access`], what they are to a conversation (404 when nothing).
@@ -31,6 +33,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod idempotency;
 pub mod limit;
 mod listen;
 pub mod openapi;

@@ -136,6 +136,7 @@ impl Intake {
                     ticket: ticket.number,
                     author: thread.author.as_ref().map(|a| a.id),
                     status: status.filter(|s| *s != ticket.status),
+                    join: None,
                 },
                 &ticket.queue,
             ));
@@ -255,6 +256,7 @@ impl Intake {
             .map(|p| NewParticipant {
                 address: p.address,
                 display_name: p.display_name,
+                user_id: p.user_id,
                 role: p.role,
             })
             .collect();
@@ -267,8 +269,10 @@ impl Intake {
             },
             item_ref: deleted.item_ref.clone(),
             item_title: deleted.item_title.clone(),
+            item_url: deleted.item_url.clone(),
             auction_ref: deleted.auction_ref.clone(),
             auction_title: deleted.auction_title.clone(),
+            assignee: None,
             origin_key: Some(key.clone()),
             participants,
         });
@@ -303,12 +307,14 @@ impl Intake {
         let mut participants = vec![NewParticipant {
             address: from.address.clone(),
             display_name: from.name.clone(),
+            user_id: None,
             role: Role::Client,
         }];
         participants.extend(queue.staff.iter().filter(|s| **s != from.address).map(|s| {
             NewParticipant {
                 address: s.clone(),
                 display_name: Some(queue.display_name.clone()),
+                user_id: None,
                 role: Role::Seller,
             }
         }));
@@ -327,8 +333,10 @@ impl Intake {
             status: Status::Open,
             item_ref: None,
             item_title: None,
+            item_url: None,
             auction_ref: None,
             auction_title: None,
+            assignee: None,
             origin_key: Some(parsed.dedupe_key.clone()),
             participants,
         });

@@ -25,6 +25,9 @@ use crate::tickets::{self, Role, Status, Transition};
 pub struct Person {
     pub address: String,
     pub display_name: Option<String>,
+    /// The marketplace's own id of the person, kept on a participant it
+    /// joins as (`participants.user_id`).
+    pub user_id: Option<String>,
 }
 
 /// What a new conversation is about: the listing and the auction it was
@@ -33,6 +36,8 @@ pub struct Person {
 pub struct About {
     pub item_ref: Option<String>,
     pub item_title: Option<String>,
+    /// The listing's page on the marketplace.
+    pub item_url: Option<String>,
     pub auction_ref: Option<String>,
     pub auction_title: Option<String>,
 }
@@ -48,9 +53,15 @@ pub struct Opening {
     pub seller: Option<Person>,
     pub subject: String,
     pub about: About,
+    /// The auction's (or listing's) manager: a staff address of the queue
+    /// who gets the new ticket assigned and alone is notified of it.
+    /// `None`: the queue's staff all are, and it waits in the pool.
+    pub manager: Option<String>,
 }
 
 /// Where the text goes.
+// One per request, built once and read in place.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Written {
     /// A message on a ticket by one of its participants.
@@ -253,36 +264,113 @@ impl Intake {
             .filter(|t| !t.deleted)
             .ok_or_else(|| WriteError::NotFound(format!("ticket #{number} does not exist")))?;
         let address = address::normalize(&author.address);
-        let participant = self
-            .store
-            .participant_by_address(number, &address)
-            .await?
-            .ok_or_else(|| {
-                WriteError::NotAllowed(format!(
-                    "{address} is not a participant of ticket #{number}"
-                ))
-            })?;
-        let status = match tickets::on_message(ticket.status, participant.role, self.on_closed) {
+        // A participant writes as themselves; a staff address of the queue
+        // not on the ticket yet joins it as staff with this message (as
+        // taking or being assigned it would have made it join).
+        let participant = self.store.participant_by_address(number, &address).await?;
+        let (writer, role, join) = match participant {
+            Some(p) => (
+                Person {
+                    address: p.address.clone(),
+                    display_name: p.display_name.clone(),
+                    user_id: p.user_id.clone(),
+                },
+                p.role,
+                Err(p.id),
+            ),
+            None => {
+                let staff = match self.store.queue(&ticket.queue).await? {
+                    Some(queue) => queue.staff,
+                    None => Vec::new(),
+                };
+                if !staff.contains(&address) {
+                    return Err(WriteError::NotAllowed(format!(
+                        "{address} is not a participant of ticket #{number}"
+                    )));
+                }
+                let writer = Person {
+                    address: address.clone(),
+                    ..author.clone()
+                };
+                let join = NewParticipant {
+                    address: address.clone(),
+                    display_name: author.display_name.clone(),
+                    user_id: author.user_id.clone(),
+                    role: Role::Staff,
+                };
+                (writer, Role::Staff, Ok(join))
+            }
+        };
+        let status = match tickets::on_message(ticket.status, role, self.on_closed) {
             Transition::To(status) => status,
-            Transition::Reject | Transition::NewTicket => {
+            Transition::NewTicket => {
+                // As mail answering it would (`on_closed_reply =
+                // "new_ticket"`): a new ticket in its queue, with its
+                // client, subject and listing.
+                let opening = self.reopening(&ticket, role, writer).await?;
+                return self.open_place(&opening).await;
+            }
+            Transition::Reject => {
                 return Err(WriteError::Closed(format!(
                     "ticket #{number} is {}; it takes no new messages",
                     ticket.status
                 )));
             }
         };
-        let (token, _) = self.minter.reply_address(number, participant.id);
+        // The token part of the message's Message-ID: the author's reply
+        // token; a joining author has no participant id yet.
+        let (author, join, token) = match join {
+            Err(id) => (Some(id), None, self.minter.reply_address(number, id).0),
+            Ok(join) => (None, Some(join), "new".to_string()),
+        };
         Ok(Place {
             target: Target::Existing {
                 ticket: number,
-                author: Some(participant.id),
+                author,
                 status: Some(status).filter(|s| *s != ticket.status),
+                join,
             },
             queue: ticket.queue,
             subject: String::new(),
-            role: participant.role,
+            role,
             token,
             status,
+        })
+    }
+
+    /// The opening of the ticket that a message on closed ticket `ticket`
+    /// by `author` (of `role`) starts, when closed tickets take no more.
+    async fn reopening(
+        &self,
+        ticket: &crate::store::Ticket,
+        role: Role,
+        author: Person,
+    ) -> Result<Opening, WriteError> {
+        let people = self.store.participants(ticket.number).await?;
+        let person = |p: &crate::store::Participant| Person {
+            address: p.address.clone(),
+            display_name: p.display_name.clone(),
+            user_id: p.user_id.clone(),
+        };
+        let client = people
+            .iter()
+            .find(|p| p.role == Role::Client)
+            .ok_or_else(|| {
+                WriteError::NotAllowed(format!("ticket #{} has no client", ticket.number))
+            })?;
+        Ok(Opening {
+            queue: ticket.queue.clone(),
+            client: person(client),
+            seller: role.is_seller_side().then_some(author),
+            subject: ticket.subject.clone(),
+            about: About {
+                item_ref: ticket.item_ref.clone(),
+                item_title: ticket.item_title.clone(),
+                item_url: ticket.item_url.clone(),
+                auction_ref: ticket.auction_ref.clone(),
+                auction_title: ticket.auction_title.clone(),
+            },
+            manager: None,
         })
     }
 
@@ -306,15 +394,37 @@ impl Intake {
         let queue = self.store.queue(&opening.queue).await?.ok_or_else(|| {
             WriteError::NotFound(format!("queue {:?} does not exist", opening.queue))
         })?;
-        let seller = |address: &str, name: Option<&String>| NewParticipant {
-            address: address.to_string(),
-            display_name: Some(name.cloned().unwrap_or_else(|| queue.display_name.clone())),
-            role: Role::Seller,
-        };
+        let seller =
+            |address: &str, name: Option<&String>, user_id: Option<&String>| NewParticipant {
+                address: address.to_string(),
+                display_name: Some(name.cloned().unwrap_or_else(|| queue.display_name.clone())),
+                user_id: user_id.cloned(),
+                role: Role::Seller,
+            };
         let client_row = NewParticipant {
             address: client.clone(),
             display_name: opening.client.display_name.clone(),
+            user_id: opening.client.user_id.clone(),
             role: Role::Client,
+        };
+        if queue.staff.contains(&client) {
+            return Err(WriteError::Invalid(format!(
+                "{client} is a staff address of queue {}: not its client",
+                queue.name
+            )));
+        }
+        let manager = match &opening.manager {
+            None => None,
+            Some(manager) => {
+                let manager = address::normalize(manager);
+                if !queue.staff.contains(&manager) {
+                    return Err(WriteError::Invalid(format!(
+                        "the manager {manager} is not a staff address of queue {}",
+                        queue.name
+                    )));
+                }
+                Some(manager)
+            }
         };
         // The first participant is the author.
         let (mut participants, role, status) = match &opening.seller {
@@ -329,7 +439,11 @@ impl Intake {
                 }
                 (
                     vec![
-                        seller(&writer_address, writer.display_name.as_ref()),
+                        seller(
+                            &writer_address,
+                            writer.display_name.as_ref(),
+                            writer.user_id.as_ref(),
+                        ),
                         client_row,
                     ],
                     Role::Seller,
@@ -339,7 +453,7 @@ impl Intake {
         };
         for staff in &queue.staff {
             if participants.iter().all(|p| p.address != *staff) {
-                participants.push(seller(staff, None));
+                participants.push(seller(staff, None, None));
             }
         }
         let about = opening.about.clone();
@@ -350,8 +464,10 @@ impl Intake {
                 status,
                 item_ref: about.item_ref,
                 item_title: about.item_title,
+                item_url: about.item_url,
                 auction_ref: about.auction_ref,
                 auction_title: about.auction_title,
+                assignee: manager,
                 origin_key: None,
                 participants,
             }),

@@ -60,8 +60,9 @@ pub struct ConversationFilter {
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub ticket: Ticket,
-    /// The client: address and display name.
-    pub client: Option<(String, Option<String>)>,
+    /// The client: address, display name and the marketplace's own user
+    /// id.
+    pub client: Option<(String, Option<String>, Option<String>)>,
     /// The newest message the viewer may see.
     pub last: Option<Message>,
     /// The viewer's unread messages; 0 for a viewer who is not a person.
@@ -218,6 +219,7 @@ where
         let shown = sees_message(viewer, pid);
         let sql = format!(
             "SELECT {TICKET_COLUMNS}, c.address AS client_address, c.display_name AS client_name, \
+             c.user_id AS client_user_id, \
              {unread} AS unread, \
              (SELECT m.id FROM messages m WHERE m.ticket = t.number AND {shown} \
              ORDER BY m.id DESC LIMIT 1) AS last_id, {mine} \
@@ -242,6 +244,7 @@ where
         for row in &rows {
             let client: Option<String> = get(row, "client_address")?;
             let name: Option<String> = get(row, "client_name")?;
+            let user_id: Option<String> = get(row, "client_user_id")?;
             let pid: Option<i64> = get(row, "pid")?;
             let role: Option<String> = get(row, "my_role")?;
             let last: Option<i64> = get(row, "last_id")?;
@@ -249,7 +252,7 @@ where
             page.push((
                 ConversationRow {
                     ticket: ticket_of(row)?,
-                    client: client.map(|a| (a, name)),
+                    client: client.map(|a| (a, name, user_id)),
                     last: None,
                     unread: get(row, "unread")?,
                     viewer_row: pid.zip(role.as_deref().and_then(Role::parse)),

@@ -21,6 +21,8 @@
 //!   recency and the unread counts, as a viewer may see them;
 //! - [`ReadStore`] (`reads.rs`): read markers (a person's horizon on a
 //!   ticket, forward only);
+//! - [`IdempotencyStore`] (`idempotency.rs`): the answers kept for the
+//!   API's `Idempotency-Key`, so that a retried POST never runs twice;
 //! - [`EventStore`] (`events.rs`): the event log every change a person
 //!   could see is appended to, in the transaction that makes it (the
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
@@ -45,6 +47,7 @@ mod conversations;
 mod cursor;
 mod events;
 mod filing;
+mod idempotency;
 mod mail;
 mod moderation;
 mod outbox;
@@ -66,6 +69,7 @@ pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
+pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyStore, Reserved};
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
 pub use outbox::{
@@ -85,8 +89,8 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        ConversationStore, CursorStore, EventStore, FilingStore, MailStore, ModerationStore,
-        OutboxStore, ReadStore, SchemaStore, Store, TicketStore, WebhookStore,
+        ConversationStore, CursorStore, EventStore, FilingStore, IdempotencyStore, MailStore,
+        ModerationStore, OutboxStore, ReadStore, SchemaStore, Store, TicketStore, WebhookStore,
     };
 }
 
@@ -104,6 +108,7 @@ pub trait Store:
     + WebhookStore
     + ConversationStore
     + ReadStore
+    + IdempotencyStore
     + Send
     + Sync
 {
@@ -121,6 +126,7 @@ impl<S> Store for S where
         + WebhookStore
         + ConversationStore
         + ReadStore
+        + IdempotencyStore
         + Send
         + Sync
 {

@@ -97,10 +97,10 @@ impl IntakeQueues {
 }
 
 pub(super) const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
-     t.item_ref, t.item_title, t.auction_ref, t.auction_title, t.created_at, t.updated_at, \
-     t.archived, t.deleted_at";
+     t.item_ref, t.item_title, t.item_url, t.auction_ref, t.auction_title, t.created_at, \
+     t.updated_at, t.archived, t.deleted_at";
 pub(super) const PARTICIPANT_COLUMNS: &str =
-    "id, ticket, address, display_name, role, failing_since";
+    "id, ticket, address, display_name, user_id, role, failing_since";
 pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
      message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
      redacted_text, masked_text, moderation, approved_as";
@@ -140,6 +140,7 @@ where
         assignee: get(row, "assignee")?,
         item_ref: get(row, "item_ref")?,
         item_title: get(row, "item_title")?,
+        item_url: get(row, "item_url")?,
         auction_ref: get(row, "auction_ref")?,
         auction_title: get(row, "auction_title")?,
         created_at: get(row, "created_at")?,
@@ -160,6 +161,7 @@ where
         ticket: get(row, "ticket")?,
         address: get(row, "address")?,
         display_name: get(row, "display_name")?,
+        user_id: get(row, "user_id")?,
         role: role_of(&get::<String, _>(row, "role")?)?,
         failing_since: get(row, "failing_since")?,
     })

@@ -49,6 +49,8 @@ pub struct Ticket {
     pub assignee: Option<String>,
     pub item_ref: Option<String>,
     pub item_title: Option<String>,
+    /// The listing's page on the marketplace.
+    pub item_url: Option<String>,
     pub auction_ref: Option<String>,
     pub auction_title: Option<String>,
     pub created_at: i64,
@@ -63,6 +65,8 @@ pub struct Participant {
     pub ticket: i64,
     pub address: String,
     pub display_name: Option<String>,
+    /// The marketplace's own id of the person, when it gave one.
+    pub user_id: Option<String>,
     pub role: Role,
     /// When mail to this address bounced (Unix ms); `None` while it works.
     pub failing_since: Option<i64>,
@@ -329,7 +333,7 @@ where
         id: i64,
     ) -> Result<Option<(Participant, Ticket)>, StoreError> {
         let sql = format!(
-            "SELECT p.id, p.ticket, p.address, p.display_name, p.role, p.failing_since, {TICKET_COLUMNS} \
+            "SELECT p.id, p.ticket, p.address, p.display_name, p.user_id, p.role, p.failing_since, {TICKET_COLUMNS} \
              FROM participants p JOIN tickets t ON t.number = p.ticket JOIN queues q ON q.id = t.queue_id \
              WHERE p.id = $1"
         );

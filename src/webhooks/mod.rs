@@ -140,6 +140,7 @@ mod tests {
             assignee: None,
             item_ref: None,
             item_title: None,
+            item_url: None,
             auction_ref: None,
             auction_title: None,
             created_at: 0,

@@ -1,6 +1,7 @@
 //! `parley serve` as a real process for the HTTP tests: a folder of its
 //! own with a config (the test keys of [`super::http`], HTTP on a free
-//! port, SMTP as given, the outbox worker off), a store on SQLite or a
+//! port, SMTP as given, the outbox worker off unless the extra TOML has
+//! an `[outbox]`), a store on SQLite or a
 //! fresh PostgreSQL database, and a log. The command line runs against the
 //! same config ([`Served::cli`]). Killed by its PID and reaped when
 //! dropped, also when the test panics; its log is shown on failures.
@@ -69,7 +70,8 @@ impl Served {
             };
             let config = dir.path().join("parley.toml");
             // `extra` may bring its own [outbox] (the webhooks' tests: a
-            // quick retry schedule); else the worker is off.
+            // quick retry schedule; writing tests: the local Maildir); else
+            // the worker is off.
             let outbox = match extra.contains("[outbox]") {
                 true => "",
                 false => "[outbox]\nenabled = false\n\n",

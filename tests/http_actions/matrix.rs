@@ -1,6 +1,6 @@
 //! Who may call what, as a table: every caller × every endpoint of the
-//! actions, the pool, moderation and the read side (list, show, read,
-//! unread), each cell on a fresh conversation
+//! actions, the pool, moderation, the read side (list, show, read,
+//! unread) and writing (start, message), each cell on a fresh conversation
 //! (opened by Maria at the desk, the agent its seller) with a fresh held
 //! message, on every backend. 403: the caller may not; 404: the caller
 //! may not see the conversation (never 403 for that: nobody learns it
@@ -55,6 +55,8 @@ const TABLE: &[(&str, [u16; 7])] = &[
     ("show",             [200,     200,       200,       200,       200,   200,          404]),
     ("read",             [403,     200,       200,       403,       403,   200,          404]),
     ("unread",           [403,     200,       200,       403,       403,   200,          200]),
+    ("start",            [201,     201,       403,       403,       403,   201,          403]),
+    ("message",          [403,     201,       201,       403,       403,   201,          404]),
     ("moderation queue", [403,     403,       403,       200,       200,   403,          403]),
     ("moderation show",  [403,     403,       403,       200,       200,   403,          403]),
     ("approve",          [403,     403,       403,       200,       200,   403,          403]),
@@ -146,6 +148,13 @@ fn request(endpoint: &str, n: i64, held: i64, query: &str) -> Call {
         "show" => Call::get(&on("")),
         "read" => post(&on("read"), None),
         "unread" => Call::get(&format!("/api/v1/unread{query}")),
+        // Maria starts one (the client named in the body); writes on this one.
+        "start" => post(
+            &format!("/api/v1/conversations{query}"),
+            Some(json!({ "queue": "desk", "client": { "address": MARIA },
+                         "subject": "Lot 14", "text": "Is it still there?" })),
+        ),
+        "message" => post(&on("messages"), Some(json!({ "text": "Any news?" }))),
         "moderation queue" => Call::get(&format!("/api/v1/moderation{query}")),
         "moderation show" => Call::get(&moderation("")),
         "approve" => post(&moderation("/approve"), None),

@@ -113,7 +113,10 @@ async fn conversations_story(env: &TestEnv) {
     assert_eq!(row_a.last.as_ref().map(|m| m.id), Some(again));
     assert_eq!(row_a.unread, 2);
     assert_eq!(row_a.viewer_row.map(|(id, _)| id), Some(agent));
-    assert_eq!(row_a.client.as_ref().map(|(a, _)| a.as_str()), Some(MARIA));
+    assert_eq!(
+        row_a.client.as_ref().map(|(a, _, _)| a.as_str()),
+        Some(MARIA)
+    );
     let rows = store.conversations(Viewer::Moderator, &all).await.unwrap();
     assert_eq!(rows[1].unread, 0, "a moderator has no horizon");
     assert_eq!(rows[1].last.as_ref().map(|m| m.id), Some(again));

@@ -125,6 +125,9 @@ pub struct Person {
     pub address: String,
     #[schema(example = "Maria Rossi")]
     pub name: Option<String>,
+    /// The marketplace's own id of this user, when it gave one.
+    #[schema(example = "u-1042")]
+    pub user_id: Option<String>,
 }
 
 /// The start of a message, as the caller may see it.
@@ -226,9 +229,10 @@ fn row_summary(acting: &Acting, row: &ConversationRow) -> Summary {
             participant: row.viewer_row.map(|(id, _)| id),
         },
     };
-    let client = row.client.as_ref().map(|(address, name)| Person {
+    let client = row.client.as_ref().map(|(address, name, user_id)| Person {
         address: address.clone(),
         name: name.clone(),
+        user_id: user_id.clone(),
     });
     summary(&row.ticket, client, access, row.last.as_ref(), row.unread)
 }
@@ -249,7 +253,7 @@ pub(crate) fn summary(
         queue: ticket.queue.clone(),
         client,
         assignee: ticket.assignee.clone(),
-        listing: Reference::of(&ticket.item_ref, &ticket.item_title),
+        listing: Reference::listing(ticket),
         auction: Reference::of(&ticket.auction_ref, &ticket.auction_title),
         archived: ticket.archived,
         deleted: ticket.deleted,

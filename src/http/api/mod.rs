@@ -9,6 +9,7 @@
 //! extractors of [`super::extract`], and register it below with `routes!`.
 
 pub mod actions;
+pub mod compose;
 pub mod conversations;
 pub mod events;
 pub mod health;
@@ -31,7 +32,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
         .routes(routes!(events::stream))
-        .routes(routes!(conversations::list))
+        // One path, two methods: registered together so that the OpenAPI
+        // document keeps both operations.
+        .routes(routes!(conversations::list, compose::start))
+        .routes(routes!(compose::post_message))
         .routes(routes!(conversations::show::show, actions::delete))
         .routes(routes!(read::mark))
         .routes(routes!(read::unread))

@@ -73,6 +73,10 @@ pub struct Reference {
     #[schema(rename = "ref")]
     pub reference: Option<String>,
     pub title: Option<String>,
+    /// The listing's page on the marketplace (listings only, when given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "https://shop.example/l/77")]
+    pub url: Option<String>,
 }
 
 impl Reference {
@@ -80,6 +84,15 @@ impl Reference {
         (reference.is_some() || title.is_some()).then(|| Reference {
             reference: reference.clone(),
             title: title.clone(),
+            url: None,
+        })
+    }
+
+    /// The listing `ticket` is about, with its page.
+    pub(crate) fn listing(ticket: &Ticket) -> Option<Reference> {
+        Reference::of(&ticket.item_ref, &ticket.item_title).map(|r| Reference {
+            url: ticket.item_url.clone(),
+            ..r
         })
     }
 }
@@ -139,7 +152,7 @@ fn entry(t: &Ticket) -> PoolEntry {
         queue: t.queue.clone(),
         subject: t.subject.clone(),
         status: t.status,
-        listing: Reference::of(&t.item_ref, &t.item_title),
+        listing: Reference::listing(t),
         auction: Reference::of(&t.auction_ref, &t.auction_title),
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),

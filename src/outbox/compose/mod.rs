@@ -321,6 +321,7 @@ mod tests {
             ticket: 42,
             address: address.into(),
             display_name: name.map(str::to_string),
+            user_id: None,
             role,
             failing_since: None,
         }
@@ -336,6 +337,7 @@ mod tests {
                 assignee: None,
                 item_ref: None,
                 item_title: Some("Oak sideboard, 1960s".into()),
+                item_url: None,
                 auction_ref: None,
                 auction_title: None,
                 created_at: 0,

@@ -54,6 +54,8 @@ pub struct TicketView {
     pub status: String,
     pub item_ref: Option<String>,
     pub item_title: Option<String>,
+    /// The listing's page (http or https: the API takes no other).
+    pub item_url: Option<String>,
     pub auction_ref: Option<String>,
     pub auction_title: Option<String>,
 }
@@ -149,6 +151,7 @@ impl View {
                 status: cx.ticket.status.as_str().into(),
                 item_ref: cx.ticket.item_ref.clone(),
                 item_title: cx.ticket.item_title.clone(),
+                item_url: cx.ticket.item_url.clone(),
                 auction_ref: cx.ticket.auction_ref.clone(),
                 auction_title: cx.ticket.auction_title.clone(),
             },
@@ -186,6 +189,7 @@ impl View {
                 status: "awaiting_seller".into(),
                 item_ref: Some("item-981".into()),
                 item_title: Some("Oak sideboard, 1960s".into()),
+                item_url: None,
                 auction_ref: Some("auction-77".into()),
                 auction_title: Some("Autumn furniture sale".into()),
             },

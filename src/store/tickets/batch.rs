@@ -204,7 +204,10 @@ where
         let mut origins: Vec<(i64, &str)> = Vec::new();
         for post in posts {
             match &post.target {
-                Target::Existing { ticket, .. } => existing.push(*ticket),
+                Target::Existing { ticket, join, .. } => {
+                    existing.push(*ticket);
+                    new_people += i64::from(join.is_some());
+                }
                 Target::New(t) => {
                     new_tickets += 1;
                     new_people += t.participants.len() as i64;
@@ -371,8 +374,8 @@ where
     fn insert_tickets<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
         if !rows.tickets.is_empty() {
             let (q, _) = script.statement(
-                "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, auction_ref, \
-                 auction_title, origin_key, created_at, updated_at) ",
+                "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, item_url, \
+                 auction_ref, auction_title, assignee, origin_key, created_at, updated_at) ",
             );
             q.push_values(&rows.tickets, |mut b, (number, t)| {
                 b.push_bind(*number)
@@ -381,8 +384,10 @@ where
                     .push_bind(t.status.as_str())
                     .push_bind(t.item_ref.as_deref())
                     .push_bind(t.item_title.as_deref())
+                    .push_bind(t.item_url.as_deref())
                     .push_bind(t.auction_ref.as_deref())
                     .push_bind(t.auction_title.as_deref())
+                    .push_bind(t.assignee.as_deref())
                     .push_bind(t.origin_key.as_deref())
                     .push_bind(now)
                     .push_bind(now);
@@ -390,13 +395,14 @@ where
         }
         if !rows.participants.is_empty() {
             let (q, _) = script.statement(
-                "INSERT INTO participants (id, ticket, address, display_name, role, created_at) ",
+                "INSERT INTO participants (id, ticket, address, display_name, user_id, role, created_at) ",
             );
             q.push_values(&rows.participants, |mut b, (id, ticket, p)| {
                 b.push_bind(*id)
                     .push_bind(*ticket)
                     .push_bind(p.address.as_str())
                     .push_bind(p.display_name.as_deref())
+                    .push_bind(p.user_id.as_deref())
                     .push_bind(p.role.as_str())
                     .push_bind(now);
             });
@@ -642,12 +648,15 @@ struct Change {
     message: i64,
     /// The status a new ticket opens with (`None`: an existing ticket).
     opened: Option<Status>,
+    /// Whom a new ticket is assigned to from the start.
+    assigned: Option<String>,
     /// An existing ticket's status change, (from, to).
     moved: Option<(Status, Status)>,
 }
 
 /// The events of one stored post, in order: `ticket.created` (a new
-/// ticket), `message.created`, `ticket.status` (a status it moved).
+/// ticket), `ticket.assigned` (a new ticket routed to its manager),
+/// `message.created`, `ticket.status` (a status it moved).
 /// `author` is the author's participant row. A held message, and the
 /// ticket it opens, are for its author and moderators alone; its actor is
 /// the author (the audit log's actor, `intake`, says only which door).
@@ -656,6 +665,7 @@ fn post_events(post: &Post, change: Change, author: Option<&(i64, String, Role)>
         ticket,
         message,
         opened,
+        assigned,
         moved,
     } = change;
     let audience = match post.policy.held {
@@ -664,7 +674,7 @@ fn post_events(post: &Post, change: Change, author: Option<&(i64, String, Role)>
         },
         false => Audience::Ticket,
     };
-    let mut events = Vec::with_capacity(3);
+    let mut events = Vec::with_capacity(4);
     if let Some(status) = opened {
         events.push(NewEvent {
             kind: EventKind::TicketCreated,
@@ -672,6 +682,16 @@ fn post_events(post: &Post, change: Change, author: Option<&(i64, String, Role)>
             message: None,
             actor: post.actor.clone(),
             data: serde_json::json!({ "status": status }),
+            audience: audience.clone(),
+        });
+    }
+    if let Some(to) = assigned {
+        events.push(NewEvent {
+            kind: EventKind::TicketAssigned,
+            ticket,
+            message: None,
+            actor: post.actor.clone(),
+            data: serde_json::json!({ "from": null, "to": to }),
             audience: audience.clone(),
         });
     }
@@ -732,6 +752,7 @@ fn plan_rows<'a>(
                 ticket,
                 author,
                 status,
+                join,
             } => {
                 let Some(&current) = final_status.get(ticket).or(state.status.get(ticket)) else {
                     return Err(StoreError::NotFound(format!(
@@ -751,7 +772,23 @@ fn plan_rows<'a>(
                     moved = Some((current, next));
                 }
                 final_status.insert(*ticket, next);
-                (*ticket, *author, false)
+                let author = match join {
+                    None => *author,
+                    Some(p) => {
+                        let people = state.people.entry(*ticket).or_default();
+                        match people.iter().find(|q| q.1 == p.address) {
+                            // Joined meanwhile (another message of theirs).
+                            Some(q) => Some(q.0),
+                            None => {
+                                let id = participant_ids.next().ok_or_else(reserved)?;
+                                rows.participants.push((id, *ticket, p));
+                                people.push((id, p.address.clone(), p.role));
+                                Some(id)
+                            }
+                        }
+                    }
+                };
+                (*ticket, author, false)
             }
             Target::New(new) => {
                 let origin = new.origin_key.as_ref().map(|k| (new.queue_id, k.clone()));
@@ -779,6 +816,13 @@ fn plan_rows<'a>(
                 state.messages.insert((number, key.to_string()));
                 let detail = serde_json::json!({ "status": new.status }).to_string();
                 audit.push((post.actor.as_str(), "ticket.created", number, detail));
+                if let Some(to) = &new.assignee {
+                    // Routed at opening (the auction's manager): the seller
+                    // side's notifications of this very post go to them.
+                    state.assignee.insert(number, to.clone());
+                    let detail = serde_json::json!({ "from": null, "to": to }).to_string();
+                    audit.push((post.actor.as_str(), "ticket.assigned", number, detail));
+                }
                 opened = Some(new.status);
                 (number, author, true)
             }
@@ -840,6 +884,10 @@ fn plan_rows<'a>(
             ticket,
             message,
             opened,
+            assigned: match (&post.target, new_ticket) {
+                (Target::New(t), true) => t.assignee.clone(),
+                _ => None,
+            },
             moved,
         };
         rows.events.extend(post_events(post, change, person));

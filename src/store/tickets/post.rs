@@ -26,6 +26,8 @@ pub struct NewAttachment {
 pub struct NewParticipant {
     pub address: String,
     pub display_name: Option<String>,
+    /// The marketplace's own id of the person (the API's `user_id`).
+    pub user_id: Option<String>,
     pub role: Role,
 }
 
@@ -37,8 +39,15 @@ pub struct NewTicket {
     pub status: Status,
     pub item_ref: Option<String>,
     pub item_title: Option<String>,
+    /// The listing's page on the marketplace.
+    pub item_url: Option<String>,
     pub auction_ref: Option<String>,
     pub auction_title: Option<String>,
+    /// Who on the seller side has it from the start (the auction's
+    /// manager): a seller-side address among `participants`. The seller
+    /// side's notifications go to them alone; audited and announced as
+    /// `ticket.assigned`.
+    pub assignee: Option<String>,
     /// The message's dedupe key: a second delivery opens no second ticket.
     pub origin_key: Option<String>,
     /// The first participant is the message's author.
@@ -46,6 +55,10 @@ pub struct NewTicket {
 }
 
 /// Where a message lands.
+// One per post, built once and read in place: boxing the new ticket would
+// save a few hundred bytes per post in a batch at the cost of an
+// allocation for every new ticket.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Target {
     Existing {
@@ -53,6 +66,10 @@ pub enum Target {
         author: Option<i64>,
         /// The status after this message; `None` leaves it as it is.
         status: Option<Status>,
+        /// The author joins the ticket with this message (a staff address
+        /// of its queue not on it yet, writing in parley); `author` is
+        /// then `None`. Reused when the address joined meanwhile.
+        join: Option<NewParticipant>,
     },
     New(NewTicket),
 }

@@ -42,6 +42,8 @@ pub struct ParticipantItem {
     #[schema(example = "maria@buyer.example")]
     pub address: String,
     pub name: Option<String>,
+    /// The marketplace's own id of this user, when it gave one.
+    pub user_id: Option<String>,
     /// `client`, `seller` or `staff`.
     #[schema(value_type = String, example = "client")]
     pub role: Role,
@@ -143,6 +145,7 @@ pub async fn show(
         .map(|p| Person {
             address: p.address.clone(),
             name: p.display_name.clone(),
+            user_id: p.user_id.clone(),
         });
     Ok(Json(Conversation {
         summary: summary(&seen.ticket, client, access, last, unread),
@@ -152,6 +155,7 @@ pub async fn show(
             .map(|p| ParticipantItem {
                 address: p.address.clone(),
                 name: p.display_name.clone(),
+                user_id: p.user_id.clone(),
                 role: p.role,
             })
             .collect(),
