@@ -1,7 +1,8 @@
 //! The store conformance suite: one story per concern, each on every
 //! backend (SQLite and the PostgreSQL of `PARLEY_TEST_POSTGRES_URL`; see
 //! tests/common), through the store's traits only. A module per trait:
-//! tickets, moderation, mail, outbox, cursor, filing, events (`tests/store/`).
+//! tickets, moderation, mail, outbox, cursor, filing, events, search
+//! (`tests/store/`).
 
 #[macro_use]
 mod common;
@@ -17,6 +18,8 @@ mod mail;
 mod moderation;
 #[path = "store/outbox.rs"]
 mod outbox;
+#[path = "store/search.rs"]
+mod search;
 #[path = "store/tickets.rs"]
 mod tickets;
 

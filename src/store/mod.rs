@@ -20,7 +20,11 @@
 //! - [`EventStore`] (`events.rs`): the event log every change a person
 //!   could see is appended to, in the transaction that makes it (the
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
-//! - [`SchemaStore`] (here): migrations.
+//! - [`SearchStore`] (`search.rs`): the search index, written by the
+//!   other concerns' writes in their transactions, and the scoped,
+//!   ranked search over it;
+//! - [`SchemaStore`] (here): migrations (and indexing for search what was
+//!   stored before the index existed).
 //!
 //! [`Store`] is all of them: callers hold an `Arc<dyn Store>` and bring the
 //! traits they call into scope with `use crate::store::prelude::*`.
@@ -42,12 +46,14 @@ mod mail;
 mod moderation;
 mod outbox;
 mod postgres;
+mod search;
 mod sql;
 mod sqlite;
 mod tickets;
 
 use async_trait::async_trait;
 use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::config::StoreConfig;
 use outbox::NewNotification;
@@ -62,6 +68,7 @@ pub use outbox::{
     ACK, AFTER_HOURS, BatchReads, NEW_MESSAGE, Notification, OutboxRow, OutboxState, OutboxStore,
     TRANSCRIPT,
 };
+pub use search::{Hit, Matched, SearchStore};
 pub use sql::SqlStore;
 pub use tickets::{
     AfterHours, Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Forward, Forwarding,
@@ -74,7 +81,7 @@ pub use tickets::{
 pub mod prelude {
     pub use super::{
         CursorStore, EventStore, FilingStore, MailStore, ModerationStore, OutboxStore, SchemaStore,
-        Store, TicketStore,
+        SearchStore, Store, TicketStore,
     };
 }
 
@@ -89,6 +96,7 @@ pub trait Store:
     + CursorStore
     + FilingStore
     + EventStore
+    + SearchStore
     + Send
     + Sync
 {
@@ -103,6 +111,7 @@ impl<S> Store for S where
         + CursorStore
         + FilingStore
         + EventStore
+        + SearchStore
         + Send
         + Sync
 {
@@ -117,9 +126,23 @@ pub trait SchemaStore: Send + Sync {
 }
 
 #[async_trait]
-impl<DB: Backend> SchemaStore for SqlStore<DB> {
+impl<DB> SchemaStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
     async fn migrate(&self) -> Result<(), StoreError> {
-        DB::migrate(&self.write).await
+        DB::migrate(&self.write).await?;
+        self.backfill_search().await
     }
 }
 

@@ -41,6 +41,26 @@ pub trait Backend: Database {
     /// resumes with `id > last`): PostgreSQL's `pg_advisory_xact_lock`;
     /// empty on SQLite, whose single writer commits in order already.
     const EVENT_ORDER_LOCK: &'static str;
+    /// The id column of the search index's tables (`search.rs`): FTS5's
+    /// `rowid` on SQLite, `id` on PostgreSQL.
+    const SEARCH_ID: &'static str;
+    /// How a bound string of words becomes a search `doc`, split around
+    /// the bind: as it is for FTS5; PostgreSQL takes the words as lexemes,
+    /// unparsed (`array_to_tsvector`).
+    const SEARCH_DOC: (&'static str, &'static str);
+    /// The larger of several values (SQLite's scalar `MAX`, PostgreSQL's
+    /// `GREATEST`).
+    const GREATEST: &'static str;
+
+    /// `SELECT id FROM {table}` of the search index rows that match one
+    /// bound word ([`Backend::search_word`]), split around the bind.
+    fn search_match(table: &str) -> (String, &'static str);
+
+    /// One word of a query as [`Backend::search_match`] binds it: FTS5's
+    /// `"word"` (`"word"*` for a prefix), a `tsquery`'s `'word'`
+    /// (`'word':*`). Words are letters and digits only (src/search.rs), so
+    /// the quotes never need escaping; anything else is refused.
+    fn search_word(word: &str, prefix: bool) -> Option<String>;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.

@@ -14,6 +14,7 @@ pub mod health;
 pub mod me;
 pub mod moderation;
 pub mod pool;
+pub mod search;
 pub mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(actions::archive))
         .routes(routes!(actions::unarchive))
         .routes(routes!(pool::pool))
+        .routes(routes!(search::search))
         .routes(routes!(moderation::queue))
         .routes(routes!(moderation::show))
         .routes(routes!(moderation::approve))
