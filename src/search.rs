@@ -163,6 +163,13 @@ impl Query {
         }
     }
 
+    /// Whether a word of `text` matches one of the terms.
+    pub fn found_in(&self, text: &str) -> bool {
+        tokens(text)
+            .iter()
+            .any(|w| (0..self.terms.len()).any(|i| self.matches(i, w)))
+    }
+
     /// A short piece of `text` around the first word that matches a term
     /// (its start when none does), cut at word boundaries, `…` where cut.
     pub fn snippet(&self, text: &str) -> String {

@@ -1,29 +1,34 @@
 -- The search index (issue 14, src/store/search.rs): the words of each
--- ticket's subject and listing and auction titles, of each participant's
--- name and address, and of each message, as src/search.rs makes them
--- (folded, lowercase, joined by single spaces), so that both backends
--- find the same rows. Keep in step with migrations/postgres/0013_search.sql.
+-- ticket as src/search.rs makes them (folded, lowercase, joined by single
+-- spaces), so that both backends find the same rows. Keep in step with
+-- migrations/postgres/0013_search.sql.
 --
--- Contentless FTS5 tables (the text stays in tickets, participants and
--- messages), rowid the row's id, no positions (no phrase queries: every
--- word is matched alone). The `ascii` tokenizer splits on spaces only for
--- this text: src/search.rs made the words. Rows are only ever added:
--- a participant's name and a ticket's titles do not change, and a
--- message's visible text appears once, when it is shown (at once, or on
--- a moderator's approval).
+-- One document per ticket and table (rowid: the ticket's number), so that
+-- FTS5 itself finds the tickets holding every word of a query, wherever
+-- in the ticket each one is. Contentless (the text stays in tickets,
+-- participants and messages), no positions (every word is matched alone:
+-- no phrases). Words are only ever added: a write inserts the new words
+-- of a ticket under its number again, and FTS5 reads every row of one
+-- rowid as one document (with `detail = 'none'` a word is present or
+-- not; segments merging keep it present). The `ascii` tokenizer splits on
+-- spaces only for this text: src/search.rs made the words.
 
--- A ticket's subject, listing title and auction title; rowid: its number.
+-- The subject, the listing's and the auction's titles.
 CREATE VIRTUAL TABLE search_titles USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
--- A participant's display name and address; rowid: the participant.
-CREATE VIRTUAL TABLE search_people USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
--- A message's text as the other party sees it (src/moderation.rs,
--- visible_text); none while it is held, never when rejected. rowid: the
--- message.
-CREATE VIRTUAL TABLE search_visible USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
--- The words of a message as written that its visible text lacks (what a
--- mask took; all of it while held): what moderators and its author find
--- it by besides. rowid: the message.
-CREATE VIRTUAL TABLE search_hidden USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
+-- Those and every participant's name and address.
+CREATE VIRTUAL TABLE search_names USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
+-- Those and the text of every message as the parties are shown it
+-- (src/moderation.rs, visible_text): none of a held or rejected message,
+-- the masked text of a redacted one. What the marketplace and the parties
+-- search.
+CREATE VIRTUAL TABLE search_shown USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
+-- Those and every message as written, held and rejected ones too: what
+-- moderators search.
+CREATE VIRTUAL TABLE search_all USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
+-- By participant (rowid: the participant): the words of their own
+-- messages that search_shown lacks (what a mask took, a held message):
+-- what they find besides.
+CREATE VIRTUAL TABLE search_own USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
 
 -- Whether the rows stored before this migration are indexed: the store
 -- indexes them in Rust after migrating (the words are made there), once.

@@ -29,7 +29,8 @@ impl Backend for Postgres {
         "array_to_tsvector(string_to_array(CAST(",
         " AS TEXT), ' '))",
     );
-    const GREATEST: &'static str = "GREATEST";
+    const SEARCH_AND: &'static str = " & ";
+    const SEARCH_OR: &'static str = " | ";
 
     fn search_match(table: &str) -> (String, &'static str) {
         (
@@ -38,7 +39,18 @@ impl Backend for Postgres {
         )
     }
 
-    fn search_word(word: &str, prefix: bool) -> Option<String> {
+    fn search_has(table: &str, id: &str) -> (String, &'static str) {
+        (
+            format!("EXISTS (SELECT 1 FROM {table} WHERE id = {id} AND doc @@ CAST("),
+            " AS tsquery))",
+        )
+    }
+
+    fn search_upsert(table: &str) -> String {
+        format!(" ON CONFLICT (id) DO UPDATE SET doc = {table}.doc || excluded.doc")
+    }
+
+    fn search_term(word: &str, prefix: bool) -> Option<String> {
         let safe = !word.is_empty() && word.chars().all(char::is_alphanumeric);
         safe.then(|| format!("'{word}'{}", if prefix { ":*" } else { "" }))
     }

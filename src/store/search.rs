@@ -1,42 +1,48 @@
 //! Search: the index of every ticket's words and the queries over it,
 //! scoped in SQL to what the searcher may see.
 //!
-//! What is indexed (migrations `0013_search.sql`), each row the words of
-//! one thing as [`crate::search::normalize`] makes them (one tokeniser for
-//! both backends: see `src/search.rs` for why it is not FTS5's
-//! `unicode61` nor PostgreSQL's `simple` configuration): a ticket's
-//! subject, listing and auction titles (`search_titles`); a participant's
-//! name and address (`search_people`); a message's visible text
-//! (`search_visible`, [`crate::moderation::visible_text`]: what the other
-//! party sees, none while it is held) and the words of its original that
-//! the visible text lacks (`search_hidden`). SQLite keeps them in
-//! contentless FTS5 tables, PostgreSQL as `tsvector`s with GIN indexes.
-//! The rows are written by the writes that make the things, in their
-//! transactions ([`Docs`]: a batch of posts, a participant joining by
-//! assignment or forward, a moderator's approval), and only ever added;
-//! rows stored before the index existed are indexed once after migrating
-//! ([`SqlStore::backfill_search`]).
+//! The index (migrations `0013_search.sql`) holds one document per ticket
+//! and table, the words [`crate::search::normalize`] makes (one tokeniser
+//! for both backends: see `src/search.rs` for why it is neither FTS5's
+//! `unicode61` nor PostgreSQL's `simple` configuration): `search_titles`
+//! (the subject, the listing's and the auction's titles), `search_names`
+//! (those and the participants' names and addresses), `search_shown`
+//! (those and every message as the parties are shown it,
+//! [`crate::moderation::visible_text`]), `search_all` (those and every
+//! message as written, held and rejected ones too), and `search_own` by
+//! participant (the words of their own messages that `search_shown`
+//! lacks). SQLite keeps them in contentless FTS5 tables, PostgreSQL as
+//! `tsvector`s with GIN indexes; with a document per ticket the engine
+//! itself finds the tickets holding every word. Words are written by the
+//! writes that store them, in their transactions ([`Docs`]: a batch of
+//! posts, a participant joining by assignment or forward, a moderator's
+//! approval), and only ever added; rows stored before the index existed
+//! are indexed once after migrating (`search/backfill.rs`).
 //!
 //! A query's words must all be found in the ticket (AND), each anywhere:
 //! titles, a participant, or a message the scope may see; the last word
 //! as a prefix. Who searches is an [`access::Viewer`](crate::access::Viewer),
-//! pushed into the SQL as [`crate::access`] decides it:
+//! pushed into the SQL as [`crate::access`] decides it ([`push_scope`]):
 //!
 //! - a moderator searches every ticket and every message as written
-//!   (held and rejected ones too, masked words included);
-//! - the marketplace every ticket someone was shown a message of, and the
-//!   visible text of shown messages;
+//!   (`search_all`: held and rejected ones, masked words included);
+//! - the marketplace every ticket someone was shown a message of, in the
+//!   text the parties are shown (`search_shown`);
 //! - a person the tickets they may see (a participant, or a staff address
 //!   of the queue; a client not in a deleted one) that were shown to
-//!   someone or hold a message of theirs; the visible text of shown
-//!   messages and the text of their own, held ones too.
+//!   someone or hold a message of theirs, in the text they are shown and
+//!   their own messages as written (`search_shown`, and `search_own` of
+//!   their participant rows).
 //!
 //! Hits are ranked the same on both backends: by where every word was
 //! found ([`Matched`]: the titles, then titles and participants, then
 //! anywhere), then by last activity (newest first), then by number
-//! (highest first).
+//! (highest first). The snippet is made in Rust from the hit's newest
+//! messages as the searcher sees them ([`crate::access::message`]).
 
 mod backfill;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -50,7 +56,7 @@ use super::{Message, StoreError, Ticket};
 use crate::access::{self, Access, Side, Viewer};
 use crate::address;
 use crate::moderation;
-use crate::search::{Query, normalize};
+use crate::search::{Query, hidden_words, tokens};
 
 /// Where every word of a query was found, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -100,62 +106,78 @@ pub trait SearchStore: Send + Sync {
     ) -> Result<Vec<Hit>, StoreError>;
 }
 
-/// Index rows to add, each `(id, words)`: built from what a write stores
-/// and written in its transaction.
+/// Words to add to the index, by table and row (a ticket's number; a
+/// participant for `search_own`): built from what a write stores and
+/// written in its transaction.
 #[derive(Debug, Default)]
 pub(super) struct Docs {
-    titles: Vec<(i64, String)>,
-    people: Vec<(i64, String)>,
-    visible: Vec<(i64, String)>,
-    hidden: Vec<(i64, String)>,
+    titles: Words,
+    names: Words,
+    shown: Words,
+    all: Words,
+    own: Words,
+}
+
+/// Row → its new words, each once.
+type Words = BTreeMap<i64, BTreeSet<String>>;
+
+fn add(rows: &mut Words, id: i64, text: &str) {
+    let words = tokens(text);
+    if !words.is_empty() {
+        rows.entry(id).or_default().extend(words);
+    }
 }
 
 impl Docs {
     /// A new ticket's subject and titles.
     pub(super) fn ticket(&mut self, number: i64, subject: &str, titles: [Option<&str>; 2]) {
-        let text = [Some(subject), titles[0], titles[1]]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        push(&mut self.titles, number, normalize(&text));
-    }
-
-    /// A new participant's name and address.
-    pub(super) fn person(&mut self, id: i64, name: Option<&str>, address: &str) {
-        let text = format!("{} {address}", name.unwrap_or(""));
-        push(&mut self.people, id, normalize(&text));
-    }
-
-    /// A new message: `visible` is what the other party sees of it
-    /// (`None` while it is held).
-    pub(super) fn message(&mut self, id: i64, original: &str, visible: Option<&str>) {
-        if let Some(text) = visible {
-            push(&mut self.visible, id, normalize(text));
+        for text in [Some(subject), titles[0], titles[1]].into_iter().flatten() {
+            add(&mut self.titles, number, text);
+            add(&mut self.names, number, text);
+            add(&mut self.shown, number, text);
+            add(&mut self.all, number, text);
         }
-        push(
-            &mut self.hidden,
-            id,
-            crate::search::hidden_words(original, visible),
-        );
     }
 
-    /// A message now shown (approved): its visible text.
-    pub(super) fn shown(&mut self, id: i64, visible: &str) {
-        push(&mut self.visible, id, normalize(visible));
+    /// A new participant of ticket `ticket`: their name and address.
+    pub(super) fn person(&mut self, ticket: i64, name: Option<&str>, address: &str) {
+        let text = format!("{} {address}", name.unwrap_or(""));
+        add(&mut self.names, ticket, &text);
+        add(&mut self.shown, ticket, &text);
+        add(&mut self.all, ticket, &text);
     }
 
-    fn is_empty(&self) -> bool {
-        self.titles.is_empty()
-            && self.people.is_empty()
-            && self.visible.is_empty()
-            && self.hidden.is_empty()
+    /// A new message on `ticket` by participant `author`: `visible` is
+    /// what the parties are shown of it (`None` while it is held).
+    pub(super) fn message(
+        &mut self,
+        ticket: i64,
+        author: Option<i64>,
+        original: &str,
+        visible: Option<&str>,
+    ) {
+        add(&mut self.all, ticket, original);
+        if let Some(text) = visible {
+            add(&mut self.shown, ticket, text);
+        }
+        if let Some(author) = author {
+            add(&mut self.own, author, &hidden_words(original, visible));
+        }
     }
-}
 
-fn push(rows: &mut Vec<(i64, String)>, id: i64, words: String) {
-    if !words.is_empty() {
-        rows.push((id, words));
+    /// A message of `ticket` now shown (approved): its visible text.
+    pub(super) fn shown(&mut self, ticket: i64, visible: &str) {
+        add(&mut self.shown, ticket, visible);
+    }
+
+    fn tables(&self) -> [(&'static str, &Words); 5] {
+        [
+            ("search_titles", &self.titles),
+            ("search_names", &self.names),
+            ("search_shown", &self.shown),
+            ("search_all", &self.all),
+            ("search_own", &self.own),
+        ]
     }
 }
 
@@ -163,6 +185,9 @@ fn push(rows: &mut Vec<(i64, String)>, id: i64, words: String) {
 pub(super) fn visible(message: &Message) -> Option<&str> {
     moderation::visible_text(message)
 }
+
+/// How many of a hit's newest messages are looked at for its snippet.
+const SNIPPET_MESSAGES: i64 = 100;
 
 #[async_trait]
 impl<DB> SearchStore for SqlStore<DB>
@@ -185,24 +210,32 @@ where
         scope: Viewer<'_>,
         limit: usize,
     ) -> Result<Vec<Hit>, StoreError> {
-        let mut words = Vec::with_capacity(query.terms().len());
+        let mut terms = Vec::with_capacity(query.terms().len());
         for (i, term) in query.terms().iter().enumerate() {
-            match DB::search_word(term, query.is_prefix(i)) {
-                Some(word) => words.push(word),
+            match DB::search_term(term, query.is_prefix(i)) {
+                Some(term) => terms.push(term),
                 // Not a word of src/search.rs: nothing has it.
                 None => return Ok(Vec::new()),
             }
         }
-        if words.is_empty() || limit == 0 {
+        if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        let every = terms.join(DB::SEARCH_AND);
+        let any = terms.join(DB::SEARCH_OR);
         let person = match scope {
             Viewer::Person { address } => Some(address::normalize(address)),
             _ => None,
         };
+        let found = Found {
+            every: &every,
+            any: &any,
+            terms: &terms,
+            person: person.as_deref(),
+        };
         let mut script = Script::<DB>::new();
         let (q, _) = script.statement("");
-        push_search(q, &words, scope, person.as_deref(), limit as i64);
+        push_search(q, &found, scope, limit as i64);
         let mut conn = self.read.acquire().await?;
         let rows = script.run(&mut conn).await?.remove(0);
         let mut hits = Vec::with_capacity(rows.len());
@@ -211,7 +244,7 @@ where
                 ticket: ticket_of(row)?,
                 matched: Matched::of(get(row, "tier")?),
                 snippet: None,
-                message: get(row, "message")?,
+                message: None,
             });
         }
         self.snippets(&mut hits, query, scope, person.as_deref())
@@ -220,110 +253,95 @@ where
     }
 }
 
-/// The whole search query: per word `i`, the messages in scope holding it
-/// (`m{i}`) and each ticket's best place holding it (`b{i}`: 1 titles,
-/// 2 a participant, 3 a message); the tickets found for every word, in
-/// scope, ranked; and the newest matching message of each.
-fn push_search<'a, DB>(
-    q: &mut QueryBuilder<'a, DB>,
-    words: &'a [String],
-    scope: Viewer<'_>,
+/// A query as the SQL binds it: every word (AND), any word (OR), each
+/// word alone; and the person searching, by address.
+struct Found<'a> {
+    every: &'a str,
+    any: &'a str,
+    terms: &'a [String],
     person: Option<&'a str>,
-    limit: i64,
-) where
+}
+
+/// The whole search query: the tickets in scope whose document holds
+/// every word (or, for a person, whose document and their own words
+/// together do), each with where it was found, best first.
+fn push_search<'a, DB>(q: &mut QueryBuilder<'a, DB>, found: &Found<'a>, scope: Viewer<'_>, limit: i64)
+where
     DB: Backend,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
-    q.push("WITH ");
-    for (i, word) in words.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push(format!("m{i} AS ("));
-        push_messages(q, word, scope, person);
-        q.push(format!("), b{i} AS (SELECT ticket, MIN(tier) AS tier FROM ("));
-        q.push("SELECT x.id AS ticket, CAST(1 AS BIGINT) AS tier FROM (");
-        push_match(q, "search_titles", word);
-        q.push(") x UNION ALL SELECT p.ticket, CAST(2 AS BIGINT) FROM participants p WHERE p.id IN (");
-        push_match(q, "search_people", word);
-        q.push(format!(
-            ") UNION ALL SELECT ticket, CAST(3 AS BIGINT) FROM m{i}) h GROUP BY ticket)"
-        ));
-    }
-    let tiers: Vec<String> = (0..words.len()).map(|i| format!("b{i}.tier")).collect();
-    let tier = match tiers.len() {
-        1 => tiers[0].clone(),
-        _ => format!("{}({})", DB::GREATEST, tiers.join(", ")),
-    };
     q.push(format!(
-        ", page AS (SELECT {TICKET_COLUMNS}, {tier} AS tier FROM b0 "
+        "SELECT {TICKET_COLUMNS}, CASE WHEN t.number IN ("
     ));
-    for i in 1..words.len() {
-        q.push(format!("JOIN b{i} ON b{i}.ticket = b0.ticket "));
+    push_match(q, "search_titles", found.every);
+    q.push(") THEN CAST(1 AS BIGINT) WHEN t.number IN (");
+    push_match(q, "search_names", found.every);
+    q.push(
+        ") THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier FROM tickets t JOIN queues q ON q.id = t.queue_id \
+         WHERE (t.number IN (",
+    );
+    let document = match scope {
+        Viewer::Moderator => "search_all",
+        _ => "search_shown",
+    };
+    push_match(q, document, found.every);
+    q.push(")");
+    if let Some(address) = found.person {
+        // Their own words: the tickets where a row of theirs has one of
+        // the words, each word then in the ticket's shown document or in
+        // their own words there.
+        q.push(" OR (t.number IN (SELECT p.ticket FROM participants p WHERE p.address = ");
+        q.push_bind(address);
+        q.push(" AND p.id IN (");
+        push_match(q, "search_own", found.any);
+        q.push("))");
+        for term in found.terms {
+            q.push(" AND (");
+            push_has(q, "search_shown", "t.number", term);
+            q.push(" OR EXISTS (SELECT 1 FROM participants o WHERE o.ticket = t.number AND o.address = ");
+            q.push_bind(address);
+            q.push(" AND ");
+            push_has(q, "search_own", "o.id", term);
+            q.push("))");
+        }
+        q.push(")");
     }
-    q.push("JOIN tickets t ON t.number = b0.ticket JOIN queues q ON q.id = t.queue_id WHERE ");
-    push_scope(q, scope, person);
+    q.push(") AND ");
+    push_scope(q, scope, found.person);
     q.push(" ORDER BY tier, t.updated_at DESC, t.number DESC LIMIT ");
     q.push_bind(limit);
-    let found: Vec<String> = (0..words.len())
-        .map(|i| format!("SELECT id, ticket FROM m{i}"))
-        .collect();
-    q.push(format!(
-        ") SELECT page.*, (SELECT MAX(a.id) FROM ({}) a WHERE a.ticket = page.number) AS message \
-         FROM page ORDER BY tier, updated_at DESC, number DESC",
-        found.join(" UNION ALL ")
-    ));
 }
 
-/// `SELECT id FROM {table}` rows holding `word`.
-fn push_match<'a, DB>(q: &mut QueryBuilder<'a, DB>, table: &str, word: &'a str)
+/// `SELECT id FROM {table}` rows matching `query`.
+fn push_match<'a, DB>(q: &mut QueryBuilder<'a, DB>, table: &str, query: &'a str)
 where
     DB: Backend,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
     let (before, after) = DB::search_match(table);
-    q.push(before).push_bind(word).push(after);
+    q.push(before).push_bind(query).push(after);
 }
 
-/// `SELECT m.id, m.ticket` of the messages holding `word` whose text the
-/// scope searches: a moderator every message as written (its visible and
-/// hidden words); the marketplace the visible text; a person the visible
-/// text, and their own messages as written.
-fn push_messages<'a, DB>(
-    q: &mut QueryBuilder<'a, DB>,
-    word: &'a str,
-    scope: Viewer<'_>,
-    person: Option<&'a str>,
-) where
+/// Whether row `id` (an SQL expression) of `table` matches `query`.
+fn push_has<'a, DB>(q: &mut QueryBuilder<'a, DB>, table: &str, id: &str, query: &'a str)
+where
     DB: Backend,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
-    q.push("SELECT m.id, m.ticket FROM messages m WHERE m.id IN (");
-    push_match(q, "search_visible", word);
-    q.push(")");
-    match (scope, person) {
-        (Viewer::Moderator, _) => {
-            q.push(" UNION SELECT m.id, m.ticket FROM messages m WHERE m.id IN (");
-            push_match(q, "search_hidden", word);
-            q.push(")");
-        }
-        (Viewer::Person { .. }, Some(address)) => {
-            q.push(" UNION SELECT m.id, m.ticket FROM messages m WHERE m.id IN (");
-            push_match(q, "search_hidden", word);
-            q.push(") AND m.author IN (SELECT id FROM participants WHERE address = ");
-            q.push_bind(address);
-            q.push(")");
-        }
-        _ => {}
-    }
+    let (before, after) = DB::search_has(table, id);
+    q.push(before).push_bind(query).push(after);
 }
 
 /// The condition on `t` (a ticket) that it is in scope: see the module.
 /// For every list of tickets that narrows by who looks (search here; the
-/// conversation list may share it).
-pub(super) fn push_scope<'a, DB>(q: &mut QueryBuilder<'a, DB>, scope: Viewer<'_>, person: Option<&'a str>)
-where
+/// conversation list may share it). `person`: the person's address,
+/// normalised ([`address::normalize`]).
+pub(super) fn push_scope<'a, DB>(
+    q: &mut QueryBuilder<'a, DB>,
+    scope: Viewer<'_>,
+    person: Option<&'a str>,
+) where
     DB: Backend,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
@@ -377,8 +395,9 @@ where
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    /// Each hit's snippet: its message's text as `scope` sees it, cut
-    /// around the first word found.
+    /// Each hit's snippet: the newest of its messages the scope sees that
+    /// holds one of the words, in the text the scope sees, cut around
+    /// the first word found.
     async fn snippets(
         &self,
         hits: &mut [Hit],
@@ -386,53 +405,60 @@ where
         scope: Viewer<'_>,
         person: Option<&str>,
     ) -> Result<(), StoreError> {
-        let ids: Vec<i64> = hits.iter().filter_map(|h| h.message).collect();
-        if ids.is_empty() {
+        if hits.is_empty() {
             return Ok(());
         }
-        // The messages, and a person's own participant rows on these
-        // tickets, in one script.
+        // Each hit's newest messages, and a person's own participant rows
+        // on these tickets, in one script.
         let mut script = Script::<DB>::new();
-        let (q, _) = script.statement(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN "
-        ));
-        super::sql::push_list(q, ids.iter().copied());
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = "
+        );
+        for hit in hits.iter() {
+            let (q, _) = script.statement(&sql);
+            q.push_bind(hit.ticket.number)
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(SNIPPET_MESSAGES);
+        }
         if let Some(address) = person {
             let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
             q.push_bind(address).push(" AND ticket IN ");
             super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
         }
         let mut conn = self.read.acquire().await?;
-        let mut groups = script.run(&mut conn).await?.into_iter();
-        let messages: Vec<Message> = groups
-            .next()
-            .unwrap_or_default()
-            .iter()
-            .map(message_of)
-            .collect::<Result<_, _>>()?;
+        let groups = script.run(&mut conn).await?;
         let mut mine = Vec::new();
-        for row in groups.next().unwrap_or_default() {
-            mine.push(get::<i64, _>(&row, "id")?);
+        if person.is_some() {
+            for row in &groups[hits.len()] {
+                mine.push(get::<i64, _>(row, "id")?);
+            }
         }
-        for hit in hits.iter_mut() {
-            let Some(message) = messages.iter().find(|m| Some(m.id) == hit.message) else {
-                continue;
-            };
-            let access = match scope {
-                Viewer::Moderator => Access::Moderator,
-                Viewer::Marketplace => Access::Marketplace,
-                Viewer::Person { .. } => Access::Party {
-                    // The side does not change what a message shows.
-                    side: Side::Client,
-                    participant: message.author.filter(|a| mine.contains(a)),
-                },
-            };
-            let text = access::message(access, message).map(|view| match view.moderation {
+        for (hit, rows) in hits.iter_mut().zip(&groups) {
+            for row in rows {
+                let message = message_of(row)?;
+                let access = match scope {
+                    Viewer::Moderator => Access::Moderator,
+                    Viewer::Marketplace => Access::Marketplace,
+                    Viewer::Person { .. } => Access::Party {
+                        // The side does not change what a message shows.
+                        side: Side::Client,
+                        participant: message.author.filter(|a| mine.contains(a)),
+                    },
+                };
+                let Some(view) = access::message(access, &message) else {
+                    continue;
+                };
                 // Moderators search the text as written.
-                Some(original) => original.original,
-                None => view.text,
-            });
-            hit.snippet = text.map(|t| query.snippet(t));
+                let text = match view.moderation {
+                    Some(moderator) => moderator.original,
+                    None => view.text,
+                };
+                if query.found_in(text) {
+                    hit.snippet = Some(query.snippet(text));
+                    hit.message = Some(message.id);
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -440,35 +466,38 @@ where
     /// Writes `docs` in the caller's transaction.
     pub(super) async fn index(conn: &mut DB::Connection, docs: &Docs) -> Result<(), StoreError> {
         let mut script = Script::<DB>::new();
-        Self::push_index(&mut script, docs);
-        script.run(conn).await?;
+        let rows = Self::push_index(&mut script, docs);
+        if rows > 0 {
+            script.run(conn).await?;
+        }
         Ok(())
     }
 
-    /// Writes `docs` as statements of a script (the posts' write path).
-    pub(super) fn push_index<'a>(script: &mut Script<'a, DB>, docs: &'a Docs) {
-        if docs.is_empty() {
-            return;
-        }
-        for (table, rows) in [
-            ("search_titles", &docs.titles),
-            ("search_people", &docs.people),
-            ("search_visible", &docs.visible),
-            ("search_hidden", &docs.hidden),
-        ] {
+    /// Writes `docs` as statements of a script (the posts' write path);
+    /// how many rows.
+    pub(super) fn push_index<'a>(script: &mut Script<'a, DB>, docs: &'a Docs) -> usize {
+        let mut count = 0;
+        for (table, rows) in docs.tables() {
+            let rows: Vec<(i64, String)> = rows
+                .iter()
+                .map(|(id, words)| (*id, words.iter().cloned().collect::<Vec<_>>().join(" ")))
+                .collect();
+            count += rows.len();
             // Bounded by SQLite's 32,766 binds a statement.
             for chunk in rows.chunks(10_000) {
                 let (q, _) =
                     script.statement(&format!("INSERT INTO {table} ({}, doc) ", DB::SEARCH_ID));
                 let (before, after) = DB::SEARCH_DOC;
-                q.push_values(chunk, |mut b, (id, words)| {
-                    b.push_bind(*id)
+                q.push_values(chunk.to_vec(), |mut b, (id, words)| {
+                    b.push_bind(id)
                         .push(before)
-                        .push_bind_unseparated(words.as_str())
+                        .push_bind_unseparated(words)
                         .push_unseparated(after);
                 });
+                q.push(DB::search_upsert(table));
             }
         }
+        count
     }
 
     /// Indexes participant `id` (a staff address joining a ticket).
@@ -476,13 +505,18 @@ where
         conn: &mut DB::Connection,
         id: i64,
     ) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT address, display_name FROM participants WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let row =
+            sqlx::query("SELECT ticket, address, display_name FROM participants WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
         let mut docs = Docs::default();
         let name: Option<String> = get(&row, "display_name")?;
-        docs.person(id, name.as_deref(), &get::<String, _>(&row, "address")?);
+        docs.person(
+            get(&row, "ticket")?,
+            name.as_deref(),
+            &get::<String, _>(&row, "address")?,
+        );
         Self::index(conn, &docs).await
     }
 
@@ -494,7 +528,7 @@ where
         let message = message_of(&row)?;
         let mut docs = Docs::default();
         if let Some(text) = visible(&message) {
-            docs.shown(id, text);
+            docs.shown(message.ticket, text);
         }
         Self::index(conn, &docs).await
     }

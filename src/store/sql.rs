@@ -48,19 +48,29 @@ pub trait Backend: Database {
     /// the bind: as it is for FTS5; PostgreSQL takes the words as lexemes,
     /// unparsed (`array_to_tsvector`).
     const SEARCH_DOC: (&'static str, &'static str);
-    /// The larger of several values (SQLite's scalar `MAX`, PostgreSQL's
-    /// `GREATEST`).
-    const GREATEST: &'static str;
+    /// Between the words of a query that must all match, or any: FTS5's
+    /// `AND`/`OR`, a `tsquery`'s `&`/`|`.
+    const SEARCH_AND: &'static str;
+    const SEARCH_OR: &'static str;
 
     /// `SELECT id FROM {table}` of the search index rows that match one
-    /// bound word ([`Backend::search_word`]), split around the bind.
+    /// bound query, split around the bind.
     fn search_match(table: &str) -> (String, &'static str);
 
-    /// One word of a query as [`Backend::search_match`] binds it: FTS5's
-    /// `"word"` (`"word"*` for a prefix), a `tsquery`'s `'word'`
-    /// (`'word':*`). Words are letters and digits only (src/search.rs), so
-    /// the quotes never need escaping; anything else is refused.
-    fn search_word(word: &str, prefix: bool) -> Option<String>;
+    /// `EXISTS (…)`: whether row `id` of `table` (an SQL expression)
+    /// matches one bound query, split around the bind.
+    fn search_has(table: &str, id: &str) -> (String, &'static str);
+
+    /// What follows the `INSERT INTO {table} (id, doc) VALUES …` of new
+    /// words: nothing for FTS5 (the rows of one rowid are one document),
+    /// PostgreSQL merges them into the row (`doc || excluded.doc`).
+    fn search_upsert(table: &str) -> String;
+
+    /// One word of a query: FTS5's `"word"` (`"word"*` for a prefix), a
+    /// `tsquery`'s `'word'` (`'word':*`). Words are letters and digits only
+    /// (src/search.rs), so the quotes never need escaping; anything else
+    /// is refused.
+    fn search_term(word: &str, prefix: bool) -> Option<String>;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.

@@ -23,7 +23,8 @@ impl Backend for Sqlite {
     const EVENT_ORDER_LOCK: &'static str = "";
     const SEARCH_ID: &'static str = "rowid";
     const SEARCH_DOC: (&'static str, &'static str) = ("", "");
-    const GREATEST: &'static str = "MAX";
+    const SEARCH_AND: &'static str = " AND ";
+    const SEARCH_OR: &'static str = " OR ";
 
     fn search_match(table: &str) -> (String, &'static str) {
         (
@@ -32,7 +33,18 @@ impl Backend for Sqlite {
         )
     }
 
-    fn search_word(word: &str, prefix: bool) -> Option<String> {
+    fn search_has(table: &str, id: &str) -> (String, &'static str) {
+        (
+            format!("EXISTS (SELECT 1 FROM {table} WHERE rowid = {id} AND {table} MATCH "),
+            ")",
+        )
+    }
+
+    fn search_upsert(_table: &str) -> String {
+        String::new()
+    }
+
+    fn search_term(word: &str, prefix: bool) -> Option<String> {
         let safe = !word.is_empty() && word.chars().all(char::is_alphanumeric);
         safe.then(|| format!("\"{word}\"{}", if prefix { "*" } else { "" }))
     }

@@ -265,6 +265,12 @@ async fn story(env: &TestEnv, c: &Corpus) {
     assert!(find(store, "0612", agent).await.is_empty());
     let found = find(store, "0612", maria).await;
     assert_eq!(numbers(&found), [c.oak]);
+    // Words from different places of one ticket: two messages; one's own
+    // masked words beside the titles.
+    assert_eq!(numbers(&find(store, "0612 koln", MODERATOR).await), [c.oak]);
+    assert_eq!(numbers(&find(store, "0612 sideboard", maria).await), [c.oak]);
+    assert!(find(store, "0612 sideboard", agent).await.is_empty());
+    assert!(find(store, "0612 sideboard", bob).await.is_empty());
     // The other party finds the message by its visible words, masked.
     let found = find(store, "call", agent).await;
     assert_eq!(numbers(&found), [c.oak]);

@@ -76,7 +76,7 @@ where
         let mut after = 0;
         loop {
             let rows = sqlx::query(
-                "SELECT id, address, display_name FROM participants \
+                "SELECT id, ticket, address, display_name FROM participants \
                  WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(after)
@@ -89,7 +89,7 @@ where
             for row in &rows {
                 let name: Option<String> = get(row, "display_name")?;
                 docs.person(
-                    get(row, "id")?,
+                    get(row, "ticket")?,
                     name.as_deref(),
                     &get::<String, _>(row, "address")?,
                 );
@@ -109,7 +109,12 @@ where
             let mut docs = Docs::default();
             for row in &rows {
                 let message = message_of(row)?;
-                docs.message(message.id, &message.reply_text, visible(&message));
+                docs.message(
+                    message.ticket,
+                    message.author,
+                    &message.reply_text,
+                    visible(&message),
+                );
             }
             Self::index(&mut tx, &docs).await?;
         }

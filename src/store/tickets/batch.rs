@@ -874,16 +874,16 @@ fn search_docs(rows: &Rows<'_>) -> Docs {
             [t.item_title.as_deref(), t.auction_title.as_deref()],
         );
     }
-    for (id, _, p) in &rows.participants {
-        docs.person(*id, p.display_name.as_deref(), &p.address);
+    for (_, ticket, p) in &rows.participants {
+        docs.person(*ticket, p.display_name.as_deref(), &p.address);
     }
-    for (id, post, _, _) in &rows.messages {
+    for (_, post, ticket, author) in &rows.messages {
         // moderation::visible_text of a message just stored.
         let visible = match post.policy.held {
             true => None,
             false => Some(post.policy.masked_text.as_deref().unwrap_or(&post.reply_text)),
         };
-        docs.message(*id, &post.reply_text, visible);
+        docs.message(*ticket, *author, &post.reply_text, visible);
     }
     docs
 }
