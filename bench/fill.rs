@@ -349,8 +349,8 @@ pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
     // (Everything: the backfill indexes every row, so a store filled
     // twice is indexed once more from scratch.)
     db.run(
-        "DELETE FROM search_titles; DELETE FROM search_people; DELETE FROM search_visible; \
-         DELETE FROM search_hidden; UPDATE search_backfill SET done = 0",
+        "DELETE FROM search_titles; DELETE FROM search_names; DELETE FROM search_shown; \
+         DELETE FROM search_all; DELETE FROM search_own; UPDATE search_backfill SET done = 0",
     )
     .await;
     let rows = started.elapsed();

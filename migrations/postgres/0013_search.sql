@@ -32,6 +32,10 @@ CREATE INDEX search_all_doc ON search_all USING GIN (doc);
 CREATE TABLE search_own (id BIGINT PRIMARY KEY, doc TSVECTOR NOT NULL);
 CREATE INDEX search_own_doc ON search_own USING GIN (doc);
 
+-- A person's tickets, by address: where a person's search starts (and
+-- any list of one person's conversations).
+CREATE INDEX participants_address ON participants(address, ticket);
+
 -- Whether the rows stored before this migration are indexed: the store
 -- indexes them in Rust after migrating (the words are made there), once.
 CREATE TABLE search_backfill (done BIGINT NOT NULL);

@@ -30,6 +30,10 @@ CREATE VIRTUAL TABLE search_all USING fts5(doc, content = '', detail = 'none', t
 -- what they find besides.
 CREATE VIRTUAL TABLE search_own USING fts5(doc, content = '', detail = 'none', tokenize = 'ascii');
 
+-- A person's tickets, by address: where a person's search starts (and
+-- any list of one person's conversations).
+CREATE INDEX participants_address ON participants(address, ticket);
+
 -- Whether the rows stored before this migration are indexed: the store
 -- indexes them in Rust after migrating (the words are made there), once.
 CREATE TABLE search_backfill (done INTEGER NOT NULL);

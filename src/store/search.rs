@@ -233,10 +233,24 @@ where
             terms: &terms,
             person: person.as_deref(),
         };
+        let mut conn = self.read.acquire().await?;
+        // A person who is no queue's staff sits in few tickets: the search
+        // starts from them. Everyone else's starts from the index.
+        let from_person = match found.person {
+            Some(address) => {
+                let staff = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM queue_addresses WHERE kind = 'staff' AND address = $1",
+                )
+                .bind(address)
+                .fetch_one(&mut *conn)
+                .await?;
+                get::<i64, _>(&staff, "n")? == 0
+            }
+            None => false,
+        };
         let mut script = Script::<DB>::new();
         let (q, _) = script.statement("");
-        push_search(q, &found, scope, limit as i64);
-        let mut conn = self.read.acquire().await?;
+        push_search(q, &found, scope, from_person, limit as i64);
         let rows = script.run(&mut conn).await?.remove(0);
         let mut hits = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -264,29 +278,48 @@ struct Found<'a> {
 
 /// The whole search query: the tickets in scope whose document holds
 /// every word (or, for a person, whose document and their own words
-/// together do), each with where it was found, best first.
-fn push_search<'a, DB>(q: &mut QueryBuilder<'a, DB>, found: &Found<'a>, scope: Viewer<'_>, limit: i64)
-where
+/// together do), each with where it was found, best first. From the
+/// index (the tickets it finds, then the scope), or `from_person`: from
+/// the person's tickets, each looked up in the index.
+fn push_search<'a, DB>(
+    q: &mut QueryBuilder<'a, DB>,
+    found: &Found<'a>,
+    scope: Viewer<'_>,
+    from_person: bool,
+    limit: i64,
+) where
     DB: Backend,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
-    q.push(format!(
-        "SELECT {TICKET_COLUMNS}, CASE WHEN t.number IN ("
-    ));
-    push_match(q, "search_titles", found.every);
-    q.push(") THEN CAST(1 AS BIGINT) WHEN t.number IN (");
-    push_match(q, "search_names", found.every);
-    q.push(
-        ") THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier FROM tickets t JOIN queues q ON q.id = t.queue_id \
-         WHERE (t.number IN (",
-    );
     let document = match scope {
         Viewer::Moderator => "search_all",
         _ => "search_shown",
     };
-    push_match(q, document, found.every);
-    q.push(")");
+    q.push(format!("SELECT {TICKET_COLUMNS}, CASE WHEN "));
+    // Where every word is: one lookup a ticket, or the sets once.
+    let found_in = |q: &mut QueryBuilder<'a, DB>, table: &str| match from_person {
+        true => push_has(q, table, "t.number", found.every),
+        false => {
+            q.push("t.number IN (");
+            push_match(q, table, found.every);
+            q.push(")");
+        }
+    };
+    found_in(q, "search_titles");
+    q.push(" THEN CAST(1 AS BIGINT) WHEN ");
+    found_in(q, "search_names");
+    q.push(
+        " THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier \
+         FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE ",
+    );
+    if let (true, Some(address)) = (from_person, found.person) {
+        q.push("t.number IN (SELECT p.ticket FROM participants p WHERE p.address = ");
+        q.push_bind(address);
+        q.push(") AND ");
+    }
+    q.push("(");
+    found_in(q, document);
     if let Some(address) = found.person {
         // Their own words: the tickets where a row of theirs has one of
         // the words, each word then in the ticket's shown document or in
@@ -299,7 +332,9 @@ where
         for term in found.terms {
             q.push(" AND (");
             push_has(q, "search_shown", "t.number", term);
-            q.push(" OR EXISTS (SELECT 1 FROM participants o WHERE o.ticket = t.number AND o.address = ");
+            q.push(
+                " OR EXISTS (SELECT 1 FROM participants o WHERE o.ticket = t.number AND o.address = ",
+            );
             q.push_bind(address);
             q.push(" AND ");
             push_has(q, "search_own", "o.id", term);
