@@ -34,31 +34,123 @@ const CLIENTS: u64 = 20_000;
 const SELLERS: u64 = 500;
 
 const FIRST: [&str; 30] = [
-    "María", "José", "Zoë", "Björn", "Chloé", "François", "Søren", "Anaïs", "Jürgen", "Noémie",
-    "Liam", "Olivia", "Noah", "Emma", "Lucas", "Mia", "Ethan", "Ava", "Mateo", "Sofia", "Hugo",
-    "Léa", "Jan", "Anna", "Piotr", "Zofia", "Kenji", "Yuki", "Omar", "Fatima",
+    "María",
+    "José",
+    "Zoë",
+    "Björn",
+    "Chloé",
+    "François",
+    "Søren",
+    "Anaïs",
+    "Jürgen",
+    "Noémie",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Emma",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Ava",
+    "Mateo",
+    "Sofia",
+    "Hugo",
+    "Léa",
+    "Jan",
+    "Anna",
+    "Piotr",
+    "Zofia",
+    "Kenji",
+    "Yuki",
+    "Omar",
+    "Fatima",
 ];
 const LAST: [&str; 30] = [
-    "Müller", "Pérez", "García", "O'Brien", "Nguyen", "Smith", "Kowalski", "Rossi", "Dubois",
-    "Andersen", "Schmidt", "López", "Novák", "Jensen", "Silva", "Costa", "Weber", "Fischer",
-    "Brown", "Taylor", "Martin", "Bernard", "Sørensen", "Łukasz", "Öztürk", "Yamamoto", "Haddad",
-    "Ivanova", "Moreau", "Lambert",
+    "Müller",
+    "Pérez",
+    "García",
+    "O'Brien",
+    "Nguyen",
+    "Smith",
+    "Kowalski",
+    "Rossi",
+    "Dubois",
+    "Andersen",
+    "Schmidt",
+    "López",
+    "Novák",
+    "Jensen",
+    "Silva",
+    "Costa",
+    "Weber",
+    "Fischer",
+    "Brown",
+    "Taylor",
+    "Martin",
+    "Bernard",
+    "Sørensen",
+    "Łukasz",
+    "Öztürk",
+    "Yamamoto",
+    "Haddad",
+    "Ivanova",
+    "Moreau",
+    "Lambert",
 ];
 const STYLES: [&str; 10] = [
-    "Victorian", "Antique", "Mid-century", "Rustic", "Art deco", "Vintage", "Handmade", "Georgian",
-    "Danish", "Industrial",
+    "Victorian",
+    "Antique",
+    "Mid-century",
+    "Rustic",
+    "Art deco",
+    "Vintage",
+    "Handmade",
+    "Georgian",
+    "Danish",
+    "Industrial",
 ];
 const MATERIALS: [&str; 10] = [
-    "oak", "walnut", "brass", "teak", "pine", "mahogany", "cast iron", "marble", "silver",
+    "oak",
+    "walnut",
+    "brass",
+    "teak",
+    "pine",
+    "mahogany",
+    "cast iron",
+    "marble",
+    "silver",
     "porcelain",
 ];
 const ITEMS: [&str; 15] = [
-    "sideboard", "dresser", "lamp", "mirror", "armchair", "bookcase", "clock", "table", "chest",
-    "vase", "cabinet", "desk", "bench", "rug", "chandelier",
+    "sideboard",
+    "dresser",
+    "lamp",
+    "mirror",
+    "armchair",
+    "bookcase",
+    "clock",
+    "table",
+    "chest",
+    "vase",
+    "cabinet",
+    "desk",
+    "bench",
+    "rug",
+    "chandelier",
 ];
 const CITIES: [&str; 12] = [
-    "Köln", "Zürich", "Malmö", "São Paulo", "Kraków", "Lyon", "Oslo", "Porto", "Gent", "Bath",
-    "Graz", "Aarhus",
+    "Köln",
+    "Zürich",
+    "Malmö",
+    "São Paulo",
+    "Kraków",
+    "Lyon",
+    "Oslo",
+    "Porto",
+    "Gent",
+    "Bath",
+    "Graz",
+    "Aarhus",
 ];
 const ASKS: [&str; 12] = [
     "Is the {item} still available?",
@@ -174,7 +266,11 @@ impl Db {
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Off);
             Db::Sqlite(options.connect().await.expect("SQLite opens"))
         } else {
-            Db::Postgres(sqlx::PgConnection::connect(url).await.expect("PostgreSQL opens"))
+            Db::Postgres(
+                sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("PostgreSQL opens"),
+            )
         }
     }
 
@@ -208,14 +304,20 @@ fn config(url: &str) -> StoreConfig {
 /// messages (at least one a ticket).
 pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
     // The schema (and the desk queue), by the store itself.
-    drop(parley::store::open(&config(url)).await.expect("the store opens"));
+    drop(
+        parley::store::open(&config(url))
+            .await
+            .expect("the store opens"),
+    );
     let mut db = Db::open(url).await;
     db.run(
         "INSERT INTO queues (name, display_name, created_at) VALUES ('desk', 'Shop desk', 0) \
          ON CONFLICT (name) DO NOTHING",
     )
     .await;
-    let queue = db.max("SELECT MAX(id) FROM queues WHERE name = 'desk'").await;
+    let queue = db
+        .max("SELECT MAX(id) FROM queues WHERE name = 'desk'")
+        .await;
     let mut ticket = db.max("SELECT MAX(number) FROM tickets").await;
     let mut participant = db.max("SELECT MAX(id) FROM participants").await;
     let mut message = db.max("SELECT MAX(id) FROM messages").await;
@@ -256,8 +358,13 @@ pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
             let created = year_ago + (done + i) as i64 * 300_000;
             let count = per_ticket + usize::from((done + i) < extra);
             let updated = created + count as i64 * 60_000;
-            let status = ["open", "awaiting_client", "awaiting_seller", "resolved", "closed"]
-                [rng.below(5) as usize];
+            let status = [
+                "open",
+                "awaiting_client",
+                "awaiting_seller",
+                "resolved",
+                "closed",
+            ][rng.below(5) as usize];
             t_rows.push(format!(
                 "({ticket}, {queue}, {}, '{status}', NULL, {}, {}, {}, {}, {created}, {updated})",
                 lit(&subject),
@@ -292,7 +399,12 @@ pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
                     .join(" ");
                 let (mut action, mut masked, mut moderation) = ("allow", None, "none");
                 if from_client && rng.below(50) == 0 {
-                    let phone = format!("06{:02} {:03} {:03}", rng.below(100), rng.below(1000), rng.below(1000));
+                    let phone = format!(
+                        "06{:02} {:03} {:03}",
+                        rng.below(100),
+                        rng.below(1000),
+                        rng.below(1000)
+                    );
                     masked = Some(format!("{text} Call me at [phone removed]."));
                     text = format!("{text} Call me at {phone}.");
                     action = "redact";
@@ -356,7 +468,11 @@ pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
     let rows = started.elapsed();
     drop(db);
     let indexing = Instant::now();
-    drop(parley::store::open(&config(url)).await.expect("the store opens"));
+    drop(
+        parley::store::open(&config(url))
+            .await
+            .expect("the store opens"),
+    );
     Filled {
         tickets,
         messages: written,

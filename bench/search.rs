@@ -36,15 +36,39 @@ fn kinds() -> Vec<(&'static str, Viewer<'static>, String)> {
     vec![
         ("a name (moderator)", Viewer::Moderator, "zoe muller".into()),
         ("an address (moderator)", Viewer::Moderator, client.into()),
-        ("listing words (moderator)", Viewer::Moderator, "victorian walnut sideboard".into()),
+        (
+            "listing words (moderator)",
+            Viewer::Moderator,
+            "victorian walnut sideboard".into(),
+        ),
         ("a prefix (moderator)", Viewer::Moderator, "chandel".into()),
-        ("message words (moderator)", Viewer::Moderator, "original key koln".into()),
+        (
+            "message words (moderator)",
+            Viewer::Moderator,
+            "original key koln".into(),
+        ),
         ("a masked phone (moderator)", Viewer::Moderator, "06".into()),
         ("a common word (moderator)", Viewer::Moderator, "the".into()),
-        ("listing words (marketplace)", Viewer::Marketplace, "oak dresser".into()),
-        ("listing words (a client)", Viewer::Person { address: client }, "lamp".into()),
-        ("listing words (a seller)", Viewer::Person { address: seller }, "brass lamp".into()),
-        ("a common word (a seller)", Viewer::Person { address: seller }, "the".into()),
+        (
+            "listing words (marketplace)",
+            Viewer::Marketplace,
+            "oak dresser".into(),
+        ),
+        (
+            "listing words (a client)",
+            Viewer::Person { address: client },
+            "lamp".into(),
+        ),
+        (
+            "listing words (a seller)",
+            Viewer::Person { address: seller },
+            "brass lamp".into(),
+        ),
+        (
+            "a common word (a seller)",
+            Viewer::Person { address: seller },
+            "the".into(),
+        ),
         ("nothing found", Viewer::Moderator, "zzzzqqq".into()),
     ]
 }
@@ -122,7 +146,9 @@ async fn run(url: &str, fill_it: bool, tickets: usize, messages: usize, rounds: 
             filled.index.as_secs_f64()
         );
     }
-    let store = parley::store::open(&config(url)).await.expect("the store opens");
+    let store = parley::store::open(&config(url))
+        .await
+        .expect("the store opens");
     measure(store.as_ref(), rounds, tickets).await;
 }
 

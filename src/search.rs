@@ -90,8 +90,11 @@ fn cut(word: String) -> String {
 /// keeps of a message beside its visible text, for moderators and the
 /// message's author (who search what was written).
 pub fn hidden_words(original: &str, visible: Option<&str>) -> String {
-    let shown: std::collections::HashSet<String> =
-        visible.map(tokens).unwrap_or_default().into_iter().collect();
+    let shown: std::collections::HashSet<String> = visible
+        .map(tokens)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let mut seen = std::collections::HashSet::new();
     tokens(original)
         .into_iter()
@@ -288,12 +291,22 @@ mod tests {
     #[test]
     fn snippets_show_the_match() {
         let q = Query::parse("sideb").unwrap();
-        assert_eq!(q.snippet("Is the oak sideboard\n still there?"), "Is the oak sideboard still there?");
-        let long = format!("{} the sideboard is here {}", "word ".repeat(60), "tail ".repeat(60));
+        assert_eq!(
+            q.snippet("Is the oak sideboard\n still there?"),
+            "Is the oak sideboard still there?"
+        );
+        let long = format!(
+            "{} the sideboard is here {}",
+            "word ".repeat(60),
+            "tail ".repeat(60)
+        );
         let s = q.snippet(&long);
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("sideboard"), "{s}");
         assert!(s.chars().count() < 240, "{s}");
-        assert_eq!(Query::parse("zzz").unwrap().snippet("short text"), "short text");
+        assert_eq!(
+            Query::parse("zzz").unwrap().snippet("short text"),
+            "short text"
+        );
     }
 }

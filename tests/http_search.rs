@@ -49,14 +49,20 @@ fn numbers(body: &Value) -> Vec<i64> {
 /// Bob's (a lamp, with his held message); Bob's held message id.
 async fn corpus(env: &TestEnv) -> (i64, i64) {
     let oak = match env
-        .deliver(&Mail::new(MARIA, DESK, "Oak sideboard").body(PHONE_TEXT), &[DESK])
+        .deliver(
+            &Mail::new(MARIA, DESK, "Oak sideboard").body(PHONE_TEXT),
+            &[DESK],
+        )
         .await
     {
         Outcome::Stored { ticket, .. } => ticket,
         other => panic!("expected the mail stored, got {other:?}"),
     };
     let lamp = match env
-        .deliver(&Mail::new(BOB, DESK, "Brass lamp").body("Does the lamp work?"), &[DESK])
+        .deliver(
+            &Mail::new(BOB, DESK, "Brass lamp").body("Does the lamp work?"),
+            &[DESK],
+        )
         .await
     {
         Outcome::Stored { ticket, .. } => ticket,
@@ -64,7 +70,10 @@ async fn corpus(env: &TestEnv) -> (i64, i64) {
     };
     let to = env.reply_address(lamp, BOB).await;
     match env
-        .deliver(&Mail::new(BOB, &to, "Re: Brass lamp").body(HELD_TEXT), &[&to])
+        .deliver(
+            &Mail::new(BOB, &to, "Re: Brass lamp").body(HELD_TEXT),
+            &[&to],
+        )
         .await
     {
         Outcome::Stored { .. } => {}
@@ -84,7 +93,12 @@ async fn search_scopes_and_refusals() {
             async move { Call::get(&path).bearer(&credential).send(&router).await }
         };
         let ok = |answer: common::http::Answer| {
-            assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+            assert_eq!(
+                answer.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&answer.body)
+            );
             answer.json()
         };
         let moderator = MODERATOR.2.to_string();
@@ -99,17 +113,32 @@ async fn search_scopes_and_refusals() {
         let hit = &body["hits"][0];
         assert_eq!(hit["subject"], "Oak sideboard");
         assert_eq!(hit["matched"], "message");
-        assert!(hit["snippet"].as_str().unwrap().contains("0151 2345 6789"), "{hit}");
-        assert!(hit["last_activity"].as_str().unwrap().ends_with('Z'), "{hit}");
-        assert_eq!(numbers(&ok(get(search_path("venmo", ""), moderator.clone()).await)), [lamp]);
+        assert!(
+            hit["snippet"].as_str().unwrap().contains("0151 2345 6789"),
+            "{hit}"
+        );
+        assert!(
+            hit["last_activity"].as_str().unwrap().ends_with('Z'),
+            "{hit}"
+        );
+        assert_eq!(
+            numbers(&ok(get(search_path("venmo", ""), moderator.clone()).await)),
+            [lamp]
+        );
         // Titles before people before text; newest first within.
         let body = ok(get(search_path("buyer.example", ""), moderator.clone()).await);
         assert_eq!(numbers(&body), [lamp, oak]);
         assert_eq!(body["hits"][0]["matched"], "person");
 
         // The marketplace: what the parties are shown.
-        assert_eq!(numbers(&ok(get(search_path("0151", ""), platform.clone()).await)), Vec::<i64>::new());
-        assert_eq!(numbers(&ok(get(search_path("venmo", ""), platform.clone()).await)), Vec::<i64>::new());
+        assert_eq!(
+            numbers(&ok(get(search_path("0151", ""), platform.clone()).await)),
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            numbers(&ok(get(search_path("venmo", ""), platform.clone()).await)),
+            Vec::<i64>::new()
+        );
         let body = ok(get(search_path("call", ""), platform.clone()).await);
         assert_eq!(numbers(&body), [oak]);
         let snippet = body["hits"][0]["snippet"].as_str().unwrap();
@@ -118,24 +147,71 @@ async fn search_scopes_and_refusals() {
         // Acting for the seller side (as=): the same; for Maria: her own
         // words as written.
         let agent = format!("&as={AGENT}");
-        assert_eq!(numbers(&ok(get(search_path("0151", &agent), platform.clone()).await)), Vec::<i64>::new());
-        assert_eq!(numbers(&ok(get(search_path("sideboard", &agent), platform.clone()).await)), [oak]);
+        assert_eq!(
+            numbers(&ok(get(search_path("0151", &agent), platform.clone()).await)),
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            numbers(&ok(
+                get(search_path("sideboard", &agent), platform.clone()).await
+            )),
+            [oak]
+        );
         let as_maria = format!("&as={MARIA}");
-        assert_eq!(numbers(&ok(get(search_path("0151", &as_maria), platform.clone()).await)), [oak]);
+        assert_eq!(
+            numbers(&ok(
+                get(search_path("0151", &as_maria), platform.clone()).await
+            )),
+            [oak]
+        );
 
         // User tokens: each their own conversations.
-        assert_eq!(numbers(&ok(get(search_path("oak sideb", ""), maria.clone()).await)), [oak]);
-        assert_eq!(numbers(&ok(get(search_path("lamp", ""), maria.clone()).await)), Vec::<i64>::new());
-        assert_eq!(numbers(&ok(get(search_path("venmo", ""), bob.clone()).await)), [lamp]);
-        assert_eq!(numbers(&ok(get(search_path("Venmo", ""), maria.clone()).await)), Vec::<i64>::new());
+        assert_eq!(
+            numbers(&ok(get(search_path("oak sideb", ""), maria.clone()).await)),
+            [oak]
+        );
+        assert_eq!(
+            numbers(&ok(get(search_path("lamp", ""), maria.clone()).await)),
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            numbers(&ok(get(search_path("venmo", ""), bob.clone()).await)),
+            [lamp]
+        );
+        assert_eq!(
+            numbers(&ok(get(search_path("Venmo", ""), maria.clone()).await)),
+            Vec::<i64>::new()
+        );
         // A stranger finds nothing of others.
-        for q in ["oak", "sideboard", "maria", "bob", "buyer", "0151", "venmo", "lamp", "desk"] {
+        for q in [
+            "oak",
+            "sideboard",
+            "maria",
+            "bob",
+            "buyer",
+            "0151",
+            "venmo",
+            "lamp",
+            "desk",
+        ] {
             let body = ok(get(search_path(q, ""), stranger.clone()).await);
             assert_eq!(numbers(&body), Vec::<i64>::new(), "{q}");
         }
 
         // Hostile syntax is text.
-        for q in ["\"", "oak\"*", "*", ":", "oak:*", "a & b | !c", "(oak", "NEAR(oak", "'", "\\", "%"] {
+        for q in [
+            "\"",
+            "oak\"*",
+            "*",
+            ":",
+            "oak:*",
+            "a & b | !c",
+            "(oak",
+            "NEAR(oak",
+            "'",
+            "\\",
+            "%",
+        ] {
             ok(get(search_path(q, ""), moderator.clone()).await);
         }
         let body = ok(get(search_path("\"oak:*", ""), maria.clone()).await);
@@ -156,7 +232,12 @@ async fn search_scopes_and_refusals() {
             search_path("oak", "&as=not-an-address"),
         ] {
             let answer = get(path.clone(), platform.clone()).await;
-            assert_eq!(answer.status, 400, "{path}: {}", String::from_utf8_lossy(&answer.body));
+            assert_eq!(
+                answer.status,
+                400,
+                "{path}: {}",
+                String::from_utf8_lossy(&answer.body)
+            );
             answer.problem(400, "bad-request");
         }
         let answer = get(search_path("oak", &as_maria), maria.clone()).await;
@@ -170,21 +251,39 @@ async fn search_scopes_and_refusals() {
 fn search_against_parley_serve() {
     for backend in backends() {
         println!("== search against parley serve on {}", backend.name());
-        let served = Served::on(&backend, "listen = []", "listen = [\"127.0.0.1:{http}\"]", "");
-        served.cli(
-            0,
-            &["ingest"],
-            &Mail::new(MARIA, DESK, "Oak sideboard").body(PHONE_TEXT).bytes(),
+        let served = Served::on(
+            &backend,
+            "listen = []",
+            "listen = [\"127.0.0.1:{http}\"]",
+            "",
         );
         served.cli(
             0,
             &["ingest"],
-            &Mail::new(BOB, DESK, "Brass lamp").body("Does the lamp work?").bytes(),
+            &Mail::new(MARIA, DESK, "Oak sideboard")
+                .body(PHONE_TEXT)
+                .bytes(),
+        );
+        served.cli(
+            0,
+            &["ingest"],
+            &Mail::new(BOB, DESK, "Brass lamp")
+                .body("Does the lamp work?")
+                .bytes(),
         );
         let answer = served.api("GET", &search_path("0151", ""), MODERATOR.2, None);
-        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
         let over_http = answer.json();
-        assert_eq!(over_http["hits"].as_array().unwrap().len(), 1, "{over_http}");
+        assert_eq!(
+            over_http["hits"].as_array().unwrap().len(),
+            1,
+            "{over_http}"
+        );
         let answer = served.api("GET", &search_path("0151", ""), PLATFORM.2, None);
         assert_eq!(numbers(&answer.json()), Vec::<i64>::new());
         let answer = served.api("GET", "/api/v1/search?q=%20", MODERATOR.2, None);
@@ -195,7 +294,10 @@ fn search_against_parley_serve() {
         assert_eq!(by_cli[0]["number"], over_http["hits"][0]["number"]);
         assert_eq!(by_cli[0]["snippet"], over_http["hits"][0]["snippet"]);
         let text = served.cli(0, &["tickets", "search", "buyer", "--limit", "5"], b"");
-        assert!(text.contains("Oak sideboard") && text.contains("Brass lamp"), "{text}");
+        assert!(
+            text.contains("Oak sideboard") && text.contains("Brass lamp"),
+            "{text}"
+        );
         served.cli(64, &["tickets", "search", "  "], b"");
         served.cli(64, &["tickets", "search", "oak", "--limit", "0"], b"");
     }

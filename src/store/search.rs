@@ -41,8 +41,10 @@
 //! messages as the searcher sees them ([`crate::access::message`]).
 
 mod backfill;
+mod index;
 
-use std::collections::{BTreeMap, BTreeSet};
+pub(super) use index::Docs;
+use index::visible;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -52,11 +54,10 @@ use super::sql::{
     Backend, MESSAGE_COLUMNS, SHOWN_TICKET, Script, SqlStore, TICKET_COLUMNS, get, message_of,
     ticket_of,
 };
-use super::{Message, StoreError, Ticket};
+use super::{StoreError, Ticket};
 use crate::access::{self, Access, Side, Viewer};
 use crate::address;
-use crate::moderation;
-use crate::search::{Query, hidden_words, tokens};
+use crate::search::Query;
 
 /// Where every word of a query was found, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -104,86 +105,6 @@ pub trait SearchStore: Send + Sync {
         scope: Viewer<'_>,
         limit: usize,
     ) -> Result<Vec<Hit>, StoreError>;
-}
-
-/// Words to add to the index, by table and row (a ticket's number; a
-/// participant for `search_own`): built from what a write stores and
-/// written in its transaction.
-#[derive(Debug, Default)]
-pub(super) struct Docs {
-    titles: Words,
-    names: Words,
-    shown: Words,
-    all: Words,
-    own: Words,
-}
-
-/// Row → its new words, each once.
-type Words = BTreeMap<i64, BTreeSet<String>>;
-
-fn add(rows: &mut Words, id: i64, text: &str) {
-    let words = tokens(text);
-    if !words.is_empty() {
-        rows.entry(id).or_default().extend(words);
-    }
-}
-
-impl Docs {
-    /// A new ticket's subject and titles.
-    pub(super) fn ticket(&mut self, number: i64, subject: &str, titles: [Option<&str>; 2]) {
-        for text in [Some(subject), titles[0], titles[1]].into_iter().flatten() {
-            add(&mut self.titles, number, text);
-            add(&mut self.names, number, text);
-            add(&mut self.shown, number, text);
-            add(&mut self.all, number, text);
-        }
-    }
-
-    /// A new participant of ticket `ticket`: their name and address.
-    pub(super) fn person(&mut self, ticket: i64, name: Option<&str>, address: &str) {
-        let text = format!("{} {address}", name.unwrap_or(""));
-        add(&mut self.names, ticket, &text);
-        add(&mut self.shown, ticket, &text);
-        add(&mut self.all, ticket, &text);
-    }
-
-    /// A new message on `ticket` by participant `author`: `visible` is
-    /// what the parties are shown of it (`None` while it is held).
-    pub(super) fn message(
-        &mut self,
-        ticket: i64,
-        author: Option<i64>,
-        original: &str,
-        visible: Option<&str>,
-    ) {
-        add(&mut self.all, ticket, original);
-        if let Some(text) = visible {
-            add(&mut self.shown, ticket, text);
-        }
-        if let Some(author) = author {
-            add(&mut self.own, author, &hidden_words(original, visible));
-        }
-    }
-
-    /// A message of `ticket` now shown (approved): its visible text.
-    pub(super) fn shown(&mut self, ticket: i64, visible: &str) {
-        add(&mut self.shown, ticket, visible);
-    }
-
-    fn tables(&self) -> [(&'static str, &Words); 5] {
-        [
-            ("search_titles", &self.titles),
-            ("search_names", &self.names),
-            ("search_shown", &self.shown),
-            ("search_all", &self.all),
-            ("search_own", &self.own),
-        ]
-    }
-}
-
-/// The message's visible text, as a new or decided message has it.
-pub(super) fn visible(message: &Message) -> Option<&str> {
-    moderation::visible_text(message)
 }
 
 /// How many of a hit's newest messages are looked at for its snippet.
@@ -415,7 +336,7 @@ pub(super) fn push_scope<'a, DB>(
     }
 }
 
-// Private steps of the search and the index's writes.
+// Private steps of the search.
 impl<DB> SqlStore<DB>
 where
     DB: Backend,
@@ -446,9 +367,7 @@ where
         // Each hit's newest messages, and a person's own participant rows
         // on these tickets, in one script.
         let mut script = Script::<DB>::new();
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = "
-        );
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
         for hit in hits.iter() {
             let (q, _) = script.statement(&sql);
             q.push_bind(hit.ticket.number)
@@ -496,75 +415,5 @@ where
             }
         }
         Ok(())
-    }
-
-    /// Writes `docs` in the caller's transaction.
-    pub(super) async fn index(conn: &mut DB::Connection, docs: &Docs) -> Result<(), StoreError> {
-        let mut script = Script::<DB>::new();
-        let rows = Self::push_index(&mut script, docs);
-        if rows > 0 {
-            script.run(conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Writes `docs` as statements of a script (the posts' write path);
-    /// how many rows.
-    pub(super) fn push_index<'a>(script: &mut Script<'a, DB>, docs: &'a Docs) -> usize {
-        let mut count = 0;
-        for (table, rows) in docs.tables() {
-            let rows: Vec<(i64, String)> = rows
-                .iter()
-                .map(|(id, words)| (*id, words.iter().cloned().collect::<Vec<_>>().join(" ")))
-                .collect();
-            count += rows.len();
-            // Bounded by SQLite's 32,766 binds a statement.
-            for chunk in rows.chunks(10_000) {
-                let (q, _) =
-                    script.statement(&format!("INSERT INTO {table} ({}, doc) ", DB::SEARCH_ID));
-                let (before, after) = DB::SEARCH_DOC;
-                q.push_values(chunk.to_vec(), |mut b, (id, words)| {
-                    b.push_bind(id)
-                        .push(before)
-                        .push_bind_unseparated(words)
-                        .push_unseparated(after);
-                });
-                q.push(DB::search_upsert(table));
-            }
-        }
-        count
-    }
-
-    /// Indexes participant `id` (a staff address joining a ticket).
-    pub(super) async fn index_participant(
-        conn: &mut DB::Connection,
-        id: i64,
-    ) -> Result<(), StoreError> {
-        let row =
-            sqlx::query("SELECT ticket, address, display_name FROM participants WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-        let mut docs = Docs::default();
-        let name: Option<String> = get(&row, "display_name")?;
-        docs.person(
-            get(&row, "ticket")?,
-            name.as_deref(),
-            &get::<String, _>(&row, "address")?,
-        );
-        Self::index(conn, &docs).await
-    }
-
-    /// Indexes the visible text of message `id`, just shown by a
-    /// moderator's approval (nothing when it is not shown).
-    pub(super) async fn index_shown(conn: &mut DB::Connection, id: i64) -> Result<(), StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
-        let message = message_of(&row)?;
-        let mut docs = Docs::default();
-        if let Some(text) = visible(&message) {
-            docs.shown(message.ticket, text);
-        }
-        Self::index(conn, &docs).await
     }
 }

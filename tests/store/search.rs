@@ -29,7 +29,14 @@ async fn pause() {
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 }
 
-fn opens(queue: i64, client: (&str, &str), key: &str, subject: &str, titles: [Option<&str>; 2], text: &str) -> Post {
+fn opens(
+    queue: i64,
+    client: (&str, &str),
+    key: &str,
+    subject: &str,
+    titles: [Option<&str>; 2],
+    text: &str,
+) -> Post {
     let mut post = opening(queue, client.0, key);
     if let Target::New(t) = &mut post.target {
         t.subject = subject.into();
@@ -140,7 +147,11 @@ async fn find(store: &dyn Store, text: &str, scope: Viewer<'_>) -> Found {
     hits.into_iter()
         .map(|h| {
             let matched = serde_json::to_value(h.matched).unwrap();
-            (h.ticket.number, matched.as_str().unwrap().to_string(), h.snippet)
+            (
+                h.ticket.number,
+                matched.as_str().unwrap().to_string(),
+                h.snippet,
+            )
         })
         .collect()
 }
@@ -233,25 +244,46 @@ async fn story(env: &TestEnv, c: &Corpus) {
     assert_eq!(numbers(&found), [c.oak, c.drawers]);
     assert!(found.iter().all(|f| f.1 == "title"), "{found:?}");
     // Case, accents, words across fields of one ticket.
-    assert_eq!(numbers(&find(store, "SIDEBOARD drawers", MODERATOR).await), [c.drawers]);
-    assert_eq!(numbers(&find(store, "zoe muller", MODERATOR).await), [c.oak]);
-    assert_eq!(numbers(&find(store, "ZOË MÜLLER", MODERATOR).await), [c.oak]);
-    assert_eq!(numbers(&find(store, "creme brulee", MODERATOR).await), [c.drawers]);
+    assert_eq!(
+        numbers(&find(store, "SIDEBOARD drawers", MODERATOR).await),
+        [c.drawers]
+    );
+    assert_eq!(
+        numbers(&find(store, "zoe muller", MODERATOR).await),
+        [c.oak]
+    );
+    assert_eq!(
+        numbers(&find(store, "ZOË MÜLLER", MODERATOR).await),
+        [c.oak]
+    );
+    assert_eq!(
+        numbers(&find(store, "creme brulee", MODERATOR).await),
+        [c.drawers]
+    );
     let found = find(store, "koln", MODERATOR).await;
     assert_eq!(numbers(&found), [c.oak]);
     assert_eq!(found[0].1, "message");
-    assert_eq!(found[0].2.as_deref(), Some("Yes, pick-up in Köln on Saturday"));
+    assert_eq!(
+        found[0].2.as_deref(),
+        Some("Yes, pick-up in Köln on Saturday")
+    );
     // Names and addresses: a person's tickets, ranked below titles.
     let found = find(store, "maria", MODERATOR).await;
     assert_eq!(numbers(&found), [c.oak, c.drawers]);
     assert!(found.iter().all(|f| f.1 == "person"), "{found:?}");
     assert_eq!(numbers(&find(store, "Pérez oak", MODERATOR).await), [c.oak]);
-    assert_eq!(numbers(&find(store, "bob@buyer.example", MODERATOR).await), [c.lamp]);
+    assert_eq!(
+        numbers(&find(store, "bob@buyer.example", MODERATOR).await),
+        [c.lamp]
+    );
     let mut found = numbers(&find(store, "buyer.example", MODERATOR).await);
     found.sort();
     assert_eq!(found, [c.oak, c.lamp, c.drawers]);
     // The last word is a prefix; the others are not.
-    assert_eq!(numbers(&find(store, "sid", MODERATOR).await), [c.oak, c.drawers]);
+    assert_eq!(
+        numbers(&find(store, "sid", MODERATOR).await),
+        [c.oak, c.drawers]
+    );
     assert!(find(store, "sid oak", MODERATOR).await.is_empty());
     assert!(find(store, "nothing-like-this", MODERATOR).await.is_empty());
 
@@ -260,7 +292,10 @@ async fn story(env: &TestEnv, c: &Corpus) {
     // who wrote it, does.
     let found = find(store, "0612", MODERATOR).await;
     assert_eq!(numbers(&found), [c.oak]);
-    assert!(found[0].2.as_deref().unwrap().contains("0612 345 678"), "{found:?}");
+    assert!(
+        found[0].2.as_deref().unwrap().contains("0612 345 678"),
+        "{found:?}"
+    );
     assert!(find(store, "0612", MARKET).await.is_empty());
     assert!(find(store, "0612", agent).await.is_empty());
     let found = find(store, "0612", maria).await;
@@ -268,7 +303,10 @@ async fn story(env: &TestEnv, c: &Corpus) {
     // Words from different places of one ticket: two messages; one's own
     // masked words beside the titles.
     assert_eq!(numbers(&find(store, "0612 koln", MODERATOR).await), [c.oak]);
-    assert_eq!(numbers(&find(store, "0612 sideboard", maria).await), [c.oak]);
+    assert_eq!(
+        numbers(&find(store, "0612 sideboard", maria).await),
+        [c.oak]
+    );
     assert!(find(store, "0612 sideboard", agent).await.is_empty());
     assert!(find(store, "0612 sideboard", bob).await.is_empty());
     // The other party finds the message by its visible words, masked.
@@ -285,16 +323,25 @@ async fn story(env: &TestEnv, c: &Corpus) {
     assert!(find(store, "wire", agent).await.is_empty());
     assert!(find(store, "wire", MARKET).await.is_empty());
     // A ticket opened by a held message: a moderator's, and its author's.
-    assert_eq!(numbers(&find(store, "oak", MODERATOR).await), [c.oak, c.scam]);
+    assert_eq!(
+        numbers(&find(store, "oak", MODERATOR).await),
+        [c.oak, c.scam]
+    );
     assert_eq!(numbers(&find(store, "oak", MARKET).await), [c.oak]);
     assert_eq!(numbers(&find(store, "oak", agent).await), [c.oak]);
     let mallory = Viewer::Person { address: MALLORY };
     assert_eq!(numbers(&find(store, "oak", mallory).await), [c.scam]);
 
     // A person finds their own tickets only; a queue's staff its queue's.
-    assert_eq!(numbers(&find(store, "sideboard", maria).await), [c.oak, c.drawers]);
+    assert_eq!(
+        numbers(&find(store, "sideboard", maria).await),
+        [c.oak, c.drawers]
+    );
     assert!(find(store, "sideboard", bob).await.is_empty());
-    assert_eq!(numbers(&find(store, "sideboard", agent).await), [c.oak, c.drawers]);
+    assert_eq!(
+        numbers(&find(store, "sideboard", agent).await),
+        [c.oak, c.drawers]
+    );
     let clerk = Viewer::Person { address: CLERK };
     assert_eq!(numbers(&find(store, "stick", clerk).await), [c.drawers]);
     let stranger = Viewer::Person { address: NOBODY };
@@ -304,8 +351,26 @@ async fn story(env: &TestEnv, c: &Corpus) {
 
     // Hostile syntax is text: never an error, found as its words.
     for text in [
-        "\"", "\"oak", "oak\"*", "*", "oak*", ":", "oak:*", "a & b | !c", "(oak", "NEAR(oak",
-        "oak AND", "OR", "-oak", "'", "''oak''", "\\", "{titles}: oak", "oak^", "%_", ";--",
+        "\"",
+        "\"oak",
+        "oak\"*",
+        "*",
+        "oak*",
+        ":",
+        "oak:*",
+        "a & b | !c",
+        "(oak",
+        "NEAR(oak",
+        "oak AND",
+        "OR",
+        "-oak",
+        "'",
+        "''oak''",
+        "\\",
+        "{titles}: oak",
+        "oak^",
+        "%_",
+        ";--",
     ] {
         let query = Query::parse(text).expect(text);
         store.search(&query, MODERATOR, 10).await.expect(text);

@@ -107,10 +107,7 @@ pub async fn search(
             e => format!("q: {e}"),
         })
     })?;
-    let hits = state
-        .store()
-        .search(&query, acting.viewer(), limit)
-        .await?;
+    let hits = state.store().search(&query, acting.viewer(), limit).await?;
     Ok(Json(SearchHits {
         hits: hits.iter().map(hit).collect(),
     }))

@@ -43,9 +43,10 @@ where
             return Ok(());
         }
         let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let claimed = sqlx::query("UPDATE search_backfill SET done = 1 WHERE done = 0 RETURNING done")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let claimed =
+            sqlx::query("UPDATE search_backfill SET done = 1 WHERE done = 0 RETURNING done")
+                .fetch_optional(&mut *tx)
+                .await?;
         if claimed.is_none() {
             return Ok(());
         }
@@ -96,7 +97,8 @@ where
             }
             Self::index(&mut tx, &docs).await?;
         }
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
         let mut after = 0;
         loop {
             let rows = sqlx::query(&sql)

@@ -16,8 +16,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
-use crate::store::sql::{Backend, Script, SqlStore, push_list};
 use crate::store::search::Docs;
+use crate::store::sql::{Backend, Script, SqlStore, push_list};
 use crate::store::{
     ACK, AFTER_HOURS, Audience, Direction, EventKind, NEW_MESSAGE, NewEvent, NewRaw, StoreError,
     now_ms,
@@ -881,7 +881,12 @@ fn search_docs(rows: &Rows<'_>) -> Docs {
         // moderation::visible_text of a message just stored.
         let visible = match post.policy.held {
             true => None,
-            false => Some(post.policy.masked_text.as_deref().unwrap_or(&post.reply_text)),
+            false => Some(
+                post.policy
+                    .masked_text
+                    .as_deref()
+                    .unwrap_or(&post.reply_text),
+            ),
         };
         docs.message(*ticket, *author, &post.reply_text, visible);
     }
