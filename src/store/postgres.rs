@@ -39,13 +39,6 @@ impl Backend for Postgres {
         )
     }
 
-    fn search_has(table: &str, id: &str) -> (String, &'static str) {
-        (
-            format!("EXISTS (SELECT 1 FROM {table} WHERE id = {id} AND doc @@ CAST("),
-            " AS tsquery))",
-        )
-    }
-
     fn search_upsert(table: &str) -> String {
         format!(" ON CONFLICT (id) DO UPDATE SET doc = {table}.doc || excluded.doc")
     }

@@ -199,9 +199,9 @@ struct Found<'a> {
 
 /// The whole search query: the tickets in scope whose document holds
 /// every word (or, for a person, whose document and their own words
-/// together do), each with where it was found, best first. From the
-/// index (the tickets it finds, then the scope), or `from_person`: from
-/// the person's tickets, each looked up in the index.
+/// together do), each with where it was found, best first. With
+/// `from_person`, the person's own tickets first (an index: the planner
+/// may start there).
 fn push_search<'a, DB>(
     q: &mut QueryBuilder<'a, DB>,
     found: &Found<'a>,
@@ -218,14 +218,13 @@ fn push_search<'a, DB>(
         _ => "search_shown",
     };
     q.push(format!("SELECT {TICKET_COLUMNS}, CASE WHEN "));
-    // Where every word is: one lookup a ticket, or the sets once.
-    let found_in = |q: &mut QueryBuilder<'a, DB>, table: &str| match from_person {
-        true => push_has(q, table, "t.number", found.every),
-        false => {
-            q.push("t.number IN (");
-            push_match(q, table, found.every);
-            q.push(")");
-        }
+    // The set of tickets each index finds, computed once by the engine
+    // (a lookup a ticket would run the whole query again on SQLite: FTS5
+    // does not take the rowid beside MATCH).
+    let found_in = |q: &mut QueryBuilder<'a, DB>, table: &str| {
+        q.push("t.number IN (");
+        push_match(q, table, found.every);
+        q.push(")");
     };
     found_in(q, "search_titles");
     q.push(" THEN CAST(1 AS BIGINT) WHEN ");
@@ -251,15 +250,15 @@ fn push_search<'a, DB>(
         push_match(q, "search_own", found.any);
         q.push("))");
         for term in found.terms {
-            q.push(" AND (");
-            push_has(q, "search_shown", "t.number", term);
+            q.push(" AND (t.number IN (");
+            push_match(q, "search_shown", term);
             q.push(
-                " OR EXISTS (SELECT 1 FROM participants o WHERE o.ticket = t.number AND o.address = ",
+                ") OR EXISTS (SELECT 1 FROM participants o WHERE o.ticket = t.number AND o.address = ",
             );
             q.push_bind(address);
-            q.push(" AND ");
-            push_has(q, "search_own", "o.id", term);
-            q.push("))");
+            q.push(" AND o.id IN (");
+            push_match(q, "search_own", term);
+            q.push(")))");
         }
         q.push(")");
     }
@@ -276,16 +275,6 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
     let (before, after) = DB::search_match(table);
-    q.push(before).push_bind(query).push(after);
-}
-
-/// Whether row `id` (an SQL expression) of `table` matches `query`.
-fn push_has<'a, DB>(q: &mut QueryBuilder<'a, DB>, table: &str, id: &str, query: &'a str)
-where
-    DB: Backend,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-{
-    let (before, after) = DB::search_has(table, id);
     q.push(before).push_bind(query).push(after);
 }
 

@@ -57,10 +57,6 @@ pub trait Backend: Database {
     /// bound query, split around the bind.
     fn search_match(table: &str) -> (String, &'static str);
 
-    /// `EXISTS (…)`: whether row `id` of `table` (an SQL expression)
-    /// matches one bound query, split around the bind.
-    fn search_has(table: &str, id: &str) -> (String, &'static str);
-
     /// What follows the `INSERT INTO {table} (id, doc) VALUES …` of new
     /// words: nothing for FTS5 (the rows of one rowid are one document),
     /// PostgreSQL merges them into the row (`doc || excluded.doc`).

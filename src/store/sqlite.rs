@@ -33,13 +33,6 @@ impl Backend for Sqlite {
         )
     }
 
-    fn search_has(table: &str, id: &str) -> (String, &'static str) {
-        (
-            format!("EXISTS (SELECT 1 FROM {table} WHERE rowid = {id} AND {table} MATCH "),
-            ")",
-        )
-    }
-
     fn search_upsert(_table: &str) -> String {
         String::new()
     }
