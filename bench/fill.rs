@@ -460,10 +460,25 @@ pub async fn fill(url: &str, tickets: usize, messages: usize) -> Filled {
     // The search index, by the store: its backfill indexes what it lacks.
     // (Everything: the backfill indexes every row, so a store filled
     // twice is indexed once more from scratch.)
-    db.run(
-        "DELETE FROM search_titles; DELETE FROM search_names; DELETE FROM search_shown; \
-         DELETE FROM search_all; DELETE FROM search_own; UPDATE search_backfill SET done = 0",
-    )
+    let tables = [
+        "search_titles",
+        "search_names",
+        "search_shown",
+        "search_all",
+        "search_own",
+    ];
+    let empty: Vec<String> = match &db {
+        // Contentless FTS5 tables take no DELETE: 'delete-all' empties one.
+        Db::Sqlite(_) => tables
+            .iter()
+            .map(|t| format!("INSERT INTO {t} ({t}) VALUES ('delete-all');"))
+            .collect(),
+        Db::Postgres(_) => tables.iter().map(|t| format!("TRUNCATE {t};")).collect(),
+    };
+    db.run(&format!(
+        "{} UPDATE search_backfill SET done = 0",
+        empty.join(" ")
+    ))
     .await;
     let rows = started.elapsed();
     drop(db);
