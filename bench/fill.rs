@@ -20,8 +20,8 @@
 //! store's own. Deterministic: the same N and M give the same rows.
 //!
 //! Without `--bench` (under `cargo test --all-targets`) a smoke pass
-//! fills a temporary SQLite store with 200 tickets and 2,000 messages and
-//! checks the counts and one search.
+//! fills a temporary SQLite store with 200 tickets and 2,000 messages, then
+//! 50 and 500 more, and checks the counts and one search.
 
 use std::time::{Duration, Instant};
 
@@ -509,6 +509,9 @@ fn main() {
         let url = format!("sqlite://{}/fill.db", dir.path().display());
         let filled = runtime.block_on(fill(&url, 200, 2_000));
         assert_eq!((filled.tickets, filled.messages), (200, 2_000));
+        // A second fill goes after the first (and indexes both again).
+        let again = runtime.block_on(fill(&url, 50, 500));
+        assert_eq!((again.tickets, again.messages), (50, 500));
         runtime.block_on(async {
             let store = parley::store::open(&config(&url)).await.unwrap();
             let query = parley::search::Query::parse("sideboard").unwrap();
