@@ -190,11 +190,11 @@ where
 
 /// A query as the SQL binds it: every word (AND), any word (OR), each
 /// word alone; and the person searching, by address.
-struct Found<'a> {
-    every: &'a str,
-    any: &'a str,
-    terms: &'a [String],
-    person: Option<&'a str>,
+pub(super) struct Found<'a> {
+    pub every: &'a str,
+    pub any: &'a str,
+    pub terms: &'a [String],
+    pub person: Option<&'a str>,
 }
 
 /// The whole search query: the tickets in scope whose document holds
@@ -213,10 +213,6 @@ fn push_search<'a, DB>(
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
 {
-    let document = match scope {
-        Viewer::Moderator => "search_all",
-        _ => "search_shown",
-    };
     q.push(format!("SELECT {TICKET_COLUMNS}, CASE WHEN "));
     // The set of tickets each index finds, computed once by the engine
     // (a lookup a ticket would run the whole query again on SQLite: FTS5
@@ -233,6 +229,33 @@ fn push_search<'a, DB>(
         " THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier \
          FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE ",
     );
+    push_where(q, found, scope, from_person);
+    q.push(" ORDER BY tier, t.updated_at DESC, t.number DESC LIMIT ");
+    q.push_bind(limit);
+}
+
+/// The condition on `t` (a ticket) that it holds every word of the query
+/// as `scope` may see it and is in scope ([`push_scope`]): for every list
+/// of tickets that a text query narrows (search here; the conversation
+/// list's `q=` may share it).
+pub(super) fn push_where<'a, DB>(
+    q: &mut QueryBuilder<'a, DB>,
+    found: &Found<'a>,
+    scope: Viewer<'_>,
+    from_person: bool,
+) where
+    DB: Backend,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    let document = match scope {
+        Viewer::Moderator => "search_all",
+        _ => "search_shown",
+    };
+    let found_in = |q: &mut QueryBuilder<'a, DB>, table: &str| {
+        q.push("t.number IN (");
+        push_match(q, table, found.every);
+        q.push(")");
+    };
     if let (true, Some(address)) = (from_person, found.person) {
         q.push("t.number IN (SELECT p.ticket FROM participants p WHERE p.address = ");
         q.push_bind(address);
@@ -264,8 +287,6 @@ fn push_search<'a, DB>(
     }
     q.push(") AND ");
     push_scope(q, scope, found.person);
-    q.push(" ORDER BY tier, t.updated_at DESC, t.number DESC LIMIT ");
-    q.push_bind(limit);
 }
 
 /// `SELECT id FROM {table}` rows matching `query`.
