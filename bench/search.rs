@@ -6,6 +6,7 @@
 //! PARLEY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/bench cargo bench --bench search
 //! PARLEY_BENCH_STORE=sqlite:///tmp/big.db cargo bench --bench search   # reuse a filled store
 //! PARLEY_BENCH_ROUNDS=50 cargo bench --bench search                   # rounds a kind (200)
+//! PARLEY_BENCH_POSTGRES_FILLED=1 …                                     # reuse the PostgreSQL database
 //! ```
 //!
 //! Fills a store with bench/fill (a fresh SQLite file in a temporary
@@ -188,7 +189,9 @@ fn main() {
         }
     }
     if let (true, Ok(url)) = (full, std::env::var("PARLEY_BENCH_POSTGRES_URL")) {
-        println!("PostgreSQL:");
-        runtime.block_on(run(&url, true, tickets, messages, rounds));
+        // PARLEY_BENCH_POSTGRES_FILLED=1: the database is filled already.
+        let filled = std::env::var("PARLEY_BENCH_POSTGRES_FILLED").is_ok_and(|v| v == "1");
+        println!("PostgreSQL{}:", if filled { " (reused)" } else { "" });
+        runtime.block_on(run(&url, !filled, tickets, messages, rounds));
     }
 }

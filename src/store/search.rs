@@ -225,11 +225,18 @@ fn push_search<'a, DB>(
     found_in(q, "search_titles");
     q.push(" THEN CAST(1 AS BIGINT) WHEN ");
     found_in(q, "search_names");
-    q.push(
-        " THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier \
-         FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE ",
-    );
-    push_where(q, found, scope, from_person);
+    q.push(" THEN CAST(2 AS BIGINT) ELSE CAST(3 AS BIGINT) END AS tier FROM ");
+    // From the person's own tickets: a join, so that both planners start
+    // there (PostgreSQL otherwise checks the scope on every ticket).
+    if let (true, Some(address)) = (from_person, found.person) {
+        q.push("participants me JOIN tickets t ON t.number = me.ticket ");
+        q.push("JOIN queues q ON q.id = t.queue_id WHERE me.address = ");
+        q.push_bind(address);
+        q.push(" AND ");
+    } else {
+        q.push("tickets t JOIN queues q ON q.id = t.queue_id WHERE ");
+    }
+    push_where(q, found, scope, false);
     q.push(" ORDER BY tier, t.updated_at DESC, t.number DESC LIMIT ");
     q.push_bind(limit);
 }
