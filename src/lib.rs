@@ -38,11 +38,14 @@
 //!   person), and who may do what to it, for every door; [`actions`] does
 //!   what people do to a ticket besides writing in it (status, take,
 //!   assign, forward, delete, archive) and lists the pool, for the CLI
-//!   and the HTTP API alike.
+//!   and the HTTP API alike. [`search`] says what a word is to search
+//!   (one tokeniser for both backends), what a query asks and the snippet
+//!   a hit shows; the index and the scoped query are
+//!   [`store::SearchStore`].
 //! - [`store`] is the storage: one trait per concern (tickets, moderation,
 //!   mail, outbox, IMAP cursors, filing, the event log, the conversation
-//!   list and read markers, webhooks, the API's idempotency keys), each a
-//!   file with its SQL,
+//!   list and read markers, search, webhooks, the API's idempotency
+//!   keys), each a file with its SQL,
 //!   summed up in [`store::Store`]; one implementation for SQLite and
 //!   PostgreSQL. A message, its ticket change, its audit entry, its
 //!   notification rows and its events commit in one transaction.
@@ -74,6 +77,7 @@ pub mod imap;
 pub mod intake;
 pub mod moderation;
 pub mod outbox;
+pub mod search;
 pub mod serve;
 pub mod setup;
 pub mod smtp;

@@ -6,6 +6,7 @@ mod mail;
 mod moderation;
 mod outbox;
 mod policy;
+mod search;
 mod tickets;
 mod webhooks;
 

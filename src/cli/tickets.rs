@@ -39,6 +39,20 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Search tickets by subject, listing and auction titles,
+    /// participants' names and addresses and message text, as a moderator
+    /// sees them (messages as written). Every word must be found; the
+    /// last one as a prefix. Best first: found in the titles, then in
+    /// titles and participants, then anywhere; newest activity first.
+    Search {
+        /// Words to find (quotes, `*` and other syntax are plain text).
+        query: String,
+        /// The most hits shown (1 to 200).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a ticket: participants, messages, status history, notifications.
     ///
     /// The text shows each message as the other party sees it (the
@@ -234,6 +248,9 @@ pub async fn run(app: &App, command: TicketsCommand) -> Result<(), Failure> {
                 })?;
             println!("{}", app.intake.minter().reply_address(number, who.id).1);
             Ok(())
+        }
+        TicketsCommand::Search { query, limit, json } => {
+            super::search::run(app, &query, limit, json).await
         }
         TicketsCommand::Pool { queue, json } => {
             let tickets = actions::pool(app.store(), queue.as_deref(), Viewer::Moderator)

@@ -52,6 +52,9 @@ pub struct ConversationFilter {
     /// Keyset: only rows after this one in the list's order, by its
     /// `(updated_at, number)`.
     pub after: Option<(i64, i64)>,
+    /// Only these tickets (a search's hits: the list's `q=`); an empty
+    /// list matches nothing.
+    pub numbers: Option<Vec<i64>>,
     /// At most this many rows (at least 1).
     pub limit: i64,
 }
@@ -340,6 +343,21 @@ fn filters(filter: &ConversationFilter, binds: &mut Binds, wheres: &mut Vec<Stri
         wheres.push(format!(
             "t.number IN (SELECT pp.ticket FROM participants pp WHERE pp.address = {who})"
         ));
+    }
+    if let Some(numbers) = &filter.numbers {
+        // Integers written into the SQL, not bound: a search may name a
+        // thousand tickets, more than SQLite's binds of one statement.
+        wheres.push(match numbers.is_empty() {
+            true => "1 = 0".into(),
+            false => format!(
+                "t.number IN ({})",
+                numbers
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
     if let Some(status) = filter.status {
         wheres.push(format!("t.status = {}", binds.text(status.as_str())));

@@ -28,7 +28,11 @@
 //!   append itself is in `sql.rs`, shared by the concerns' writes);
 //! - [`WebhookStore`] (`webhooks.rs`): each webhook's cursor into the
 //!   event log and its deliveries: queue, claim, record, retry;
-//! - [`SchemaStore`] (here): migrations.
+//! - [`SearchStore`] (`search.rs`): the search index, written by the
+//!   other concerns' writes in their transactions, and the scoped,
+//!   ranked search over it;
+//! - [`SchemaStore`] (here): migrations (and indexing for search what was
+//!   stored before the index existed).
 //!
 //! [`Store`] is all of them: callers hold an `Arc<dyn Store>` and bring the
 //! traits they call into scope with `use crate::store::prelude::*`.
@@ -53,6 +57,7 @@ mod moderation;
 mod outbox;
 mod postgres;
 mod reads;
+mod search;
 mod sql;
 mod sqlite;
 mod tickets;
@@ -60,6 +65,7 @@ mod webhooks;
 
 use async_trait::async_trait;
 use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::config::StoreConfig;
 use outbox::NewNotification;
@@ -77,6 +83,7 @@ pub use outbox::{
     TRANSCRIPT,
 };
 pub use reads::{Marked, ReadStore};
+pub use search::{Hit, Matched, SearchStore};
 pub use sql::SqlStore;
 pub use tickets::{
     AfterHours, Assign, Assignment, AttachmentInfo, AuditEntry, AutoReplies, Forward, Forwarding,
@@ -90,7 +97,8 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 pub mod prelude {
     pub use super::{
         ConversationStore, CursorStore, EventStore, FilingStore, IdempotencyStore, MailStore,
-        ModerationStore, OutboxStore, ReadStore, SchemaStore, Store, TicketStore, WebhookStore,
+        ModerationStore, OutboxStore, ReadStore, SchemaStore, SearchStore, Store, TicketStore,
+        WebhookStore,
     };
 }
 
@@ -109,6 +117,7 @@ pub trait Store:
     + ConversationStore
     + ReadStore
     + IdempotencyStore
+    + SearchStore
     + Send
     + Sync
 {
@@ -127,6 +136,7 @@ impl<S> Store for S where
         + ConversationStore
         + ReadStore
         + IdempotencyStore
+        + SearchStore
         + Send
         + Sync
 {
@@ -141,9 +151,23 @@ pub trait SchemaStore: Send + Sync {
 }
 
 #[async_trait]
-impl<DB: Backend> SchemaStore for SqlStore<DB> {
+impl<DB> SchemaStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
     async fn migrate(&self) -> Result<(), StoreError> {
-        DB::migrate(&self.write).await
+        DB::migrate(&self.write).await?;
+        self.backfill_search().await
     }
 }
 

@@ -240,6 +240,8 @@ where
                 m.message
             )));
         }
+        // Approved, it is shown: its visible text joins the search index.
+        Self::index_shown(&mut tx, m.message).await?;
         // Read in this transaction: an assignment committed before is seen.
         let assignee: Option<String> = get(
             &sqlx::query("SELECT assignee FROM tickets WHERE number = $1")

@@ -24,6 +24,29 @@ impl Backend for Postgres {
     /// one transaction at a time (the key spells "parlevnt"; the lock goes
     /// with the transaction). Group commit keeps it to one wait per batch.
     const EVENT_ORDER_LOCK: &'static str = "SELECT pg_advisory_xact_lock(8097879414873157236)";
+    const SEARCH_ID: &'static str = "id";
+    const SEARCH_DOC: (&'static str, &'static str) = (
+        "array_to_tsvector(string_to_array(CAST(",
+        " AS TEXT), ' '))",
+    );
+    const SEARCH_AND: &'static str = " & ";
+    const SEARCH_OR: &'static str = " | ";
+
+    fn search_match(table: &str) -> (String, &'static str) {
+        (
+            format!("SELECT id FROM {table} WHERE doc @@ CAST("),
+            " AS tsquery)",
+        )
+    }
+
+    fn search_upsert(table: &str) -> String {
+        format!(" ON CONFLICT (id) DO UPDATE SET doc = {table}.doc || excluded.doc")
+    }
+
+    fn search_term(word: &str, prefix: bool) -> Option<String> {
+        let safe = !word.is_empty() && word.chars().all(char::is_alphanumeric);
+        safe.then(|| format!("'{word}'{}", if prefix { ":*" } else { "" }))
+    }
 
     /// Identity sequences hand out ids safely to concurrent writers.
     fn next_ids_sql(table: &str, column: &str) -> (String, String) {

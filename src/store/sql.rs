@@ -41,6 +41,32 @@ pub trait Backend: Database {
     /// resumes with `id > last`): PostgreSQL's `pg_advisory_xact_lock`;
     /// empty on SQLite, whose single writer commits in order already.
     const EVENT_ORDER_LOCK: &'static str;
+    /// The id column of the search index's tables (`search.rs`): FTS5's
+    /// `rowid` on SQLite, `id` on PostgreSQL.
+    const SEARCH_ID: &'static str;
+    /// How a bound string of words becomes a search `doc`, split around
+    /// the bind: as it is for FTS5; PostgreSQL takes the words as lexemes,
+    /// unparsed (`array_to_tsvector`).
+    const SEARCH_DOC: (&'static str, &'static str);
+    /// Between the words of a query that must all match, or any: FTS5's
+    /// `AND`/`OR`, a `tsquery`'s `&`/`|`.
+    const SEARCH_AND: &'static str;
+    const SEARCH_OR: &'static str;
+
+    /// `SELECT id FROM {table}` of the search index rows that match one
+    /// bound query, split around the bind.
+    fn search_match(table: &str) -> (String, &'static str);
+
+    /// What follows the `INSERT INTO {table} (id, doc) VALUES …` of new
+    /// words: nothing for FTS5 (the rows of one rowid are one document),
+    /// PostgreSQL merges them into the row (`doc || excluded.doc`).
+    fn search_upsert(table: &str) -> String;
+
+    /// One word of a query: FTS5's `"word"` (`"word"*` for a prefix), a
+    /// `tsquery`'s `'word'` (`'word':*`). Words are letters and digits only
+    /// (src/search.rs), so the quotes never need escaping; anything else
+    /// is refused.
+    fn search_term(word: &str, prefix: bool) -> Option<String>;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.

@@ -21,6 +21,26 @@ impl Backend for Sqlite {
     /// None needed: one writer at a time (BEGIN IMMEDIATE, across
     /// processes too) commits event ids in the order it draws them.
     const EVENT_ORDER_LOCK: &'static str = "";
+    const SEARCH_ID: &'static str = "rowid";
+    const SEARCH_DOC: (&'static str, &'static str) = ("", "");
+    const SEARCH_AND: &'static str = " AND ";
+    const SEARCH_OR: &'static str = " OR ";
+
+    fn search_match(table: &str) -> (String, &'static str) {
+        (
+            format!("SELECT rowid AS id FROM {table} WHERE {table} MATCH "),
+            "",
+        )
+    }
+
+    fn search_upsert(_table: &str) -> String {
+        String::new()
+    }
+
+    fn search_term(word: &str, prefix: bool) -> Option<String> {
+        let safe = !word.is_empty() && word.chars().all(char::is_alphanumeric);
+        safe.then(|| format!("\"{word}\"{}", if prefix { "*" } else { "" }))
+    }
 
     /// The writer holds the write lock (BEGIN IMMEDIATE), so every id after
     /// the largest in use is free: one row, the first of them (the bound

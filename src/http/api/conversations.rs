@@ -34,6 +34,8 @@ pub use show::{Conversation, MessageItem, ParticipantItem};
 /// The most rows one page holds, and the default.
 const MAX_LIMIT: i64 = 200;
 const DEFAULT_LIMIT: i64 = 50;
+/// The most search hits `q=` narrows the list to.
+const SEARCH_CAP: usize = 1_000;
 /// The most characters of a preview.
 const PREVIEW_CHARS: usize = 200;
 
@@ -68,6 +70,12 @@ pub struct ListQuery {
     /// The trash (`true`) instead of the rest (`false`, the default). A
     /// person's trash holds what they are on the seller side of.
     pub deleted: Option<bool>,
+    /// Only those a search for these words finds (as `GET
+    /// /api/v1/search` does for the caller: every word, the last as a
+    /// prefix), at most the 1,000 best of them, still newest activity
+    /// first.
+    #[param(example = "oak sideb")]
+    pub q: Option<String>,
     /// Rows per page: 1 to 200, 50 by default.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -159,7 +167,7 @@ pub struct Preview {
     params(ListQuery, ActAs),
     responses(
         (status = 200, description = "A page of the list", body = Conversations),
-        (status = 400, description = "A parameter that does not parse (limit, cursor, month, status, as)", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter that does not parse (limit, cursor, month, status, as, q)", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "`participant` from a person", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -181,6 +189,17 @@ pub async fn list(
             "participant: only moderators and the marketplace list someone else's conversations",
         ));
     }
+    let numbers = match query.q.as_deref() {
+        Some(text) => {
+            let words = super::search::parse(text)?;
+            let hits = state
+                .store()
+                .search_with(&words, acting.viewer(), SEARCH_CAP, false)
+                .await?;
+            Some(hits.iter().map(|hit| hit.ticket.number).collect())
+        }
+        None => None,
+    };
     let deleted = query.deleted.unwrap_or(false);
     let filter = ConversationFilter {
         queue: query.queue.clone(),
@@ -193,6 +212,7 @@ pub async fn list(
         archived: query.archived.or((!deleted).then_some(false)),
         deleted,
         after: query.cursor.as_deref().map(cursor).transpose()?,
+        numbers,
         // One more than asked: whether there is a next page.
         limit: limit + 1,
     };

@@ -17,6 +17,7 @@ pub mod me;
 pub mod moderation;
 pub mod pool;
 pub mod read;
+pub mod search;
 pub mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -47,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(actions::archive))
         .routes(routes!(actions::unarchive))
         .routes(routes!(pool::pool))
+        .routes(routes!(search::search))
         .routes(routes!(moderation::queue))
         .routes(routes!(moderation::show))
         .routes(routes!(moderation::approve))

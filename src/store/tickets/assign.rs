@@ -131,7 +131,11 @@ where
                 .fetch_optional(&mut *tx)
                 .await?;
                 match added {
-                    Some(row) => (get::<i64, _>(&row, "id")?, true),
+                    Some(row) => {
+                        let id = get::<i64, _>(&row, "id")?;
+                        Self::index_participant(&mut tx, id).await?;
+                        (id, true)
+                    }
                     None => return Ok(Assignment::NotEligible),
                 }
             }

@@ -16,6 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
+use crate::store::search::Docs;
 use crate::store::sql::{Backend, Script, SqlStore, push_list};
 use crate::store::{
     ACK, AFTER_HOURS, Audience, Direction, EventKind, NEW_MESSAGE, NewEvent, NewRaw, StoreError,
@@ -335,6 +336,7 @@ where
         rows: &Rows<'_>,
         now: i64,
     ) -> Result<Written, StoreError> {
+        let docs = search_docs(rows);
         let mut script = Script::<DB>::new();
         Self::insert_raws(&mut script, rows, now);
         Self::insert_tickets(&mut script, rows, now);
@@ -344,6 +346,7 @@ where
         let outbox_at = Self::insert_outbox(&mut script, rows, now);
         Self::insert_issued(&mut script, rows, now);
         Self::insert_audit(&mut script, rows, now);
+        Self::push_index(&mut script, &docs);
         // Last before COMMIT: on PostgreSQL the append takes the lock that
         // orders event ids, held until the commit.
         Self::push_events(&mut script, now, &rows.events);
@@ -906,4 +909,34 @@ fn plan_rows<'a>(
         .collect();
     rows.updates.sort_unstable_by_key(|u| u.0);
     Ok((rows, planned))
+}
+
+/// The search index's rows of what the batch stores: its new tickets,
+/// participants and messages (a held one without visible text).
+fn search_docs(rows: &Rows<'_>) -> Docs {
+    let mut docs = Docs::default();
+    for (number, t) in &rows.tickets {
+        docs.ticket(
+            *number,
+            &t.subject,
+            [t.item_title.as_deref(), t.auction_title.as_deref()],
+        );
+    }
+    for (_, ticket, p) in &rows.participants {
+        docs.person(*ticket, p.display_name.as_deref(), &p.address);
+    }
+    for (_, post, ticket, author) in &rows.messages {
+        // moderation::visible_text of a message just stored.
+        let visible = match post.policy.held {
+            true => None,
+            false => Some(
+                post.policy
+                    .masked_text
+                    .as_deref()
+                    .unwrap_or(&post.reply_text),
+            ),
+        };
+        docs.message(*ticket, *author, &post.reply_text, visible);
+    }
+    docs
 }

@@ -96,7 +96,9 @@ where
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                (get::<i64, _>(&row, "id")?, true)
+                let id = get::<i64, _>(&row, "id")?;
+                Self::index_participant(&mut tx, id).await?;
+                (id, true)
             }
         };
 

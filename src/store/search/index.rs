@@ -1,0 +1,188 @@
+//! The index's writes: the words a write stores, added in its
+//! transaction ([`Docs`]), and the steps the other concerns' writes call
+//! (a participant joining, a message shown).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use crate::moderation;
+use crate::search::{hidden_words, tokens};
+use crate::store::sql::{Backend, MESSAGE_COLUMNS, Script, SqlStore, get, message_of};
+use crate::store::{Message, StoreError};
+
+/// Words to add to the index, by table and row (a ticket's number; a
+/// participant for `search_own`): built from what a write stores and
+/// written in its transaction.
+#[derive(Debug, Default)]
+pub(in crate::store) struct Docs {
+    titles: Words,
+    names: Words,
+    shown: Words,
+    all: Words,
+    own: Words,
+}
+
+/// Row → its new words, each once.
+type Words = BTreeMap<i64, BTreeSet<String>>;
+
+fn add(rows: &mut Words, id: i64, text: &str) {
+    let words = tokens(text);
+    if !words.is_empty() {
+        rows.entry(id).or_default().extend(words);
+    }
+}
+
+impl Docs {
+    /// A new ticket's subject and titles.
+    pub(in crate::store) fn ticket(
+        &mut self,
+        number: i64,
+        subject: &str,
+        titles: [Option<&str>; 2],
+    ) {
+        for text in [Some(subject), titles[0], titles[1]].into_iter().flatten() {
+            add(&mut self.titles, number, text);
+            add(&mut self.names, number, text);
+            add(&mut self.shown, number, text);
+            add(&mut self.all, number, text);
+        }
+    }
+
+    /// A new participant of ticket `ticket`: their name and address.
+    pub(in crate::store) fn person(&mut self, ticket: i64, name: Option<&str>, address: &str) {
+        let text = format!("{} {address}", name.unwrap_or(""));
+        add(&mut self.names, ticket, &text);
+        add(&mut self.shown, ticket, &text);
+        add(&mut self.all, ticket, &text);
+    }
+
+    /// A new message on `ticket` by participant `author`: `visible` is
+    /// what the parties are shown of it (`None` while it is held).
+    pub(in crate::store) fn message(
+        &mut self,
+        ticket: i64,
+        author: Option<i64>,
+        original: &str,
+        visible: Option<&str>,
+    ) {
+        add(&mut self.all, ticket, original);
+        if let Some(text) = visible {
+            add(&mut self.shown, ticket, text);
+        }
+        if let Some(author) = author {
+            add(&mut self.own, author, &hidden_words(original, visible));
+        }
+    }
+
+    /// A message of `ticket` now shown (approved): its visible text.
+    pub(in crate::store) fn shown(&mut self, ticket: i64, visible: &str) {
+        add(&mut self.shown, ticket, visible);
+    }
+
+    fn tables(&self) -> [(&'static str, &Words); 5] {
+        [
+            ("search_titles", &self.titles),
+            ("search_names", &self.names),
+            ("search_shown", &self.shown),
+            ("search_all", &self.all),
+            ("search_own", &self.own),
+        ]
+    }
+}
+
+/// The message's visible text, as a new or decided message has it.
+pub(super) fn visible(message: &Message) -> Option<&str> {
+    moderation::visible_text(message)
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    /// Writes `docs` in the caller's transaction.
+    pub(in crate::store) async fn index(
+        conn: &mut DB::Connection,
+        docs: &Docs,
+    ) -> Result<(), StoreError> {
+        let mut script = Script::<DB>::new();
+        let rows = Self::push_index(&mut script, docs);
+        if rows > 0 {
+            script.run(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `docs` as statements of a script (the posts' write path);
+    /// how many rows.
+    pub(in crate::store) fn push_index<'a>(script: &mut Script<'a, DB>, docs: &'a Docs) -> usize {
+        let mut count = 0;
+        for (table, rows) in docs.tables() {
+            let rows: Vec<(i64, String)> = rows
+                .iter()
+                .map(|(id, words)| (*id, words.iter().cloned().collect::<Vec<_>>().join(" ")))
+                .collect();
+            count += rows.len();
+            // Bounded by SQLite's 32,766 binds a statement.
+            for chunk in rows.chunks(10_000) {
+                let (q, _) =
+                    script.statement(&format!("INSERT INTO {table} ({}, doc) ", DB::SEARCH_ID));
+                let (before, after) = DB::SEARCH_DOC;
+                q.push_values(chunk.to_vec(), |mut b, (id, words)| {
+                    b.push_bind(id)
+                        .push(before)
+                        .push_bind_unseparated(words)
+                        .push_unseparated(after);
+                });
+                q.push(DB::search_upsert(table));
+            }
+        }
+        count
+    }
+
+    /// Indexes participant `id` (a staff address joining a ticket).
+    pub(in crate::store) async fn index_participant(
+        conn: &mut DB::Connection,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        let row =
+            sqlx::query("SELECT ticket, address, display_name FROM participants WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let mut docs = Docs::default();
+        let name: Option<String> = get(&row, "display_name")?;
+        docs.person(
+            get(&row, "ticket")?,
+            name.as_deref(),
+            &get::<String, _>(&row, "address")?,
+        );
+        Self::index(conn, &docs).await
+    }
+
+    /// Indexes the visible text of message `id`, just shown by a
+    /// moderator's approval (nothing when it is not shown).
+    pub(in crate::store) async fn index_shown(
+        conn: &mut DB::Connection,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
+        let message = message_of(&row)?;
+        let mut docs = Docs::default();
+        if let Some(text) = visible(&message) {
+            docs.shown(message.ticket, text);
+        }
+        Self::index(conn, &docs).await
+    }
+}

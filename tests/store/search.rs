@@ -1,0 +1,393 @@
+//! Search (`SearchStore`): one corpus on every backend, the same queries,
+//! the same hits in the same order; what each scope may find (a phone
+//! number a policy masked is found by a moderator, not by the other
+//! party; a held message by its author and moderators alone; a ticket
+//! opened by a held message by nobody else); accents and case; hostile
+//! query syntax; an approval indexing the text it shows.
+
+use parley::access::Viewer;
+use parley::search::Query;
+use parley::store::{Approval, Hit, Moderate, Ruling, Store};
+
+use super::*;
+
+/// Each hit as (number, where found, snippet).
+type Found = Vec<(i64, String, Option<String>)>;
+
+/// What the corpus holds, by ticket.
+struct Corpus {
+    oak: i64,
+    lamp: i64,
+    drawers: i64,
+    scam: i64,
+    /// Bob's held message on the lamp ticket.
+    held: i64,
+}
+
+async fn pause() {
+    // Every write its own millisecond: last activity orders the hits.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
+fn opens(
+    queue: i64,
+    client: (&str, &str),
+    key: &str,
+    subject: &str,
+    titles: [Option<&str>; 2],
+    text: &str,
+) -> Post {
+    let mut post = opening(queue, client.0, key);
+    if let Target::New(t) = &mut post.target {
+        t.subject = subject.into();
+        t.item_title = titles[0].map(Into::into);
+        t.auction_title = titles[1].map(Into::into);
+        t.participants[0].display_name = Some(client.1.into());
+        t.participants[1].display_name = Some("Shop Agent".into());
+    }
+    post.reply_text = text.into();
+    post
+}
+
+fn held(mut post: Post) -> Post {
+    post.policy = PolicyRecord {
+        action: "hold".into(),
+        hits: "[]".into(),
+        redacted_text: None,
+        masked_text: None,
+        held: true,
+    };
+    post
+}
+
+async fn corpus(env: &TestEnv) -> Corpus {
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let books = store.queue("books").await.unwrap().unwrap().id;
+
+    // 1. The oak sideboard: María asks, with a phone number the policy masks.
+    let mut first = opens(
+        desk,
+        (MARIA, "María Pérez"),
+        "s1",
+        "Still available?",
+        [Some("Oak sideboard"), Some("Estate of Zoë Müller")],
+        "Is it still there? Call me at 0612 345 678",
+    );
+    first.policy = PolicyRecord {
+        action: "redact".into(),
+        hits: "[]".into(),
+        redacted_text: Some("Is it still there? Call me at [phone removed]".into()),
+        masked_text: Some("Is it still there? Call me at [phone removed]".into()),
+        held: false,
+    };
+    let (oak, ..) = stored(post(store, minter, &first).await);
+    pause().await;
+
+    // 2. The brass lamp: Bob asks; his second message is held.
+    let lamp_post = opens(
+        desk,
+        (BOB, "Bob Stone"),
+        "s2",
+        "Shipping question",
+        [Some("Brass lamp"), None],
+        "Can you ship the lamp to Oslo?",
+    );
+    let (lamp, ..) = stored(post(store, minter, &lamp_post).await);
+    pause().await;
+
+    // 3. Drawers, at the books desk: María again, no titles.
+    let drawers_post = opens(
+        books,
+        (MARIA, "María Pérez"),
+        "s3",
+        "Sideboard drawers",
+        [None, None],
+        "The drawers stick, Crème brûlée colour",
+    );
+    let (drawers, ..) = stored(post(store, minter, &drawers_post).await);
+    pause().await;
+
+    // 4. Opened by a held message: nobody's work but a moderator's.
+    let scam_post = held(opens(
+        desk,
+        (MALLORY, "Mal Lory"),
+        "s4",
+        "Cheap oak deal",
+        [None, None],
+        "send money by western union",
+    ));
+    let (scam, ..) = stored(post(store, minter, &scam_post).await);
+    pause().await;
+
+    // The agent answers the oak sideboard (newest activity there).
+    let agent = env.participant(oak, AGENT).await.id;
+    let mut reply = answer(oak, agent, None, "s5");
+    reply.reply_text = "Yes, pick-up in Köln on Saturday".into();
+    post(store, minter, &reply).await;
+    pause().await;
+
+    // Bob's held message on the lamp.
+    let bob = env.participant(lamp, BOB).await.id;
+    let mut wire = held(answer(lamp, bob, None, "s6"));
+    wire.reply_text = "Pay me by wire transfer instead".into();
+    let (_, held_id, ..) = stored(post(store, minter, &wire).await);
+    Corpus {
+        oak,
+        lamp,
+        drawers,
+        scam,
+        held: held_id,
+    }
+}
+
+async fn find(store: &dyn Store, text: &str, scope: Viewer<'_>) -> Found {
+    let query = Query::parse(text).expect("a query");
+    let hits: Vec<Hit> = store.search(&query, scope, 50).await.expect("search");
+    hits.into_iter()
+        .map(|h| {
+            let matched = serde_json::to_value(h.matched).unwrap();
+            (
+                h.ticket.number,
+                matched.as_str().unwrap().to_string(),
+                h.snippet,
+            )
+        })
+        .collect()
+}
+
+fn numbers(found: &Found) -> Vec<i64> {
+    found.iter().map(|f| f.0).collect()
+}
+
+const MODERATOR: Viewer<'static> = Viewer::Moderator;
+const MARKET: Viewer<'static> = Viewer::Marketplace;
+
+/// The queries, each with its scope; their answers are compared across
+/// backends.
+const QUERIES: [(&str, &str); 22] = [
+    ("moderator", "sideboard"),
+    ("moderator", "SIDEBOARD drawers"),
+    ("moderator", "maria"),
+    ("moderator", "Pérez oak"),
+    ("moderator", "zoe muller"),
+    ("moderator", "buyer.example"),
+    ("moderator", "koln"),
+    ("moderator", "creme brulee"),
+    ("moderator", "0612"),
+    ("moderator", "oak"),
+    ("moderator", "wire"),
+    ("moderator", "sid"),
+    ("market", "oak"),
+    ("market", "0612"),
+    ("agent", "0612"),
+    ("agent", "wire"),
+    ("agent", "oak"),
+    ("maria", "0612"),
+    ("maria", "sideboard"),
+    ("bob", "wire"),
+    ("bob", "sideboard"),
+    ("clerk", "stick"),
+];
+
+fn scope(name: &str) -> Viewer<'static> {
+    match name {
+        "moderator" => MODERATOR,
+        "market" => MARKET,
+        "agent" => Viewer::Person { address: AGENT },
+        "maria" => Viewer::Person { address: MARIA },
+        "bob" => Viewer::Person { address: BOB },
+        "clerk" => Viewer::Person { address: CLERK },
+        other => panic!("no scope {other}"),
+    }
+}
+
+#[tokio::test]
+async fn search_finds_the_same_on_every_backend() {
+    let mut answers: Vec<(&'static str, Vec<Found>)> = Vec::new();
+    for backend in backends() {
+        println!("== search story on {}", backend.name());
+        let env = TestEnv::new(&backend, |_| {}).await;
+        let corpus = corpus(&env).await;
+        story(&env, &corpus).await;
+        let mut found = Vec::new();
+        for (who, text) in QUERIES {
+            found.push(find(env.store(), text, scope(who)).await);
+        }
+        answers.push((backend.name(), found));
+    }
+    let (first, expected) = &answers[0];
+    for (name, found) in &answers[1..] {
+        for (i, (who, text)) in QUERIES.iter().enumerate() {
+            assert_eq!(
+                &found[i], &expected[i],
+                "{who} searching {text:?}: {name} differs from {first}"
+            );
+        }
+    }
+    println!(
+        "search ran on: {}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+    );
+}
+
+/// What each query finds, on one backend.
+async fn story(env: &TestEnv, c: &Corpus) {
+    let store = env.store();
+    let agent = Viewer::Person { address: AGENT };
+    let maria = Viewer::Person { address: MARIA };
+    let bob = Viewer::Person { address: BOB };
+
+    // Titles first (the subject, listing and auction titles), then newest
+    // activity: the oak sideboard was answered last.
+    let found = find(store, "sideboard", MODERATOR).await;
+    assert_eq!(numbers(&found), [c.oak, c.drawers]);
+    assert!(found.iter().all(|f| f.1 == "title"), "{found:?}");
+    // Case, accents, words across fields of one ticket.
+    assert_eq!(
+        numbers(&find(store, "SIDEBOARD drawers", MODERATOR).await),
+        [c.drawers]
+    );
+    assert_eq!(
+        numbers(&find(store, "zoe muller", MODERATOR).await),
+        [c.oak]
+    );
+    assert_eq!(
+        numbers(&find(store, "ZOË MÜLLER", MODERATOR).await),
+        [c.oak]
+    );
+    assert_eq!(
+        numbers(&find(store, "creme brulee", MODERATOR).await),
+        [c.drawers]
+    );
+    let found = find(store, "koln", MODERATOR).await;
+    assert_eq!(numbers(&found), [c.oak]);
+    assert_eq!(found[0].1, "message");
+    assert_eq!(
+        found[0].2.as_deref(),
+        Some("Yes, pick-up in Köln on Saturday")
+    );
+    // Names and addresses: a person's tickets, ranked below titles.
+    let found = find(store, "maria", MODERATOR).await;
+    assert_eq!(numbers(&found), [c.oak, c.drawers]);
+    assert!(found.iter().all(|f| f.1 == "person"), "{found:?}");
+    assert_eq!(numbers(&find(store, "Pérez oak", MODERATOR).await), [c.oak]);
+    assert_eq!(
+        numbers(&find(store, "bob@buyer.example", MODERATOR).await),
+        [c.lamp]
+    );
+    let mut found = numbers(&find(store, "buyer.example", MODERATOR).await);
+    found.sort();
+    assert_eq!(found, [c.oak, c.lamp, c.drawers]);
+    // The last word is a prefix; the others are not.
+    assert_eq!(
+        numbers(&find(store, "sid", MODERATOR).await),
+        [c.oak, c.drawers]
+    );
+    assert!(find(store, "sid oak", MODERATOR).await.is_empty());
+    assert!(find(store, "nothing-like-this", MODERATOR).await.is_empty());
+
+    // The masked phone number: the moderator finds it, with the original
+    // in the snippet; the marketplace and the other party do not; María,
+    // who wrote it, does.
+    let found = find(store, "0612", MODERATOR).await;
+    assert_eq!(numbers(&found), [c.oak]);
+    assert!(
+        found[0].2.as_deref().unwrap().contains("0612 345 678"),
+        "{found:?}"
+    );
+    assert!(find(store, "0612", MARKET).await.is_empty());
+    assert!(find(store, "0612", agent).await.is_empty());
+    let found = find(store, "0612", maria).await;
+    assert_eq!(numbers(&found), [c.oak]);
+    // Words from different places of one ticket: two messages; one's own
+    // masked words beside the titles.
+    assert_eq!(numbers(&find(store, "0612 koln", MODERATOR).await), [c.oak]);
+    assert_eq!(
+        numbers(&find(store, "0612 sideboard", maria).await),
+        [c.oak]
+    );
+    assert!(find(store, "0612 sideboard", agent).await.is_empty());
+    assert!(find(store, "0612 sideboard", bob).await.is_empty());
+    // The other party finds the message by its visible words, masked.
+    let found = find(store, "call", agent).await;
+    assert_eq!(numbers(&found), [c.oak]);
+    assert_eq!(
+        found[0].2.as_deref(),
+        Some("Is it still there? Call me at [phone removed]")
+    );
+
+    // The held message: its author and moderators; not the seller side.
+    assert_eq!(numbers(&find(store, "wire", MODERATOR).await), [c.lamp]);
+    assert_eq!(numbers(&find(store, "wire", bob).await), [c.lamp]);
+    assert!(find(store, "wire", agent).await.is_empty());
+    assert!(find(store, "wire", MARKET).await.is_empty());
+    // A ticket opened by a held message: a moderator's, and its author's.
+    assert_eq!(
+        numbers(&find(store, "oak", MODERATOR).await),
+        [c.oak, c.scam]
+    );
+    assert_eq!(numbers(&find(store, "oak", MARKET).await), [c.oak]);
+    assert_eq!(numbers(&find(store, "oak", agent).await), [c.oak]);
+    let mallory = Viewer::Person { address: MALLORY };
+    assert_eq!(numbers(&find(store, "oak", mallory).await), [c.scam]);
+
+    // A person finds their own tickets only; a queue's staff its queue's.
+    assert_eq!(
+        numbers(&find(store, "sideboard", maria).await),
+        [c.oak, c.drawers]
+    );
+    assert!(find(store, "sideboard", bob).await.is_empty());
+    assert_eq!(
+        numbers(&find(store, "sideboard", agent).await),
+        [c.oak, c.drawers]
+    );
+    let clerk = Viewer::Person { address: CLERK };
+    assert_eq!(numbers(&find(store, "stick", clerk).await), [c.drawers]);
+    let stranger = Viewer::Person { address: NOBODY };
+    for text in ["sideboard", "maria", "0612", "oak", "wire"] {
+        assert!(find(store, text, stranger).await.is_empty(), "{text}");
+    }
+
+    // Hostile syntax is text: never an error, found as its words.
+    for text in [
+        "\"",
+        "\"oak",
+        "oak\"*",
+        "*",
+        "oak*",
+        ":",
+        "oak:*",
+        "a & b | !c",
+        "(oak",
+        "NEAR(oak",
+        "oak AND",
+        "OR",
+        "-oak",
+        "'",
+        "''oak''",
+        "\\",
+        "{titles}: oak",
+        "oak^",
+        "%_",
+        ";--",
+    ] {
+        let query = Query::parse(text).expect(text);
+        store.search(&query, MODERATOR, 10).await.expect(text);
+        store.search(&query, maria, 10).await.expect(text);
+    }
+    assert_eq!(numbers(&find(store, "\"oak\"", MARKET).await), [c.oak]);
+    assert_eq!(numbers(&find(store, "oak:*", MARKET).await), [c.oak]);
+
+    // An approval shows the held message: now the seller side finds it.
+    let approve = Moderate {
+        message: c.held,
+        ruling: Ruling::Approve {
+            shows: Approval::Masked,
+        },
+        actor: "moderator".into(),
+        status: None,
+    };
+    store.moderate(&approve, env.intake.minter()).await.unwrap();
+    assert_eq!(numbers(&find(store, "wire", agent).await), [c.lamp]);
+}
