@@ -4,7 +4,8 @@
 //! `Idempotency-Key`, retried), the outbox worker writes the seller's
 //! notification (into the local Maildir: no relay), the seller answers it
 //! by SMTP to the reply address it carries, and the answer is on the
-//! conversation: the client's event stream gets its `message.created`.
+//! conversation: the client's event stream gets its `message.created`
+//! and her unread count is 1.
 
 mod common;
 
@@ -131,6 +132,23 @@ fn started_and_answered(backend: &Backend) {
     let messages = messages(&served, n);
     assert_eq!(messages.len(), 2, "{messages:#?}");
     assert_eq!(messages[1].1, "Yes, shipping to Oslo is 40 EUR.");
+    // Maria's unread count is that answer, over the API.
+    let unread = served.api(
+        "GET",
+        &format!("/api/v1/unread?as={MARIA}"),
+        PLATFORM.2,
+        None,
+    );
+    assert_eq!(
+        unread.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&unread.body)
+    );
+    assert_eq!(
+        unread.json(),
+        json!({ "total": 1, "conversations": [{ "conversation": n, "unread": 1 }] })
+    );
 }
 
 /// The mails in `dir`, once there are at least `count`.
