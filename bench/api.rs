@@ -4,7 +4,7 @@
 //! 1,000,000 messages (bench/fill.rs; the filled file is kept under
 //! `$CARGO_TARGET_DIR/bench-api/` and reused while its size matches),
 //! starts `parley serve` on it (HTTP only, no rate limit), and runs wrk
-//! (Debian's `wrk`) with 200 connections over 2 threads for 20 s per line:
+//! (Debian's `wrk`) with 200 connections over 2 threads for 15 s per run:
 //!
 //! - `/healthz`: the trivial endpoint, this server's ceiling in this run;
 //! - the conversation list with unread counts, as a client (a few
