@@ -27,6 +27,10 @@ use crate::smtp::{self, Protocol, Server, Settings};
 /// migrations), syncs the queues, binds every listener (a port that cannot
 /// be bound fails the start), serves until a signal.
 pub async fn run(config: Config) -> Result<(), Failure> {
+    // Taken before any listener is bound: a SIGTERM while the rest starts
+    // stops parley cleanly once it has started (421 to the sessions it
+    // took meanwhile), rather than killing it mid-session.
+    let signals = Signals::new()?;
     let (store, secret) = setup::open(&config, Setup::Create).await?;
     let tls = if config.smtp.tls_cert.as_os_str().is_empty() {
         None
@@ -118,7 +122,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         hostname = %server.settings().hostname,
         "parley serve started"
     );
-    signal().await?;
+    signals.wait().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     // Live event streams never end by themselves: end them, or they would
@@ -164,14 +168,27 @@ async fn bind(addr: &str, key: &str) -> Result<TcpListener, Failure> {
     })
 }
 
-/// Waits for SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
-async fn signal() -> Result<(), Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM"),
-        _ = int.recv() => tracing::info!("SIGINT"),
+/// SIGTERM (systemd's stop) and SIGINT (Ctrl-C), caught from the moment
+/// they are made: one that arrives before [`Signals::wait`] is kept.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, Failure> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    /// Until one of them comes (or came).
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM"),
+            _ = self.int.recv() => tracing::info!("SIGINT"),
+        }
+    }
 }
