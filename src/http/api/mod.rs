@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod compose;
 pub mod conversations;
+pub mod cursor;
 pub mod events;
 pub mod health;
 pub mod me;

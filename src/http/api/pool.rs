@@ -4,11 +4,10 @@
 //! on the seller side of (a client has none).
 
 use axum::extract::State;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::actions::problem;
+use super::cursor;
 use super::rfc3339;
 use crate::actions;
 use crate::http::AppState;
@@ -124,7 +123,7 @@ pub async fn pool(
             "limit: {limit} is not between 1 and {MAX_LIMIT}"
         )));
     }
-    let after = query.cursor.as_deref().map(cursor).transpose()?;
+    let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let tickets = actions::pool(state.store(), query.queue.as_deref(), acting.viewer())
         .await
         .map_err(problem)?;
@@ -135,9 +134,7 @@ pub async fn pool(
         .filter(|t| after.is_none_or(|a| (t.created_at, t.number) > a));
     let items: Vec<&Ticket> = rest.by_ref().take(limit).collect();
     let next_cursor = match (rest.next(), items.last()) {
-        (Some(_), Some(last)) => {
-            Some(URL_SAFE_NO_PAD.encode(format!("{}.{}", last.created_at, last.number)))
-        }
+        (Some(_), Some(last)) => Some(cursor::encode(last.created_at, last.number)),
         _ => None,
     };
     Ok(Json(Pool {
@@ -157,17 +154,4 @@ fn entry(t: &Ticket) -> PoolEntry {
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
     }
-}
-
-/// The (created_at, number) a cursor encodes; 400 when it is not one of
-/// ours.
-fn cursor(text: &str) -> Result<(i64, i64), Problem> {
-    let bad = || Problem::bad_request("cursor: not a cursor of this list");
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (at, number) = text.split_once('.').ok_or_else(bad)?;
-    Ok((
-        at.parse().map_err(|_| bad())?,
-        number.parse().map_err(|_| bad())?,
-    ))
 }
