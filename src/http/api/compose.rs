@@ -73,26 +73,17 @@ pub async fn start(
     uri: Uri,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    let key = match idempotency::key_of(&headers) {
-        Ok(key) => key,
-        Err(problem) => return problem.into_response(),
-    };
-    let request: StartRequest = match parse(&body) {
-        Ok(request) => request,
-        Err(problem) => return problem.into_response(),
-    };
-    let acting = match Acting::of(&caller, &act_as) {
-        Ok(acting) => acting,
-        Err(problem) => return problem.into_response(),
-    };
+) -> Result<Response, Problem> {
+    let key = idempotency::key_of(&headers)?;
+    let request: StartRequest = parse(&body)?;
+    let acting = Acting::of(&caller, &act_as)?;
     let hash = idempotency::request_hash("POST", uri_text(&uri), &body);
     let owner = idempotency::owner(&caller.subject(), act_as.as_user.as_deref());
     let work = {
         let state = state.clone();
         async move { answer(start_conversation(&state, &acting, request).await) }
     };
-    idempotency::once(&state, key, owner, hash, work).await
+    Ok(idempotency::once(&state, key, owner, hash, work).await)
 }
 
 /// Posts a message on a conversation as the person acting: a user token's
@@ -131,26 +122,17 @@ pub async fn post_message(
     uri: Uri,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    let key = match idempotency::key_of(&headers) {
-        Ok(key) => key,
-        Err(problem) => return problem.into_response(),
-    };
-    let request: MessageRequest = match parse(&body) {
-        Ok(request) => request,
-        Err(problem) => return problem.into_response(),
-    };
-    let acting = match Acting::of(&caller, &act_as) {
-        Ok(acting) => acting,
-        Err(problem) => return problem.into_response(),
-    };
+) -> Result<Response, Problem> {
+    let key = idempotency::key_of(&headers)?;
+    let request: MessageRequest = parse(&body)?;
+    let acting = Acting::of(&caller, &act_as)?;
     let hash = idempotency::request_hash("POST", uri_text(&uri), &body);
     let owner = idempotency::owner(&caller.subject(), act_as.as_user.as_deref());
     let work = {
         let state = state.clone();
         async move { answer(write_message(&state, &acting, number, request).await) }
     };
-    idempotency::once(&state, key, owner, hash, work).await
+    Ok(idempotency::once(&state, key, owner, hash, work).await)
 }
 
 fn uri_text(uri: &Uri) -> &str {
