@@ -33,6 +33,9 @@
 #[path = "fill.rs"]
 #[allow(dead_code)]
 mod fill;
+#[path = "proc.rs"]
+#[allow(dead_code)] // its CPU readers and the descriptor limit serve other benches
+mod proc;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -67,7 +70,7 @@ fn main() {
         if full { "full run" } else { "smoke pass" },
         jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
+        proc::cpu_model(),
     );
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("bench/api needs wrk (Debian package `wrk`; scripts/test installs it)");
@@ -161,15 +164,8 @@ fn main() {
             }
         }
     }
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", parley.child.id()))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        });
-    if let Some(kb) = rss {
-        println!("parley peak RSS: {:.0} MB", kb / 1024.0);
+    if let Some(mb) = proc::status_mb(&parley.child.id().to_string(), "VmHWM") {
+        println!("parley peak RSS: {mb:.0} MB");
     }
     if !failures.is_empty() {
         println!();
@@ -432,18 +428,6 @@ fn duration_ms(v: &str) -> Option<f64> {
         return None;
     };
     number.parse::<f64>().ok().map(|n| n * factor)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn free_port() -> u16 {

@@ -1,6 +1,7 @@
 //! What /proc says about a process, for the benchmarks' CPU and memory
 //! columns, and the descriptor limit. Included by bench/smtp.rs,
-//! bench/imap.rs, bench/outbox.rs and bench/events.rs with `#[path]`.
+//! bench/imap.rs, bench/outbox.rs, bench/events.rs and bench/api.rs with
+//! `#[path]`.
 //! `pid` is a number or `self`.
 
 use std::fs::File;
