@@ -26,7 +26,9 @@
 //! target applies to the paced run.
 //!
 //! `PARLEY_BENCH_TICKETS`, `PARLEY_BENCH_MESSAGES`, `PARLEY_BENCH_SECONDS`,
-//! `PARLEY_BENCH_CONNECTIONS` and `PARLEY_BENCH_THINK_MS` change the sizes. Under `cargo test` (no
+//! `PARLEY_BENCH_CONNECTIONS` and `PARLEY_BENCH_THINK_MS` change the sizes;
+//! `PARLEY_BENCH_LINES=seller,search` runs only the lines whose name holds
+//! one of the words. Under `cargo test` (no
 //! `--bench`) a smoke pass runs every line on 300 tickets for 1 s with 8
 //! connections, and fails on any non-2xx answer.
 
@@ -118,7 +120,13 @@ fn main() {
     );
 
     let parley = Parley::start(&db);
-    let lines = lines(&sample);
+    // PARLEY_BENCH_LINES: only the lines whose name holds one of these
+    // comma-separated words (all when unset).
+    let only = std::env::var("PARLEY_BENCH_LINES").unwrap_or_default();
+    let lines: Vec<_> = lines(&sample)
+        .into_iter()
+        .filter(|(name, _, _)| only.is_empty() || only.split(',').any(|w| name.contains(w.trim())))
+        .collect();
     let mut failures = Vec::new();
     println!();
     println!(
@@ -164,8 +172,17 @@ fn main() {
             }
         }
     }
-    if let Some(mb) = proc::status_mb(&parley.child.id().to_string(), "VmHWM") {
-        println!("parley peak RSS: {mb:.0} MB");
+    // SQLite's mapped file counts in the RSS (the store's pages the readers
+    // touched, shared with the page cache): the private memory is what
+    // parley itself holds.
+    let pid = parley.child.id().to_string();
+    if let (Some(peak), Some(anon)) = (
+        proc::status_mb(&pid, "VmHWM"),
+        proc::status_mb(&pid, "RssAnon"),
+    ) {
+        println!(
+            "parley peak RSS: {peak:.0} MB (mapped store pages included); private now: {anon:.0} MB"
+        );
     }
     if !failures.is_empty() {
         println!();
@@ -173,6 +190,8 @@ fn main() {
             println!("FAIL: {f}");
         }
         println!("{}", parley.log_tail());
+        // exit() runs no destructor: stop parley serve first.
+        drop(parley);
         std::process::exit(1);
     }
 }
