@@ -405,3 +405,62 @@ fn wait_for_line(child: &mut Child, log: &Path, line: &str) -> bool {
     }
     false
 }
+
+/// Migration 0015's `tickets.shown` on a store an older parley filled: a
+/// ticket with a shown message is marked, one whose only message is held
+/// is not; afterwards the store keeps the flag itself (a shown message
+/// stored, a held one approved), for every writer, SQL of its own too.
+#[tokio::test]
+async fn the_shown_flag_is_backfilled_and_kept() {
+    const FILL: [&str; 7] = [
+        "INSERT INTO queues (id, name, display_name, created_at) VALUES (1, 'desk', 'Desk', 0)",
+        "INSERT INTO tickets (number, queue_id, subject, status, created_at, updated_at) \
+         VALUES (1, 1, 'shown', 'open', 0, 0), (2, 1, 'held', 'open', 0, 0), \
+         (3, 1, 'held then approved', 'open', 0, 0)",
+        "INSERT INTO messages (id, ticket, direction, reply_text, dedupe_key, matched_by, \
+         created_at, moderation) VALUES (1, 1, 'inbound', 'hi', 'a', 'new', 0, 'none'), \
+         (2, 2, 'inbound', 'buy', 'b', 'new', 0, 'held'), \
+         (3, 3, 'inbound', 'wire', 'c', 'new', 0, 'held')",
+        // After migrating: the store's own triggers.
+        "INSERT INTO messages (id, ticket, direction, reply_text, dedupe_key, matched_by, \
+         created_at, moderation) VALUES (4, 2, 'inbound', 'still', 'd', 'new', 0, 'held')",
+        "UPDATE messages SET moderation = 'approved' WHERE id = 3",
+        "INSERT INTO tickets (number, queue_id, subject, status, created_at, updated_at) \
+         VALUES (4, 1, 'new', 'open', 0, 0)",
+        "INSERT INTO messages (id, ticket, direction, reply_text, dedupe_key, matched_by, \
+         created_at, moderation) VALUES (5, 4, 'inbound', 'hello', 'e', 'new', 0, 'none')",
+    ];
+    const FLAGS: &str = "SELECT number, shown FROM tickets ORDER BY number";
+    for backend in backends() {
+        let cli = Cli::unset("");
+        let (url, _db) = store_url(&backend, &cli).await;
+        older_store(&backend, &url).await;
+        let name = backend.name();
+        let flags: Vec<(i64, i64)> = if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for sql in &FILL[..3] {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            migrator(&backend).run(&mut conn).await.unwrap();
+            let before: Vec<(i64, i64)> = sqlx::query_as(FLAGS).fetch_all(&mut conn).await.unwrap();
+            assert_eq!(before, [(1, 1), (2, 0), (3, 0)], "{name}: backfilled");
+            for sql in &FILL[3..] {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            sqlx::query_as(FLAGS).fetch_all(&mut conn).await.unwrap()
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            for sql in &FILL[..3] {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            migrator(&backend).run(&mut conn).await.unwrap();
+            let before: Vec<(i64, i64)> = sqlx::query_as(FLAGS).fetch_all(&mut conn).await.unwrap();
+            assert_eq!(before, [(1, 1), (2, 0), (3, 0)], "{name}: backfilled");
+            for sql in &FILL[3..] {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            sqlx::query_as(FLAGS).fetch_all(&mut conn).await.unwrap()
+        };
+        assert_eq!(flags, [(1, 1), (2, 0), (3, 1), (4, 1)], "{name}: kept");
+    }
+}

@@ -20,12 +20,10 @@
 //! status, an assignment; filing is not activity), then the number, both
 //! descending; a page ends where the next begins ([`ConversationFilter::after`]).
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::sql::{
-    Backend, MESSAGE_COLUMNS, SHOWN_TICKET, SqlStore, TICKET_COLUMNS, get, message_of, ticket_of,
-};
+use super::sql::{MESSAGE_COLUMNS, SHOWN_TICKET, TICKET_COLUMNS, get, message_of, ticket_of};
 use super::{Message, StoreError, Ticket};
 use crate::access::Viewer;
 use crate::tickets::{Role, Status};
@@ -150,182 +148,173 @@ impl Binds {
     }
 }
 
-#[async_trait]
-impl<DB> ConversationStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn conversations(
-        &self,
-        viewer: Viewer<'_>,
-        filter: &ConversationFilter,
-    ) -> Result<Vec<ConversationRow>, StoreError> {
-        let mut binds = Binds::default();
-        let mut wheres: Vec<String> = Vec::new();
-        // The page's tickets (`t`) and, for a person, their row (`me`).
-        let (from, pid) = match viewer {
-            Viewer::Person { address } => {
-                let me = binds.text(address); // always $1
-                let many = self.serves_many(address).await?;
-                let from = if many {
-                    // Walk the tickets by recency, probing each.
+sql_impl! {
+    #[async_trait]
+    impl ConversationStore for SqlStore {
+        async fn conversations(
+            &self,
+            viewer: Viewer<'_>,
+            filter: &ConversationFilter,
+        ) -> Result<Vec<ConversationRow>, StoreError> {
+            let mut binds = Binds::default();
+            let mut wheres: Vec<String> = Vec::new();
+            // The page's tickets (`t`) and, for a person, their row (`me`).
+            let (from, pid) = match viewer {
+                Viewer::Person { address } => {
+                    let me = binds.text(address); // always $1
+                    let many = self.serves_many(address).await?;
+                    let from = if many {
+                        // Walk the tickets by recency, probing each.
+                        wheres.push(format!(
+                            "(me.id IS NOT NULL OR t.queue_id IN (SELECT qa.queue_id FROM \
+                             queue_addresses qa WHERE qa.kind = 'staff' AND qa.address = {me}))"
+                        ));
+                        format!(
+                            "tickets t LEFT JOIN participants me ON me.ticket = t.number \
+                             AND me.address = {me}"
+                        )
+                    } else {
+                        // Gather their few tickets, then sort (CROSS JOIN: SQLite
+                        // keeps `me` outside, by participants_address).
+                        wheres.push(format!("t.number = me.ticket AND me.address = {me}"));
+                        "participants me CROSS JOIN tickets t".to_string()
+                    };
+                    // A client does not see a deleted ticket (access::access).
+                    wheres.push(
+                        "(t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')".into(),
+                    );
+                    // A message they may see: a shown one (the ticket's flag,
+                    // [`SHOWN_TICKET`]) or their own.
                     wheres.push(format!(
-                        "(me.id IS NOT NULL OR t.queue_id IN (SELECT qa.queue_id FROM \
-                         queue_addresses qa WHERE qa.kind = 'staff' AND qa.address = {me}))"
+                        "({SHOWN_TICKET} OR EXISTS (SELECT 1 FROM messages m \
+                         WHERE m.ticket = t.number AND m.author = me.id))"
                     ));
-                    format!(
-                        "tickets t LEFT JOIN participants me ON me.ticket = t.number \
-                         AND me.address = {me}"
-                    )
-                } else {
-                    // Gather their few tickets, then sort (CROSS JOIN: SQLite
-                    // keeps `me` outside, by participants_address).
-                    wheres.push(format!("t.number = me.ticket AND me.address = {me}"));
-                    "participants me CROSS JOIN tickets t".to_string()
-                };
-                // A client does not see a deleted ticket (access::access).
-                wheres.push(
-                    "(t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')".into(),
-                );
-                let shown = sees_message(viewer, "me.id");
-                wheres.push(format!(
-                    "EXISTS (SELECT 1 FROM messages m WHERE m.ticket = t.number AND {shown})"
-                ));
-                (from, "page.pid")
-            }
-            Viewer::Marketplace => {
-                wheres.push(SHOWN_TICKET.to_string());
-                ("tickets t".to_string(), "NULL")
-            }
-            Viewer::Moderator => ("tickets t".to_string(), "NULL"),
-        };
-        filters(filter, &mut binds, &mut wheres);
-        let limit = binds.int(filter.limit.max(1));
-        let person = matches!(viewer, Viewer::Person { .. });
-        let page_pid = match person {
-            true => ", me.id AS pid, me.role AS my_role",
-            false => "",
-        };
-        let (unread, mine) = match person {
-            true => (unread_sql("t.number", pid), "page.pid, page.my_role"),
-            false => (
-                "CAST(0 AS BIGINT)".to_string(),
-                "CAST(NULL AS BIGINT) AS pid, CAST(NULL AS TEXT) AS my_role",
-            ),
-        };
-        let shown = sees_message(viewer, pid);
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS}, c.address AS client_address, c.display_name AS client_name, \
-             c.user_id AS client_user_id, \
-             {unread} AS unread, \
-             (SELECT m.id FROM messages m WHERE m.ticket = t.number AND {shown} \
-             ORDER BY m.id DESC LIMIT 1) AS last_id, {mine} \
-             FROM (SELECT t.number AS n{page_pid} FROM {from} WHERE {} \
-             ORDER BY t.updated_at DESC, t.number DESC LIMIT {limit}) page \
-             JOIN tickets t ON t.number = page.n JOIN queues q ON q.id = t.queue_id \
-             LEFT JOIN participants c ON c.id = (SELECT MIN(cp.id) FROM participants cp \
-             WHERE cp.ticket = t.number AND cp.role = 'client') \
-             ORDER BY t.updated_at DESC, t.number DESC",
-            wheres.join(" AND ")
-        );
-        let mut query = sqlx::query(&sql);
-        for bind in binds.0 {
-            query = match bind {
-                Bind::Int(v) => query.bind(v),
-                Bind::Text(v) => query.bind(v),
-            };
-        }
-        let rows = query.fetch_all(&self.read).await?;
-        let mut page = Vec::with_capacity(rows.len());
-        let mut last_ids = Vec::new();
-        for row in &rows {
-            let client: Option<String> = get(row, "client_address")?;
-            let name: Option<String> = get(row, "client_name")?;
-            let user_id: Option<String> = get(row, "client_user_id")?;
-            let pid: Option<i64> = get(row, "pid")?;
-            let role: Option<String> = get(row, "my_role")?;
-            let last: Option<i64> = get(row, "last_id")?;
-            last_ids.extend(last);
-            page.push((
-                ConversationRow {
-                    ticket: ticket_of(row)?,
-                    client: client.map(|a| (a, name, user_id)),
-                    last: None,
-                    unread: get(row, "unread")?,
-                    viewer_row: pid.zip(role.as_deref().and_then(Role::parse)),
-                },
-                last,
-            ));
-        }
-        let mut messages = self.messages_by_id(&last_ids).await?;
-        Ok(page
-            .into_iter()
-            .map(|(mut row, last)| {
-                if let Some(id) = last
-                    && let Some(at) = messages.iter().position(|m| m.id == id)
-                {
-                    row.last = Some(messages.swap_remove(at));
+                    (from, "page.pid")
                 }
-                row
-            })
-            .collect())
-    }
-
-    async fn unread(&self, ticket: i64, address: &str) -> Result<i64, StoreError> {
-        // 0 for a ticket they may not see (access::access).
-        let sql = format!(
-            "SELECT COALESCE((SELECT {} FROM tickets t LEFT JOIN participants me \
-             ON me.ticket = t.number AND me.address = $1 WHERE t.number = $2 \
-             AND (me.id IS NOT NULL OR t.queue_id IN (SELECT qa.queue_id FROM queue_addresses qa \
-             WHERE qa.kind = 'staff' AND qa.address = $1)) \
-             AND (t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')), 0) AS unread",
-            unread_sql("t.number", "me.id")
-        );
-        let row = sqlx::query(&sql)
-            .bind(address)
-            .bind(ticket)
-            .fetch_one(&self.read)
-            .await?;
-        get(&row, "unread")
-    }
-
-    async fn unread_all(&self, address: &str) -> Result<Vec<(i64, i64)>, StoreError> {
-        // Their tickets: as a participant, and as a staff address of a
-        // queue where they have not joined one.
-        let sql = format!(
-            "SELECT t.number, {} AS unread FROM (\
-             SELECT p.ticket AS n, p.id AS pid FROM participants p WHERE p.address = $1 \
-             UNION ALL SELECT t2.number AS n, CAST(NULL AS BIGINT) AS pid FROM tickets t2 \
-             WHERE t2.queue_id IN (SELECT qa.queue_id FROM queue_addresses qa \
-             WHERE qa.kind = 'staff' AND qa.address = $1) AND NOT EXISTS (SELECT 1 FROM \
-             participants p2 WHERE p2.ticket = t2.number AND p2.address = $1)) mine \
-             JOIN tickets t ON t.number = mine.n \
-             WHERE t.deleted_at IS NULL AND t.archived = 0 \
-             ORDER BY t.updated_at DESC, t.number DESC",
-            unread_sql("t.number", "mine.pid")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(address)
-            .fetch_all(&self.read)
-            .await?;
-        let mut all = Vec::new();
-        for row in &rows {
-            let unread: i64 = get(row, "unread")?;
-            if unread > 0 {
-                all.push((get(row, "number")?, unread));
+                Viewer::Marketplace => {
+                    wheres.push(SHOWN_TICKET.to_string());
+                    ("tickets t".to_string(), "NULL")
+                }
+                Viewer::Moderator => ("tickets t".to_string(), "NULL"),
+            };
+            filters(filter, &mut binds, &mut wheres);
+            let limit = binds.int(filter.limit.max(1));
+            let person = matches!(viewer, Viewer::Person { .. });
+            let page_pid = match person {
+                true => ", me.id AS pid, me.role AS my_role",
+                false => "",
+            };
+            let (unread, mine) = match person {
+                true => (unread_sql("t.number", pid), "page.pid, page.my_role"),
+                false => (
+                    "CAST(0 AS BIGINT)".to_string(),
+                    "CAST(NULL AS BIGINT) AS pid, CAST(NULL AS TEXT) AS my_role",
+                ),
+            };
+            let shown = sees_message(viewer, pid);
+            let sql = format!(
+                "SELECT {TICKET_COLUMNS}, c.address AS client_address, c.display_name AS client_name, \
+                 c.user_id AS client_user_id, \
+                 {unread} AS unread, \
+                 (SELECT m.id FROM messages m WHERE m.ticket = t.number AND {shown} \
+                 ORDER BY m.id DESC LIMIT 1) AS last_id, {mine} \
+                 FROM (SELECT t.number AS n{page_pid} FROM {from} WHERE {} \
+                 ORDER BY t.updated_at DESC, t.number DESC LIMIT {limit}) page \
+                 JOIN tickets t ON t.number = page.n JOIN queues q ON q.id = t.queue_id \
+                 LEFT JOIN participants c ON c.id = (SELECT MIN(cp.id) FROM participants cp \
+                 WHERE cp.ticket = t.number AND cp.role = 'client') \
+                 ORDER BY t.updated_at DESC, t.number DESC",
+                wheres.join(" AND ")
+            );
+            let mut query = sqlx::query(&sql);
+            for bind in binds.0 {
+                query = match bind {
+                    Bind::Int(v) => query.bind(v),
+                    Bind::Text(v) => query.bind(v),
+                };
             }
+            let rows = query.fetch_all(&self.read).await?;
+            let mut page = Vec::with_capacity(rows.len());
+            let mut last_ids = Vec::new();
+            for row in &rows {
+                let client: Option<String> = get(row, "client_address")?;
+                let name: Option<String> = get(row, "client_name")?;
+                let user_id: Option<String> = get(row, "client_user_id")?;
+                let pid: Option<i64> = get(row, "pid")?;
+                let role: Option<String> = get(row, "my_role")?;
+                let last: Option<i64> = get(row, "last_id")?;
+                last_ids.extend(last);
+                page.push((
+                    ConversationRow {
+                        ticket: ticket_of(row)?,
+                        client: client.map(|a| (a, name, user_id)),
+                        last: None,
+                        unread: get(row, "unread")?,
+                        viewer_row: pid.zip(role.as_deref().and_then(Role::parse)),
+                    },
+                    last,
+                ));
+            }
+            let mut messages = self.messages_by_id(&last_ids).await?;
+            Ok(page
+                .into_iter()
+                .map(|(mut row, last)| {
+                    if let Some(id) = last
+                        && let Some(at) = messages.iter().position(|m| m.id == id)
+                    {
+                        row.last = Some(messages.swap_remove(at));
+                    }
+                    row
+                })
+                .collect())
         }
-        Ok(all)
+
+        async fn unread(&self, ticket: i64, address: &str) -> Result<i64, StoreError> {
+            // 0 for a ticket they may not see (access::access).
+            let sql = format!(
+                "SELECT COALESCE((SELECT {} FROM tickets t LEFT JOIN participants me \
+                 ON me.ticket = t.number AND me.address = $1 WHERE t.number = $2 \
+                 AND (me.id IS NOT NULL OR t.queue_id IN (SELECT qa.queue_id FROM queue_addresses qa \
+                 WHERE qa.kind = 'staff' AND qa.address = $1)) \
+                 AND (t.deleted_at IS NULL OR me.role IS NULL OR me.role <> 'client')), 0) AS unread",
+                unread_sql("t.number", "me.id")
+            );
+            let row = sqlx::query(&sql)
+                .bind(address)
+                .bind(ticket)
+                .fetch_one(&self.read)
+                .await?;
+            get(&row, "unread")
+        }
+
+        async fn unread_all(&self, address: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+            // Their tickets: as a participant, and as a staff address of a
+            // queue where they have not joined one.
+            let sql = format!(
+                "SELECT t.number, {} AS unread FROM (\
+                 SELECT p.ticket AS n, p.id AS pid FROM participants p WHERE p.address = $1 \
+                 UNION ALL SELECT t2.number AS n, CAST(NULL AS BIGINT) AS pid FROM tickets t2 \
+                 WHERE t2.queue_id IN (SELECT qa.queue_id FROM queue_addresses qa \
+                 WHERE qa.kind = 'staff' AND qa.address = $1) AND NOT EXISTS (SELECT 1 FROM \
+                 participants p2 WHERE p2.ticket = t2.number AND p2.address = $1)) mine \
+                 JOIN tickets t ON t.number = mine.n \
+                 WHERE t.deleted_at IS NULL AND t.archived = 0 \
+                 ORDER BY t.updated_at DESC, t.number DESC",
+                unread_sql("t.number", "mine.pid")
+            );
+            let rows = sqlx::query(&sql)
+                .bind(address)
+                .fetch_all(&self.read)
+                .await?;
+            let mut all = Vec::new();
+            for row in &rows {
+                let unread: i64 = get(row, "unread")?;
+                if unread > 0 {
+                    all.push((get(row, "number")?, unread));
+                }
+            }
+            Ok(all)
+        }
     }
 }
 
@@ -395,52 +384,41 @@ fn filters(filter: &ConversationFilter, binds: &mut Binds, wheres: &mut Vec<Stri
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// Whether `address` sits in [`MANY`] tickets or more, or serves a
-    /// queue: then its list walks the tickets by recency.
-    async fn serves_many(&self, address: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 AS one FROM participants \
-             WHERE address = $1 LIMIT $2) x) AS sits, (SELECT COUNT(*) FROM queue_addresses \
-             WHERE kind = 'staff' AND address = $1) AS serves",
-        )
-        .bind(address)
-        .bind(MANY)
-        .fetch_one(&self.read)
-        .await?;
-        let sits: i64 = get(&row, "sits")?;
-        let serves: i64 = get(&row, "serves")?;
-        Ok(sits >= MANY || serves > 0)
-    }
+sql_impl! {
+    impl SqlStore {
+        /// Whether `address` sits in [`MANY`] tickets or more, or serves a
+        /// queue: then its list walks the tickets by recency.
+        async fn serves_many(&self, address: &str) -> Result<bool, StoreError> {
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM (SELECT 1 AS one FROM participants \
+                 WHERE address = $1 LIMIT $2) x) AS sits, (SELECT COUNT(*) FROM queue_addresses \
+                 WHERE kind = 'staff' AND address = $1) AS serves",
+            )
+            .bind(address)
+            .bind(MANY)
+            .fetch_one(&self.read)
+            .await?;
+            let sits: i64 = get(&row, "sits")?;
+            let serves: i64 = get(&row, "serves")?;
+            Ok(sits >= MANY || serves > 0)
+        }
 
-    /// The messages with these ids, in one statement.
-    async fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        /// The messages with these ids, in one statement.
+        async fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>, StoreError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in ids {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(&self.read).await?;
+            rows.iter().map(message_of).collect()
         }
-        let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
-            list.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(message_of).collect()
     }
 }

@@ -1,10 +1,10 @@
 //! The IMAP poller's cursors: where it stands in each mailbox, so that a
 //! restart fetches from the first message not yet committed.
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 use super::{StoreError, now_ms};
 
 /// The IMAP poller's place in one mailbox.
@@ -27,50 +27,44 @@ pub trait CursorStore: Send + Sync {
     async fn set_imap_cursor(&self, mailbox: &str, cursor: ImapCursor) -> Result<(), StoreError>;
 }
 
-#[async_trait]
-impl<DB> CursorStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn imap_cursor(&self, mailbox: &str) -> Result<Option<ImapCursor>, StoreError> {
-        let row = sqlx::query("SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1")
-            .bind(mailbox)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| {
-            Ok(ImapCursor {
-                uidvalidity: get(&row, "uidvalidity")?,
-                last_uid: get(&row, "last_uid")?,
+sql_impl! {
+    #[async_trait]
+    impl CursorStore for SqlStore {
+        async fn imap_cursor(&self, mailbox: &str) -> Result<Option<ImapCursor>, StoreError> {
+            let row =
+                sqlx::query("SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1")
+                    .bind(mailbox)
+                    .fetch_optional(&self.read)
+                    .await?;
+            row.map(|row| {
+                Ok(ImapCursor {
+                    uidvalidity: get(&row, "uidvalidity")?,
+                    last_uid: get(&row, "last_uid")?,
+                })
             })
-        })
-        .transpose()
-    }
+            .transpose()
+        }
 
-    async fn set_imap_cursor(&self, mailbox: &str, cursor: ImapCursor) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (mailbox) DO UPDATE SET \
-             last_uid = CASE WHEN imap_cursors.uidvalidity = excluded.uidvalidity \
-                 AND imap_cursors.last_uid > excluded.last_uid \
-                 THEN imap_cursors.last_uid ELSE excluded.last_uid END, \
-             uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
-        )
-        .bind(mailbox)
-        .bind(cursor.uidvalidity)
-        .bind(cursor.last_uid)
-        .bind(now_ms())
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        async fn set_imap_cursor(
+            &self,
+            mailbox: &str,
+            cursor: ImapCursor,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (mailbox) DO UPDATE SET \
+                 last_uid = CASE WHEN imap_cursors.uidvalidity = excluded.uidvalidity \
+                     AND imap_cursors.last_uid > excluded.last_uid \
+                     THEN imap_cursors.last_uid ELSE excluded.last_uid END, \
+                 uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+            )
+            .bind(mailbox)
+            .bind(cursor.uidvalidity)
+            .bind(cursor.last_uid)
+            .bind(now_ms())
+            .execute(&self.write)
+            .await?;
+            Ok(())
+        }
     }
 }

@@ -34,13 +34,14 @@
 //! Who may see an event is decided by [`crate::access::sees_event`] from
 //! the ticket's access facts and the event's [`Audience`].
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use tokio::sync::watch;
 
 use super::StoreError;
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 
 /// What happened. `as_str` is the `kind` column and the SSE `event:`
 /// field (docs/json.md "Events").
@@ -269,39 +270,29 @@ where
     })
 }
 
-#[async_trait]
-impl<DB> EventStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(after)
-            .bind(limit.clamp(1, MAX_PAGE))
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(event_of).collect()
-    }
+sql_impl! {
+    #[async_trait]
+    impl EventStore for SqlStore {
+        async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+            let sql =
+                format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+            let rows = sqlx::query(&sql)
+                .bind(after)
+                .bind(limit.clamp(1, MAX_PAGE))
+                .fetch_all(&self.read)
+                .await?;
+            rows.iter().map(event_of).collect()
+        }
 
-    async fn newest_event(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM events")
-            .fetch_one(&self.read)
-            .await?;
-        get(&row, "id")
-    }
+        async fn newest_event(&self) -> Result<i64, StoreError> {
+            let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM events")
+                .fetch_one(&self.read)
+                .await?;
+            get(&row, "id")
+        }
 
-    fn event_signal(&self) -> watch::Receiver<u64> {
-        self.events.subscribe()
+        fn event_signal(&self) -> watch::Receiver<u64> {
+            self.events.subscribe()
+        }
     }
 }

@@ -8,11 +8,11 @@
 //! everything on it: its messages, history and notifications; threading
 //! sends mail answering it to a new ticket ([`crate::intake::thread`]).
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 use super::{Audience, EventKind, NewEvent, StoreError, now_ms};
 
 /// Where a ticket is put.
@@ -74,93 +74,82 @@ pub trait FilingStore: Send + Sync {
     async fn file(&self, request: &File) -> Result<Filed, StoreError>;
 }
 
-#[async_trait]
-impl<DB> FilingStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn file(&self, request: &File) -> Result<Filed, StoreError> {
-        let number = request.ticket;
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let row = sqlx::query("SELECT archived, deleted_at FROM tickets WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("ticket #{number} does not exist")))?;
-        let archived = get::<i64, _>(&row, "archived")? != 0;
-        let deleted = get::<Option<i64>, _>(&row, "deleted_at")?.is_some();
-        // Each statement changes the row only from what we read: of two
-        // people filing it at once (PostgreSQL reads do not lock), the
-        // second finds it filed. `$1` is the ticket, `$2` the time.
-        let (already, sql) = match request.filing {
-            Filing::Delete => (
-                deleted,
-                "UPDATE tickets SET deleted_at = $2 WHERE number = $1 AND deleted_at IS NULL \
-                 RETURNING number",
-            ),
-            Filing::Restore => (
-                !deleted,
-                "UPDATE tickets SET deleted_at = NULL WHERE number = $1 AND deleted_at IS NOT NULL \
-                 RETURNING number",
-            ),
-            Filing::Archive | Filing::Unarchive if deleted => {
-                return Err(StoreError::Conflict(format!(
-                    "ticket #{number} is deleted; restore it first"
-                )));
+sql_impl! {
+    #[async_trait]
+    impl FilingStore for SqlStore {
+        async fn file(&self, request: &File) -> Result<Filed, StoreError> {
+            let number = request.ticket;
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let row = sqlx::query("SELECT archived, deleted_at FROM tickets WHERE number = $1")
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("ticket #{number} does not exist")))?;
+            let archived = get::<i64, _>(&row, "archived")? != 0;
+            let deleted = get::<Option<i64>, _>(&row, "deleted_at")?.is_some();
+            // Each statement changes the row only from what we read: of two
+            // people filing it at once (PostgreSQL reads do not lock), the
+            // second finds it filed. `$1` is the ticket, `$2` the time.
+            let (already, sql) = match request.filing {
+                Filing::Delete => (
+                    deleted,
+                    "UPDATE tickets SET deleted_at = $2 WHERE number = $1 AND deleted_at IS NULL \
+                     RETURNING number",
+                ),
+                Filing::Restore => (
+                    !deleted,
+                    "UPDATE tickets SET deleted_at = NULL WHERE number = $1 AND deleted_at IS NOT NULL \
+                     RETURNING number",
+                ),
+                Filing::Archive | Filing::Unarchive if deleted => {
+                    return Err(StoreError::Conflict(format!(
+                        "ticket #{number} is deleted; restore it first"
+                    )));
+                }
+                Filing::Archive => (
+                    archived,
+                    "UPDATE tickets SET archived = 1 WHERE number = $1 AND archived = 0 \
+                     AND deleted_at IS NULL RETURNING number",
+                ),
+                Filing::Unarchive => (
+                    !archived,
+                    "UPDATE tickets SET archived = 0 WHERE number = $1 AND archived <> 0 \
+                     AND deleted_at IS NULL RETURNING number",
+                ),
+            };
+            if already {
+                return Ok(Filed::Unchanged);
             }
-            Filing::Archive => (
-                archived,
-                "UPDATE tickets SET archived = 1 WHERE number = $1 AND archived = 0 \
-                 AND deleted_at IS NULL RETURNING number",
-            ),
-            Filing::Unarchive => (
-                !archived,
-                "UPDATE tickets SET archived = 0 WHERE number = $1 AND archived <> 0 \
-                 AND deleted_at IS NULL RETURNING number",
-            ),
-        };
-        if already {
-            return Ok(Filed::Unchanged);
+            let mut query = sqlx::query(sql).bind(number);
+            if request.filing == Filing::Delete {
+                query = query.bind(now);
+            }
+            if query.fetch_optional(&mut *tx).await?.is_none() {
+                return Ok(Filed::Unchanged);
+            }
+            let action = request.filing.action();
+            Self::audit(
+                &mut tx,
+                now,
+                &request.actor,
+                action,
+                (Some(number), None),
+                "{}",
+            )
+            .await?;
+            let event = NewEvent {
+                kind: request.filing.event(),
+                ticket: number,
+                message: None,
+                actor: request.actor.clone(),
+                data: serde_json::json!({}),
+                audience: Audience::Ticket,
+            };
+            Self::append_events(&mut tx, now, &[event]).await?;
+            tx.commit().await?;
+            self.events.committed();
+            Ok(Filed::Changed)
         }
-        let mut query = sqlx::query(sql).bind(number);
-        if request.filing == Filing::Delete {
-            query = query.bind(now);
-        }
-        if query.fetch_optional(&mut *tx).await?.is_none() {
-            return Ok(Filed::Unchanged);
-        }
-        let action = request.filing.action();
-        Self::audit(
-            &mut tx,
-            now,
-            &request.actor,
-            action,
-            (Some(number), None),
-            "{}",
-        )
-        .await?;
-        let event = NewEvent {
-            kind: request.filing.event(),
-            ticket: number,
-            message: None,
-            actor: request.actor.clone(),
-            data: serde_json::json!({}),
-            audience: Audience::Ticket,
-        };
-        Self::append_events(&mut tx, now, &[event]).await?;
-        tx.commit().await?;
-        self.events.committed();
-        Ok(Filed::Changed)
     }
 }

@@ -18,11 +18,11 @@
 //! the completion, the key stays in flight (409) until it expires, which
 //! errs on the side of never posting twice.
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::StoreError;
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 
 /// How long a key is remembered: after a day it may be used afresh.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -67,103 +67,92 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release(&self, owner: &str, key: &str) -> Result<(), StoreError>;
 }
 
-#[async_trait]
-impl<DB> IdempotencyStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn reserve(
-        &self,
-        owner: &str,
-        key: &str,
-        request_sha256: &str,
-        now: i64,
-    ) -> Result<Reserved, StoreError> {
-        let cutoff = now - IDEMPOTENCY_TTL_MS;
-        sqlx::query("DELETE FROM api_idempotency WHERE created_ms < $1")
-            .bind(cutoff)
-            .execute(&self.write)
+sql_impl! {
+    #[async_trait]
+    impl IdempotencyStore for SqlStore {
+        async fn reserve(
+            &self,
+            owner: &str,
+            key: &str,
+            request_sha256: &str,
+            now: i64,
+        ) -> Result<Reserved, StoreError> {
+            let cutoff = now - IDEMPOTENCY_TTL_MS;
+            sqlx::query("DELETE FROM api_idempotency WHERE created_ms < $1")
+                .bind(cutoff)
+                .execute(&self.write)
+                .await?;
+            // The primary key decides who reserves: of two concurrent INSERTs
+            // one makes the row, the other does nothing (PostgreSQL makes it
+            // wait for the first one's commit; SQLite has one writer).
+            let inserted = sqlx::query(
+                "INSERT INTO api_idempotency (owner, key, request_sha256, status, body, created_ms) \
+                 VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (owner, key) DO NOTHING RETURNING owner",
+            )
+            .bind(owner)
+            .bind(key)
+            .bind(request_sha256)
+            .bind(now)
+            .fetch_optional(&self.write)
             .await?;
-        // The primary key decides who reserves: of two concurrent INSERTs
-        // one makes the row, the other does nothing (PostgreSQL makes it
-        // wait for the first one's commit; SQLite has one writer).
-        let inserted = sqlx::query(
-            "INSERT INTO api_idempotency (owner, key, request_sha256, status, body, created_ms) \
-             VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (owner, key) DO NOTHING RETURNING owner",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(request_sha256)
-        .bind(now)
-        .fetch_optional(&self.write)
-        .await?;
-        if inserted.is_some() {
-            return Ok(Reserved::Fresh);
-        }
-        let row = sqlx::query(
-            "SELECT request_sha256, status, body FROM api_idempotency \
-             WHERE owner = $1 AND key = $2 AND created_ms >= $3",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(cutoff)
-        .fetch_optional(&self.write)
-        .await?;
-        // Gone meanwhile (released, or pruned by another request): the
-        // holder is done with it; the caller retries as for in flight.
-        let Some(row) = row else {
-            return Ok(Reserved::InFlight);
-        };
-        let hash: String = get(&row, "request_sha256")?;
-        let status: i64 = get(&row, "status")?;
-        Ok(if hash != request_sha256 {
-            Reserved::Mismatch
-        } else if status == 0 {
-            Reserved::InFlight
-        } else {
-            Reserved::Done {
-                status: u16::try_from(status)
-                    .map_err(|_| StoreError::Corrupt(format!("idempotent status {status}")))?,
-                body: get(&row, "body")?,
+            if inserted.is_some() {
+                return Ok(Reserved::Fresh);
             }
-        })
-    }
+            let row = sqlx::query(
+                "SELECT request_sha256, status, body FROM api_idempotency \
+                 WHERE owner = $1 AND key = $2 AND created_ms >= $3",
+            )
+            .bind(owner)
+            .bind(key)
+            .bind(cutoff)
+            .fetch_optional(&self.write)
+            .await?;
+            // Gone meanwhile (released, or pruned by another request): the
+            // holder is done with it; the caller retries as for in flight.
+            let Some(row) = row else {
+                return Ok(Reserved::InFlight);
+            };
+            let hash: String = get(&row, "request_sha256")?;
+            let status: i64 = get(&row, "status")?;
+            Ok(if hash != request_sha256 {
+                Reserved::Mismatch
+            } else if status == 0 {
+                Reserved::InFlight
+            } else {
+                Reserved::Done {
+                    status: u16::try_from(status)
+                        .map_err(|_| StoreError::Corrupt(format!("idempotent status {status}")))?,
+                    body: get(&row, "body")?,
+                }
+            })
+        }
 
-    async fn complete(
-        &self,
-        owner: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE api_idempotency SET status = $1, body = $2 WHERE owner = $3 AND key = $4",
-        )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(owner)
-        .bind(key)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn release(&self, owner: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM api_idempotency WHERE owner = $1 AND key = $2 AND status = 0")
+        async fn complete(
+            &self,
+            owner: &str,
+            key: &str,
+            status: u16,
+            body: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE api_idempotency SET status = $1, body = $2 WHERE owner = $3 AND key = $4",
+            )
+            .bind(i64::from(status))
+            .bind(body)
             .bind(owner)
             .bind(key)
             .execute(&self.write)
             .await?;
-        Ok(())
+            Ok(())
+        }
+
+        async fn release(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM api_idempotency WHERE owner = $1 AND key = $2 AND status = 0")
+                .bind(owner)
+                .bind(key)
+                .execute(&self.write)
+                .await?;
+            Ok(())
+        }
     }
 }

@@ -2,11 +2,12 @@
 //! quarantine, bounces, and the lookups intake makes before it writes (has
 //! this mail been stored already, which ticket do its Message-IDs name).
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 use super::{NewRaw, StoreError, now_ms};
 
 /// The most Message-IDs of one References header looked up.
@@ -77,233 +78,227 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
-#[async_trait]
-impl<DB> MailStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn quarantine(
-        &self,
-        raw: &NewRaw,
-        reason: &str,
-        detail: &str,
-    ) -> Result<i64, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let raw_id = Self::insert_raw(&mut tx, raw, now).await?;
-        // The same message quarantined again keeps its one entry.
-        let existing = sqlx::query("SELECT id FROM quarantine WHERE raw_id = $1")
+sql_impl! {
+    #[async_trait]
+    impl MailStore for SqlStore {
+        async fn quarantine(
+            &self,
+            raw: &NewRaw,
+            reason: &str,
+            detail: &str,
+        ) -> Result<i64, StoreError> {
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let raw_id = Self::insert_raw(&mut tx, raw, now).await?;
+            // The same message quarantined again keeps its one entry.
+            let existing = sqlx::query("SELECT id FROM quarantine WHERE raw_id = $1")
+                .bind(raw_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = existing {
+                tx.rollback().await?;
+                return get(&row, "id");
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO quarantine (raw_id, reason, detail, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
             .bind(raw_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = existing {
-            tx.rollback().await?;
-            return get(&row, "id");
-        }
-        let id: i64 = sqlx::query(
-            "INSERT INTO quarantine (raw_id, reason, detail, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(raw_id)
-        .bind(reason)
-        .bind(detail)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    async fn record_bounce(
-        &self,
-        notification: i64,
-        raw: &NewRaw,
-        detail: &str,
-    ) -> Result<Option<Bounced>, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let row = sqlx::query("SELECT ticket, participant, recipient FROM outbox WHERE id = $1")
-            .bind(notification)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let bounced = Bounced {
-            notification,
-            ticket: get(&row, "ticket")?,
-            participant: get(&row, "participant")?,
-            address: get(&row, "recipient")?,
-        };
-        sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
+            .bind(reason)
             .bind(detail)
-            .bind(notification)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            tx.commit().await?;
+            Ok(id)
+        }
+
+        async fn record_bounce(
+            &self,
+            notification: i64,
+            raw: &NewRaw,
+            detail: &str,
+        ) -> Result<Option<Bounced>, StoreError> {
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let row =
+                sqlx::query("SELECT ticket, participant, recipient FROM outbox WHERE id = $1")
+                    .bind(notification)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let bounced = Bounced {
+                notification,
+                ticket: get(&row, "ticket")?,
+                participant: get(&row, "participant")?,
+                address: get(&row, "recipient")?,
+            };
+            sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
+                .bind(detail)
+                .bind(notification)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE participants SET failing_since = COALESCE(failing_since, $1), \
+                 failing_reason = $2 WHERE id = $3",
+            )
+            .bind(now)
+            .bind(detail)
+            .bind(bounced.participant)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE participants SET failing_since = COALESCE(failing_since, $1), \
-             failing_reason = $2 WHERE id = $3",
-        )
-        .bind(now)
-        .bind(detail)
-        .bind(bounced.participant)
-        .execute(&mut *tx)
-        .await?;
-        // The bounce itself is kept, visible to admins with the quarantine.
-        let raw_id = Self::insert_raw(&mut tx, raw, now).await?;
-        sqlx::query(
-            "INSERT INTO quarantine (raw_id, reason, detail, created_at) SELECT $1, 'bounce', $2, $3 \
-             WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = $1)",
-        )
-        .bind(raw_id)
-        .bind(detail)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let audit_detail = serde_json::json!({
-            "notification": notification,
-            "participant": bounced.participant,
-            "address": bounced.address,
-            "detail": detail,
-        })
-        .to_string();
-        Self::audit(
-            &mut tx,
-            now,
-            "intake",
-            "address.bounced",
-            (Some(bounced.ticket), None),
-            &audit_detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(bounced))
-    }
-
-    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, raw_id, reason, detail, created_at FROM quarantine ORDER BY id",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Quarantined {
-                    id: get(row, "id")?,
-                    raw_id: get(row, "raw_id")?,
-                    reason: get(row, "reason")?,
-                    detail: get(row, "detail")?,
-                    created_at: get(row, "created_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn raw_count(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT count(*) AS n FROM raw_messages")
-            .fetch_one(&self.read)
-            .await?;
-        get(&row, "n")
-    }
-
-    async fn raw_bytes(&self, raw_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT bytes FROM raw_messages WHERE id = $1")
+            // The bounce itself is kept, visible to admins with the quarantine.
+            let raw_id = Self::insert_raw(&mut tx, raw, now).await?;
+            sqlx::query(
+                "INSERT INTO quarantine (raw_id, reason, detail, created_at) SELECT $1, 'bounce', $2, $3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = $1)",
+            )
             .bind(raw_id)
-            .fetch_optional(&self.read)
+            .bind(detail)
+            .bind(now)
+            .execute(&mut *tx)
             .await?;
-        row.map(|row| get::<Vec<u8>, _>(&row, "bytes")).transpose()
-    }
+            let audit_detail = serde_json::json!({
+                "notification": notification,
+                "participant": bounced.participant,
+                "address": bounced.address,
+                "detail": detail,
+            })
+            .to_string();
+            Self::audit(
+                &mut tx,
+                now,
+                "intake",
+                "address.bounced",
+                (Some(bounced.ticket), None),
+                &audit_detail,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Some(bounced))
+        }
 
-    async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError> {
-        let row =
-            sqlx::query("SELECT 1 AS one FROM messages WHERE ticket = $1 AND dedupe_key = $2")
-                .bind(ticket)
-                .bind(dedupe_key)
+        async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT id, raw_id, reason, detail, created_at FROM quarantine ORDER BY id",
+            )
+            .fetch_all(&self.read)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Quarantined {
+                        id: get(row, "id")?,
+                        raw_id: get(row, "raw_id")?,
+                        reason: get(row, "reason")?,
+                        detail: get(row, "detail")?,
+                        created_at: get(row, "created_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn raw_count(&self) -> Result<i64, StoreError> {
+            let row = sqlx::query("SELECT count(*) AS n FROM raw_messages")
+                .fetch_one(&self.read)
+                .await?;
+            get(&row, "n")
+        }
+
+        async fn raw_bytes(&self, raw_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+            let row = sqlx::query("SELECT bytes FROM raw_messages WHERE id = $1")
+                .bind(raw_id)
                 .fetch_optional(&self.read)
                 .await?;
-        Ok(row.is_some())
-    }
-
-    async fn ticket_by_origin(
-        &self,
-        queue_id: i64,
-        origin_key: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT number FROM tickets WHERE queue_id = $1 AND origin_key = $2")
-            .bind(queue_id)
-            .bind(origin_key)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| get(&row, "number")).transpose()
-    }
-
-    async fn ticket_by_issued_id(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError> {
-        // One query, however long the References header: the nearest
-        // MAX_LOOKUP ids, the first of them that is ours wins.
-        let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
-        if ids.is_empty() {
-            return Ok(None);
+            row.map(|row| get::<Vec<u8>, _>(&row, "bytes")).transpose()
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT message_id, ticket FROM issued_message_ids WHERE message_id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.as_str());
+
+        async fn has_message(&self, ticket: i64, dedupe_key: &str) -> Result<bool, StoreError> {
+            let row =
+                sqlx::query("SELECT 1 AS one FROM messages WHERE ticket = $1 AND dedupe_key = $2")
+                    .bind(ticket)
+                    .bind(dedupe_key)
+                    .fetch_optional(&self.read)
+                    .await?;
+            Ok(row.is_some())
         }
-        let rows = query.fetch_all(&self.read).await?;
-        let mut found = std::collections::HashMap::new();
-        for row in &rows {
-            found.insert(
-                get::<String, _>(row, "message_id")?,
-                get::<i64, _>(row, "ticket")?,
+
+        async fn ticket_by_origin(
+            &self,
+            queue_id: i64,
+            origin_key: &str,
+        ) -> Result<Option<i64>, StoreError> {
+            let row =
+                sqlx::query("SELECT number FROM tickets WHERE queue_id = $1 AND origin_key = $2")
+                    .bind(queue_id)
+                    .bind(origin_key)
+                    .fetch_optional(&self.read)
+                    .await?;
+            row.map(|row| get(&row, "number")).transpose()
+        }
+
+        async fn ticket_by_issued_id(
+            &self,
+            message_ids: &[String],
+        ) -> Result<Option<i64>, StoreError> {
+            // One query, however long the References header: the nearest
+            // MAX_LOOKUP ids, the first of them that is ours wins.
+            let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT message_id, ticket FROM issued_message_ids WHERE message_id IN ({})",
+                placeholders.join(", ")
             );
+            let mut query = sqlx::query(&sql);
+            for id in ids {
+                query = query.bind(id.as_str());
+            }
+            let rows = query.fetch_all(&self.read).await?;
+            let mut found = std::collections::HashMap::new();
+            for row in &rows {
+                found.insert(
+                    get::<String, _>(row, "message_id")?,
+                    get::<i64, _>(row, "ticket")?,
+                );
+            }
+            Ok(ids.iter().find_map(|id| found.get(id).copied()))
         }
-        Ok(ids.iter().find_map(|id| found.get(id).copied()))
-    }
 
-    async fn tickets_by_inbound_id(
-        &self,
-        message_ids: &[String],
-        sender: &str,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        // As above: one query for the nearest MAX_LOOKUP ids. The sender's
-        // participation is part of the query, so a stranger's guess finds
-        // nothing (and reads nothing more). `IS NOT NULL` and the direction
-        // let both backends use the partial index of migration 0009.
-        let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        async fn tickets_by_inbound_id(
+            &self,
+            message_ids: &[String],
+            sender: &str,
+        ) -> Result<Vec<(String, i64)>, StoreError> {
+            // As above: one query for the nearest MAX_LOOKUP ids. The sender's
+            // participation is part of the query, so a stranger's guess finds
+            // nothing (and reads nothing more). `IS NOT NULL` and the direction
+            // let both backends use the partial index of migration 0009.
+            let ids = &message_ids[..message_ids.len().min(MAX_LOOKUP)];
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT m.message_id, m.ticket FROM messages m \
+                 JOIN participants p ON p.ticket = m.ticket AND p.address = $1 \
+                 JOIN tickets t ON t.number = m.ticket AND t.deleted_at IS NULL \
+                 WHERE m.direction = 'inbound' AND m.message_id IS NOT NULL \
+                 AND m.message_id IN ({}) ORDER BY m.ticket LIMIT {MAX_LOOKUP}",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(sender);
+            for id in ids {
+                query = query.bind(id.as_str());
+            }
+            let rows = query.fetch_all(&self.read).await?;
+            rows.iter()
+                .map(|row| Ok((get(row, "message_id")?, get(row, "ticket")?)))
+                .collect()
         }
-        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT DISTINCT m.message_id, m.ticket FROM messages m \
-             JOIN participants p ON p.ticket = m.ticket AND p.address = $1 \
-             JOIN tickets t ON t.number = m.ticket AND t.deleted_at IS NULL \
-             WHERE m.direction = 'inbound' AND m.message_id IS NOT NULL \
-             AND m.message_id IN ({}) ORDER BY m.ticket LIMIT {MAX_LOOKUP}",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(sender);
-        for id in ids {
-            query = query.bind(id.as_str());
-        }
-        let rows = query.fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|row| Ok((get(row, "message_id")?, get(row, "ticket")?)))
-            .collect()
     }
 }

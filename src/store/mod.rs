@@ -63,13 +63,12 @@ mod sqlite;
 mod tickets;
 mod webhooks;
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::config::StoreConfig;
 use outbox::NewNotification;
-use sql::Backend;
 
 pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
@@ -150,24 +149,13 @@ pub trait SchemaStore: Send + Sync {
     async fn migrate(&self) -> Result<(), StoreError>;
 }
 
-#[async_trait]
-impl<DB> SchemaStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn migrate(&self) -> Result<(), StoreError> {
-        DB::migrate(&self.write).await?;
-        self.backfill_search().await
+sql_impl! {
+    #[async_trait]
+    impl SchemaStore for SqlStore {
+        async fn migrate(&self) -> Result<(), StoreError> {
+            DB::migrate(&self.write).await?;
+            self.backfill_search().await
+        }
     }
 }
 

@@ -5,11 +5,11 @@
 //! notice to its author (reject, unless the decision says none goes), the
 //! audit entry and the `message.moderated` event.
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::sql::{Backend, MESSAGE_COLUMNS, SqlStore, get, message_of};
+use super::sql::{MESSAGE_COLUMNS, get, message_of};
 use super::{
     Audience, EventKind, Message, NEW_MESSAGE, NewEvent, NewNotification, StoreError, now_ms,
 };
@@ -157,152 +157,146 @@ pub trait ModerationStore: Send + Sync {
     async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError>;
 }
 
-#[async_trait]
-impl<DB> ModerationStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn held(&self) -> Result<Vec<Message>, StoreError> {
-        let sql =
-            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation = 'held' ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
-        rows.iter().map(message_of).collect()
-    }
+sql_impl! {
+    #[async_trait]
+    impl ModerationStore for SqlStore {
+        async fn held(&self) -> Result<Vec<Message>, StoreError> {
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation = 'held' ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
+            rows.iter().map(message_of).collect()
+        }
 
-    async fn moderated(&self) -> Result<Vec<Message>, StoreError> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation IN \
-             ('approved', 'approved_redacted', 'rejected') ORDER BY id"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
-        rows.iter().map(message_of).collect()
-    }
+        async fn moderated(&self) -> Result<Vec<Message>, StoreError> {
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE moderation IN \
+                 ('approved', 'approved_redacted', 'rejected') ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
+            rows.iter().map(message_of).collect()
+        }
 
-    async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let row = sqlx::query("SELECT ticket, author, moderation FROM messages WHERE id = $1")
+        async fn moderate(&self, m: &Moderate, minter: &Minter) -> Result<Vec<i64>, StoreError> {
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let row = sqlx::query("SELECT ticket, author, moderation FROM messages WHERE id = $1")
+                .bind(m.message)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("message {} does not exist", m.message))
+                })?;
+            let ticket: i64 = get(&row, "ticket")?;
+            let author: Option<i64> = get(&row, "author")?;
+            let state: String = get(&row, "moderation")?;
+            if Moderation::parse(&state) != Some(Moderation::Held) {
+                return Err(StoreError::Conflict(format!(
+                    "message {} is not held (it is {state})",
+                    m.message
+                )));
+            }
+            let (next, approved_as, action, detail) = match &m.ruling {
+                Ruling::Approve { shows } => (
+                    shows.moderation(),
+                    Some(shows.as_str()),
+                    "moderation.approved",
+                    serde_json::json!({ "text": shows.as_str() }),
+                ),
+                Ruling::Reject { reason, no_notice } => (
+                    Moderation::Rejected,
+                    None,
+                    "moderation.rejected",
+                    serde_json::json!({
+                        "reason": reason,
+                        "notice": no_notice.is_none(),
+                        "no_notice": no_notice,
+                    }),
+                ),
+            };
+            // Only from `held`: of two moderators deciding at once (PostgreSQL
+            // reads do not lock), the second finds it decided.
+            let updated = sqlx::query(
+                "UPDATE messages SET moderation = $1, approved_as = $2 \
+                 WHERE id = $3 AND moderation = 'held' RETURNING id",
+            )
+            .bind(next.column())
+            .bind(approved_as)
             .bind(m.message)
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("message {} does not exist", m.message)))?;
-        let ticket: i64 = get(&row, "ticket")?;
-        let author: Option<i64> = get(&row, "author")?;
-        let state: String = get(&row, "moderation")?;
-        if Moderation::parse(&state) != Some(Moderation::Held) {
-            return Err(StoreError::Conflict(format!(
-                "message {} is not held (it is {state})",
-                m.message
-            )));
-        }
-        let (next, approved_as, action, detail) = match &m.ruling {
-            Ruling::Approve { shows } => (
-                shows.moderation(),
-                Some(shows.as_str()),
-                "moderation.approved",
-                serde_json::json!({ "text": shows.as_str() }),
-            ),
-            Ruling::Reject { reason, no_notice } => (
-                Moderation::Rejected,
-                None,
-                "moderation.rejected",
-                serde_json::json!({
-                    "reason": reason,
-                    "notice": no_notice.is_none(),
-                    "no_notice": no_notice,
-                }),
-            ),
-        };
-        // Only from `held`: of two moderators deciding at once (PostgreSQL
-        // reads do not lock), the second finds it decided.
-        let updated = sqlx::query(
-            "UPDATE messages SET moderation = $1, approved_as = $2 \
-             WHERE id = $3 AND moderation = 'held' RETURNING id",
-        )
-        .bind(next.column())
-        .bind(approved_as)
-        .bind(m.message)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if updated.is_none() {
-            return Err(StoreError::Conflict(format!(
-                "message {} was decided meanwhile",
-                m.message
-            )));
-        }
-        // Approved, it is shown: its visible text joins the search index.
-        Self::index_shown(&mut tx, m.message).await?;
-        // Read in this transaction: an assignment committed before is seen.
-        let assignee: Option<String> = get(
-            &sqlx::query("SELECT assignee FROM tickets WHERE number = $1")
-                .bind(ticket)
-                .fetch_one(&mut *tx)
-                .await?,
-            "assignee",
-        )?;
-        let people =
-            sqlx::query("SELECT id, address, role FROM participants WHERE ticket = $1 ORDER BY id")
-                .bind(ticket)
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut people_of = Vec::with_capacity(people.len());
-        for row in &people {
-            let role: String = get(row, "role")?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?;
-            people_of.push((
-                get::<i64, _>(row, "id")?,
-                get::<String, _>(row, "address")?,
-                role,
-            ));
-        }
-        // Approved: the other side is told, as if it had just arrived.
-        // Rejected: only the author, with the notice (unless none goes).
-        let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match &m.ruling {
-            Ruling::Reject {
-                no_notice: Some(_), ..
-            } => (REJECTED_NOTICE, Vec::new()),
-            Ruling::Reject { .. } => (
-                REJECTED_NOTICE,
-                people_of.iter().filter(|p| Some(p.0) == author).collect(),
-            ),
-            Ruling::Approve { .. } => (
-                NEW_MESSAGE,
-                tickets::notified(&people_of, author, assignee.as_deref()),
-            ),
-        };
-        let mut outbox = Vec::new();
-        for (participant, address, _) in recipients {
-            let row = NewNotification {
-                ticket,
-                message: Some(m.message),
-                participant: *participant,
-                recipient: address,
-                kind,
+            .await?;
+            if updated.is_none() {
+                return Err(StoreError::Conflict(format!(
+                    "message {} was decided meanwhile",
+                    m.message
+                )));
+            }
+            // Approved, it is shown: its visible text joins the search index.
+            Self::index_shown(&mut tx, m.message).await?;
+            // Read in this transaction: an assignment committed before is seen.
+            let assignee: Option<String> = get(
+                &sqlx::query("SELECT assignee FROM tickets WHERE number = $1")
+                    .bind(ticket)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                "assignee",
+            )?;
+            let people = sqlx::query(
+                "SELECT id, address, role FROM participants WHERE ticket = $1 ORDER BY id",
+            )
+            .bind(ticket)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut people_of = Vec::with_capacity(people.len());
+            for row in &people {
+                let role: String = get(row, "role")?;
+                let role = Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?;
+                people_of.push((
+                    get::<i64, _>(row, "id")?,
+                    get::<String, _>(row, "address")?,
+                    role,
+                ));
+            }
+            // Approved: the other side is told, as if it had just arrived.
+            // Rejected: only the author, with the notice (unless none goes).
+            let (kind, recipients): (&str, Vec<&(i64, String, Role)>) = match &m.ruling {
+                Ruling::Reject {
+                    no_notice: Some(_), ..
+                } => (REJECTED_NOTICE, Vec::new()),
+                Ruling::Reject { .. } => (
+                    REJECTED_NOTICE,
+                    people_of.iter().filter(|p| Some(p.0) == author).collect(),
+                ),
+                Ruling::Approve { .. } => (
+                    NEW_MESSAGE,
+                    tickets::notified(&people_of, author, assignee.as_deref()),
+                ),
             };
-            outbox.push(Self::write_notification(&mut tx, minter, now, row).await?);
+            let mut outbox = Vec::new();
+            for (participant, address, _) in recipients {
+                let row = NewNotification {
+                    ticket,
+                    message: Some(m.message),
+                    participant: *participant,
+                    recipient: address,
+                    kind,
+                };
+                outbox.push(Self::write_notification(&mut tx, minter, now, row).await?);
+            }
+            let at = (Some(ticket), Some(m.message));
+            Self::audit(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;
+            let author_address = people_of.iter().find(|p| Some(p.0) == author);
+            let event = decision_event(m, ticket, author_address.map(|p| p.1.clone()));
+            Self::append_events(&mut tx, now, &[event]).await?;
+            if let Some(status) = m.status {
+                Self::move_status(&mut tx, now, &m.actor, (ticket, Some(m.message)), status)
+                    .await?;
+            }
+            tx.commit().await?;
+            self.events.committed();
+            Ok(outbox)
         }
-        let at = (Some(ticket), Some(m.message));
-        Self::audit(&mut tx, now, &m.actor, action, at, &detail.to_string()).await?;
-        let author_address = people_of.iter().find(|p| Some(p.0) == author);
-        let event = decision_event(m, ticket, author_address.map(|p| p.1.clone()));
-        Self::append_events(&mut tx, now, &[event]).await?;
-        if let Some(status) = m.status {
-            Self::move_status(&mut tx, now, &m.actor, (ticket, Some(m.message)), status).await?;
-        }
-        tx.commit().await?;
-        self.events.committed();
-        Ok(outbox)
     }
 }
 

@@ -13,12 +13,13 @@
 mod batch_reads;
 mod throttle;
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::StoreError;
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 
 pub use batch_reads::BatchReads;
 
@@ -266,313 +267,302 @@ pub trait OutboxStore: Send + Sync {
     async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError>;
 }
 
-#[async_trait]
-impl<DB> OutboxStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, ticket, message, participant, recipient, token, message_id, kind, state, \
-             created_at FROM outbox WHERE ticket = $1 ORDER BY id",
-        )
-        .bind(ticket)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Notification {
-                    id: get(row, "id")?,
-                    ticket: get(row, "ticket")?,
-                    message: get(row, "message")?,
-                    participant: get(row, "participant")?,
-                    recipient: get(row, "recipient")?,
-                    token: get(row, "token")?,
-                    message_id: get(row, "message_id")?,
-                    kind: get(row, "kind")?,
-                    state: get(row, "state")?,
-                    created_at: get(row, "created_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn claim_outbox(
-        &self,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        // One statement: on SQLite the single write connection serialises
-        // claims; on PostgreSQL SKIP LOCKED keeps two workers off each
-        // other's rows. Ordered as the `outbox_due` index is (state,
-        // next_attempt_at, then id), so that SQLite walks it and stops
-        // after `limit` rows: ordered by id alone it read every due row
-        // and sorted them, each claim, O(backlog) (bench/outbox). New rows
-        // (next_attempt_at 0) still go in the order written, before rows
-        // waiting for a retry.
-        let sql = format!(
-            "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox \
-             WHERE state = 'pending' AND next_attempt_at <= $2 AND coalesced_into IS NULL \
-             AND (lease_until IS NULL OR lease_until <= $2) \
-             ORDER BY next_attempt_at, id LIMIT $3{}) \
-             RETURNING {OUTBOX_COLUMNS}",
-            DB::SKIP_LOCKED
-        );
-        let rows = sqlx::query(&sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.write)
+sql_impl! {
+    #[async_trait]
+    impl OutboxStore for SqlStore {
+        async fn notifications(&self, ticket: i64) -> Result<Vec<Notification>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT id, ticket, message, participant, recipient, token, message_id, kind, state, \
+                 created_at FROM outbox WHERE ticket = $1 ORDER BY id",
+            )
+            .bind(ticket)
+            .fetch_all(&self.read)
             .await?;
-        let mut claimed = rows
-            .iter()
-            .map(outbox_row_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|r| r.id);
-        Ok(claimed)
-    }
-
-    async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL, \
-             attempts = attempts + 1 WHERE id = $3 AND state = 'pending' RETURNING id",
-        )
-        .bind(now)
-        .bind(reply)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        Ok(done.is_some())
-    }
-
-    async fn outbox_sent_many(
-        &self,
-        sent: &[(i64, String)],
-        now: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        if sent.is_empty() {
-            return Ok(Vec::new());
+            rows.iter()
+                .map(|row| {
+                    Ok(Notification {
+                        id: get(row, "id")?,
+                        ticket: get(row, "ticket")?,
+                        message: get(row, "message")?,
+                        participant: get(row, "participant")?,
+                        recipient: get(row, "recipient")?,
+                        token: get(row, "token")?,
+                        message_id: get(row, "message_id")?,
+                        kind: get(row, "kind")?,
+                        state: get(row, "state")?,
+                        created_at: get(row, "created_at")?,
+                    })
+                })
+                .collect()
         }
-        // One transaction, one commit for them all: a commit per row capped
-        // the worker at the disk's commit rate. Same statement as
-        // `record_outbox_sent`, so a row no longer pending is left alone.
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let mut recorded = Vec::with_capacity(sent.len());
-        for (id, reply) in sent {
+
+        async fn claim_outbox(
+            &self,
+            now: i64,
+            lease_until: i64,
+            limit: i64,
+        ) -> Result<Vec<OutboxRow>, StoreError> {
+            // One statement: on SQLite the single write connection serialises
+            // claims; on PostgreSQL SKIP LOCKED keeps two workers off each
+            // other's rows. Ordered as the `outbox_due` index is (state,
+            // next_attempt_at, then id), so that SQLite walks it and stops
+            // after `limit` rows: ordered by id alone it read every due row
+            // and sorted them, each claim, O(backlog) (bench/outbox). New rows
+            // (next_attempt_at 0) still go in the order written, before rows
+            // waiting for a retry.
+            let sql = format!(
+                "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox \
+                 WHERE state = 'pending' AND next_attempt_at <= $2 AND coalesced_into IS NULL \
+                 AND (lease_until IS NULL OR lease_until <= $2) \
+                 ORDER BY next_attempt_at, id LIMIT $3{}) \
+                 RETURNING {OUTBOX_COLUMNS}",
+                DB::SKIP_LOCKED
+            );
+            let rows = sqlx::query(&sql)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.write)
+                .await?;
+            let mut claimed = rows
+                .iter()
+                .map(outbox_row_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            claimed.sort_by_key(|r| r.id);
+            Ok(claimed)
+        }
+
+        async fn outbox_sent(&self, id: i64, reply: &str, now: i64) -> Result<bool, StoreError> {
             let done = sqlx::query(
-                "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, \
-                 lease_until = NULL, attempts = attempts + 1 \
-                 WHERE id = $3 AND state = 'pending' RETURNING id",
+                "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, lease_until = NULL, \
+                 attempts = attempts + 1 WHERE id = $3 AND state = 'pending' RETURNING id",
             )
             .bind(now)
-            .bind(reply.as_str())
-            .bind(*id)
-            .fetch_optional(&mut *tx)
+            .bind(reply)
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await?;
+            Ok(done.is_some())
+        }
+
+        async fn outbox_sent_many(
+            &self,
+            sent: &[(i64, String)],
+            now: i64,
+        ) -> Result<Vec<i64>, StoreError> {
+            if sent.is_empty() {
+                return Ok(Vec::new());
+            }
+            // One transaction, one commit for them all: a commit per row capped
+            // the worker at the disk's commit rate. Same statement as
+            // `record_outbox_sent`, so a row no longer pending is left alone.
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let mut recorded = Vec::with_capacity(sent.len());
+            for (id, reply) in sent {
+                let done = sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, \
+                     lease_until = NULL, attempts = attempts + 1 \
+                     WHERE id = $3 AND state = 'pending' RETURNING id",
+                )
+                .bind(now)
+                .bind(reply.as_str())
+                .bind(*id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if done.is_some() {
+                    recorded.push(*id);
+                }
+            }
+            tx.commit().await?;
+            Ok(recorded)
+        }
+
+        async fn outbox_deferred(
+            &self,
+            id: i64,
+            reply: &str,
+            next_attempt_at: i64,
+            expire_before: i64,
+        ) -> Result<Option<OutboxState>, StoreError> {
+            let row = sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $1, last_reply = $1, \
+                 lease_until = NULL, next_attempt_at = $2, \
+                 state = CASE WHEN created_at < $3 THEN 'failed' ELSE 'pending' END \
+                 WHERE id = $4 AND state = 'pending' RETURNING state",
+            )
+            .bind(reply)
+            .bind(next_attempt_at)
+            .bind(expire_before)
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await?;
+            row.map(|row| {
+                let state: String = get(&row, "state")?;
+                OutboxState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox state {state:?}")))
+            })
+            .transpose()
+        }
+
+        async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE outbox SET state = 'failed', last_error = $1, last_reply = $1, \
+                 lease_until = NULL, attempts = attempts + 1 \
+                 WHERE id = $2 AND state = 'pending' RETURNING id",
+            )
+            .bind(reply)
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await?;
+            Ok(done.is_some())
+        }
+
+        async fn release_outbox(&self, id: i64) -> Result<(), StoreError> {
+            sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = $1 AND state = 'pending'")
+                .bind(id)
+                .execute(&self.write)
+                .await?;
+            Ok(())
+        }
+
+        async fn outbox(
+            &self,
+            state: Option<OutboxState>,
+            limit: i64,
+        ) -> Result<Vec<OutboxRow>, StoreError> {
+            let rows = match state {
+                Some(state) => {
+                    let sql = format!(
+                        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id LIMIT $2"
+                    );
+                    sqlx::query(&sql)
+                        .bind(state.as_str())
+                        .bind(limit)
+                        .fetch_all(&self.read)
+                        .await?
+                }
+                None => {
+                    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id LIMIT $1");
+                    sqlx::query(&sql).bind(limit).fetch_all(&self.read).await?
+                }
+            };
+            rows.iter().map(outbox_row_of).collect()
+        }
+
+        async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+            row.as_ref().map(outbox_row_of).transpose()
+        }
+
+        async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
+            let done = sqlx::query(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
+                 WHERE id = $2 AND state = 'failed' RETURNING id",
+            )
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&self.write)
             .await?;
             if done.is_some() {
-                recorded.push(*id);
+                // What it carried waits for it again.
+                sqlx::query(
+                    "UPDATE outbox SET state = 'pending' WHERE coalesced_into = $1 AND state = 'failed'",
+                )
+                .bind(id)
+                .execute(&self.write)
+                .await?;
+                return Ok(());
+            }
+            let row = sqlx::query("SELECT state FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+            match row {
+                None => Err(StoreError::NotFound(format!(
+                    "outbox row {id} does not exist"
+                ))),
+                Some(row) => {
+                    let state: String = get(&row, "state")?;
+                    Err(StoreError::Conflict(format!(
+                        "outbox row {id} is {state}, not failed"
+                    )))
+                }
             }
         }
-        tx.commit().await?;
-        Ok(recorded)
-    }
 
-    async fn outbox_deferred(
-        &self,
-        id: i64,
-        reply: &str,
-        next_attempt_at: i64,
-        expire_before: i64,
-    ) -> Result<Option<OutboxState>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, last_reply = $1, \
-             lease_until = NULL, next_attempt_at = $2, \
-             state = CASE WHEN created_at < $3 THEN 'failed' ELSE 'pending' END \
-             WHERE id = $4 AND state = 'pending' RETURNING state",
-        )
-        .bind(reply)
-        .bind(next_attempt_at)
-        .bind(expire_before)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        row.map(|row| {
-            let state: String = get(&row, "state")?;
-            OutboxState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox state {state:?}")))
-        })
-        .transpose()
-    }
+        async fn outbox_last_sent(
+            &self,
+            ticket: i64,
+            participant: i64,
+        ) -> Result<Option<i64>, StoreError> {
+            self.last_sent_at(ticket, participant).await
+        }
 
-    async fn outbox_failed(&self, id: i64, reply: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'failed', last_error = $1, last_reply = $1, \
-             lease_until = NULL, attempts = attempts + 1 \
-             WHERE id = $2 AND state = 'pending' RETURNING id",
-        )
-        .bind(reply)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        Ok(done.is_some())
-    }
+        async fn outbox_sent_since(
+            &self,
+            recipient: &str,
+            since: i64,
+        ) -> Result<(i64, Option<i64>), StoreError> {
+            self.sent_since(recipient, since).await
+        }
 
-    async fn release_outbox(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = $1 AND state = 'pending'")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
+        async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError> {
+            self.postpone_row(id, until).await
+        }
 
-    async fn outbox(
-        &self,
-        state: Option<OutboxState>,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = match state {
-            Some(state) => {
-                let sql = format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id LIMIT $2"
-                );
-                sqlx::query(&sql)
-                    .bind(state.as_str())
-                    .bind(limit)
-                    .fetch_all(&self.read)
-                    .await?
-            }
-            None => {
-                let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id LIMIT $1");
-                sqlx::query(&sql).bind(limit).fetch_all(&self.read).await?
-            }
-        };
-        rows.iter().map(outbox_row_of).collect()
-    }
+        async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
+            self.coalesce_rows(rows, into).await
+        }
 
-    async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
-        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(outbox_row_of).transpose()
-    }
+        async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
+            self.coalesced_rows(carrier).await
+        }
 
-    async fn retry_outbox(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
-             WHERE id = $2 AND state = 'failed' RETURNING id",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        if done.is_some() {
-            // What it carried waits for it again.
-            sqlx::query(
-                "UPDATE outbox SET state = 'pending' WHERE coalesced_into = $1 AND state = 'failed'",
+        async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError> {
+            self.settle_coalesced_rows(carrier).await
+        }
+
+        async fn batch_reads(
+            &self,
+            rows: &[OutboxRow],
+            references: i64,
+        ) -> Result<BatchReads, StoreError> {
+            self.read_batch(rows, references).await
+        }
+
+        async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {
+            // The recipient's own mail (its author is the recipient) and the
+            // IDs issued to the recipient: a notification names nothing of the
+            // other side's, whose Message-IDs name their mail host and whose
+            // issued IDs carry their token. `read_batch` picks the same.
+            let rows = sqlx::query(
+                "SELECT message_id, created_at FROM ( \
+                   SELECT message_id, created_at FROM messages \
+                     WHERE ticket = $1 AND author = $2 AND direction = 'inbound' \
+                       AND message_id IS NOT NULL AND created_at <= $4 \
+                   UNION ALL \
+                   SELECT message_id, created_at FROM issued_message_ids \
+                     WHERE ticket = $1 AND participant = $2 AND message_id <> $3 \
+                       AND created_at <= $4 \
+                 ) AS ids ORDER BY created_at DESC, message_id DESC LIMIT $5",
             )
-            .bind(id)
-            .execute(&self.write)
+            .bind(row.ticket)
+            .bind(row.participant)
+            .bind(row.message_id.as_str())
+            .bind(row.created_at)
+            .bind(limit)
+            .fetch_all(&self.read)
             .await?;
-            return Ok(());
+            let mut ids = rows
+                .iter()
+                .map(|row| get::<String, _>(row, "message_id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.reverse();
+            Ok(ids)
         }
-        let row = sqlx::query("SELECT state FROM outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        match row {
-            None => Err(StoreError::NotFound(format!(
-                "outbox row {id} does not exist"
-            ))),
-            Some(row) => {
-                let state: String = get(&row, "state")?;
-                Err(StoreError::Conflict(format!(
-                    "outbox row {id} is {state}, not failed"
-                )))
-            }
-        }
-    }
-
-    async fn outbox_last_sent(
-        &self,
-        ticket: i64,
-        participant: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.last_sent_at(ticket, participant).await
-    }
-
-    async fn outbox_sent_since(
-        &self,
-        recipient: &str,
-        since: i64,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        self.sent_since(recipient, since).await
-    }
-
-    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError> {
-        self.postpone_row(id, until).await
-    }
-
-    async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
-        self.coalesce_rows(rows, into).await
-    }
-
-    async fn outbox_coalesced(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        self.coalesced_rows(carrier).await
-    }
-
-    async fn outbox_settle_coalesced(&self, carrier: i64) -> Result<usize, StoreError> {
-        self.settle_coalesced_rows(carrier).await
-    }
-
-    async fn batch_reads(
-        &self,
-        rows: &[OutboxRow],
-        references: i64,
-    ) -> Result<BatchReads, StoreError> {
-        self.read_batch(rows, references).await
-    }
-
-    async fn thread_ids(&self, row: &OutboxRow, limit: i64) -> Result<Vec<String>, StoreError> {
-        // The recipient's own mail (its author is the recipient) and the
-        // IDs issued to the recipient: a notification names nothing of the
-        // other side's, whose Message-IDs name their mail host and whose
-        // issued IDs carry their token. `read_batch` picks the same.
-        let rows = sqlx::query(
-            "SELECT message_id, created_at FROM ( \
-               SELECT message_id, created_at FROM messages \
-                 WHERE ticket = $1 AND author = $2 AND direction = 'inbound' \
-                   AND message_id IS NOT NULL AND created_at <= $4 \
-               UNION ALL \
-               SELECT message_id, created_at FROM issued_message_ids \
-                 WHERE ticket = $1 AND participant = $2 AND message_id <> $3 \
-                   AND created_at <= $4 \
-             ) AS ids ORDER BY created_at DESC, message_id DESC LIMIT $5",
-        )
-        .bind(row.ticket)
-        .bind(row.participant)
-        .bind(row.message_id.as_str())
-        .bind(row.created_at)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
-        let mut ids = rows
-            .iter()
-            .map(|row| get::<String, _>(row, "message_id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.reverse();
-        Ok(ids)
     }
 }

@@ -43,16 +43,16 @@
 mod backfill;
 mod index;
 
+use crate::store::sql::sql_impl;
 pub(super) use index::Docs;
 use index::visible;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Type};
+use sqlx::{Encode, QueryBuilder, Type};
 
 use super::sql::{
-    Backend, MESSAGE_COLUMNS, SHOWN_TICKET, Script, SqlStore, TICKET_COLUMNS, get, message_of,
-    ticket_of,
+    Backend, MESSAGE_COLUMNS, SHOWN_TICKET, Script, TICKET_COLUMNS, get, message_of, ticket_of,
 };
 use super::{StoreError, Ticket};
 use crate::access::{self, Access, Side, Viewer};
@@ -123,84 +123,76 @@ pub trait SearchStore: Send + Sync {
 /// How many of a hit's newest messages are looked at for its snippet.
 const SNIPPET_MESSAGES: i64 = 100;
 
-#[async_trait]
-impl<DB> SearchStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn search_with(
-        &self,
-        query: &Query,
-        scope: Viewer<'_>,
-        limit: usize,
-        snippets: bool,
-    ) -> Result<Vec<Hit>, StoreError> {
-        let mut terms = Vec::with_capacity(query.terms().len());
-        for (i, term) in query.terms().iter().enumerate() {
-            match DB::search_term(term, query.is_prefix(i)) {
-                Some(term) => terms.push(term),
-                // Not a word of src/search.rs: nothing has it.
-                None => return Ok(Vec::new()),
+sql_impl! {
+    #[async_trait]
+    impl SearchStore for SqlStore {
+        async fn search_with(
+            &self,
+            query: &Query,
+            scope: Viewer<'_>,
+            limit: usize,
+            snippets: bool,
+        ) -> Result<Vec<Hit>, StoreError> {
+            let mut terms = Vec::with_capacity(query.terms().len());
+            for (i, term) in query.terms().iter().enumerate() {
+                match DB::search_term(term, query.is_prefix(i)) {
+                    Some(term) => terms.push(term),
+                    // Not a word of src/search.rs: nothing has it.
+                    None => return Ok(Vec::new()),
+                }
             }
-        }
-        if terms.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let every = terms.join(DB::SEARCH_AND);
-        let any = terms.join(DB::SEARCH_OR);
-        let person = match scope {
-            Viewer::Person { address } => Some(address::normalize(address)),
-            _ => None,
-        };
-        let found = Found {
-            every: &every,
-            any: &any,
-            terms: &terms,
-            person: person.as_deref(),
-        };
-        let mut conn = self.read.acquire().await?;
-        // A person who is no queue's staff sits in few tickets: the search
-        // starts from them. Everyone else's starts from the index.
-        let from_person = match found.person {
-            Some(address) => {
-                let staff = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM queue_addresses WHERE kind = 'staff' AND address = $1",
-                )
-                .bind(address)
-                .fetch_one(&mut *conn)
-                .await?;
-                get::<i64, _>(&staff, "n")? == 0
+            if terms.is_empty() || limit == 0 {
+                return Ok(Vec::new());
             }
-            None => false,
-        };
-        let mut script = Script::<DB>::new();
-        let (q, _) = script.statement("");
-        push_search(q, &found, scope, from_person, limit as i64);
-        let rows = script.run(&mut conn).await?.remove(0);
-        let mut hits = Vec::with_capacity(rows.len());
-        for row in &rows {
-            hits.push(Hit {
-                ticket: ticket_of(row)?,
-                matched: Matched::of(get(row, "tier")?),
-                snippet: None,
-                message: None,
-            });
+            let every = terms.join(DB::SEARCH_AND);
+            let any = terms.join(DB::SEARCH_OR);
+            let person = match scope {
+                Viewer::Person { address } => Some(address::normalize(address)),
+                _ => None,
+            };
+            let found = Found {
+                every: &every,
+                any: &any,
+                terms: &terms,
+                person: person.as_deref(),
+            };
+            let mut conn = self.read.acquire().await?;
+            // A person who is no queue's staff sits in few tickets: the search
+            // starts from them. Everyone else's starts from the index.
+            let from_person = match found.person {
+                Some(address) => {
+                    let staff = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM queue_addresses WHERE kind = 'staff' AND address = $1",
+                    )
+                    .bind(address)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    get::<i64, _>(&staff, "n")? == 0
+                }
+                None => false,
+            };
+            let mut script = Script::<DB>::new();
+            let (q, _) = script.statement("");
+            push_search(q, &found, scope, from_person, limit as i64);
+            let rows = script.run(&mut conn).await?.remove(0);
+            let mut hits = Vec::with_capacity(rows.len());
+            for row in &rows {
+                hits.push(Hit {
+                    ticket: ticket_of(row)?,
+                    matched: Matched::of(get(row, "tier")?),
+                    snippet: None,
+                    message: None,
+                });
+            }
+            if snippets {
+                // On the same connection: a second one from the pool while
+                // this one is held deadlocks under load (every connection held
+                // by a search waiting for another).
+                self.snippets(&mut conn, &mut hits, query, scope, person.as_deref())
+                    .await?;
+            }
+            Ok(hits)
         }
-        if snippets {
-            self.snippets(&mut hits, query, scope, person.as_deref())
-                .await?;
-        }
-        Ok(hits)
     }
 }
 
@@ -370,83 +362,72 @@ pub(super) fn push_scope<'a, DB>(
 }
 
 // Private steps of the search.
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// Each hit's snippet: the newest of its messages the scope sees that
-    /// holds one of the words, in the text the scope sees, cut around
-    /// the first word found.
-    async fn snippets(
-        &self,
-        hits: &mut [Hit],
-        query: &Query,
-        scope: Viewer<'_>,
-        person: Option<&str>,
-    ) -> Result<(), StoreError> {
-        if hits.is_empty() {
-            return Ok(());
-        }
-        // Each hit's newest messages, and a person's own participant rows
-        // on these tickets, in one script.
-        let mut script = Script::<DB>::new();
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
-        for hit in hits.iter() {
-            let (q, _) = script.statement(&sql);
-            q.push_bind(hit.ticket.number)
-                .push(" ORDER BY id DESC LIMIT ")
-                .push_bind(SNIPPET_MESSAGES);
-        }
-        if let Some(address) = person {
-            let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
-            q.push_bind(address).push(" AND ticket IN ");
-            super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
-        }
-        let mut conn = self.read.acquire().await?;
-        let groups = script.run(&mut conn).await?;
-        let mut mine = Vec::new();
-        if person.is_some() {
-            for row in &groups[hits.len()] {
-                mine.push(get::<i64, _>(row, "id")?);
+sql_impl! {
+    impl SqlStore {
+        /// Each hit's snippet: the newest of its messages the scope sees that
+        /// holds one of the words, in the text the scope sees, cut around
+        /// the first word found.
+        async fn snippets(
+            &self,
+            conn: &mut DB::Connection,
+            hits: &mut [Hit],
+            query: &Query,
+            scope: Viewer<'_>,
+            person: Option<&str>,
+        ) -> Result<(), StoreError> {
+            if hits.is_empty() {
+                return Ok(());
             }
-        }
-        for (hit, rows) in hits.iter_mut().zip(&groups) {
-            for row in rows {
-                let message = message_of(row)?;
-                let access = match scope {
-                    Viewer::Moderator => Access::Moderator,
-                    Viewer::Marketplace => Access::Marketplace,
-                    Viewer::Person { .. } => Access::Party {
-                        // The side does not change what a message shows.
-                        side: Side::Client,
-                        participant: message.author.filter(|a| mine.contains(a)),
-                    },
-                };
-                let Some(view) = access::message(access, &message) else {
-                    continue;
-                };
-                // Moderators search the text as written.
-                let text = match view.moderation {
-                    Some(moderator) => moderator.original,
-                    None => view.text,
-                };
-                if query.found_in(text) {
-                    hit.snippet = Some(query.snippet(text));
-                    hit.message = Some(message.id);
-                    break;
+            // Each hit's newest messages, and a person's own participant rows
+            // on these tickets, in one script.
+            let mut script = Script::<DB>::new();
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
+            for hit in hits.iter() {
+                let (q, _) = script.statement(&sql);
+                q.push_bind(hit.ticket.number)
+                    .push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(SNIPPET_MESSAGES);
+            }
+            if let Some(address) = person {
+                let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
+                q.push_bind(address).push(" AND ticket IN ");
+                super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
+            }
+            let groups = script.run(conn).await?;
+            let mut mine = Vec::new();
+            if person.is_some() {
+                for row in &groups[hits.len()] {
+                    mine.push(get::<i64, _>(row, "id")?);
                 }
             }
+            for (hit, rows) in hits.iter_mut().zip(&groups) {
+                for row in rows {
+                    let message = message_of(row)?;
+                    let access = match scope {
+                        Viewer::Moderator => Access::Moderator,
+                        Viewer::Marketplace => Access::Marketplace,
+                        Viewer::Person { .. } => Access::Party {
+                            // The side does not change what a message shows.
+                            side: Side::Client,
+                            participant: message.author.filter(|a| mine.contains(a)),
+                        },
+                    };
+                    let Some(view) = access::message(access, &message) else {
+                        continue;
+                    };
+                    // Moderators search the text as written.
+                    let text = match view.moderation {
+                        Some(moderator) => moderator.original,
+                        None => view.text,
+                    };
+                    if query.found_in(text) {
+                        hit.snippet = Some(query.snippet(text));
+                        hit.message = Some(message.id);
+                        break;
+                    }
+                }
+            }
+            Ok(())
         }
-        Ok(())
     }
 }

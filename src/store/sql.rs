@@ -5,16 +5,74 @@
 //! so one body of SQL serves both. What differs lives in [`Backend`].
 
 use futures_util::TryStreamExt;
-use sqlx::{
-    ColumnIndex, Database, Decode, Either, Encode, Executor, IntoArguments, Pool, QueryBuilder,
-    Row, Type,
-};
+use sqlx::{ColumnIndex, Database, Decode, Either, Encode, Pool, QueryBuilder, Row, Type};
 
 use super::events::{Audience, EventKind, EventSignal, NewEvent};
 use super::outbox::NewNotification;
 use super::{Direction, Message, Moderation, NewRaw, Participant, Queue, StoreError, Ticket};
 use crate::tickets::{self, Role, Status};
 use crate::token::Minter;
+
+/// Writes an impl block of the store over every [`Backend`], with the
+/// bounds every SQL body needs named once, here: the connection executes,
+/// arguments bind, the column types encode and decode on this backend.
+/// Rust does not carry a where-clause from one item to the next (a bound
+/// whose subject is `i64` or `&str` is not implied by `DB: Backend`,
+/// rust-lang/rust#20671), so each concern's impl asks for them through
+/// this macro instead of repeating them:
+///
+/// ```text
+/// sql_impl! {
+///     #[async_trait]
+///     impl ConversationStore for SqlStore { … }
+/// }
+/// sql_impl! {
+///     impl SqlStore { … }    // a concern's private steps
+/// }
+/// ```
+///
+/// Inside, `DB` is the backend. A new column type goes here, once.
+macro_rules! sql_impl {
+    ($(#[$meta:meta])* impl $concern:ident for SqlStore { $($body:tt)* }) => {
+        $(#[$meta])*
+        impl<DB> $concern for $crate::store::sql::SqlStore<DB>
+        where
+            DB: $crate::store::sql::Backend,
+            for<'c> &'c mut DB::Connection: ::sqlx::Executor<'c, Database = DB>,
+            for<'q> DB::Arguments<'q>: ::sqlx::IntoArguments<'q, DB> + Default,
+            for<'q> i64: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<i64>: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB>,
+            for<'q> &'q str: ::sqlx::Encode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<&'q str>: ::sqlx::Encode<'q, DB>,
+            for<'q> String: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> &'q [u8]: ::sqlx::Encode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Vec<u8>: ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'a> &'a str: ::sqlx::ColumnIndex<DB::Row>,
+        {
+            $($body)*
+        }
+    };
+    ($(#[$meta:meta])* impl SqlStore { $($body:tt)* }) => {
+        $(#[$meta])*
+        impl<DB> $crate::store::sql::SqlStore<DB>
+        where
+            DB: $crate::store::sql::Backend,
+            for<'c> &'c mut DB::Connection: ::sqlx::Executor<'c, Database = DB>,
+            for<'q> DB::Arguments<'q>: ::sqlx::IntoArguments<'q, DB> + Default,
+            for<'q> i64: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<i64>: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB>,
+            for<'q> &'q str: ::sqlx::Encode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<&'q str>: ::sqlx::Encode<'q, DB>,
+            for<'q> String: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> &'q [u8]: ::sqlx::Encode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Vec<u8>: ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'a> &'a str: ::sqlx::ColumnIndex<DB::Row>,
+        {
+            $($body)*
+        }
+    };
+}
+pub(crate) use sql_impl;
 
 /// Statement results and rows of a query, as they come.
 pub type ResultStream<'c, DB> = futures_util::stream::BoxStream<
@@ -132,8 +190,8 @@ pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_t
      redacted_text, masked_text, moderation, approved_as";
 /// A ticket someone is shown a message of: not one whose messages all wait
 /// for a moderator or were rejected (a held new ticket is nobody's work).
-pub(super) const SHOWN_TICKET: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.ticket = t.number \
-     AND m.moderation NOT IN ('held', 'rejected'))";
+/// The store keeps the flag (migration 0015: a trigger on `messages`).
+pub(super) const SHOWN_TICKET: &str = "t.shown <> 0";
 
 pub(super) fn get<'r, T, R>(row: &'r R, column: &str) -> Result<T, StoreError>
 where
@@ -232,237 +290,225 @@ pub(super) fn flags_of(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
 }
 
-// The bounds every SQL body needs: the connection executes, arguments
-// bind, the column types encode and decode on this backend. Rust does not
-// carry a where-clause from one item to the next (a bound whose subject is
-// `i64` or `&str` is not implied by `DB: Backend`, rust-lang/rust#20671),
-// so this list is written once per impl block: here (the writes several
-// concerns make inside their transactions), once per concern's trait impl
-// and once per file that holds a concern's private steps. Keep the copies
-// identical: a new column type goes into every one.
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// A queue from its row (id, name, display_name), with its addresses.
-    pub(super) async fn queue_of(&self, row: Option<DB::Row>) -> Result<Option<Queue>, StoreError> {
-        let Some(row) = row else { return Ok(None) };
-        let id: i64 = get(&row, "id")?;
-        let mut queue = Queue {
-            id,
-            name: get(&row, "name")?,
-            display_name: get(&row, "display_name")?,
-            intake: Vec::new(),
-            staff: Vec::new(),
-        };
-        let rows = sqlx::query(
-            "SELECT kind, address FROM queue_addresses WHERE queue_id = $1 ORDER BY kind, address",
-        )
-        .bind(id)
-        .fetch_all(&self.read)
-        .await?;
-        for row in rows {
-            let kind: String = get(&row, "kind")?;
-            let addr: String = get(&row, "address")?;
-            if kind == "intake" {
-                queue.intake.push(addr)
-            } else {
-                queue.staff.push(addr)
-            }
-        }
-        Ok(Some(queue))
-    }
-
-    /// Stores the raw bytes once per sha256; returns the row id either way.
-    pub(super) async fn insert_raw(
-        conn: &mut DB::Connection,
-        raw: &NewRaw,
-        now: i64,
-    ) -> Result<i64, StoreError> {
-        let envelope_to = serde_json::to_string(&raw.envelope_to).expect("strings serialize");
-        let inserted = sqlx::query(
-            "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id",
-        )
-        .bind(&raw.sha256[..])
-        .bind(&raw.bytes[..])
-        .bind(raw.envelope_from.as_deref())
-        .bind(envelope_to.as_str())
-        .bind(raw.source.as_str())
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let row = match inserted {
-            Some(row) => row,
-            None => {
-                sqlx::query("SELECT id FROM raw_messages WHERE sha256 = $1")
-                    .bind(&raw.sha256[..])
-                    .fetch_one(&mut *conn)
-                    .await?
-            }
-        };
-        get(&row, "id")
-    }
-
-    /// Sets a ticket's status within a transaction, with its
-    /// `status.changed` audit entry and its `ticket.status` event (naming
-    /// `message` when a message moved it) when it changes, and files it as
-    /// [`tickets::archived_on`] says (closing archives); returns the status
-    /// it had. It appends an event: call it last before COMMIT.
-    pub(super) async fn move_status(
-        conn: &mut DB::Connection,
-        now: i64,
-        actor: &str,
-        (ticket, message): (i64, Option<i64>),
-        status: Status,
-    ) -> Result<Status, StoreError> {
-        let old: String = sqlx::query("SELECT status FROM tickets WHERE number = $1")
-            .bind(ticket)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|row| get(&row, "status"))
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
-        let old = status_of(&old)?;
-        if old != status {
-            sqlx::query(
-                "UPDATE tickets SET status = $1, updated_at = $2, \
-                 archived = COALESCE($4, archived) WHERE number = $3",
+sql_impl! {
+    impl SqlStore {
+        /// A queue from its row (id, name, display_name), with its addresses.
+        pub(super) async fn queue_of(
+            &self,
+            row: Option<DB::Row>,
+        ) -> Result<Option<Queue>, StoreError> {
+            let Some(row) = row else { return Ok(None) };
+            let id: i64 = get(&row, "id")?;
+            let mut queue = Queue {
+                id,
+                name: get(&row, "name")?,
+                display_name: get(&row, "display_name")?,
+                intake: Vec::new(),
+                staff: Vec::new(),
+            };
+            let rows = sqlx::query(
+                "SELECT kind, address FROM queue_addresses WHERE queue_id = $1 ORDER BY kind, address",
             )
-            .bind(status.as_str())
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?;
+            for row in rows {
+                let kind: String = get(&row, "kind")?;
+                let addr: String = get(&row, "address")?;
+                if kind == "intake" {
+                    queue.intake.push(addr)
+                } else {
+                    queue.staff.push(addr)
+                }
+            }
+            Ok(Some(queue))
+        }
+
+        /// Stores the raw bytes once per sha256; returns the row id either way.
+        pub(super) async fn insert_raw(
+            conn: &mut DB::Connection,
+            raw: &NewRaw,
+            now: i64,
+        ) -> Result<i64, StoreError> {
+            let envelope_to = serde_json::to_string(&raw.envelope_to).expect("strings serialize");
+            let inserted = sqlx::query(
+                "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+            )
+            .bind(&raw.sha256[..])
+            .bind(&raw.bytes[..])
+            .bind(raw.envelope_from.as_deref())
+            .bind(envelope_to.as_str())
+            .bind(raw.source.as_str())
             .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let row = match inserted {
+                Some(row) => row,
+                None => {
+                    sqlx::query("SELECT id FROM raw_messages WHERE sha256 = $1")
+                        .bind(&raw.sha256[..])
+                        .fetch_one(&mut *conn)
+                        .await?
+                }
+            };
+            get(&row, "id")
+        }
+
+        /// Sets a ticket's status within a transaction, with its
+        /// `status.changed` audit entry and its `ticket.status` event (naming
+        /// `message` when a message moved it) when it changes, and files it as
+        /// [`tickets::archived_on`] says (closing archives); returns the status
+        /// it had. It appends an event: call it last before COMMIT.
+        pub(super) async fn move_status(
+            conn: &mut DB::Connection,
+            now: i64,
+            actor: &str,
+            (ticket, message): (i64, Option<i64>),
+            status: Status,
+        ) -> Result<Status, StoreError> {
+            let old: String = sqlx::query("SELECT status FROM tickets WHERE number = $1")
+                .bind(ticket)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|row| get(&row, "status"))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket} does not exist")))?;
+            let old = status_of(&old)?;
+            if old != status {
+                sqlx::query(
+                    "UPDATE tickets SET status = $1, updated_at = $2, \
+                     archived = COALESCE($4, archived) WHERE number = $3",
+                )
+                .bind(status.as_str())
+                .bind(now)
+                .bind(ticket)
+                .bind(tickets::archived_on(old, status).map(i64::from))
+                .execute(&mut *conn)
+                .await?;
+                let detail = serde_json::json!({ "from": old, "to": status });
+                let at = (Some(ticket), message);
+                Self::audit(conn, now, actor, "status.changed", at, &detail.to_string()).await?;
+                let event = NewEvent {
+                    kind: EventKind::TicketStatus,
+                    ticket,
+                    message,
+                    actor: actor.to_string(),
+                    data: detail,
+                    audience: Audience::Ticket,
+                };
+                Self::append_events(conn, now, &[event]).await?;
+            }
+            Ok(old)
+        }
+
+        pub(super) async fn audit(
+            conn: &mut DB::Connection,
+            now: i64,
+            actor: &str,
+            action: &str,
+            (ticket, message): (Option<i64>, Option<i64>),
+            detail: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, action, ticket, message, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(now)
+            .bind(actor)
+            .bind(action)
             .bind(ticket)
-            .bind(tickets::archived_on(old, status).map(i64::from))
+            .bind(message)
+            .bind(detail)
             .execute(&mut *conn)
             .await?;
-            let detail = serde_json::json!({ "from": old, "to": status });
-            let at = (Some(ticket), message);
-            Self::audit(conn, now, actor, "status.changed", at, &detail.to_string()).await?;
-            let event = NewEvent {
-                kind: EventKind::TicketStatus,
-                ticket,
-                message,
-                actor: actor.to_string(),
-                data: detail,
-                audience: Audience::Ticket,
-            };
-            Self::append_events(conn, now, &[event]).await?;
+            Ok(())
         }
-        Ok(old)
-    }
 
-    pub(super) async fn audit(
-        conn: &mut DB::Connection,
-        now: i64,
-        actor: &str,
-        action: &str,
-        (ticket, message): (Option<i64>, Option<i64>),
-        detail: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, ticket, message, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now)
-        .bind(actor)
-        .bind(action)
-        .bind(ticket)
-        .bind(message)
-        .bind(detail)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Appends `events` to the event log in the caller's transaction: its
-    /// last write before COMMIT (on PostgreSQL it takes the lock that
-    /// orders event ids, held until the commit: nothing slow may follow).
-    /// After the commit, call `self.events.committed()`. Every change a
-    /// person could see appends its events here, in the transaction that
-    /// makes it (src/store/events.rs; the kinds: docs/json.md "Events").
-    pub(super) async fn append_events(
-        conn: &mut DB::Connection,
-        now: i64,
-        events: &[NewEvent],
-    ) -> Result<(), StoreError> {
-        let mut script = Script::<DB>::new();
-        Self::push_events(&mut script, now, events);
-        script.run(conn).await?;
-        Ok(())
-    }
-
-    /// [`Self::append_events`] as statements of a script (the posts' write
-    /// path): push them last, just before its COMMIT.
-    pub(super) fn push_events<'a>(script: &mut Script<'a, DB>, now: i64, events: &'a [NewEvent]) {
-        if events.is_empty() {
-            return;
+        /// Appends `events` to the event log in the caller's transaction: its
+        /// last write before COMMIT (on PostgreSQL it takes the lock that
+        /// orders event ids, held until the commit: nothing slow may follow).
+        /// After the commit, call `self.events.committed()`. Every change a
+        /// person could see appends its events here, in the transaction that
+        /// makes it (src/store/events.rs; the kinds: docs/json.md "Events").
+        pub(super) async fn append_events(
+            conn: &mut DB::Connection,
+            now: i64,
+            events: &[NewEvent],
+        ) -> Result<(), StoreError> {
+            let mut script = Script::<DB>::new();
+            Self::push_events(&mut script, now, events);
+            script.run(conn).await?;
+            Ok(())
         }
-        if !DB::EVENT_ORDER_LOCK.is_empty() {
-            script.statement(DB::EVENT_ORDER_LOCK);
-        }
-        let (q, _) = script.statement(
-            "INSERT INTO events (at, kind, ticket, message, actor, data, audience, person) ",
-        );
-        q.push_values(events, |mut b, event| {
-            let (audience, person) = event.audience.columns();
-            b.push_bind(now)
-                .push_bind(event.kind.as_str())
-                .push_bind(event.ticket)
-                .push_bind(event.message)
-                .push_bind(event.actor.as_str())
-                .push_bind(event.data.to_string())
-                .push_bind(audience)
-                .push_bind(person);
-        });
-    }
 
-    /// One notification row written in the caller's transaction: a fresh token
-    /// and Message-ID for `participant`, the ID recorded as issued (a reply
-    /// that references it threads), the row; its id. For the rows written one
-    /// at a time (moderation, forwarding); intake writes its own in bulk.
-    pub(super) async fn write_notification(
-        conn: &mut DB::Connection,
-        minter: &Minter,
-        now: i64,
-        row: NewNotification<'_>,
-    ) -> Result<i64, StoreError> {
-        let (token, _) = minter.reply_address(row.ticket, row.participant);
-        let message_id = minter.message_id(&token);
-        sqlx::query(
-            "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(message_id.as_str())
-        .bind(row.ticket)
-        .bind(row.participant)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        let written = sqlx::query(
-            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(row.ticket)
-        .bind(row.message)
-        .bind(row.participant)
-        .bind(row.recipient)
-        .bind(token.as_str())
-        .bind(message_id.as_str())
-        .bind(row.kind)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        get(&written, "id")
+        /// [`Self::append_events`] as statements of a script (the posts' write
+        /// path): push them last, just before its COMMIT.
+        pub(super) fn push_events<'a>(
+            script: &mut Script<'a, DB>,
+            now: i64,
+            events: &'a [NewEvent],
+        ) {
+            if events.is_empty() {
+                return;
+            }
+            if !DB::EVENT_ORDER_LOCK.is_empty() {
+                script.statement(DB::EVENT_ORDER_LOCK);
+            }
+            let (q, _) = script.statement(
+                "INSERT INTO events (at, kind, ticket, message, actor, data, audience, person) ",
+            );
+            q.push_values(events, |mut b, event| {
+                let (audience, person) = event.audience.columns();
+                b.push_bind(now)
+                    .push_bind(event.kind.as_str())
+                    .push_bind(event.ticket)
+                    .push_bind(event.message)
+                    .push_bind(event.actor.as_str())
+                    .push_bind(event.data.to_string())
+                    .push_bind(audience)
+                    .push_bind(person);
+            });
+        }
+
+        /// One notification row written in the caller's transaction: a fresh token
+        /// and Message-ID for `participant`, the ID recorded as issued (a reply
+        /// that references it threads), the row; its id. For the rows written one
+        /// at a time (moderation, forwarding); intake writes its own in bulk.
+        pub(super) async fn write_notification(
+            conn: &mut DB::Connection,
+            minter: &Minter,
+            now: i64,
+            row: NewNotification<'_>,
+        ) -> Result<i64, StoreError> {
+            let (token, _) = minter.reply_address(row.ticket, row.participant);
+            let message_id = minter.message_id(&token);
+            sqlx::query(
+                "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(message_id.as_str())
+            .bind(row.ticket)
+            .bind(row.participant)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            let written = sqlx::query(
+                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(row.ticket)
+            .bind(row.message)
+            .bind(row.participant)
+            .bind(row.recipient)
+            .bind(token.as_str())
+            .bind(message_id.as_str())
+            .bind(row.kind)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+            get(&written, "id")
+        }
     }
 }
 

@@ -10,13 +10,14 @@ mod batch;
 mod forward;
 mod post;
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
 use super::sql::{
-    Backend, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, SHOWN_TICKET, SqlStore, TICKET_COLUMNS,
-    flags_of, get, message_of, participant_of, ticket_of,
+    MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, SHOWN_TICKET, TICKET_COLUMNS, flags_of, get, message_of,
+    participant_of, ticket_of,
 };
 use super::{Direction, Moderation, StoreError, now_ms};
 use crate::address;
@@ -225,291 +226,291 @@ pub trait TicketStore: Send + Sync {
     async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
-#[async_trait]
-impl<DB> TicketStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError> {
-        let display = if queue.display_name.is_empty() {
-            &queue.name
-        } else {
-            &queue.display_name
-        };
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO queues (name, display_name, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name RETURNING id",
-        )
-        .bind(queue.name.as_str())
-        .bind(display.as_str())
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        sqlx::query("DELETE FROM queue_addresses WHERE queue_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for (kind, list) in [("intake", &queue.intake), ("staff", &queue.staff)] {
-            for addr in list {
-                let addr = address::normalize(addr);
-                if kind == "intake" {
-                    // An intake address belongs to one queue: it moves here.
+sql_impl! {
+    #[async_trait]
+    impl TicketStore for SqlStore {
+        async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError> {
+            let display = if queue.display_name.is_empty() {
+                &queue.name
+            } else {
+                &queue.display_name
+            };
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO queues (name, display_name, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name RETURNING id",
+            )
+            .bind(queue.name.as_str())
+            .bind(display.as_str())
+            .bind(now_ms())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            sqlx::query("DELETE FROM queue_addresses WHERE queue_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for (kind, list) in [("intake", &queue.intake), ("staff", &queue.staff)] {
+                for addr in list {
+                    let addr = address::normalize(addr);
+                    if kind == "intake" {
+                        // An intake address belongs to one queue: it moves here.
+                        sqlx::query(
+                            "DELETE FROM queue_addresses WHERE kind = 'intake' AND address = $1",
+                        )
+                        .bind(addr.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     sqlx::query(
-                        "DELETE FROM queue_addresses WHERE kind = 'intake' AND address = $1",
+                        "INSERT INTO queue_addresses (queue_id, kind, address) VALUES ($1, $2, $3) \
+                         ON CONFLICT (queue_id, kind, address) DO NOTHING",
                     )
+                    .bind(id)
+                    .bind(kind)
                     .bind(addr.as_str())
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "INSERT INTO queue_addresses (queue_id, kind, address) VALUES ($1, $2, $3) \
-                     ON CONFLICT (queue_id, kind, address) DO NOTHING",
-                )
-                .bind(id)
-                .bind(kind)
-                .bind(addr.as_str())
-                .execute(&mut *tx)
-                .await?;
             }
+            tx.commit().await?;
+            self.intake_queues.clear();
+            self.queue(&queue.name)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("queue {} vanished", queue.name)))
         }
-        tx.commit().await?;
-        self.intake_queues.clear();
-        self.queue(&queue.name)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("queue {} vanished", queue.name)))
-    }
 
-    async fn queue(&self, name: &str) -> Result<Option<Queue>, StoreError> {
-        let row = sqlx::query("SELECT id, name, display_name FROM queues WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await?;
-        self.queue_of(row).await
-    }
-
-    async fn queue_by_intake(&self, addr: &str) -> Result<Option<Queue>, StoreError> {
-        if let Some(queue) = self.intake_queues.get(addr) {
-            return Ok(Some(queue));
+        async fn queue(&self, name: &str) -> Result<Option<Queue>, StoreError> {
+            let row = sqlx::query("SELECT id, name, display_name FROM queues WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await?;
+            self.queue_of(row).await
         }
-        let row = sqlx::query(
-            "SELECT q.id, q.name, q.display_name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
-             WHERE a.kind = 'intake' AND a.address = $1",
-        )
-        .bind(addr)
-        .fetch_optional(&self.read)
-        .await?;
-        let queue = self.queue_of(row).await?;
-        if let Some(queue) = &queue {
-            self.intake_queues.put(addr, queue);
-        }
-        Ok(queue)
-    }
 
-    async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = $1"
-        );
-        let row = sqlx::query(&sql)
-            .bind(number)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| ticket_of(&row)).transpose()
-    }
-
-    async fn participant_with_ticket(
-        &self,
-        id: i64,
-    ) -> Result<Option<(Participant, Ticket)>, StoreError> {
-        let sql = format!(
-            "SELECT p.id, p.ticket, p.address, p.display_name, p.user_id, p.role, p.failing_since, {TICKET_COLUMNS} \
-             FROM participants p JOIN tickets t ON t.number = p.ticket JOIN queues q ON q.id = t.queue_id \
-             WHERE p.id = $1"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| Ok((participant_of(&row)?, ticket_of(&row)?)))
-            .transpose()
-    }
-
-    async fn participant_by_address(
-        &self,
-        ticket: i64,
-        addr: &str,
-    ) -> Result<Option<Participant>, StoreError> {
-        let sql = format!(
-            "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 AND address = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(ticket)
+        async fn queue_by_intake(&self, addr: &str) -> Result<Option<Queue>, StoreError> {
+            if let Some(queue) = self.intake_queues.get(addr) {
+                return Ok(Some(queue));
+            }
+            let row = sqlx::query(
+                "SELECT q.id, q.name, q.display_name FROM queue_addresses a JOIN queues q ON q.id = a.queue_id \
+                 WHERE a.kind = 'intake' AND a.address = $1",
+            )
             .bind(addr)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|row| participant_of(&row)).transpose()
-    }
+            let queue = self.queue_of(row).await?;
+            if let Some(queue) = &queue {
+                self.intake_queues.put(addr, queue);
+            }
+            Ok(queue)
+        }
 
-    async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
-        let mut posted = Self::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
-        self.events.committed();
-        Ok(posted.pop().expect("one result per post"))
-    }
+        async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {
+            let sql = format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = $1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(number)
+                .fetch_optional(&self.read)
+                .await?;
+            row.map(|row| ticket_of(&row)).transpose()
+        }
 
-    async fn post_many(&self, posts: &[Post], minter: &Minter) -> Result<Vec<Posted>, StoreError> {
-        let posted = Self::write_posts(&self.write, posts, minter).await?;
-        self.events.committed();
-        Ok(posted)
-    }
+        async fn participant_with_ticket(
+            &self,
+            id: i64,
+        ) -> Result<Option<(Participant, Ticket)>, StoreError> {
+            let sql = format!(
+                "SELECT p.id, p.ticket, p.address, p.display_name, p.user_id, p.role, p.failing_since, {TICKET_COLUMNS} \
+                 FROM participants p JOIN tickets t ON t.number = p.ticket JOIN queues q ON q.id = t.queue_id \
+                 WHERE p.id = $1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+            row.map(|row| Ok((participant_of(&row)?, ticket_of(&row)?)))
+                .transpose()
+        }
 
-    async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError> {
-        self.assign_ticket(request).await
-    }
+        async fn participant_by_address(
+            &self,
+            ticket: i64,
+            addr: &str,
+        ) -> Result<Option<Participant>, StoreError> {
+            let sql = format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 AND address = $2"
+            );
+            let row = sqlx::query(&sql)
+                .bind(ticket)
+                .bind(addr)
+                .fetch_optional(&self.read)
+                .await?;
+            row.map(|row| participant_of(&row)).transpose()
+        }
 
-    async fn forward(&self, request: &Forward, minter: &Minter) -> Result<Forwarding, StoreError> {
-        self.forward_ticket(request, minter).await
-    }
+        async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
+            let mut posted =
+                Self::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
+            self.events.committed();
+            Ok(posted.pop().expect("one result per post"))
+        }
 
-    async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError> {
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
-             WHERE t.assignee IS NULL AND t.deleted_at IS NULL \
-             AND t.status NOT IN ('resolved', 'closed') AND ($1 = '' OR q.name = $1) \
-             AND {SHOWN_TICKET} ORDER BY t.created_at, t.number"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(queue.unwrap_or(""))
+        async fn post_many(
+            &self,
+            posts: &[Post],
+            minter: &Minter,
+        ) -> Result<Vec<Posted>, StoreError> {
+            let posted = Self::write_posts(&self.write, posts, minter).await?;
+            self.events.committed();
+            Ok(posted)
+        }
+
+        async fn assign(&self, request: &Assign) -> Result<Assignment, StoreError> {
+            self.assign_ticket(request).await
+        }
+
+        async fn forward(
+            &self,
+            request: &Forward,
+            minter: &Minter,
+        ) -> Result<Forwarding, StoreError> {
+            self.forward_ticket(request, minter).await
+        }
+
+        async fn pool(&self, queue: Option<&str>) -> Result<Vec<Ticket>, StoreError> {
+            let sql = format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+                 WHERE t.assignee IS NULL AND t.deleted_at IS NULL \
+                 AND t.status NOT IN ('resolved', 'closed') AND ($1 = '' OR q.name = $1) \
+                 AND {SHOWN_TICKET} ORDER BY t.created_at, t.number"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(queue.unwrap_or(""))
+                .fetch_all(&self.read)
+                .await?;
+            rows.iter().map(ticket_of).collect()
+        }
+
+        async fn set_status(
+            &self,
+            ticket: i64,
+            status: Status,
+            actor: &str,
+        ) -> Result<Status, StoreError> {
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let old = Self::move_status(&mut tx, now, actor, (ticket, None), status).await?;
+            tx.commit().await?;
+            self.events.committed();
+            Ok(old)
+        }
+
+        async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+            let (from, to) = filter.created.unwrap_or((i64::MIN, i64::MAX));
+            let shown = match filter.include_held {
+                true => String::new(),
+                false => format!("AND {SHOWN_TICKET} "),
+            };
+            let sql = format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+                 WHERE t.deleted_at IS NULL AND ($1 = '' OR t.status = $1) AND ($2 = '' OR q.name = $2) \
+                 AND t.created_at >= $3 AND t.created_at < $4 {shown}ORDER BY t.number DESC LIMIT $5"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(filter.status.map_or("", Status::as_str))
+                .bind(filter.queue.as_deref().unwrap_or(""))
+                .bind(from)
+                .bind(to)
+                .bind(if filter.limit > 0 {
+                    filter.limit
+                } else {
+                    i64::MAX
+                })
+                .fetch_all(&self.read)
+                .await?;
+            rows.iter().map(ticket_of).collect()
+        }
+
+        async fn participants(&self, ticket: i64) -> Result<Vec<Participant>, StoreError> {
+            let sql = format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
+            rows.iter().map(participant_of).collect()
+        }
+
+        async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError> {
+            let sql =
+                format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = $1 ORDER BY id");
+            let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
+            rows.iter().map(message_of).collect()
+        }
+
+        async fn message(&self, id: i64) -> Result<Option<Message>, StoreError> {
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+            row.as_ref().map(message_of).transpose()
+        }
+
+        async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT at, actor, action, ticket, message, detail FROM audit_log WHERE ticket = $1 ORDER BY id",
+            )
+            .bind(ticket)
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(ticket_of).collect()
-    }
+            rows.iter()
+                .map(|row| {
+                    let detail: String = get(row, "detail")?;
+                    Ok(AuditEntry {
+                        at: get(row, "at")?,
+                        actor: get(row, "actor")?,
+                        action: get(row, "action")?,
+                        ticket: get(row, "ticket")?,
+                        message: get(row, "message")?,
+                        detail: serde_json::from_str(&detail)
+                            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+                    })
+                })
+                .collect()
+        }
 
-    async fn set_status(
-        &self,
-        ticket: i64,
-        status: Status,
-        actor: &str,
-    ) -> Result<Status, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let old = Self::move_status(&mut tx, now, actor, (ticket, None), status).await?;
-        tx.commit().await?;
-        self.events.committed();
-        Ok(old)
-    }
-
-    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-        let (from, to) = filter.created.unwrap_or((i64::MIN, i64::MAX));
-        let shown = match filter.include_held {
-            true => String::new(),
-            false => format!("AND {SHOWN_TICKET} "),
-        };
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
-             WHERE t.deleted_at IS NULL AND ($1 = '' OR t.status = $1) AND ($2 = '' OR q.name = $2) \
-             AND t.created_at >= $3 AND t.created_at < $4 {shown}ORDER BY t.number DESC LIMIT $5"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(filter.status.map_or("", Status::as_str))
-            .bind(filter.queue.as_deref().unwrap_or(""))
-            .bind(from)
-            .bind(to)
-            .bind(if filter.limit > 0 {
-                filter.limit
-            } else {
-                i64::MAX
-            })
+        async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT a.message, a.filename, a.content_type, a.size, a.sha256, a.content_id, a.inline, \
+                 a.flags FROM message_attachments a JOIN messages m ON m.id = a.message \
+                 WHERE m.ticket = $1 ORDER BY a.id",
+            )
+            .bind(ticket)
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(ticket_of).collect()
-    }
-
-    async fn participants(&self, ticket: i64) -> Result<Vec<Participant>, StoreError> {
-        let sql =
-            format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE ticket = $1 ORDER BY id");
-        let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
-        rows.iter().map(participant_of).collect()
-    }
-
-    async fn messages(&self, ticket: i64) -> Result<Vec<Message>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = $1 ORDER BY id");
-        let rows = sqlx::query(&sql).bind(ticket).fetch_all(&self.read).await?;
-        rows.iter().map(message_of).collect()
-    }
-
-    async fn message(&self, id: i64) -> Result<Option<Message>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(message_of).transpose()
-    }
-
-    async fn audit(&self, ticket: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at, actor, action, ticket, message, detail FROM audit_log WHERE ticket = $1 ORDER BY id",
-        )
-        .bind(ticket)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = get(row, "detail")?;
-                Ok(AuditEntry {
-                    at: get(row, "at")?,
-                    actor: get(row, "actor")?,
-                    action: get(row, "action")?,
-                    ticket: get(row, "ticket")?,
-                    message: get(row, "message")?,
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+            rows.iter()
+                .map(|row| {
+                    Ok(AttachmentInfo {
+                        message: get(row, "message")?,
+                        filename: get(row, "filename")?,
+                        content_type: get(row, "content_type")?,
+                        size: get(row, "size")?,
+                        sha256: get(row, "sha256")?,
+                        content_id: get(row, "content_id")?,
+                        inline: get::<i64, _>(row, "inline")? != 0,
+                        flags: flags_of(&get::<String, _>(row, "flags")?),
+                    })
                 })
-            })
-            .collect()
-    }
+                .collect()
+        }
 
-    async fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT a.message, a.filename, a.content_type, a.size, a.sha256, a.content_id, a.inline, \
-             a.flags FROM message_attachments a JOIN messages m ON m.id = a.message \
-             WHERE m.ticket = $1 ORDER BY a.id",
-        )
-        .bind(ticket)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AttachmentInfo {
-                    message: get(row, "message")?,
-                    filename: get(row, "filename")?,
-                    content_type: get(row, "content_type")?,
-                    size: get(row, "size")?,
-                    sha256: get(row, "sha256")?,
-                    content_id: get(row, "content_id")?,
-                    inline: get::<i64, _>(row, "inline")? != 0,
-                    flags: flags_of(&get::<String, _>(row, "flags")?),
-                })
-            })
-            .collect()
-    }
-
-    async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT bytes FROM attachments WHERE sha256 = $1")
-            .bind(sha256)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| get(&row, "bytes")).transpose()
+        async fn attachment_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            let row = sqlx::query("SELECT bytes FROM attachments WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(&self.read)
+                .await?;
+            row.map(|row| get(&row, "bytes")).transpose()
+        }
     }
 }

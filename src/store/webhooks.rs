@@ -19,12 +19,13 @@
 mod queue;
 mod report;
 
+use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::events::Event;
-use super::sql::{Backend, SqlStore, get};
+use super::sql::get;
 use super::{StoreError, Ticket};
 
 /// Where a delivery stands.
@@ -223,175 +224,164 @@ const START_SQL: &str = "INSERT INTO webhook_cursors (webhook, last_event, updat
      SELECT $1, COALESCE(MAX(id), 0), $2 FROM events WHERE true \
      ON CONFLICT (webhook) DO NOTHING";
 
-#[async_trait]
-impl<DB> WebhookStore for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    async fn start_webhook(&self, webhook: &str, now: i64) -> Result<i64, StoreError> {
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        sqlx::query(START_SQL)
-            .bind(webhook)
+sql_impl! {
+    #[async_trait]
+    impl WebhookStore for SqlStore {
+        async fn start_webhook(&self, webhook: &str, now: i64) -> Result<i64, StoreError> {
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            sqlx::query(START_SQL)
+                .bind(webhook)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query("SELECT last_event FROM webhook_cursors WHERE webhook = $1")
+                .bind(webhook)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            get(&row, "last_event")
+        }
+
+        async fn queue_webhook(
+            &self,
+            webhook: &str,
+            kinds: &[&str],
+            sift: Sift<'_>,
+            now: i64,
+            limit: i64,
+        ) -> Result<Queued, StoreError> {
+            self.queue_events(webhook, kinds, sift, now, limit).await
+        }
+
+        async fn claim_webhook_deliveries(
+            &self,
+            webhook: &str,
+            now: i64,
+            lease_until: i64,
+            limit: i64,
+        ) -> Result<Vec<WebhookDelivery>, StoreError> {
+            let sql = format!(
+                "UPDATE webhook_deliveries SET lease_until_ms = $1 WHERE id IN (SELECT id \
+                 FROM webhook_deliveries WHERE webhook = $2 AND state = 'pending' \
+                 AND next_attempt_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3) \
+                 ORDER BY id LIMIT $4{}) RETURNING {DELIVERY_COLUMNS}",
+                DB::SKIP_LOCKED
+            );
+            let rows = sqlx::query(&sql)
+                .bind(lease_until)
+                .bind(webhook)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.write)
+                .await?;
+            let mut claimed = rows
+                .iter()
+                .map(delivery_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            claimed.sort_by_key(|d| d.id);
+            Ok(claimed)
+        }
+
+        async fn webhook_delivered(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'delivered', delivered_ms = $1, \
+                 lease_until_ms = NULL, attempts = attempts + 1 \
+                 WHERE id = $2 AND state = 'pending' RETURNING id",
+            )
             .bind(now)
-            .execute(&mut *tx)
+            .bind(id)
+            .fetch_optional(&self.write)
             .await?;
-        let row = sqlx::query("SELECT last_event FROM webhook_cursors WHERE webhook = $1")
-            .bind(webhook)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        get(&row, "last_event")
-    }
+            Ok(done.is_some())
+        }
 
-    async fn queue_webhook(
-        &self,
-        webhook: &str,
-        kinds: &[&str],
-        sift: Sift<'_>,
-        now: i64,
-        limit: i64,
-    ) -> Result<Queued, StoreError> {
-        self.queue_events(webhook, kinds, sift, now, limit).await
-    }
-
-    async fn claim_webhook_deliveries(
-        &self,
-        webhook: &str,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        let sql = format!(
-            "UPDATE webhook_deliveries SET lease_until_ms = $1 WHERE id IN (SELECT id \
-             FROM webhook_deliveries WHERE webhook = $2 AND state = 'pending' \
-             AND next_attempt_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3) \
-             ORDER BY id LIMIT $4{}) RETURNING {DELIVERY_COLUMNS}",
-            DB::SKIP_LOCKED
-        );
-        let rows = sqlx::query(&sql)
-            .bind(lease_until)
-            .bind(webhook)
+        async fn webhook_deferred(
+            &self,
+            id: i64,
+            error: &str,
+            now: i64,
+            next_attempt_ms: i64,
+            expire_before: i64,
+        ) -> Result<Option<DeliveryState>, StoreError> {
+            let row = sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $1, \
+                 last_error_ms = $2, lease_until_ms = NULL, next_attempt_ms = $3, \
+                 state = CASE WHEN created_ms < $4 THEN 'failed' ELSE 'pending' END \
+                 WHERE id = $5 AND state = 'pending' RETURNING state",
+            )
+            .bind(error)
             .bind(now)
-            .bind(limit)
-            .fetch_all(&self.write)
+            .bind(next_attempt_ms)
+            .bind(expire_before)
+            .bind(id)
+            .fetch_optional(&self.write)
             .await?;
-        let mut claimed = rows
-            .iter()
-            .map(delivery_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|d| d.id);
-        Ok(claimed)
-    }
+            row.map(|row| {
+                let state: String = get(&row, "state")?;
+                DeliveryState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state {state:?}")))
+            })
+            .transpose()
+        }
 
-    async fn webhook_delivered(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'delivered', delivered_ms = $1, \
-             lease_until_ms = NULL, attempts = attempts + 1 \
-             WHERE id = $2 AND state = 'pending' RETURNING id",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        Ok(done.is_some())
-    }
-
-    async fn webhook_deferred(
-        &self,
-        id: i64,
-        error: &str,
-        now: i64,
-        next_attempt_ms: i64,
-        expire_before: i64,
-    ) -> Result<Option<DeliveryState>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $1, \
-             last_error_ms = $2, lease_until_ms = NULL, next_attempt_ms = $3, \
-             state = CASE WHEN created_ms < $4 THEN 'failed' ELSE 'pending' END \
-             WHERE id = $5 AND state = 'pending' RETURNING state",
-        )
-        .bind(error)
-        .bind(now)
-        .bind(next_attempt_ms)
-        .bind(expire_before)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        row.map(|row| {
-            let state: String = get(&row, "state")?;
-            DeliveryState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state {state:?}")))
-        })
-        .transpose()
-    }
-
-    async fn webhook_failed(&self, id: i64, error: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, \
-             last_error = $1, last_error_ms = $2, lease_until_ms = NULL \
-             WHERE id = $3 AND state = 'pending' RETURNING id",
-        )
-        .bind(error)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?;
-        Ok(done.is_some())
-    }
-
-    async fn release_webhook_delivery(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE webhook_deliveries SET lease_until_ms = NULL WHERE id = $1 AND state = 'pending'",
-        )
-        .bind(id)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn webhook_deliveries(
-        &self,
-        webhook: Option<&str>,
-        state: Option<DeliveryState>,
-        limit: i64,
-    ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-             WHERE ($1 IS NULL OR webhook = $1) AND ($2 IS NULL OR state = $2) \
-             ORDER BY id LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(webhook)
-            .bind(state.map(DeliveryState::as_str))
-            .bind(limit)
-            .fetch_all(&self.read)
+        async fn webhook_failed(&self, id: i64, error: &str, now: i64) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, \
+                 last_error = $1, last_error_ms = $2, lease_until_ms = NULL \
+                 WHERE id = $3 AND state = 'pending' RETURNING id",
+            )
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&self.write)
             .await?;
-        rows.iter().map(delivery_of).collect()
-    }
+            Ok(done.is_some())
+        }
 
-    async fn webhook_summaries(&self) -> Result<Vec<WebhookSummary>, StoreError> {
-        self.summaries().await
-    }
+        async fn release_webhook_delivery(&self, id: i64) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET lease_until_ms = NULL WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+            Ok(())
+        }
 
-    async fn retry_webhook_delivery(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.retry_delivery(id, now).await
-    }
+        async fn webhook_deliveries(
+            &self,
+            webhook: Option<&str>,
+            state: Option<DeliveryState>,
+            limit: i64,
+        ) -> Result<Vec<WebhookDelivery>, StoreError> {
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                 WHERE ($1 IS NULL OR webhook = $1) AND ($2 IS NULL OR state = $2) \
+                 ORDER BY id LIMIT $3"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(webhook)
+                .bind(state.map(DeliveryState::as_str))
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+            rows.iter().map(delivery_of).collect()
+        }
 
-    async fn retry_failed_webhook_deliveries(
-        &self,
-        webhook: Option<&str>,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        self.retry_failed(webhook, now).await
+        async fn webhook_summaries(&self) -> Result<Vec<WebhookSummary>, StoreError> {
+            self.summaries().await
+        }
+
+        async fn retry_webhook_delivery(&self, id: i64, now: i64) -> Result<(), StoreError> {
+            self.retry_delivery(id, now).await
+        }
+
+        async fn retry_failed_webhook_deliveries(
+            &self,
+            webhook: Option<&str>,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            self.retry_failed(webhook, now).await
+        }
     }
 }

@@ -7,117 +7,117 @@
 //! when the carrier is recorded ([`settle`](SqlStore::settle_coalesced_rows)),
 //! so `parley outbox list` tells the truth about every message.
 
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use crate::store::sql::sql_impl;
 
 use super::{OUTBOX_COLUMNS, OutboxRow, outbox_row_of};
 use crate::store::StoreError;
-use crate::store::sql::{Backend, SqlStore, get};
+use crate::store::sql::get;
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// See [`super::OutboxStore::outbox_last_sent`].
-    pub(super) async fn last_sent_at(
-        &self,
-        ticket: i64,
-        participant: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MAX(sent_at) AS at FROM outbox WHERE ticket = $1 AND participant = $2 \
-             AND kind = 'new_message' AND state = 'sent'",
-        )
-        .bind(ticket)
-        .bind(participant)
-        .fetch_one(&self.read)
-        .await?;
-        get(&row, "at")
-    }
-
-    /// See [`super::OutboxStore::outbox_sent_since`].
-    pub(super) async fn sent_since(
-        &self,
-        recipient: &str,
-        since: i64,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        // Coalesced rows went out inside their carrier: one mail each.
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM outbox WHERE recipient = $1 \
-             AND sent_at > $2 AND state = 'sent' AND kind = 'new_message' \
-             AND coalesced_into IS NULL",
-        )
-        .bind(recipient)
-        .bind(since)
-        .fetch_one(&self.read)
-        .await?;
-        Ok((get(&row, "n")?, get(&row, "first")?))
-    }
-
-    /// See [`super::OutboxStore::outbox_postpone`].
-    pub(super) async fn postpone_row(&self, id: i64, until: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL \
-             WHERE id = $2 AND state = 'pending'",
-        )
-        .bind(until)
-        .bind(id)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    /// See [`super::OutboxStore::outbox_coalesce`].
-    pub(super) async fn coalesce_rows(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        for id in rows {
-            // The row, and whatever it carried before, now ride with `into`.
-            sqlx::query(
-                "UPDATE outbox SET coalesced_into = $1, lease_until = NULL \
-                 WHERE (id = $2 OR coalesced_into = $2) AND state = 'pending'",
+sql_impl! {
+    impl SqlStore {
+        /// See [`super::OutboxStore::outbox_last_sent`].
+        pub(super) async fn last_sent_at(
+            &self,
+            ticket: i64,
+            participant: i64,
+        ) -> Result<Option<i64>, StoreError> {
+            let row = sqlx::query(
+                "SELECT MAX(sent_at) AS at FROM outbox WHERE ticket = $1 AND participant = $2 \
+                 AND kind = 'new_message' AND state = 'sent'",
             )
-            .bind(into)
-            .bind(*id)
-            .execute(&mut *tx)
+            .bind(ticket)
+            .bind(participant)
+            .fetch_one(&self.read)
             .await?;
+            get(&row, "at")
         }
-        tx.commit().await?;
-        Ok(())
-    }
 
-    /// See [`super::OutboxStore::outbox_coalesced`].
-    pub(super) async fn coalesced_rows(&self, carrier: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let sql =
-            format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE coalesced_into = $1 ORDER BY id");
-        let rows = sqlx::query(&sql)
-            .bind(carrier)
-            .fetch_all(&self.read)
+        /// See [`super::OutboxStore::outbox_sent_since`].
+        pub(super) async fn sent_since(
+            &self,
+            recipient: &str,
+            since: i64,
+        ) -> Result<(i64, Option<i64>), StoreError> {
+            // Coalesced rows went out inside their carrier: one mail each.
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM outbox WHERE recipient = $1 \
+                 AND sent_at > $2 AND state = 'sent' AND kind = 'new_message' \
+                 AND coalesced_into IS NULL",
+            )
+            .bind(recipient)
+            .bind(since)
+            .fetch_one(&self.read)
             .await?;
-        rows.iter().map(outbox_row_of).collect()
-    }
+            Ok((get(&row, "n")?, get(&row, "first")?))
+        }
 
-    /// See [`super::OutboxStore::outbox_settle_coalesced`].
-    pub(super) async fn settle_coalesced_rows(&self, carrier: i64) -> Result<usize, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = c.state, sent_at = c.sent_at, last_error = c.last_error, \
-             last_reply = c.last_reply, attempts = c.attempts, lease_until = NULL \
-             FROM (SELECT state, sent_at, last_error, last_reply, attempts FROM outbox \
-             WHERE id = $1) AS c \
-             WHERE outbox.coalesced_into = $1 AND outbox.state <> c.state \
-             AND c.state <> 'pending' RETURNING outbox.id",
-        )
-        .bind(carrier)
-        .fetch_all(&self.write)
-        .await?;
-        Ok(done.len())
+        /// See [`super::OutboxStore::outbox_postpone`].
+        pub(super) async fn postpone_row(&self, id: i64, until: i64) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL \
+                 WHERE id = $2 AND state = 'pending'",
+            )
+            .bind(until)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+            Ok(())
+        }
+
+        /// See [`super::OutboxStore::outbox_coalesce`].
+        pub(super) async fn coalesce_rows(
+            &self,
+            rows: &[i64],
+            into: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            for id in rows {
+                // The row, and whatever it carried before, now ride with `into`.
+                sqlx::query(
+                    "UPDATE outbox SET coalesced_into = $1, lease_until = NULL \
+                     WHERE (id = $2 OR coalesced_into = $2) AND state = 'pending'",
+                )
+                .bind(into)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// See [`super::OutboxStore::outbox_coalesced`].
+        pub(super) async fn coalesced_rows(
+            &self,
+            carrier: i64,
+        ) -> Result<Vec<OutboxRow>, StoreError> {
+            let sql = format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE coalesced_into = $1 ORDER BY id"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(carrier)
+                .fetch_all(&self.read)
+                .await?;
+            rows.iter().map(outbox_row_of).collect()
+        }
+
+        /// See [`super::OutboxStore::outbox_settle_coalesced`].
+        pub(super) async fn settle_coalesced_rows(
+            &self,
+            carrier: i64,
+        ) -> Result<usize, StoreError> {
+            let done = sqlx::query(
+                "UPDATE outbox SET state = c.state, sent_at = c.sent_at, last_error = c.last_error, \
+                 last_reply = c.last_reply, attempts = c.attempts, lease_until = NULL \
+                 FROM (SELECT state, sent_at, last_error, last_reply, attempts FROM outbox \
+                 WHERE id = $1) AS c \
+                 WHERE outbox.coalesced_into = $1 AND outbox.state <> c.state \
+                 AND c.state <> 'pending' RETURNING outbox.id",
+            )
+            .bind(carrier)
+            .fetch_all(&self.write)
+            .await?;
+            Ok(done.len())
+        }
     }
 }

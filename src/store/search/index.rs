@@ -2,13 +2,12 @@
 //! transaction ([`Docs`]), and the steps the other concerns' writes call
 //! (a participant joining, a message shown).
 
+use crate::store::sql::sql_impl;
 use std::collections::{BTreeMap, BTreeSet};
-
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::moderation;
 use crate::search::{hidden_words, tokens};
-use crate::store::sql::{Backend, MESSAGE_COLUMNS, Script, SqlStore, get, message_of};
+use crate::store::sql::{MESSAGE_COLUMNS, Script, get, message_of};
 use crate::store::{Message, StoreError};
 
 /// Words to add to the index, by table and row (a ticket's number; a
@@ -96,93 +95,85 @@ pub(super) fn visible(message: &Message) -> Option<&str> {
     moderation::visible_text(message)
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// Writes `docs` in the caller's transaction.
-    pub(in crate::store) async fn index(
-        conn: &mut DB::Connection,
-        docs: &Docs,
-    ) -> Result<(), StoreError> {
-        let mut script = Script::<DB>::new();
-        let rows = Self::push_index(&mut script, docs);
-        if rows > 0 {
-            script.run(conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Writes `docs` as statements of a script (the posts' write path);
-    /// how many rows.
-    pub(in crate::store) fn push_index<'a>(script: &mut Script<'a, DB>, docs: &'a Docs) -> usize {
-        let mut count = 0;
-        for (table, rows) in docs.tables() {
-            let rows: Vec<(i64, String)> = rows
-                .iter()
-                .map(|(id, words)| (*id, words.iter().cloned().collect::<Vec<_>>().join(" ")))
-                .collect();
-            count += rows.len();
-            // Bounded by SQLite's 32,766 binds a statement.
-            for chunk in rows.chunks(10_000) {
-                let (q, _) =
-                    script.statement(&format!("INSERT INTO {table} ({}, doc) ", DB::SEARCH_ID));
-                let (before, after) = DB::SEARCH_DOC;
-                q.push_values(chunk.to_vec(), |mut b, (id, words)| {
-                    b.push_bind(id)
-                        .push(before)
-                        .push_bind_unseparated(words)
-                        .push_unseparated(after);
-                });
-                q.push(DB::search_upsert(table));
+sql_impl! {
+    impl SqlStore {
+        /// Writes `docs` in the caller's transaction.
+        pub(in crate::store) async fn index(
+            conn: &mut DB::Connection,
+            docs: &Docs,
+        ) -> Result<(), StoreError> {
+            let mut script = Script::<DB>::new();
+            let rows = Self::push_index(&mut script, docs);
+            if rows > 0 {
+                script.run(conn).await?;
             }
+            Ok(())
         }
-        count
-    }
 
-    /// Indexes participant `id` (a staff address joining a ticket).
-    pub(in crate::store) async fn index_participant(
-        conn: &mut DB::Connection,
-        id: i64,
-    ) -> Result<(), StoreError> {
-        let row =
-            sqlx::query("SELECT ticket, address, display_name FROM participants WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-        let mut docs = Docs::default();
-        let name: Option<String> = get(&row, "display_name")?;
-        docs.person(
-            get(&row, "ticket")?,
-            name.as_deref(),
-            &get::<String, _>(&row, "address")?,
-        );
-        Self::index(conn, &docs).await
-    }
-
-    /// Indexes the visible text of message `id`, just shown by a
-    /// moderator's approval (nothing when it is not shown).
-    pub(in crate::store) async fn index_shown(
-        conn: &mut DB::Connection,
-        id: i64,
-    ) -> Result<(), StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
-        let message = message_of(&row)?;
-        let mut docs = Docs::default();
-        if let Some(text) = visible(&message) {
-            docs.shown(message.ticket, text);
+        /// Writes `docs` as statements of a script (the posts' write path);
+        /// how many rows.
+        pub(in crate::store) fn push_index<'a>(
+            script: &mut Script<'a, DB>,
+            docs: &'a Docs,
+        ) -> usize {
+            let mut count = 0;
+            for (table, rows) in docs.tables() {
+                let rows: Vec<(i64, String)> = rows
+                    .iter()
+                    .map(|(id, words)| (*id, words.iter().cloned().collect::<Vec<_>>().join(" ")))
+                    .collect();
+                count += rows.len();
+                // Bounded by SQLite's 32,766 binds a statement.
+                for chunk in rows.chunks(10_000) {
+                    let (q, _) =
+                        script.statement(&format!("INSERT INTO {table} ({}, doc) ", DB::SEARCH_ID));
+                    let (before, after) = DB::SEARCH_DOC;
+                    q.push_values(chunk.to_vec(), |mut b, (id, words)| {
+                        b.push_bind(id)
+                            .push(before)
+                            .push_bind_unseparated(words)
+                            .push_unseparated(after);
+                    });
+                    q.push(DB::search_upsert(table));
+                }
+            }
+            count
         }
-        Self::index(conn, &docs).await
+
+        /// Indexes participant `id` (a staff address joining a ticket).
+        pub(in crate::store) async fn index_participant(
+            conn: &mut DB::Connection,
+            id: i64,
+        ) -> Result<(), StoreError> {
+            let row =
+                sqlx::query("SELECT ticket, address, display_name FROM participants WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let mut docs = Docs::default();
+            let name: Option<String> = get(&row, "display_name")?;
+            docs.person(
+                get(&row, "ticket")?,
+                name.as_deref(),
+                &get::<String, _>(&row, "address")?,
+            );
+            Self::index(conn, &docs).await
+        }
+
+        /// Indexes the visible text of message `id`, just shown by a
+        /// moderator's approval (nothing when it is not shown).
+        pub(in crate::store) async fn index_shown(
+            conn: &mut DB::Connection,
+            id: i64,
+        ) -> Result<(), StoreError> {
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+            let row = sqlx::query(&sql).bind(id).fetch_one(&mut *conn).await?;
+            let message = message_of(&row)?;
+            let mut docs = Docs::default();
+            if let Some(text) = visible(&message) {
+                docs.shown(message.ticket, text);
+            }
+            Self::index(conn, &docs).await
+        }
     }
 }

@@ -10,14 +10,15 @@
 //! is a round trip between threads, and those trips, not the disk, were the
 //! cost (see bench/README.md). On PostgreSQL the statements run one by one.
 
+use crate::store::sql::sql_impl;
 use std::collections::{HashMap, HashSet};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Pool, Row, Type};
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
 use crate::store::search::Docs;
-use crate::store::sql::{Backend, Script, SqlStore, push_list};
+use crate::store::sql::{Script, push_list};
 use crate::store::{
     ACK, AFTER_HOURS, Audience, Direction, EventKind, NEW_MESSAGE, NewEvent, NewRaw, StoreError,
     now_ms,
@@ -109,469 +110,467 @@ type Written = HashMap<i64, Vec<i64>>;
 
 // The write path's functions share one set of bounds: the connection
 // executes, arguments bind, the column types encode and decode.
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// Writes `posts` in one transaction on a connection of `pool`.
-    ///
-    /// Another writer may commit a duplicate between our reads and our writes
-    /// (PostgreSQL runs writers concurrently); the unique indexes refuse it and
-    /// the transaction runs once more, its reads now seeing the other's rows.
-    pub(super) async fn write_posts(
-        pool: &Pool<DB>,
-        posts: &[Post],
-        minter: &Minter,
-    ) -> Result<Vec<Posted>, StoreError> {
-        let mut attempt = 1;
-        loop {
-            match Self::write_once(pool, posts, minter).await {
-                Err(StoreError::Failed(sqlx::Error::Database(e)))
-                    if e.is_unique_violation() && attempt < 3 =>
-                {
-                    tracing::debug!(error = %e, attempt, "concurrent duplicate; writing again");
-                    attempt += 1;
+sql_impl! {
+    impl SqlStore {
+        /// Writes `posts` in one transaction on a connection of `pool`.
+        ///
+        /// Another writer may commit a duplicate between our reads and our writes
+        /// (PostgreSQL runs writers concurrently); the unique indexes refuse it and
+        /// the transaction runs once more, its reads now seeing the other's rows.
+        pub(super) async fn write_posts(
+            pool: &Pool<DB>,
+            posts: &[Post],
+            minter: &Minter,
+        ) -> Result<Vec<Posted>, StoreError> {
+            let mut attempt = 1;
+            loop {
+                match Self::write_once(pool, posts, minter).await {
+                    Err(StoreError::Failed(sqlx::Error::Database(e)))
+                        if e.is_unique_violation() && attempt < 3 =>
+                    {
+                        tracing::debug!(error = %e, attempt, "concurrent duplicate; writing again");
+                        attempt += 1;
+                    }
+                    result => return result,
                 }
-                result => return result,
             }
         }
-    }
 
-    /// One attempt of [`Self::write_posts`].
-    async fn write_once(
-        pool: &Pool<DB>,
-        posts: &[Post],
-        minter: &Minter,
-    ) -> Result<Vec<Posted>, StoreError> {
-        let mut tx = Tx {
-            conn: pool.acquire().await?,
-            open: true,
-        };
-        let result = async {
-            let state = Self::read_state(&mut tx.conn, posts).await?;
-            let (rows, planned) = plan_rows(posts, state, minter)?;
-            let written = Self::write_rows(&mut tx.conn, &rows, now_ms()).await?;
-            Ok::<_, StoreError>((planned, written))
-        }
-        .await;
-        let (planned, mut written) = match result {
-            Ok(done) => {
-                tx.open = false;
-                done
+        /// One attempt of [`Self::write_posts`].
+        async fn write_once(
+            pool: &Pool<DB>,
+            posts: &[Post],
+            minter: &Minter,
+        ) -> Result<Vec<Posted>, StoreError> {
+            let mut tx = Tx {
+                conn: pool.acquire().await?,
+                open: true,
+            };
+            let result = async {
+                let state = Self::read_state(&mut tx.conn, posts).await?;
+                let (rows, planned) = plan_rows(posts, state, minter)?;
+                let written = Self::write_rows(&mut tx.conn, &rows, now_ms()).await?;
+                Ok::<_, StoreError>((planned, written))
             }
-            Err(e) => {
-                // Leave the connection clean for the pool; if even that fails,
-                // the guard closes it.
-                if sqlx::query("ROLLBACK").execute(&mut *tx.conn).await.is_ok() {
+            .await;
+            let (planned, mut written) = match result {
+                Ok(done) => {
                     tx.open = false;
+                    done
                 }
-                return Err(e);
-            }
-        };
-        Ok(planned
-            .into_iter()
-            .map(|p| match p {
-                Planned::Duplicate { ticket } => Posted::Duplicate { ticket },
-                Planned::Stored {
-                    ticket,
-                    message,
-                    new_ticket,
-                } => Posted::Stored {
-                    ticket,
-                    message,
-                    new_ticket,
-                    notifications: written.remove(&message).unwrap_or_default(),
-                },
-            })
-            .collect())
-    }
+                Err(e) => {
+                    // Leave the connection clean for the pool; if even that fails,
+                    // the guard closes it.
+                    if sqlx::query("ROLLBACK").execute(&mut *tx.conn).await.is_ok() {
+                        tx.open = false;
+                    }
+                    return Err(e);
+                }
+            };
+            Ok(planned
+                .into_iter()
+                .map(|p| match p {
+                    Planned::Duplicate { ticket } => Posted::Duplicate { ticket },
+                    Planned::Stored {
+                        ticket,
+                        message,
+                        new_ticket,
+                    } => Posted::Stored {
+                        ticket,
+                        message,
+                        new_ticket,
+                        notifications: written.remove(&message).unwrap_or_default(),
+                    },
+                })
+                .collect())
+        }
 
-    /// Opens the transaction, reads what the posts depend on and reserves
-    /// the ids reply tokens need.
-    async fn read_state(conn: &mut DB::Connection, posts: &[Post]) -> Result<State, StoreError> {
-        let mut existing: Vec<i64> = Vec::new();
-        let mut new_tickets = 0i64;
-        let mut new_people = 0i64;
-        let mut origins: Vec<(i64, &str)> = Vec::new();
-        for post in posts {
-            match &post.target {
-                Target::Existing { ticket, join, .. } => {
-                    existing.push(*ticket);
-                    new_people += i64::from(join.is_some());
-                }
-                Target::New(t) => {
-                    new_tickets += 1;
-                    new_people += t.participants.len() as i64;
-                    if let Some(key) = &t.origin_key {
-                        origins.push((t.queue_id, key));
+        /// Opens the transaction, reads what the posts depend on and reserves
+        /// the ids reply tokens need.
+        async fn read_state(
+            conn: &mut DB::Connection,
+            posts: &[Post],
+        ) -> Result<State, StoreError> {
+            let mut existing: Vec<i64> = Vec::new();
+            let mut new_tickets = 0i64;
+            let mut new_people = 0i64;
+            let mut origins: Vec<(i64, &str)> = Vec::new();
+            for post in posts {
+                match &post.target {
+                    Target::Existing { ticket, join, .. } => {
+                        existing.push(*ticket);
+                        new_people += i64::from(join.is_some());
+                    }
+                    Target::New(t) => {
+                        new_tickets += 1;
+                        new_people += t.participants.len() as i64;
+                        if let Some(key) = &t.origin_key {
+                            origins.push((t.queue_id, key));
+                        }
                     }
                 }
             }
-        }
-        existing.sort_unstable();
-        existing.dedup();
-        let mut script = Script::<DB>::new();
-        script.statement(DB::BEGIN_WRITE);
-        let mut at = HashMap::new();
-        if !existing.is_empty() {
-            let (q, i) =
-                script.statement("SELECT number, status, assignee FROM tickets WHERE number IN ");
-            push_list(q, existing.iter().copied());
-            at.insert("status", i);
-            let (q, i) = script
-                .statement("SELECT id, ticket, address, role FROM participants WHERE ticket IN ");
-            push_list(q, existing.iter().copied());
-            q.push(" ORDER BY id");
-            at.insert("people", i);
-            let (q, i) =
-                script.statement("SELECT ticket, dedupe_key FROM messages WHERE ticket IN ");
-            push_list(q, existing.iter().copied());
-            q.push(" AND dedupe_key IN ");
-            push_list(q, posts.iter().map(|p| p.dedupe_key.as_str()));
-            at.insert("messages", i);
-            if posts.iter().any(|p| p.replies.after_hours.is_some()) {
+            existing.sort_unstable();
+            existing.dedup();
+            let mut script = Script::<DB>::new();
+            script.statement(DB::BEGIN_WRITE);
+            let mut at = HashMap::new();
+            if !existing.is_empty() {
                 let (q, i) = script
-                    .statement("SELECT ticket, MAX(created_at) AS last FROM outbox WHERE kind = ");
-                q.push_bind(AFTER_HOURS).push(" AND ticket IN ");
+                    .statement("SELECT number, status, assignee FROM tickets WHERE number IN ");
                 push_list(q, existing.iter().copied());
-                q.push(" GROUP BY ticket");
-                at.insert("after_hours", i);
-            }
-        }
-        if !origins.is_empty() {
-            let (q, i) = script
-                .statement("SELECT queue_id, origin_key, number FROM tickets WHERE queue_id IN ");
-            push_list(q, origins.iter().map(|o| o.0));
-            q.push(" AND origin_key IN ");
-            push_list(q, origins.iter().map(|o| o.1));
-            at.insert("origins", i);
-        }
-        let reservations = [
-            ("ticket_ids", "tickets", "number", new_tickets),
-            ("participant_ids", "participants", "id", new_people),
-            ("message_ids", "messages", "id", posts.len() as i64),
-        ];
-        for (name, table, column, n) in reservations {
-            if n > 0 {
-                let (before, after) = DB::next_ids_sql(table, column);
-                let (q, i) = script.statement(&before);
-                q.push_bind(n).push(after);
-                at.insert(name, i);
-            }
-        }
-        let groups = script.run(conn).await?;
-        let rows = |name: &str| at.get(name).map_or(&[][..], |&i| groups[i].as_slice());
-        let mut state = State::default();
-        for row in rows("status") {
-            let status: String = row.try_get("status")?;
-            let number: i64 = row.try_get("number")?;
-            state
-                .status
-                .insert(number, status.parse().map_err(StoreError::Corrupt)?);
-            if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
-                state.assignee.insert(number, assignee);
-            }
-        }
-        for row in rows("people") {
-            let role: String = row.try_get("role")?;
-            let role =
-                Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
-            state
-                .people
-                .entry(row.try_get("ticket")?)
-                .or_default()
-                .push((row.try_get("id")?, row.try_get("address")?, role));
-        }
-        for row in rows("messages") {
-            state
-                .messages
-                .insert((row.try_get("ticket")?, row.try_get("dedupe_key")?));
-        }
-        for row in rows("after_hours") {
-            state
-                .last_after_hours
-                .insert(row.try_get("ticket")?, row.try_get("last")?);
-        }
-        for row in rows("origins") {
-            state.origins.insert(
-                (row.try_get("queue_id")?, row.try_get("origin_key")?),
-                row.try_get("number")?,
-            );
-        }
-        for (name, _, _, n) in reservations {
-            let mut ids = Vec::with_capacity(n as usize);
-            for row in rows(name) {
-                let id: i64 = row.try_get("id")?;
-                if DB::CONTIGUOUS_IDS {
-                    // One row: the first free id; the write lock keeps the rest free.
-                    ids.extend(id..id + n);
-                } else {
-                    ids.push(id);
+                at.insert("status", i);
+                let (q, i) = script.statement(
+                    "SELECT id, ticket, address, role FROM participants WHERE ticket IN ",
+                );
+                push_list(q, existing.iter().copied());
+                q.push(" ORDER BY id");
+                at.insert("people", i);
+                let (q, i) =
+                    script.statement("SELECT ticket, dedupe_key FROM messages WHERE ticket IN ");
+                push_list(q, existing.iter().copied());
+                q.push(" AND dedupe_key IN ");
+                push_list(q, posts.iter().map(|p| p.dedupe_key.as_str()));
+                at.insert("messages", i);
+                if posts.iter().any(|p| p.replies.after_hours.is_some()) {
+                    let (q, i) = script.statement(
+                        "SELECT ticket, MAX(created_at) AS last FROM outbox WHERE kind = ",
+                    );
+                    q.push_bind(AFTER_HOURS).push(" AND ticket IN ");
+                    push_list(q, existing.iter().copied());
+                    q.push(" GROUP BY ticket");
+                    at.insert("after_hours", i);
                 }
             }
-            match name {
-                "ticket_ids" => state.ticket_ids = ids,
-                "participant_ids" => state.participant_ids = ids,
-                _ => state.message_ids = ids,
+            if !origins.is_empty() {
+                let (q, i) = script.statement(
+                    "SELECT queue_id, origin_key, number FROM tickets WHERE queue_id IN ",
+                );
+                push_list(q, origins.iter().map(|o| o.0));
+                q.push(" AND origin_key IN ");
+                push_list(q, origins.iter().map(|o| o.1));
+                at.insert("origins", i);
+            }
+            let reservations = [
+                ("ticket_ids", "tickets", "number", new_tickets),
+                ("participant_ids", "participants", "id", new_people),
+                ("message_ids", "messages", "id", posts.len() as i64),
+            ];
+            for (name, table, column, n) in reservations {
+                if n > 0 {
+                    let (before, after) = DB::next_ids_sql(table, column);
+                    let (q, i) = script.statement(&before);
+                    q.push_bind(n).push(after);
+                    at.insert(name, i);
+                }
+            }
+            let groups = script.run(conn).await?;
+            let rows = |name: &str| at.get(name).map_or(&[][..], |&i| groups[i].as_slice());
+            let mut state = State::default();
+            for row in rows("status") {
+                let status: String = row.try_get("status")?;
+                let number: i64 = row.try_get("number")?;
+                state
+                    .status
+                    .insert(number, status.parse().map_err(StoreError::Corrupt)?);
+                if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
+                    state.assignee.insert(number, assignee);
+                }
+            }
+            for row in rows("people") {
+                let role: String = row.try_get("role")?;
+                let role = Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
+                state
+                    .people
+                    .entry(row.try_get("ticket")?)
+                    .or_default()
+                    .push((row.try_get("id")?, row.try_get("address")?, role));
+            }
+            for row in rows("messages") {
+                state
+                    .messages
+                    .insert((row.try_get("ticket")?, row.try_get("dedupe_key")?));
+            }
+            for row in rows("after_hours") {
+                state
+                    .last_after_hours
+                    .insert(row.try_get("ticket")?, row.try_get("last")?);
+            }
+            for row in rows("origins") {
+                state.origins.insert(
+                    (row.try_get("queue_id")?, row.try_get("origin_key")?),
+                    row.try_get("number")?,
+                );
+            }
+            for (name, _, _, n) in reservations {
+                let mut ids = Vec::with_capacity(n as usize);
+                for row in rows(name) {
+                    let id: i64 = row.try_get("id")?;
+                    if DB::CONTIGUOUS_IDS {
+                        // One row: the first free id; the write lock keeps the rest free.
+                        ids.extend(id..id + n);
+                    } else {
+                        ids.push(id);
+                    }
+                }
+                match name {
+                    "ticket_ids" => state.ticket_ids = ids,
+                    "participant_ids" => state.participant_ids = ids,
+                    _ => state.message_ids = ids,
+                }
+            }
+            Ok(state)
+        }
+
+        /// Writes the planned rows and commits: one script, a statement per
+        /// table (in the order the foreign keys need), then COMMIT; the ids of
+        /// the outbox rows written, by message.
+        async fn write_rows(
+            conn: &mut DB::Connection,
+            rows: &Rows<'_>,
+            now: i64,
+        ) -> Result<Written, StoreError> {
+            let docs = search_docs(rows);
+            let mut script = Script::<DB>::new();
+            Self::insert_raws(&mut script, rows, now);
+            Self::insert_tickets(&mut script, rows, now);
+            Self::insert_messages(&mut script, rows, now);
+            Self::insert_attachments(&mut script, rows, now);
+            Self::update_statuses(&mut script, rows, now);
+            let outbox_at = Self::insert_outbox(&mut script, rows, now);
+            Self::insert_issued(&mut script, rows, now);
+            Self::insert_audit(&mut script, rows, now);
+            Self::push_index(&mut script, &docs);
+            // Last before COMMIT: on PostgreSQL the append takes the lock that
+            // orders event ids, held until the commit.
+            Self::push_events(&mut script, now, &rows.events);
+            script.statement("COMMIT");
+            let groups = script.run(conn).await?;
+            outbox_ids(outbox_at.map_or(&[][..], |i| groups[i].as_slice()))
+        }
+
+        /// The raw mails, once per sha256 (a copy stored before is kept).
+        fn insert_raws<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.raws.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) ",
+                );
+                q.push_values(&rows.raws, |mut b, raw| {
+                    b.push_bind(&raw.sha256[..])
+                        .push_bind(&raw.bytes[..])
+                        .push_bind(raw.envelope_from.as_deref())
+                        .push_bind(
+                            serde_json::to_string(&raw.envelope_to).expect("strings serialize"),
+                        )
+                        .push_bind(raw.source.as_str())
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (sha256) DO NOTHING");
             }
         }
-        Ok(state)
-    }
 
-    /// Writes the planned rows and commits: one script, a statement per
-    /// table (in the order the foreign keys need), then COMMIT; the ids of
-    /// the outbox rows written, by message.
-    async fn write_rows(
-        conn: &mut DB::Connection,
-        rows: &Rows<'_>,
-        now: i64,
-    ) -> Result<Written, StoreError> {
-        let docs = search_docs(rows);
-        let mut script = Script::<DB>::new();
-        Self::insert_raws(&mut script, rows, now);
-        Self::insert_tickets(&mut script, rows, now);
-        Self::insert_messages(&mut script, rows, now);
-        Self::insert_attachments(&mut script, rows, now);
-        Self::update_statuses(&mut script, rows, now);
-        let outbox_at = Self::insert_outbox(&mut script, rows, now);
-        Self::insert_issued(&mut script, rows, now);
-        Self::insert_audit(&mut script, rows, now);
-        Self::push_index(&mut script, &docs);
-        // Last before COMMIT: on PostgreSQL the append takes the lock that
-        // orders event ids, held until the commit.
-        Self::push_events(&mut script, now, &rows.events);
-        script.statement("COMMIT");
-        let groups = script.run(conn).await?;
-        outbox_ids(outbox_at.map_or(&[][..], |i| groups[i].as_slice()))
-    }
-
-    /// The raw mails, once per sha256 (a copy stored before is kept).
-    fn insert_raws<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.raws.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO raw_messages (sha256, bytes, envelope_from, envelope_to, source, received_at) ",
-            );
-            q.push_values(&rows.raws, |mut b, raw| {
-                b.push_bind(&raw.sha256[..])
-                    .push_bind(&raw.bytes[..])
-                    .push_bind(raw.envelope_from.as_deref())
-                    .push_bind(serde_json::to_string(&raw.envelope_to).expect("strings serialize"))
-                    .push_bind(raw.source.as_str())
-                    .push_bind(now);
-            });
-            q.push(" ON CONFLICT (sha256) DO NOTHING");
-        }
-    }
-
-    /// The new tickets and their first participants.
-    fn insert_tickets<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.tickets.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, item_url, \
-                 auction_ref, auction_title, assignee, origin_key, created_at, updated_at) ",
-            );
-            q.push_values(&rows.tickets, |mut b, (number, t)| {
-                b.push_bind(*number)
-                    .push_bind(t.queue_id)
-                    .push_bind(t.subject.as_str())
-                    .push_bind(t.status.as_str())
-                    .push_bind(t.item_ref.as_deref())
-                    .push_bind(t.item_title.as_deref())
-                    .push_bind(t.item_url.as_deref())
-                    .push_bind(t.auction_ref.as_deref())
-                    .push_bind(t.auction_title.as_deref())
-                    .push_bind(t.assignee.as_deref())
-                    .push_bind(t.origin_key.as_deref())
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-        }
-        if !rows.participants.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO participants (id, ticket, address, display_name, user_id, role, created_at) ",
-            );
-            q.push_values(&rows.participants, |mut b, (id, ticket, p)| {
-                b.push_bind(*id)
-                    .push_bind(*ticket)
-                    .push_bind(p.address.as_str())
-                    .push_bind(p.display_name.as_deref())
-                    .push_bind(p.user_id.as_deref())
-                    .push_bind(p.role.as_str())
-                    .push_bind(now);
-            });
-        }
-    }
-
-    /// The messages, each pointing at its raw mail by sha256.
-    fn insert_messages<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.messages.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
-                 dedupe_key, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
-                 redacted_text, masked_text, moderation) ",
-            );
-            q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
-                b.push_bind(*id)
-                    .push_bind(*ticket)
-                    .push_bind(*author)
-                    .push_bind(post.direction.as_str())
-                    .push_bind(post.reply_text.as_str())
-                    .push_bind(post.html.as_deref());
-                match &post.raw {
-                    Some(raw) => b
-                        .push("(SELECT id FROM raw_messages WHERE sha256 = ")
-                        .push_bind_unseparated(&raw.sha256[..])
-                        .push_unseparated(")"),
-                    None => b.push("NULL"),
-                };
-                b.push_bind(post.message_id.as_deref())
-                    .push_bind(post.dedupe_key.as_str())
-                    .push_bind(post.matched_by.as_str())
-                    .push_bind(post.flags.join(" "))
-                    .push_bind(post.auto.as_str())
-                    .push_bind(post.elided.as_str())
-                    .push_bind(now)
-                    .push_bind(post.policy.action.as_str())
-                    .push_bind(post.policy.hits.as_str())
-                    .push_bind(post.policy.redacted_text.as_deref())
-                    .push_bind(post.policy.masked_text.as_deref())
-                    .push_bind(if post.policy.held { "held" } else { "none" });
-            });
-        }
-    }
-
-    /// The attachments' contents (once per sha256) and each message's links to them.
-    fn insert_attachments<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        let contents: Vec<&(String, Vec<u8>)> = rows
-            .messages
-            .iter()
-            .flat_map(|m| &m.1.attachments)
-            .filter_map(|a| a.content.as_ref())
-            .collect();
-        if !contents.is_empty() {
-            let (q, _) =
-                script.statement("INSERT INTO attachments (sha256, bytes, size, created_at) ");
-            q.push_values(&contents, |mut b, (sha, bytes)| {
-                b.push_bind(sha.as_str())
-                    .push_bind(&bytes[..])
-                    .push_bind(bytes.len() as i64)
-                    .push_bind(now);
-            });
-            q.push(" ON CONFLICT (sha256) DO NOTHING");
-        }
-        let attached: Vec<(i64, &NewAttachment)> = rows
-            .messages
-            .iter()
-            .flat_map(|m| m.1.attachments.iter().map(move |a| (m.0, a)))
-            .collect();
-        if !attached.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO message_attachments (message, sha256, filename, content_type, size, \
-                 content_id, inline, flags) ",
-            );
-            q.push_values(&attached, |mut b, (message, a)| {
-                b.push_bind(*message)
-                    .push_bind(a.content.as_ref().map(|c| c.0.as_str()))
-                    .push_bind(a.filename.as_str())
-                    .push_bind(a.content_type.as_str())
-                    .push_bind(a.size)
-                    .push_bind(a.content_id.as_deref())
-                    .push_bind(i64::from(a.inline))
-                    .push_bind(a.flags.join(" "));
-            });
-        }
-    }
-
-    /// The tickets' new statuses and times, one statement for all.
-    fn update_statuses<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.updates.is_empty() {
-            let (q, _) = script.statement("UPDATE tickets SET updated_at = ");
-            q.push_bind(now).push(
-                ", status = v.column2, archived = COALESCE(v.column3, tickets.archived) FROM (",
-            );
-            q.push_values(&rows.updates, |mut b, (number, status, archived)| {
-                b.push("CAST(")
-                    .push_bind_unseparated(*number)
-                    .push_unseparated(" AS BIGINT)")
-                    .push("CAST(")
-                    .push_bind_unseparated(status.as_str())
-                    .push_unseparated(" AS TEXT)")
-                    .push("CAST(")
-                    .push_bind_unseparated(*archived)
-                    .push_unseparated(" AS BIGINT)");
-            });
-            q.push(") AS v WHERE tickets.number = v.column1");
-        }
-    }
-
-    /// The notification rows; the index of their statement, whose rows are
-    /// their ids (none when there are none).
-    fn insert_outbox<'a>(
-        script: &mut Script<'a, DB>,
-        rows: &'a Rows<'_>,
-        now: i64,
-    ) -> Option<usize> {
-        if rows.outbox.is_empty() {
-            return None;
-        }
-        let (q, i) = script.statement(
-            "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
-        );
-        q.push_values(&rows.outbox, |mut b, row| {
-            b.push_bind(row.ticket)
-                .push_bind(row.message)
-                .push_bind(row.participant)
-                .push_bind(row.recipient.as_str())
-                .push_bind(row.token.as_str())
-                .push_bind(row.message_id.as_str())
-                .push_bind(row.kind)
-                .push_bind(row.created_at.unwrap_or(now));
-        });
-        q.push(" RETURNING id, message");
-        Some(i)
-    }
-
-    /// The Message-IDs issued: the notifications' and those of outbound messages.
-    fn insert_issued<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.issued.is_empty() {
-            let (q, _) = script.statement(
-                "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) ",
-            );
-            q.push_values(&rows.issued, |mut b, (id, ticket, participant)| {
-                b.push_bind(id.as_str())
-                    .push_bind(*ticket)
-                    .push_bind(*participant)
-                    .push_bind(now);
-            });
-        }
-    }
-
-    /// The audit entries.
-    fn insert_audit<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
-        if !rows.audit.is_empty() {
-            let (q, _) = script
-                .statement("INSERT INTO audit_log (at, actor, action, ticket, message, detail) ");
-            q.push_values(
-                &rows.audit,
-                |mut b, (actor, action, ticket, message, detail)| {
-                    b.push_bind(now)
-                        .push_bind(*actor)
-                        .push_bind(*action)
+        /// The new tickets and their first participants.
+        fn insert_tickets<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.tickets.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO tickets (number, queue_id, subject, status, item_ref, item_title, item_url, \
+                     auction_ref, auction_title, assignee, origin_key, created_at, updated_at) ",
+                );
+                q.push_values(&rows.tickets, |mut b, (number, t)| {
+                    b.push_bind(*number)
+                        .push_bind(t.queue_id)
+                        .push_bind(t.subject.as_str())
+                        .push_bind(t.status.as_str())
+                        .push_bind(t.item_ref.as_deref())
+                        .push_bind(t.item_title.as_deref())
+                        .push_bind(t.item_url.as_deref())
+                        .push_bind(t.auction_ref.as_deref())
+                        .push_bind(t.auction_title.as_deref())
+                        .push_bind(t.assignee.as_deref())
+                        .push_bind(t.origin_key.as_deref())
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+            }
+            if !rows.participants.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO participants (id, ticket, address, display_name, user_id, role, created_at) ",
+                );
+                q.push_values(&rows.participants, |mut b, (id, ticket, p)| {
+                    b.push_bind(*id)
                         .push_bind(*ticket)
-                        .push_bind(*message)
-                        .push_bind(detail.as_str());
-                },
+                        .push_bind(p.address.as_str())
+                        .push_bind(p.display_name.as_deref())
+                        .push_bind(p.user_id.as_deref())
+                        .push_bind(p.role.as_str())
+                        .push_bind(now);
+                });
+            }
+        }
+
+        /// The messages, each pointing at its raw mail by sha256.
+        fn insert_messages<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.messages.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
+                     dedupe_key, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
+                     redacted_text, masked_text, moderation) ",
+                );
+                q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
+                    b.push_bind(*id)
+                        .push_bind(*ticket)
+                        .push_bind(*author)
+                        .push_bind(post.direction.as_str())
+                        .push_bind(post.reply_text.as_str())
+                        .push_bind(post.html.as_deref());
+                    match &post.raw {
+                        Some(raw) => b
+                            .push("(SELECT id FROM raw_messages WHERE sha256 = ")
+                            .push_bind_unseparated(&raw.sha256[..])
+                            .push_unseparated(")"),
+                        None => b.push("NULL"),
+                    };
+                    b.push_bind(post.message_id.as_deref())
+                        .push_bind(post.dedupe_key.as_str())
+                        .push_bind(post.matched_by.as_str())
+                        .push_bind(post.flags.join(" "))
+                        .push_bind(post.auto.as_str())
+                        .push_bind(post.elided.as_str())
+                        .push_bind(now)
+                        .push_bind(post.policy.action.as_str())
+                        .push_bind(post.policy.hits.as_str())
+                        .push_bind(post.policy.redacted_text.as_deref())
+                        .push_bind(post.policy.masked_text.as_deref())
+                        .push_bind(if post.policy.held { "held" } else { "none" });
+                });
+            }
+        }
+
+        /// The attachments' contents (once per sha256) and each message's links to them.
+        fn insert_attachments<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            let contents: Vec<&(String, Vec<u8>)> = rows
+                .messages
+                .iter()
+                .flat_map(|m| &m.1.attachments)
+                .filter_map(|a| a.content.as_ref())
+                .collect();
+            if !contents.is_empty() {
+                let (q, _) =
+                    script.statement("INSERT INTO attachments (sha256, bytes, size, created_at) ");
+                q.push_values(&contents, |mut b, (sha, bytes)| {
+                    b.push_bind(sha.as_str())
+                        .push_bind(&bytes[..])
+                        .push_bind(bytes.len() as i64)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (sha256) DO NOTHING");
+            }
+            let attached: Vec<(i64, &NewAttachment)> = rows
+                .messages
+                .iter()
+                .flat_map(|m| m.1.attachments.iter().map(move |a| (m.0, a)))
+                .collect();
+            if !attached.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO message_attachments (message, sha256, filename, content_type, size, \
+                     content_id, inline, flags) ",
+                );
+                q.push_values(&attached, |mut b, (message, a)| {
+                    b.push_bind(*message)
+                        .push_bind(a.content.as_ref().map(|c| c.0.as_str()))
+                        .push_bind(a.filename.as_str())
+                        .push_bind(a.content_type.as_str())
+                        .push_bind(a.size)
+                        .push_bind(a.content_id.as_deref())
+                        .push_bind(i64::from(a.inline))
+                        .push_bind(a.flags.join(" "));
+                });
+            }
+        }
+
+        /// The tickets' new statuses and times, one statement for all.
+        fn update_statuses<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.updates.is_empty() {
+                let (q, _) = script.statement("UPDATE tickets SET updated_at = ");
+                q.push_bind(now).push(
+                    ", status = v.column2, archived = COALESCE(v.column3, tickets.archived) FROM (",
+                );
+                q.push_values(&rows.updates, |mut b, (number, status, archived)| {
+                    b.push("CAST(")
+                        .push_bind_unseparated(*number)
+                        .push_unseparated(" AS BIGINT)")
+                        .push("CAST(")
+                        .push_bind_unseparated(status.as_str())
+                        .push_unseparated(" AS TEXT)")
+                        .push("CAST(")
+                        .push_bind_unseparated(*archived)
+                        .push_unseparated(" AS BIGINT)");
+                });
+                q.push(") AS v WHERE tickets.number = v.column1");
+            }
+        }
+
+        /// The notification rows; the index of their statement, whose rows are
+        /// their ids (none when there are none).
+        fn insert_outbox<'a>(
+            script: &mut Script<'a, DB>,
+            rows: &'a Rows<'_>,
+            now: i64,
+        ) -> Option<usize> {
+            if rows.outbox.is_empty() {
+                return None;
+            }
+            let (q, i) = script.statement(
+                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
             );
+            q.push_values(&rows.outbox, |mut b, row| {
+                b.push_bind(row.ticket)
+                    .push_bind(row.message)
+                    .push_bind(row.participant)
+                    .push_bind(row.recipient.as_str())
+                    .push_bind(row.token.as_str())
+                    .push_bind(row.message_id.as_str())
+                    .push_bind(row.kind)
+                    .push_bind(row.created_at.unwrap_or(now));
+            });
+            q.push(" RETURNING id, message");
+            Some(i)
+        }
+
+        /// The Message-IDs issued: the notifications' and those of outbound messages.
+        fn insert_issued<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.issued.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO issued_message_ids (message_id, ticket, participant, created_at) ",
+                );
+                q.push_values(&rows.issued, |mut b, (id, ticket, participant)| {
+                    b.push_bind(id.as_str())
+                        .push_bind(*ticket)
+                        .push_bind(*participant)
+                        .push_bind(now);
+                });
+            }
+        }
+
+        /// The audit entries.
+        fn insert_audit<'a>(script: &mut Script<'a, DB>, rows: &'a Rows<'_>, now: i64) {
+            if !rows.audit.is_empty() {
+                let (q, _) = script.statement(
+                    "INSERT INTO audit_log (at, actor, action, ticket, message, detail) ",
+                );
+                q.push_values(
+                    &rows.audit,
+                    |mut b, (actor, action, ticket, message, detail)| {
+                        b.push_bind(now)
+                            .push_bind(*actor)
+                            .push_bind(*action)
+                            .push_bind(*ticket)
+                            .push_bind(*message)
+                            .push_bind(detail.as_str());
+                    },
+                );
+            }
         }
     }
 }

@@ -5,10 +5,10 @@
 //! {to, note} the composer reads the note from, and the `ticket.forwarded`
 //! event for the seller side.
 
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+use crate::store::sql::sql_impl;
 
 use super::assign::Known;
-use crate::store::sql::{Backend, SqlStore, get};
+use crate::store::sql::get;
 use crate::store::{
     Audience, EventKind, NewEvent, NewNotification, StoreError, TRANSCRIPT, now_ms,
 };
@@ -47,113 +47,102 @@ pub enum Forwarding {
     IsClient,
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB> + Default,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-{
-    /// See [`super::TicketStore::forward`].
-    pub(super) async fn forward_ticket(
-        &self,
-        request: &Forward,
-        minter: &Minter,
-    ) -> Result<Forwarding, StoreError> {
-        let (number, to) = (request.ticket, request.to.as_str());
-        let now = now_ms();
-        let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-        let missing = || StoreError::NotFound(format!("ticket #{number} does not exist"));
-        let row = sqlx::query("SELECT deleted_at FROM tickets WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(missing)?;
-        if get::<Option<i64>, _>(&row, "deleted_at")?.is_some() {
-            return Err(missing());
-        }
-
-        let (participant, added) = match Self::known(&mut tx, number, to).await? {
-            Known::SellerSide(id) => (id, false),
-            // A transcript to the client would hand them the seller side's
-            // reply address: their answers would count as the seller's.
-            Known::Client => return Ok(Forwarding::IsClient),
-            Known::Absent => {
-                let row = sqlx::query(
-                    "INSERT INTO participants (ticket, address, display_name, role, created_at) \
-                     VALUES ($1, $2, NULL, $3, $4) RETURNING id",
-                )
+sql_impl! {
+    impl SqlStore {
+        /// See [`super::TicketStore::forward`].
+        pub(super) async fn forward_ticket(
+            &self,
+            request: &Forward,
+            minter: &Minter,
+        ) -> Result<Forwarding, StoreError> {
+            let (number, to) = (request.ticket, request.to.as_str());
+            let now = now_ms();
+            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
+            let missing = || StoreError::NotFound(format!("ticket #{number} does not exist"));
+            let row = sqlx::query("SELECT deleted_at FROM tickets WHERE number = $1")
                 .bind(number)
-                .bind(to)
-                .bind(Role::Staff.as_str())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let id = get::<i64, _>(&row, "id")?;
-                Self::index_participant(&mut tx, id).await?;
-                (id, true)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(missing)?;
+            if get::<Option<i64>, _>(&row, "deleted_at")?.is_some() {
+                return Err(missing());
             }
-        };
 
-        // The transcript covers the ticket up to its newest message (NULL: no
-        // message yet); what arrives later reaches the new participant as any
-        // other notification does.
-        let last: Option<i64> = get(
-            &sqlx::query("SELECT MAX(id) AS last FROM messages WHERE ticket = $1")
-                .bind(number)
-                .fetch_one(&mut *tx)
-                .await?,
-            "last",
-        )?;
-        let notification = Self::write_notification(
-            &mut tx,
-            minter,
-            now,
-            NewNotification {
+            let (participant, added) = match Self::known(&mut tx, number, to).await? {
+                Known::SellerSide(id) => (id, false),
+                // A transcript to the client would hand them the seller side's
+                // reply address: their answers would count as the seller's.
+                Known::Client => return Ok(Forwarding::IsClient),
+                Known::Absent => {
+                    let row = sqlx::query(
+                        "INSERT INTO participants (ticket, address, display_name, role, created_at) \
+                         VALUES ($1, $2, NULL, $3, $4) RETURNING id",
+                    )
+                    .bind(number)
+                    .bind(to)
+                    .bind(Role::Staff.as_str())
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let id = get::<i64, _>(&row, "id")?;
+                    Self::index_participant(&mut tx, id).await?;
+                    (id, true)
+                }
+            };
+
+            // The transcript covers the ticket up to its newest message (NULL: no
+            // message yet); what arrives later reaches the new participant as any
+            // other notification does.
+            let last: Option<i64> = get(
+                &sqlx::query("SELECT MAX(id) AS last FROM messages WHERE ticket = $1")
+                    .bind(number)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                "last",
+            )?;
+            let notification = Self::write_notification(
+                &mut tx,
+                minter,
+                now,
+                NewNotification {
+                    ticket: number,
+                    message: last,
+                    participant,
+                    recipient: to,
+                    kind: TRANSCRIPT,
+                },
+            )
+            .await?;
+
+            let detail = serde_json::json!({ "to": to, "note": request.note }).to_string();
+            Self::audit(
+                &mut tx,
+                now,
+                &request.actor,
+                "ticket.forwarded",
+                (Some(number), None),
+                &detail,
+            )
+            .await?;
+            // For the seller side alone (the client has no business with the
+            // seller's staff); the note is the recipient's, never in the event.
+            let event = NewEvent {
+                kind: EventKind::TicketForwarded,
                 ticket: number,
                 message: last,
+                actor: request.actor.clone(),
+                data: serde_json::json!({ "to": to }),
+                audience: Audience::SellerSide,
+            };
+            Self::append_events(&mut tx, now, &[event]).await?;
+            tx.commit().await?;
+            self.events.committed();
+            Ok(Forwarding::Forwarded {
                 participant,
-                recipient: to,
-                kind: TRANSCRIPT,
-            },
-        )
-        .await?;
-
-        let detail = serde_json::json!({ "to": to, "note": request.note }).to_string();
-        Self::audit(
-            &mut tx,
-            now,
-            &request.actor,
-            "ticket.forwarded",
-            (Some(number), None),
-            &detail,
-        )
-        .await?;
-        // For the seller side alone (the client has no business with the
-        // seller's staff); the note is the recipient's, never in the event.
-        let event = NewEvent {
-            kind: EventKind::TicketForwarded,
-            ticket: number,
-            message: last,
-            actor: request.actor.clone(),
-            data: serde_json::json!({ "to": to }),
-            audience: Audience::SellerSide,
-        };
-        Self::append_events(&mut tx, now, &[event]).await?;
-        tx.commit().await?;
-        self.events.committed();
-        Ok(Forwarding::Forwarded {
-            participant,
-            added,
-            notification,
-            message: last,
-        })
+                added,
+                notification,
+                message: last,
+            })
+        }
     }
 }
