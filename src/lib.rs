@@ -14,6 +14,10 @@
 //!   a retried POST replayed by [`http::idempotency`]). Its
 //!   live event streams are fed by [`http::hub`], the one reader per
 //!   process of the store's event log.
+//! - [`console`] is the console (an adapter on the HTTP listener): the
+//!   pages sellers' staff, operators and moderators log in to, over the
+//!   same functions the JSON API calls; accounts and sessions are
+//!   [`store::ConsoleStore`], made with `parley users`.
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
@@ -71,6 +75,7 @@ pub mod actions;
 pub mod address;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod http;
 pub mod imap;

@@ -8,6 +8,7 @@ mod outbox;
 mod policy;
 mod search;
 mod tickets;
+mod users;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -107,6 +108,9 @@ enum Command {
     /// deliveries again.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// The console's accounts: add, set a password, disable, list.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -215,6 +219,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Moderation(command) => moderation::run(&app, command).await,
         Command::Outbox(command) => outbox::run(&app, command).await,
         Command::Webhooks(command) => webhooks::run(&app, command).await,
+        Command::Users(command) => users::run(&app, command).await,
     }
 }
 

@@ -34,6 +34,13 @@ pub struct HttpConfig {
     /// past it: 503. Each holds a connection, so this keeps streams from
     /// taking every file descriptor the process has.
     pub max_event_streams: usize,
+    /// The console pages (`/console`) on this listener.
+    pub console: bool,
+    /// How long a console login lasts, in hours (1 to 720).
+    pub console_session_hours: u64,
+    /// Mark the console's cookies `Secure`: set it when a TLS proxy serves
+    /// the pages (browsers then send them over HTTPS only).
+    pub console_secure_cookies: bool,
     /// The API keys (`[[http.keys]]`).
     #[serde(default)]
     pub keys: Vec<ApiKeyConfig>,
@@ -208,6 +215,12 @@ impl HttpConfig {
                 "http.max_event_streams",
                 "must be at least 1 (each stream holds one connection: keep it below the \
                  process's open-file limit)",
+            ));
+        }
+        if !(1..=720).contains(&self.console_session_hours) {
+            return Err(ConfigError::new(
+                "http.console_session_hours",
+                format!("{} is not between 1 and 720", self.console_session_hours),
             ));
         }
         if !(60..=86_400).contains(&self.user_token_secs) {

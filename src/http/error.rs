@@ -160,6 +160,12 @@ impl Problem {
         self.kind
     }
 
+    /// What the caller is told of this occurrence, if anything (never for
+    /// 5xx): the console shows it on its error page.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Problem {
         Problem::new(Kind::BadRequest, detail)
     }

@@ -9,7 +9,11 @@
 //! route table is resolved once and shared, and hyper reads the
 //! connection itself: an idle stream costs about half as much.
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 use std::time::Duration;
+use tower_http::add_extension::AddExtension;
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -44,8 +48,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(connection(stream, router.clone(), close.clone()));
+                Ok((stream, peer)) => {
+                    connections.spawn(connection(stream, peer, router.clone(), close.clone()));
                 }
                 Err(e) if is_connection_error(&e) => {}
                 Err(e) => {
@@ -70,10 +74,16 @@ pub async fn serve(
 /// One connection, served until the client closes it or, once `close`
 /// turns true, until its request in flight is answered (an idle one
 /// closes at once).
-async fn connection(stream: TcpStream, router: Router, mut close: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut close: watch::Receiver<bool>,
+) {
     // Small writes (an event, a comment line) go out at once.
     let _ = stream.set_nodelay(true);
-    let service = TowerToHyperService::new(router);
+    // The client's address, for what counts per address (console logins).
+    let service = TowerToHyperService::new(AddExtension::new(router, ConnectInfo(peer)));
     let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     let closing = async {

@@ -74,6 +74,8 @@ pub struct Shared {
     pub limiter: limit::RateLimiter,
     /// The one reader of the event log, for the live event streams.
     pub hub: hub::Hub,
+    /// Failed console logins, per account and client address.
+    pub logins: crate::console::session::LoginLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -99,6 +101,7 @@ impl AppState {
                 intake,
                 config: Arc::new(config.clone()),
                 limiter: limit::RateLimiter::default(),
+                logins: Default::default(),
             }),
         })
     }
@@ -123,7 +126,11 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 /// The whole door: every endpoint of [`api`] inside the door's layers
 /// ([`layered`]).
 pub fn router(state: AppState) -> Router {
-    layered(api::routes().into(), state)
+    let mut routes: Router<AppState> = api::routes().into();
+    if state.config.http.console {
+        routes = routes.merge(crate::console::routes());
+    }
+    layered(routes, state)
 }
 
 /// `routes` with problems for unknown paths and methods, and the layers

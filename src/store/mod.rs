@@ -47,6 +47,7 @@
 //! message, its ticket change, its audit entry and its notification rows
 //! commit together or not at all.
 
+mod console;
 mod conversations;
 mod cursor;
 mod events;
@@ -70,6 +71,7 @@ use serde::Serialize;
 use crate::config::StoreConfig;
 use outbox::NewNotification;
 
+pub use console::{ConsoleRole, ConsoleSession, ConsoleStore, ConsoleUser};
 pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
@@ -95,9 +97,9 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        ConversationStore, CursorStore, EventStore, FilingStore, IdempotencyStore, MailStore,
-        ModerationStore, OutboxStore, ReadStore, SchemaStore, SearchStore, Store, TicketStore,
-        WebhookStore,
+        ConsoleStore, ConversationStore, CursorStore, EventStore, FilingStore, IdempotencyStore,
+        MailStore, ModerationStore, OutboxStore, ReadStore, SchemaStore, SearchStore, Store,
+        TicketStore, WebhookStore,
     };
 }
 
@@ -105,6 +107,7 @@ pub mod prelude {
 /// all, so a new concern is one more trait here and its own file.
 pub trait Store:
     SchemaStore
+    + ConsoleStore
     + TicketStore
     + ModerationStore
     + MailStore
@@ -124,6 +127,7 @@ pub trait Store:
 
 impl<S> Store for S where
     S: SchemaStore
+        + ConsoleStore
         + TicketStore
         + ModerationStore
         + MailStore

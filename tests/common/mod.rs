@@ -24,6 +24,7 @@ macro_rules! on_every_backend {
     }};
 }
 
+pub mod browser;
 pub mod cli;
 pub mod fixtures;
 pub mod http;

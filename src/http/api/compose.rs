@@ -220,7 +220,9 @@ async fn start_conversation(
     written(state, outcome).await
 }
 
-async fn write_message(
+/// Posts `request` on conversation `number` as `acting`: the endpoint's
+/// work, and the console's reply form.
+pub async fn write_message(
     state: &AppState,
     acting: &Acting,
     number: i64,

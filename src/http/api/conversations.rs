@@ -177,6 +177,16 @@ pub async fn list(
     Query(act_as): Query<ActAs>,
 ) -> Result<Json<Conversations>, Problem> {
     let acting = Acting::of(&caller, &act_as)?;
+    Ok(Json(page(&state, &acting, &query).await?))
+}
+
+/// A page of the list as `acting` may see it: the endpoint's answer, and
+/// the console's dashboard (one rule book for both doors).
+pub async fn page(
+    state: &AppState,
+    acting: &Acting,
+    query: &ListQuery,
+) -> Result<Conversations, Problem> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::bad_request(format!(
@@ -225,10 +235,10 @@ pub async fn list(
         (true, Some(last)) => Some(cursor::encode(last.ticket.updated_at, last.ticket.number)),
         _ => None,
     };
-    Ok(Json(Conversations {
-        items: rows.iter().map(|row| row_summary(&acting, row)).collect(),
+    Ok(Conversations {
+        items: rows.iter().map(|row| row_summary(acting, row)).collect(),
         next_cursor: next,
-    }))
+    })
 }
 
 /// A row of the store as the list shows it to `acting`.

@@ -105,7 +105,17 @@ pub async fn show(
     Query(act_as): Query<ActAs>,
 ) -> Result<Json<Conversation>, Problem> {
     let acting = Acting::of(&caller, &act_as)?;
-    let seen = viewer::conversation(&state, &acting, number).await?;
+    Ok(Json(conversation(&state, &acting, number).await?))
+}
+
+/// Conversation `number` as `acting` may see it: the endpoint's answer,
+/// and the console's page of it.
+pub async fn conversation(
+    state: &AppState,
+    acting: &Acting,
+    number: i64,
+) -> Result<Conversation, Problem> {
+    let seen = viewer::conversation(state, acting, number).await?;
     let store = state.store();
     let messages = store.messages(number).await?;
     let horizon = match acting.address() {
@@ -147,7 +157,7 @@ pub async fn show(
             name: p.display_name.clone(),
             user_id: p.user_id.clone(),
         });
-    Ok(Json(Conversation {
+    Ok(Conversation {
         summary: summary(&seen.ticket, client, access, last, unread),
         participants: seen
             .participants
@@ -162,7 +172,7 @@ pub async fn show(
         messages: items,
         history,
         horizon,
-    }))
+    })
 }
 
 /// `message` as a viewer with `access` sees it; `None`: not at all.

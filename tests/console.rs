@@ -1,0 +1,381 @@
+//! The console (`/console`) against `parley serve` over real sockets:
+//! its safety over plain HTTP on every backend (login, sessions, form
+//! tokens, the limit on failed logins, one seller kept out of another's
+//! tickets, the security headers), and a seller's round in headless
+//! Chromium: log in, see the buyer's conversation on the dashboard, open
+//! it, answer it; the answer is on the conversation for the API too.
+//! Screenshots of each screen go to `$CARGO_TARGET_TMPDIR/screens/` (the
+//! current ones are committed under docs/screens/).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::browser::Browser;
+use common::http::{Answer, PLATFORM};
+use common::served::Served;
+use common::{AGENT, Backend, CLERK, DESK, MARIA, backends};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A buyer's mail to the desk, taken by `parley ingest`: ticket 1.
+fn buyer_writes(served: &Served) {
+    let mail = format!(
+        "From: Maria Rossi <{MARIA}>\r\nTo: {DESK}\r\nSubject: Oak sideboard\r\n\
+         Message-ID: <m1@buyer.example>\r\n\r\nIs the oak sideboard still for sale?\r\n"
+    );
+    served.cli(0, &["ingest", "--recipient", DESK], mail.as_bytes());
+}
+
+fn add_user(served: &Served, login: &str, role: &str) {
+    let line = format!("{PASSWORD}\n");
+    served.cli(
+        0,
+        &[
+            "users",
+            "add",
+            login,
+            "--role",
+            role,
+            "--name",
+            "Shop Agent",
+        ],
+        line.as_bytes(),
+    );
+}
+
+/// `name=value` of the `Set-Cookie` for `name` in `answer`.
+fn cookie(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// The value of hidden input `csrf` in a page.
+fn form_token(answer: &Answer) -> String {
+    let html = String::from_utf8_lossy(&answer.body);
+    let at = html.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// Logs `login` in over HTTP; the session cookie (`name=value`), or the
+/// answer that refused it.
+fn log_in(served: &Served, login: &str, password: &str) -> Result<String, Answer> {
+    let form = served.call("GET", "/console/login", &[], b"");
+    let login_cookie = cookie(&form, "parley_login").expect("the login form's cookie");
+    let body = format!(
+        "login={}&password={}&csrf={}",
+        login.replace('@', "%40"),
+        password.replace(' ', "+"),
+        form_token(&form)
+    );
+    let answer = served.call(
+        "POST",
+        "/console/login",
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {login_cookie}"),
+        ],
+        body.as_bytes(),
+    );
+    match cookie(&answer, "parley_session") {
+        Some(session) if answer.status.as_u16() == 303 => Ok(session),
+        _ => Err(answer),
+    }
+}
+
+#[test]
+fn the_console_keeps_sessions_and_sellers_apart() {
+    for backend in backends() {
+        println!("== on {}", backend.name());
+        safety(&backend);
+    }
+}
+
+fn safety(backend: &Backend) {
+    let served = Served::on(
+        backend,
+        "listen = []",
+        "listen = [\"127.0.0.1:{http}\"]",
+        "",
+    );
+    buyer_writes(&served);
+    add_user(&served, AGENT, "seller");
+    add_user(&served, CLERK, "seller");
+
+    // Not logged in: to the login page. Every answer carries the CSP,
+    // without inline script or style.
+    let answer = served.call("GET", "/console/tickets/1", &[], b"");
+    assert_eq!(answer.status.as_u16(), 303);
+    assert_eq!(answer.header("location"), Some("/console/login"));
+    let form = served.call("GET", "/console/login", &[], b"");
+    assert_eq!(form.status.as_u16(), 200);
+    let csp = form.header("content-security-policy").expect("a CSP");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(form.header("x-frame-options"), Some("DENY"));
+    let set = form.header("set-cookie").expect("the login form's cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+
+    // A login without the form's token is refused before the password
+    // is looked at.
+    let answer = served.call(
+        "POST",
+        "/console/login",
+        &["Content-Type: application/x-www-form-urlencoded"],
+        format!("login={AGENT}&password={PASSWORD}").as_bytes(),
+    );
+    assert_eq!(answer.status.as_u16(), 403);
+    assert!(cookie(&answer, "parley_session").is_none());
+
+    // The agent logs in; the session cookie is HttpOnly and Strict.
+    let agent = log_in(&served, AGENT, PASSWORD).expect("the agent logs in");
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {agent}")],
+        b"",
+    );
+    assert_eq!(page.status.as_u16(), 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("id=\"ticket-1\""), "{html}");
+    assert!(html.contains("Maria Rossi"), "{html}");
+
+    // The clerk of the books queue sees none of the desk's tickets: not
+    // in the list, not by URL, not by the API as the same person.
+    let clerk = log_in(&served, CLERK, PASSWORD).expect("the clerk logs in");
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    assert!(!String::from_utf8_lossy(&page.body).contains("ticket-1"));
+    let page = served.call(
+        "GET",
+        "/console/tickets/1",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    assert_eq!(page.status.as_u16(), 404);
+    let api = served.api(
+        "GET",
+        &format!("/api/v1/conversations/1?as={}", CLERK.replace('@', "%40")),
+        PLATFORM.2,
+        None,
+    );
+    assert_eq!(api.status.as_u16(), 404);
+    // Nor can the clerk write into it.
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    let token = form_token(&page);
+    let answer = served.call(
+        "POST",
+        "/console/tickets/1/reply",
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {clerk}"),
+        ],
+        format!("csrf={token}&text=hello").as_bytes(),
+    );
+    assert_eq!(answer.status.as_u16(), 404);
+
+    // A form without the session's token is refused (403), with the
+    // session's cookie or not.
+    let answer = served.call(
+        "POST",
+        "/console/tickets/1/reply",
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {agent}"),
+        ],
+        b"text=hello",
+    );
+    assert_eq!(answer.status.as_u16(), 403);
+    let answer = served.call(
+        "POST",
+        "/console/logout",
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {agent}"),
+        ],
+        b"csrf=forged",
+    );
+    assert_eq!(answer.status.as_u16(), 403);
+    let messages = served
+        .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
+        .json();
+    assert_eq!(messages["messages"].as_array().unwrap().len(), 1);
+
+    // Logout ends the session for good.
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {agent}")],
+        b"",
+    );
+    let token = form_token(&page);
+    let answer = served.call(
+        "POST",
+        "/console/logout",
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {agent}"),
+        ],
+        format!("csrf={token}").as_bytes(),
+    );
+    assert_eq!(answer.status.as_u16(), 303);
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {agent}")],
+        b"",
+    );
+    assert_eq!(page.status.as_u16(), 303);
+
+    // A new password ends the sessions of the old one.
+    let agent = log_in(&served, AGENT, PASSWORD).expect("the agent logs in again");
+    served.cli(0, &["users", "passwd", AGENT], b"a new passphrase\n");
+    let page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {agent}")],
+        b"",
+    );
+    assert_eq!(page.status.as_u16(), 303);
+    assert_eq!(
+        log_in(&served, AGENT, PASSWORD)
+            .unwrap_err()
+            .status
+            .as_u16(),
+        401
+    );
+    log_in(&served, AGENT, "a new passphrase").expect("the new password works");
+
+    // Wrong passwords: 401 each, then 429 for the account, even with the
+    // right one.
+    for _ in 0..5 {
+        let refused = log_in(&served, AGENT, "wrong password!").expect_err("refused");
+        assert_eq!(refused.status.as_u16(), 401);
+    }
+    let refused = log_in(&served, AGENT, "a new passphrase").expect_err("locked");
+    assert_eq!(refused.status.as_u16(), 429);
+    assert!(refused.header("retry-after").is_some());
+    // A disabled account cannot log in, and its sessions end.
+    let clerk_page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    assert_eq!(clerk_page.status.as_u16(), 200);
+    served.cli(0, &["users", "disable", CLERK], b"");
+    let clerk_page = served.call(
+        "GET",
+        "/console/tickets",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    assert_eq!(clerk_page.status.as_u16(), 303);
+    assert_eq!(
+        log_in(&served, CLERK, PASSWORD)
+            .unwrap_err()
+            .status
+            .as_u16(),
+        401
+    );
+    let listed = served.cli(0, &["users", "list"], b"");
+    assert!(
+        listed.contains("clerk@shop.example") && listed.contains("(disabled)"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn a_seller_answers_from_the_dashboard_in_a_browser() {
+    let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
+    buyer_writes(&served);
+    add_user(&served, AGENT, "seller");
+    let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
+    let base = format!("http://127.0.0.1:{}", served.http);
+    let browser = Browser::start(1280, 900);
+
+    browser.goto(&format!("{base}/console/tickets"));
+    // Sent to the login page.
+    browser.find("form.login");
+    browser.screenshot(&screens.join("login.png"));
+    browser.type_into("#login", AGENT);
+    browser.type_into("#password", PASSWORD);
+    browser.click("form.login button");
+    browser.find("#ticket-1");
+    assert!(
+        browser.url().ends_with("/console/tickets"),
+        "{}",
+        browser.url()
+    );
+    let row = browser.text("#ticket-1");
+    assert!(row.contains("Maria Rossi") && row.contains("open"), "{row}");
+    assert_eq!(browser.text("#ticket-1 .badge"), "1", "one unread message");
+    browser.screenshot(&screens.join("dashboard.png"));
+
+    // R: the conversation and its reply box.
+    browser.click("#ticket-1 a");
+    browser.find("form.reply");
+    assert!(
+        browser
+            .text("ol.messages")
+            .contains("Is the oak sideboard still for sale?")
+    );
+    browser.type_into("#text", "Yes, it is. Pick-up on Saturday works.");
+    browser.click("form.reply button");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.text("ol.messages").contains("Pick-up on Saturday") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the answer did not appear"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    browser.screenshot(&screens.join("conversation.png"));
+
+    // The answer is on the conversation, written by the agent.
+    let shown = served
+        .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
+        .json();
+    let messages = shown["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{shown}");
+    assert_eq!(messages[1]["author"], AGENT);
+    assert_eq!(
+        messages[1]["text"],
+        "Yes, it is. Pick-up on Saturday works."
+    );
+
+    // The page of a phone: no horizontal scroll of the page itself.
+    let phone = Browser::start(390, 844);
+    phone.goto(&format!("{base}/console/login"));
+    phone.find("form.login");
+    let overflow = phone.execute("return document.documentElement.scrollWidth > window.innerWidth");
+    assert_eq!(overflow, serde_json::json!(false));
+    phone.screenshot(&screens.join("login-phone.png"));
+
+    // Nothing the CSP blocked, no script error.
+    let severe: Vec<_> = browser
+        .console()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "{severe:#?}");
+}
