@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use common::browser::Browser;
 use common::http::{Answer, PLATFORM};
 use common::served::Served;
-use common::{AGENT, Backend, CLERK, DESK, MARIA, backends};
+use common::{AGENT, BOB, Backend, CLERK, DESK, MARIA, backends};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -331,6 +331,23 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     assert_eq!(browser.text("#ticket-1 .badge"), "1", "one unread message");
     browser.screenshot(&screens.join("dashboard.png"));
 
+    // Live: another buyer writes by mail while the dashboard is open; the
+    // row appears with its badge, without a reload (the page's own
+    // marker survives).
+    browser.execute("window.parleyMarker = 'still here'; return null");
+    let mail = format!(
+        "From: Bob Brown <{BOB}>\r\nTo: {DESK}\r\nSubject: Walnut chair\r\n\
+         Message-ID: <b1@buyer.example>\r\n\r\nDo you ship the walnut chair to Oslo?\r\n"
+    );
+    served.cli(0, &["ingest", "--recipient", DESK], mail.as_bytes());
+    browser.find("#ticket-2");
+    assert_eq!(browser.text("#ticket-2 .badge"), "1");
+    assert_eq!(
+        browser.execute("return window.parleyMarker"),
+        serde_json::json!("still here"),
+        "the page was not reloaded"
+    );
+
     // R: the conversation and its reply box.
     browser.click("#ticket-1 a");
     browser.find("form.reply");
@@ -350,6 +367,11 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     browser.screenshot(&screens.join("conversation.png"));
+
+    // Read: back on the dashboard, the first conversation has no badge.
+    browser.click("main p a");
+    browser.find("#ticket-1");
+    assert_eq!(browser.text("#ticket-1 .badge"), "");
 
     // The answer is on the conversation, written by the agent.
     let shown = served

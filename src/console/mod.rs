@@ -48,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{number}/reply", post(pages::reply))
         .route("/console/static/console.css", get(pages::stylesheet))
         .route("/console/static/favicon.svg", get(pages::icon))
+        .route("/console/static/console.js", get(pages::script))
+        .route("/console/events", get(pages::events))
         .layer(axum::middleware::map_response(secured))
 }
 

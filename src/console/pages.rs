@@ -16,13 +16,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::password;
-use super::render::{ICON, STYLESHEET, page};
+use super::render::{ICON, SCRIPT, STYLESHEET, page};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::address;
 use crate::http::AppState;
 use crate::http::api::compose::{MessageRequest, write_message};
 use crate::http::api::conversations::show::conversation;
 use crate::http::api::conversations::{ListQuery, page as list_page};
+use crate::http::api::events;
+use crate::http::api::read::mark_as;
 use crate::http::error::Problem;
 use crate::http::viewer::Acting;
 use crate::store::{ConsoleSession, ConsoleUser, now_ms};
@@ -103,6 +105,35 @@ pub async fn stylesheet() -> Response {
         STYLESHEET,
     )
         .into_response()
+}
+
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// The session's live events (what `GET /api/v1/events` streams to the
+/// same person), for the pages' script; it ends with the session.
+pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(session) => session,
+        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    };
+    let after = match events::after(&headers, None) {
+        Ok(after) => after,
+        Err(problem) => return problem.into_response(),
+    };
+    let acting = acting(&session.user);
+    match events::follow_as(&state, acting, after, Some(session.expires_ms)).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
 }
 
 pub async fn icon() -> Response {
@@ -421,6 +452,13 @@ pub async fn ticket(
         .iter()
         .filter_map(|p| p.name.as_deref().map(|n| (p.address.as_str(), n)))
         .collect();
+    // Shown: read, up to the newest message on the page (a person's
+    // unread count and badge go; one that arrives meanwhile stays unread).
+    if let (Some(_), Some(newest)) = (acting.address(), shown.messages.last())
+        && let Err(problem) = mark_as(&state, &acting, number, Some(newest.id)).await
+    {
+        return failure(Some(&session), problem);
+    }
     let mut c = serde_json::to_value(&shown).unwrap_or_default();
     if let Some(messages) = c.get_mut("messages").and_then(|m| m.as_array_mut()) {
         for m in messages {

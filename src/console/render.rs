@@ -33,6 +33,9 @@ const TEMPLATES: [(&str, &str); 4] = [
 /// The stylesheet, served at `/console/static/console.css`.
 pub const STYLESHEET: &str = include_str!("../../templates/console/console.css");
 
+/// The script of live updates, served at `/console/static/console.js`.
+pub const SCRIPT: &str = include_str!("../../templates/console/console.js");
+
 /// The icon, served at `/console/static/favicon.svg`.
 pub const ICON: &str = include_str!("../../templates/console/favicon.svg");
 

@@ -129,17 +129,29 @@ pub async fn stream(
 ) -> Result<Response, Problem> {
     let acting = Acting::of(&caller, &act_as)?;
     let after = after(&headers, resume.after)?;
-    let Some(follow) = state.hub.follow(after).await? else {
-        return Err(Problem::unavailable(&format_args!(
-            "http.max_event_streams ({}) event streams are open",
-            state.config.http.max_event_streams
-        )));
-    };
     // A user token's stream ends when the token does: the page reconnects
     // with a fresh token and its Last-Event-ID, and misses nothing.
     let expires = match &caller {
         crate::http::auth::Caller::User { expires, .. } => Some(*expires),
         _ => None,
+    };
+    follow_as(&state, acting, after, expires).await
+}
+
+/// The event stream of `acting` from after `after` (`None`: live only),
+/// ending at `expires` (Unix ms) when given: this endpoint's, and the
+/// console's for a session.
+pub async fn follow_as(
+    state: &AppState,
+    acting: Acting,
+    after: Option<i64>,
+    expires: Option<i64>,
+) -> Result<Response, Problem> {
+    let Some(follow) = state.hub.follow(after).await? else {
+        return Err(Problem::unavailable(&format_args!(
+            "http.max_event_streams ({}) event streams are open",
+            state.config.http.max_event_streams
+        )));
     };
     let watcher = Watcher {
         follow,
@@ -156,7 +168,7 @@ pub async fn stream(
 }
 
 /// Where the stream starts: `Last-Event-ID`, else `?after=`, else now.
-fn after(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>, Problem> {
+pub fn after(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>, Problem> {
     let header = headers.get("last-event-id").map(|value| {
         value
             .to_str()

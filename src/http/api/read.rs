@@ -82,11 +82,23 @@ pub async fn mark(
     OptionalJson(body): OptionalJson<ReadRequest>,
 ) -> Result<Json<ReadMarker>, Problem> {
     let acting = Acting::of(&caller, &act_as)?;
-    let address = person(&acting)?;
-    let seen = viewer::conversation(&state, &acting, number).await?;
+    Ok(Json(mark_as(&state, &acting, number, body.message).await?))
+}
+
+/// Marks conversation `number` read by `acting` (a person) up to
+/// `message` (`None`: the newest they see): this endpoint's work, and the
+/// console's when a page shows a conversation.
+pub async fn mark_as(
+    state: &AppState,
+    acting: &Acting,
+    number: i64,
+    message: Option<i64>,
+) -> Result<ReadMarker, Problem> {
+    let address = person(acting)?;
+    let seen = viewer::conversation(state, acting, number).await?;
     let store = state.store();
     let sees = |m: &crate::store::Message| access::message(seen.access, m).is_some();
-    let up_to = match body.message {
+    let up_to = match message {
         Some(id) => {
             let message = store.message(id).await?;
             match message {
@@ -114,11 +126,11 @@ pub async fn mark(
         },
         None => store.horizon(number, address).await?,
     };
-    Ok(Json(ReadMarker {
+    Ok(ReadMarker {
         conversation: number,
         horizon,
         unread: store.unread(number, address).await?,
-    }))
+    })
 }
 
 /// The acting person's unread messages, in total and per conversation.
