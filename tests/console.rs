@@ -304,6 +304,19 @@ fn safety(backend: &Backend) {
     );
 }
 
+/// Waits until the text of `css` holds `text`.
+fn wait_for(browser: &Browser, css: &str, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.text(css).contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never said {text:?}: {}",
+            browser.text("body")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_seller_answers_from_the_dashboard_in_a_browser() {
     let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
@@ -372,6 +385,59 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     browser.click("main p a");
     browser.find("#ticket-1");
     assert_eq!(browser.text("#ticket-1 .badge"), "");
+
+    // Take it on me, then F: forward it to an employee with a note.
+    browser.goto(&format!("{base}/console/tickets/1"));
+    browser.click("section.actions form:nth-of-type(2) button");
+    wait_for(&browser, "#facts", AGENT);
+    browser.click("details.forward summary");
+    browser.type_into("#forward-to", "helper@shop.example");
+    browser.type_into("#forward-note", "Can you check the drawers?");
+    browser.click("details.forward button");
+    browser.find("#facts");
+    browser.screenshot(&screens.join("actions.png"));
+    let shown = served
+        .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
+        .json();
+    assert_eq!(shown["assignee"], AGENT, "{shown}");
+    let helper = shown["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["address"] == "helper@shop.example")
+        .unwrap_or_else(|| panic!("the employee joined: {shown}"));
+    assert_eq!(helper["role"], "staff");
+
+    // D: delete it (to the trash), then restore it from there.
+    browser.click("button.danger");
+    browser.find("#list");
+    assert!(
+        browser.try_find("#ticket-1").is_none(),
+        "deleted, off the list"
+    );
+    browser.goto(&format!("{base}/console/tickets?view=trash"));
+    browser.click("#ticket-1 a");
+    browser.click("button.restore");
+    browser.find("button.danger");
+    let shown = served
+        .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
+        .json();
+    assert_eq!(shown["deleted"], false, "{shown}");
+
+    // The pool: Bob's conversation waits; take it.
+    browser.goto(&format!("{base}/console/pool"));
+    browser.find("#ticket-2");
+    assert!(
+        browser.try_find("#ticket-1").is_none(),
+        "taken: not in the pool"
+    );
+    browser.screenshot(&screens.join("pool.png"));
+    browser.click("#ticket-2 button");
+    wait_for(&browser, "#facts", AGENT);
+    let shown = served
+        .api("GET", "/api/v1/conversations/2", PLATFORM.2, None)
+        .json();
+    assert_eq!(shown["assignee"], AGENT, "{shown}");
 
     // The answer is on the conversation, written by the agent.
     let shown = served

@@ -13,7 +13,9 @@
 //! - [`password`]: argon2id hashes, random tokens;
 //! - [`session`]: the session cookie, form tokens (CSRF), the limit on
 //!   failed logins;
-//! - [`pages`]: the handlers; [`render`]: templates and the stylesheet.
+//! - [`pages`]: log in and out, the dashboard, a conversation, the reply
+//!   box; [`work`]: the buttons (status, take, forward, delete, archive)
+//!   and the pool; [`render`]: templates, the stylesheet, the script.
 //!
 //! Accounts live in the store ([`crate::store::ConsoleStore`]) and are
 //! made with `parley users`.
@@ -22,6 +24,7 @@ pub mod pages;
 pub mod password;
 pub mod render;
 pub mod session;
+pub mod work;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -46,6 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets", get(pages::tickets))
         .route("/console/tickets/{number}", get(pages::ticket))
         .route("/console/tickets/{number}/reply", post(pages::reply))
+        .route("/console/tickets/{number}/act", post(work::act))
+        .route("/console/pool", get(work::pool))
         .route("/console/static/console.css", get(pages::stylesheet))
         .route("/console/static/favicon.svg", get(pages::icon))
         .route("/console/static/console.js", get(pages::script))

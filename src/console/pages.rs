@@ -32,12 +32,12 @@ use crate::tickets::Status;
 
 /// The account as the pages show it.
 #[derive(Serialize)]
-struct Who<'a> {
+pub(super) struct Who<'a> {
     name: &'a str,
     role: &'static str,
 }
 
-fn who(user: &ConsoleUser) -> Who<'_> {
+pub(super) fn who(user: &ConsoleUser) -> Who<'_> {
     Who {
         name: user.display_name.as_deref().unwrap_or(&user.login),
         role: user.role.as_str(),
@@ -61,7 +61,10 @@ pub fn acting(user: &ConsoleUser) -> Acting {
 
 /// The session of the request, or the answer that sends the browser to
 /// the login page (or says the store is unavailable).
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<ConsoleSession, Response> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<ConsoleSession, Response> {
     match session::current(state.store(), headers).await {
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(Redirect::to("/console/login").into_response()),
@@ -70,7 +73,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<ConsoleSessi
 }
 
 /// An error page for `problem` (its status, and what the API would tell).
-fn failure(session: Option<&ConsoleSession>, problem: Problem) -> Response {
+pub(super) fn failure(session: Option<&ConsoleSession>, problem: Problem) -> Response {
     let status = problem.kind().status();
     let detail = problem
         .detail()
@@ -85,7 +88,7 @@ fn failure(session: Option<&ConsoleSession>, problem: Problem) -> Response {
             "user": session.map(|s| who(&s.user)),
             "csrf": session.map(|s| s.csrf.as_str()).unwrap_or(""),
             "statuses": [],
-            "filter": {"status": "", "month": "", "q": ""},
+            "filter": {"status": "", "month": "", "q": "", "view": ""},
             "groups": [],
             "next": null,
         }),
@@ -304,7 +307,7 @@ pub async fn logout(
     response
 }
 
-fn forbidden(session: &ConsoleSession) -> Response {
+pub(super) fn forbidden(session: &ConsoleSession) -> Response {
     failure(
         Some(session),
         Problem::forbidden("the form expired or came from another page: reload and try again"),
@@ -322,6 +325,9 @@ pub struct DashboardQuery {
     q: String,
     #[serde(default)]
     cursor: String,
+    /// `archive` or `trash` instead of the open list.
+    #[serde(default)]
+    view: String,
 }
 
 /// The conversations of the logged-in user, newest activity first, in
@@ -348,7 +354,27 @@ pub async fn tickets(
         },
     };
     let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    let (archived, deleted, heading) = match filter.view.as_str() {
+        "archive" => (Some(true), None, "Archive"),
+        "trash" => (None, Some(true), "Trash"),
+        "" => (
+            None,
+            None,
+            match session.user.role.sees_everything() {
+                true => "Every conversation",
+                false => "Messages",
+            },
+        ),
+        other => {
+            return failure(
+                Some(&session),
+                Problem::bad_request(format!("view: {other:?} is not archive or trash")),
+            );
+        }
+    };
     let query = ListQuery {
+        archived,
+        deleted,
         status,
         month: some(&filter.month),
         q: some(&filter.q),
@@ -382,6 +408,7 @@ pub async fn tickets(
             ("status", &filter.status),
             ("month", &filter.month),
             ("q", &filter.q),
+            ("view", &filter.view),
         ] {
             if !value.is_empty() {
                 params.push((name, value.clone()));
@@ -393,16 +420,13 @@ pub async fn tickets(
             .collect();
         format!("/console/tickets?{}", params.join("&"))
     });
-    let heading = match session.user.role.sees_everything() {
-        true => "Every conversation",
-        false => "Messages",
-    };
     page(
         StatusCode::OK,
         "tickets.html",
         json!({
             "title": heading,
             "heading": heading,
+            "nav": if filter.view.is_empty() { "tickets" } else { filter.view.as_str() },
             "user": who(&session.user),
             "csrf": session.csrf,
             "statuses": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -479,6 +503,9 @@ pub async fn ticket(
             "csrf": session.csrf,
             "c": c,
             "can_reply": !session.user.role.sees_everything() && !shown.summary.deleted,
+            "can_act": !session.user.role.sees_everything(),
+            "me": session.user.login,
+            "statuses": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         }),
     )
 }

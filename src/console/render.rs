@@ -11,7 +11,11 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
+    (
+        "pool.html",
+        include_str!("../../templates/console/pool.html"),
+    ),
     (
         "base.html",
         include_str!("../../templates/console/base.html"),

@@ -52,6 +52,11 @@
   }
 
   var stream = new window.EventSource('/console/events');
+  // A browser holds six connections to a host: a page left (or kept in
+  // the back-forward cache) must give its stream's back.
+  window.addEventListener('pagehide', function () {
+    stream.close();
+  });
   ['message.created', 'ticket.created', 'ticket.status', 'ticket.assigned',
    'ticket.forwarded', 'message.moderated', 'read.marked', 'ticket.deleted',
    'ticket.restored', 'ticket.archived', 'ticket.unarchived'].forEach(function (kind) {

@@ -115,8 +115,9 @@ impl Browser {
             if let Some(id) = self.try_find(css) {
                 return id;
             }
+            let late = Instant::now() >= deadline;
             assert!(
-                Instant::now() < deadline,
+                !late,
                 "no element {css:?} on {}:\n{}",
                 self.url(),
                 self.execute("return document.documentElement.outerHTML"),

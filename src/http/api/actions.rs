@@ -323,7 +323,18 @@ async fn run(
     act: Act,
 ) -> Result<Json<Acted>, Problem> {
     let acting = Acting::of(caller, act_as)?;
-    let seen = viewer::conversation(state, &acting, number).await?;
+    Ok(Json(act_on(state, &acting, number, act).await?))
+}
+
+/// Does `act` to conversation `number` as `acting`, by the rule book
+/// ([`actions::act`]): the API's actions, and the console's buttons.
+pub async fn act_on(
+    state: &AppState,
+    acting: &Acting,
+    number: i64,
+    act: Act,
+) -> Result<Acted, Problem> {
+    let seen = viewer::conversation(state, acting, number).await?;
     let name = acting.actor();
     let actor = Actor {
         access: seen.access,
@@ -338,7 +349,7 @@ async fn run(
         .ticket(number)
         .await?
         .ok_or_else(|| Problem::not_found(format!("conversation {number} does not exist")))?;
-    Ok(Json(acted(&ticket, &done)))
+    Ok(acted(&ticket, &done))
 }
 
 fn acted(ticket: &Ticket, done: &Done) -> Acted {

@@ -117,6 +117,16 @@ pub async fn pool(
     Query(act_as): Query<ActAs>,
 ) -> Result<Json<Pool>, Problem> {
     let acting = Acting::of(&caller, &act_as)?;
+    Ok(Json(pool_of(&state, &acting, &query).await?))
+}
+
+/// A page of the pool `acting` may see: the endpoint's answer, and the
+/// console's pool page.
+pub async fn pool_of(
+    state: &AppState,
+    acting: &Acting,
+    query: &PoolQuery,
+) -> Result<Pool, Problem> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::bad_request(format!(
@@ -137,10 +147,10 @@ pub async fn pool(
         (Some(_), Some(last)) => Some(cursor::encode(last.created_at, last.number)),
         _ => None,
     };
-    Ok(Json(Pool {
+    Ok(Pool {
         items: items.into_iter().map(entry).collect(),
         next_cursor,
-    }))
+    })
 }
 
 fn entry(t: &Ticket) -> PoolEntry {
