@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::browser::Browser;
-use common::http::{Answer, PLATFORM};
+use common::http::{Answer, MODERATOR, PLATFORM};
 use common::served::Served;
 use common::{AGENT, BOB, Backend, CLERK, DESK, MARIA, backends};
 
@@ -27,19 +27,11 @@ fn buyer_writes(served: &Served) {
     served.cli(0, &["ingest", "--recipient", DESK], mail.as_bytes());
 }
 
-fn add_user(served: &Served, login: &str, role: &str) {
+fn add_user(served: &Served, login: &str, role: &str, name: &str) {
     let line = format!("{PASSWORD}\n");
     served.cli(
         0,
-        &[
-            "users",
-            "add",
-            login,
-            "--role",
-            role,
-            "--name",
-            "Shop Agent",
-        ],
+        &["users", "add", login, "--role", role, "--name", name],
         line.as_bytes(),
     );
 }
@@ -104,8 +96,8 @@ fn safety(backend: &Backend) {
         "",
     );
     buyer_writes(&served);
-    add_user(&served, AGENT, "seller");
-    add_user(&served, CLERK, "seller");
+    add_user(&served, AGENT, "seller", "Shop Agent");
+    add_user(&served, CLERK, "seller", "Book Clerk");
 
     // Not logged in: to the login page. Every answer carries the CSP,
     // without inline script or style.
@@ -192,6 +184,15 @@ fn safety(backend: &Backend) {
         format!("csrf={token}&text=hello").as_bytes(),
     );
     assert_eq!(answer.status.as_u16(), 404);
+
+    // The moderation panel is not a seller's.
+    let page = served.call(
+        "GET",
+        "/console/moderation",
+        &[&format!("Cookie: {clerk}")],
+        b"",
+    );
+    assert_eq!(page.status.as_u16(), 403);
 
     // A form without the session's token is refused (403), with the
     // session's cookie or not.
@@ -321,7 +322,7 @@ fn wait_for(browser: &Browser, css: &str, text: &str) {
 fn a_seller_answers_from_the_dashboard_in_a_browser() {
     let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
     buyer_writes(&served);
-    add_user(&served, AGENT, "seller");
+    add_user(&served, AGENT, "seller", "Shop Agent");
     let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
     let base = format!("http://127.0.0.1:{}", served.http);
     let browser = Browser::start(1280, 900);
@@ -466,4 +467,94 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         .filter(|(level, _)| level == "SEVERE")
         .collect();
     assert!(severe.is_empty(), "{severe:#?}");
+}
+
+#[test]
+fn a_moderator_decides_held_messages_in_a_browser() {
+    let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
+    // Two buyers' mails the payment rules hold; the first also has a
+    // phone number (a span to redact).
+    for (from, subject, text) in [
+        (
+            MARIA,
+            "Oak sideboard",
+            "Can I pay with Zelle? Call me on 0612 345 678.",
+        ),
+        (
+            BOB,
+            "Walnut chair",
+            "I will send a wire transfer to your bank directly.",
+        ),
+    ] {
+        let mail = format!(
+            "From: <{from}>\r\nTo: {DESK}\r\nSubject: {subject}\r\n\
+             Message-ID: <{subject}@buyer.example>\r\n\r\n{text}\r\n"
+        );
+        served.cli(0, &["ingest", "--recipient", DESK], mail.as_bytes());
+    }
+    let held = served
+        .api("GET", "/api/v1/moderation", MODERATOR.2, None)
+        .json();
+    let ids: Vec<i64> = held["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "both held: {held}");
+    add_user(&served, "mod@shop.example", "moderator", "Mo Derator");
+
+    let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
+    let base = format!("http://127.0.0.1:{}", served.http);
+    let browser = Browser::start(1280, 900);
+    browser.goto(&format!("{base}/console/login"));
+    browser.type_into("#login", "mod@shop.example");
+    browser.type_into("#password", PASSWORD);
+    browser.click("form.login button");
+    browser.click("nav.sections a[href='/console/moderation']");
+    let first = format!("#held-{}", ids[0]);
+    let second = format!("#held-{}", ids[1]);
+    browser.find(&first);
+    // The policy's spans are marked in the text as written.
+    let marked = browser.text(&format!("{first} mark"));
+    assert!(!marked.is_empty(), "a span is marked");
+    browser.screenshot(&screens.join("moderation.png"));
+
+    // Approve the first redacted, reject the second with a reason.
+    browser.click(&format!("{first} button.approve-redacted"));
+    browser.find(&second);
+    assert!(browser.try_find(&first).is_none(), "decided: off the queue");
+    browser.type_into(
+        &format!("#reason-{}", ids[1]),
+        "Pay through the marketplace, please.",
+    );
+    browser.click(&format!("{second} button.danger"));
+    wait_for(&browser, "#list", "Nothing is held.");
+
+    let first_now = served
+        .api(
+            "GET",
+            &format!("/api/v1/moderation/{}", ids[0]),
+            MODERATOR.2,
+            None,
+        )
+        .json();
+    assert_eq!(first_now["moderation"], "approved_redacted", "{first_now}");
+    let shown = first_now["shown_text"].as_str().unwrap_or_default();
+    assert!(
+        !shown.contains("0612"),
+        "the phone number stays masked: {shown}"
+    );
+    let second_now = served
+        .api(
+            "GET",
+            &format!("/api/v1/moderation/{}", ids[1]),
+            MODERATOR.2,
+            None,
+        )
+        .json();
+    assert_eq!(second_now["moderation"], "rejected", "{second_now}");
+    let audit = second_now["audit"].to_string();
+    assert!(audit.contains("console:mod@shop.example"), "{audit}");
+    assert!(audit.contains("Pay through the marketplace"), "{audit}");
 }

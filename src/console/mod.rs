@@ -15,11 +15,13 @@
 //!   failed logins;
 //! - [`pages`]: log in and out, the dashboard, a conversation, the reply
 //!   box; [`work`]: the buttons (status, take, forward, delete, archive)
-//!   and the pool; [`render`]: templates, the stylesheet, the script.
+//!   and the pool; [`moderation`]: the held queue and its decisions;
+//!   [`render`]: templates, the stylesheet, the script.
 //!
 //! Accounts live in the store ([`crate::store::ConsoleStore`]) and are
 //! made with `parley users`.
 
+pub mod moderation;
 pub mod pages;
 pub mod password;
 pub mod render;
@@ -51,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{number}/reply", post(pages::reply))
         .route("/console/tickets/{number}/act", post(work::act))
         .route("/console/pool", get(work::pool))
+        .route("/console/moderation", get(moderation::panel))
+        .route("/console/moderation/{id}", post(moderation::decide))
         .route("/console/static/console.css", get(pages::stylesheet))
         .route("/console/static/favicon.svg", get(pages::icon))
         .route("/console/static/console.js", get(pages::script))

@@ -11,7 +11,11 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
+    (
+        "moderation.html",
+        include_str!("../../templates/console/moderation.html"),
+    ),
     (
         "pool.html",
         include_str!("../../templates/console/pool.html"),

@@ -195,12 +195,18 @@ pub async fn queue(
     caller: Caller,
 ) -> Result<Json<HeldQueue>, Problem> {
     moderator(&caller)?;
+    Ok(Json(held_queue(&state).await?))
+}
+
+/// The held messages, oldest first: this endpoint's answer, and the
+/// console's moderation panel (which checks the role itself).
+pub async fn held_queue(state: &AppState) -> Result<HeldQueue, Problem> {
     let held = review::held(state.store()).await?;
     let items = held
         .iter()
         .map(|(message, author)| held_message(message, author.as_ref()))
         .collect();
-    Ok(Json(HeldQueue { items }))
+    Ok(HeldQueue { items })
 }
 
 /// One message (held or decided) as a moderator reviews it: the text as
@@ -225,17 +231,22 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<ModerationReview>, Problem> {
     moderator(&caller)?;
+    Ok(Json(review_of(&state, id).await?))
+}
+
+/// Message `id` under review: this endpoint's answer, and the console's.
+pub async fn review_of(state: &AppState, id: i64) -> Result<ModerationReview, Problem> {
     let found = review::review(state.store(), id)
         .await
         .map_err(decide_problem)?;
     let message = &found.message;
-    Ok(Json(ModerationReview {
+    Ok(ModerationReview {
         message: held_message(message, found.author.as_ref()),
         subject: found.ticket.subject.clone(),
         elided: message.elided.clone(),
         shown_text: moderation::visible_text(message).map(str::to_string),
         audit: found.audit.iter().map(audit_item).collect(),
-    }))
+    })
 }
 
 /// Lets a held message through: the other side is notified and the
@@ -321,8 +332,19 @@ async fn decide(
     choice: Choice,
 ) -> Result<Json<ModerationDecision>, Problem> {
     let actor = moderator(caller)?;
+    Ok(Json(decide_as(state, &actor, id, choice).await?))
+}
+
+/// Decides message `id` as `actor` (the audit log's name): the API's
+/// approve and reject, and the console's buttons.
+pub async fn decide_as(
+    state: &AppState,
+    actor: &str,
+    id: i64,
+    choice: Choice,
+) -> Result<ModerationDecision, Problem> {
     let on_closed = state.config.tickets.on_closed_reply;
-    let decided = review::decide(&state.intake, on_closed, id, choice, &actor)
+    let decided = review::decide(&state.intake, on_closed, id, choice, actor)
         .await
         .map_err(decide_problem)?;
     let message = state
@@ -338,7 +360,7 @@ async fn decide(
         Ruling::Reject { no_notice, .. } => no_notice.map(str::to_string),
         Ruling::Approve { .. } => None,
     };
-    Ok(Json(ModerationDecision {
+    Ok(ModerationDecision {
         id,
         conversation: message.ticket,
         moderation: message.moderation.as_str().to_string(),
@@ -346,7 +368,7 @@ async fn decide(
         status_changed: decided.status.is_some(),
         notifications: decided.notifications.len(),
         no_notice,
-    }))
+    })
 }
 
 /// A refused decision as the door answers it.
