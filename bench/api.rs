@@ -10,7 +10,9 @@
 //! - the conversation list with unread counts, as a client (a few
 //!   conversations each) and as the seller side of a queue (thousands);
 //! - one conversation shown, as its client;
-//! - search, as the seller side of a queue.
+//! - search, as the seller side of a queue;
+//! - the console's dashboard (`/console/tickets`) as the desk's staff,
+//!   with a session cookie (target: p99 < 100 ms).
 //!
 //! Each line rotates through a list of paths (other users, other tickets,
 //! other words) so that no answer is served from one hot row. Figures:
@@ -51,6 +53,8 @@ use parley::config::KeyHash;
 const PARLEY: &str = env!("CARGO_BIN_EXE_parley");
 const SECRET: &str = "bench-secret-0123456789-abcdef";
 const PLATFORM_KEY: &str = "pk_bench_platform_0123456789abcdef";
+/// The console's dashboard page: under 100 ms on the server.
+const CONSOLE_P99_MS: f64 = 100.0;
 /// The issue's target for list, show and search.
 const TARGET_P99_MS: f64 = 50.0;
 
@@ -123,6 +127,9 @@ fn main() {
     // PARLEY_BENCH_LINES: only the lines whose name holds one of these
     // comma-separated words (all when unset).
     let only = std::env::var("PARLEY_BENCH_LINES").unwrap_or_default();
+    // The console's dashboard as the desk's staff: a session cookie of
+    // its own (an account made on the store, kept with it).
+    let cookie = parley.console_cookie();
     let lines: Vec<_> = lines(&sample)
         .into_iter()
         .filter(|(name, _, _)| only.is_empty() || only.split(',').any(|w| name.contains(w.trim())))
@@ -140,7 +147,19 @@ fn main() {
     for (name, paths, target) in &lines {
         let mut runs = Vec::new();
         for pace in [0, think] {
-            match wrk(parley.http, paths, connections, seconds, pace, &dir) {
+            let session = match name.starts_with("console") {
+                true => Some(cookie.as_str()),
+                false => None,
+            };
+            match wrk(
+                parley.http,
+                paths,
+                session,
+                connections,
+                seconds,
+                pace,
+                &dir,
+            ) {
                 Ok(run) => {
                     if run.non_2xx > 0 {
                         failures.push(format!(
@@ -164,9 +183,14 @@ fn main() {
                 paced.p50_ms,
                 paced.p99_ms
             );
-            if full && *target && paced.p99_ms >= TARGET_P99_MS {
+            // The console's page has a target of its own (issue 15).
+            let limit = match name.starts_with("console") {
+                true => CONSOLE_P99_MS,
+                false => TARGET_P99_MS,
+            };
+            if full && *target && paced.p99_ms >= limit {
                 println!(
-                    "    paced p99 over the target: {:.1} ms ≥ {TARGET_P99_MS} ms",
+                    "    paced p99 over the target: {:.1} ms ≥ {limit} ms",
                     paced.p99_ms
                 );
             }
@@ -260,6 +284,12 @@ fn lines(sample: &Sample) -> Vec<(String, Vec<String>, bool)> {
         ),
         ("search as a seller".into(), searches, true),
         (
+            // The console's dashboard (issue 15: under 100 ms a page).
+            "console dashboard (desk)".into(),
+            vec!["/console/tickets".to_string()],
+            true,
+        ),
+        (
             "unread as a client".into(),
             as_each("/api/v1/unread", &sample.clients),
             false,
@@ -352,6 +382,7 @@ struct Run {
 fn wrk(
     port: u16,
     paths: &[String],
+    cookie: Option<&str>,
     connections: usize,
     seconds: usize,
     think_ms: usize,
@@ -365,11 +396,15 @@ fn wrk(
         format!(
             "local paths = {{}}\n\
              for line in io.lines(\"{list}\") do paths[#paths + 1] = line end\n\
-             wrk.headers[\"Authorization\"] = \"Bearer {PLATFORM_KEY}\"\n\
+             {credential}\n\
              local i = math.random(#paths)\n\
              request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n\
              {pace}",
             list = list.display(),
+            credential = match cookie {
+                Some(cookie) => format!("wrk.headers[\"Cookie\"] = \"{cookie}\""),
+                None => format!("wrk.headers[\"Authorization\"] = \"Bearer {PLATFORM_KEY}\""),
+            },
             // A think time between a connection's answer and its next
             // request, uniform in [t/2, 3t/2] (wrk's `delay`).
             pace = match think_ms {
@@ -449,6 +484,20 @@ fn duration_ms(v: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * factor)
 }
 
+/// `name=value` of the `Set-Cookie` for `name` in an answer.
+fn set_cookie(answer: &str, name: &str) -> String {
+    answer
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie in:\n{answer}"))
+        .to_string()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -494,6 +543,54 @@ impl Parley {
         let parley = Parley { child, dir, http };
         parley.wait_ready();
         parley
+    }
+
+    /// A console session of the desk's staff: the account is added on the
+    /// store (kept with it: "exists" is fine), then logged in through the
+    /// login form; the `parley_session=…` cookie.
+    fn console_cookie(&self) -> String {
+        const PASSWORD: &str = "bench console password";
+        let mut add = Command::new(PARLEY)
+            .args(["users", "add", STAFF, "--role", "seller", "--config"])
+            .arg(self.dir.path().join("parley.toml"))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("parley users add");
+        let _ = writeln!(add.stdin.take().expect("stdin"), "{PASSWORD}");
+        let status = add.wait().expect("parley users add");
+        assert!(
+            matches!(status.code(), Some(0 | 77)),
+            "parley users add: {status}"
+        );
+        let form = self.http_call("GET /console/login HTTP/1.1\r\n", "");
+        let login_cookie = set_cookie(&form, "parley_login");
+        let at = form.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+        let token = &form[at..at + form[at..].find('"').expect("a token")];
+        let body = format!(
+            "login={}&password={}&csrf={token}",
+            STAFF.replace('@', "%40"),
+            PASSWORD.replace(' ', "+")
+        );
+        let head = format!(
+            "POST /console/login HTTP/1.1\r\nCookie: {login_cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        let answer = self.http_call(&head, &body);
+        set_cookie(&answer, "parley_session")
+    }
+
+    /// One request (`head`: the request line and headers) and its answer.
+    fn http_call(&self, head: &str, body: &str) -> String {
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, self.http)).expect("connect");
+        let request = format!("{head}Host: b\r\nConnection: close\r\n\r\n{body}");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("answer");
+        answer
     }
 
     fn wait_ready(&self) {

@@ -305,6 +305,12 @@ fn safety(backend: &Backend) {
     );
 }
 
+/// Fails on serious or critical accessibility violations of the page.
+fn accessible(browser: &Browser, screen: &str) {
+    let violations = browser.accessibility();
+    assert!(violations.is_empty(), "{screen}: {violations:#?}");
+}
+
 /// Waits until the text of `css` holds `text`.
 fn wait_for(browser: &Browser, css: &str, text: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -331,6 +337,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     // Sent to the login page.
     browser.find("form.login");
     browser.screenshot(&screens.join("login.png"));
+    accessible(&browser, "login");
     browser.type_into("#login", AGENT);
     browser.type_into("#password", PASSWORD);
     browser.click("form.login button");
@@ -344,6 +351,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     assert!(row.contains("Maria Rossi") && row.contains("open"), "{row}");
     assert_eq!(browser.text("#ticket-1 .badge"), "1", "one unread message");
     browser.screenshot(&screens.join("dashboard.png"));
+    accessible(&browser, "dashboard");
 
     // Live: another buyer writes by mail while the dashboard is open; the
     // row appears with its badge, without a reload (the page's own
@@ -381,6 +389,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     browser.screenshot(&screens.join("conversation.png"));
+    accessible(&browser, "conversation");
 
     // Read: back on the dashboard, the first conversation has no badge.
     browser.click("main p a");
@@ -397,6 +406,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     browser.click("details.forward button");
     browser.find("#facts");
     browser.screenshot(&screens.join("actions.png"));
+    accessible(&browser, "actions");
     let shown = served
         .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
         .json();
@@ -433,6 +443,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         "taken: not in the pool"
     );
     browser.screenshot(&screens.join("pool.png"));
+    accessible(&browser, "pool");
     browser.click("#ticket-2 button");
     wait_for(&browser, "#facts", AGENT);
     let shown = served
@@ -459,6 +470,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     let overflow = phone.execute("return document.documentElement.scrollWidth > window.innerWidth");
     assert_eq!(overflow, serde_json::json!(false));
     phone.screenshot(&screens.join("login-phone.png"));
+    accessible(&phone, "login on a phone");
 
     // Nothing the CSP blocked, no script error.
     let severe: Vec<_> = browser
@@ -519,6 +531,7 @@ fn a_moderator_decides_held_messages_in_a_browser() {
     let marked = browser.text(&format!("{first} mark"));
     assert!(!marked.is_empty(), "a span is marked");
     browser.screenshot(&screens.join("moderation.png"));
+    accessible(&browser, "moderation");
 
     // Approve the first redacted, reject the second with a reason.
     browser.click(&format!("{first} button.approve-redacted"));
@@ -557,4 +570,79 @@ fn a_moderator_decides_held_messages_in_a_browser() {
     let audit = second_now["audit"].to_string();
     assert!(audit.contains("console:mod@shop.example"), "{audit}");
     assert!(audit.contains("Pay through the marketplace"), "{audit}");
+}
+
+/// The OWASP XSS filter-evasion vectors, sent as an HTML mail and in its
+/// subject, never run in the console: shown as text, and the CSP would
+/// stop an inline script anyway. Each vector would set `parleyXss`.
+#[test]
+fn hostile_html_mail_never_runs_in_the_console() {
+    let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
+    let vectors = [
+        "<script>window.parleyXss=1</script>",
+        "<img src=x onerror=\"window.parleyXss=2\">",
+        "<svg/onload=window.parleyXss=3>",
+        "<a href=\"javascript:window.parleyXss=4\">click me</a>",
+        "<iframe src=\"javascript:parent.parleyXss=5\"></iframe>",
+        "<body onload=window.parleyXss=6>",
+        "\"><script>window.parleyXss=7</script>",
+        "<IMG SRC=\"jav&#x09;ascript:window.parleyXss=8\">",
+        "<div style=\"background:url(javascript:window.parleyXss=9)\">x</div>",
+        "<object data=\"javascript:window.parleyXss=10\"></object>",
+        "<details open ontoggle=window.parleyXss=11>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=window.parleyXss=12>",
+        "<<SCRIPT>window.parleyXss=13;//<</SCRIPT>",
+        "<input autofocus onfocus=window.parleyXss=14>",
+    ];
+    let html = format!(
+        "<html><body><p>Is it still for sale?</p>{}</body></html>",
+        vectors.join("\n")
+    );
+    let mail = format!(
+        "From: Mallory <{MARIA}>\r\nTo: {DESK}\r\n\
+         Subject: <script>window.parleyXss=99</script> sideboard\r\n\
+         Message-ID: <xss@buyer.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    );
+    served.cli(0, &["ingest", "--recipient", DESK], mail.as_bytes());
+    // A moderator sees it all: the conversation, and the text as written
+    // in the panel when the policy held it.
+    add_user(&served, "mod@shop.example", "moderator", "Mo Derator");
+
+    let base = format!("http://127.0.0.1:{}", served.http);
+    let browser = Browser::start(1280, 900);
+    browser.goto(&format!("{base}/console/login"));
+    browser.type_into("#login", "mod@shop.example");
+    browser.type_into("#password", PASSWORD);
+    browser.click("form.login button");
+    browser.find("#ticket-1");
+    browser.goto(&format!("{base}/console/tickets/1"));
+    browser.find("ol.messages");
+    // Shown as text: the subject's markup is readable in the heading.
+    let heading = browser.text("h1");
+    assert!(
+        heading.contains("<script>window.parleyXss=99</script>"),
+        "{heading}"
+    );
+    for (page, next) in [
+        ("conversation", "/console/moderation"),
+        ("moderation", "/console/tickets"),
+        ("dashboard", "/console/tickets"),
+    ] {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(!browser.dialog_open(), "{page}: a dialog opened");
+        assert_eq!(
+            browser.execute("return typeof window.parleyXss"),
+            serde_json::json!("undefined"),
+            "{page}: a vector ran"
+        );
+        assert!(
+            browser
+                .try_find("main script, main img, main svg, main iframe, main object, main input[autofocus]")
+                .is_none(),
+            "{page}: markup from the mail is in the page"
+        );
+        browser.goto(&format!("{base}{next}"));
+        browser.find("main h1");
+    }
 }

@@ -183,6 +183,54 @@ impl Browser {
         )
     }
 
+    /// Runs `script` as an asynchronous script (it calls its last
+    /// argument with the result); what it passes.
+    pub fn execute_async(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// The serious and critical accessibility violations axe-core
+    /// (tests/fixtures/axe, injected into the page) finds on the page:
+    /// (rule, impact, the elements).
+    pub fn accessibility(&self) -> Vec<(String, String, String)> {
+        let axe = std::fs::read_to_string(super::fixtures::folder("axe").join("axe.min.js"))
+            .expect("tests/fixtures/axe/axe.min.js");
+        let loaded = self.execute(&format!("{axe};\nreturn typeof axe;"));
+        assert_eq!(loaded, json!("object"), "axe-core did not load");
+        let found = self.execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations\
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+             .map(v => [v.id, v.impact, v.nodes.map(n => n.target.join(' ')).join(', ')])));",
+        );
+        found
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|v| {
+                        (
+                            v[0].as_str().unwrap_or_default().to_string(),
+                            v[1].as_str().unwrap_or_default().to_string(),
+                            v[2].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a JavaScript dialog (alert, confirm, prompt) is open.
+    pub fn dialog_open(&self) -> bool {
+        let path = format!("/session/{}/alert/text", self.session);
+        request(self.port, "GET", &path, &[], b"")
+            .map(|answer| answer.status.is_success())
+            .unwrap_or(false)
+    }
+
     /// A PNG of the viewport, written to `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         let data = self.session_call("GET", "/screenshot", None);
