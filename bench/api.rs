@@ -183,16 +183,27 @@ fn main() {
                 paced.p50_ms,
                 paced.p99_ms
             );
-            // The console's page has a target of its own (issue 15).
-            let limit = match name.starts_with("console") {
-                true => CONSOLE_P99_MS,
-                false => TARGET_P99_MS,
-            };
-            if full && *target && paced.p99_ms >= limit {
+            if full && *target && paced.p99_ms >= TARGET_P99_MS && !name.starts_with("console") {
                 println!(
-                    "    paced p99 over the target: {:.1} ms ≥ {limit} ms",
+                    "    paced p99 over the target: {:.1} ms ≥ {TARGET_P99_MS} ms",
                     paced.p99_ms
                 );
+            }
+        }
+        // The console's page: how long the server takes to render it, one
+        // request at a time (issue 15's target: under 100 ms).
+        if name.starts_with("console") {
+            match wrk(parley.http, paths, Some(&cookie), 1, seconds, 0, &dir) {
+                Ok(alone) => {
+                    println!(
+                        "    one request at a time: {:.0} pages/s, p50 {:.2} ms, p99 {:.2} ms",
+                        alone.rps, alone.p50_ms, alone.p99_ms
+                    );
+                    if full && alone.p99_ms >= CONSOLE_P99_MS {
+                        println!("    over the target: p99 ≥ {CONSOLE_P99_MS} ms");
+                    }
+                }
+                Err(e) => failures.push(format!("{name} (one at a time): {e}")),
             }
         }
     }

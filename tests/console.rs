@@ -451,6 +451,34 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         .json();
     assert_eq!(shown["assignee"], AGENT, "{shown}");
 
+    // Clients: write to Maria afresh ("Email customer").
+    browser.click("nav.sections a[href='/console/clients']");
+    browser.click("a[href^='/console/clients/new?to=maria']");
+    assert_eq!(
+        browser.execute("return document.getElementById('to').value"),
+        serde_json::json!(MARIA)
+    );
+    browser.type_into("#subject", "Your sideboard is ready");
+    browser.type_into("#text", "It is packed and ready for pick-up.");
+    browser.click("form.compose button");
+    wait_for(&browser, "h1", "Your sideboard is ready");
+    let number: i64 = browser.url().rsplit('/').next().unwrap().parse().unwrap();
+    let shown = served
+        .api(
+            "GET",
+            &format!("/api/v1/conversations/{number}"),
+            PLATFORM.2,
+            None,
+        )
+        .json();
+    assert_eq!(shown["client"]["address"], MARIA, "{shown}");
+    assert_eq!(shown["status"], "awaiting_client", "{shown}");
+    assert_eq!(shown["messages"][0]["author"], AGENT, "{shown}");
+    assert_eq!(
+        shown["messages"][0]["text"],
+        "It is packed and ready for pick-up."
+    );
+
     // The answer is on the conversation, written by the agent.
     let shown = served
         .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)

@@ -15,12 +15,14 @@
 //!   failed logins;
 //! - [`pages`]: log in and out, the dashboard, a conversation, the reply
 //!   box; [`work`]: the buttons (status, take, forward, delete, archive)
-//!   and the pool; [`moderation`]: the held queue and its decisions;
+//!   and the pool; [`clients`]: the clients and "Email customer";
+//!   [`moderation`]: the held queue and its decisions;
 //!   [`render`]: templates, the stylesheet, the script.
 //!
 //! Accounts live in the store ([`crate::store::ConsoleStore`]) and are
 //! made with `parley users`.
 
+pub mod clients;
 pub mod moderation;
 pub mod pages;
 pub mod password;
@@ -53,6 +55,11 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{number}/reply", post(pages::reply))
         .route("/console/tickets/{number}/act", post(work::act))
         .route("/console/pool", get(work::pool))
+        .route("/console/clients", get(clients::list))
+        .route(
+            "/console/clients/new",
+            get(clients::compose).post(clients::send),
+        )
         .route("/console/moderation", get(moderation::panel))
         .route("/console/moderation/{id}", post(moderation::decide))
         .route("/console/static/console.css", get(pages::stylesheet))

@@ -438,7 +438,7 @@ pub async fn tickets(
 }
 
 /// `text` as a URL's query value (RFC 3986 unreserved characters kept).
-fn url_encoded(text: &str) -> String {
+pub(super) fn url_encoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -11,7 +11,15 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 8] = [
+    (
+        "clients.html",
+        include_str!("../../templates/console/clients.html"),
+    ),
+    (
+        "compose.html",
+        include_str!("../../templates/console/compose.html"),
+    ),
     (
         "moderation.html",
         include_str!("../../templates/console/moderation.html"),
