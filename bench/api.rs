@@ -431,7 +431,7 @@ fn wrk(
     .map_err(|e| e.to_string())?;
     let out = Command::new("wrk")
         .args([
-            "-t2",
+            &format!("-t{}", connections.clamp(1, 2)),
             &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--latency",
