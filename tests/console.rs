@@ -305,6 +305,34 @@ fn safety(backend: &Backend) {
     );
 }
 
+/// The notification to `to` in the served Maildir that holds `text`,
+/// waiting for the outbox worker to write it.
+fn wait_for_mail(served: &Served, to: &str, text: &str) -> String {
+    let dir = served.dir.path().join("data/maildir/new");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|mail| {
+                mail.lines()
+                    .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
+                    && mail.contains(text)
+            });
+        if let Some(mail) = found {
+            return mail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification to {to} with {text:?} in {}\n{}",
+            dir.display(),
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Fails on serious or critical accessibility violations of the page.
 fn accessible(browser: &Browser, screen: &str) {
     let violations = browser.accessibility();
@@ -326,7 +354,12 @@ fn wait_for(browser: &Browser, css: &str, text: &str) {
 
 #[test]
 fn a_seller_answers_from_the_dashboard_in_a_browser() {
-    let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
+    // The outbox worker on: notifications go into the local Maildir.
+    let served = Served::start_with(
+        "listen = []",
+        "listen = [\"127.0.0.1:{http}\"]",
+        "[outbox]\nenabled = true\npoll_interval_ms = 100\n",
+    );
     buyer_writes(&served);
     add_user(&served, AGENT, "seller", "Shop Agent");
     let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
@@ -389,6 +422,9 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     browser.screenshot(&screens.join("conversation.png"));
+    // The buyer is told by mail: the notification carries the answer.
+    let to_maria = wait_for_mail(&served, MARIA, "Pick-up on Saturday works.");
+    assert!(to_maria.contains("Oak sideboard"), "{to_maria}");
     accessible(&browser, "conversation");
 
     // Read: back on the dashboard, the first conversation has no badge.
@@ -406,6 +442,13 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
     browser.click("details.forward button");
     browser.find("#facts");
     browser.screenshot(&screens.join("actions.png"));
+    // Its history on the page (folded): the forward, by the agent.
+    let history = browser.execute("return document.querySelector('#history ol').textContent");
+    let history = history.as_str().unwrap_or_default();
+    assert!(
+        history.contains("ticket forwarded") && history.contains(AGENT),
+        "{history}"
+    );
     accessible(&browser, "actions");
     let shown = served
         .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
