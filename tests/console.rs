@@ -381,7 +381,10 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         browser.url()
     );
     let row = browser.text("#ticket-1");
-    assert!(row.contains("Maria Rossi") && row.contains("open"), "{row}");
+    assert!(
+        row.contains("Maria Rossi") && row.contains("Oak sideboard") && row.contains("open"),
+        "{row}"
+    );
     assert_eq!(browser.text("#ticket-1 .badge"), "1", "one unread message");
     browser.screenshot(&screens.join("dashboard.png"));
     accessible(&browser, "dashboard");
