@@ -36,6 +36,24 @@ fn add_user(served: &Served, login: &str, role: &str, name: &str) {
     );
 }
 
+/// `GET path` with the session `cookie` (`name=value`).
+fn get(served: &Served, path: &str, cookie: &str) -> Answer {
+    served.call("GET", path, &[&format!("Cookie: {cookie}")], b"")
+}
+
+/// A form's `POST` to `path` with the session `cookie`.
+fn post_form(served: &Served, path: &str, cookie: &str, body: &[u8]) -> Answer {
+    served.call(
+        "POST",
+        path,
+        &[
+            "Content-Type: application/x-www-form-urlencoded",
+            &format!("Cookie: {cookie}"),
+        ],
+        body,
+    )
+}
+
 /// `name=value` of the `Set-Cookie` for `name` in `answer`.
 fn cookie(answer: &Answer, name: &str) -> Option<String> {
     answer
@@ -131,12 +149,7 @@ fn safety(backend: &Backend) {
 
     // The agent logs in; the session cookie is HttpOnly and Strict.
     let agent = log_in(&served, AGENT, PASSWORD).expect("the agent logs in");
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {agent}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &agent);
     assert_eq!(page.status.as_u16(), 200);
     let html = String::from_utf8_lossy(&page.body);
     assert!(html.contains("id=\"ticket-1\""), "{html}");
@@ -145,19 +158,9 @@ fn safety(backend: &Backend) {
     // The clerk of the books queue sees none of the desk's tickets: not
     // in the list, not by URL, not by the API as the same person.
     let clerk = log_in(&served, CLERK, PASSWORD).expect("the clerk logs in");
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &clerk);
     assert!(!String::from_utf8_lossy(&page.body).contains("ticket-1"));
-    let page = served.call(
-        "GET",
-        "/console/tickets/1",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets/1", &clerk);
     assert_eq!(page.status.as_u16(), 404);
     let api = served.api(
         "GET",
@@ -167,54 +170,25 @@ fn safety(backend: &Backend) {
     );
     assert_eq!(api.status.as_u16(), 404);
     // Nor can the clerk write into it.
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &clerk);
     let token = form_token(&page);
-    let answer = served.call(
-        "POST",
+    let answer = post_form(
+        &served,
         "/console/tickets/1/reply",
-        &[
-            "Content-Type: application/x-www-form-urlencoded",
-            &format!("Cookie: {clerk}"),
-        ],
+        &clerk,
         format!("csrf={token}&text=hello").as_bytes(),
     );
     assert_eq!(answer.status.as_u16(), 404);
 
     // The moderation panel is not a seller's.
-    let page = served.call(
-        "GET",
-        "/console/moderation",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let page = get(&served, "/console/moderation", &clerk);
     assert_eq!(page.status.as_u16(), 403);
 
     // A form without the session's token is refused (403), with the
     // session's cookie or not.
-    let answer = served.call(
-        "POST",
-        "/console/tickets/1/reply",
-        &[
-            "Content-Type: application/x-www-form-urlencoded",
-            &format!("Cookie: {agent}"),
-        ],
-        b"text=hello",
-    );
+    let answer = post_form(&served, "/console/tickets/1/reply", &agent, b"text=hello");
     assert_eq!(answer.status.as_u16(), 403);
-    let answer = served.call(
-        "POST",
-        "/console/logout",
-        &[
-            "Content-Type: application/x-www-form-urlencoded",
-            &format!("Cookie: {agent}"),
-        ],
-        b"csrf=forged",
-    );
+    let answer = post_form(&served, "/console/logout", &agent, b"csrf=forged");
     assert_eq!(answer.status.as_u16(), 403);
     let messages = served
         .api("GET", "/api/v1/conversations/1", PLATFORM.2, None)
@@ -222,40 +196,22 @@ fn safety(backend: &Backend) {
     assert_eq!(messages["messages"].as_array().unwrap().len(), 1);
 
     // Logout ends the session for good.
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {agent}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &agent);
     let token = form_token(&page);
-    let answer = served.call(
-        "POST",
+    let answer = post_form(
+        &served,
         "/console/logout",
-        &[
-            "Content-Type: application/x-www-form-urlencoded",
-            &format!("Cookie: {agent}"),
-        ],
+        &agent,
         format!("csrf={token}").as_bytes(),
     );
     assert_eq!(answer.status.as_u16(), 303);
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {agent}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &agent);
     assert_eq!(page.status.as_u16(), 303);
 
     // A new password ends the sessions of the old one.
     let agent = log_in(&served, AGENT, PASSWORD).expect("the agent logs in again");
     served.cli(0, &["users", "passwd", AGENT], b"a new passphrase\n");
-    let page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {agent}")],
-        b"",
-    );
+    let page = get(&served, "/console/tickets", &agent);
     assert_eq!(page.status.as_u16(), 303);
     assert_eq!(
         log_in(&served, AGENT, PASSWORD)
@@ -276,20 +232,10 @@ fn safety(backend: &Backend) {
     assert_eq!(refused.status.as_u16(), 429);
     assert!(refused.header("retry-after").is_some());
     // A disabled account cannot log in, and its sessions end.
-    let clerk_page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let clerk_page = get(&served, "/console/tickets", &clerk);
     assert_eq!(clerk_page.status.as_u16(), 200);
     served.cli(0, &["users", "disable", CLERK], b"");
-    let clerk_page = served.call(
-        "GET",
-        "/console/tickets",
-        &[&format!("Cookie: {clerk}")],
-        b"",
-    );
+    let clerk_page = get(&served, "/console/tickets", &clerk);
     assert_eq!(clerk_page.status.as_u16(), 303);
     assert_eq!(
         log_in(&served, CLERK, PASSWORD)

@@ -15,9 +15,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{acting, failure, forbidden, signed_in, who};
+use super::pages::{acting, failure, posted, signed_in, who};
 use super::render::page;
-use super::session;
 use crate::address;
 use crate::http::AppState;
 use crate::http::api::conversations::{ListQuery, page as list_page};
@@ -175,13 +174,10 @@ pub async fn send(
     headers: HeaderMap,
     Form(form): Form<ComposeForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !session::form_token_ok(form.csrf.as_deref(), &session.csrf) {
-        return forbidden(&session);
-    }
     let queues = queues_of(&state, &session);
     let Some((queue, _)) = queues
         .iter()

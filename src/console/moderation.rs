@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{failure, forbidden, signed_in, who};
+use super::pages::{failure, posted, signed_in, who};
 use super::render::page;
-use super::session;
 use crate::http::AppState;
 use crate::http::api::moderation::{PolicyHit, decide_as, held_queue, review_of};
 use crate::http::error::Problem;
@@ -145,13 +144,10 @@ pub async fn decide(
     Path(id): Path<i64>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !session::form_token_ok(form.csrf.as_deref(), &session.csrf) {
-        return forbidden(&session);
-    }
     let actor = match moderator(&session) {
         Ok(actor) => actor,
         Err(problem) => return failure(Some(&session), problem),

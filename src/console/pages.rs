@@ -72,6 +72,20 @@ pub(super) async fn signed_in(
     }
 }
 
+/// The session of a form's POST: logged in, and the form's token the
+/// session's own (else 403 before anything is done).
+pub(super) async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<ConsoleSession, Response> {
+    let session = signed_in(state, headers).await?;
+    match session::form_token_ok(token, &session.csrf) {
+        true => Ok(session),
+        false => Err(forbidden(&session)),
+    }
+}
+
 /// An error page for `problem` (its status, and what the API would tell).
 pub(super) fn failure(session: Option<&ConsoleSession>, problem: Problem) -> Response {
     let status = problem.kind().status();
@@ -283,13 +297,10 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !session::form_token_ok(form.csrf.as_deref(), &session.csrf) {
-        return forbidden(&session);
-    }
     if let Some(token) = session::cookie(&headers, SESSION_COOKIE)
         && let Err(e) = state
             .store()
@@ -307,7 +318,7 @@ pub async fn logout(
     response
 }
 
-pub(super) fn forbidden(session: &ConsoleSession) -> Response {
+fn forbidden(session: &ConsoleSession) -> Response {
     failure(
         Some(session),
         Problem::forbidden("the form expired or came from another page: reload and try again"),
@@ -524,13 +535,10 @@ pub async fn reply(
     Path(number): Path<i64>,
     Form(form): Form<ReplyForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !session::form_token_ok(form.csrf.as_deref(), &session.csrf) {
-        return forbidden(&session);
-    }
     let acting = acting(&session.user);
     let request = MessageRequest { text: form.text };
     match write_message(&state, &acting, number, request).await {

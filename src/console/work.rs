@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{acting, failure, forbidden, signed_in, who};
+use super::pages::{acting, failure, posted, signed_in, who};
 use super::render::page;
-use super::session;
 use crate::actions::Act;
 use crate::http::AppState;
 use crate::http::api::actions::act_on;
@@ -64,13 +63,10 @@ pub async fn act(
     Path(number): Path<i64>,
     Form(form): Form<ActForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !session::form_token_ok(form.csrf.as_deref(), &session.csrf) {
-        return forbidden(&session);
-    }
     let act = match act_of(&form) {
         Ok(act) => act,
         Err(problem) => return failure(Some(&session), problem),
