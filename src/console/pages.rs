@@ -236,15 +236,19 @@ pub async fn login(
         Ok(user) => user,
         Err(e) => return failure(None, Problem::from(e)),
     };
-    // The same work whether the account exists or not.
-    let hash = user
-        .as_ref()
-        .map_or(password::decoy(), |u| u.password_hash.as_str())
-        .to_string();
+    // The same work whether the account exists or not, off the async
+    // threads (argon2id takes tens of milliseconds by design).
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let typed = form.password.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&hash, &typed))
-        .await
-        .unwrap_or(false);
+    let matches = tokio::task::spawn_blocking(move || {
+        let hash: &str = match &hash {
+            Some(hash) => hash,
+            None => password::decoy(),
+        };
+        password::verify(hash, &typed)
+    })
+    .await
+    .unwrap_or(false);
     let user = match user {
         Some(user) if matches && user.disabled_ms.is_none() => user,
         _ => {
