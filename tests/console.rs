@@ -443,6 +443,42 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         .json();
     assert_eq!(shown["assignee"], AGENT, "{shown}");
 
+    // My messages: Bob writes on the conversation the agent took; the
+    // count in the corner of the open page rises, live.
+    browser.goto(&format!("{base}/console/pool"));
+    browser.find("#mine");
+    assert!(
+        browser.try_find("#mine .badge").is_none(),
+        "nothing unread yet"
+    );
+    let posted = served.api(
+        "POST",
+        &format!(
+            "/api/v1/conversations/2/messages?as={}",
+            BOB.replace('@', "%40")
+        ),
+        PLATFORM.2,
+        Some(&serde_json::json!({"text": "Thanks! When can I pick it up?"})),
+    );
+    assert_eq!(
+        posted.status.as_u16(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&posted.body)
+    );
+    wait_for(&browser, "#mine", "My messages 1");
+    browser.click("#mine");
+    browser.find("#ticket-2");
+    assert_eq!(browser.text("main h1"), "My messages");
+    // Both are the agent's (the first was taken on the conversation's
+    // page); only the second has an unread message.
+    assert!(
+        browser.try_find("#ticket-1").is_some(),
+        "the first is the agent's too"
+    );
+    assert_eq!(browser.text("#ticket-1 .badge"), "");
+    assert_eq!(browser.text("#ticket-2 .badge"), "1");
+
     // Clients: write to Maria afresh ("Email customer").
     browser.click("nav.sections a[href='/console/clients']");
     browser.click("a[href^='/console/clients/new?to=maria']");

@@ -95,7 +95,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         json!({
             "title": "Clients",
             "nav": "clients",
-            "user": who(&session.user),
+            "user": super::pages::who_counted(&state, &session.user).await,
             "csrf": session.csrf,
             "clients": clients,
             "can_write": !queues_of(&state, &session).is_empty(),

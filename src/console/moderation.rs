@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{failure, posted, signed_in, who};
+use super::pages::{failure, posted, signed_in, who_counted};
 use super::render::page;
 use crate::http::AppState;
 use crate::http::api::moderation::{PolicyHit, decide_as, held_queue, review_of};
@@ -118,7 +118,7 @@ pub async fn panel(State(state): State<AppState>, headers: HeaderMap) -> Respons
         json!({
             "title": "Moderation",
             "nav": "moderation",
-            "user": who(&session.user),
+            "user": who_counted(&state, &session.user).await,
             "csrf": session.csrf,
             "items": items,
             "more": queue.items.len() > PAGE,

@@ -35,13 +35,37 @@ use crate::tickets::Status;
 pub(super) struct Who<'a> {
     name: &'a str,
     role: &'static str,
+    /// "My messages": how many of the conversations assigned to them have
+    /// unread messages (the count in the corner); `None`: not shown.
+    mine: Option<usize>,
 }
 
 pub(super) fn who(user: &ConsoleUser) -> Who<'_> {
     Who {
         name: user.display_name.as_deref().unwrap_or(&user.login),
         role: user.role.as_str(),
+        mine: None,
     }
+}
+
+/// The most assigned conversations the count in the corner looks at.
+const MINE_MAX: i64 = 200;
+
+/// As [`who`], with the count of "my messages" for the seller side.
+pub(super) async fn who_counted<'a>(state: &AppState, user: &'a ConsoleUser) -> Who<'a> {
+    let mut who = who(user);
+    if !user.role.sees_everything() {
+        let query = ListQuery {
+            assignee: Some(user.login.clone()),
+            limit: Some(MINE_MAX),
+            ..ListQuery::default()
+        };
+        // The count is a convenience: a page shows without it.
+        if let Ok(mine) = list_page(state, &acting(user), &query).await {
+            who.mine = Some(mine.items.iter().filter(|c| c.unread > 0).count());
+        }
+    }
+    who
 }
 
 /// Whom a console user acts as: moderators and admins see every
@@ -369,9 +393,14 @@ pub async fn tickets(
         },
     };
     let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    let mut assignee = None;
     let (archived, deleted, heading) = match filter.view.as_str() {
         "archive" => (Some(true), None, "Archive"),
         "trash" => (None, Some(true), "Trash"),
+        "mine" => {
+            assignee = Some(session.user.login.clone());
+            (None, None, "My messages")
+        }
         "" => (
             None,
             None,
@@ -383,11 +412,12 @@ pub async fn tickets(
         other => {
             return failure(
                 Some(&session),
-                Problem::bad_request(format!("view: {other:?} is not archive or trash")),
+                Problem::bad_request(format!("view: {other:?} is not mine, archive or trash")),
             );
         }
     };
     let query = ListQuery {
+        assignee,
         archived,
         deleted,
         status,
@@ -442,7 +472,7 @@ pub async fn tickets(
             "title": heading,
             "heading": heading,
             "nav": if filter.view.is_empty() { "tickets" } else { filter.view.as_str() },
-            "user": who(&session.user),
+            "user": who_counted(&state, &session.user).await,
             "csrf": session.csrf,
             "statuses": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "filter": filter,
@@ -514,7 +544,7 @@ pub async fn ticket(
         "ticket.html",
         json!({
             "title": format!("#{number} {}", shown.summary.subject),
-            "user": who(&session.user),
+            "user": who_counted(&state, &session.user).await,
             "csrf": session.csrf,
             "c": c,
             "can_reply": !session.user.role.sees_everything() && !shown.summary.deleted,

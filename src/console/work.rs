@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{acting, failure, posted, signed_in, who};
+use super::pages::{acting, failure, posted, signed_in, who_counted};
 use super::render::page;
 use crate::actions::Act;
 use crate::http::AppState;
@@ -101,7 +101,7 @@ pub async fn pool(State(state): State<AppState>, headers: HeaderMap) -> Response
         "pool.html",
         json!({
             "title": "Pool",
-            "user": who(&session.user),
+            "user": who_counted(&state, &session.user).await,
             "csrf": session.csrf,
             "nav": "pool",
             "can_take": !session.user.role.sees_everything(),
