@@ -60,6 +60,10 @@ fn started_and_answered(backend: &Backend) {
     let again = served.call("POST", "/api/v1/conversations", &headers, &body);
     assert_eq!(again.status, 201);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    // Both answers name the conversation they made.
+    let location = format!("/api/v1/conversations/{n}");
+    assert_eq!(first.header("location"), Some(location.as_str()));
+    assert_eq!(again.header("location"), Some(location.as_str()));
     assert_eq!(again.json(), first.json());
 
     // Maria follows her conversation live.

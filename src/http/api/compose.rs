@@ -58,9 +58,9 @@ use shapes::{MAX_FIELD_CHARS, MAX_URL_CHARS};
     ),
     request_body = StartRequest,
     responses(
-        (status = 201, description = "Started; the other side is notified", body = WrittenAnswer),
+        (status = 201, description = "Started; the other side is notified", body = WrittenAnswer, headers(("Location" = String, description = "The conversation: /api/v1/conversations/{number}"))),
         (status = 400, description = "An Idempotency-Key or `as` that is not one", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
-        (status = 202, description = "Held for a moderator; nobody is notified yet", body = WrittenAnswer),
+        (status = 202, description = "Held for a moderator; nobody is notified yet", body = WrittenAnswer, headers(("Location" = String, description = "The conversation: /api/v1/conversations/{number}"))),
         (status = 403, description = "A moderator's key, or a user (token or `?as=`) naming another client", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still in progress", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid; refused by the content policy (`hits`); the manager is not staff of the queue; the key was used with another request", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
@@ -83,7 +83,7 @@ pub async fn start(
         let state = state.clone();
         async move { answer(start_conversation(&state, &acting, request).await) }
     };
-    Ok(idempotency::once(&state, key, owner, hash, work).await)
+    Ok(located(idempotency::once(&state, key, owner, hash, work).await).await)
 }
 
 /// Posts a message on a conversation as the person acting: a user token's
@@ -105,9 +105,9 @@ pub async fn start(
     ),
     request_body = MessageRequest,
     responses(
-        (status = 201, description = "Posted; the other side is notified", body = WrittenAnswer),
+        (status = 201, description = "Posted; the other side is notified", body = WrittenAnswer, headers(("Location" = String, description = "The conversation: /api/v1/conversations/{number}"))),
         (status = 400, description = "An Idempotency-Key or `as` that is not one", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
-        (status = 202, description = "Held for a moderator; nobody is notified yet", body = WrittenAnswer),
+        (status = 202, description = "Held for a moderator; nobody is notified yet", body = WrittenAnswer, headers(("Location" = String, description = "The conversation: /api/v1/conversations/{number}"))),
         (status = 403, description = "The caller sees it but may not write (a key that names no person)", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such conversation, or the caller may not see it", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Closed (and closed conversations take no messages), deleted, or the Idempotency-Key's request is still in progress", body = crate::http::error::ProblemSchema, content_type = "application/problem+json"),
@@ -132,7 +132,31 @@ pub async fn post_message(
         let state = state.clone();
         async move { answer(write_message(&state, &acting, number, request).await) }
     };
-    Ok(idempotency::once(&state, key, owner, hash, work).await)
+    Ok(located(idempotency::once(&state, key, owner, hash, work).await).await)
+}
+
+/// A written answer (201, 202: first time or replayed) with `Location`,
+/// the conversation it is on (read from its body, which the replay of an
+/// `Idempotency-Key` keeps, so both answers name it alike).
+async fn located(response: Response) -> Response {
+    let status = response.status();
+    if !(status == StatusCode::CREATED || status == StatusCode::ACCEPTED) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // A WrittenAnswer: a few hundred bytes.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    let number = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("conversation").and_then(Value::as_i64));
+    if let Some(number) = number
+        && let Ok(value) = format!("/api/v1/conversations/{number}").parse()
+    {
+        parts.headers.insert(axum::http::header::LOCATION, value);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn uri_text(uri: &Uri) -> &str {
