@@ -74,16 +74,18 @@ pub async fn start(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<Response, Problem> {
-    let key = idempotency::key_of(&headers)?;
-    let request: StartRequest = parse(&body)?;
-    let acting = Acting::of(&caller, &act_as)?;
-    let hash = idempotency::request_hash("POST", uri_text(&uri), &body);
-    let owner = idempotency::owner(&caller.subject(), act_as.as_user.as_deref());
-    let work = {
-        let state = state.clone();
-        async move { answer(start_conversation(&state, &acting, request).await) }
+    let call = Call {
+        state: &state,
+        caller: &caller,
+        act_as: &act_as,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
     };
-    Ok(located(idempotency::once(&state, key, owner, hash, work).await).await)
+    once(call, |state, acting, request: StartRequest| async move {
+        start_conversation(&state, &acting, request).await
+    })
+    .await
 }
 
 /// Posts a message on a conversation as the person acting: a user token's
@@ -123,16 +125,51 @@ pub async fn post_message(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<Response, Problem> {
-    let key = idempotency::key_of(&headers)?;
-    let request: MessageRequest = parse(&body)?;
-    let acting = Acting::of(&caller, &act_as)?;
-    let hash = idempotency::request_hash("POST", uri_text(&uri), &body);
-    let owner = idempotency::owner(&caller.subject(), act_as.as_user.as_deref());
-    let work = {
-        let state = state.clone();
-        async move { answer(write_message(&state, &acting, number, request).await) }
+    let call = Call {
+        state: &state,
+        caller: &caller,
+        act_as: &act_as,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
     };
-    Ok(located(idempotency::once(&state, key, owner, hash, work).await).await)
+    once(
+        call,
+        move |state, acting, request: MessageRequest| async move {
+            write_message(&state, &acting, number, request).await
+        },
+    )
+    .await
+}
+
+/// What both writing endpoints were called with.
+struct Call<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    act_as: &'a ActAs,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a Value,
+}
+
+/// A writing endpoint's request, run once per `Idempotency-Key`
+/// ([`idempotency::once`]): the key, the body as `R` and whom it acts as
+/// are checked first (in that order), then `write` runs and its answer
+/// goes out with `Location` ([`located`]).
+async fn once<R, F, Fut>(call: Call<'_>, write: F) -> Result<Response, Problem>
+where
+    R: DeserializeOwned,
+    F: FnOnce(AppState, Acting, R) -> Fut,
+    Fut: Future<Output = Result<(StatusCode, WrittenAnswer), Problem>> + Send + 'static,
+{
+    let key = idempotency::key_of(call.headers)?;
+    let request: R = parse(call.body)?;
+    let acting = Acting::of(call.caller, call.act_as)?;
+    let hash = idempotency::request_hash("POST", uri_text(call.uri), call.body);
+    let owner = idempotency::owner(&call.caller.subject(), call.act_as.as_user.as_deref());
+    let written = write(call.state.clone(), acting, request);
+    let work = async move { answer(written.await) };
+    Ok(located(idempotency::once(call.state, key, owner, hash, work).await).await)
 }
 
 /// A written answer (201, 202: first time or replayed) with `Location`,
