@@ -201,14 +201,7 @@ sql_impl! {
             .bind(login)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(row) = row else {
-                return Err(StoreError::NotFound(format!("no account {login}")));
-            };
-            let id: i64 = get(&row, "id")?;
-            sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            Self::end_sessions(&mut tx, login, row, true).await?;
             tx.commit().await?;
             Ok(())
         }
@@ -226,16 +219,7 @@ sql_impl! {
             .bind(login)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(row) = row else {
-                return Err(StoreError::NotFound(format!("no account {login}")));
-            };
-            let id: i64 = get(&row, "id")?;
-            if disabled_ms.is_some() {
-                sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            Self::end_sessions(&mut tx, login, row, disabled_ms.is_some()).await?;
             tx.commit().await?;
             Ok(())
         }
@@ -296,6 +280,32 @@ sql_impl! {
                 .bind(token_sha256)
                 .execute(&self.write)
                 .await?;
+            Ok(())
+        }
+    }
+}
+
+sql_impl! {
+    impl SqlStore {
+        /// After an account's `UPDATE … RETURNING id`: [`StoreError::NotFound`]
+        /// when it found no account `login`; else, when `end`, its sessions
+        /// are deleted in the same transaction.
+        async fn end_sessions(
+            conn: &mut DB::Connection,
+            login: &str,
+            row: Option<DB::Row>,
+            end: bool,
+        ) -> Result<(), StoreError> {
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(format!("no account {login}")));
+            };
+            if end {
+                let id: i64 = get(&row, "id")?;
+                sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+            }
             Ok(())
         }
     }
