@@ -158,8 +158,8 @@ impl Query {
         i + 1 == self.terms.len()
     }
 
-    /// Whether a word of the text matches term `i`.
-    fn matches(&self, i: usize, word: &str) -> bool {
+    /// Whether `word` (one of [`tokens`]) matches term `i`.
+    pub(crate) fn matches(&self, i: usize, word: &str) -> bool {
         match self.is_prefix(i) {
             true => word.starts_with(&self.terms[i]),
             false => word == self.terms[i],

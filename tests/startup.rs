@@ -279,11 +279,18 @@ async fn migrates_at_once_on_a_fresh_store() {
     }
 }
 
-/// A store as an older parley left it: every migration but the last.
-async fn older_store(backend: &Backend, url: &str) {
+/// A store as an older parley left it: the migrations before version
+/// `before`, else every migration but the last.
+async fn older_store(backend: &Backend, url: &str, before: Option<i64>) {
     let mut older = migrator(backend);
-    let all = older.migrations.to_vec();
-    older.migrations = Cow::Owned(all[..all.len() - 1].to_vec());
+    let mut all = older.migrations.to_vec();
+    match before {
+        Some(version) => all.retain(|m| m.version < version),
+        None => {
+            all.pop();
+        }
+    }
+    older.migrations = Cow::Owned(all);
     if url.starts_with("sqlite:") {
         let path = url.trim_start_matches("sqlite://");
         std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
@@ -313,7 +320,7 @@ async fn serve_and_ingests_at_once_after_an_upgrade() {
              [outbox]\nenabled = false\n",
         );
         std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
-        older_store(&backend, &url).await;
+        older_store(&backend, &url, None).await;
 
         let log = cli.dir.path().join("serve.log");
         let mut serve = cli.command(&["serve"]);
@@ -434,7 +441,7 @@ async fn the_shown_flag_is_backfilled_and_kept() {
     for backend in backends() {
         let cli = Cli::unset("");
         let (url, _db) = store_url(&backend, &cli).await;
-        older_store(&backend, &url).await;
+        older_store(&backend, &url, Some(15)).await;
         let name = backend.name();
         let flags: Vec<(i64, i64)> = if url.starts_with("sqlite:") {
             let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -463,4 +470,69 @@ async fn the_shown_flag_is_backfilled_and_kept() {
         };
         assert_eq!(flags, [(1, 1), (2, 0), (3, 1), (4, 1)], "{name}: kept");
     }
+}
+
+/// Migration 0017 (SQLite): the search index's words kept beside it, for
+/// a person's search (store/search/person.rs). A store an older parley
+/// indexed has none: the index is made again from the rows, with them. A
+/// word the old index held and no row has is gone; the rows' words are
+/// found by a person and by a moderator.
+#[tokio::test]
+async fn the_search_words_are_kept_after_an_upgrade() {
+    use parley::access::Viewer;
+    use parley::search::Query;
+    const FILL: [&str; 8] = [
+        "INSERT INTO queues (id, name, display_name, created_at) VALUES (1, 'desk', 'Desk', 0)",
+        "INSERT INTO tickets (number, queue_id, subject, status, created_at, updated_at) \
+         VALUES (1, 1, 'Walnut chest', 'open', 0, 0)",
+        "INSERT INTO participants (id, ticket, address, display_name, role, created_at) \
+         VALUES (1, 1, 'maria@buyer.example', 'Maria', 'client', 0)",
+        "INSERT INTO messages (id, ticket, author, direction, reply_text, dedupe_key, \
+         matched_by, created_at, moderation) \
+         VALUES (1, 1, 1, 'inbound', 'Is it shipped to Oslo?', 'a', 'new', 0, 'none')",
+        // What the older parley indexed (a word no row holds among them).
+        "INSERT INTO search_titles (rowid, doc) VALUES (1, 'walnut chest')",
+        "INSERT INTO search_shown (rowid, doc) VALUES (1, 'walnut chest maria is it shipped to oslo')",
+        "INSERT INTO search_all (rowid, doc) VALUES (1, 'walnut chest maria stale')",
+        "UPDATE search_backfill SET done = 1",
+    ];
+    let cli = Cli::unset("");
+    let (url, _db) = store_url(&Backend::Sqlite, &cli).await;
+    older_store(&Backend::Sqlite, &url, Some(17)).await;
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for sql in FILL {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+    let config = parley::config::StoreConfig {
+        url: url.clone(),
+        max_connections: 2,
+        acquire_timeout_secs: 5,
+    };
+    let store = parley::store::open(&config).await.unwrap();
+    let maria = Viewer::Person {
+        address: "maria@buyer.example",
+    };
+    let find = async |text: &str, scope: Viewer<'_>| -> Vec<(i64, String)> {
+        let query = Query::parse(text).unwrap();
+        let hits = store.search(&query, scope, 10).await.unwrap();
+        hits.into_iter()
+            .map(|h| (h.ticket.number, format!("{:?}", h.matched)))
+            .collect()
+    };
+    assert_eq!(find("walnut", maria).await, [(1, "Title".to_string())]);
+    assert_eq!(find("maria", maria).await, [(1, "Person".to_string())]);
+    assert_eq!(find("oslo ship", maria).await, [(1, "Message".to_string())]);
+    assert_eq!(
+        find("oslo", Viewer::Moderator).await,
+        [(1, "Message".to_string())]
+    );
+    assert!(find("stale", Viewer::Moderator).await.is_empty());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (kept,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM search_words WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(kept >= 3, "titles, names and shown words kept: {kept}");
 }

@@ -31,6 +31,13 @@ impl Backend for Postgres {
     );
     const SEARCH_AND: &'static str = " & ";
     const SEARCH_OR: &'static str = " | ";
+    const SEARCH_WORDS_KEPT: bool = false;
+
+    fn search_words(table: &str) -> String {
+        format!(
+            "SELECT id, array_to_string(tsvector_to_array(doc), ' ') AS words FROM {table} WHERE id IN "
+        )
+    }
 
     fn search_match(table: &str) -> (String, &'static str) {
         (

@@ -34,6 +34,12 @@
 //!   their own messages as written (`search_shown`, and `search_own` of
 //!   their participant rows).
 //!
+//! A person who is no queue's staff, with at most
+//! [`person::MOST_TICKETS`] tickets in scope, is searched from those
+//! tickets instead: their words read back from the index and matched in
+//! Rust by the same rules (`search/person.rs`: a common word's list of
+//! nearly every ticket is never merged for them).
+//!
 //! Hits are ranked the same on both backends: by where every word was
 //! found ([`Matched`]: the titles, then titles and participants, then
 //! anywhere), then by last activity (newest first), then by number
@@ -42,6 +48,7 @@
 
 mod backfill;
 mod index;
+mod person;
 
 use crate::store::sql::sql_impl;
 pub(super) use index::Docs;
@@ -171,19 +178,33 @@ sql_impl! {
                 }
                 None => false,
             };
-            let mut script = Script::<DB>::new();
-            let (q, _) = script.statement("");
-            push_search(q, &found, scope, from_person, limit as i64);
-            let rows = script.run(&mut conn).await?.remove(0);
-            let mut hits = Vec::with_capacity(rows.len());
-            for row in &rows {
-                hits.push(Hit {
-                    ticket: ticket_of(row)?,
-                    matched: Matched::of(get(row, "tier")?),
-                    snippet: None,
-                    message: None,
-                });
-            }
+            // Their few tickets' words, matched here (search/person.rs);
+            // through the index when they have many.
+            let mine = match (from_person, found.person) {
+                (true, Some(address)) => {
+                    Self::search_person(&mut conn, query, address, limit).await?
+                }
+                _ => None,
+            };
+            let mut hits = match mine {
+                Some(hits) => hits,
+                None => {
+                    let mut script = Script::<DB>::new();
+                    let (q, _) = script.statement("");
+                    push_search(q, &found, scope, from_person, limit as i64);
+                    let rows = script.run(&mut conn).await?.remove(0);
+                    let mut hits = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        hits.push(Hit {
+                            ticket: ticket_of(row)?,
+                            matched: Matched::of(get(row, "tier")?),
+                            snippet: None,
+                            message: None,
+                        });
+                    }
+                    hits
+                }
+            };
             if snippets {
                 // On the same connection: a second one from the pool while
                 // this one is held deadlocks under load (every connection held

@@ -100,6 +100,11 @@ pub trait Backend: Database {
     const SEARCH_AND: &'static str;
     const SEARCH_OR: &'static str;
 
+    /// Whether the index's writes also keep each row's words in
+    /// `search_words` (SQLite: FTS5's contentless tables cannot give them
+    /// back; PostgreSQL's `tsvector` can).
+    const SEARCH_WORDS_KEPT: bool;
+
     /// `SELECT id FROM {table}` of the search index rows that match one
     /// bound query, split around the bind.
     fn search_match(table: &str) -> (String, &'static str);
@@ -114,6 +119,12 @@ pub trait Backend: Database {
     /// (src/search.rs), so the quotes never need escaping; anything else
     /// is refused.
     fn search_term(word: &str, prefix: bool) -> Option<String>;
+
+    /// `SELECT id, words` of the rows of index table `table` (a list of
+    /// ids follows): the words as a string, separated by spaces, in one
+    /// row or several of the same id. What a person's search ranks in
+    /// Rust (`search/person.rs`).
+    fn search_words(table: &str) -> String;
 
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.

@@ -25,6 +25,11 @@ impl Backend for Sqlite {
     const SEARCH_DOC: (&'static str, &'static str) = ("", "");
     const SEARCH_AND: &'static str = " AND ";
     const SEARCH_OR: &'static str = " OR ";
+    const SEARCH_WORDS_KEPT: bool = true;
+
+    fn search_words(table: &str) -> String {
+        format!("SELECT id, words FROM search_words WHERE tbl = '{table}' AND id IN ")
+    }
 
     fn search_match(table: &str) -> (String, &'static str) {
         (

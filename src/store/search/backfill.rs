@@ -1,6 +1,8 @@
 //! Indexing the rows stored before the search index existed, once, after
 //! the migration that made it (`0013_search.sql` leaves
-//! `search_backfill.done` at 0): the words are made in Rust
+//! `search_backfill.done` at 0; on SQLite `0017_search_words.sql` empties
+//! the index and asks again, to keep the rows' words beside it): the
+//! words are made in Rust
 //! ([`crate::search`]), which a migration cannot call.
 
 use crate::store::sql::sql_impl;
