@@ -300,6 +300,7 @@ mod tests {
             updated_at: 0,
             archived: false,
             deleted,
+            waiting_since: None,
         }
     }
 

@@ -160,6 +160,15 @@ pub struct QueueConfig {
     /// first, then the listing's.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub managers: std::collections::BTreeMap<String, String>,
+    /// Minutes the seller side has to answer a client: a ticket waiting
+    /// longer is overdue (marked in the console, one reminder mail to its
+    /// assignee or seller side). 0: no target.
+    #[serde(default = "default_response_target_mins")]
+    pub response_target_mins: u64,
+}
+
+fn default_response_target_mins() -> u64 {
+    24 * 60
 }
 
 impl QueueConfig {
@@ -171,6 +180,19 @@ impl QueueConfig {
             .flatten()
             .find_map(|r| self.managers.get(r))
             .map(String::as_str)
+    }
+
+    /// Its response target in ms (0: none).
+    pub fn response_target_ms(&self) -> i64 {
+        i64::try_from(self.response_target_mins.saturating_mul(60_000)).unwrap_or(i64::MAX)
+    }
+
+    /// What its after-hours reply (and offline answer) tells the client:
+    /// `hours.after_hours_message`, or the default sentence.
+    pub fn after_hours_message(&self) -> &str {
+        self.hours
+            .as_ref()
+            .map_or(DEFAULT_AFTER_HOURS_MESSAGE, |h| &h.after_hours_message)
     }
 
     /// The queue's working hours compiled; `key` is this queue's place in

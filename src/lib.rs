@@ -17,7 +17,9 @@
 //! - [`console`] is the console (an adapter on the HTTP listener): the
 //!   pages sellers' staff, operators and moderators log in to, over the
 //!   same functions the JSON API calls; accounts and sessions are
-//!   [`store::ConsoleStore`], made with `parley users`.
+//!   [`store::ConsoleStore`], made with `parley users`; operators'
+//!   availability and the queues' texts edited there are
+//!   [`store::DeskStore`].
 //! - [`smtp`] is the SMTP and LMTP listener (an adapter): recipients checked
 //!   at RCPT by [`intake::recipient`] (the one rule that says what an
 //!   address is to parley, and the one place tokens are verified), "250"
@@ -32,7 +34,8 @@
 //!   author wrote), [`intake::policy`] (contact details, payment off the
 //!   platform, spam, abuse: allow, redact, hold or reject) and
 //!   [`intake::replies`] (the acknowledgement and the after-hours reply a
-//!   client gets, by the queue's greeting and working hours). The stages
+//!   client gets, by the queue's greeting, working hours and whether its
+//!   operators are available). The stages
 //!   decide and read; only the commit writes. Held messages wait for a
 //!   moderator (`parley moderation`).
 //! - [`tickets`] holds the domain rules: statuses, roles, transitions;

@@ -88,6 +88,11 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             stopped.clone(),
         ));
     }
+    if let Some(reminders) =
+        crate::outbox::reminders::Reminders::new(&config, store.clone(), intake.minter().clone())
+    {
+        tasks.spawn(reminders.run(stopped.clone()));
+    }
     if config.outbox.enabled {
         let worker = Worker::new(&config, &secret, store.clone())?;
         announce(&worker.relay)?;

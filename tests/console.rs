@@ -702,3 +702,219 @@ fn hostile_html_mail_never_runs_in_the_console() {
         browser.find("main h1");
     }
 }
+
+/// The operator desk over HTTP, on every backend: an operator's
+/// availability switch and a queue's greeting and offline answer edited
+/// in the console, audited; while the queue's only operator is away a
+/// client's new conversation gets the edited offline answer instead of
+/// the acknowledgement, and once they are back the edited greeting.
+#[test]
+fn an_operator_away_sends_the_queues_offline_answer() {
+    const HELP: &str = "help@shop.example";
+    for backend in backends() {
+        println!("== on {}", backend.name());
+        let served = Served::on(
+            &backend,
+            "listen = []",
+            "listen = [\"127.0.0.1:{http}\"]",
+            &format!(
+                "[outbox]\nenabled = true\npoll_interval_ms = 100\n\n\
+                 [notify]\noverdue_check_secs = 1\n\n\
+                 [[queues]]\nname = \"help\"\nintake = [\"{HELP}\"]\nstaff = [\"{AGENT}\"]\n\
+                 greeting = \"Thank you, we read every message.\"\n"
+            ),
+        );
+        add_user(&served, AGENT, "operator", "Shop Agent");
+        add_user(&served, CLERK, "seller", "Book Clerk");
+        let agent = log_in(&served, AGENT, PASSWORD).expect("the operator logs in");
+        let clerk = log_in(&served, CLERK, PASSWORD).expect("the seller logs in");
+
+        let desk = get(&served, "/console/desk", &agent);
+        assert_eq!(desk.status.as_u16(), 200);
+        let html = desk.text();
+        assert!(
+            html.contains("You are <strong>available</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("Shop Agent (available)"), "{html}");
+        assert!(html.contains("Thank you, we read every message."), "{html}");
+        let csrf = form_token(&desk);
+
+        // No form token, no change; a seller of another queue may not edit.
+        let texts = "greeting=Hello+from+the+help+desk.&offline=We+are+all+away%2C+back+soon.";
+        let refused = post_form(
+            &served,
+            "/console/desk/queues/help",
+            &agent,
+            texts.as_bytes(),
+        );
+        assert_eq!(refused.status.as_u16(), 403, "{}", served.log());
+        let clerk_csrf = form_token(&get(&served, "/console/desk", &clerk));
+        let body = format!("{texts}&csrf={clerk_csrf}");
+        let refused = post_form(
+            &served,
+            "/console/desk/queues/help",
+            &clerk,
+            body.as_bytes(),
+        );
+        assert_eq!(refused.status.as_u16(), 403);
+        let body = format!("available=0&csrf={clerk_csrf}");
+        let refused = post_form(
+            &served,
+            "/console/desk/availability",
+            &clerk,
+            body.as_bytes(),
+        );
+        assert_eq!(refused.status.as_u16(), 403, "only operators switch");
+
+        // The operator edits both texts: audited, shown with the change.
+        let body = format!("{texts}&csrf={csrf}");
+        let saved = post_form(
+            &served,
+            "/console/desk/queues/help",
+            &agent,
+            body.as_bytes(),
+        );
+        assert_eq!(saved.status.as_u16(), 303, "{}", saved.text());
+        let html = get(&served, "/console/desk", &agent).text();
+        assert!(html.contains("We are all away, back soon."), "{html}");
+        assert!(
+            html.contains(&format!(
+                "console:{AGENT} changed the greeting and offline answer"
+            )),
+            "{html}"
+        );
+
+        // Away: the queue is offline; a client's new conversation gets the
+        // offline answer, not the acknowledgement.
+        let body = format!("available=0&csrf={csrf}");
+        let away = post_form(
+            &served,
+            "/console/desk/availability",
+            &agent,
+            body.as_bytes(),
+        );
+        assert_eq!(away.status.as_u16(), 303);
+        let html = get(&served, "/console/desk", &agent).text();
+        assert!(html.contains("You are <strong>away</strong>"), "{html}");
+        assert!(
+            html.contains("Offline: clients get the offline answer"),
+            "{html}"
+        );
+        let mail = format!(
+            "From: Maria Rossi <{MARIA}>\r\nTo: {HELP}\r\nSubject: Lost parcel\r\n\
+             Message-ID: <away@buyer.example>\r\n\r\nWhere is my parcel?\r\n"
+        );
+        served.cli(0, &["ingest", "--recipient", HELP], mail.as_bytes());
+        let answer = wait_for_mail(&served, MARIA, "We are all away, back soon.");
+        assert!(!answer.contains("Hello from the help desk."), "{answer}");
+
+        // Back: the next new conversation is acknowledged with the greeting.
+        let body = format!("available=1&csrf={csrf}");
+        let back = post_form(
+            &served,
+            "/console/desk/availability",
+            &agent,
+            body.as_bytes(),
+        );
+        assert_eq!(back.status.as_u16(), 303);
+        let mail = format!(
+            "From: Bob Stone <{BOB}>\r\nTo: {HELP}\r\nSubject: Invoice\r\n\
+             Message-ID: <back@buyer.example>\r\n\r\nCould I have an invoice?\r\n"
+        );
+        served.cli(0, &["ingest", "--recipient", HELP], mail.as_bytes());
+        let answer = wait_for_mail(&served, BOB, "Hello from the help desk.");
+        assert!(!answer.contains("We are all away"), "{answer}");
+
+        // Maria's conversation waits: not overdue yet (the target is a
+        // day). Made to wait two days, it is marked on the dashboard,
+        // counted, and its seller side is reminded by mail, once.
+        let html = get(&served, "/console/tickets", &agent).text();
+        assert!(
+            html.contains("Waiting for an answer: <strong>2</strong>"),
+            "{html}"
+        );
+        assert!(!html.contains(">overdue<"), "{html}");
+        let maria_ticket = served.json(&["tickets", "list", "--json"]);
+        let number = maria_ticket
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["subject"] == "Lost parcel"))
+            .and_then(|t| t["number"].as_i64())
+            .expect("Maria's ticket");
+        backdate(&served, number, 2 * 86_400_000);
+        let html = get(&served, "/console/tickets", &agent).text();
+        assert!(
+            html.contains("<strong class=\"overdue\">1 overdue</strong>"),
+            "{html}"
+        );
+        let row = &html[html.find(&format!("id=\"ticket-{number}\"")).expect(&html)..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains("overdue"), "{row}");
+        let reminder = wait_for_mail(&served, AGENT, "waits for an answer");
+        assert!(reminder.contains("Lost parcel"), "{reminder}");
+
+        // Both switches are in the queue's history, newest first.
+        let html = get(&served, "/console/desk", &agent).text();
+        let back = html
+            .find(&format!("console:{AGENT} {AGENT} set available"))
+            .expect(&html);
+        let away = html
+            .find(&format!("console:{AGENT} {AGENT} set away"))
+            .expect(&html);
+        assert!(back < away, "{html}");
+
+        // In the browser (once): the desk and the overdue dashboard, seen,
+        // accessible, the switch working by a click.
+        if let Backend::Sqlite = backend {
+            let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
+            let base = format!("http://127.0.0.1:{}", served.http);
+            let browser = Browser::start(1280, 900);
+            browser.goto(&format!("{base}/console/login"));
+            browser.type_into("#login", AGENT);
+            browser.type_into("#password", PASSWORD);
+            browser.click("form.login button");
+            browser.find("#list");
+            browser.screenshot(&screens.join("overdue.png"));
+            accessible(&browser, "dashboard with an overdue conversation");
+            browser.goto(&format!("{base}/console/desk"));
+            wait_for(&browser, "#availability", "available");
+            browser.screenshot(&screens.join("desk.png"));
+            accessible(&browser, "desk");
+            browser.click("#switch");
+            wait_for(&browser, "#availability", "away");
+        }
+    }
+}
+
+/// Moves ticket `number`'s waiting back by `ms`, in the served store (as
+/// if it had waited that long).
+fn backdate(served: &Served, number: i64, ms: i64) {
+    use sqlx::Connection;
+    let config = std::fs::read_to_string(&served.config).expect("the config");
+    let url = config
+        .lines()
+        .find_map(|l| l.strip_prefix("url = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the store's url")
+        .to_string();
+    let sql = "UPDATE tickets SET waiting_since = waiting_since - $1 WHERE number = $2";
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .bind(ms)
+                .bind(number)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .bind(ms)
+                .bind(number)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    });
+}

@@ -251,6 +251,7 @@ async fn composed_notification_threads_back() {
         transcript: Vec::new(),
         note: None,
         earlier: Vec::new(),
+        custom: None,
     };
     let mail = composer.compose(&row, &cx).expect("composed");
     let envelope = &mail.envelope;

@@ -3,7 +3,8 @@
 //! tests/common), through the store's traits only. A module per trait:
 //! tickets (and `opening.rs`: an assignee at opening, joining with a
 //! message), moderation, mail, outbox, cursor, filing, events,
-//! conversations and read markers, search, webhooks, idempotency
+//! conversations and read markers, response times, search, webhooks,
+//! idempotency
 //! (`tests/store/`).
 
 #[macro_use]
@@ -26,6 +27,8 @@ mod moderation;
 mod opening;
 #[path = "store/outbox.rs"]
 mod outbox;
+#[path = "store/response.rs"]
+mod response;
 #[path = "store/search.rs"]
 mod search;
 #[path = "store/tickets.rs"]

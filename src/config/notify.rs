@@ -26,6 +26,10 @@ pub struct NotifyConfig {
     /// At most this many new-message notifications to one address per
     /// hour; more wait (never dropped). 0: off.
     pub throttle_recipient_per_hour: u64,
+    /// How often `parley serve` looks for tickets past their queue's
+    /// response target (`[[queues]] response_target_mins`), in seconds; 0:
+    /// never (no reminder is sent).
+    pub overdue_check_secs: u64,
 }
 
 /// The placeholders a URL template may hold.

@@ -15,18 +15,23 @@
 //!   failed logins;
 //! - [`pages`]: log in and out, the dashboard, a conversation, the reply
 //!   box; [`work`]: the buttons (status, take, forward, delete, archive)
-//!   and the pool; [`clients`]: the clients and "Email customer";
+//!   and the pool; [`desk`]: an operator's availability, the queues'
+//!   greeting and offline answer; [`clients`]: the clients and "Email
+//!   customer";
 //!   [`moderation`]: the held queue and its decisions;
-//!   [`render`]: templates, the stylesheet, the script.
+//!   [`response`]: the dashboard's response times; [`render`]:
+//!   templates, the stylesheet, the script.
 //!
 //! Accounts live in the store ([`crate::store::ConsoleStore`]) and are
 //! made with `parley users`.
 
 pub mod clients;
+pub mod desk;
 pub mod moderation;
 pub mod pages;
 pub mod password;
 pub mod render;
+pub mod response;
 pub mod session;
 pub mod work;
 
@@ -55,6 +60,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{number}/reply", post(pages::reply))
         .route("/console/tickets/{number}/act", post(work::act))
         .route("/console/pool", get(work::pool))
+        .route("/console/desk", get(desk::desk))
+        .route("/console/desk/availability", post(desk::availability))
+        .route("/console/desk/queues/{name}", post(desk::texts))
         .route("/console/clients", get(clients::list))
         .route(
             "/console/clients/new",

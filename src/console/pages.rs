@@ -27,7 +27,7 @@ use crate::http::api::events;
 use crate::http::api::read::mark_as;
 use crate::http::error::Problem;
 use crate::http::viewer::Acting;
-use crate::store::{ConsoleSession, ConsoleUser, now_ms};
+use crate::store::{ConsoleSession, ConsoleUser, is_overdue, now_ms};
 use crate::tickets::Status;
 
 /// The account as the pages show it.
@@ -432,7 +432,10 @@ pub async fn tickets(
         Ok(listed) => listed,
         Err(problem) => return failure(Some(&session), problem),
     };
-    // Sections by the month of the last activity (the list's order).
+    // Sections by the month of the last activity (the list's order); a
+    // row past its queue's response target is marked overdue.
+    let targets = crate::outbox::reminders::targets(&state.config);
+    let now = now_ms();
     let mut groups: Vec<serde_json::Value> = Vec::new();
     let mut rows: Vec<serde_json::Value> = Vec::new();
     let mut month = String::new();
@@ -442,11 +445,19 @@ pub async fn tickets(
             groups.push(group(&month, std::mem::take(&mut rows)));
         }
         month = this;
-        rows.push(serde_json::to_value(item).unwrap_or_default());
+        let mut row = serde_json::to_value(item).unwrap_or_default();
+        let waiting = item
+            .waiting_since
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond());
+        row["overdue"] = json!(is_overdue(&targets, &item.queue, waiting, now));
+        rows.push(row);
     }
     if !rows.is_empty() {
         groups.push(group(&month, rows));
     }
+    let response = super::response::figures(&state, &acting, &targets, now, &groups).await;
     let next = listed.next_cursor.map(|cursor| {
         let mut params = vec![("cursor", cursor)];
         for (name, value) in [
@@ -477,6 +488,7 @@ pub async fn tickets(
             "statuses": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "filter": filter,
             "groups": groups,
+            "response": response,
             "next": next,
         }),
     )
@@ -494,7 +506,7 @@ pub(super) fn url_encoded(text: &str) -> String {
         .collect()
 }
 
-fn group(month: &str, rows: Vec<serde_json::Value>) -> serde_json::Value {
+pub(super) fn group(month: &str, rows: Vec<serde_json::Value>) -> serde_json::Value {
     let label = jiff::civil::Date::strptime("%Y-%m-%d", format!("{month}-01"))
         .map(|d| d.strftime("%B %Y").to_string())
         .unwrap_or_else(|_| month.to_string());

@@ -11,7 +11,11 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
+    (
+        "desk.html",
+        include_str!("../../templates/console/desk.html"),
+    ),
     (
         "clients.html",
         include_str!("../../templates/console/clients.html"),

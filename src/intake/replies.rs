@@ -1,5 +1,8 @@
 //! The automatic answers to a client: the acknowledgement of a new ticket
-//! (a queue's `greeting`) and the after-hours reply (a queue's `hours`).
+//! (a queue's `greeting`) and the after-hours reply (a queue's `hours`),
+//! which is also the offline answer while the queue's operators are all
+//! away (the console's availability switch: the store reads it in the
+//! message's transaction, [`crate::store::DeskStore`]).
 //!
 //! Decided here, from the queue's settings, the message's facts and the
 //! time by intake's [`Clock`]; written by the store as outbox rows in the
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::classify::Auto;
-use crate::config::{Config, WorkingHours};
+use crate::config::{Config, HoursConfig, WorkingHours};
 use crate::store::{AfterHours, AutoReplies};
 use crate::tickets::Role;
 
@@ -65,6 +68,9 @@ pub struct QueueReplies {
     pub ack: bool,
     /// `None`: always open.
     pub hours: Option<WorkingHours>,
+    /// At most one offline answer (operators all away) per ticket within
+    /// this many ms: the hours' window, or its default.
+    pub offline_window_ms: i64,
 }
 
 /// Every queue's settings by name, from the config.
@@ -80,11 +86,16 @@ pub fn by_queue(config: &Config) -> HashMap<String, QueueReplies> {
                 tracing::error!(queue = %queue.name, error = %e, "working hours ignored");
                 None
             });
+        let offline_window_ms = match &hours {
+            Some(hours) => hours.window_ms,
+            None => HoursConfig::default().after_hours_window_secs as i64 * 1000,
+        };
         all.insert(
             queue.name.clone(),
             QueueReplies {
                 ack: !queue.greeting.trim().is_empty(),
                 hours,
+                offline_window_ms,
             },
         );
     }
@@ -119,9 +130,16 @@ pub fn decide(queue: Option<&QueueReplies>, facts: Facts, now: Timestamp) -> Aut
             at: now.as_millisecond(),
             window_ms: hours.window_ms,
         });
+    // Open: the answer if its operators all turn out to be away, which
+    // only the post's transaction can tell.
+    let offline = after_hours.is_none().then_some(AfterHours {
+        at: now.as_millisecond(),
+        window_ms: queue.offline_window_ms,
+    });
     AutoReplies {
         ack: queue.ack && facts.new_ticket && after_hours.is_none(),
         after_hours,
+        offline,
     }
 }
 
@@ -138,6 +156,7 @@ mod tests {
                     .working_hours("queues[0].hours")
                     .unwrap(),
             ),
+            offline_window_ms: 86_400_000,
         }
     }
 
@@ -160,23 +179,29 @@ mod tests {
 
     #[test]
     fn inside_hours_a_new_ticket_is_acknowledged() {
+        // The offline answer stands by: the store gives it instead if the
+        // queue's operators are all away.
+        let offline = Some(AfterHours {
+            at: noon().as_millisecond(),
+            window_ms: 86_400_000,
+        });
         let r = decide(Some(&queue(true)), client(true), noon());
         assert_eq!(
             r,
             AutoReplies {
                 ack: true,
-                after_hours: None
+                after_hours: None,
+                offline,
             }
         );
-        // Not a new ticket, or no greeting: nothing.
-        assert_eq!(
-            decide(Some(&queue(true)), client(false), noon()),
-            AutoReplies::default()
-        );
-        assert_eq!(
-            decide(Some(&queue(false)), client(true), noon()),
-            AutoReplies::default()
-        );
+        // Not a new ticket, or no greeting: no acknowledgement.
+        let none = AutoReplies {
+            ack: false,
+            after_hours: None,
+            offline,
+        };
+        assert_eq!(decide(Some(&queue(true)), client(false), noon()), none);
+        assert_eq!(decide(Some(&queue(false)), client(true), noon()), none);
     }
 
     #[test]
@@ -190,6 +215,8 @@ mod tests {
                 window_ms: 86_400_000
             })
         );
+        // Closed already: no offline answer on top.
+        assert_eq!(r.offline, None);
         let r = decide(Some(&queue(false)), client(false), evening());
         assert!(r.after_hours.is_some());
     }
@@ -234,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_without_settings_answers_nothing() {
+    fn a_queue_without_settings_answers_only_when_its_operators_are_away() {
         assert_eq!(
             decide(None, client(true), evening()),
             AutoReplies::default()
@@ -242,10 +269,10 @@ mod tests {
         let always_open = QueueReplies {
             ack: false,
             hours: None,
+            offline_window_ms: 60_000,
         };
-        assert_eq!(
-            decide(Some(&always_open), client(true), evening()),
-            AutoReplies::default()
-        );
+        let r = decide(Some(&always_open), client(true), evening());
+        assert!(!r.ack && r.after_hours.is_none(), "{r:?}");
+        assert_eq!(r.offline.map(|o| o.window_ms), Some(60_000));
     }
 }

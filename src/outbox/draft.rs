@@ -8,7 +8,8 @@
 use super::compose::{ComposeError, Composed, Composer, Context, MAX_REFERENCES};
 use super::throttle::Throttle;
 use crate::store::{
-    BatchReads, NEW_MESSAGE, OutboxRow, REJECTED_NOTICE, Store, StoreError, TRANSCRIPT,
+    ACK, AFTER_HOURS, BatchReads, NEW_MESSAGE, OutboxRow, REJECTED_NOTICE, Store, StoreError,
+    TRANSCRIPT,
 };
 
 /// What composing a row needs besides the row.
@@ -108,6 +109,11 @@ impl Drafter<'_> {
         } else {
             Vec::new()
         };
+        let custom = if row.kind == ACK || row.kind == AFTER_HOURS {
+            self.store.queue_texts(&ticket.queue).await?
+        } else {
+            None
+        };
         Ok(Some(Context {
             participants: reads
                 .participants
@@ -122,6 +128,7 @@ impl Drafter<'_> {
             transcript,
             note,
             earlier,
+            custom,
         }))
     }
 }

@@ -7,12 +7,14 @@
 //! reads; [`worker`] claims due rows, hands them to the [`transport`]
 //! `[relay]` configures — the relay ([`relay`]: pooled connections to it)
 //! or, with none configured, a local [`maildir`] — and records the answer
-//! (started by `parley serve`).
+//! (started by `parley serve`). [`reminders`] writes the rows of tickets
+//! past their queue's response target.
 
 pub mod compose;
 pub mod draft;
 pub mod maildir;
 pub mod relay;
+pub mod reminders;
 pub mod throttle;
 pub mod transport;
 pub mod worker;

@@ -1,4 +1,5 @@
-//! The console's accounts and sessions (migration 0016): who may log in
+//! The console's accounts and sessions (migration 0016; an operator's
+//! availability, 0018): who may log in
 //! to the pages (`src/console/`), with which role, and the browsers that
 //! are logged in.
 //!
@@ -67,6 +68,8 @@ pub struct ConsoleUser {
     pub password_hash: String,
     /// When it was disabled (Unix ms); `None`: it may log in.
     pub disabled_ms: Option<i64>,
+    /// An operator's availability switch ([`crate::store::DeskStore`]).
+    pub available: bool,
 }
 
 /// A logged-in browser's session, as its pages need it.
@@ -131,7 +134,7 @@ pub trait ConsoleStore: Send + Sync {
     async fn close_console_session(&self, token_sha256: &str) -> Result<(), StoreError>;
 }
 
-const USER_COLUMNS: &str = "id, login, display_name, role, password_hash, disabled_ms";
+const USER_COLUMNS: &str = "id, login, display_name, role, password_hash, disabled_ms, available";
 
 fn user_of<R>(row: &R) -> Result<ConsoleUser, StoreError>
 where
@@ -149,6 +152,7 @@ where
             .ok_or_else(|| StoreError::Corrupt(format!("unknown console role {role:?}")))?,
         password_hash: get(row, "password_hash")?,
         disabled_ms: get(row, "disabled_ms")?,
+        available: get::<i64, _>(row, "available")? != 0,
     })
 }
 
@@ -259,7 +263,7 @@ sql_impl! {
         ) -> Result<Option<ConsoleSession>, StoreError> {
             let row = sqlx::query(
                 "SELECT u.id, u.login, u.display_name, u.role, u.password_hash, u.disabled_ms, \
-                 s.csrf, s.expires_ms FROM console_sessions s \
+                 u.available, s.csrf, s.expires_ms FROM console_sessions s \
                  JOIN console_users u ON u.id = s.user_id \
                  WHERE s.token_sha256 = $1 AND s.expires_ms > $2 AND u.disabled_ms IS NULL",
             )

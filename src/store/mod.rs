@@ -50,6 +50,7 @@
 mod console;
 mod conversations;
 mod cursor;
+mod desk;
 mod events;
 mod filing;
 mod idempotency;
@@ -58,6 +59,7 @@ mod moderation;
 mod outbox;
 mod postgres;
 mod reads;
+mod response;
 mod search;
 mod sql;
 mod sqlite;
@@ -74,6 +76,7 @@ use outbox::NewNotification;
 pub use console::{ConsoleRole, ConsoleSession, ConsoleStore, ConsoleUser};
 pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
+pub use desk::{DeskStore, Operator, QueueTexts};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyStore, Reserved};
@@ -84,6 +87,9 @@ pub use outbox::{
     TRANSCRIPT,
 };
 pub use reads::{Marked, ReadStore};
+pub use response::{
+    OVERDUE, Reminded, ResponseStats, ResponseStore, STATS_ROWS, Targets, is_overdue, month_of,
+};
 pub use search::{Hit, Matched, SearchStore};
 pub use sql::SqlStore;
 pub use tickets::{
@@ -97,9 +103,9 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        ConsoleStore, ConversationStore, CursorStore, EventStore, FilingStore, IdempotencyStore,
-        MailStore, ModerationStore, OutboxStore, ReadStore, SchemaStore, SearchStore, Store,
-        TicketStore, WebhookStore,
+        ConsoleStore, ConversationStore, CursorStore, DeskStore, EventStore, FilingStore,
+        IdempotencyStore, MailStore, ModerationStore, OutboxStore, ReadStore, ResponseStore,
+        SchemaStore, SearchStore, Store, TicketStore, WebhookStore,
     };
 }
 
@@ -108,6 +114,7 @@ pub mod prelude {
 pub trait Store:
     SchemaStore
     + ConsoleStore
+    + DeskStore
     + TicketStore
     + ModerationStore
     + MailStore
@@ -118,6 +125,7 @@ pub trait Store:
     + WebhookStore
     + ConversationStore
     + ReadStore
+    + ResponseStore
     + IdempotencyStore
     + SearchStore
     + Send
@@ -128,6 +136,7 @@ pub trait Store:
 impl<S> Store for S where
     S: SchemaStore
         + ConsoleStore
+        + DeskStore
         + TicketStore
         + ModerationStore
         + MailStore
@@ -138,6 +147,7 @@ impl<S> Store for S where
         + WebhookStore
         + ConversationStore
         + ReadStore
+        + ResponseStore
         + IdempotencyStore
         + SearchStore
         + Send

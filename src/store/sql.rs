@@ -182,7 +182,7 @@ impl IntakeQueues {
 
 pub(super) const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t.status, t.assignee, \
      t.item_ref, t.item_title, t.item_url, t.auction_ref, t.auction_title, t.created_at, \
-     t.updated_at, t.archived, t.deleted_at";
+     t.updated_at, t.archived, t.deleted_at, t.waiting_since";
 pub(super) const PARTICIPANT_COLUMNS: &str =
     "id, ticket, address, display_name, user_id, role, failing_since";
 pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
@@ -231,6 +231,7 @@ where
         updated_at: get(row, "updated_at")?,
         archived: get::<i64, _>(row, "archived")? != 0,
         deleted: get::<Option<i64>, _>(row, "deleted_at")?.is_some(),
+        waiting_since: get(row, "waiting_since")?,
     })
 }
 

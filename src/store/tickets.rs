@@ -58,6 +58,10 @@ pub struct Ticket {
     pub updated_at: i64,
     pub archived: bool,
     pub deleted: bool,
+    /// Since when it waits on the seller side (Unix ms; migration 0019):
+    /// its status is `open` or `awaiting_seller`. Not in the JSON formats.
+    #[serde(skip)]
+    pub waiting_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

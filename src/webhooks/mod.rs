@@ -147,6 +147,7 @@ mod tests {
             updated_at: 0,
             archived: false,
             deleted: false,
+            waiting_since: None,
         }
     }
 

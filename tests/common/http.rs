@@ -92,6 +92,12 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The body as text (a page).
+    #[allow(dead_code)] // Not every test binary reads pages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     /// Checks that this is a problem (RFC 9457) of `status` and `slug`,
     /// and returns its body.
     pub fn problem(&self, status: u16, slug: &str) -> Value {

@@ -118,6 +118,11 @@ pub struct Summary {
     /// UTC. The list's order.
     #[schema(example = "2026-11-21T09:40:00.000Z")]
     pub last_activity: String,
+    /// Since when it waits for the seller side's answer (its status is
+    /// `open` or `awaiting_seller`): RFC 3339, UTC; `null` while it does
+    /// not. Past the queue's `response_target_mins` it is overdue.
+    #[schema(example = "2026-11-21T09:40:00.000Z")]
+    pub waiting_since: Option<String>,
     /// The newest message the caller may see; `null` when none.
     pub last_message: Option<Preview>,
     /// The caller's unread messages: after their read horizon, shown to
@@ -286,6 +291,7 @@ pub(crate) fn summary(
         deleted: ticket.deleted,
         created: rfc3339(ticket.created_at),
         last_activity: rfc3339(ticket.updated_at),
+        waiting_since: ticket.waiting_since.map(rfc3339),
         last_message: last.and_then(|m| preview(access, m)),
         unread,
     }

@@ -25,7 +25,7 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 use mail_builder::headers::url::URL;
 
-use crate::config::{Config, ConfigError, DEFAULT_AFTER_HOURS_MESSAGE};
+use crate::config::{Config, ConfigError};
 use crate::intake::classify::LOOP_HEADER;
 use crate::intake::thread::SubjectTag;
 use crate::store::{ACK, AFTER_HOURS, Message as Stored, OutboxRow, Participant, Ticket};
@@ -49,6 +49,8 @@ pub struct QueueTexts {
     pub greeting: String,
     /// The after-hours reply's text.
     pub after_hours_message: String,
+    /// Its response target, ms (0: none).
+    pub response_target_ms: i64,
 }
 
 /// What composing needs besides the row, fixed for the process.
@@ -91,6 +93,9 @@ pub struct Context {
     /// For a new message: the earlier messages a throttle held back and
     /// coalesced into this notification, oldest first.
     pub earlier: Vec<Stored>,
+    /// For an acknowledgement or after-hours reply: the queue's texts as
+    /// the console set them, which stand for the config's.
+    pub custom: Option<crate::store::QueueTexts>,
 }
 
 /// A composed notification: the envelope (VERP sender, the recipient) and
@@ -148,10 +153,8 @@ impl Composer {
                             q.display_name.clone()
                         },
                         greeting: q.greeting.clone(),
-                        after_hours_message: q.hours.as_ref().map_or_else(
-                            || DEFAULT_AFTER_HOURS_MESSAGE.to_string(),
-                            |h| h.after_hours_message.clone(),
-                        ),
+                        after_hours_message: q.after_hours_message().to_string(),
+                        response_target_ms: q.response_target_ms(),
                     };
                     (q.name.clone(), texts)
                 })
@@ -257,6 +260,7 @@ mod tests {
                 display_name: "Shop desk".into(),
                 greeting: "Hello! We're here to help.".into(),
                 after_hours_message: "We are closed for the weekend.".into(),
+                response_target_ms: 86_400_000,
             },
         );
         Composer {
@@ -344,6 +348,7 @@ mod tests {
                 updated_at: 0,
                 archived: false,
                 deleted: false,
+                waiting_since: None,
             },
             queue_name: "Shop desk".into(),
             message,
@@ -356,6 +361,7 @@ mod tests {
             transcript: Vec::new(),
             note: None,
             earlier: Vec::new(),
+            custom: None,
         }
     }
 

@@ -22,14 +22,21 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 
 use super::view::View;
-use crate::store::{ACK, AFTER_HOURS, NEW_MESSAGE, REJECTED_NOTICE, TRANSCRIPT};
+use crate::store::{ACK, AFTER_HOURS, NEW_MESSAGE, OVERDUE, REJECTED_NOTICE, TRANSCRIPT};
 
 /// The kinds of notification, each with `KIND.subject.txt`, `KIND.txt` and
 /// `KIND.html`.
-pub const KINDS: [&str; 5] = [NEW_MESSAGE, ACK, AFTER_HOURS, REJECTED_NOTICE, TRANSCRIPT];
+pub const KINDS: [&str; 6] = [
+    NEW_MESSAGE,
+    ACK,
+    AFTER_HOURS,
+    REJECTED_NOTICE,
+    TRANSCRIPT,
+    OVERDUE,
+];
 
 /// The built-in templates, by name.
-const BUILT_IN: [(&str, &str); 17] = [
+const BUILT_IN: [(&str, &str); 20] = [
     ("base.html", include_str!("../../../templates/base.html")),
     ("footer.txt", include_str!("../../../templates/footer.txt")),
     (
@@ -85,6 +92,18 @@ const BUILT_IN: [(&str, &str); 17] = [
     (
         "transcript.html",
         include_str!("../../../templates/transcript.html"),
+    ),
+    (
+        "overdue.subject.txt",
+        include_str!("../../../templates/overdue.subject.txt"),
+    ),
+    (
+        "overdue.txt",
+        include_str!("../../../templates/overdue.txt"),
+    ),
+    (
+        "overdue.html",
+        include_str!("../../../templates/overdue.html"),
     ),
 ];
 

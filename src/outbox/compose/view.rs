@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Composer, Context, visible_text};
 use crate::config::fill_url;
 use crate::intake::reply::REPLY_MARKER;
-use crate::store::{Message, Moderation, NEW_MESSAGE, OutboxRow, Participant, TRANSCRIPT};
+use crate::store::{Message, Moderation, NEW_MESSAGE, OVERDUE, OutboxRow, Participant, TRANSCRIPT};
 use crate::tickets::Role;
 
 /// How many characters `message.preview` keeps.
@@ -43,6 +43,18 @@ pub struct View {
     pub note: Option<String>,
     /// The ticket's messages, oldest first (transcript).
     pub transcript: Vec<Entry>,
+    /// How long the ticket waits for the seller side's answer (overdue).
+    pub overdue: Option<OverdueView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OverdueView {
+    /// Since when it waits: `2026-11-21 13:05 UTC`.
+    pub since: String,
+    /// How long it had waited when the reminder was written: `26 hours`.
+    pub waited: String,
+    /// The queue's response target: `24 hours`.
+    pub target: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +123,8 @@ impl View {
         });
         let announced = cx.message.as_ref().filter(|_| row.kind == NEW_MESSAGE);
         let texts = composer.queue_texts(&cx.ticket.queue);
+        // The console's edits stand for the config's texts.
+        let custom = cx.custom.as_ref();
         let web_url = (!composer.web_url.is_empty())
             .then(|| fill_url(&composer.web_url, cx.ticket.number, &row.token));
         let unsubscribe_url = (!composer.unsubscribe_url.is_empty() && row.kind == NEW_MESSAGE)
@@ -134,6 +148,14 @@ impl View {
                 .collect()
         } else {
             Vec::new()
+        };
+        let overdue = match (row.kind == OVERDUE, cx.ticket.waiting_since) {
+            (true, Some(since)) => Some(OverdueView {
+                since: format_time(since),
+                waited: duration(row.created_at - since),
+                target: duration(texts.map_or(0, |t| t.response_target_ms)),
+            }),
+            _ => None,
         };
         let messages = cx
             .earlier
@@ -166,10 +188,15 @@ impl View {
             web_url,
             unsubscribe_url,
             reason: cx.reason.clone().filter(|r| !r.trim().is_empty()),
-            greeting: texts.map(|t| t.greeting.clone()),
-            after_hours_message: texts.map(|t| t.after_hours_message.clone()),
+            greeting: custom
+                .and_then(|c| c.greeting.clone())
+                .or_else(|| texts.map(|t| t.greeting.clone())),
+            after_hours_message: custom
+                .and_then(|c| c.offline.clone())
+                .or_else(|| texts.map(|t| t.after_hours_message.clone())),
             note: cx.note.clone().filter(|n| !n.trim().is_empty()),
             transcript,
+            overdue,
         }
     }
 
@@ -228,8 +255,27 @@ impl View {
                 at: format_time(0),
                 text: text.into(),
             }],
+            overdue: Some(OverdueView {
+                since: format_time(0),
+                waited: duration(26 * 3_600_000),
+                target: duration(24 * 3_600_000),
+            }),
         }
     }
+}
+
+/// A duration in words, rounded down: `26 hours`, `45 minutes`, `1 day`
+/// (whole days from two days on).
+pub fn duration(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    let (n, unit) = if minutes < 60 {
+        (minutes, "minute")
+    } else if minutes < 48 * 60 {
+        (minutes / 60, "hour")
+    } else {
+        (minutes / (24 * 60), "day")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `## Please reply above this line ##`.

@@ -18,8 +18,7 @@ use std::collections::hash_map::Entry;
 
 use crate::store::sql::sql_impl;
 
-use super::{Hit, Matched, push_scope};
-use crate::access::Viewer;
+use super::{Hit, Matched};
 use crate::search::Query;
 use crate::store::StoreError;
 use crate::store::sql::{Script, TICKET_COLUMNS, get, push_list, ticket_of};
@@ -78,19 +77,22 @@ sql_impl! {
             address: &str,
             limit: usize,
         ) -> Result<Option<Vec<Hit>>, StoreError> {
-            let viewer = Viewer::Person { address };
             // Their tickets in scope, newest first, and their participant
             // rows there.
             let mut script = Script::<DB>::new();
+            // A participant row per ticket at most (UNIQUE (ticket, address)):
+            // the scope of `push_scope` (search.rs) for a participant is their row's
+            // (a client not in a deleted ticket), asked of that row itself.
             let (q, _) = script.statement(
                 "SELECT t.number, me.id AS me FROM participants me \
                  JOIN tickets t ON t.number = me.ticket WHERE me.address = ",
             );
-            q.push_bind(address).push(" AND ");
-            push_scope(q, viewer, Some(address));
-            q.push(" ORDER BY t.updated_at DESC, t.number DESC LIMIT ");
-            // Rows are participant rows: someone may be two in a ticket.
-            q.push_bind(2 * MOST_TICKETS as i64 + 1);
+            q.push_bind(address).push(
+                " AND (me.role <> 'client' OR t.deleted_at IS NULL) AND (t.shown <> 0 OR EXISTS \
+                 (SELECT 1 FROM messages m WHERE m.ticket = t.number AND m.author = me.id)) \
+                 ORDER BY t.updated_at DESC, t.number DESC LIMIT ",
+            );
+            q.push_bind(MOST_TICKETS as i64 + 1);
             let rows = script.run(&mut *conn).await?.remove(0);
             let mut order: Vec<i64> = Vec::new();
             let mut words: HashMap<i64, Words> = HashMap::new();
@@ -103,7 +105,7 @@ sql_impl! {
                     order.push(number);
                 }
             }
-            if order.len() > MOST_TICKETS || rows.len() > 2 * MOST_TICKETS {
+            if order.len() > MOST_TICKETS {
                 return Ok(None);
             }
             if order.is_empty() {

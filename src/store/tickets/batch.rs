@@ -17,6 +17,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Database, Decode, Pool, Row, Type};
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
+use crate::store::desk::OFFLINE_QUEUES;
 use crate::store::search::Docs;
 use crate::store::sql::{Script, push_list};
 use crate::store::{
@@ -55,6 +56,11 @@ struct State {
     /// ticket → when its latest `after_hours` row was created: the window
     /// of [`super::post::AfterHours`] is measured from it.
     last_after_hours: HashMap<i64, i64>,
+    /// ticket → its queue's id.
+    queue: HashMap<i64, i64>,
+    /// The queues whose operators are all away (asked only when a post
+    /// would give the offline answer).
+    offline: HashSet<i64>,
     ticket_ids: Vec<i64>,
     participant_ids: Vec<i64>,
     message_ids: Vec<i64>,
@@ -217,7 +223,7 @@ sql_impl! {
             let mut at = HashMap::new();
             if !existing.is_empty() {
                 let (q, i) = script
-                    .statement("SELECT number, status, assignee FROM tickets WHERE number IN ");
+                    .statement("SELECT number, status, assignee, queue_id FROM tickets WHERE number IN ");
                 push_list(q, existing.iter().copied());
                 at.insert("status", i);
                 let (q, i) = script.statement(
@@ -232,7 +238,10 @@ sql_impl! {
                 q.push(" AND dedupe_key IN ");
                 push_list(q, posts.iter().map(|p| p.dedupe_key.as_str()));
                 at.insert("messages", i);
-                if posts.iter().any(|p| p.replies.after_hours.is_some()) {
+                if posts
+                    .iter()
+                    .any(|p| p.replies.after_hours.is_some() || p.replies.offline.is_some())
+                {
                     let (q, i) = script.statement(
                         "SELECT ticket, MAX(created_at) AS last FROM outbox WHERE kind = ",
                     );
@@ -241,6 +250,10 @@ sql_impl! {
                     q.push(" GROUP BY ticket");
                     at.insert("after_hours", i);
                 }
+            }
+            if posts.iter().any(|p| p.replies.offline.is_some()) {
+                let (_, i) = script.statement(OFFLINE_QUEUES);
+                at.insert("offline", i);
             }
             if !origins.is_empty() {
                 let (q, i) = script.statement(
@@ -273,6 +286,7 @@ sql_impl! {
                 state
                     .status
                     .insert(number, status.parse().map_err(StoreError::Corrupt)?);
+                state.queue.insert(number, row.try_get("queue_id")?);
                 if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
                     state.assignee.insert(number, assignee);
                 }
@@ -296,6 +310,9 @@ sql_impl! {
                 state
                     .last_after_hours
                     .insert(row.try_get("ticket")?, row.try_get("last")?);
+            }
+            for row in rows("offline") {
+                state.offline.insert(row.try_get("queue_id")?);
             }
             for row in rows("origins") {
                 state.origins.insert(
@@ -622,16 +639,18 @@ impl Rows<'_> {
 }
 
 /// The automatic answer `post` asks for, if any, as (kind, created_at):
-/// the after-hours reply unless the ticket had one within the window
+/// the after-hours reply (or, when its queue is `offline`, the offline
+/// answer, the same row) unless the ticket had one within the window
 /// (counting the rows this transaction plans), else the acknowledgement of
 /// a new ticket.
 fn auto_reply(
     post: &Post,
     last_after_hours: &mut HashMap<i64, i64>,
-    ticket: i64,
-    new_ticket: bool,
+    (ticket, new_ticket): (i64, bool),
+    offline: bool,
 ) -> Option<(&'static str, Option<i64>)> {
-    if let Some(after) = post.replies.after_hours {
+    let away = post.replies.offline.filter(|_| offline);
+    if let Some(after) = post.replies.after_hours.or(away) {
         let quiet = last_after_hours
             .get(&ticket)
             .is_none_or(|last| *last <= after.at.saturating_sub(after.window_ms));
@@ -826,6 +845,7 @@ fn plan_rows<'a>(
                     audit.push((post.actor.as_str(), "ticket.assigned", number, detail));
                 }
                 opened = Some(new.status);
+                state.queue.insert(number, new.queue_id);
                 (number, author, true)
             }
         };
@@ -862,14 +882,22 @@ fn plan_rows<'a>(
                 rows.notify(minter, (ticket, message), (*id, address), NEW_MESSAGE, None);
             }
         }
-        if let Some((kind, at)) = auto_reply(post, &mut state.last_after_hours, ticket, new_ticket)
-            && let Some((id, address, _)) = state
-                .people
-                .get(&ticket)
-                .and_then(|people| people.iter().find(|p| Some(p.0) == author))
-                // Automatic answers go to a client only: never to the
-                // seller side, whatever a caller asked for.
-                .filter(|p| p.2 == Role::Client)
+        let offline = state
+            .queue
+            .get(&ticket)
+            .is_some_and(|queue| state.offline.contains(queue));
+        if let Some((kind, at)) = auto_reply(
+            post,
+            &mut state.last_after_hours,
+            (ticket, new_ticket),
+            offline,
+        ) && let Some((id, address, _)) = state
+            .people
+            .get(&ticket)
+            .and_then(|people| people.iter().find(|p| Some(p.0) == author))
+            // Automatic answers go to a client only: never to the
+            // seller side, whatever a caller asked for.
+            .filter(|p| p.2 == Role::Client)
         {
             rows.notify(minter, (ticket, message), (*id, address), kind, at);
         }

@@ -114,6 +114,12 @@ pub struct AutoReplies {
     /// Write an [`AFTER_HOURS`](crate::store::AFTER_HOURS) row, unless the ticket has one already
     /// within the window.
     pub after_hours: Option<AfterHours>,
+    /// Write an [`AFTER_HOURS`](crate::store::AFTER_HOURS) row as above
+    /// (the queue's offline answer) if the ticket's queue has operators
+    /// and none is available, which the post's transaction reads
+    /// ([`crate::store::DeskStore`]). Set for a client's message when the
+    /// queue is open.
+    pub offline: Option<AfterHours>,
 }
 
 /// A message that arrived outside its queue's working hours.
