@@ -918,3 +918,82 @@ fn backdate(served: &Served, number: i64, ms: i64) {
         }
     });
 }
+
+/// A moderator writes into a conversation as the marketplace, on every
+/// backend: the message is the marketplace's (no participant's), shown
+/// under its name, and both parties are notified by mail; a seller may
+/// not.
+#[test]
+fn a_moderator_writes_as_the_marketplace() {
+    const MEDIATOR: &str = "mediator@market.example";
+    const TEXT: &str = "Please settle the shipping cost here, the marketplace is watching.";
+    for backend in backends() {
+        println!("== on {}", backend.name());
+        let served = Served::on(
+            &backend,
+            "listen = []",
+            "listen = [\"127.0.0.1:{http}\"]",
+            // No throttle: the agent was told of the buyer's mail a moment ago.
+            "[outbox]\nenabled = true\npoll_interval_ms = 100\n\n[notify]\nthrottle_ticket_secs = 0\n",
+        );
+        buyer_writes(&served);
+        add_user(&served, MEDIATOR, "moderator", "Mo Derator");
+        add_user(&served, AGENT, "seller", "Shop Agent");
+        let moderator = log_in(&served, MEDIATOR, PASSWORD).expect("the moderator logs in");
+        let agent = log_in(&served, AGENT, PASSWORD).expect("the seller logs in");
+
+        // A seller sees no such box and may not post to it.
+        let page = get(&served, "/console/tickets/1", &agent);
+        assert!(!page.text().contains("id=\"mediate\""), "{}", page.text());
+        let body = format!("text=Hello&csrf={}", form_token(&page));
+        let refused = post_form(
+            &served,
+            "/console/tickets/1/mediate",
+            &agent,
+            body.as_bytes(),
+        );
+        assert_eq!(refused.status.as_u16(), 403);
+
+        let page = get(&served, "/console/tickets/1", &moderator);
+        assert!(
+            page.text().contains("Write as The marketplace"),
+            "{}",
+            page.text()
+        );
+        let body = format!(
+            "text={}&csrf={}",
+            TEXT.replace(' ', "+").replace(',', "%2C"),
+            form_token(&page)
+        );
+        let sent = post_form(
+            &served,
+            "/console/tickets/1/mediate",
+            &moderator,
+            body.as_bytes(),
+        );
+        assert_eq!(sent.status.as_u16(), 303, "{}", sent.text());
+        let html = get(&served, "/console/tickets/1", &moderator).text();
+        let at = html.find(TEXT).expect(&html);
+        let before = &html[..at];
+        let meta = &before[before.rfind("class=\"meta\"").expect(&html)..];
+        assert!(meta.contains("The marketplace"), "{meta}");
+
+        // Both parties are told, by mail, under the marketplace's name.
+        let to_buyer = wait_for_mail(&served, MARIA, TEXT);
+        assert!(to_buyer.contains("The marketplace"), "{to_buyer}");
+        wait_for_mail(&served, AGENT, TEXT);
+        // The API says whose it is.
+        let shown = served
+            .api(
+                "GET",
+                &format!("/api/v1/conversations/1?as={}", MARIA.replace('@', "%40")),
+                PLATFORM.2,
+                None,
+            )
+            .json();
+        let last = shown["messages"].as_array().and_then(|m| m.last()).cloned();
+        let last = last.expect("messages");
+        assert_eq!(last["marketplace"], true, "{shown}");
+        assert_eq!(last["author"], serde_json::Value::Null, "{shown}");
+    }
+}

@@ -30,6 +30,9 @@ pub struct NotifyConfig {
     /// response target (`[[queues]] response_target_mins`), in seconds; 0:
     /// never (no reminder is sent).
     pub overdue_check_secs: u64,
+    /// The name the marketplace's own messages go by (a moderator writing
+    /// into a conversation) in notifications and pages.
+    pub marketplace_name: String,
 }
 
 /// The placeholders a URL template may hold.

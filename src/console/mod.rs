@@ -59,6 +59,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{number}", get(pages::ticket))
         .route("/console/tickets/{number}/reply", post(pages::reply))
         .route("/console/tickets/{number}/act", post(work::act))
+        .route(
+            "/console/tickets/{number}/mediate",
+            post(moderation::mediate),
+        )
         .route("/console/pool", get(work::pool))
         .route("/console/desk", get(desk::desk))
         .route("/console/desk/availability", post(desk::availability))

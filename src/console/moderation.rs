@@ -3,7 +3,9 @@
 //! text, what the other party would see beside it (masked, redacted),
 //! the elided quote to unfold; approve, approve redacted, reject with a
 //! reason. Each decision is the API's ([`decide_as`]), so the panel, the
-//! API and `parley moderation` decide alike.
+//! API and `parley moderation` decide alike. A moderator may also write
+//! into a conversation as the marketplace ([`mediate`]: both parties
+//! notified).
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -15,6 +17,7 @@ use serde_json::json;
 use super::pages::{failure, posted, signed_in, who_counted};
 use super::render::page;
 use crate::http::AppState;
+use crate::http::api::compose::{MessageRequest, mediate as mediate_as};
 use crate::http::api::moderation::{PolicyHit, decide_as, held_queue, review_of};
 use crate::http::error::Problem;
 use crate::moderation::review::Choice;
@@ -217,5 +220,34 @@ mod tests {
         let clipped = super::pieces("abcdef", &[hit(1, 4, "a"), hit(2, 9, "b")], "reply_text");
         let joined: String = clipped.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(joined, "abcdef");
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MediateForm {
+    csrf: Option<String>,
+    text: String,
+}
+
+/// `POST /console/tickets/{number}/mediate`: a moderator writes into the
+/// conversation as the marketplace; back to it.
+pub async fn mediate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<i64>,
+    Form(form): Form<MediateForm>,
+) -> Response {
+    let session = match posted(&state, &headers, form.csrf.as_deref()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Err(problem) = moderator(&session) {
+        return failure(Some(&session), problem);
+    }
+    let acting = super::pages::acting(&session.user);
+    let request = MessageRequest { text: form.text };
+    match mediate_as(&state, &acting, number, request).await {
+        Ok(_) => Redirect::to(&format!("/console/tickets/{number}")).into_response(),
+        Err(problem) => failure(Some(&session), problem),
     }
 }

@@ -561,6 +561,8 @@ pub async fn ticket(
             "c": c,
             "can_reply": !session.user.role.sees_everything() && !shown.summary.deleted,
             "can_act": !session.user.role.sees_everything(),
+            "can_mediate": session.user.role.sees_everything() && !shown.summary.deleted,
+            "marketplace_name": state.config.notify.marketplace_name,
             "me": session.user.login,
             "statuses": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         }),

@@ -70,7 +70,18 @@ pub enum Written {
         author: Person,
     },
     Open(Opening),
+    /// The marketplace writes into a conversation (a moderator mediating
+    /// a dispute): no participant is its author, both parties are
+    /// notified, the content policy does not judge it (the marketplace's
+    /// own words), and the status stays. The message is flagged
+    /// [`MARKETPLACE`].
+    Mediate {
+        ticket: i64,
+    },
 }
+
+/// The flag of a message the marketplace wrote ([`Written::Mediate`]).
+pub const MARKETPLACE: &str = "marketplace";
 
 /// What was written and by whom, for the audit log.
 #[derive(Debug, Clone)]
@@ -149,7 +160,11 @@ impl Intake {
             )));
         }
         let place = self.place(&draft.what).await?;
-        let verdict = self.policy.evaluate_text(text, &place.subject);
+        let mediated = matches!(draft.what, Written::Mediate { .. });
+        let verdict = match mediated {
+            true => super::policy::Verdict::unjudged(),
+            false => self.policy.evaluate_text(text, &place.subject),
+        };
         if verdict.action == Action::Reject {
             let hits = verdict.hits_json(text, &place.subject);
             let mut categories: Vec<&str> = verdict
@@ -198,7 +213,10 @@ impl Intake {
             dedupe_key: parse::hex(&parse::sha256(message_id.as_bytes())),
             message_id: Some(message_id),
             matched_by: draft.door.into(),
-            flags: Vec::new(),
+            flags: match mediated {
+                true => vec![MARKETPLACE.to_string()],
+                false => Vec::new(),
+            },
             auto: "none".into(),
             elided: String::new(),
             attachments: Vec::new(),
@@ -253,7 +271,33 @@ impl Intake {
         match what {
             Written::Reply { ticket, author } => self.reply_place(*ticket, author).await,
             Written::Open(opening) => self.open_place(opening).await,
+            Written::Mediate { ticket } => self.mediate_place(*ticket).await,
         }
+    }
+
+    /// The marketplace's message on ticket `number`: nobody's, the status
+    /// as it is (a closed ticket takes it too: mediation may follow a
+    /// close), no automatic answer (the role given is the seller side's).
+    async fn mediate_place(&self, number: i64) -> Result<Place, WriteError> {
+        let ticket = self
+            .store
+            .ticket(number)
+            .await?
+            .filter(|t| !t.deleted)
+            .ok_or_else(|| WriteError::NotFound(format!("ticket #{number} does not exist")))?;
+        Ok(Place {
+            target: Target::Existing {
+                ticket: number,
+                author: None,
+                status: None,
+                join: None,
+            },
+            queue: ticket.queue,
+            subject: String::new(),
+            role: Role::Staff,
+            token: MARKETPLACE.to_string(),
+            status: ticket.status,
+        })
     }
 
     async fn reply_place(&self, number: i64, author: &Person) -> Result<Place, WriteError> {

@@ -322,6 +322,37 @@ pub async fn write_message(
     written(state, outcome).await
 }
 
+/// Posts `request` on conversation `number` as the marketplace itself
+/// (a moderator mediating: both parties notified, the content policy
+/// does not judge it): the console's "Write as the marketplace". Only a
+/// moderator (or admin) may.
+pub async fn mediate(
+    state: &AppState,
+    acting: &Acting,
+    number: i64,
+    request: MessageRequest,
+) -> Result<(StatusCode, WrittenAnswer), Problem> {
+    if !matches!(acting, Acting::Moderator { .. }) {
+        return Err(Problem::forbidden(
+            "only moderators write as the marketplace",
+        ));
+    }
+    let seen = viewer::conversation(state, acting, number).await?;
+    if seen.ticket.deleted {
+        return Err(Problem::conflict(format!(
+            "conversation {number} is deleted; restore it first"
+        )));
+    }
+    let draft = Draft {
+        what: Where::Mediate { ticket: number },
+        text: request.text,
+        actor: acting.actor(),
+        door: "api",
+    };
+    let outcome = state.intake.write(&draft).await.map_err(problem)?;
+    written(state, outcome).await
+}
+
 /// The answer to a write: the conversation as it stands after it.
 async fn written(
     state: &AppState,

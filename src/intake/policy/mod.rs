@@ -147,6 +147,19 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict on text the policy does not judge (the marketplace's
+    /// own, written by a moderator): nothing found.
+    pub fn unjudged() -> Verdict {
+        Verdict {
+            action: Action::Allow,
+            found: Vec::new(),
+            redacted_text: None,
+            masked_text: None,
+            redacted_subject: None,
+            spam: 0.0,
+        }
+    }
+
     /// The hits as stored and printed (docs/json.md): spans in characters
     /// (Unicode scalar values) of their field, with the text they cover.
     /// The verdict as stored with the message: a message held for another

@@ -69,6 +69,9 @@ pub struct Composer {
     pub unsubscribe_url: String,
     /// By queue name.
     pub queues: HashMap<String, QueueTexts>,
+    /// `notify.marketplace_name`: the author of the marketplace's own
+    /// messages.
+    pub marketplace_name: String,
 }
 
 /// What the worker read from the store for one row.
@@ -142,6 +145,7 @@ impl Composer {
             templates: Arc::new(templates),
             web_url: config.notify.web_url.clone(),
             unsubscribe_url: config.notify.unsubscribe_url.clone(),
+            marketplace_name: config.notify.marketplace_name.clone(),
             queues: config
                 .queues
                 .iter()
@@ -271,6 +275,7 @@ mod tests {
             templates: Arc::new(Templates::built_in()),
             web_url: "https://market.example/m/{number}?t={token}".into(),
             unsubscribe_url: "https://market.example/off?t={token}".into(),
+            marketplace_name: "The marketplace".into(),
             queues,
         }
     }

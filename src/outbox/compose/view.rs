@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{Composer, Context, visible_text};
 use crate::config::fill_url;
 use crate::intake::reply::REPLY_MARKER;
+use crate::intake::written::MARKETPLACE;
 use crate::store::{Message, Moderation, NEW_MESSAGE, OVERDUE, OutboxRow, Participant, TRANSCRIPT};
 use crate::tickets::Role;
 
@@ -117,6 +118,15 @@ impl View {
                 .find(|p| Some(p.id) == id)
                 .map(|p| person(p, &queue.display_name))
         };
+        // The author of a message: its participant, or the marketplace
+        // for the marketplace's own (a moderator writing).
+        let author = |m: &Message| match m.flags.iter().any(|f| f == MARKETPLACE) {
+            true => Some(Person {
+                name: composer.marketplace_name.clone(),
+                role: MARKETPLACE.into(),
+            }),
+            false => person(m.author),
+        };
         let recipient = person(Some(row.participant)).unwrap_or_else(|| Person {
             name: row.recipient.clone(),
             role: Role::Client.as_str().into(),
@@ -130,7 +140,7 @@ impl View {
         let unsubscribe_url = (!composer.unsubscribe_url.is_empty() && row.kind == NEW_MESSAGE)
             .then(|| fill_url(&composer.unsubscribe_url, cx.ticket.number, &row.token));
         let entry = |m: &Message| Entry {
-            author: person(m.author).map_or_else(|| "Unknown".into(), |p| p.name),
+            author: author(m).map_or_else(|| "Unknown".into(), |p| p.name),
             role: cx
                 .participants
                 .iter()
@@ -177,7 +187,7 @@ impl View {
                 auction_ref: cx.ticket.auction_ref.clone(),
                 auction_title: cx.ticket.auction_title.clone(),
             },
-            sender: announced.and_then(|m| person(m.author)),
+            sender: announced.and_then(author),
             message: announced
                 .map(|m| message_view(visible_text(m), visible_text(m) != m.reply_text)),
             messages,

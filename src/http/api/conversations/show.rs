@@ -16,6 +16,7 @@ use crate::http::auth::Caller;
 use crate::http::error::Problem;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::viewer::{self, ActAs, Acting};
+use crate::intake::written::MARKETPLACE;
 use crate::store::{Direction, Message, Participant};
 use crate::tickets::Role;
 
@@ -57,8 +58,12 @@ pub struct MessageItem {
     #[schema(example = "2026-11-21T09:40:00.000Z")]
     pub created: String,
     /// Its author's address; `null` for one written by nobody on the
-    /// conversation (a stranger's mail under review).
+    /// conversation (a stranger's mail under review, or the marketplace's
+    /// own).
     pub author: Option<String>,
+    /// Written by the marketplace itself (a moderator mediating, both
+    /// parties notified).
+    pub marketplace: bool,
     /// Its author's role (`client`, `seller`, `staff`); `null` with
     /// `author`.
     #[schema(value_type = Option<String>, example = "client")]
@@ -187,6 +192,7 @@ fn item(access: Access, message: &Message, people: &[Participant]) -> Option<Mes
         created: rfc3339(message.created_at),
         author: author.map(|p| p.address.clone()),
         role: author.map(|p| p.role),
+        marketplace: message.flags.iter().any(|f| f == MARKETPLACE),
         direction: message.direction,
         own: view.own,
         standing: standing(view.standing).to_string(),
