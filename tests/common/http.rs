@@ -93,7 +93,6 @@ impl Answer {
     }
 
     /// The body as text (a page).
-    #[allow(dead_code)] // Not every test binary reads pages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }

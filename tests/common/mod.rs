@@ -30,6 +30,7 @@ pub mod fixtures;
 pub mod http;
 pub mod receiver;
 pub mod served;
+pub mod sink;
 pub mod smtp;
 
 use std::sync::Arc;

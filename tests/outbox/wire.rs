@@ -4,16 +4,16 @@
 //! running at all (the relay is down). Every process a test starts is
 //! killed by its PID when the test ends, also when it panics.
 
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mail_parser::{HeaderValue, MessageParser};
 use serde_json::Value;
 
 use super::common::cli::Cli;
+use super::common::sink::{Process, sink};
 use super::common::{AGENT, DESK, MARIA, REPLY_DOMAIN, unique};
 
 /// The longest any wait here lasts.
@@ -75,67 +75,6 @@ pub fn check_notification(bytes: &[u8], message_id: &str, token: &str, ticket: i
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
     listener.local_addr().expect("a bound address").port()
-}
-
-/// A child process killed and reaped on drop.
-pub struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `smtp-sink` on `port`, dumping into `dir`, with extra `args`.
-fn sink(port: u16, dir: &Path, args: &[&str]) -> Process {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir).expect("dump folder");
-    // smtp-sink drops to `nobody` (when run as root), who must reach and
-    // write the dump folder.
-    let set = |path: &Path, mode: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .expect("permissions set")
-    };
-    if let Some(parent) = dir.parent() {
-        set(parent, 0o711);
-    }
-    set(dir, 0o777);
-    // Debian installs it in /usr/sbin, often not on a user's PATH.
-    let mut command = Command::new("/usr/sbin/smtp-sink");
-    if is_root() {
-        command.args(["-u", "nobody"]);
-    }
-    let child = command
-        .args(args)
-        .arg("-d")
-        .arg(dir.join("%M."))
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("64")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("smtp-sink runs (Debian package postfix; scripts/test installs it)");
-    let process = Process(child);
-    wait_for(|| greets(port, "220")).expect("smtp-sink greets");
-    process
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// Whether `port` answers with a line starting with `prefix`.
-fn greets(port: u16, prefix: &str) -> Option<()> {
-    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    line.starts_with(prefix).then_some(())
 }
 
 /// Polls `f` every 50 ms until it gives a value, at most [`WAIT`].
