@@ -327,7 +327,9 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         ),
     );
     buyer_writes(&served);
-    add_user(&served, AGENT, "seller", "Shop Agent");
+    // The desk's staff address, as an operator: a seller's work and the
+    // pool's.
+    add_user(&served, AGENT, "operator", "Shop Agent");
     let screens = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens");
     let base = format!("http://127.0.0.1:{}", served.http);
     let browser = Browser::start(1280, 900);
@@ -448,7 +450,7 @@ fn a_seller_answers_from_the_dashboard_in_a_browser() {
         .json();
     assert_eq!(shown["deleted"], false, "{shown}");
 
-    // The pool: Bob's conversation waits; take it.
+    // The pool: Bob's conversation waits; the operator takes it.
     browser.goto(&format!("{base}/console/pool"));
     browser.find("#ticket-2");
     assert!(
