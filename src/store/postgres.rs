@@ -35,7 +35,8 @@ impl Backend for Postgres {
 
     fn search_words(table: &str) -> String {
         format!(
-            "SELECT id, array_to_string(tsvector_to_array(doc), ' ') AS words FROM {table} WHERE id IN "
+            "SELECT string_agg(id || ' ' || array_to_string(tsvector_to_array(doc), ' '), E'\\n') \
+             AS words FROM {table} WHERE id IN "
         )
     }
 

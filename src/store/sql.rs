@@ -120,10 +120,13 @@ pub trait Backend: Database {
     /// is refused.
     fn search_term(word: &str, prefix: bool) -> Option<String>;
 
-    /// `SELECT id, words` of the rows of index table `table` (a list of
-    /// ids follows): the words as a string, separated by spaces, in one
-    /// row or several of the same id. What a person's search ranks in
-    /// Rust (`search/person.rs`).
+    /// The words of the rows of index table `table` whose ids are in a
+    /// list that follows, as one row and column `words`: a line per row,
+    /// its id then its words, separated by spaces (several lines of one id
+    /// together make its document); NULL when there is none. One row, not
+    /// one per index row: each row a statement returns costs a trip
+    /// between the database's thread and the caller. What a person's
+    /// search ranks in Rust (`search/person.rs`).
     fn search_words(table: &str) -> String;
 
     /// A query that reserves the next N ids of `table.column`, one row

@@ -28,7 +28,10 @@ impl Backend for Sqlite {
     const SEARCH_WORDS_KEPT: bool = true;
 
     fn search_words(table: &str) -> String {
-        format!("SELECT id, words FROM search_words WHERE tbl = '{table}' AND id IN ")
+        format!(
+            "SELECT group_concat(id || ' ' || words, char(10)) AS words FROM search_words \
+             WHERE tbl = '{table}' AND id IN "
+        )
     }
 
     fn search_match(table: &str) -> (String, &'static str) {

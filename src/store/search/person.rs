@@ -121,9 +121,15 @@ sql_impl! {
             push_list(q, mine.keys().copied());
             let groups = script.run(&mut *conn).await?;
             for (i, rows) in groups.iter().enumerate() {
-                for row in rows {
-                    let id: i64 = get(row, "id")?;
-                    let text: String = get(row, "words")?;
+                let lines: Option<String> = match rows.first() {
+                    Some(row) => get(row, "words")?,
+                    None => None,
+                };
+                for line in lines.as_deref().unwrap_or("").lines() {
+                    let (id, text) = line.split_once(' ').unwrap_or((line, ""));
+                    let Ok(id) = id.parse::<i64>() else {
+                        return Err(StoreError::Corrupt(format!("search words: {line:?}")));
+                    };
                     let number = if i == 3 { mine.get(&id).copied() } else { Some(id) };
                     let Some(ticket) = number.and_then(|n| words.get_mut(&n)) else {
                         continue;
@@ -134,7 +140,7 @@ sql_impl! {
                         2 => &mut ticket.shown,
                         _ => &mut ticket.own,
                     };
-                    Words::add(into, &text);
+                    Words::add(into, text);
                 }
             }
             // Ranked: where found, then the order read (newest first).
