@@ -105,6 +105,36 @@ pub fn month_of(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The scope of the figures' queries: [`push_scope`]'s, asked more
+/// cheaply. Both queries read only tickets that are not deleted and were
+/// shown to someone (waiting on the seller side after a shown message, or
+/// answered by them), where a person's scope comes down to: a staff
+/// address of the queue (one list, read once), or a participant (one
+/// probe of the unique index on (ticket, address)). [`push_scope`] asks
+/// three subqueries of every ticket, which a desk of 100,000 feels.
+fn push_figures_scope<'a, DB>(
+    q: &mut sqlx::QueryBuilder<'a, DB>,
+    scope: Viewer<'_>,
+    person: Option<&'a str>,
+) where
+    DB: super::sql::Backend,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    match (scope, person) {
+        (Viewer::Person { .. }, Some(address)) => {
+            q.push(
+                "(t.queue_id IN (SELECT a.queue_id FROM queue_addresses a \
+                 WHERE a.kind = 'staff' AND a.address = ",
+            );
+            q.push_bind(address);
+            q.push(") OR EXISTS (SELECT 1 FROM participants p WHERE p.ticket = t.number AND p.address = ");
+            q.push_bind(address);
+            q.push("))");
+        }
+        _ => push_scope(q, scope, person),
+    }
+}
+
 fn median(values: &mut [i64]) -> Option<i64> {
     if values.is_empty() {
         return None;
@@ -248,16 +278,16 @@ sql_impl! {
                  JOIN queues q ON q.id = t.queue_id WHERE t.waiting_since IS NOT NULL \
                  AND t.shown <> 0 AND t.deleted_at IS NULL AND t.archived = 0 AND ",
             );
-            push_scope(q, scope, person.as_deref());
+            push_figures_scope(q, scope, person.as_deref());
             // The longest waiting first (the partial index tickets_waiting).
             q.push(" ORDER BY t.waiting_since LIMIT ").push_bind(STATS_ROWS + 1);
             let (q, _) = script.statement(
                 "SELECT t.created_at, t.first_response_at FROM tickets t \
                  JOIN queues q ON q.id = t.queue_id WHERE t.first_response_at IS NOT NULL \
-                 AND t.created_at >= ",
+                 AND t.deleted_at IS NULL AND t.created_at >= ",
             );
             q.push_bind(since).push(" AND ");
-            push_scope(q, scope, person.as_deref());
+            push_figures_scope(q, scope, person.as_deref());
             q.push(" ORDER BY t.number DESC LIMIT ").push_bind(STATS_ROWS + 1);
             let mut conn = self.read.acquire().await?;
             let groups = script.run(&mut conn).await?;

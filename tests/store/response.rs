@@ -92,6 +92,20 @@ async fn overdue_tickets_are_reminded_once_per_waiting_period() {
             Some(1),
             "{name}"
         );
+        // The desk's staff sees both; the clerk only the one they answered.
+        for (address, expected) in [(AGENT, (1, 1)), (CLERK, (0, 0))] {
+            let viewer = Viewer::Person { address };
+            let stats = store
+                .response_stats(viewer, &targets, later, 0)
+                .await
+                .unwrap();
+            assert_eq!(
+                (stats.unanswered, stats.overdue),
+                expected,
+                "{name}: {address}"
+            );
+            assert_eq!(stats.first_response.values().map(|m| m.1).sum::<usize>(), 1);
+        }
         // A client sees only their own tickets: Bob's is answered.
         let bob = Viewer::Person { address: BOB };
         let stats = store.response_stats(bob, &targets, later, 0).await.unwrap();
