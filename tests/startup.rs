@@ -536,3 +536,57 @@ async fn the_search_words_are_kept_after_an_upgrade() {
         .unwrap();
     assert!(kept >= 3, "titles, names and shown words kept: {kept}");
 }
+
+/// Migration 0019 on a store an older parley filled: a ticket that waits
+/// already is marked overdue past its target, but its old wait sends no
+/// reminder (an upgrade is no flood of mail); a new waiting period does.
+#[tokio::test]
+async fn an_upgrade_sends_no_reminders_for_old_waits() {
+    use parley::store::{Targets, now_ms};
+    const FILL: [&str; 3] = [
+        "INSERT INTO queues (id, name, display_name, created_at) VALUES (1, 'desk', 'Desk', 0)",
+        "INSERT INTO tickets (number, queue_id, subject, status, created_at, updated_at, shown) \
+         VALUES (1, 1, 'Old question', 'open', 1000, 1000, 1)",
+        "INSERT INTO participants (id, ticket, address, display_name, role, created_at) \
+         VALUES (1, 1, 'maria@buyer.example', 'Maria', 'client', 0), \
+         (2, 1, 'agent@shop.example', 'Agent', 'seller', 0)",
+    ];
+    for backend in backends() {
+        let name = backend.name();
+        let cli = Cli::unset("");
+        let (url, _db) = store_url(&backend, &cli).await;
+        older_store(&backend, &url, Some(19)).await;
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for sql in FILL {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            for sql in FILL {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+        let config = parley::config::StoreConfig {
+            url: url.clone(),
+            max_connections: 2,
+            acquire_timeout_secs: 5,
+        };
+        let store = parley::store::open(&config).await.unwrap();
+        let ticket = store.ticket(1).await.unwrap().expect("the ticket");
+        assert_eq!(ticket.waiting_since, Some(1000), "{name}");
+        let targets: Targets = [("desk".to_string(), 60_000)].into();
+        let signer = parley::token::Signer::new(b"0123456789abcdef0123456789abcdef");
+        let minter = parley::token::Minter::new(signer, "reply.example");
+        let reminded = store
+            .remind_overdue(&targets, now_ms(), &minter)
+            .await
+            .unwrap();
+        assert!(reminded.is_empty(), "{name}: {reminded:?}");
+        let stats = store
+            .response_stats(parley::access::Viewer::Moderator, &targets, now_ms(), 0)
+            .await
+            .unwrap();
+        assert_eq!((stats.unanswered, stats.overdue), (1, 1), "{name}");
+    }
+}

@@ -19,7 +19,11 @@ ALTER TABLE tickets ADD COLUMN waiting_since INTEGER;
 ALTER TABLE tickets ADD COLUMN first_response_at INTEGER;
 ALTER TABLE tickets ADD COLUMN reminded_at INTEGER;
 
-UPDATE tickets SET waiting_since = updated_at WHERE status IN ('open', 'awaiting_seller');
+-- Tickets waiting already count as reminded at the start of their wait:
+-- an upgrade marks them overdue on the dashboard but sends no flood of
+-- reminders for old waits; the next waiting period is reminded.
+UPDATE tickets SET waiting_since = updated_at, reminded_at = updated_at
+ WHERE status IN ('open', 'awaiting_seller');
 UPDATE tickets SET first_response_at = (
     SELECT MIN(m.created_at) FROM messages m JOIN participants p ON p.id = m.author
      WHERE m.ticket = tickets.number AND p.role <> 'client'
