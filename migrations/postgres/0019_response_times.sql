@@ -41,10 +41,11 @@ CREATE TRIGGER tickets_waiting BEFORE INSERT OR UPDATE OF status ON tickets
 CREATE FUNCTION parley_first_response() RETURNS trigger AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM participants p WHERE p.id = NEW.author AND p.role <> 'client') THEN
+        -- Primary-key lookups only (see the SQLite file): the plan a
+        -- function caches stays right during a bulk load.
         UPDATE tickets SET first_response_at = NEW.created_at
          WHERE number = NEW.ticket AND first_response_at IS NULL
-           AND EXISTS (SELECT 1 FROM messages c JOIN participants p ON p.id = c.author
-                        WHERE c.ticket = NEW.ticket AND p.role = 'client' AND c.id < NEW.id);
+           AND waiting_since IS NOT NULL;
     END IF;
     RETURN NULL;
 END

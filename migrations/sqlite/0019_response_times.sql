@@ -12,8 +12,8 @@
 --   writes three times waits since the first);
 -- - `reminded_at`: when the reminder of this waiting period was written;
 --   cleared when a new period starts.
--- - `first_response_at`: the first shown message of the seller side that
---   follows a message of the client (a conversation the seller side
+-- - `first_response_at`: the first shown message of the seller side on
+--   the ticket while it waits for them (a conversation the seller side
 --   opened has none until the client wrote and was answered).
 ALTER TABLE tickets ADD COLUMN waiting_since INTEGER;
 ALTER TABLE tickets ADD COLUMN first_response_at INTEGER;
@@ -54,12 +54,15 @@ BEGIN
      WHERE number = NEW.number AND waiting_since IS NOT NULL;
 END;
 
+-- A seller-side message on a ticket that waits for them (stored before
+-- the status moves) is its first response when it has none: primary-key
+-- lookups only, so a message's insert costs the same however long its
+-- ticket (no scan of the ticket's messages, whose plan a bulk load could
+-- make a sequential one).
 CREATE TRIGGER messages_first_response AFTER INSERT ON messages
     WHEN NEW.moderation NOT IN ('held', 'rejected')
      AND EXISTS (SELECT 1 FROM participants p WHERE p.id = NEW.author AND p.role <> 'client')
 BEGIN
     UPDATE tickets SET first_response_at = NEW.created_at
-     WHERE number = NEW.ticket AND first_response_at IS NULL
-       AND EXISTS (SELECT 1 FROM messages c JOIN participants p ON p.id = c.author
-                    WHERE c.ticket = NEW.ticket AND p.role = 'client' AND c.id < NEW.id);
+     WHERE number = NEW.ticket AND first_response_at IS NULL AND waiting_since IS NOT NULL;
 END;
