@@ -172,6 +172,21 @@ fn default_response_target_mins() -> u64 {
 }
 
 impl QueueConfig {
+    /// The name shown to people: its display name, else its name.
+    pub fn shown_name(&self) -> &str {
+        match self.display_name.is_empty() {
+            true => &self.name,
+            false => &self.display_name,
+        }
+    }
+
+    /// Whether `address` (normalized) is one of its staff addresses.
+    pub fn has_staff(&self, address: &str) -> bool {
+        self.staff
+            .iter()
+            .any(|s| crate::address::normalize(s) == address)
+    }
+
     /// The manager mapped to the auction `auction_ref` or, failing that,
     /// to the listing `item_ref`.
     pub fn manager_of(&self, auction_ref: Option<&str>, item_ref: Option<&str>) -> Option<&str> {

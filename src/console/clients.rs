@@ -46,11 +46,7 @@ fn queues_of(state: &AppState, session: &ConsoleSession) -> Vec<(String, String)
         .config
         .queues
         .iter()
-        .filter(|q| {
-            q.staff
-                .iter()
-                .any(|s| address::normalize(s) == session.user.login)
-        })
+        .filter(|q| q.has_staff(&session.user.login))
         .map(|q| (q.name.clone(), q.display_name.clone()))
         .collect()
 }

@@ -234,18 +234,14 @@ sql_impl! {
     #[async_trait]
     impl TicketStore for SqlStore {
         async fn sync_queue(&self, queue: &QueueConfig) -> Result<Queue, StoreError> {
-            let display = if queue.display_name.is_empty() {
-                &queue.name
-            } else {
-                &queue.display_name
-            };
+            let display = queue.shown_name();
             let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
             let id: i64 = sqlx::query(
                 "INSERT INTO queues (name, display_name, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name RETURNING id",
             )
             .bind(queue.name.as_str())
-            .bind(display.as_str())
+            .bind(display)
             .bind(now_ms())
             .fetch_one(&mut *tx)
             .await?

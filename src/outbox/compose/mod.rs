@@ -151,11 +151,7 @@ impl Composer {
                 .iter()
                 .map(|q| {
                     let texts = QueueTexts {
-                        display_name: if q.display_name.is_empty() {
-                            q.name.clone()
-                        } else {
-                            q.display_name.clone()
-                        },
+                        display_name: q.shown_name().to_string(),
                         greeting: q.greeting.clone(),
                         after_hours_message: q.after_hours_message().to_string(),
                         response_target_ms: q.response_target_ms(),
