@@ -13,9 +13,9 @@ use serde_json::json;
 
 use super::pages::{failure, posted, signed_in, who_counted};
 use super::render::page;
-use crate::address;
 use crate::config::QueueConfig;
 use crate::http::AppState;
+use crate::http::api::rfc3339;
 use crate::http::error::Problem;
 use crate::store::{AuditEntry, ConsoleRole, ConsoleUser, Operator, StoreError, now_ms};
 
@@ -44,6 +44,7 @@ struct QueueView {
 /// availability.
 #[derive(Serialize)]
 struct Change {
+    /// RFC 3339, as the other pages' times.
     at: String,
     actor: String,
     what: String,
@@ -70,18 +71,11 @@ fn what(entry: &AuditEntry) -> String {
     format!("changed the {}", fields.join(" and "))
 }
 
-/// Whether `user` works queue `queue`: its staff address is their login.
-fn works(user: &ConsoleUser, queue: &QueueConfig) -> bool {
-    queue
-        .staff
-        .iter()
-        .any(|s| address::normalize(s) == user.login)
-}
-
 /// Whether `user` may edit queue `queue`'s texts: an admin, or one of its
 /// operators.
 fn may_edit(user: &ConsoleUser, queue: &QueueConfig) -> bool {
-    user.role == ConsoleRole::Admin || (user.role == ConsoleRole::Operator && works(user, queue))
+    user.role == ConsoleRole::Admin
+        || (user.role == ConsoleRole::Operator && queue.has_staff(&user.login))
 }
 
 /// `GET /console/desk`.
@@ -93,7 +87,7 @@ pub async fn desk(State(state): State<AppState>, headers: HeaderMap) -> Response
     let user = &session.user;
     let mut queues = Vec::new();
     for queue in &state.config.queues {
-        if !user.role.sees_everything() && !works(user, queue) {
+        if !user.role.sees_everything() && !queue.has_staff(&user.login) {
             continue;
         }
         match queue_view(&state, user, queue).await {
@@ -131,11 +125,7 @@ async fn queue_view(
     let custom_offline = custom.as_ref().and_then(|c| c.offline.clone());
     Ok(QueueView {
         name: queue.name.clone(),
-        display_name: if queue.display_name.is_empty() {
-            queue.name.clone()
-        } else {
-            queue.display_name.clone()
-        },
+        display_name: queue.shown_name().to_string(),
         offline: !operators.is_empty() && operators.iter().all(|o| !o.available),
         operators,
         acknowledges: !queue.greeting.trim().is_empty(),
@@ -145,9 +135,7 @@ async fn queue_view(
         history: history
             .iter()
             .map(|entry| Change {
-                at: jiff::Timestamp::from_millisecond(entry.at)
-                    .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default(),
+                at: rfc3339(entry.at),
                 actor: entry.actor.clone(),
                 what: what(entry),
             })
