@@ -296,30 +296,19 @@ pub async fn write_message(
         ));
     }
     let address = acting.address().unwrap_or_default().to_string();
-    if seen.ticket.deleted {
-        return Err(Problem::conflict(format!(
-            "conversation {number} is deleted; restore it first"
-        )));
-    }
     let (display_name, user_id) = match acting {
         Acting::Person { name, user_id, .. } => (name.clone(), user_id.clone()),
         _ => (None, None),
     };
-    let draft = Draft {
-        what: Where::Reply {
-            ticket: number,
-            author: Person {
-                address,
-                display_name,
-                user_id,
-            },
+    let what = Where::Reply {
+        ticket: number,
+        author: Person {
+            address,
+            display_name,
+            user_id,
         },
-        text: request.text,
-        actor: acting.actor(),
-        door: "api",
     };
-    let outcome = state.intake.write(&draft).await.map_err(problem)?;
-    written(state, outcome).await
+    write_on(state, acting, &seen.ticket, what, request).await
 }
 
 /// Posts `request` on conversation `number` as the marketplace itself
@@ -338,13 +327,27 @@ pub async fn mediate(
         ));
     }
     let seen = viewer::conversation(state, acting, number).await?;
-    if seen.ticket.deleted {
+    let what = Where::Mediate { ticket: number };
+    write_on(state, acting, &seen.ticket, what, request).await
+}
+
+/// Writes `request` into `ticket` (seen by `acting`) as `what` says,
+/// unless it is deleted: the draft, intake's write, the answer.
+async fn write_on(
+    state: &AppState,
+    acting: &Acting,
+    ticket: &crate::store::Ticket,
+    what: Where,
+    request: MessageRequest,
+) -> Result<(StatusCode, WrittenAnswer), Problem> {
+    if ticket.deleted {
         return Err(Problem::conflict(format!(
-            "conversation {number} is deleted; restore it first"
+            "conversation {} is deleted; restore it first",
+            ticket.number
         )));
     }
     let draft = Draft {
-        what: Where::Mediate { ticket: number },
+        what,
         text: request.text,
         actor: acting.actor(),
         door: "api",
