@@ -506,11 +506,15 @@ pub(super) fn url_encoded(text: &str) -> String {
         .collect()
 }
 
-pub(super) fn group(month: &str, rows: Vec<serde_json::Value>) -> serde_json::Value {
-    let label = jiff::civil::Date::strptime("%Y-%m-%d", format!("{month}-01"))
+fn group(month: &str, rows: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({"month": month, "label": month_label(month), "rows": rows})
+}
+
+/// `December 2026` for `2026-12` (the month itself when it is no month).
+pub(super) fn month_label(month: &str) -> String {
+    jiff::civil::Date::strptime("%Y-%m-%d", format!("{month}-01"))
         .map(|d| d.strftime("%B %Y").to_string())
-        .unwrap_or_else(|_| month.to_string());
-    json!({"month": month, "label": label, "rows": rows})
+        .unwrap_or_else(|_| month.to_string())
 }
 
 /// One conversation, with the reply box for those who may write.

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::pages::group;
+use super::pages::month_label;
 use crate::http::AppState;
 use crate::http::viewer::Acting;
 use crate::outbox::compose::view::duration;
@@ -46,7 +46,7 @@ pub(super) async fn figures(
             let (median, answered) = stats.first_response.get(*m)?;
             Some(json!({
                 "month": m,
-                "label": group(m, Vec::new())["label"].clone(),
+                "label": month_label(m),
                 "median": duration(*median),
                 "answered": answered,
             }))
