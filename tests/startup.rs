@@ -279,6 +279,32 @@ async fn migrates_at_once_on_a_fresh_store() {
     }
 }
 
+/// Runs `sqls` on the store at `url`, as an older parley wrote it.
+async fn execute(url: &str, sqls: &[&str]) {
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for sql in sqls {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        for sql in sqls {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// The store at `url` as parley opens it: its migrations, then its
+/// backfills.
+async fn open_store(url: &str) -> Box<dyn parley::store::Store> {
+    let config = parley::config::StoreConfig {
+        url: url.to_string(),
+        max_connections: 2,
+        acquire_timeout_secs: 5,
+    };
+    parley::store::open(&config).await.unwrap()
+}
+
 /// A store as an older parley left it: the migrations before version
 /// `before`, else every migration but the last.
 async fn older_store(backend: &Backend, url: &str, before: Option<i64>) {
@@ -499,18 +525,8 @@ async fn the_search_words_are_kept_after_an_upgrade() {
     let cli = Cli::unset("");
     let (url, _db) = store_url(&Backend::Sqlite, &cli).await;
     older_store(&Backend::Sqlite, &url, Some(17)).await;
-    {
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        for sql in FILL {
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        }
-    }
-    let config = parley::config::StoreConfig {
-        url: url.clone(),
-        max_connections: 2,
-        acquire_timeout_secs: 5,
-    };
-    let store = parley::store::open(&config).await.unwrap();
+    execute(&url, &FILL).await;
+    let store = open_store(&url).await;
     let maria = Viewer::Person {
         address: "maria@buyer.example",
     };
@@ -556,23 +572,8 @@ async fn an_upgrade_sends_no_reminders_for_old_waits() {
         let cli = Cli::unset("");
         let (url, _db) = store_url(&backend, &cli).await;
         older_store(&backend, &url, Some(19)).await;
-        if url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            for sql in FILL {
-                sqlx::query(sql).execute(&mut conn).await.unwrap();
-            }
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            for sql in FILL {
-                sqlx::query(sql).execute(&mut conn).await.unwrap();
-            }
-        }
-        let config = parley::config::StoreConfig {
-            url: url.clone(),
-            max_connections: 2,
-            acquire_timeout_secs: 5,
-        };
-        let store = parley::store::open(&config).await.unwrap();
+        execute(&url, &FILL).await;
+        let store = open_store(&url).await;
         let ticket = store.ticket(1).await.unwrap().expect("the ticket");
         assert_eq!(ticket.waiting_since, Some(1000), "{name}");
         let targets: Targets = [("desk".to_string(), 60_000)].into();
