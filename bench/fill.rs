@@ -297,6 +297,7 @@ fn config(url: &str) -> StoreConfig {
         url: url.to_string(),
         max_connections: 8,
         acquire_timeout_secs: 600,
+        search_cache_mb: 256,
     }
 }
 

@@ -67,6 +67,9 @@ pub struct StoreConfig {
     /// Seconds to wait for a connection (or SQLite's write lock) before the
     /// store counts as unavailable.
     pub acquire_timeout_secs: u64,
+    /// Megabytes of the search index's words kept in memory for people's
+    /// searches (SQLite); 0: none.
+    pub search_cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

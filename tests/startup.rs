@@ -301,6 +301,7 @@ async fn open_store(url: &str) -> Box<dyn parley::store::Store> {
         url: url.to_string(),
         max_connections: 2,
         acquire_timeout_secs: 5,
+        search_cache_mb: 256,
     };
     parley::store::open(&config).await.unwrap()
 }

@@ -97,6 +97,7 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreEr
         write: pool,
         intake_queues: Default::default(),
         events: Default::default(),
+        words: super::search::WordCache::new(config.search_cache_mb),
     })
 }
 

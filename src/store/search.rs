@@ -38,7 +38,8 @@
 //! [`person::MOST_TICKETS`] tickets in scope, is searched from those
 //! tickets instead: their words read back from the index and matched in
 //! Rust by the same rules (`search/person.rs`: a common word's list of
-//! nearly every ticket is never merged for them).
+//! nearly every ticket is never merged for them), on SQLite from words
+//! the process keeps in memory (`search/cache.rs`).
 //!
 //! Hits are ranked the same on both backends: by where every word was
 //! found ([`Matched`]: the titles, then titles and participants, then
@@ -47,10 +48,12 @@
 //! messages as the searcher sees them ([`crate::access::message`]).
 
 mod backfill;
+mod cache;
 mod index;
 mod person;
 
 use crate::store::sql::sql_impl;
+pub(super) use cache::WordCache;
 pub(super) use index::Docs;
 use index::visible;
 
@@ -129,6 +132,8 @@ pub trait SearchStore: Send + Sync {
 
 /// How many of a hit's newest messages are looked at for its snippet.
 const SNIPPET_MESSAGES: i64 = 100;
+/// How many of them are read first.
+const SNIPPET_FIRST: i64 = 3;
 
 sql_impl! {
     #[async_trait]
@@ -165,30 +170,17 @@ sql_impl! {
             };
             let mut conn = self.read.acquire().await?;
             // A person who is no queue's staff sits in few tickets: the search
-            // starts from them. Everyone else's starts from the index.
-            let from_person = match found.person {
-                Some(address) => {
-                    let staff = sqlx::query(
-                        "SELECT COUNT(*) AS n FROM queue_addresses WHERE kind = 'staff' AND address = $1",
-                    )
-                    .bind(address)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                    get::<i64, _>(&staff, "n")? == 0
-                }
-                None => false,
+            // starts from them, their words matched here (search/person.rs);
+            // through the index when they have many. Everyone else's starts
+            // from the index.
+            let mine = match found.person {
+                Some(address) => self.search_person(&mut conn, query, address, limit).await?,
+                None => Person::Staff,
             };
-            // Their few tickets' words, matched here (search/person.rs);
-            // through the index when they have many.
-            let mine = match (from_person, found.person) {
-                (true, Some(address)) => {
-                    Self::search_person(&mut conn, query, address, limit).await?
-                }
-                _ => None,
-            };
+            let from_person = !matches!(mine, Person::Staff);
             let mut hits = match mine {
-                Some(hits) => hits,
-                None => {
+                Person::Hits(hits) => hits,
+                Person::Staff | Person::Many => {
                     let mut script = Script::<DB>::new();
                     let (q, _) = script.statement("");
                     push_search(q, &found, scope, from_person, limit as i64);
@@ -215,6 +207,16 @@ sql_impl! {
             Ok(hits)
         }
     }
+}
+
+/// What a person's search from their own tickets found (search/person.rs).
+enum Person {
+    /// A staff address of a queue: searched through the index.
+    Staff,
+    /// More tickets than [`person::MOST_TICKETS`]: through the index, from
+    /// their tickets.
+    Many,
+    Hits(Vec<Hit>),
 }
 
 /// A query as the SQL binds it: every word (AND), any word (OR), each
@@ -387,7 +389,10 @@ sql_impl! {
     impl SqlStore {
         /// Each hit's snippet: the newest of its messages the scope sees that
         /// holds one of the words, in the text the scope sees, cut around
-        /// the first word found.
+        /// the first word found. The newest [`SNIPPET_FIRST`] of each hit
+        /// first (the snippet is usually there: every row read is a
+        /// hand-off from sqlx's SQLite thread), then the rest of the
+        /// [`SNIPPET_MESSAGES`] of the hits still without one.
         async fn snippets(
             &self,
             conn: &mut DB::Connection,
@@ -399,54 +404,72 @@ sql_impl! {
             if hits.is_empty() {
                 return Ok(());
             }
-            // Each hit's newest messages, and a person's own participant rows
-            // on these tickets, in one script.
-            let mut script = Script::<DB>::new();
-            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
-            for hit in hits.iter() {
-                let (q, _) = script.statement(&sql);
-                q.push_bind(hit.ticket.number)
-                    .push(" ORDER BY id DESC LIMIT ")
-                    .push_bind(SNIPPET_MESSAGES);
-            }
-            if let Some(address) = person {
-                let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
-                q.push_bind(address).push(" AND ticket IN ");
-                super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
-            }
-            let groups = script.run(conn).await?;
-            let mut mine = Vec::new();
-            if person.is_some() {
-                for row in &groups[hits.len()] {
-                    mine.push(get::<i64, _>(row, "id")?);
+            let mut mine: Option<Vec<i64>> = None;
+            let mut open: Vec<usize> = (0..hits.len()).collect();
+            for (offset, limit) in [(0, SNIPPET_FIRST), (SNIPPET_FIRST, SNIPPET_MESSAGES - SNIPPET_FIRST)] {
+                if open.is_empty() {
+                    break;
                 }
-            }
-            for (hit, rows) in hits.iter_mut().zip(&groups) {
-                for row in rows {
-                    let message = message_of(row)?;
-                    let access = match scope {
-                        Viewer::Moderator => Access::Moderator,
-                        Viewer::Marketplace => Access::Marketplace,
-                        Viewer::Person { .. } => Access::Party {
-                            // The side does not change what a message shows.
-                            side: Side::Client,
-                            participant: message.author.filter(|a| mine.contains(a)),
-                        },
-                    };
-                    let Some(view) = access::message(access, &message) else {
-                        continue;
-                    };
-                    // Moderators search the text as written.
-                    let text = match view.moderation {
-                        Some(moderator) => moderator.original,
-                        None => view.text,
-                    };
-                    if query.found_in(text) {
-                        hit.snippet = Some(query.snippet(text));
-                        hit.message = Some(message.id);
-                        break;
+                // The hits' messages, and a person's own participant rows on
+                // these tickets, in one script.
+                let mut script = Script::<DB>::new();
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
+                for i in &open {
+                    let (q, _) = script.statement(&sql);
+                    q.push_bind(hits[*i].ticket.number)
+                        .push(" ORDER BY id DESC LIMIT ")
+                        .push_bind(limit)
+                        .push(" OFFSET ")
+                        .push_bind(offset);
+                }
+                if let (Some(address), None) = (person, &mine) {
+                    let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
+                    q.push_bind(address).push(" AND ticket IN ");
+                    super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
+                }
+                let groups = script.run(conn).await?;
+                if person.is_some() && mine.is_none() {
+                    let mut ids = Vec::new();
+                    for row in &groups[open.len()] {
+                        ids.push(get::<i64, _>(row, "id")?);
+                    }
+                    mine = Some(ids);
+                }
+                let mine = mine.as_deref().unwrap_or(&[]);
+                let mut still = Vec::new();
+                for (i, rows) in open.iter().zip(&groups) {
+                    let hit = &mut hits[*i];
+                    for row in rows {
+                        let message = message_of(row)?;
+                        let access = match scope {
+                            Viewer::Moderator => Access::Moderator,
+                            Viewer::Marketplace => Access::Marketplace,
+                            Viewer::Person { .. } => Access::Party {
+                                // The side does not change what a message shows.
+                                side: Side::Client,
+                                participant: message.author.filter(|a| mine.contains(a)),
+                            },
+                        };
+                        let Some(view) = access::message(access, &message) else {
+                            continue;
+                        };
+                        // Moderators search the text as written.
+                        let text = match view.moderation {
+                            Some(moderator) => moderator.original,
+                            None => view.text,
+                        };
+                        if query.found_in(text) {
+                            hit.snippet = Some(query.snippet(text));
+                            hit.message = Some(message.id);
+                            break;
+                        }
+                    }
+                    // Fewer rows than asked: the ticket has no more.
+                    if hit.snippet.is_none() && rows.len() as i64 == limit {
+                        still.push(*i);
                     }
                 }
+                open = still;
             }
             Ok(())
         }

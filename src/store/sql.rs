@@ -160,6 +160,9 @@ pub struct SqlStore<DB: Database> {
     /// Wakes the event log's readers in this process after a commit that
     /// appended events ([`super::EventStore::event_signal`]).
     pub(super) events: EventSignal,
+    /// The index's words a person's search reads (SQLite; see
+    /// `search/cache.rs`).
+    pub(super) words: super::search::WordCache,
 }
 
 /// The cache of [`super::TicketStore::queue_by_intake`] hits (misses are not kept:

@@ -170,5 +170,6 @@ async fn pools(
         write,
         intake_queues: Default::default(),
         events: Default::default(),
+        words: super::search::WordCache::new(config.search_cache_mb),
     })
 }

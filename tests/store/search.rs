@@ -490,3 +490,62 @@ async fn a_persons_search_finds_what_the_index_finds() {
         }
     }
 }
+
+/// A person's search on SQLite reads their words from memory
+/// (`store/search/cache.rs`); the store may be written by others too
+/// (`parley ingest`, another instance). Words written through a second
+/// store on the same database after the first one has cached María's
+/// tickets are found by the first at its next search, on the ticket they
+/// were written to, and a new ticket of hers is found too; the same
+/// searches with the cache off find the same.
+#[tokio::test]
+async fn a_persons_search_sees_what_another_writer_added() {
+    for backend in backends() {
+        let env = TestEnv::new(&backend, |_| {}).await;
+        let c = corpus(&env).await;
+        let maria = Viewer::Person { address: MARIA };
+        let store = env.store();
+        assert!(find(store, "zanzibar", maria).await.is_empty());
+        assert_eq!(numbers(&find(store, "oak", maria).await), vec![c.oak]);
+        // Another writer on the same database.
+        let other = parley::store::open(&env.config.store).await.unwrap();
+        let agent = env.participant(c.oak, AGENT).await.id;
+        let mut reply = answer(c.oak, agent, None, "w1");
+        reply.reply_text = "Zanzibar teak, if you like".into();
+        post(&*other, env.intake.minter(), &reply).await;
+        pause().await;
+        let opened = opens(
+            desk_id(&*other).await,
+            (MARIA, "María Pérez"),
+            "w2",
+            "Zanzibar chest",
+            [None, None],
+            "Is the chest oak?",
+        );
+        let (chest, ..) = stored(post(&*other, env.intake.minter(), &opened).await);
+        let found = find(store, "zanzibar", maria).await;
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| (f.0, f.1.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(chest, "title"), (c.oak, "message")],
+            "{}",
+            backend.name()
+        );
+        assert_eq!(found[1].2.as_deref(), Some("Zanzibar teak, if you like"));
+        assert_eq!(numbers(&find(store, "teak oak", maria).await), vec![c.oak]);
+        // The same without the cache.
+        let mut config = env.config.store.clone();
+        config.search_cache_mb = 0;
+        let uncached = parley::store::open(&config).await.unwrap();
+        for text in ["zanzibar", "teak oak", "oak", "chest", "z"] {
+            assert_eq!(
+                find(&*uncached, text, maria).await,
+                find(store, text, maria).await,
+                "{} searching {text:?}",
+                backend.name()
+            );
+        }
+    }
+}

@@ -8,17 +8,18 @@
 //! the lists of every word it starts. A seller or a buyer sits in a few
 //! hundred tickets: reading their words (`search_words` on SQLite, the
 //! `tsvector` on PostgreSQL: [`Backend::search_words`]) and matching them
-//! here costs what the person has, not what the store holds. Same rules
+//! here costs what the person has, not what the store holds. On SQLite
+//! the words come from memory (`cache.rs`), read from the store only for
+//! documents not held yet. Same rules
 //! as the index's query (see the module above): every word in the ticket's
 //! shown document or in the person's own words there, the last as a
 //! prefix; ranked by [`Matched`], then last activity, then number.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use crate::store::sql::sql_impl;
 
-use super::{Hit, Matched};
+use super::{Hit, Matched, Person, cache};
 use crate::search::Query;
 use crate::store::StoreError;
 use crate::store::sql::{Script, TICKET_COLUMNS, get, push_list, ticket_of};
@@ -68,23 +69,33 @@ fn matched(query: &Query, words: &Words) -> Option<Matched> {
 sql_impl! {
     impl SqlStore {
         /// The hits of `query` among the tickets `address` (a person's,
-        /// normalised) may see, best first, at most `limit`; `None` when
-        /// they may see more than [`MOST_TICKETS`] (the index is then the
-        /// better start).
+        /// normalised) may see, best first, at most `limit`; or that they
+        /// are a queue's staff or may see more than [`MOST_TICKETS`] (the
+        /// index is then the better start).
         pub(super) async fn search_person(
+            &self,
             conn: &mut DB::Connection,
             query: &Query,
             address: &str,
             limit: usize,
-        ) -> Result<Option<Vec<Hit>>, StoreError> {
-            // Their tickets in scope, newest first, and their participant
-            // rows there.
+        ) -> Result<Person, StoreError> {
+            // Whether they are staff, their tickets and, with the cache
+            // (SQLite), its feed: one round trip.
+            let from = (DB::SEARCH_WORDS_KEPT && self.words.enabled()).then(|| self.words.seen());
             let mut script = Script::<DB>::new();
-            // A participant row per ticket at most (UNIQUE (ticket, address)):
-            // the scope of `push_scope` (search.rs) for a participant is their row's
-            // (a client not in a deleted ticket), asked of that row itself.
             let (q, _) = script.statement(
-                "SELECT t.number, me.id AS me FROM participants me \
+                "SELECT COUNT(*) AS n FROM queue_addresses WHERE kind = 'staff' AND address = ",
+            );
+            q.push_bind(address);
+            // Their tickets in scope, newest first, each with their participant
+            // row there: one per ticket at most (UNIQUE (ticket, address)). The
+            // scope of `push_scope` (search.rs) for a participant is their
+            // row's (a client not in a deleted ticket), asked of that row
+            // itself. One row: every row a statement returns is a hand-off
+            // between sqlx's SQLite thread and this task.
+            let (q, _) = script.statement(
+                "SELECT string_agg(number || ' ' || me, ',' ORDER BY updated_at DESC, number DESC) \
+                 AS tickets FROM (SELECT t.number, me.id AS me, t.updated_at FROM participants me \
                  JOIN tickets t ON t.number = me.ticket WHERE me.address = ",
             );
             q.push_bind(address).push(
@@ -92,33 +103,158 @@ sql_impl! {
                  (SELECT 1 FROM messages m WHERE m.ticket = t.number AND m.author = me.id)) \
                  ORDER BY t.updated_at DESC, t.number DESC LIMIT ",
             );
-            q.push_bind(MOST_TICKETS as i64 + 1);
-            let rows = script.run(&mut *conn).await?.remove(0);
-            let mut order: Vec<i64> = Vec::new();
-            let mut words: HashMap<i64, Words> = HashMap::new();
-            let mut mine: HashMap<i64, i64> = HashMap::new();
-            for row in &rows {
-                let number: i64 = get(row, "number")?;
-                mine.insert(get(row, "me")?, number);
-                if let Entry::Vacant(entry) = words.entry(number) {
-                    entry.insert(Words::default());
-                    order.push(number);
+            q.push_bind(MOST_TICKETS as i64 + 1).push(") s");
+            if let Some(from) = from {
+                let (q, _) = script.statement(cache::FEED);
+                q.push_bind(from)
+                    .push(cache::FEED_UP_TO)
+                    .push_bind(from + cache::MOST_FED)
+                    .push(cache::FEED_END);
+            }
+            let groups = script.run(&mut *conn).await?;
+            let staff: i64 = match groups[0].first() {
+                Some(row) => get(row, "n")?,
+                None => 0,
+            };
+            if staff > 0 {
+                return Ok(Person::Staff);
+            }
+            let listed: Option<String> = match groups[1].first() {
+                Some(row) => get(row, "tickets")?,
+                None => None,
+            };
+            let mut tickets: Vec<(i64, i64)> = Vec::new();
+            for pair in listed.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+                let parsed = pair
+                    .split_once(' ')
+                    .and_then(|(n, me)| Some((n.parse().ok()?, me.parse().ok()?)));
+                let Some(pair) = parsed else {
+                    return Err(StoreError::Corrupt(format!("a person's tickets: {pair:?}")));
+                };
+                tickets.push(pair);
+            }
+            if tickets.len() > MOST_TICKETS {
+                return Ok(Person::Many);
+            }
+            if tickets.is_empty() {
+                return Ok(Person::Hits(Vec::new()));
+            }
+            let mut tiers = None;
+            if let (Some(from), Some(feed)) = (from, groups.get(2).and_then(|g| g.first())) {
+                let top: Option<i64> = get(feed, "top")?;
+                let top = top.unwrap_or(0);
+                let rows: Option<String> = get(feed, "rows")?;
+                let whole = top <= from + cache::MOST_FED;
+                self.words
+                    .feed(from, top, whole.then(|| rows.as_deref().unwrap_or("")))?;
+                tiers = self.cached_tiers(conn, query, &tickets, top).await?;
+            }
+            let tiers = match tiers {
+                Some(tiers) => tiers,
+                None => Self::read_tiers(conn, query, &tickets).await?,
+            };
+            // Ranked: where found, then the order read (newest first).
+            let mut found: Vec<(Matched, usize, i64)> = tickets
+                .iter()
+                .zip(tiers)
+                .enumerate()
+                .filter_map(|(rank, ((number, _), tier))| Some((tier?, rank, *number)))
+                .collect();
+            found.sort_unstable();
+            found.truncate(limit);
+            if found.is_empty() {
+                return Ok(Person::Hits(Vec::new()));
+            }
+            let mut script = Script::<DB>::new();
+            let (q, _) = script.statement(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+                 WHERE t.number IN "
+            ));
+            push_list(q, found.iter().map(|(_, _, number)| *number));
+            let mut rows = HashMap::new();
+            for row in &script.run(&mut *conn).await?.remove(0) {
+                let ticket = ticket_of(row)?;
+                rows.insert(ticket.number, ticket);
+            }
+            Ok(Person::Hits(
+                found
+                    .into_iter()
+                    .filter_map(|(matched, _, number)| {
+                        Some(Hit {
+                            ticket: rows.remove(&number)?,
+                            matched,
+                            snippet: None,
+                            message: None,
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+
+        /// Where `query` is found in each of `tickets`, from the cache
+        /// (cache.rs), its missing documents read as of rowid `top`; `None`
+        /// when it was emptied under this search twice.
+        async fn cached_tiers(
+            &self,
+            conn: &mut DB::Connection,
+            query: &Query,
+            tickets: &[(i64, i64)],
+            top: i64,
+        ) -> Result<Option<Vec<cache::Tier>>, StoreError> {
+            for _ in 0..2 {
+                let (numbers, participants) = self.words.missing(tickets);
+                if numbers.is_empty() && participants.is_empty() {
+                    if let Some(tiers) = self.words.rank(query, tickets, None)? {
+                        return Ok(Some(tiers));
+                    }
+                    continue;
+                }
+                let mut script = Script::<DB>::new();
+                for (i, table) in cache::TABLES.iter().enumerate() {
+                    let ids = if i == cache::OWN { &participants } else { &numbers };
+                    let (q, _) = script.statement(&cache::load_sql(table));
+                    // An empty list would be `IN ()`: ask for no id.
+                    push_list(q, if ids.is_empty() { vec![0] } else { ids.clone() });
+                    q.push(cache::LOAD_UP_TO).push_bind(top);
+                }
+                let groups = script.run(&mut *conn).await?;
+                let mut texts: [Option<String>; 4] = Default::default();
+                for (text, rows) in texts.iter_mut().zip(&groups) {
+                    if let Some(row) = rows.first() {
+                        *text = get(row, "words")?;
+                    }
+                }
+                let loaded = cache::Loaded {
+                    top,
+                    tickets: &numbers,
+                    participants: &participants,
+                    rows: [0, 1, 2, 3].map(|i| texts[i].as_deref()),
+                };
+                if let Some(tiers) = self.words.rank(query, tickets, Some(loaded))? {
+                    return Ok(Some(tiers));
                 }
             }
-            if order.len() > MOST_TICKETS {
-                return Ok(None);
-            }
-            if order.is_empty() {
-                return Ok(Some(Vec::new()));
-            }
-            // Their words, by table.
+            Ok(None)
+        }
+
+        /// Where `query` is found in each of `tickets`, their words read
+        /// from the store (PostgreSQL's `tsvector`s; SQLite without the
+        /// cache).
+        async fn read_tiers(
+            conn: &mut DB::Connection,
+            query: &Query,
+            tickets: &[(i64, i64)],
+        ) -> Result<Vec<cache::Tier>, StoreError> {
+            let mut words: HashMap<i64, Words> =
+                tickets.iter().map(|(n, _)| (*n, Words::default())).collect();
+            let mine: HashMap<i64, i64> = tickets.iter().map(|(n, me)| (*me, *n)).collect();
             let mut script = Script::<DB>::new();
             for table in ["search_titles", "search_names", "search_shown"] {
                 let (q, _) = script.statement(&DB::search_words(table));
-                push_list(q, order.iter().copied());
+                push_list(q, tickets.iter().map(|(n, _)| *n));
             }
             let (q, _) = script.statement(&DB::search_words("search_own"));
-            push_list(q, mine.keys().copied());
+            push_list(q, tickets.iter().map(|(_, me)| *me));
             let groups = script.run(&mut *conn).await?;
             for (i, rows) in groups.iter().enumerate() {
                 let lines: Option<String> = match rows.first() {
@@ -130,7 +266,7 @@ sql_impl! {
                     let Ok(id) = id.parse::<i64>() else {
                         return Err(StoreError::Corrupt(format!("search words: {line:?}")));
                     };
-                    let number = if i == 3 { mine.get(&id).copied() } else { Some(id) };
+                    let number = if i == cache::OWN { mine.get(&id).copied() } else { Some(id) };
                     let Some(ticket) = number.and_then(|n| words.get_mut(&n)) else {
                         continue;
                     };
@@ -143,44 +279,7 @@ sql_impl! {
                     Words::add(into, text);
                 }
             }
-            // Ranked: where found, then the order read (newest first).
-            let mut found: Vec<(Matched, usize, i64)> = order
-                .iter()
-                .enumerate()
-                .filter_map(|(rank, number)| {
-                    let tier = matched(query, &words[number])?;
-                    Some((tier, rank, *number))
-                })
-                .collect();
-            found.sort_unstable();
-            found.truncate(limit);
-            if found.is_empty() {
-                return Ok(Some(Vec::new()));
-            }
-            let mut script = Script::<DB>::new();
-            let (q, _) = script.statement(&format!(
-                "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
-                 WHERE t.number IN "
-            ));
-            push_list(q, found.iter().map(|(_, _, number)| *number));
-            let mut tickets = HashMap::new();
-            for row in &script.run(&mut *conn).await?.remove(0) {
-                let ticket = ticket_of(row)?;
-                tickets.insert(ticket.number, ticket);
-            }
-            Ok(Some(
-                found
-                    .into_iter()
-                    .filter_map(|(matched, _, number)| {
-                        Some(Hit {
-                            ticket: tickets.remove(&number)?,
-                            matched,
-                            snippet: None,
-                            message: None,
-                        })
-                    })
-                    .collect(),
-            ))
+            Ok(tickets.iter().map(|(n, _)| matched(query, &words[n])).collect())
         }
     }
 }
