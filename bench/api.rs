@@ -94,6 +94,9 @@ fn main() {
         scratch.path().to_path_buf()
     };
     std::fs::create_dir_all(&dir).expect("bench dir");
+    // Absolute: `parley serve` runs in its own folder, where a relative
+    // path would be a new, empty store (a run once measured that).
+    let dir = std::path::absolute(&dir).expect("the bench dir's path");
     let db = dir.join(format!("store-{tickets}-{messages}.db"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -124,6 +127,18 @@ fn main() {
     );
 
     let parley = Parley::start(&db);
+    // The server reads the filled store: a conversation is there.
+    let newest = parley.http_call(
+        &format!(
+            "GET /api/v1/conversations?limit=1 HTTP/1.1\r\nAuthorization: Bearer {PLATFORM_KEY}\r\n"
+        ),
+        "",
+    );
+    assert!(
+        newest.starts_with("HTTP/1.1 200") && newest.contains("\"number\":"),
+        "parley serve does not see the filled store: {}",
+        newest.lines().next().unwrap_or("")
+    );
     // PARLEY_BENCH_LINES: only the lines whose name holds one of these
     // comma-separated words (all when unset).
     let only = std::env::var("PARLEY_BENCH_LINES").unwrap_or_default();

@@ -40,6 +40,12 @@ impl Backend for Postgres {
         )
     }
 
+    fn json_rows(columns: &str) -> String {
+        format!(
+            "SELECT CAST(COALESCE(json_agg(json_build_array({columns})), '[]') AS TEXT) AS rows FROM "
+        )
+    }
+
     fn search_match(table: &str) -> (String, &'static str) {
         (
             format!("SELECT id FROM {table} WHERE doc @@ CAST("),

@@ -57,14 +57,14 @@ pub(super) use cache::WordCache;
 pub(super) use index::Docs;
 use index::visible;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Encode, QueryBuilder, Type};
 
-use super::sql::{
-    Backend, MESSAGE_COLUMNS, SHOWN_TICKET, Script, TICKET_COLUMNS, get, message_of, ticket_of,
-};
-use super::{StoreError, Ticket};
+use super::sql::{Backend, SHOWN_TICKET, Script, TICKET_COLUMNS, get, ticket_of};
+use super::{Direction, Message, Moderation, StoreError, Ticket};
 use crate::access::{self, Access, Side, Viewer};
 use crate::address;
 use crate::search::Query;
@@ -132,8 +132,68 @@ pub trait SearchStore: Send + Sync {
 
 /// How many of a hit's newest messages are looked at for its snippet.
 const SNIPPET_MESSAGES: i64 = 100;
+/// A message's columns a snippet reads ([`access::message`]), in the
+/// order of [`SnippetRow`].
+const SNIPPET_COLUMNS: &str =
+    "ticket, id, author, reply_text, redacted_text, masked_text, moderation, approved_as";
+
+/// A message as [`SNIPPET_COLUMNS`] read it.
+#[derive(serde::Deserialize)]
+struct SnippetRow(
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+impl SnippetRow {
+    /// The message, with what a snippet does not read left empty.
+    fn message(self) -> Result<Message, StoreError> {
+        let SnippetRow(
+            ticket,
+            id,
+            author,
+            reply_text,
+            redacted_text,
+            masked_text,
+            moderation,
+            approved_as,
+        ) = self;
+        Ok(Message {
+            id,
+            ticket,
+            author,
+            direction: Direction::Inbound,
+            reply_text,
+            html: None,
+            raw_id: None,
+            message_id: None,
+            matched_by: String::new(),
+            flags: Vec::new(),
+            auto: String::new(),
+            elided: String::new(),
+            created_at: 0,
+            policy_action: String::new(),
+            policy_hits: String::new(),
+            redacted_text,
+            masked_text,
+            moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
+                || {
+                    StoreError::Corrupt(format!(
+                        "unknown moderation {moderation:?} {approved_as:?}"
+                    ))
+                },
+            )?,
+        })
+    }
+}
+
 /// How many of them are read first.
-const SNIPPET_FIRST: i64 = 3;
+const SNIPPET_FIRST: i64 = 2;
 
 sql_impl! {
     #[async_trait]
@@ -390,9 +450,9 @@ sql_impl! {
         /// Each hit's snippet: the newest of its messages the scope sees that
         /// holds one of the words, in the text the scope sees, cut around
         /// the first word found. The newest [`SNIPPET_FIRST`] of each hit
-        /// first (the snippet is usually there: every row read is a
-        /// hand-off from sqlx's SQLite thread), then the rest of the
-        /// [`SNIPPET_MESSAGES`] of the hits still without one.
+        /// first (the snippet is usually there), then the rest of the
+        /// [`SNIPPET_MESSAGES`] of the hits still without one; each time
+        /// the messages of every hit as one value ([`Backend::json_rows`]).
         async fn snippets(
             &self,
             conn: &mut DB::Connection,
@@ -406,22 +466,31 @@ sql_impl! {
             }
             let mut mine: Option<Vec<i64>> = None;
             let mut open: Vec<usize> = (0..hits.len()).collect();
-            for (offset, limit) in [(0, SNIPPET_FIRST), (SNIPPET_FIRST, SNIPPET_MESSAGES - SNIPPET_FIRST)] {
+            let passes = [(0, SNIPPET_FIRST), (SNIPPET_FIRST, SNIPPET_MESSAGES - SNIPPET_FIRST)];
+            for (offset, limit) in passes {
                 if open.is_empty() {
                     break;
                 }
-                // The hits' messages, and a person's own participant rows on
-                // these tickets, in one script.
+                // The hits' messages, newest first, and a person's own
+                // participant rows on these tickets, in one script.
                 let mut script = Script::<DB>::new();
-                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = ");
-                for i in &open {
-                    let (q, _) = script.statement(&sql);
+                let (q, _) = script.statement(&DB::json_rows(SNIPPET_COLUMNS));
+                q.push("(");
+                for (k, i) in open.iter().enumerate() {
+                    if k > 0 {
+                        q.push(" UNION ALL ");
+                    }
+                    q.push(format!(
+                        "SELECT * FROM (SELECT {SNIPPET_COLUMNS} FROM messages WHERE ticket = "
+                    ));
                     q.push_bind(hits[*i].ticket.number)
                         .push(" ORDER BY id DESC LIMIT ")
                         .push_bind(limit)
                         .push(" OFFSET ")
-                        .push_bind(offset);
+                        .push_bind(offset)
+                        .push(format!(") m{k}"));
                 }
+                q.push(") s");
                 if let (Some(address), None) = (person, &mine) {
                     let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
                     q.push_bind(address).push(" AND ticket IN ");
@@ -430,17 +499,29 @@ sql_impl! {
                 let groups = script.run(conn).await?;
                 if person.is_some() && mine.is_none() {
                     let mut ids = Vec::new();
-                    for row in &groups[open.len()] {
+                    for row in &groups[1] {
                         ids.push(get::<i64, _>(row, "id")?);
                     }
                     mine = Some(ids);
                 }
                 let mine = mine.as_deref().unwrap_or(&[]);
+                let json: Option<String> = match groups[0].first() {
+                    Some(row) => get(row, "rows")?,
+                    None => None,
+                };
+                let rows: Vec<SnippetRow> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
+                    .map_err(|e| StoreError::Corrupt(format!("a snippet's messages: {e}")))?;
+                let mut by_ticket: HashMap<i64, Vec<Message>> = HashMap::new();
+                for row in rows {
+                    let message = row.message()?;
+                    by_ticket.entry(message.ticket).or_default().push(message);
+                }
                 let mut still = Vec::new();
-                for (i, rows) in open.iter().zip(&groups) {
+                for i in &open {
                     let hit = &mut hits[*i];
-                    for row in rows {
-                        let message = message_of(row)?;
+                    let mut messages = by_ticket.remove(&hit.ticket.number).unwrap_or_default();
+                    messages.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
+                    for message in &messages {
                         let access = match scope {
                             Viewer::Moderator => Access::Moderator,
                             Viewer::Marketplace => Access::Marketplace,
@@ -450,7 +531,7 @@ sql_impl! {
                                 participant: message.author.filter(|a| mine.contains(a)),
                             },
                         };
-                        let Some(view) = access::message(access, &message) else {
+                        let Some(view) = access::message(access, message) else {
                             continue;
                         };
                         // Moderators search the text as written.
@@ -464,8 +545,8 @@ sql_impl! {
                             break;
                         }
                     }
-                    // Fewer rows than asked: the ticket has no more.
-                    if hit.snippet.is_none() && rows.len() as i64 == limit {
+                    // Fewer messages than asked: the ticket has no more.
+                    if hit.snippet.is_none() && messages.len() as i64 == limit {
                         still.push(*i);
                     }
                 }

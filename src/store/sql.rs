@@ -129,6 +129,12 @@ pub trait Backend: Database {
     /// search ranks in Rust (`search/person.rs`).
     fn search_words(table: &str) -> String;
 
+    /// The rows of a subquery (named `s`, following) as one text value: a
+    /// JSON array of one array per row, of `columns` (its columns, joined
+    /// by commas). A statement's rows each cost a trip between the
+    /// database's thread and the caller; one value does not.
+    fn json_rows(columns: &str) -> String;
+
     /// A query that reserves the next N ids of `table.column`, one row
     /// (`id`) each, split around the bind of N: `(before, after)`.
     fn next_ids_sql(table: &str, column: &str) -> (String, String);

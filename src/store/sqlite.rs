@@ -34,6 +34,10 @@ impl Backend for Sqlite {
         )
     }
 
+    fn json_rows(columns: &str) -> String {
+        format!("SELECT json_group_array(json_array({columns})) AS rows FROM ")
+    }
+
     fn search_match(table: &str) -> (String, &'static str) {
         (
             format!("SELECT rowid AS id FROM {table} WHERE {table} MATCH "),

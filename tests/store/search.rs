@@ -549,3 +549,46 @@ async fn a_persons_search_sees_what_another_writer_added() {
         }
     }
 }
+
+/// A snippet comes from the newest message holding a word, however old:
+/// the newest few of each hit are read first, the rest only for hits
+/// still without one (`SNIPPET_FIRST`), in one value a pass.
+#[tokio::test]
+async fn a_snippet_comes_from_an_older_message() {
+    for backend in backends() {
+        let env = TestEnv::new(&backend, |_| {}).await;
+        let store = env.store();
+        let minter = env.intake.minter();
+        let opened = opens(
+            desk_id(store).await,
+            (MARIA, "María Pérez"),
+            "o1",
+            "A chest",
+            [None, None],
+            "Is the camphor chest still there?",
+        );
+        let (chest, ..) = stored(post(store, minter, &opened).await);
+        let agent = env.participant(chest, AGENT).await.id;
+        for i in 0..5 {
+            pause().await;
+            let mut reply = answer(chest, agent, None, &format!("o2{i}"));
+            reply.reply_text = format!("Answer number {i}");
+            post(store, minter, &reply).await;
+        }
+        for scope in [MODERATOR, MARKET, Viewer::Person { address: MARIA }] {
+            let found = find(store, "camphor", scope).await;
+            assert_eq!(
+                found,
+                vec![(
+                    chest,
+                    "message".to_string(),
+                    Some("Is the camphor chest still there?".to_string())
+                )],
+                "{}",
+                backend.name()
+            );
+            let newest = find(store, "answer", scope).await;
+            assert_eq!(newest[0].2.as_deref(), Some("Answer number 4"));
+        }
+    }
+}

@@ -19,7 +19,7 @@
 //! the cache. When the cache passes its size (`[store] search_cache_mb`)
 //! it is emptied and fills again with what is searched.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -78,24 +78,80 @@ struct Inner {
     seen: i64,
     vocabulary: BTreeMap<Box<str>, u32>,
     /// By table (index in [`TABLES`]) and id: sorted ids of distinct words.
-    docs: HashMap<(usize, i64), Vec<u32>>,
+    docs: HashMap<(usize, i64), Vec<u32>, Ids>,
     size: usize,
+}
+
+/// The hash of the documents' keys: ids the store handed out, not chosen
+/// by a caller (no flooding to fear), hashed with one multiplication a
+/// word (FxHash's) instead of SipHash: a search looks up a few hundred.
+#[derive(Clone, Copy, Default)]
+struct Ids;
+
+impl std::hash::BuildHasher for Ids {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+    fn write_i64(&mut self, word: i64) {
+        self.write_u64(word as u64);
+    }
 }
 
 /// A query's term as word ids.
 enum Term {
     /// A whole word; `None`: no document held has it.
     Word(Option<u32>),
-    /// The last term: every word it starts.
-    Prefix(HashSet<u32>),
+    /// The last term: the few words it starts (each looked up in a
+    /// document by bisection).
+    Few(Vec<u32>),
+    /// The last term starting many words: a bit per word of the vocabulary
+    /// (each word of a document tested).
+    Many(Vec<u64>),
 }
 
+/// Above this many words, a prefix is a [`Term::Many`].
+const FEW: usize = 16;
+
 impl Term {
+    fn prefix(ids: Vec<u32>, vocabulary: usize) -> Term {
+        if ids.len() <= FEW {
+            return Term::Few(ids);
+        }
+        let mut bits = vec![0u64; vocabulary.div_ceil(64)];
+        for id in ids {
+            bits[id as usize / 64] |= 1 << (id % 64);
+        }
+        Term::Many(bits)
+    }
+
     fn in_doc(&self, doc: &[u32]) -> bool {
         match self {
             Term::Word(Some(id)) => doc.binary_search(id).is_ok(),
             Term::Word(None) => false,
-            Term::Prefix(ids) => doc.iter().any(|id| ids.contains(id)),
+            Term::Few(ids) => ids.iter().any(|id| doc.binary_search(id).is_ok()),
+            Term::Many(bits) => doc
+                .iter()
+                .any(|id| bits[*id as usize / 64] & (1 << (id % 64)) != 0),
         }
     }
 }
@@ -252,7 +308,7 @@ impl Inner {
                 ..Inner::default()
             };
         }
-        let mut docs: HashMap<(usize, i64), Vec<u32>> = HashMap::new();
+        let mut docs: HashMap<(usize, i64), Vec<u32>, Ids> = HashMap::default();
         for id in loaded.tickets {
             for t in 0..OWN {
                 docs.insert((t, *id), Vec::new());
@@ -286,12 +342,13 @@ impl Inner {
             .map(|i| {
                 let term = query.terms()[i].as_str();
                 match query.is_prefix(i) {
-                    true => Term::Prefix(
+                    true => Term::prefix(
                         self.vocabulary
                             .range::<str, _>((Bound::Included(term), Bound::Unbounded))
                             .take_while(|(word, _)| word.starts_with(term))
                             .map(|(_, id)| *id)
                             .collect(),
+                        self.vocabulary.len(),
                     ),
                     false => Term::Word(self.vocabulary.get(term).copied()),
                 }
@@ -390,6 +447,23 @@ mod tests {
         );
         // Not held: no answer rather than a wrong one.
         assert_eq!(ranks(&cache, "oak", &[(3, 20)]), None);
+        // A prefix of many words (a bit per word of the vocabulary).
+        let many: String = (0..40).map(|i| format!(" wax{i}")).collect();
+        let row = format!("4 {many}");
+        load(&cache, 9, &[4], &[40], [&row, &row, &row, ""]);
+        assert_eq!(
+            ranks(&cache, "wa", &[(4, 40)]).unwrap(),
+            vec![Some(Matched::Title)]
+        );
+        assert_eq!(
+            ranks(&cache, "wax3", &[(4, 40)]).unwrap(),
+            vec![Some(Matched::Title)]
+        );
+        assert_eq!(
+            ranks(&cache, "wa", &[(1, 10)]).unwrap(),
+            vec![Some(Matched::Title)]
+        );
+        assert_eq!(ranks(&cache, "wb", &[(4, 40)]).unwrap(), vec![None]);
     }
 
     #[test]
