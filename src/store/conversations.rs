@@ -23,7 +23,7 @@
 use crate::store::sql::sql_impl;
 use async_trait::async_trait;
 
-use super::sql::{MESSAGE_COLUMNS, SHOWN_TICKET, TICKET_COLUMNS, get, message_of, ticket_of};
+use super::sql::{MESSAGE_COLUMNS, SHOWN_TICKET, TICKET_COLUMNS, get, messages_of_json, ticket_of};
 use super::{Message, StoreError, Ticket};
 use crate::access::Viewer;
 use crate::tickets::{Role, Status};
@@ -403,22 +403,24 @@ sql_impl! {
             Ok(sits >= MANY || serves > 0)
         }
 
-        /// The messages with these ids, in one statement.
+        /// The messages with these ids, in one statement and one value
+        /// ([`messages_of_json`]).
         async fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>, StoreError> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
             let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
+                "{}(SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})) s",
+                DB::json_rows(MESSAGE_COLUMNS),
                 list.join(", ")
             );
             let mut query = sqlx::query(&sql);
             for id in ids {
                 query = query.bind(*id);
             }
-            let rows = query.fetch_all(&self.read).await?;
-            rows.iter().map(message_of).collect()
+            let row = query.fetch_one(&self.read).await?;
+            messages_of_json(get::<Option<String>, _>(&row, "rows")?.as_deref())
         }
     }
 }

@@ -63,8 +63,11 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Encode, QueryBuilder, Type};
 
-use super::sql::{Backend, SHOWN_TICKET, Script, TICKET_COLUMNS, get, ticket_of};
-use super::{Direction, Message, Moderation, StoreError, Ticket};
+use super::sql::{
+    Backend, MESSAGE_COLUMNS, SHOWN_TICKET, Script, TICKET_COLUMNS, get, messages_of_json,
+    ticket_of,
+};
+use super::{Message, StoreError, Ticket};
 use crate::access::{self, Access, Side, Viewer};
 use crate::address;
 use crate::search::Query;
@@ -132,66 +135,6 @@ pub trait SearchStore: Send + Sync {
 
 /// How many of a hit's newest messages are looked at for its snippet.
 const SNIPPET_MESSAGES: i64 = 100;
-/// A message's columns a snippet reads ([`access::message`]), in the
-/// order of [`SnippetRow`].
-const SNIPPET_COLUMNS: &str =
-    "ticket, id, author, reply_text, redacted_text, masked_text, moderation, approved_as";
-
-/// A message as [`SNIPPET_COLUMNS`] read it.
-#[derive(serde::Deserialize)]
-struct SnippetRow(
-    i64,
-    i64,
-    Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-);
-
-impl SnippetRow {
-    /// The message, with what a snippet does not read left empty.
-    fn message(self) -> Result<Message, StoreError> {
-        let SnippetRow(
-            ticket,
-            id,
-            author,
-            reply_text,
-            redacted_text,
-            masked_text,
-            moderation,
-            approved_as,
-        ) = self;
-        Ok(Message {
-            id,
-            ticket,
-            author,
-            direction: Direction::Inbound,
-            reply_text,
-            html: None,
-            raw_id: None,
-            message_id: None,
-            matched_by: String::new(),
-            flags: Vec::new(),
-            auto: String::new(),
-            elided: String::new(),
-            created_at: 0,
-            policy_action: String::new(),
-            policy_hits: String::new(),
-            redacted_text,
-            masked_text,
-            moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
-                || {
-                    StoreError::Corrupt(format!(
-                        "unknown moderation {moderation:?} {approved_as:?}"
-                    ))
-                },
-            )?,
-        })
-    }
-}
-
 /// How many of them are read first.
 const SNIPPET_FIRST: i64 = 2;
 
@@ -474,14 +417,14 @@ sql_impl! {
                 // The hits' messages, newest first, and a person's own
                 // participant rows on these tickets, in one script.
                 let mut script = Script::<DB>::new();
-                let (q, _) = script.statement(&DB::json_rows(SNIPPET_COLUMNS));
+                let (q, _) = script.statement(&DB::json_rows(MESSAGE_COLUMNS));
                 q.push("(");
                 for (k, i) in open.iter().enumerate() {
                     if k > 0 {
                         q.push(" UNION ALL ");
                     }
                     q.push(format!(
-                        "SELECT * FROM (SELECT {SNIPPET_COLUMNS} FROM messages WHERE ticket = "
+                        "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = "
                     ));
                     q.push_bind(hits[*i].ticket.number)
                         .push(" ORDER BY id DESC LIMIT ")
@@ -509,11 +452,8 @@ sql_impl! {
                     Some(row) => get(row, "rows")?,
                     None => None,
                 };
-                let rows: Vec<SnippetRow> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
-                    .map_err(|e| StoreError::Corrupt(format!("a snippet's messages: {e}")))?;
                 let mut by_ticket: HashMap<i64, Vec<Message>> = HashMap::new();
-                for row in rows {
-                    let message = row.message()?;
+                for message in messages_of_json(json.as_deref())? {
                     by_ticket.entry(message.ticket).or_default().push(message);
                 }
                 let mut still = Vec::new();

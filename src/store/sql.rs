@@ -197,6 +197,7 @@ pub(super) const TICKET_COLUMNS: &str = "t.number, q.name AS queue, t.subject, t
      t.updated_at, t.archived, t.deleted_at, t.waiting_since";
 pub(super) const PARTICIPANT_COLUMNS: &str =
     "id, ticket, address, display_name, user_id, role, failing_since";
+/// A message's columns, in the order of `MessageJson` (below).
 pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
      message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
      redacted_text, masked_text, moderation, approved_as";
@@ -297,6 +298,95 @@ where
             || StoreError::Corrupt(format!("unknown moderation {moderation:?} {approved_as:?}")),
         )?,
     })
+}
+
+/// Messages read as one value: [`Backend::json_rows`] of
+/// [`MESSAGE_COLUMNS`] (a page's or a search's messages; every row a
+/// statement returns is a trip from the database's thread, one value is
+/// one).
+pub(super) fn messages_of_json(json: Option<&str>) -> Result<Vec<Message>, StoreError> {
+    let rows: Vec<MessageJson> = serde_json::from_str(json.unwrap_or("[]"))
+        .map_err(|e| StoreError::Corrupt(format!("messages as JSON: {e}")))?;
+    rows.into_iter().map(MessageJson::message).collect()
+}
+
+/// A message as [`messages_of_json`] reads it: [`MESSAGE_COLUMNS`] in order.
+#[derive(serde::Deserialize)]
+struct MessageJson(
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+impl MessageJson {
+    fn message(self) -> Result<Message, StoreError> {
+        let MessageJson(
+            id,
+            ticket,
+            author,
+            direction,
+            reply_text,
+            html,
+            raw_id,
+            message_id,
+            matched_by,
+            flags,
+            auto,
+            elided,
+            created_at,
+            policy_action,
+            policy_hits,
+            redacted_text,
+            masked_text,
+            moderation,
+            approved_as,
+        ) = self;
+        Ok(Message {
+            id,
+            ticket,
+            author,
+            direction: match direction.as_str() {
+                "inbound" => Direction::Inbound,
+                _ => Direction::Outbound,
+            },
+            reply_text,
+            html,
+            raw_id,
+            message_id,
+            matched_by,
+            flags: flags_of(&flags),
+            auto,
+            elided,
+            created_at,
+            policy_action,
+            policy_hits,
+            redacted_text,
+            masked_text,
+            moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
+                || {
+                    StoreError::Corrupt(format!(
+                        "unknown moderation {moderation:?} {approved_as:?}"
+                    ))
+                },
+            )?,
+        })
+    }
 }
 
 pub(super) fn flags_of(text: &str) -> Vec<String> {
