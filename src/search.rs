@@ -36,6 +36,19 @@ const SNIPPET: usize = 160;
 
 /// The words of `text`, folded: lowercase, accents removed.
 pub fn tokens(text: &str) -> Vec<String> {
+    // ASCII (most mail): no decomposition, no marks, one byte a letter.
+    if text.is_ascii() {
+        return text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| word[..word.len().min(MAX_TOKEN)].to_ascii_lowercase())
+            .collect();
+    }
+    unicode_tokens(text)
+}
+
+/// [`tokens`] of any text.
+fn unicode_tokens(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut push = |word: &mut String| {
@@ -247,6 +260,19 @@ fn clip(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_text_is_cut_as_any_text() {
+        let long = "x".repeat(MAX_TOKEN + 9);
+        for text in [
+            "",
+            "Hello, WORLD! it's 10:30 -- call me@shop.example (ok?)",
+            "  tabs\tand\nnew lines\r\n__under_scores__ 2x4 a-b",
+            &format!("{long} tail"),
+        ] {
+            assert_eq!(tokens(text), unicode_tokens(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn words_are_folded_alike() {

@@ -177,12 +177,15 @@ sql_impl! {
             // through the index when they have many. Everyone else's starts
             // from the index.
             let mine = match found.person {
-                Some(address) => self.search_person(&mut conn, query, address, limit).await?,
+                Some(address) => {
+                    self.search_person(&mut conn, query, address, limit, snippets)
+                        .await?
+                }
                 None => Person::Staff,
             };
             let from_person = !matches!(mine, Person::Staff);
-            let mut hits = match mine {
-                Person::Hits(hits) => hits,
+            let (mut hits, known) = match mine {
+                Person::Hits(hits, known) => (hits, known),
                 Person::Staff | Person::Many => {
                     let mut script = Script::<DB>::new();
                     let (q, _) = script.statement("");
@@ -197,19 +200,58 @@ sql_impl! {
                             message: None,
                         });
                     }
-                    hits
+                    (hits, None)
                 }
             };
             if snippets {
                 // On the same connection: a second one from the pool while
                 // this one is held deadlocks under load (every connection held
                 // by a search waiting for another).
-                self.snippets(&mut conn, &mut hits, query, scope, person.as_deref())
+                self.snippets(&mut conn, &mut hits, query, scope, person.as_deref(), known)
                     .await?;
             }
             Ok(hits)
         }
     }
+}
+
+/// What a search read of its hits' snippets with their tickets, saving a
+/// trip to the database (a person's search: `search/person.rs`).
+struct Known {
+    /// The first pass's messages ([`push_messages`]).
+    first: Option<String>,
+    /// The person's participant ids on the hits' tickets.
+    mine: Vec<i64>,
+}
+
+/// One value ([`Backend::json_rows`]) of the messages of `tickets`, each
+/// ticket's newest first from `offset`, at most `limit` each: a statement
+/// for [`messages_of_json`].
+fn push_messages<'a, DB>(
+    q: &mut QueryBuilder<'a, DB>,
+    tickets: impl Iterator<Item = i64>,
+    offset: i64,
+    limit: i64,
+) where
+    DB: Backend,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    q.push(DB::json_rows(MESSAGE_COLUMNS)).push("(");
+    for (k, number) in tickets.enumerate() {
+        if k > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(format!(
+            "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = "
+        ));
+        q.push_bind(number)
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset)
+            .push(format!(") m{k}"));
+    }
+    q.push(") s");
 }
 
 /// What a person's search from their own tickets found (search/person.rs).
@@ -219,7 +261,8 @@ enum Person {
     /// More tickets than [`person::MOST_TICKETS`]: through the index, from
     /// their tickets.
     Many,
-    Hits(Vec<Hit>),
+    /// With their snippets' first messages when asked for.
+    Hits(Vec<Hit>, Option<Known>),
 }
 
 /// A query as the SQL binds it: every word (AND), any word (OR), each
@@ -403,55 +446,51 @@ sql_impl! {
             query: &Query,
             scope: Viewer<'_>,
             person: Option<&str>,
+            known: Option<Known>,
         ) -> Result<(), StoreError> {
             if hits.is_empty() {
                 return Ok(());
             }
-            let mut mine: Option<Vec<i64>> = None;
+            let (mut first, mut mine) = match known {
+                Some(known) => (Some(known.first), Some(known.mine)),
+                None => (None, None),
+            };
             let mut open: Vec<usize> = (0..hits.len()).collect();
             let passes = [(0, SNIPPET_FIRST), (SNIPPET_FIRST, SNIPPET_MESSAGES - SNIPPET_FIRST)];
             for (offset, limit) in passes {
                 if open.is_empty() {
                     break;
                 }
-                // The hits' messages, newest first, and a person's own
-                // participant rows on these tickets, in one script.
-                let mut script = Script::<DB>::new();
-                let (q, _) = script.statement(&DB::json_rows(MESSAGE_COLUMNS));
-                q.push("(");
-                for (k, i) in open.iter().enumerate() {
-                    if k > 0 {
-                        q.push(" UNION ALL ");
+                let json: Option<String> = match first.take() {
+                    Some(json) => json,
+                    None => {
+                        // The hits' messages, newest first, and a person's own
+                        // participant rows on these tickets, in one script.
+                        let mut script = Script::<DB>::new();
+                        let (q, _) = script.statement("");
+                        let numbers = open.iter().map(|i| hits[*i].ticket.number);
+                        push_messages(q, numbers, offset, limit);
+                        if let (Some(address), None) = (person, &mine) {
+                            let (q, _) =
+                                script.statement("SELECT id FROM participants WHERE address = ");
+                            q.push_bind(address).push(" AND ticket IN ");
+                            super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
+                        }
+                        let groups = script.run(conn).await?;
+                        if person.is_some() && mine.is_none() {
+                            let mut ids = Vec::new();
+                            for row in &groups[1] {
+                                ids.push(get::<i64, _>(row, "id")?);
+                            }
+                            mine = Some(ids);
+                        }
+                        match groups[0].first() {
+                            Some(row) => get::<Option<String>, _>(row, "rows")?,
+                            None => None,
+                        }
                     }
-                    q.push(format!(
-                        "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = "
-                    ));
-                    q.push_bind(hits[*i].ticket.number)
-                        .push(" ORDER BY id DESC LIMIT ")
-                        .push_bind(limit)
-                        .push(" OFFSET ")
-                        .push_bind(offset)
-                        .push(format!(") m{k}"));
-                }
-                q.push(") s");
-                if let (Some(address), None) = (person, &mine) {
-                    let (q, _) = script.statement("SELECT id FROM participants WHERE address = ");
-                    q.push_bind(address).push(" AND ticket IN ");
-                    super::sql::push_list(q, hits.iter().map(|h| h.ticket.number));
-                }
-                let groups = script.run(conn).await?;
-                if person.is_some() && mine.is_none() {
-                    let mut ids = Vec::new();
-                    for row in &groups[1] {
-                        ids.push(get::<i64, _>(row, "id")?);
-                    }
-                    mine = Some(ids);
-                }
-                let mine = mine.as_deref().unwrap_or(&[]);
-                let json: Option<String> = match groups[0].first() {
-                    Some(row) => get(row, "rows")?,
-                    None => None,
                 };
+                let mine = mine.as_deref().unwrap_or(&[]);
                 let mut by_ticket: HashMap<i64, Vec<Message>> = HashMap::new();
                 for message in messages_of_json(json.as_deref())? {
                     by_ticket.entry(message.ticket).or_default().push(message);

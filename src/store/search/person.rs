@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::store::sql::sql_impl;
 
-use super::{Hit, Matched, Person, cache};
+use super::{Hit, Known, Matched, Person, SNIPPET_FIRST, cache, push_messages};
 use crate::search::Query;
 use crate::store::StoreError;
 use crate::store::sql::{Script, TICKET_COLUMNS, get, push_list, ticket_of};
@@ -78,6 +78,7 @@ sql_impl! {
             query: &Query,
             address: &str,
             limit: usize,
+            snippets: bool,
         ) -> Result<Person, StoreError> {
             // Whether they are staff, their tickets and, with the cache
             // (SQLite), its feed: one round trip.
@@ -137,7 +138,7 @@ sql_impl! {
                 return Ok(Person::Many);
             }
             if tickets.is_empty() {
-                return Ok(Person::Hits(Vec::new()));
+                return Ok(Person::Hits(Vec::new(), None));
             }
             let mut tiers = None;
             if let (Some(from), Some(feed)) = (from, groups.get(2).and_then(|g| g.first())) {
@@ -163,32 +164,46 @@ sql_impl! {
             found.sort_unstable();
             found.truncate(limit);
             if found.is_empty() {
-                return Ok(Person::Hits(Vec::new()));
+                return Ok(Person::Hits(Vec::new(), None));
             }
+            // The hits' tickets and, for their snippets, their newest
+            // messages: one trip.
             let mut script = Script::<DB>::new();
             let (q, _) = script.statement(&format!(
                 "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
                  WHERE t.number IN "
             ));
             push_list(q, found.iter().map(|(_, _, number)| *number));
+            if snippets {
+                let (q, _) = script.statement("");
+                let numbers = found.iter().map(|(_, _, number)| *number);
+                push_messages(q, numbers, 0, SNIPPET_FIRST);
+            }
+            let groups = script.run(&mut *conn).await?;
             let mut rows = HashMap::new();
-            for row in &script.run(&mut *conn).await?.remove(0) {
+            for row in &groups[0] {
                 let ticket = ticket_of(row)?;
                 rows.insert(ticket.number, ticket);
             }
-            Ok(Person::Hits(
-                found
-                    .into_iter()
-                    .filter_map(|(matched, _, number)| {
-                        Some(Hit {
-                            ticket: rows.remove(&number)?,
-                            matched,
-                            snippet: None,
-                            message: None,
-                        })
+            let known = match groups.get(1).and_then(|g| g.first()) {
+                Some(row) if snippets => Some(Known {
+                    first: get(row, "rows")?,
+                    mine: tickets.iter().map(|(_, me)| *me).collect(),
+                }),
+                _ => None,
+            };
+            let hits = found
+                .into_iter()
+                .filter_map(|(matched, _, number)| {
+                    Some(Hit {
+                        ticket: rows.remove(&number)?,
+                        matched,
+                        snippet: None,
+                        message: None,
                     })
-                    .collect(),
-            ))
+                })
+                .collect();
+            Ok(Person::Hits(hits, known))
         }
 
         /// Where `query` is found in each of `tickets`, from the cache
