@@ -592,3 +592,33 @@ async fn a_snippet_comes_from_an_older_message() {
         }
     }
 }
+
+/// A person searched before is answered from their scope as then, checked
+/// in the same trip as their hits are read (`store/search/person.rs`):
+/// words the index gained meanwhile without their scope changing (here
+/// written straight into SQLite's index, as another writer's would be)
+/// are found all the same. SQLite only: the cache's.
+#[tokio::test]
+async fn a_persons_search_sees_words_added_to_an_unchanged_scope() {
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let c = corpus(&env).await;
+    let maria = Viewer::Person { address: MARIA };
+    let store = env.store();
+    assert!(find(store, "quokka", maria).await.is_empty());
+    assert_eq!(numbers(&find(store, "oak", maria).await), vec![c.oak]);
+    let pool = sqlx::SqlitePool::connect(&env.config.store.url)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO search_words (tbl, id, words) VALUES ('search_shown', ?, 'quokka')",
+        "INSERT INTO search_shown (rowid, doc) VALUES (?, 'quokka')",
+    ] {
+        sqlx::query(sql).bind(c.oak).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    assert_eq!(numbers(&find(store, "quokka", maria).await), vec![c.oak]);
+    assert_eq!(
+        numbers(&find(store, "quokka oak", maria).await),
+        vec![c.oak]
+    );
+}

@@ -79,6 +79,10 @@ struct Inner {
     vocabulary: BTreeMap<Box<str>, u32>,
     /// By table (index in [`TABLES`]) and id: sorted ids of distinct words.
     docs: HashMap<(usize, i64), Vec<u32>, Ids>,
+    /// By person: their tickets in scope as their last search read them
+    /// (`number me` pairs), checked by their next search in the same trip
+    /// as it reads its hits (`person.rs`).
+    scopes: HashMap<Box<str>, Box<str>>,
     size: usize,
 }
 
@@ -216,6 +220,21 @@ impl WordCache {
         Ok(())
     }
 
+    /// The scope `address`'s last search read ([`WordCache::keep_scope`]).
+    pub(super) fn scope(&self, address: &str) -> Option<Box<str>> {
+        self.read().scopes.get(address).cloned()
+    }
+
+    /// Keeps the scope a search of `address` read, to check against the next.
+    pub(super) fn keep_scope(&self, address: &str, listed: &str) {
+        let mut inner = self.write();
+        let size = DOC_OVERHEAD + address.len() + listed.len();
+        if let Some(old) = inner.scopes.insert(address.into(), listed.into()) {
+            inner.size -= DOC_OVERHEAD + address.len() + old.len();
+        }
+        inner.size += size;
+    }
+
     /// Of `tickets` (a person's: number and their participant row there),
     /// the tickets and participants whose documents are not held (a
     /// ticket's: all of titles, names and shown).
@@ -303,6 +322,12 @@ impl Inner {
 
     fn load(&mut self, loaded: Loaded<'_>, limit: usize) -> Result<(), StoreError> {
         if self.size > limit {
+            tracing::info!(
+                documents = self.docs.len(),
+                words = self.vocabulary.len(),
+                bytes = self.size,
+                "the search word cache is full ([store] search_cache_mb): emptied"
+            );
             *self = Inner {
                 seen: self.seen,
                 ..Inner::default()
