@@ -277,10 +277,7 @@ where
         id: get(row, "id")?,
         ticket: get(row, "ticket")?,
         author: get(row, "author")?,
-        direction: match get::<String, _>(row, "direction")?.as_str() {
-            "inbound" => Direction::Inbound,
-            _ => Direction::Outbound,
-        },
+        direction: direction_of(&get::<String, _>(row, "direction")?),
         reply_text: get(row, "reply_text")?,
         html: get(row, "html")?,
         raw_id: get(row, "raw_id")?,
@@ -294,9 +291,20 @@ where
         policy_hits: get(row, "policy_hits")?,
         redacted_text: get(row, "redacted_text")?,
         masked_text: get(row, "masked_text")?,
-        moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
-            || StoreError::Corrupt(format!("unknown moderation {moderation:?} {approved_as:?}")),
-        )?,
+        moderation: moderation_of(&moderation, approved_as.as_deref())?,
+    })
+}
+
+fn direction_of(text: &str) -> Direction {
+    match text {
+        "inbound" => Direction::Inbound,
+        _ => Direction::Outbound,
+    }
+}
+
+fn moderation_of(moderation: &str, approved_as: Option<&str>) -> Result<Moderation, StoreError> {
+    Moderation::from_columns(moderation, approved_as).ok_or_else(|| {
+        StoreError::Corrupt(format!("unknown moderation {moderation:?} {approved_as:?}"))
     })
 }
 
@@ -361,10 +369,7 @@ impl MessageJson {
             id,
             ticket,
             author,
-            direction: match direction.as_str() {
-                "inbound" => Direction::Inbound,
-                _ => Direction::Outbound,
-            },
+            direction: direction_of(&direction),
             reply_text,
             html,
             raw_id,
@@ -378,13 +383,7 @@ impl MessageJson {
             policy_hits,
             redacted_text,
             masked_text,
-            moderation: Moderation::from_columns(&moderation, approved_as.as_deref()).ok_or_else(
-                || {
-                    StoreError::Corrupt(format!(
-                        "unknown moderation {moderation:?} {approved_as:?}"
-                    ))
-                },
-            )?,
+            moderation: moderation_of(&moderation, approved_as.as_deref())?,
         })
     }
 }

@@ -228,6 +228,10 @@ impl WordCache {
     /// Keeps the scope a search of `address` read, to check against the next.
     pub(super) fn keep_scope(&self, address: &str, listed: &str) {
         let mut inner = self.write();
+        // Full: what is kept is what the next searches need.
+        if inner.size > self.limit {
+            inner.empty();
+        }
         let size = DOC_OVERHEAD + address.len() + listed.len();
         if let Some(old) = inner.scopes.insert(address.into(), listed.into()) {
             inner.size -= DOC_OVERHEAD + address.len() + old.len();
@@ -320,18 +324,24 @@ impl Inner {
         doc.dedup();
     }
 
+    /// Everything but where the feed stands, as when full.
+    fn empty(&mut self) {
+        tracing::info!(
+            documents = self.docs.len(),
+            words = self.vocabulary.len(),
+            scopes = self.scopes.len(),
+            bytes = self.size,
+            "the search word cache is full ([store] search_cache_mb): emptied"
+        );
+        *self = Inner {
+            seen: self.seen,
+            ..Inner::default()
+        };
+    }
+
     fn load(&mut self, loaded: Loaded<'_>, limit: usize) -> Result<(), StoreError> {
         if self.size > limit {
-            tracing::info!(
-                documents = self.docs.len(),
-                words = self.vocabulary.len(),
-                bytes = self.size,
-                "the search word cache is full ([store] search_cache_mb): emptied"
-            );
-            *self = Inner {
-                seen: self.seen,
-                ..Inner::default()
-            };
+            self.empty();
         }
         let mut docs: HashMap<(usize, i64), Vec<u32>, Ids> = HashMap::default();
         for id in loaded.tickets {
@@ -505,6 +515,18 @@ mod tests {
             (cache.seen(), cache.missing(&[(1, 9)]).0),
             (90_000, vec![1])
         );
+    }
+
+    #[test]
+    fn scopes_kept_count_towards_its_size() {
+        let cache = WordCache::new(1);
+        let listed = "1 2,".repeat(1_000);
+        for i in 0..400 {
+            cache.keep_scope(&format!("p{i}@x"), &listed);
+        }
+        assert!(cache.scope("p399@x").is_some());
+        assert!(cache.scope("p0@x").is_none(), "emptied on the way");
+        assert!(cache.read().size <= (1 << 20) + 5_000);
     }
 
     #[test]
