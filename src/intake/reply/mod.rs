@@ -223,10 +223,12 @@ fn elided<'a>(mut removed: Vec<Line<'a>>, kept: &[Line<'a>], cuts: &[String]) ->
 }
 
 /// Trailing white space off each line, blank lines off both ends.
+/// Lines without what trails them unseen (white space, and characters that
+/// show nothing: [`patterns::invisible`]), and without blank lines around.
 fn finish_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n') {
-        out.push_str(line.trim_end());
+        out.push_str(line.trim_end_matches(|c: char| c.is_whitespace() || patterns::invisible(c)));
         out.push('\n');
     }
     let lines: Vec<&str> = out.split('\n').collect();

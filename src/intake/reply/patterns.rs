@@ -18,8 +18,22 @@ pub(super) const PLACEHOLDER: char = '\u{E000}';
 /// Lines made only of white space (including no-break and zero-width
 /// spaces).
 pub(super) fn is_blank(line: &str) -> bool {
-    line.chars()
-        .all(|c| c.is_whitespace() || matches!(c, '\u{200b}' | '\u{feff}'))
+    line.chars().all(|c| c.is_whitespace() || invisible(c))
+}
+
+/// A character that shows nothing: zero-width spaces and joiners,
+/// direction marks and isolates, the byte-order mark, soft hyphens, and
+/// Unicode tag characters (which some clients and trackers append to mail
+/// as invisible markers).
+pub(super) fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}'
+        | '\u{e0000}'..='\u{e007f}')
 }
 
 pub(super) fn is_placeholder(line: &str) -> bool {
@@ -165,13 +179,26 @@ pub(super) fn attribution(window: &str, strong: bool, next_quoted: bool, single:
     single && !colon && has_at && next_quoted && starts_with_date(core)
 }
 
+/// The words between the decorations of a line like "-----Original
+/// Message-----": at least two decoration characters first (dashes of any
+/// width, `=`, `_`, `~`, `*`, `#`, `<`, `>`, `•`), the same kind trimmed
+/// from both ends, spaces inside the words made single.
 fn dashed_inner(line: &str) -> Option<String> {
     let t = line.trim();
-    if t.len() > 120 || !(t.starts_with("--") || t.starts_with("==") || t.starts_with("__")) {
+    let decoration = |c: char| {
+        matches!(
+            c,
+            '-' | '=' | '_' | '~' | '*' | '#' | '<' | '>' | '•' | '—' | '–' | '─' | '－'
+        )
+    };
+    let mut lead = t.chars();
+    if t.len() > 120
+        || !(lead.next().is_some_and(decoration) && lead.next().is_some_and(decoration))
+    {
         return None;
     }
-    let inner = t.trim_matches(|c: char| matches!(c, '-' | '=' | '_' | '*' | ' ' | '\t'));
-    (!inner.is_empty()).then(|| lower(inner))
+    let inner = t.trim_matches(|c: char| decoration(c) || c.is_whitespace());
+    (!inner.is_empty()).then(|| lower(&inner.split_whitespace().collect::<Vec<_>>().join(" ")))
 }
 
 /// "-----Original Message-----" and its translations.

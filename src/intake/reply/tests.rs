@@ -101,6 +101,12 @@ fn original_message_and_header_blocks() {
     let cases = [
         "-----Original Message-----\nFrom: Ana\nSent: Monday\n\nOld text",
         "----- Ursprüngliche Nachricht -----\nVon: Ana\n\nAlt",
+        // Decorated in other ways.
+        "~~~~~ Original Message ~~~~~\nFrom: Ana\n\nOld text",
+        "———— Original  Message ————\nFrom: Ana\n\nOld text",
+        "<<<< Original Message >>>>\nFrom: Ana\n\nOld text",
+        "### Mensaje original ###\nDe: Ana\n\nViejo",
+        "*** Original Message ***\nFrom: Ana\n\nOld text",
         "From: Ana Lopez <ana@example.com>\nSent: Monday, March 9, 2026 2:02 PM\nTo: Parley\nSubject: Lot 4\n\nOld",
         "________________________________\nFrom: Ana Lopez <ana@example.com>\nSent: Monday, March 9, 2026 2:02 PM\nTo: Parley\nSubject: Lot 4\n\nOld",
         "*From:* Ana [mailto:\nana@example.com]\n*Sent:* Monday\n*To:* Parley\n*Subject:* Lot 4\n\nOld",
@@ -425,4 +431,22 @@ fn arbitrary_input() {
         let _ = extract_html(&input);
         let _ = html_to_text(&input);
     }
+}
+
+#[test]
+fn invisible_characters_at_the_end_go() {
+    // Zero-width spaces and joiners, a byte-order mark, Unicode tags a
+    // tracker appended: nothing a reader sees, so nothing kept.
+    assert_eq!(text("Still available?\u{200b}\u{200d}"), "Still available?");
+    assert_eq!(
+        text("Still available?\n\u{feff}\n\u{e0041}\u{e0042}\u{e007f}\n"),
+        "Still available?"
+    );
+    assert_eq!(text("Paid.\u{2060} \nThanks\u{200c}"), "Paid.\nThanks");
+    // Inside the text they stay: a joiner in an emoji, a word joiner.
+    assert_eq!(text("ok 👩\u{200d}💻 done"), "ok 👩\u{200d}💻 done");
+    assert_eq!(
+        html("<p>Deal.</p><p>\u{200b}\u{200b}</p><div>\u{feff}</div>"),
+        "Deal."
+    );
 }
