@@ -5,7 +5,9 @@
 //! on whole words and phrases ("idiot" does not hit "idiotic"), and
 //! tolerant of the cheap disguises: repeated letters ("iiidiooot"),
 //! simple leetspeak (`1d10t`, `@ss`, `$hit`: a/4/@, e/3, i/1/!, o/0, s/5/$,
-//! t/7, l/1, b/8, g/9) and any run of blanks, dots, dashes, underscores or
+//! t/7, l/1, b/8, g/9), letters inside a word masked by `*`, `#`, `%` or
+//! `?` ("f*ck off", "b**ch", "c#nt"; the first and last letter of each
+//! word stay) and any run of blanks, dots, dashes, underscores or
 //! asterisks between the words of a phrase ("kill-you", "kill   you"). A
 //! phrase that starts or ends with a non-ASCII letter is matched without
 //! a word boundary on that side (ASCII boundaries keep the regex fast;
@@ -86,7 +88,12 @@ impl Phrases {
     }
 }
 
+/// What masks a letter inside a word: "f*ck", "f**k off", "c#nt", "a%%hole".
+const MASKS: &str = r"*#%?";
+
 /// The regex for one phrase: each letter repeatable and with its look-alikes,
+/// a letter inside a word also masked ([`MASKS`]; the first and the last
+/// letter of each word stay, so a word of masks alone is nobody's),
 /// separators between words, ASCII word boundaries at ASCII ends.
 fn pattern(phrase: &str) -> String {
     let mut out = String::new();
@@ -97,6 +104,7 @@ fn pattern(phrase: &str) -> String {
     }
     let lower = phrase.to_lowercase();
     let mut chars = lower.chars().peekable();
+    let mut word_start = true;
     while let Some(c) = chars.next() {
         // A run of the same letter is one repeatable letter.
         while chars.peek() == Some(&c) {
@@ -104,20 +112,20 @@ fn pattern(phrase: &str) -> String {
         }
         if c == ' ' {
             out.push_str(r"[\s.\-_*]+");
+            word_start = true;
             continue;
         }
-        let class = match c {
-            'a' => "[a4@]",
-            'e' => "[e3]",
-            'i' => "[i1!|]",
-            'o' => "[o0]",
-            's' => r"[s5$]",
-            't' => "[t7]",
-            'l' => "[l1|]",
-            'b' => "[b8]",
-            'g' => "[g9]",
-            _ => "",
-        };
+        let inside = !word_start && chars.peek().is_some_and(|n| *n != ' ') && c.is_alphabetic();
+        word_start = false;
+        if inside {
+            let class = match look_alikes(c) {
+                "" => regex::escape(&c.to_string()),
+                class => class[1..class.len() - 1].to_string(),
+            };
+            out.push_str(&format!("[{class}{}]+", regex::escape(MASKS)));
+            continue;
+        }
+        let class = look_alikes(c);
         if class.is_empty() {
             out.push_str(&regex::escape(&c.to_string()));
             out.push('+');
@@ -130,6 +138,23 @@ fn pattern(phrase: &str) -> String {
         out.push_str(r"(?-u:\b)");
     }
     out
+}
+
+/// The class of `c` and the characters that stand for it (leetspeak), or
+/// "" for a letter without look-alikes.
+fn look_alikes(c: char) -> &'static str {
+    match c {
+        'a' => "[a4@]",
+        'e' => "[e3]",
+        'i' => "[i1!|]",
+        'o' => "[o0]",
+        's' => r"[s5$]",
+        't' => "[t7]",
+        'l' => "[l1|]",
+        'b' => "[b8]",
+        'g' => "[g9]",
+        _ => "",
+    }
 }
 
 /// A short, sober default: threats, the common insults, a few slurs. The
@@ -147,6 +172,7 @@ pub fn default_list() -> Vec<String> {
         "burn your house",
         "watch your back",
         "hope you die",
+        "deserve to die",
         "rape",
         // Insults.
         "idiot",
@@ -161,6 +187,12 @@ pub fn default_list() -> Vec<String> {
         "motherfucker",
         "piece of shit",
         "scumbag",
+        // Hate without a slur.
+        "go back to your country",
+        "go back where you came from",
+        "go back to where you came from",
+        "subhuman",
+        "you people are animals",
         // Slurs.
         "retard",
         "faggot",

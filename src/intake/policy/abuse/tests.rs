@@ -32,6 +32,33 @@ fn whole_words_case_and_disguises() {
         hits(&p, "Du bist ein Idiot — wirklich"),
         [pair("Idiot", "idiot")]
     );
+    // Letters masked inside a word.
+    for (text, phrase) in [
+        ("f*ck off", "fuck off"),
+        ("F**K YOU", "fuck you"),
+        ("you b**ch", "bitch"),
+        ("stupid c#nt", "cunt"),
+        ("a%%hole", "asshole"),
+        ("you m*r*n", "moron"),
+        ("1d**t", "idiot"),
+        ("go back to your c*untry", "go back to your country"),
+    ] {
+        assert_eq!(hits(&p, text).len(), 1, "{text:?}");
+        assert_eq!(hits(&p, text)[0].1, phrase, "{text:?}");
+    }
+}
+
+#[test]
+fn hate_without_a_listed_word() {
+    let p = Phrases::new(&default_list());
+    for text in [
+        "Go back to your country, we don't sell to you.",
+        "why don't you go back where you came from",
+        "You are subhuman.",
+        "People like that deserve to die.",
+    ] {
+        assert_eq!(hits(&p, text).len(), 1, "{text:?}");
+    }
 }
 
 #[test]
@@ -43,6 +70,13 @@ fn ordinary_words_are_not_hit() {
         "The skill you need is patience.",
         "Grapes and rapeseed oil, a cocktail and a class.",
         "Can you hold it until Friday?",
+        // Marketplace language that sounds hard and is not.
+        "This wait is killing me, when does it ship?",
+        "Only a stupid little scratch on the lid.",
+        "What the f*** happened to the parcel?",
+        "Back to square one: the courier sent it back to my country.",
+        "Price: 25 * 2 = 50, ok?",
+        "f*** it, I'll take both",
     ] {
         assert!(hits(&p, text).is_empty(), "{text:?}: {:?}", hits(&p, text));
     }
