@@ -35,6 +35,11 @@ pub fn detect(text: &str, hits: &mut Vec<Hit>) {
     let mut found = Vec::new();
     email::detect(text, &words, &mut found);
     web::detect(text, &mut found);
+    if words.dot_word.any() {
+        for (start, end) in words.dot_word.windows(text, 200, 80) {
+            web::spelled(text, start, end, &mut found);
+        }
+    }
     phone::detect(text, &words, &mut found);
     handle::detect(text, &words, &mut found);
     drop_contained(&mut found);

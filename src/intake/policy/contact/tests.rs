@@ -449,3 +449,31 @@ fn no_panic_on_odd_input() {
     hits(&"x at ".repeat(20_000));
     hits(&"ü@".repeat(20_000));
 }
+
+#[test]
+fn hosts_written_in_words() {
+    let found = |text: &str| {
+        let mut hits = Vec::new();
+        detect(text, &mut hits);
+        hits.into_iter()
+            .map(|h| (h.rule, h.value))
+            .collect::<Vec<_>>()
+    };
+    for (text, host) in [
+        ("our shop is mariasvintage dot com", "mariasvintage.com"),
+        ("see barnfinds (dot) de for more", "barnfinds.de"),
+        ("www dot old-barn dot co dot uk", "www.old-barn.co.uk"),
+        ("VINTAGE-LAMPS DOT SHOP", "vintage-lamps.shop"),
+    ] {
+        assert_eq!(found(text), [("domain", host.to_string())], "{text:?}");
+    }
+    for text in [
+        "the dot com bubble is long over",
+        "click the red dot it opens the photo",
+        "a polka dot com forter, ha",
+        "put a dot at the end",
+        "dot matrix printer, works",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}

@@ -8,6 +8,11 @@
 //!   so that file names (`photo.jpg`), decimals (`3.5`), abbreviations
 //!   (`e.g.`) and a missing space after a full stop ("fine.Thanks") are not
 //!   domains;
+//! - `domain` too: a host written out in words ("mariasvintage dot com",
+//!   "barnfinds (dot) de", "www dot shop dot co dot uk"): labels joined by
+//!   the word "dot" (in brackets or not), the last a top-level domain that
+//!   is not an English word, the first not a common word ("the dot com
+//!   bubble");
 //! - `shortener`: either of the above whose host is a link shortener
 //!   (`bit.ly`, `tinyurl.com`, …), which hides where it leads.
 //!
@@ -83,6 +88,62 @@ link click space fun vip win bid trade market sale deals company agency email st
 gallery today world life news network media digital solutions services center cloud host ltd llc \
 inc global social chat video tv games fashion boutique jewelry watch auction cam webcam rocks ninja \
 guru expert vlaanderen berlin london nyc paris amsterdam wien brussels tokyo";
+
+/// Labels joined by a spelled dot: the host's labels, the last one apart.
+static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?-u:\b)((?:[a-z0-9][a-z0-9-]*[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*)+)([a-z]{2,6})(?-u:\b)",
+    )
+    .expect("spelled host regex")
+});
+
+/// The spelled dot between a host's labels, to split them.
+static SPELLED_DOT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*").expect("spelled dot regex")
+});
+
+/// Words that come before "dot com" without naming a host.
+const NOT_A_LABEL: &[&str] = &[
+    "a", "an", "the", "this", "that", "old", "new", "big", "first", "one", "red", "black", "white",
+    "polka", "dot",
+];
+
+/// Hosts written out in words in `text[start..end]` ("mariasvintage dot
+/// com"): rule `domain` (or `shortener`), the value the host as written
+/// with dots.
+pub(super) fn spelled(text: &str, start: usize, end: usize, hits: &mut Vec<Hit>) {
+    let window = &text[start..end];
+    for caps in SPELLED.captures_iter(window) {
+        let (Some(whole), Some(labels), Some(tld)) = (caps.get(0), caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let tld = tld.as_str().to_lowercase();
+        let labels: Vec<String> = SPELLED_DOT
+            .split(labels.as_str().trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let Some(first) = labels.first() else {
+            continue;
+        };
+        if !is_tld(&tld)
+            || WORD_TLDS.contains(&tld.as_str())
+            || NOT_A_LABEL.contains(&first.as_str())
+        {
+            continue;
+        }
+        let host = format!("{}.{tld}", labels.join("."));
+        if !host_ok(&host, false) {
+            continue;
+        }
+        hits.push(hit(
+            rule_for(&host, "domain"),
+            start + whole.start(),
+            start + whole.end(),
+            host,
+        ));
+    }
+}
 
 /// Both lists, for lookups.
 static TLDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
