@@ -217,7 +217,9 @@ impl Words {
             | b"seven" | b"eight" | b"nine" => return Some(Kind::Spelled),
             b"gmail" | b"googlemail" | b"yahoo" | b"hotmail" | b"outlook" | b"icloud" | b"aol"
             | b"protonmail" | b"proton" | b"gmx" | b"yandex" | b"fastmail" | b"zoho"
-            | b"comcast" | b"verizon" | b"msn" => |w| &mut w.provider,
+            | b"comcast" | b"verizon" | b"msn" | b"libero" | b"seznam" | b"laposte"
+            | b"rambler" | b"naver" | b"freenet" | b"tutanota" | b"rediffmail" | b"mailru"
+            | b"qq" => |w| &mut w.provider,
             b"instagram" | b"insta" | b"ig" | b"telegram" | b"whatsapp" | b"whats"
             | b"snapchat" | b"snap" | b"discord" | b"signal" | b"wechat" | b"weixin" | b"kik"
             | b"facebook" | b"fb" | b"messenger" | b"tiktok" | b"tik" | b"twitter" | b"tweet"

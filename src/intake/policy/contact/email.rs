@@ -12,6 +12,8 @@
 //!   - spaced letters: "m a r i a @ g m a i l . c o m", "j.o.h.n @ g.m.a.i.l
 //!     . c.o.m";
 //!   - a provider named with the user name: "my gmail is tony1977",
+//!     "on yahoo, username marialopez" (also other countries' free mail:
+//!     libero, seznam, laposte, rambler, naver, freenet, tutanota, qq, …),
 //!     "gmail: tony1977" (value `tony1977@gmail.com`).
 
 use std::sync::LazyLock;
@@ -51,10 +53,10 @@ static SPACED: LazyLock<Regex> = LazyLock::new(|| {
     .expect("spaced email regex")
 });
 
-/// "my gmail is NAME", "gmail: NAME".
+/// "my gmail is NAME", "gmail: NAME", "on yahoo, username NAME".
 static PROVIDER_IS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<my>(?-u:\b)my\s+)?(?-u:\b)(?P<provider>gmail|yahoo|hotmail|outlook|icloud|protonmail|proton|aol|gmx|yandex)(?:\s+(?:address|account|id))?(?:\s+is\s+|\s*[:=]\s*)(?P<name>[a-z0-9][a-z0-9._+\-]{2,63})(?-u:\b)",
+        r"(?i)(?P<my>(?-u:\b)my\s+)?(?-u:\b)(?P<provider>gmail|yahoo|hotmail|outlook|icloud|protonmail|proton|aol|gmx|yandex|libero|seznam|laposte|rambler|naver|freenet|tutanota|rediffmail|mailru)(?:\s+(?:address|account|id))?(?:\s+is\s+|\s*[:=]\s*|[\s,;]+(?P<named>user\s*name|user\s*id|login|handle)(?:\s+is\s+|\s*[:=]\s*|\s+))(?P<name>[a-z0-9][a-z0-9._+\-]{2,63})(?-u:\b)",
     )
     .expect("provider email regex")
 });
@@ -77,6 +79,17 @@ const PROVIDERS: &[(&str, &str)] = &[
     ("zoho", "zoho.com"),
     ("comcast", "comcast.net"),
     ("verizon", "verizon.net"),
+    // Other countries' free mail, named by a word that is nothing else.
+    ("libero", "libero.it"),
+    ("seznam", "seznam.cz"),
+    ("laposte", "laposte.net"),
+    ("rambler", "rambler.ru"),
+    ("naver", "naver.com"),
+    ("freenet", "freenet.de"),
+    ("tutanota", "tutanota.com"),
+    ("rediffmail", "rediffmail.com"),
+    ("mailru", "mail.ru"),
+    ("qq", "qq.com"),
 ];
 
 fn provider_domain(name: &str) -> Option<&'static str> {
@@ -249,7 +262,7 @@ fn provider_is(c: &Captures, hits: &mut Vec<Hit>) {
     // Without "my", only a name that looks like one ("tony1977",
     // "j.smith"), not a word ("gmail is slow").
     let namelike = lower.contains(|c: char| c.is_ascii_digit() || c == '.' || c == '_');
-    if c.name("my").is_none() && !namelike {
+    if c.name("my").is_none() && c.name("named").is_none() && !namelike {
         return;
     }
     let provider = c.name("provider").expect("group provider");

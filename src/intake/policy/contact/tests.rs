@@ -477,3 +477,37 @@ fn hosts_written_in_words() {
         assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
     }
 }
+
+#[test]
+fn providers_named_with_the_user_name() {
+    let found = |text: &str| {
+        let mut hits = Vec::new();
+        detect(text, &mut hits);
+        hits.into_iter()
+            .map(|h| (h.rule, h.value))
+            .collect::<Vec<_>>()
+    };
+    for (text, address) in [
+        (
+            "add me on yahoo, username marialopez",
+            "marialopez@yahoo.com",
+        ),
+        ("my libero is anna.rossi", "anna.rossi@libero.it"),
+        ("seznam: pavel77", "pavel77@seznam.cz"),
+        ("write to pavel at seznam", "pavel@seznam.cz"),
+        ("gmail user name tony1977", "tony1977@gmail.com"),
+    ] {
+        assert_eq!(
+            found(text),
+            [("email_obfuscated", address.to_string())],
+            "{text:?}"
+        );
+    }
+    for text in [
+        "is your yahoo username the same as here?",
+        "I use gmail, user friendly enough",
+        "the qq ratio on the lot photos",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
