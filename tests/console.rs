@@ -614,8 +614,8 @@ fn a_moderator_decides_held_messages_in_a_browser() {
 
     // Approve the first redacted, reject the second with a reason.
     browser.click(&format!("{first} button.approve-redacted"));
+    browser.wait_gone(&first, "decided: off the queue");
     browser.find(&second);
-    assert!(browser.try_find(&first).is_none(), "decided: off the queue");
     browser.type_into(
         &format!("#reason-{}", ids[1]),
         "Pay through the marketplace, please.",

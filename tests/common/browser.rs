@@ -126,6 +126,17 @@ impl Browser {
         }
     }
 
+    /// Waits up to 10 s until no element matches `css` (a page replaced
+    /// after a click: the old page's elements stay until the new one
+    /// arrives).
+    pub fn wait_gone(&self, css: &str, why: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.try_find(css).is_some() {
+            assert!(Instant::now() < deadline, "{why}: {css:?} still there");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The first element `css` selects, if there is one now.
     pub fn try_find(&self, css: &str) -> Option<String> {
         let path = format!("/session/{}/elements", self.session);
