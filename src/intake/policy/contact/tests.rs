@@ -450,15 +450,15 @@ fn no_panic_on_odd_input() {
     hits(&"ü@".repeat(20_000));
 }
 
+/// Each hit of `text` as (rule, value).
+fn found(text: &str) -> Vec<(&'static str, String)> {
+    let mut hits = Vec::new();
+    detect(text, &mut hits);
+    hits.into_iter().map(|h| (h.rule, h.value)).collect()
+}
+
 #[test]
 fn hosts_written_in_words() {
-    let found = |text: &str| {
-        let mut hits = Vec::new();
-        detect(text, &mut hits);
-        hits.into_iter()
-            .map(|h| (h.rule, h.value))
-            .collect::<Vec<_>>()
-    };
     for (text, host) in [
         ("our shop is mariasvintage dot com", "mariasvintage.com"),
         ("see barnfinds (dot) de for more", "barnfinds.de"),
@@ -480,13 +480,6 @@ fn hosts_written_in_words() {
 
 #[test]
 fn providers_named_with_the_user_name() {
-    let found = |text: &str| {
-        let mut hits = Vec::new();
-        detect(text, &mut hits);
-        hits.into_iter()
-            .map(|h| (h.rule, h.value))
-            .collect::<Vec<_>>()
-    };
     for (text, address) in [
         (
             "add me on yahoo, username marialopez",
