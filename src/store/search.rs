@@ -254,6 +254,37 @@ fn push_messages<'a, DB>(
     q.push(") s");
 }
 
+/// The snippet of the first of `messages` (newest first) holding a word of
+/// `query` as `scope` sees it (`mine`: a person's participant ids there),
+/// and its id.
+fn snippet_in(
+    messages: &[Message],
+    query: &Query,
+    scope: Viewer<'_>,
+    mine: &[i64],
+) -> Option<(String, i64)> {
+    messages.iter().find_map(|message| {
+        let access = match scope {
+            Viewer::Moderator => Access::Moderator,
+            Viewer::Marketplace => Access::Marketplace,
+            Viewer::Person { .. } => Access::Party {
+                // The side does not change what a message shows.
+                side: Side::Client,
+                participant: message.author.filter(|a| mine.contains(a)),
+            },
+        };
+        let view = access::message(access, message)?;
+        // Moderators search the text as written.
+        let text = match view.moderation {
+            Some(moderator) => moderator.original,
+            None => view.text,
+        };
+        query
+            .found_in(text)
+            .then(|| (query.snippet(text), message.id))
+    })
+}
+
 /// What a person's search from their own tickets found (search/person.rs).
 enum Person {
     /// A staff address of a queue: searched through the index.
@@ -500,29 +531,9 @@ sql_impl! {
                     let hit = &mut hits[*i];
                     let mut messages = by_ticket.remove(&hit.ticket.number).unwrap_or_default();
                     messages.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
-                    for message in &messages {
-                        let access = match scope {
-                            Viewer::Moderator => Access::Moderator,
-                            Viewer::Marketplace => Access::Marketplace,
-                            Viewer::Person { .. } => Access::Party {
-                                // The side does not change what a message shows.
-                                side: Side::Client,
-                                participant: message.author.filter(|a| mine.contains(a)),
-                            },
-                        };
-                        let Some(view) = access::message(access, message) else {
-                            continue;
-                        };
-                        // Moderators search the text as written.
-                        let text = match view.moderation {
-                            Some(moderator) => moderator.original,
-                            None => view.text,
-                        };
-                        if query.found_in(text) {
-                            hit.snippet = Some(query.snippet(text));
-                            hit.message = Some(message.id);
-                            break;
-                        }
+                    if let Some((snippet, id)) = snippet_in(&messages, query, scope, mine) {
+                        hit.snippet = Some(snippet);
+                        hit.message = Some(id);
                     }
                     // Fewer messages than asked: the ticket has no more.
                     if hit.snippet.is_none() && messages.len() as i64 == limit {

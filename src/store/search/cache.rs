@@ -172,6 +172,16 @@ impl WordCache {
         }
     }
 
+    /// A cache for one search's documents, without bound: how a search
+    /// that keeps no words (PostgreSQL, or the cache off) ranks the words
+    /// it read, by the same rules (`person.rs`).
+    pub(super) fn unbounded() -> WordCache {
+        WordCache {
+            limit: usize::MAX,
+            inner: RwLock::default(),
+        }
+    }
+
     /// Whether searches use it.
     pub(super) fn enabled(&self) -> bool {
         self.limit > 0

@@ -10,7 +10,8 @@
 //! `tsvector` on PostgreSQL: [`Backend::search_words`]) and matching them
 //! here costs what the person has, not what the store holds. On SQLite
 //! the words come from memory (`cache.rs`), read from the store only for
-//! documents not held yet. Same rules
+//! documents not held yet; elsewhere they are read at each search and
+//! ranked by the same code, in a cache of that search alone. Same rules
 //! as the index's query (see the module above): every word in the ticket's
 //! shown document or in the person's own words there, the last as a
 //! prefix; ranked by [`Matched`], then last activity, then number.
@@ -28,44 +29,6 @@ use sqlx::{ColumnIndex, Decode, Encode, Row, Type};
 /// Above this many tickets in scope, a person's search goes through the
 /// index (a staff address of a big queue, or a very busy seller).
 pub(super) const MOST_TICKETS: usize = 2_000;
-
-/// A ticket in the person's scope and the words it holds, by table.
-#[derive(Default)]
-struct Words {
-    titles: String,
-    names: String,
-    shown: String,
-    /// The person's own words there (their participant rows').
-    own: String,
-}
-
-impl Words {
-    fn add(text: &mut String, words: &str) {
-        text.push(' ');
-        text.push_str(words);
-    }
-}
-
-/// Where every word of `query` is found in `words`, or `None` when one
-/// is in none of the texts the person may search.
-fn matched(query: &Query, words: &Words) -> Option<Matched> {
-    let every = |texts: &[&str]| {
-        (0..query.terms().len()).all(|i| {
-            texts
-                .iter()
-                .any(|text| text.split(' ').any(|word| query.matches(i, word)))
-        })
-    };
-    if !every(&[&words.shown, &words.own]) {
-        None
-    } else if every(&[&words.titles]) {
-        Some(Matched::Title)
-    } else if every(&[&words.names]) {
-        Some(Matched::Person)
-    } else {
-        Some(Matched::Message)
-    }
-}
 
 /// What the first statements of a person's search read
 /// ([`push_lookup`]).
@@ -160,7 +123,8 @@ fn parse_tickets(listed: &str) -> Result<Vec<(i64, i64)>, StoreError> {
 }
 
 /// The best `limit` of `tickets` (newest first) by where the query was
-/// found in each, then in the order given.
+/// found in each, then in the order given: (where, place in `tickets`,
+/// number).
 fn best(
     tickets: &[(i64, i64)],
     tiers: Vec<cache::Tier>,
@@ -227,7 +191,9 @@ where
     let known = match groups.get(1).and_then(|g| g.first()) {
         Some(row) if snippets => Some(Known {
             first: get(row, "rows")?,
-            mine: tickets.iter().map(|(_, me)| *me).collect(),
+            // Their rows on the hits' tickets (`found` holds each one's
+            // place in `tickets`), not on all of theirs.
+            mine: found.iter().map(|(_, at, _)| tickets[*at].1).collect(),
         }),
         _ => None,
     };
@@ -243,6 +209,22 @@ where
         })
         .collect();
     Ok((hits, known))
+}
+
+/// The `words` of each statement's one row (`id words` a line, by table
+/// of [`cache::TABLES`]): [`Backend::search_words`] or [`cache::load_sql`].
+fn words_of<R: Row>(groups: &[Vec<R>]) -> Result<[Option<String>; 4], StoreError>
+where
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let mut texts: [Option<String>; 4] = Default::default();
+    for (text, rows) in texts.iter_mut().zip(groups) {
+        if let Some(row) = rows.first() {
+            *text = get(row, "words")?;
+        }
+    }
+    Ok(texts)
 }
 
 sql_impl! {
@@ -361,13 +343,7 @@ sql_impl! {
                     push_list(q, if ids.is_empty() { vec![0] } else { ids.clone() });
                     q.push(cache::LOAD_UP_TO).push_bind(top);
                 }
-                let groups = script.run(&mut *conn).await?;
-                let mut texts: [Option<String>; 4] = Default::default();
-                for (text, rows) in texts.iter_mut().zip(&groups) {
-                    if let Some(row) = rows.first() {
-                        *text = get(row, "words")?;
-                    }
-                }
+                let texts = words_of(&script.run(&mut *conn).await?)?;
                 let loaded = cache::Loaded {
                     top,
                     tickets: &numbers,
@@ -383,81 +359,31 @@ sql_impl! {
 
         /// Where `query` is found in each of `tickets`, their words read
         /// from the store (PostgreSQL's `tsvector`s; SQLite without the
-        /// cache).
+        /// cache) and ranked by the cache's rules in a cache of this search
+        /// alone.
         async fn read_tiers(
             conn: &mut DB::Connection,
             query: &Query,
             tickets: &[(i64, i64)],
         ) -> Result<Vec<cache::Tier>, StoreError> {
-            let mut words: HashMap<i64, Words> =
-                tickets.iter().map(|(n, _)| (*n, Words::default())).collect();
-            let mine: HashMap<i64, i64> = tickets.iter().map(|(n, me)| (*me, *n)).collect();
+            let numbers: Vec<i64> = tickets.iter().map(|(n, _)| *n).collect();
+            let participants: Vec<i64> = tickets.iter().map(|(_, me)| *me).collect();
             let mut script = Script::<DB>::new();
-            for table in ["search_titles", "search_names", "search_shown"] {
+            for (i, table) in cache::TABLES.iter().enumerate() {
+                let ids = if i == cache::OWN { &participants } else { &numbers };
                 let (q, _) = script.statement(&DB::search_words(table));
-                push_list(q, tickets.iter().map(|(n, _)| *n));
+                push_list(q, ids.iter().copied());
             }
-            let (q, _) = script.statement(&DB::search_words("search_own"));
-            push_list(q, tickets.iter().map(|(_, me)| *me));
-            let groups = script.run(&mut *conn).await?;
-            for (i, rows) in groups.iter().enumerate() {
-                let lines: Option<String> = match rows.first() {
-                    Some(row) => get(row, "words")?,
-                    None => None,
-                };
-                for line in lines.as_deref().unwrap_or("").lines() {
-                    let (id, text) = line.split_once(' ').unwrap_or((line, ""));
-                    let Ok(id) = id.parse::<i64>() else {
-                        return Err(StoreError::Corrupt(format!("search words: {line:?}")));
-                    };
-                    let number = if i == cache::OWN { mine.get(&id).copied() } else { Some(id) };
-                    let Some(ticket) = number.and_then(|n| words.get_mut(&n)) else {
-                        continue;
-                    };
-                    let into = match i {
-                        0 => &mut ticket.titles,
-                        1 => &mut ticket.names,
-                        2 => &mut ticket.shown,
-                        _ => &mut ticket.own,
-                    };
-                    Words::add(into, text);
-                }
-            }
-            Ok(tickets.iter().map(|(n, _)| matched(query, &words[n])).collect())
+            let texts = words_of(&script.run(&mut *conn).await?)?;
+            let loaded = cache::Loaded {
+                top: 0,
+                tickets: &numbers,
+                participants: &participants,
+                rows: [0, 1, 2, 3].map(|i| texts[i].as_deref()),
+            };
+            cache::WordCache::unbounded()
+                .rank(query, tickets, Some(loaded))?
+                .ok_or_else(|| StoreError::Corrupt("a person's search words".into()))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(titles: &str, names: &str, shown: &str, own: &str) -> Words {
-        Words {
-            titles: titles.into(),
-            names: names.into(),
-            shown: shown.into(),
-            own: own.into(),
-        }
-    }
-
-    #[test]
-    fn a_ticket_ranks_where_every_word_is_found() {
-        let ticket = words(
-            " walnut sideboard",
-            " walnut sideboard anna",
-            " walnut sideboard anna shipping",
-            " cash",
-        );
-        let rank = |text: &str| matched(&Query::parse(text).unwrap(), &ticket);
-        assert_eq!(rank("walnut"), Some(Matched::Title));
-        assert_eq!(rank("sideboard wal"), Some(Matched::Title));
-        assert_eq!(rank("anna walnut"), Some(Matched::Person));
-        assert_eq!(rank("shipping anna"), Some(Matched::Message));
-        // Their own words count towards a match, in the last tier.
-        assert_eq!(rank("cash walnut"), Some(Matched::Message));
-        // Only the last word is a prefix.
-        assert_eq!(rank("wal sideboard"), None);
-        assert_eq!(rank("oak"), None);
     }
 }
