@@ -89,18 +89,20 @@ gallery today world life news network media digital solutions services center cl
 inc global social chat video tv games fashion boutique jewelry watch auction cam webcam rocks ninja \
 guru expert vlaanderen berlin london nyc paris amsterdam wien brussels tokyo";
 
+/// The word "dot" between two labels, in brackets or not.
+const SPELLED_DOT_PATTERN: &str = r"[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*";
+
 /// Labels joined by a spelled dot: the host's labels, the last one apart.
 static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(?-u:\b)((?:[a-z0-9][a-z0-9-]*[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*)+)([a-z]{2,6})(?-u:\b)",
-    )
+    Regex::new(&format!(
+        r"(?i)(?-u:\b)((?:[a-z0-9][a-z0-9-]*{SPELLED_DOT_PATTERN})+)([a-z]{{2,6}})(?-u:\b)"
+    ))
     .expect("spelled host regex")
 });
 
 /// The spelled dot between a host's labels, to split them.
-static SPELLED_DOT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*").expect("spelled dot regex")
-});
+static SPELLED_DOT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("(?i){SPELLED_DOT_PATTERN}")).expect("spelled dot regex"));
 
 /// Words that come before "dot com" without naming a host.
 const NOT_A_LABEL: &[&str] = &[
