@@ -330,6 +330,7 @@ mod tests {
             flags: Vec::new(),
             auto: "none".into(),
             elided: "> earlier".into(),
+            signature: String::new(),
             created_at: 0,
             policy_action: "hold".into(),
             policy_hits: r#"[{"rule":"phone","action":"redact"}]"#.into(),

@@ -154,6 +154,7 @@ mod tests {
             flags: Vec::new(),
             auto: "none".into(),
             elided: String::new(),
+            signature: String::new(),
             created_at: 0,
             policy_action: "hold".into(),
             policy_hits: r#"[{"rule":"phone","action":"redact"},{"rule":"venmo","action":"hold"}]"#

@@ -301,10 +301,12 @@ fn assert_report_shape(report: &Value, file: &Path) {
         "recipients",
         "redacted_text",
         "reply_text",
+        "signature",
         "subject",
         "thread",
     ];
     assert_eq!(keys(report), top, "{at}");
+    assert!(report["signature"].is_string(), "{at}: signature");
     for key in ["message_id", "from", "subject"] {
         assert!(is_string_or_null(&report[key]), "{at}: {key}");
     }

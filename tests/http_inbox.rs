@@ -44,6 +44,7 @@ story!(the_list_by_recency_filtered_and_paged);
 story!(unread_counts_mail_not_ones_own_nor_held);
 story!(read_moves_the_horizon_forward_only);
 story!(show_as_each_role_sees_it);
+story!(a_closing_stays_in_the_text_and_is_its_signature);
 
 fn ok(answer: Answer) -> Value {
     assert_eq!(
@@ -413,4 +414,63 @@ async fn show_as_each_role_sees_it(router: &axum::Router, env: &TestEnv) {
         .send(router)
         .await
         .problem(404, "not-found");
+}
+
+/// A reply's closing stays in its text and is named as its `signature`
+/// (as shown: masked for the other side); the client's "Sent from" goes.
+async fn a_closing_stays_in_the_text_and_is_its_signature(router: &axum::Router, env: &TestEnv) {
+    let n = env.open_ticket(MARIA, "Lot 12").await;
+    let id = mail(
+        env,
+        n,
+        MARIA,
+        &format!("Still interested.\n\nThanks,\nMaria\n{PHONE}\n\nSent from my iPhone\n"),
+    )
+    .await;
+    let path = format!("/api/v1/conversations/{n}");
+    let shown = |answer: Value| -> Value {
+        answer["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .expect("the message is shown")
+    };
+    let agent = user_token(router, AGENT).await;
+    let seller = shown(get(router, &path, &agent).await);
+    let text = seller["text"].as_str().unwrap();
+    let signature = seller["signature"].as_str().unwrap();
+    assert!(
+        text.starts_with("Still interested.\n\nThanks,\nMaria\n"),
+        "{seller}"
+    );
+    assert!(
+        !text.contains(PHONE) && !text.contains("iPhone"),
+        "{seller}"
+    );
+    assert!(signature.starts_with("Thanks,\nMaria\n"), "{seller}");
+    assert!(
+        text.ends_with(signature) && !signature.contains(PHONE),
+        "{seller}"
+    );
+    let maria = user_token(router, MARIA).await;
+    let own = shown(get(router, &path, &maria).await);
+    assert_eq!(
+        own["signature"],
+        format!("Thanks,\nMaria\n{PHONE}"),
+        "{own}"
+    );
+    assert_eq!(
+        own["text"],
+        format!("Still interested.\n\nThanks,\nMaria\n{PHONE}"),
+        "{own}"
+    );
+    let stored = env.store().messages(n).await.unwrap();
+    let stored = stored.iter().find(|m| m.id == id).unwrap();
+    assert_eq!(
+        stored.signature,
+        format!("Thanks,\nMaria\n{PHONE}\n\nSent from my iPhone")
+    );
+    assert_eq!(stored.elided, "Sent from my iPhone");
 }

@@ -200,6 +200,7 @@ impl Intake {
             flags,
             auto: auto.as_str().to_string(),
             elided: facts.reply.elided.clone(),
+            signature: facts.reply.signature.clone(),
             attachments,
             notify: !held && auto == Auto::None,
             policy: self.policy_record(facts, held),

@@ -92,6 +92,8 @@ pub struct Plan {
     pub classification: Option<Classification>,
     pub thread: Option<Thread>,
     pub reply_text: String,
+    /// The signature reply extraction found (`Reply::signature`).
+    pub signature: String,
     /// The content policy's verdict (messages that reach threading).
     pub policy: Option<policy::Verdict>,
     pub decision: Decision,
@@ -310,6 +312,7 @@ impl Intake {
             classification: None,
             thread: None,
             reply_text: String::new(),
+            signature: String::new(),
             policy: None,
             decision: Decision::NoMatch,
         };
@@ -360,6 +363,7 @@ impl Intake {
         }
         let reply = reply::for_message(&parsed);
         plan.reply_text = reply.text.clone();
+        plan.signature = reply.signature.clone();
         // A bounce to a VERP address names the notification it returns.
         let verp = plan
             .recipients

@@ -16,6 +16,9 @@ pub struct Report {
     pub auto: &'static str,
     pub thread: ThreadReport,
     pub reply_text: String,
+    /// The signature (an addition): the closing `reply_text` ends with,
+    /// then what was cut under a delimiter or as the client's sign-off.
+    pub signature: String,
     pub policy: PolicyReport,
     pub redacted_text: String,
     /// The attachments, as they would be stored (an addition).
@@ -98,6 +101,7 @@ impl Report {
                 follows_deleted: thread.and_then(|t| t.deleted.as_ref()).map(|t| t.number),
             },
             reply_text: plan.reply_text.clone(),
+            signature: plan.signature.clone(),
             policy: match &plan.policy {
                 Some(verdict) => PolicyReport {
                     action: match held {

@@ -219,6 +219,7 @@ impl Intake {
             },
             auto: "none".into(),
             elided: String::new(),
+            signature: String::new(),
             attachments: Vec::new(),
             notify: !held,
             policy: verdict.record(text, &place.subject, held),

@@ -200,7 +200,7 @@ pub(super) const PARTICIPANT_COLUMNS: &str =
 /// A message's columns, in the order of `MessageJson` (below).
 pub(super) const MESSAGE_COLUMNS: &str = "id, ticket, author, direction, reply_text, html, raw_id, \
      message_id, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
-     redacted_text, masked_text, moderation, approved_as";
+     redacted_text, masked_text, moderation, approved_as, signature";
 /// A ticket someone is shown a message of: not one whose messages all wait
 /// for a moderator or were rejected (a held new ticket is nobody's work).
 /// The store keeps the flag (migration 0015: a trigger on `messages`).
@@ -286,6 +286,7 @@ where
         flags: flags_of(&get::<String, _>(row, "flags")?),
         auto: get(row, "auto")?,
         elided: get(row, "elided")?,
+        signature: get(row, "signature")?,
         created_at: get(row, "created_at")?,
         policy_action: get(row, "policy_action")?,
         policy_hits: get(row, "policy_hits")?,
@@ -342,6 +343,7 @@ struct MessageJson {
     masked_text: Option<String>,
     moderation: String,
     approved_as: Option<String>,
+    signature: String,
 }
 
 impl MessageJson {
@@ -360,6 +362,7 @@ impl MessageJson {
             matched_by: self.matched_by,
             auto: self.auto,
             elided: self.elided,
+            signature: self.signature,
             created_at: self.created_at,
             policy_action: self.policy_action,
             policy_hits: self.policy_hits,

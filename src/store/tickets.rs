@@ -93,6 +93,10 @@ pub struct Message {
     pub auto: String,
     /// The quoted history and signature cut from `reply_text`.
     pub elided: String,
+    /// The signature ([`crate::intake::reply::Reply::signature`]): the
+    /// closing `reply_text` ends with, then what was cut under a delimiter
+    /// or as the mail client's sign-off. Empty without one.
+    pub signature: String,
     pub created_at: i64,
     /// `allow`, `redact`, `hold` or `reject`.
     pub policy_action: String,

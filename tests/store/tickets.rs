@@ -425,6 +425,7 @@ async fn attachments_story(env: &TestEnv) {
     let desk = desk_id(store).await;
     let mut first = opening(desk, MARIA, "with-files");
     first.elided = "> the quoted history".into();
+    first.signature = "Thanks,\nMaria\n--\nLopez Antiques".into();
     first.auto = "auto_reply".into();
     first.attachments = vec![
         attachment("offer.pdf", Some(b"%PDF same bytes"), &[]),
@@ -464,8 +465,12 @@ async fn attachments_story(env: &TestEnv) {
     assert_eq!(copy[0].flags, ["executable"]);
     let m = store.messages(ticket).await.unwrap().remove(0);
     assert_eq!(
-        (m.auto.as_str(), m.elided.as_str()),
-        ("auto_reply", "> the quoted history")
+        (m.auto.as_str(), m.elided.as_str(), m.signature.as_str()),
+        (
+            "auto_reply",
+            "> the quoted history",
+            "Thanks,\nMaria\n--\nLopez Antiques"
+        )
     );
 }
 

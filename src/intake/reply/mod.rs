@@ -1,13 +1,15 @@
-//! Reply text: what the author wrote, without the history they quoted or
-//! the signature under it — and that removed part, so a moderator can
-//! expand it.
+//! Reply text: what the author wrote, without the history they quoted, a
+//! delimited signature or their mail client's sign-off — and that removed
+//! part, so a moderator can expand it; and the signature as a field of its
+//! own, so a reader can fold it.
 //!
 //! Plain text goes through two stages (see [`quote`] and [`signature`]):
 //! quoted history first (our "reply above this line" marker, "On … wrote:"
 //! in many languages and wrapped over lines, "-----Original Message-----",
 //! "From:/Sent:/To:/Subject:" blocks, trailing ">" blocks), then the
-//! signature ("-- ", "Sent from my iPhone", "Thanks,\nName"), then the quote
-//! stage once more for a ">" block the signature sat under. HTML first loses
+//! signature ("-- ", "Sent from my iPhone", "Thanks,\nName": the closing
+//! stays in the text, see [`signature`]), then the quote stage once more for
+//! a ">" block the signature sat under. HTML first loses
 //! the quote containers mail clients mark (see [`html`]) and is then
 //! converted to text and run through the same stages.
 //!
@@ -42,11 +44,76 @@ pub const HTML_MARKER_ID: &str = "parley-reply-above";
 /// A reply split into what the author wrote and what was removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reply {
-    /// What the author wrote.
+    /// What the author wrote: with their closing ("Thanks,\nMaria"), without
+    /// quoted history, a signature under a delimiter ("-- ") or their mail
+    /// client's sign-off ("Sent from my iPhone").
     pub text: String,
-    /// The removed part (quoted history, signature), kept so a moderator
-    /// can expand it.
+    /// The signature as one block, in the order written: the closing that
+    /// ends `text` (if any), then the delimited signature and the client's
+    /// sign-off (if any, which `text` does not hold). Empty without one.
+    pub signature: String,
+    /// The removed part (quoted history, delimited signature, client
+    /// sign-off), kept so a moderator can expand it.
     pub elided: String,
+}
+
+impl Reply {
+    /// `text` without the closing it ends with: the reply as a signature
+    /// parser (talon) sees it.
+    pub fn without_signature(&self) -> &str {
+        before_sign_off(&self.text, &self.signature)
+    }
+}
+
+/// How many lines a closing kept in a text can have (a closing and four
+/// lines under it, blank lines between).
+const SIGN_OFF_LINES: usize = 32;
+
+/// How many of `text`'s last lines are the first lines of `signature`: the
+/// closing the text ends with, which a reader may fold away (0 when the
+/// signature was all cut). Works on a masked text too, as long as masking
+/// kept its lines.
+pub fn sign_off_lines(text: &str, signature: &str) -> usize {
+    if signature.is_empty() {
+        return 0;
+    }
+    let t: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let s: Vec<&str> = signature.lines().map(str::trim_end).collect();
+    let most = t.len().min(s.len()).min(SIGN_OFF_LINES);
+    (1..=most)
+        .rev()
+        .find(|&k| t[t.len() - k..] == s[..k])
+        .unwrap_or(0)
+}
+
+/// The closing at the end of `shown` (a stored text as some reader sees it,
+/// contact details masked), by the lines the stored `text` ends its
+/// `signature` with: what a page may fold away. Empty without one.
+pub fn sign_off_in<'s>(shown: &'s str, text: &str, signature: &str) -> &'s str {
+    let k = sign_off_lines(text, signature);
+    if k == 0 || shown.lines().count() < k {
+        return "";
+    }
+    let cut = before_lines(shown, k).len();
+    shown[cut..].trim_start_matches(['\r', '\n']).trim_end()
+}
+
+/// `text` without its last [`sign_off_lines`] lines, trailing blank lines
+/// off.
+pub fn before_sign_off<'t>(text: &'t str, signature: &str) -> &'t str {
+    match sign_off_lines(text, signature) {
+        0 => text,
+        k => before_lines(text, k).trim_end(),
+    }
+}
+
+/// `text` without its last `k` lines (`k` at most its line count).
+fn before_lines(text: &str, k: usize) -> &str {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| i < text.len())
+        .collect();
+    &text[..starts[starts.len().saturating_sub(k)]]
 }
 
 /// One line of the body, with its position for putting the removed lines
@@ -142,9 +209,9 @@ fn run_text(text: &str, stages: Stages) -> Reply {
     } else {
         Cow::Borrowed(text)
     };
-    run(&text, stages, &[]).unwrap_or_else(|| Reply {
+    run(&text, stages, &html::Rendered::default()).unwrap_or_else(|| Reply {
         text: finish_text(&text),
-        elided: String::new(),
+        ..Reply::default()
     })
 }
 
@@ -154,15 +221,15 @@ fn run_html(html: &str, stages: Stages) -> Reply {
         signatures: stages.signature,
     };
     let rendered = html::render(html, cuts);
-    run(&rendered.text, stages, &rendered.cuts).unwrap_or_else(|| Reply {
+    run(&rendered.text, stages, &rendered).unwrap_or_else(|| Reply {
         text: html_to_text(html),
-        elided: String::new(),
+        ..Reply::default()
     })
 }
 
-/// The stages on `text` (with placeholders for the HTML `cuts`); `None`
-/// when nothing would be left: then nothing is cut.
-fn run(text: &str, stages: Stages, cuts: &[String]) -> Option<Reply> {
+/// The stages on `text` (with placeholders for the HTML cuts of
+/// `rendered`); `None` when nothing would be left: then nothing is cut.
+fn run(text: &str, stages: Stages, rendered: &html::Rendered) -> Option<Reply> {
     let lines: Vec<Line<'_>> = text
         .split('\n')
         .enumerate()
@@ -173,14 +240,17 @@ fn run(text: &str, stages: Stages, cuts: &[String]) -> Option<Reply> {
         .collect();
     let mut removed = Vec::new();
     let mut kept = lines;
+    let mut signed = None;
     if stages.quotes {
         kept = quote::strip(kept, &mut removed);
     }
     if stages.signature {
-        kept = signature::strip(kept, &mut removed);
+        let found = signature::strip(kept, &mut removed);
+        kept = found.kept;
         if stages.quotes {
             kept = quote::strip(kept, &mut removed);
         }
+        signed = Some((found.start, found.cut));
     }
     let mut out = String::new();
     for line in kept.iter().filter(|l| !patterns::is_placeholder(&l.text)) {
@@ -188,10 +258,61 @@ fn run(text: &str, stages: Stages, cuts: &[String]) -> Option<Reply> {
         out.push('\n');
     }
     let reply = finish_text(&out);
-    (!reply.is_empty()).then(|| Reply {
+    if reply.is_empty() {
+        return None;
+    }
+    let signature = match signed {
+        Some((start, cut)) => signature_of(start, &cut, &kept, &removed, rendered),
+        None => String::new(),
+    };
+    Some(Reply {
         text: reply,
-        elided: elided(removed, &kept, cuts),
+        signature,
+        elided: elided(removed, &kept, &rendered.cuts),
     })
+}
+
+/// The signature: the kept lines from where it starts, the lines the
+/// signature stage cut, and the HTML signature blocks cut (by either
+/// stage: a block at the very end is also trailing history), in document
+/// order.
+fn signature_of(
+    start: Option<usize>,
+    cut: &[Line<'_>],
+    kept: &[Line<'_>],
+    removed: &[Line<'_>],
+    rendered: &html::Rendered,
+) -> String {
+    let signature_block = |l: &Line<'_>| {
+        patterns::placeholder_number(&l.text).is_some_and(|n| rendered.signatures.contains(&n))
+    };
+    let mut lines: Vec<&Line<'_>> = cut.iter().collect();
+    lines.extend(
+        removed
+            .iter()
+            .filter(|l| signature_block(l) && !cut.iter().any(|c| c.idx == l.idx)),
+    );
+    lines.extend(
+        kept.iter()
+            .filter(|l| match patterns::is_placeholder(&l.text) {
+                true => signature_block(l),
+                false => start.is_some_and(|s| l.idx >= s),
+            }),
+    );
+    lines.sort_by_key(|l| l.idx);
+    let mut out = String::new();
+    for line in lines {
+        match patterns::placeholder_number(&line.text) {
+            Some(n) => {
+                if let Some(cut) = rendered.cuts.get(n) {
+                    out.push_str(cut.trim());
+                }
+            }
+            None => out.push_str(&line.text),
+        }
+        out.push('\n');
+    }
+    finish_text(&out)
 }
 
 /// The removed lines in document order, with each HTML cut's text where its

@@ -40,6 +40,11 @@ pub(super) fn is_placeholder(line: &str) -> bool {
     line.trim().starts_with(PLACEHOLDER)
 }
 
+/// The number of the HTML cut a placeholder line stands for.
+pub(super) fn placeholder_number(line: &str) -> Option<usize> {
+    line.trim().strip_prefix(PLACEHOLDER)?.parse().ok()
+}
+
 /// A line quoted with ">" (or standing for cut HTML history).
 pub(super) fn is_quoted(line: &str) -> bool {
     let t = line.trim_start();

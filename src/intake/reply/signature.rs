@@ -11,6 +11,11 @@
 //!      ("Thanks,", "Best regards", "Mit freundlichen Grüßen") with at most
 //!      four signature-like lines (a name, a title, a phone number) under it.
 //!
+//! A signature under a delimiter line goes with the client's sign-off; a
+//! closing or a "-Name" line is something the author wrote, so it stays in
+//! the text and is only marked as the start of the signature (which a
+//! reader may fold away). A delimiter under a kept closing still cuts.
+//!
 //! The first non-empty line is never a signature (so "Thanks, will do!" on
 //! its own stays), and a dash line between other dash lines is a list item.
 
@@ -22,12 +27,27 @@ use super::patterns::{
 /// How many non-empty lines at the bottom a signature may start in.
 const TAIL: usize = 11;
 
-pub(super) fn strip<'a>(mut lines: Vec<Line<'a>>, removed: &mut Vec<Line<'a>>) -> Vec<Line<'a>> {
+/// What the stage found.
+pub(super) struct Found<'a> {
+    /// The lines left: the text with a kept closing at its end.
+    pub kept: Vec<Line<'a>>,
+    /// Where the signature starts ([`Line::idx`]), kept or cut.
+    pub start: Option<usize>,
+    /// The lines cut (a delimited signature, the client's sign-off and
+    /// what is under it); also in the removed lines.
+    pub cut: Vec<Line<'a>>,
+}
+
+pub(super) fn strip<'a>(mut lines: Vec<Line<'a>>, removed: &mut Vec<Line<'a>>) -> Found<'a> {
     let filled: Vec<usize> = (0..lines.len())
         .filter(|&i| !is_blank(&lines[i].text))
         .collect();
     let Some((&first, rest)) = filled.split_first() else {
-        return lines;
+        return Found {
+            kept: lines,
+            start: None,
+            cut: Vec::new(),
+        };
     };
     let text = |i: usize| -> &str { &lines[i].text };
     let mut end = lines.len();
@@ -40,47 +60,58 @@ pub(super) fn strip<'a>(mut lines: Vec<Line<'a>>, removed: &mut Vec<Line<'a>>) -
         .copied()
         .find(|&i| sig_delimiter(text(i)) == Some(true));
     let tail = &above[above.len().saturating_sub(TAIL)..];
-    let mut start = None;
+    // The earliest start in the tail, and whether it is a closing the
+    // author wrote (kept) rather than a delimiter (cut).
+    let mut soft = None;
+    let mut delimited = None;
     for (pos, &i) in tail.iter().enumerate() {
         let under = &tail[pos + 1..];
         let line = text(i);
-        let found = if sig_delimiter(line) == Some(false) {
-            under.len() <= 10
+        if sig_delimiter(line) == Some(false) {
+            let short = under.len() <= 10
                 && under.iter().all(|&k| {
                     let t = text(k).trim();
                     t.chars().count() <= 100 && !t.ends_with('?')
-                })
-        } else if dash_name(line) {
-            let at = above.len() - tail.len() + pos;
-            let prev = if at > 0 { above[at - 1] } else { first };
-            let prev_text = text(prev).trim_end();
-            let listed = prev_text.trim_start().starts_with('-')
-                || under
-                    .first()
-                    .is_some_and(|&k| text(k).trim_start().starts_with('-'));
-            !listed
-                && !prev_text.ends_with(':')
-                && under.len() <= 4
-                && under.iter().all(|&k| signature_line(text(k)))
-        } else if sign_off(line) {
-            under.len() <= 4 && under.iter().all(|&k| signature_line(text(k)))
-        } else {
-            false
-        };
-        if found {
-            start = Some(i);
-            break;
+                });
+            if short {
+                delimited = Some(i);
+                break;
+            }
+        } else if soft.is_none() {
+            let closing = if dash_name(line) {
+                let at = above.len() - tail.len() + pos;
+                let prev = if at > 0 { above[at - 1] } else { first };
+                let prev_text = text(prev).trim_end();
+                let listed = prev_text.trim_start().starts_with('-')
+                    || under
+                        .first()
+                        .is_some_and(|&k| text(k).trim_start().starts_with('-'));
+                !listed
+                    && !prev_text.ends_with(':')
+                    && under.len() <= 4
+                    && under.iter().all(|&k| signature_line(text(k)))
+            } else {
+                sign_off(line) && under.len() <= 4 && under.iter().all(|&k| signature_line(text(k)))
+            };
+            if closing {
+                soft = Some(i);
+            }
         }
     }
-    let start = match (rfc, start) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if let Some(s) = start {
-        end = end.min(s);
+    let cut_at = [rfc, delimited, Some(end)].into_iter().flatten().min();
+    let start = [rfc, delimited, soft, (end < lines.len()).then_some(end)]
+        .into_iter()
+        .flatten()
+        .min();
+    let start = start.map(|s| lines[s].idx);
+    let mut cut = Vec::new();
+    if let Some(c) = cut_at.filter(|&c| c < lines.len()) {
+        cut = lines.drain(c..).collect();
+        removed.extend(cut.iter().cloned());
     }
-    if end < lines.len() {
-        removed.extend(lines.drain(end..));
+    Found {
+        kept: lines,
+        start,
+        cut,
     }
-    lines
 }

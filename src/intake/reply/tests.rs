@@ -176,39 +176,121 @@ fn forwards_are_kept() {
 
 #[test]
 fn signatures() {
-    let cases = [
-        ("Fine.\n-- \nMaria\nAntiques Lopez", "Fine."),
-        ("Fine.\n\n--\nMaria", "Fine."),
-        ("Fine.\n\nSent from my iPhone", "Fine."),
-        ("Fine.\n\nSent from my Samsung Galaxy smartphone.", "Fine."),
+    // Cut: a delimited signature and a client's sign-off.
+    let cut = [
+        (
+            "Fine.\n-- \nMaria\nAntiques Lopez",
+            "--\nMaria\nAntiques Lopez",
+        ),
+        ("Fine.\n\n--\nMaria", "--\nMaria"),
+        ("Fine.\n\nSent from my iPhone", "Sent from my iPhone"),
+        (
+            "Fine.\n\nSent from my Samsung Galaxy smartphone.",
+            "Sent from my Samsung Galaxy smartphone.",
+        ),
         (
             "Fine.\n\nGet Outlook for iOS<https://aka.ms/o0ukef>",
-            "Fine.",
+            "Get Outlook for iOS<https://aka.ms/o0ukef>",
         ),
-        ("Fine.\n\nGet Outlook for Android", "Fine."),
-        ("Fine.\n\nSent from Yahoo Mail on Android", "Fine."),
-        ("Gut.\n\nVon meinem iPhone gesendet", "Gut."),
-        ("Bien.\n\nEnvoyé de mon iPhone", "Bien."),
-        ("Bien.\n\nEnviado desde mi iPhone", "Bien."),
-        ("Bene.\n\nInviato da iPhone", "Bene."),
-        ("Goed.\n\nVerzonden vanaf mijn iPhone", "Goed."),
-        ("Bom.\n\nEnviado do meu iPhone", "Bom."),
-        ("Dobrze.\n\nWysłane z iPhone'a", "Dobrze."),
-        ("Bra.\n\nSkickat från min iPhone", "Bra."),
-        ("はい。\n\niPhoneから送信", "はい。"),
-        ("好的。\n\n发自我的iPhone", "好的。"),
+        (
+            "Fine.\n\nGet Outlook for Android",
+            "Get Outlook for Android",
+        ),
+        (
+            "Fine.\n\nSent from Yahoo Mail on Android",
+            "Sent from Yahoo Mail on Android",
+        ),
+        (
+            "Gut.\n\nVon meinem iPhone gesendet",
+            "Von meinem iPhone gesendet",
+        ),
+        ("Bien.\n\nEnvoyé de mon iPhone", "Envoyé de mon iPhone"),
+        (
+            "Bien.\n\nEnviado desde mi iPhone",
+            "Enviado desde mi iPhone",
+        ),
+        ("Bene.\n\nInviato da iPhone", "Inviato da iPhone"),
+        (
+            "Goed.\n\nVerzonden vanaf mijn iPhone",
+            "Verzonden vanaf mijn iPhone",
+        ),
+        ("Bom.\n\nEnviado do meu iPhone", "Enviado do meu iPhone"),
+        ("Dobrze.\n\nWysłane z iPhone'a", "Wysłane z iPhone'a"),
+        ("Bra.\n\nSkickat från min iPhone", "Skickat från min iPhone"),
+        ("はい。\n\niPhoneから送信", "iPhoneから送信"),
+        ("好的。\n\n发自我的iPhone", "发自我的iPhone"),
+    ];
+    for (input, signature) in cut {
+        let r = extract(input);
+        assert_eq!(r.signature, signature, "{input:?}");
+        assert!(!r.text.contains(signature), "{input:?}");
+        assert_eq!(r.without_signature(), r.text, "{input:?}");
+        assert!(r.elided.contains(signature), "{input:?}");
+    }
+    // Kept: a closing the author wrote, marked as the signature.
+    let kept = [
         (
             "Fine.\n\nThanks,\nMaria Lopez\nLopez Antiques\n+34 600 000 000",
-            "Fine.",
+            "Thanks,\nMaria Lopez\nLopez Antiques\n+34 600 000 000",
         ),
-        ("Fine.\n\nMit freundlichen Grüßen\nMaria Lopez", "Fine."),
-        ("Fine.\n\n-Maria", "Fine."),
+        (
+            "Fine.\n\nMit freundlichen Grüßen\nMaria Lopez",
+            "Mit freundlichen Grüßen\nMaria Lopez",
+        ),
+        ("Fine.\n\n-Maria", "-Maria"),
+        ("Fine.\n\nBest regards,\n\nMaria", "Best regards,\n\nMaria"),
     ];
-    for (input, want) in cases {
+    for (input, signature) in kept {
         let r = extract(input);
-        assert_eq!(r.text, want, "{input:?}");
-        assert!(!r.elided.is_empty(), "{input:?}");
+        assert_eq!(r.text, input, "{input:?}");
+        assert_eq!(r.signature, signature, "{input:?}");
+        assert_eq!(r.without_signature(), "Fine.", "{input:?}");
+        assert_eq!(r.elided, "", "{input:?}");
     }
+}
+
+#[test]
+fn a_closing_stays_while_what_is_under_a_delimiter_goes() {
+    let r = extract(
+        "Fine.\n\nThanks,\nMaria\n-- \nLopez Antiques\n+34 600 000 000\n\nSent from my iPhone",
+    );
+    assert_eq!(r.text, "Fine.\n\nThanks,\nMaria");
+    assert_eq!(
+        r.signature,
+        "Thanks,\nMaria\n--\nLopez Antiques\n+34 600 000 000\n\nSent from my iPhone"
+    );
+    assert_eq!(r.without_signature(), "Fine.");
+    assert_eq!(
+        r.elided,
+        "--\nLopez Antiques\n+34 600 000 000\n\nSent from my iPhone"
+    );
+    // A closing above quoted history: the history goes, the closing stays.
+    let r = extract(
+        "Yes, Saturday.\n\nCheers,\nAna\n\nOn Mon, 9 Mar 2026 at 10:00, Shop <s@example.com> wrote:\n> Saturday?",
+    );
+    assert_eq!(r.text, "Yes, Saturday.\n\nCheers,\nAna");
+    assert_eq!(r.signature, "Cheers,\nAna");
+    assert!(r.elided.starts_with("On Mon"), "{:?}", r.elided);
+}
+
+#[test]
+fn sign_off_lines_count_what_the_text_ends_with() {
+    assert_eq!(
+        sign_off_lines("Fine.\n\nThanks,\nMaria", "Thanks,\nMaria\n-- \nShop"),
+        2
+    );
+    assert_eq!(
+        sign_off_lines("Fine.\n\nThanks,\n\nMaria", "Thanks,\n\nMaria"),
+        3
+    );
+    assert_eq!(sign_off_lines("Fine.", "-- \nShop"), 0);
+    assert_eq!(sign_off_lines("Fine.", ""), 0);
+    // A masked text with the same lines.
+    assert_eq!(
+        before_sign_off("Call me.\nThanks,\nMaria", "Thanks,\nMaria"),
+        "Call me."
+    );
+    assert_eq!(before_sign_off("Thanks,\nMaria", "Thanks,\nMaria"), "");
 }
 
 #[test]
@@ -326,6 +408,18 @@ fn html_to_text_rendering() {
 fn html_signatures_go_in_full_extraction() {
     let body = "<div>Yes.</div><div><br></div>-- <br><div class=\"gmail_signature\">Ana Lopez<br>Lopez Antiques</div>";
     assert_eq!(html(body), "Yes.");
+    assert_eq!(
+        extract_html(body).signature,
+        "--\nAna Lopez\nLopez Antiques"
+    );
+    // The block alone, without a delimiter line: still the signature.
+    let r = extract_html(
+        "<div>Yes.</div><div class=\"gmail_signature\">Ana Lopez<br>Lopez Antiques</div>",
+    );
+    assert_eq!(
+        (r.text.as_str(), r.signature.as_str()),
+        ("Yes.", "Ana Lopez\nLopez Antiques")
+    );
     assert_eq!(
         strip_quotes_html(body).text,
         "Yes.\n\n--\nAna Lopez\nLopez Antiques"

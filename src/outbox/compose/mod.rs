@@ -311,6 +311,7 @@ mod tests {
             flags: Vec::new(),
             auto: "none".into(),
             elided: String::new(),
+            signature: String::new(),
             created_at: 0,
             policy_action: policy_action.into(),
             policy_hits: "[]".into(),

@@ -432,7 +432,7 @@ sql_impl! {
                 let (q, _) = script.statement(
                     "INSERT INTO messages (id, ticket, author, direction, reply_text, html, raw_id, message_id, \
                      dedupe_key, matched_by, flags, auto, elided, created_at, policy_action, policy_hits, \
-                     redacted_text, masked_text, moderation) ",
+                     redacted_text, masked_text, moderation, signature) ",
                 );
                 q.push_values(&rows.messages, |mut b, (id, post, ticket, author)| {
                     b.push_bind(*id)
@@ -459,7 +459,8 @@ sql_impl! {
                         .push_bind(post.policy.hits.as_str())
                         .push_bind(post.policy.redacted_text.as_deref())
                         .push_bind(post.policy.masked_text.as_deref())
-                        .push_bind(if post.policy.held { "held" } else { "none" });
+                        .push_bind(if post.policy.held { "held" } else { "none" })
+                        .push_bind(post.signature.as_str());
                 });
             }
         }

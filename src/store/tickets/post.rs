@@ -91,6 +91,8 @@ pub struct Post {
     pub auto: String,
     /// What reply extraction cut, kept for moderators.
     pub elided: String,
+    /// The signature reply extraction found ([`crate::store::Message::signature`]).
+    pub signature: String,
     pub attachments: Vec<NewAttachment>,
     /// Write notification rows for the other side (held messages: none).
     pub notify: bool,

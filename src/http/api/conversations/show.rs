@@ -79,6 +79,10 @@ pub struct MessageItem {
     /// The text for the caller: what the other party sees (contact details
     /// masked), or, for its author, what they wrote.
     pub text: String,
+    /// The closing `text` ends with ("Thanks,\nMaria"), its last lines, which
+    /// a page may fold away; empty without one.
+    #[schema(example = "Thanks,\nMaria")]
+    pub signature: String,
     /// Moderators only: the text as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
@@ -197,6 +201,12 @@ fn item(access: Access, message: &Message, people: &[Participant]) -> Option<Mes
         own: view.own,
         standing: standing(view.standing).to_string(),
         text: view.text.to_string(),
+        signature: crate::intake::reply::sign_off_in(
+            view.text,
+            &message.reply_text,
+            &message.signature,
+        )
+        .to_string(),
         original: moderator.map(|m| m.original.to_string()),
         hits: moderator.map(|m| serde_json::from_str(m.hits).unwrap_or_default()),
         elided: moderator.map(|m| m.elided.to_string()),

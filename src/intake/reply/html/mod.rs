@@ -57,11 +57,14 @@ const SIGNATURE_CLASSES: &[&str] = &["gmail_signature", "moz-signature"];
 const SIGNATURE_IDS: &[&str] = &["Signature", "ms-outlook-mobile-signature"];
 
 /// Text of an HTML body with history cut out.
+#[derive(Default)]
 pub(super) struct Rendered {
     /// The text, with a placeholder line (PLACEHOLDER + number) per cut.
     pub text: String,
     /// Each cut's own text, by number.
     pub cuts: Vec<String>,
+    /// The numbers of the cuts that are signature blocks.
+    pub signatures: Vec<usize>,
 }
 
 /// What to cut.
@@ -92,6 +95,7 @@ pub(super) fn render(html: &str, cuts: Cuts) -> Rendered {
     };
     let mut main = Writer::default();
     let mut texts = Vec::new();
+    let mut signatures = Vec::new();
     let mut region: Option<(Writer, usize)> = None;
     let mut next_region = regions.iter().peekable();
     let mut tail: Option<Writer> = None;
@@ -111,10 +115,13 @@ pub(super) fn render(html: &str, cuts: Cuts) -> Rendered {
             next_region.next();
         }
         if region.is_none()
-            && let Some(&&(open, close)) = next_region.peek()
+            && let Some(&&(open, close, signature)) = next_region.peek()
             && open == k
         {
             next_region.next();
+            if signature {
+                signatures.push(texts.len());
+            }
             main.placeholder(texts.len());
             region = Some((Writer::default(), close));
         }
@@ -139,6 +146,7 @@ pub(super) fn render(html: &str, cuts: Cuts) -> Rendered {
     Rendered {
         text: main.out,
         cuts: texts,
+        signatures,
     }
 }
 
@@ -161,8 +169,8 @@ fn id_is(id: &str, names: &[&str]) -> bool {
 }
 
 /// Picks the cut to the end (an event index) and the element cuts (event
-/// ranges, in document order).
-fn decide(doc: &Doc, cuts: Cuts) -> (Option<usize>, Vec<(usize, usize)>) {
+/// ranges in document order, and whether each is a signature block).
+fn decide(doc: &Doc, cuts: Cuts) -> (Option<usize>, Vec<(usize, usize, bool)>) {
     let n = doc.elems.len();
     // Visible text events before each event index.
     let mut visible = Vec::with_capacity(doc.events.len() + 1);
@@ -215,7 +223,7 @@ fn decide(doc: &Doc, cuts: Cuts) -> (Option<usize>, Vec<(usize, usize)>) {
             && (has_token(&e.class, SIGNATURE_CLASSES) || id_is(&e.id, SIGNATURE_IDS));
         if quote || signature {
             cut[i] = true;
-            regions.push((e.open, e.close));
+            regions.push((e.open, e.close, !quote));
         }
     }
     if cuts.quotes {
@@ -240,7 +248,7 @@ fn decide(doc: &Doc, cuts: Cuts) -> (Option<usize>, Vec<(usize, usize)>) {
         if let Some(last) = top.last()
             && ((top.len() == 1 && !marked) || visible[end] == visible[(last.close + 1).min(end)])
         {
-            regions.push((last.open, last.close));
+            regions.push((last.open, last.close, false));
             regions.sort_unstable();
         }
     }
