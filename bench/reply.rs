@@ -12,11 +12,28 @@
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a quick smoke pass
 //! that fails when 10× the input takes more than 30× the time.
+//!
+//! First it scores the reply-parser suites of tests/fixtures/reply, per
+//! suite, for parley (as `tests/reply_fixtures.rs` does) and beside it for
+//! PyPI's `email-reply-parser` 0.5.12 (bench/peers: the wheel run in place
+//! by `python3`), which has one function for the whole extraction and no
+//! HTML or MIME reader: it gets the text part of `eml` cases and no HTML
+//! case. `PARLEY_BENCH_REPLY=scores` stops after the scores.
 
 use std::hint::black_box;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use parley::intake::reply;
+use parley::intake::{parse, reply};
+
+#[allow(dead_code)]
+#[path = "../tests/common/fixtures.rs"]
+mod fixtures;
+#[allow(dead_code)]
+#[path = "../tests/reply/suites.rs"]
+mod suites;
 
 const BASE: usize = 64 * 1024;
 
@@ -47,6 +64,10 @@ const CASES: &[(&str, Input, bool)] = &[
 ];
 
 fn full() {
+    scores();
+    if std::env::var("PARLEY_BENCH_REPLY").as_deref() == Ok("scores") {
+        return;
+    }
     println!(
         "{:<40} {:>9} {:>12} {:>7}",
         "input", "size", "time", "ratio"
@@ -70,6 +91,94 @@ fn full() {
             previous = Some(t);
         }
     }
+}
+
+/// parley and the peer on every suite: exact on the unambiguous cases,
+/// then the ambiguous ones.
+fn scores() {
+    println!(
+        "{:<30} {:<10} {:>16} {:>10} {:>22} {:>10}",
+        "suite", "stage", "parley", "ambiguous", "email-reply-parser", "ambiguous"
+    );
+    for &(suite, stage, _) in suites::SUITES {
+        let ours = suites::score_suite(suite, stage, |case| Some(suites::run(stage, case)));
+        let texts = peer_inputs(suite);
+        let answers = peer(&texts);
+        let theirs = answers.as_ref().map(|answers| {
+            suites::score_suite(suite, stage, |case| {
+                answers.get(&case.id).map(|text| reply::Reply {
+                    text: text.clone(),
+                    ..reply::Reply::default()
+                })
+            })
+        });
+        let cell = |t: &suites::Tally| format!("{}/{} ({:.1}%)", t.pass, t.total, t.rate() * 100.0);
+        let (peer_clear, peer_amb) = match &theirs {
+            Some(s) => (
+                cell(&s.clear),
+                format!("{}/{}", s.ambiguous.pass, s.ambiguous.total),
+            ),
+            None => ("not run".into(), String::new()),
+        };
+        println!(
+            "{:<30} {:<10} {:>16} {:>10} {:>22} {:>10}",
+            suite,
+            format!("{stage:?}"),
+            cell(&ours.clear),
+            format!("{}/{}", ours.ambiguous.pass, ours.ambiguous.total),
+            peer_clear,
+            peer_amb
+        );
+    }
+}
+
+/// What the peer reads of each case of `suite`: plain bodies as they are,
+/// the text part of a message; nothing of HTML.
+fn peer_inputs(suite: &str) -> Vec<(String, String)> {
+    let dir = fixtures::folder("reply").join(suite);
+    suites::read_cases(&dir)
+        .into_iter()
+        .filter_map(|case| {
+            let text = if case.kind.starts_with("eml") {
+                let parsed = parse::parse(&case.input)?;
+                (parsed.has_text_part || parsed.html.is_none()).then_some(parsed.text)?
+            } else if case.kind.starts_with("html") {
+                return None;
+            } else {
+                String::from_utf8_lossy(&case.input).into_owned()
+            };
+            Some((case.id, text))
+        })
+        .collect()
+}
+
+/// The peer's answers by case id; `None` (said why) when it cannot run.
+fn peer(texts: &[(String, String)]) -> Option<std::collections::HashMap<String, String>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers/reply_peer.py");
+    let input: Vec<serde_json::Value> = texts
+        .iter()
+        .map(|(id, text)| serde_json::json!({ "id": id, "text": text }))
+        .collect();
+    let child = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("the peer does not run (python3: {e}); parley alone");
+            return None;
+        }
+    };
+    let body = serde_json::to_vec(&input).ok()?;
+    child.stdin.take()?.write_all(&body).ok()?;
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        eprintln!("the peer failed: {}", out.status);
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
 }
 
 fn smoke() {
