@@ -53,12 +53,14 @@ pub const SUITES: &[(&str, Stage, f64)] = &[
     ),
 ];
 
-const FLOOR_GITHUB: f64 = 0.95;
-const FLOOR_WILLDURAND: f64 = 0.95;
-const FLOOR_ZAPIER: f64 = 0.95;
-const FLOOR_TALON: f64 = 0.95;
-const FLOOR_TALON_HTML: f64 = 0.95;
-const FLOOR_TALON_SIGNATURE: f64 = 0.95;
+// What each suite scores (2026-12-06, bench/README.md): no case may be
+// lost. talon html's one miss is `reply_separated_by_hr` (bench/README.md).
+const FLOOR_GITHUB: f64 = 1.0;
+const FLOOR_WILLDURAND: f64 = 1.0;
+const FLOOR_ZAPIER: f64 = 1.0;
+const FLOOR_TALON: f64 = 1.0;
+const FLOOR_TALON_HTML: f64 = 26.0 / 27.0;
+const FLOOR_TALON_SIGNATURE: f64 = 1.0;
 
 pub struct Case {
     pub id: String,

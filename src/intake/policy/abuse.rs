@@ -13,8 +13,19 @@
 //! a word boundary on that side (ASCII boundaries keep the regex fast;
 //! see MEASURED.md).
 //!
-//! All phrases form one regex: one pass over the text; a match (rare) is
-//! then named by the first phrase whose own regex matches all of it.
+//! Words of four letters or more also match spelt out ("f u c k",
+//! "c.u.n.t"), and `@` and `$` mask too ("f@ck").
+//!
+//! With the built-in list come sentence frames ([`frames`]): abuse written
+//! without a listed word ("I will stab you", "you fat ugly cow", "all X
+//! are thieves"), named `threat`, `insult`, `hate`, `sexual`, `doxxing` or
+//! `self-harm` in the hit.
+//!
+//! All phrases and frames form one regex: one pass over the text; a match
+//! (rare) is then named by the first phrase whose own regex matches all of
+//! it.
+
+mod frames;
 
 use regex::Regex;
 
@@ -34,21 +45,39 @@ pub struct Phrases {
 impl Phrases {
     /// Compiles `list` (empty and blank entries are skipped).
     pub fn new(list: &[String]) -> Phrases {
-        let phrases: Vec<String> = list
+        Phrases::build(list, Vec::new())
+    }
+
+    /// `list`, the built-in list ([`default_list`]) and the sentences of
+    /// abuse the built-in list comes with ([`frames`]): what the policy
+    /// uses with `default_list = true`.
+    pub fn built_in(list: &[String]) -> Phrases {
+        let mut all = list.to_vec();
+        all.extend(default_list());
+        Phrases::build(&all, frames::frames())
+    }
+
+    fn build(list: &[String], frames: Vec<(&'static str, String)>) -> Phrases {
+        let mut phrases: Vec<String> = list
             .iter()
             .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
             .filter(|p| !p.is_empty())
             .collect();
-        if phrases.is_empty() {
+        if phrases.is_empty() && frames.is_empty() {
             return Phrases {
                 regex: None,
                 each: Vec::new(),
                 phrases,
             };
         }
-        let patterns: Vec<String> = phrases.iter().map(|p| pattern(p)).collect();
-        // ASCII phrases need no Unicode case folding (a smaller automaton).
+        let mut patterns: Vec<String> = phrases.iter().map(|p| pattern(p)).collect();
+        // ASCII phrases need no Unicode case folding (a smaller automaton);
+        // the frames are written for either mode.
         let ascii = phrases.iter().all(|p| p.is_ascii());
+        for (name, frame) in frames {
+            patterns.push(frame);
+            phrases.push(name.to_string());
+        }
         let regex = regex::RegexBuilder::new(&patterns.join("|"))
             .case_insensitive(true)
             .unicode(!ascii)
@@ -57,7 +86,11 @@ impl Phrases {
         let each = patterns
             .iter()
             .map(|p| {
-                Regex::new(&format!("(?i)^(?:{p})$")).expect("the phrase patterns are escaped")
+                regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                    .case_insensitive(true)
+                    .unicode(!ascii)
+                    .build()
+                    .expect("the phrase patterns are escaped")
             })
             .collect();
         Phrases {
@@ -88,13 +121,16 @@ impl Phrases {
     }
 }
 
-/// What masks a letter inside a word: "f*ck", "f**k off", "c#nt", "a%%hole".
-const MASKS: &str = r"*#%?";
+/// What masks a letter inside a word: "f*ck", "f**k off", "c#nt", "a%%hole",
+/// "f@ck".
+const MASKS: &str = r"*#%?@$";
 
-/// The regex for one phrase: each letter repeatable and with its look-alikes,
-/// a letter inside a word also masked ([`MASKS`]; the first and the last
-/// letter of each word stay, so a word of masks alone is nobody's),
-/// separators between words, ASCII word boundaries at ASCII ends.
+/// What may stand between the letters of a word spelt out ("f u c k",
+/// "c.u.n.t") and between the words of a phrase.
+const SEPARATORS: &str = r"[\s.\-_*]";
+
+/// The regex for one phrase: each word as [`word`], separators between
+/// words, ASCII word boundaries at ASCII ends.
 fn pattern(phrase: &str) -> String {
     let mut out = String::new();
     let first = phrase.chars().next().unwrap_or(' ');
@@ -102,42 +138,47 @@ fn pattern(phrase: &str) -> String {
     if first.is_ascii_alphanumeric() {
         out.push_str(r"(?-u:\b)");
     }
-    let lower = phrase.to_lowercase();
-    let mut chars = lower.chars().peekable();
-    let mut word_start = true;
-    while let Some(c) = chars.next() {
-        // A run of the same letter is one repeatable letter.
-        while chars.peek() == Some(&c) {
-            chars.next();
-        }
-        if c == ' ' {
-            out.push_str(r"[\s.\-_*]+");
-            word_start = true;
-            continue;
-        }
-        let inside = !word_start && chars.peek().is_some_and(|n| *n != ' ') && c.is_alphabetic();
-        word_start = false;
-        if inside {
-            let class = match look_alikes(c) {
-                "" => regex::escape(&c.to_string()),
-                class => class[1..class.len() - 1].to_string(),
-            };
-            out.push_str(&format!("[{class}{}]+", regex::escape(MASKS)));
-            continue;
-        }
-        let class = look_alikes(c);
-        if class.is_empty() {
-            out.push_str(&regex::escape(&c.to_string()));
-            out.push('+');
-        } else {
-            out.push_str(class);
-            out.push('+');
-        }
-    }
+    let words: Vec<String> = phrase.split(' ').map(word).collect();
+    out.push_str(&words.join(&format!("{SEPARATORS}+")));
     if last.is_ascii_alphanumeric() {
         out.push_str(r"(?-u:\b)");
     }
     out
+}
+
+/// The regex for one word, without boundaries: each letter repeatable and
+/// with its look-alikes, a letter inside the word also masked ([`MASKS`];
+/// the first and the last letter stay, so a word of masks alone is
+/// nobody's); a word of four letters or more also spelt out with one
+/// separator after each letter ("f u c k", "c.u.n.t").
+pub(super) fn word(word: &str) -> String {
+    let lower = word.to_lowercase();
+    let mut letters: Vec<char> = lower.chars().collect();
+    // A run of the same letter is one repeatable letter.
+    letters.dedup();
+    let class = |c: char| match look_alikes(c) {
+        "" => regex::escape(&c.to_string()),
+        class => class.to_string(),
+    };
+    let mut plain = String::new();
+    for (i, &c) in letters.iter().enumerate() {
+        let inside = i > 0 && i + 1 < letters.len() && c.is_alphabetic();
+        if inside {
+            let set = match look_alikes(c) {
+                "" => regex::escape(&c.to_string()),
+                class => class[1..class.len() - 1].to_string(),
+            };
+            plain.push_str(&format!("[{set}{}]+", regex::escape(MASKS)));
+        } else {
+            plain.push_str(&class(c));
+            plain.push('+');
+        }
+    }
+    if lower.chars().count() < 4 || !lower.chars().all(char::is_alphabetic) {
+        return plain;
+    }
+    let spaced: Vec<String> = lower.chars().map(class).collect();
+    format!("(?:{plain}|{})", spaced.join(SEPARATORS))
 }
 
 /// The class of `c` and the characters that stand for it (leetspeak), or
@@ -153,6 +194,7 @@ fn look_alikes(c: char) -> &'static str {
         'l' => "[l1|]",
         'b' => "[b8]",
         'g' => "[g9]",
+        'u' => "[uv]",
         _ => "",
     }
 }
@@ -174,6 +216,29 @@ pub fn default_list() -> Vec<String> {
         "hope you die",
         "deserve to die",
         "rape",
+        "you will pay for this",
+        "you'll pay for this",
+        "hunt you down",
+        "sleep with one eye open",
+        "your days are numbered",
+        "ruin your life",
+        "you won't see it coming",
+        "beat the crap out of you",
+        "beat the shit out of you",
+        "put you in hospital",
+        "put you in the hospital",
+        "ich bring dich um",
+        "ich mach dich fertig",
+        "je vais te tuer",
+        "te voy a matar",
+        "ti ammazzo",
+        "die in a fire",
+        "hope you get cancer",
+        "you should die",
+        "don't deserve to live",
+        "slit your wrists",
+        "unalive yourself",
+        "kill urself",
         // Insults.
         "idiot",
         "moron",
@@ -187,16 +252,65 @@ pub fn default_list() -> Vec<String> {
         "motherfucker",
         "piece of shit",
         "scumbag",
+        "fuck you",
+        "fck you",
+        "fk you",
+        "fuk you",
+        "fck off",
+        "fk off",
+        "fuk off",
+        "stfu",
+        "gtfo",
+        "screw you",
+        "piss off",
+        "go to hell",
+        "eat shit",
+        "son of a bitch",
+        "shithead",
+        "dipshit",
+        "douchebag",
+        "jackass",
+        "lowlife",
+        "waste of space",
+        "waste of oxygen",
+        "human garbage",
+        "halfwit",
+        "cretin",
+        "vollidiot",
+        "missgeburt",
+        "ta gueule",
+        "pauvre con",
+        "hijo de puta",
+        "coglione",
+        "kankerlijer",
         // Hate without a slur.
         "go back to your country",
         "go back where you came from",
         "go back to where you came from",
         "subhuman",
         "you people are animals",
+        "should be deported",
+        "should be gassed",
+        "hitler was right",
+        "heil hitler",
+        "not welcome in this country",
+        "ausländer raus",
         // Slurs.
         "retard",
         "faggot",
+        "faggots",
         "nigger",
+        "niggers",
+        "nigga",
+        "retards",
+        "kike",
+        "kikes",
+        "wetback",
+        "wetbacks",
+        "raghead",
+        "towelhead",
+        "gypo",
+        "pikey",
     ]
     .into_iter()
     .map(String::from)

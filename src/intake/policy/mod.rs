@@ -249,10 +249,10 @@ impl Policy {
     }
 
     pub fn new(rules: Rules) -> Result<Policy, RulesError> {
-        let mut phrases = rules.abuse.phrases.clone();
-        if rules.abuse.default_list {
-            phrases.extend(abuse::default_list());
-        }
+        let abuse = match rules.abuse.default_list {
+            true => abuse::Phrases::built_in(&rules.abuse.phrases),
+            false => abuse::Phrases::new(&rules.abuse.phrases),
+        };
         let model = if rules.spam.model.as_os_str().is_empty() {
             ModelRef::BuiltIn
         } else {
@@ -264,7 +264,7 @@ impl Policy {
         };
         let allow_phones = rules.allow.phones.iter().map(|p| digits(p)).collect();
         Ok(Policy {
-            abuse: abuse::Phrases::new(&phrases),
+            abuse,
             rules,
             model,
             allow_phones,
