@@ -18,20 +18,26 @@
 //! # The shipped model
 //!
 //! `spam/model.txt` is embedded in the binary ([`Model::default_model`]),
-//! so parley filters spam with no file installed. It is trained on the
-//! SpamAssassin public corpus in `tests/fixtures/spam` minus the part
-//! held aside for measuring ([`corpus::held_aside`]: the first byte of the
-//! sha256 of the `labels.tsv` file name, mod 5, is 0 — about 20%), pruned
-//! to tokens seen in at least [`SHIPPED_MIN_MESSAGES`] messages. Regenerate
-//! it with
+//! so parley filters spam with no file installed. It is trained on all of
+//! the SpamAssassin public corpus in `tests/fixtures/spam`, pruned to
+//! tokens seen in at least [`SHIPPED_MIN_MESSAGES`] messages. Regenerate it
+//! with
 //!
 //! ```text
 //! parley policy train --labels tests/fixtures/spam/labels.tsv \
-//!     --exclude-held-aside --out src/intake/policy/spam/model.txt
+//!     --out src/intake/policy/spam/model.txt
 //! ```
 //!
-//! `tests/policy_spam.rs` trains the same way and fails when the shipped
-//! file differs, so it cannot drift from the code that reads messages.
+//! The method is measured on a part held aside ([`corpus::held_aside`]:
+//! the first byte of the sha256 of the `labels.tsv` file name, mod 5, is 0
+//! — about 20%) by a model trained without it (`--exclude-held-aside`);
+//! the shipped model then learns from that part too, since more mail
+//! helps (bench/README.md: trained on 3/5, 4/5 and all of the rest, the
+//! held-aside spam held grew 184 → 185 → 189 of 197, ham flagged stayed
+//! 2 of 439). `tests/policy_spam.rs` trains both ways, checks the target
+//! on the held-aside part and fails when the shipped file differs from
+//! training on everything, so it cannot drift from the code that reads
+//! messages.
 
 pub mod corpus;
 mod features;
