@@ -156,10 +156,10 @@ fn marketplace_set_per_category_dev_and_held_out() {
     }
 }
 
-const FLOOR_DEV_RECALL: f64 = 0.70;
-const CEILING_DEV_FLAGGED: f64 = 0.05;
-const FLOOR_HELD_RECALL: f64 = 0.75;
-const CEILING_HELD_FLAGGED: f64 = 0.08;
+const FLOOR_DEV_RECALL: f64 = 0.97;
+const CEILING_DEV_FLAGGED: f64 = 0.01;
+const FLOOR_HELD_RECALL: f64 = 0.90;
+const CEILING_HELD_FLAGGED: f64 = 0.03;
 
 /// Python character offsets to byte offsets.
 fn byte_offset(text: &str, chars: usize) -> usize {

@@ -5,18 +5,20 @@
 //!
 //! - [`email`]: addresses (`email`) and obfuscated ones
 //!   (`email_obfuscated`: "maria dot lopez at gmail dot com",
-//!   "peter(at)hotmail(dot)com", "m a r i a @ g m a i l . c o m",
-//!   "my gmail is tony1977");
+//!   "peter(at)hotmail(dot)com", "lucia punto gomez arroba hotmail punto
+//!   es", "m a r i a @ g m a i l . c o m", "my gmail is tony1977");
 //! - [`phone`]: numbers in national and international formats (`phone`)
-//!   and spelled out or mixed ("five five five one two …", "4I5-555-26seven1":
-//!   `phone_spelled`), skipping prices, dates, dimensions and the numbers of
-//!   lots, orders, serials and the like;
+//!   and spelled out or mixed, in several languages ("five five five one
+//!   two …", "trente-quatre", "4I5-555-26seven1": `phone_spelled`), skipping
+//!   prices, dates, dimensions, ISBNs and the numbers of lots, orders,
+//!   serials and the like;
 //! - [`web`]: URLs (`url`), bare domains with a real top-level domain
 //!   (`domain`: `shop.co.uk` yes, `photo.jpg` no) and link shorteners
 //!   (`shortener`);
 //! - [`handle`]: social and messenger handles (`handle`: "my snapchat is
 //!   dan_the_collector", "@vintage_vera") and invitations to a messenger
-//!   without one (`messenger`: "hit me up on telegram").
+//!   without one (`messenger`: "hit me up on telegram", "WhatsApp me",
+//!   "scrivimi su WhatsApp").
 //!
 //! Their hits may overlap ("john@shop.com" is an address and contains a
 //! domain): a hit that lies inside another one is dropped, so the evidence
@@ -26,6 +28,10 @@ mod email;
 mod handle;
 mod phone;
 mod web;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::LazyLock;
 
 use super::Hit;
 
@@ -56,17 +62,18 @@ struct Words {
     at_sign: Seen,
     /// The word "at" between blanks.
     at_word: Seen,
-    /// "at" in brackets or dashes: "(at)", "-at-", "_at_".
+    /// "at" in brackets or dashes: "(at)", "-at-", "_at_"; and the words
+    /// for "@" of other languages ("arroba", "chiocciola", "małpa", …).
     at_marked: Seen,
-    /// The word "dot".
+    /// The word "dot" (or "punto", "punkt", … or a dot in brackets).
     dot_word: Seen,
     /// A mail provider's name: gmail, yahoo, …
     provider: Seen,
     /// A social network's or messenger's name.
     platform: Seen,
-    /// The second of two digit words ("five", "oh") or words mixing digits
-    /// with digit words or look-alike letters ("26seven1", "4I5") close
-    /// together.
+    /// The second of two number words ("five", "oh", "cinq", "trzydzieści")
+    /// or words mixing digits with digit words or look-alike letters
+    /// ("26seven1", "4I5") close together.
     spelled: Seen,
     /// The 7th single digit in a row ("5 5 5 1 2 3 4").
     single_digits: Seen,
@@ -149,18 +156,30 @@ impl Words {
         // The last digit word's end, and the run of single digits.
         let (mut last_spelled, mut singles, mut last_single) = (None, 0, 0);
         while i < b.len() {
-            if !b[i].is_ascii_alphanumeric() {
-                if b[i] == b'@' {
-                    w.at_sign.note(i);
+            if !b[i].is_ascii_alphanumeric() && !letter_at(text, i) {
+                match b[i] {
+                    b'@' => w.at_sign.note(i),
+                    // "(.)", "[.]": a dot in brackets.
+                    b'.' if i > 0
+                        && matches!(b[i - 1], b'(' | b'[' | b'{')
+                        && matches!(b.get(i + 1), Some(b')' | b']' | b'}')) =>
+                    {
+                        w.dot_word.note(i)
+                    }
+                    _ => {}
                 }
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && b[i].is_ascii_alphanumeric() {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || letter_at(text, i)) {
                 i += 1;
+                while i < b.len() && !text.is_char_boundary(i) {
+                    i += 1;
+                }
             }
-            match Words::word(&b[start..i], start.checked_sub(1).map(|p| b[p])) {
+            let next = &b[i..b.len().min(i + 3)];
+            match Words::word(&text[start..i], start.checked_sub(1).map(|p| b[p]), next) {
                 Some(Kind::Spelled) => {
                     // Two of them close together.
                     if last_spelled.is_some_and(|end| start - end <= 24) {
@@ -186,49 +205,133 @@ impl Words {
         w
     }
 
-    /// What a word is, for [`Words::scan`].
-    fn word(word: &[u8], before: Option<u8>) -> Option<Kind> {
-        if word.len() > 12 {
+    /// What a word is, for [`Words::scan`]; `next` is the few bytes after it.
+    fn word(word: &str, before: Option<u8>, next: &[u8]) -> Option<Kind> {
+        if word.len() > 24 {
             return None;
         }
-        let mut buf = [0u8; 12];
-        let lower = &mut buf[..word.len()];
-        lower.copy_from_slice(word);
-        lower.make_ascii_lowercase();
-        let lower = &*lower;
-        let digits = word.iter().filter(|c| c.is_ascii_digit()).count();
+        let mut buf = [0u8; 24];
+        let owned;
+        let lower: &str = if word.is_ascii() {
+            let lower = &mut buf[..word.len()];
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower).expect("ASCII")
+        } else {
+            owned = word.to_lowercase();
+            &owned
+        };
+        let digits = word.bytes().filter(u8::is_ascii_digit).count();
         if digits == word.len() {
             return (digits == 1).then_some(Kind::Single);
         }
         if digits > 0 {
-            let lookalike = word.iter().any(|c| matches!(c, b'I' | b'l' | b'O'));
-            let spelled = DIGIT_WORDS
-                .iter()
-                .any(|d| lower.windows(d.len()).any(|win| win == d.as_bytes()));
+            // "26seven1", "4I5", "o7g11": digits with digit words or
+            // look-alike letters.
+            let lookalike = phone::lookalikes(word);
+            let spelled = phone::has_number_word(lower);
             return (lookalike || spelled).then_some(Kind::Spelled);
         }
         let seen: fn(&mut Words) -> &mut Seen = match lower {
-            b"at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
+            "at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
                 |w| &mut w.at_word
             }
-            b"at" => |w| &mut w.at_marked,
-            b"dot" => |w| &mut w.dot_word,
-            b"zero" | b"oh" | b"one" | b"two" | b"three" | b"four" | b"five" | b"six"
-            | b"seven" | b"eight" | b"nine" => return Some(Kind::Spelled),
-            b"gmail" | b"googlemail" | b"yahoo" | b"hotmail" | b"outlook" | b"icloud" | b"aol"
-            | b"protonmail" | b"proton" | b"gmx" | b"yandex" | b"fastmail" | b"zoho"
-            | b"comcast" | b"verizon" | b"msn" | b"libero" | b"seznam" | b"laposte"
-            | b"rambler" | b"naver" | b"freenet" | b"tutanota" | b"rediffmail" | b"mailru"
-            | b"qq" => |w| &mut w.provider,
-            b"instagram" | b"insta" | b"ig" | b"telegram" | b"whatsapp" | b"whats"
-            | b"snapchat" | b"snap" | b"discord" | b"signal" | b"wechat" | b"weixin" | b"kik"
-            | b"facebook" | b"fb" | b"messenger" | b"tiktok" | b"tik" | b"twitter" | b"tweet"
-            | b"tweets" | b"tweeter" | b"tweeting" | b"skype" | b"line" | b"viber" | b"threads"
-            | b"linkedin" => |w| &mut w.platform,
-            _ => return None,
+            "at" => |w| &mut w.at_marked,
+            "app" if next.eq_ignore_ascii_case(b" me") => |w| &mut w.platform,
+            w => match LOOKUP.get(w) {
+                Some(Class::Number) => return Some(Kind::Spelled),
+                Some(Class::At) => |w| &mut w.at_marked,
+                Some(Class::Dot) => |w| &mut w.dot_word,
+                Some(Class::Provider) => |w| &mut w.provider,
+                Some(Class::Platform) => |w| &mut w.platform,
+                // "whatsappie", "messengerze": inflected.
+                None if w.len() >= 9 && handle::is_platform_word(w) => |w| &mut w.platform,
+                None => return None,
+            },
         };
         Some(Kind::Other(seen))
     }
+}
+
+/// What a word in [`LOOKUP`] is.
+#[derive(Debug, Clone, Copy)]
+enum Class {
+    Number,
+    At,
+    Dot,
+    Provider,
+    Platform,
+}
+
+/// The words [`Words::scan`] looks for, lowercase, in one table: one
+/// lookup per word of the text.
+static LOOKUP: LazyLock<HashMap<&'static str, Class, BuildHasherDefault<Fnv>>> =
+    LazyLock::new(|| {
+        let mut table = HashMap::default();
+        let providers = [
+            "gmail",
+            "googlemail",
+            "yahoo",
+            "hotmail",
+            "outlook",
+            "icloud",
+            "aol",
+            "protonmail",
+            "proton",
+            "gmx",
+            "yandex",
+            "fastmail",
+            "zoho",
+            "comcast",
+            "verizon",
+            "msn",
+            "libero",
+            "seznam",
+            "laposte",
+            "rambler",
+            "naver",
+            "freenet",
+            "tutanota",
+            "rediffmail",
+            "mailru",
+            "qq",
+        ];
+        table.extend(handle::PLATFORM_WORDS.iter().map(|&w| (w, Class::Platform)));
+        table.extend(providers.map(|w| (w, Class::Provider)));
+        table.extend(email::DOT_WORDS.iter().map(|&w| (w, Class::Dot)));
+        table.insert("dot", Class::Dot);
+        table.extend(email::AT_WORDS.iter().map(|&w| (w, Class::At)));
+        table.extend(phone::number_words().map(|w| (w, Class::Number)));
+        table
+    });
+
+/// FNV-1a: words are short, and the table is ours, not the sender's
+/// (whose text only looks keys up).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Whether a letter that is not ASCII starts at byte `i` of `text`.
+fn letter_at(text: &str, i: usize) -> bool {
+    text.as_bytes()[i] >= 0x80
+        && text.is_char_boundary(i)
+        && text[i..].chars().next().is_some_and(char::is_alphabetic)
 }
 
 /// A word [`Words::scan`] looks at.
@@ -240,10 +343,6 @@ enum Kind {
     /// Something noted where it is.
     Other(fn(&mut Words) -> &mut Seen),
 }
-
-const DIGIT_WORDS: &[&str] = &[
-    "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
 
 /// Sorts hits by position and drops each hit that lies inside an earlier
 /// (or longer) one.

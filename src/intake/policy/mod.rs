@@ -84,6 +84,7 @@ pub const RULE_IDS: &[&str] = &[
     "venmo",
     "zelle",
     "cashapp",
+    "payment_app",
     "wire_transfer",
     "iban",
     "western_union",

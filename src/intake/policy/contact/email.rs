@@ -6,15 +6,23 @@
 //!   - words or brackets for "@" and ".": "maria dot lopez at gmail dot
 //!     com", "peter(at)hotmail(dot)com", "jsmith [at] protonmail [dot] me",
 //!     "sam-at-fastmail-dot-fm", "john at gmail.com", "anna underscore k at
-//!     icloud". A plain " at " counts only before a known mail provider or
+//!     icloud", "kyle[.]brennan[@]aol[.]com", and the words of other
+//!     languages ("arroba", "arobase", "ät", "chiocciola", "małpa",
+//!     "apenstaartje" for "@"; "punto", "point", "punkt", "kropka", "punt"
+//!     for "."). A plain " at " counts only before a known mail provider or
 //!     a spelled-out "dot" and a real top-level domain, so "meet at the
 //!     station" is no address;
 //!   - spaced letters: "m a r i a @ g m a i l . c o m", "j.o.h.n @ g.m.a.i.l
-//!     . c.o.m";
+//!     . c.o.m", "g-r-a-c-e-.-l-e-e-@-y-a-h-o-o-.-c-o-m", "tony77 @ g m a i
+//!     l", "j-e-n-n-y at hotmail" (one side at least spaced out);
 //!   - a provider named with the user name: "my gmail is tony1977",
 //!     "on yahoo, username marialopez" (also other countries' free mail:
 //!     libero, seznam, laposte, rambler, naver, freenet, tutanota, qq, …),
-//!     "gmail: tony1977" (value `tony1977@gmail.com`).
+//!     "gmail: tony1977" (value `tony1977@gmail.com`);
+//!   - an address told in parts: a provider beside "username", "first
+//!     name", "last name" or "same name" ("my username is claire.dunn and
+//!     it's a gmail account"; value the domain, `@gmail.com`), not in a
+//!     question about the other's address.
 
 use std::sync::LazyLock;
 
@@ -32,25 +40,98 @@ static PLAIN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("email regex")
 });
 
-/// Separators that stand for "@" and "." in obfuscated addresses.
-const AT: &str = r"\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+|-at-|_at_|\s+@\s*|@\s+";
-const DOT: &str = r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|-dot-|_dot_|\.";
+/// The words for "@" of other languages (lowercase): Spanish and
+/// Portuguese "arroba", French "arobase", German "ät" and "klammeraffe",
+/// Italian "chiocciola", Polish "małpa", Dutch "apenstaartje", Danish and
+/// Swedish "snabel", Hungarian "kukac", Czech "zavináč", Russian "sobaka".
+pub(super) const AT_WORDS: &[&str] = &[
+    "arroba",
+    "arobase",
+    "ät",
+    "klammeraffe",
+    "chiocciola",
+    "małpa",
+    "malpa",
+    "apenstaartje",
+    "apestaartje",
+    "snabel",
+    "kukac",
+    "zavináč",
+    "zavinac",
+    "sobaka",
+    "собака",
+];
+
+/// The words for "." of other languages (lowercase): "punto", "point",
+/// "punkt", "kropka", "punt", "piste", "ponto", "tečka", "prikk", "pont",
+/// "nokta", "точка".
+pub(super) const DOT_WORDS: &[&str] = &[
+    "punto",
+    "point",
+    "punkt",
+    "kropka",
+    "punt",
+    "piste",
+    "ponto",
+    "tečka",
+    "tecka",
+    "prikk",
+    "pont",
+    "nokta",
+    "точка",
+];
+
+/// Separators that stand for "@" and "." in obfuscated addresses: words
+/// (of many languages) or the signs in brackets ("[@]", "(.)").
+static AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r"\s*[(\[{{<]\s*(?:at|@)\s*[)\]}}>]\s*|\s+at\s+|-at-|_at_|\s+@\s*|@\s+|\s+(?:{})\s+",
+        AT_WORDS.join("|")
+    )
+});
+static DOT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r"\s*[(\[{{<]\s*(?:dot|\.)\s*[)\]}}>]\s*|\s+dot\s+|-dot-|_dot_|\.|\s+(?:{})\s+",
+        DOT_WORDS.join("|")
+    )
+});
+
+/// Whether `w` is a word for ".".
+fn is_dot_word(w: &str) -> bool {
+    w.eq_ignore_ascii_case("dot") || DOT_WORDS.contains(&w.to_lowercase().as_str())
+}
 
 /// Words and brackets for "@" and ".".
 static WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    let local_join = format!(r"{DOT}|\s+underscore\s+|_");
+    let (at, dot) = (AT.as_str(), DOT.as_str());
+    let local_join = format!(r"{dot}|\s+underscore\s+|_");
     Regex::new(&format!(
-        r"(?i)(?-u:\b)(?P<local>[a-z0-9+]+(?:(?:{local_join})[a-z0-9+]+){{0,6}})(?P<at>{AT})(?P<domain>[a-z0-9]+(?:(?:{DOT})[a-z0-9]+){{0,5}})(?-u:\b)"
+        r"(?i)(?-u:\b)(?P<local>[a-z0-9+]+(?:(?:{local_join})[a-z0-9+]+){{0,6}})(?P<at>{at})(?P<domain>[a-z0-9]+(?:(?:{dot})[a-z0-9]+){{0,5}})(?-u:\b)"
     ))
     .expect("obfuscated email regex")
 });
 
-/// Letters and digits separated by spaces or dots, on both sides of "@".
+/// Letters and digits separated by spaces, dots, hyphens or underscores
+/// on either side of "@" ("m a r i a @ g m a i l . c o m",
+/// "g-r-a-c-e-.-l-e-e-@-y-a-h-o-o-.-c-o-m", "mikejones1982 @ g m a i l",
+/// "j-e-n-n-y at hotmail"): one side at least spaced out.
 static SPACED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?-u:\b)(?P<local>[a-z0-9](?:[ .][a-z0-9]){2,40})\s*(?:@|[(\[]at[)\]])\s*(?P<domain>[a-z0-9](?:(?:[ .]| \. )[a-z0-9]){3,60})(?-u:\b)",
+        r"(?i)(?-u:\b)(?P<local>[a-z0-9](?:(?:[ ._\-]|-\.-| \. )[a-z0-9]){2,40}|[a-z0-9][a-z0-9._\-]{1,40})(?P<at>\s*(?:-?@-?|[(\[]\s*(?:at|@)\s*[)\]])\s*|\s+at\s+)(?:(?P<domain>[a-z0-9](?:(?:[ .\-]| \. |-\.-)[a-z0-9]){3,60})|(?P<plain>[a-z0-9]+(?:\.[a-z0-9]+)*))(?-u:\b)",
     )
     .expect("spaced email regex")
+});
+
+/// An address told in parts: a provider named beside "username", "first
+/// name", "last name" or "same name" ("my username is claire.dunn and
+/// it's a gmail account", "hotmail, first name last name").
+static IN_PARTS: LazyLock<Regex> = LazyLock::new(|| {
+    let provider = "gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|gmx|yandex|fastmail|zoho|libero|seznam|laposte|rambler|naver|freenet|tutanota|rediffmail|mailru";
+    let keys = r"user\s?name|first\s+name|last\s+name|surname|same\s+(?:name|handle)|same\s+as\s+(?:my|the)\s+(?:name|username|handle)";
+    Regex::new(&format!(
+        r"(?i)(?-u:\b)(?:(?P<p1>{provider})(?-u:\b)[^\n]{{0,60}}?(?-u:\b)(?:{keys})|(?:{keys})(?-u:\b)[^\n]{{0,60}}?(?-u:\b)(?P<p2>{provider}))(?-u:\b)"
+    ))
+    .expect("email in parts regex")
 });
 
 /// "my gmail is NAME", "gmail: NAME", "on yahoo, username NAME".
@@ -113,7 +194,10 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
         m.end()
     });
     let marked = words.at_sign.or(&words.at_marked);
-    marked.search(text, (128, 128), &SPACED, |_, c| {
+    // A bare " at " between spaced letters and a provider ("j-e-n-n-y at
+    // hotmail"): around the provider.
+    let bare_at = marked.or(&words.provider);
+    bare_at.search(text, (128, 128), &SPACED, |_, c| {
         spaced(&c, hits);
         c.get(0).expect("group 0").end()
     });
@@ -130,6 +214,30 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
             provider_is(&c, hits);
             c.get(0).expect("group 0").end()
         });
+    words.provider.search(text, (80, 80), &IN_PARTS, |hay, c| {
+        let m = c.get(0).expect("group 0");
+        let provider = c.name("p1").or(c.name("p2")).expect("a provider");
+        // "is your yahoo username the same as here?": a question about
+        // the other's address gives none.
+        let mut from = m.start().saturating_sub(24);
+        while !hay.is_char_boundary(from) {
+            from += 1;
+        }
+        let asked = hay[from..m.end()].to_ascii_lowercase().contains("your")
+            || hay[m.end()..]
+                .split(['.', '!', '\n'])
+                .next()
+                .is_some_and(|r| r.contains('?'));
+        if let Some(domain) = provider_domain(provider.as_str()).filter(|_| !asked) {
+            hits.push(hit(
+                "email_obfuscated",
+                m.start(),
+                m.end(),
+                format!("@{domain}"),
+            ));
+        }
+        m.end()
+    });
 }
 
 /// A word-obfuscated candidate: a hit if it is an address. A candidate
@@ -176,8 +284,8 @@ fn reconstruct(local: &str, at: &str, domain: &str) -> Option<String> {
 
 /// Splits at the separators for "." (words, brackets or dots).
 fn split_dots(s: &str) -> Vec<&str> {
-    s.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty() && !w.eq_ignore_ascii_case("dot"))
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !is_dot_word(w))
         .collect()
 }
 
@@ -186,9 +294,10 @@ fn normalise_local(local: &str) -> String {
     let mut out = String::new();
     let mut sep = "";
     for word in local.split(|c: char| c.is_whitespace() || "()[]{}<>-".contains(c)) {
-        match word.to_ascii_lowercase().as_str() {
+        match word.to_lowercase().as_str() {
             "" => {}
-            "dot" => sep = ".",
+            "." => sep = ".",
+            w if is_dot_word(w) => sep = ".",
             "underscore" => sep = "_",
             w => {
                 out.push_str(sep);
@@ -202,27 +311,70 @@ fn normalise_local(local: &str) -> String {
 
 fn spaced(c: &Captures, hits: &mut Vec<Hit>) {
     let m = c.get(0).expect("group 0");
-    let local: String = c["local"]
+    let local_raw = &c["local"];
+    // Spaced out: every run of letters and digits is one long.
+    let is_spaced = |s: &str| {
+        let runs: Vec<&str> = s
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|r| !r.is_empty())
+            .collect();
+        runs.len() >= 3 && runs.iter().all(|r| r.len() == 1)
+    };
+    let local_spaced = is_spaced(local_raw);
+    let at_word = c["at"].trim().eq_ignore_ascii_case("at");
+    // A dot set off by separators is a real one ("g-r-a-c-e-.-l-e-e");
+    // the other separators go.
+    let local: String = local_raw
+        .replace("-.-", "\u{1}")
+        .replace(" . ", "\u{1}")
         .chars()
-        .filter(char::is_ascii_alphanumeric)
+        .filter_map(|c| match c {
+            '\u{1}' => Some('.'),
+            c if c.is_ascii_alphanumeric() => Some(c),
+            _ => None,
+        })
         .collect();
-    let domain = &c["domain"];
-    // The real dots are the ones set off by spaces ("g.m.a.i.l . c.o.m"),
-    // or, with letters spaced by blanks, the dots themselves.
-    let parts: Vec<String> = if domain.contains(" .") || domain.contains(". ") {
-        domain
-            .split(" . ")
-            .flat_map(|p| p.split(". "))
-            .flat_map(|p| p.split(" ."))
-            .map(|p| p.chars().filter(char::is_ascii_alphanumeric).collect())
-            .collect()
-    } else if domain.contains(' ') {
-        domain
-            .split('.')
-            .map(|p| p.chars().filter(char::is_ascii_alphanumeric).collect())
-            .collect()
+    let parts: Vec<String> = if let Some(plain) = c.name("plain") {
+        // "j-e-n-n-y at hotmail": the local part spaced, the domain not.
+        if !local_spaced {
+            return;
+        }
+        let labels = split_dots(plain.as_str());
+        match (labels.as_slice(), provider_domain(labels[0])) {
+            ([_], Some(d)) => d.split('.').map(str::to_string).collect(),
+            _ => labels.iter().map(|l| l.to_string()).collect(),
+        }
     } else {
-        split_provider(&domain.replace('.', ""))
+        if at_word && !local_spaced {
+            return;
+        }
+        let domain = c["domain"].replace("-.-", " . ").replace('-', " ");
+        // The real dots are the ones set off by spaces ("g.m.a.i.l . c.o.m"),
+        // or, with letters spaced by blanks, the dots themselves.
+        let parts: Vec<String> = if domain.contains(" .") || domain.contains(". ") {
+            domain
+                .split(" . ")
+                .flat_map(|p| p.split(". "))
+                .flat_map(|p| p.split(" ."))
+                .map(|p| p.chars().filter(char::is_ascii_alphanumeric).collect())
+                .collect()
+        } else if domain.contains(' ') {
+            domain
+                .split('.')
+                .map(|p| p.chars().filter(char::is_ascii_alphanumeric).collect())
+                .collect()
+        } else {
+            split_provider(&domain.replace('.', ""))
+        };
+        // "@ g m a i l": a provider alone.
+        match parts.as_slice() {
+            [one] if provider_domain(one).is_some() => provider_domain(one)
+                .expect("a provider")
+                .split('.')
+                .map(str::to_string)
+                .collect(),
+            _ => parts,
+        }
     };
     let host = parts.join(".").to_ascii_lowercase();
     let tld_ok = parts.len() >= 2

@@ -11,7 +11,11 @@
 //!   platform is named.
 //! - `messenger`: an invitation to continue on a messenger without a
 //!   handle ("hit me up on telegram", "text me on WhatsApp", "add me on
-//!   facebook"): it steers the conversation off the platform all the same.
+//!   facebook", "let's continue on WA"), the platform as a verb ("WhatsApp
+//!   me", "viber me"; not "snap me a photo"), in other languages
+//!   ("scrivimi su WhatsApp", "napisz na Messengerze", Dutch "app me",
+//!   "stuur een appje"): it steers the conversation off the platform all
+//!   the same.
 //!   Dropped when the same text gives a handle for that platform. The value
 //!   is the platform.
 //!
@@ -28,7 +32,16 @@ use super::{Words, char_at, char_before, hit};
 use crate::intake::policy::Hit;
 
 /// Platform names as people write them.
-const PLATFORMS: &str = r"instagram|insta|ig|telegram|whats\s?app|snapchat|snap|discord|signal|wechat|weixin|kik|facebook|fb|messenger|tik\s?tok|twitter|tweet(?:s|er|ing)?|skype|line|viber|threads|linkedin";
+const PLATFORMS: &str = r"instagram|insta|ig|telegram|whats\s?app|wats\s?app|whatsap|watsap|snapchat|snap|discord|signal|wechat|weixin|kik|facebook|fb|messenger|tik\s?tok|twitter|tweet(?:s|er|ing)?|skype|line|viber|threads|linkedin|kakao(?:\s?talk)?|zalo|threema|imessage|facetime|vk";
+
+/// Platform names inflected in other languages ("WhatsAppie",
+/// "Messengerze", "Telegramie", "Facebooku").
+const INFLECTED: &str = r"(?:whats\s?app|telegram|messenger|instagram|insta|facebook|snapchat|discord|signal|viber|skype)(?:ie|ze|em|u|a|e)";
+
+/// Verbs and prepositions of other languages that invite to a messenger:
+/// "scrivimi su", "schreib mir auf", "escríbeme por", "écris-moi sur",
+/// "napisz na", "stuur me een bericht op".
+const FOREIGN_INVITE: &str = r"(?:scrivimi|scrivetemi|scrivi|contattami|contattatemi|mandami|sentiamoci|schreib(?:e|t)?(?:\s+mir|\s+uns)?|kontaktier(?:e|en)?(?:\s+mich)?|meld(?:e)?\s+dich|escr[ií]beme|escr[ií]benos|escribe(?:me)?|cont[aá]ctame|m[aá]ndame|h[aá]blame|[ée]cris(?:-moi|\s+moi)?|[ée]crivez(?:-moi|\s+moi)?|contacte(?:z)?(?:-moi|\s+moi)?|ajoute(?:z)?(?:-moi|\s+moi)|napisz(?:cie)?(?:\s+do\s+mnie)?|pisz|odezwij\s+si[ęe]|stuur\s+(?:me\s+)?(?:een\s+)?(?:bericht(?:je)?|berichtje)|spreek\s+me|voeg\s+me\s+toe|me\s+chama|chama\s+no|manda\s+mensagem)\s+(?:su|sul|via|per|auf|über|ueber|bei|por|en|sur|par|na|przez|op|in|on|no|pelo|tramite)";
 
 /// A handle: 3 to 32 characters of letters, digits, `_`, `.` and `-`.
 const HANDLE: &str = r"[a-z0-9_][a-z0-9_.\-]{0,30}[a-z0-9_]";
@@ -53,7 +66,17 @@ static HANDLES: LazyLock<Regex> = LazyLock::new(|| {
 
 static MESSENGER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)(?-u:\b)(?:text|message|msg|contact|reach|call|ping|hit|add|find|dm|pm|chat\s+with|talk\s+to|write|follow)(?:\s+(?:me|us))?(?:\s+up)?\s+(?:on|via|through|over|in)\s+(?:my\s+)?(?P<p>{PLATFORMS})(?-u:\b)"
+        r"(?ix)
+        # 'text me on whatsapp', 'let's continue on WA'
+        (?-u:\b)(?:text|message|msg|contact|reach|call|ping|hit|add|find|dm|pm|chat\s+with|talk\s+to|write|follow|continue|move|switch|carry\s+on|take\s+(?:it|this))
+            (?:\s+(?:me|us|this|the\s+chat|the\s+conversation))?(?:\s+up)?\s+(?:on|via|through|over(?:\s+to)?|in|to)\s+(?:my\s+)?(?P<p>{PLATFORMS}|wa)(?-u:\b)
+        # 'WhatsApp me', 'viber me', 'fb messenger me'
+        | (?-u:\b)(?P<pv>{PLATFORMS})\s+(?:me|us)(?-u:\b)
+        # 'scrivimi su WhatsApp', 'napisz na Messengerze'
+        | \b{FOREIGN_INVITE}\s+(?:mi\s+|mein(?:em)?\s+|mon\s+|m[oó]j\s+|moim\s+|meu\s+)?(?P<pf>{INFLECTED}|{PLATFORMS})\b
+        # Dutch 'app me', 'stuur een appje': WhatsApp as a verb
+        | (?-u:\b)(?P<app>app\s+me|appje|appen)(?-u:\b)
+        "
     ))
     .expect("messenger regex")
 });
@@ -190,9 +213,39 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
             None => m.start() + 1,
         }
     });
-    words.platform.search(text, (64, 32), &MESSENGER, |_, c| {
+    words.platform.search(text, (64, 32), &MESSENGER, |hay, c| {
         let m = c.get(0).expect("group 0");
-        let platform = platform(&c["p"]);
+        let named = ["p", "pv", "pf"].into_iter().find_map(|g| c.name(g));
+        if let Some(p) = c.name("pv")
+            && WEAK.contains(&p.as_str().to_ascii_lowercase().as_str())
+        {
+            // "snap me a photo", "line us up": words, not messengers.
+            return m.end();
+        }
+        // "the app me and my wife use": a noun, not the Dutch verb.
+        let noun = c.name("app").is_some()
+            && hay[..m.start()]
+                .split(|c: char| !c.is_alphanumeric())
+                .rfind(|w| !w.is_empty())
+                .is_some_and(|w| {
+                    matches!(
+                        w.to_ascii_lowercase().as_str(),
+                        "the"
+                            | "an"
+                            | "this"
+                            | "that"
+                            | "my"
+                            | "your"
+                            | "our"
+                            | "which"
+                            | "what"
+                            | "same"
+                    )
+                });
+        if noun {
+            return m.end();
+        }
+        let platform = named.map_or("whatsapp", |p| platform(p.as_str()));
         let prefix = format!("{platform}:");
         if !hits[first..].iter().any(|h| h.value.starts_with(&prefix)) {
             hits.push(hit("messenger", m.start(), m.end(), platform.to_string()));
@@ -252,12 +305,34 @@ fn handle(text: &str, c: &Captures) -> Option<(usize, usize, String)> {
 
 /// The platform a name stands for: `ig` → `instagram`.
 fn platform(name: &str) -> &'static str {
-    let lower = name.to_ascii_lowercase();
+    let lower = name.to_lowercase();
     let squashed: String = lower.split_whitespace().collect();
-    match squashed.as_str() {
+    // "whatsappie" → "whatsapp", "messengerze" → "messenger".
+    let stem = [
+        "whatsapp",
+        "telegram",
+        "messenger",
+        "instagram",
+        "facebook",
+        "snapchat",
+        "discord",
+        "signal",
+        "viber",
+        "skype",
+        "insta",
+    ]
+    .into_iter()
+    .find(|p| squashed.starts_with(p))
+    .unwrap_or(&squashed);
+    match stem {
+        "whatsapp" | "watsapp" | "whatsap" | "watsap" | "whatapp" | "wa" | "hatsapp" => "whatsapp",
+        "kakao" | "kakaotalk" => "kakaotalk",
+        "zalo" => "zalo",
+        "threema" => "threema",
+        "imessage" | "facetime" => "apple",
+        "vk" => "vk",
         "instagram" | "insta" | "ig" => "instagram",
         "telegram" => "telegram",
-        "whatsapp" => "whatsapp",
         "snapchat" | "snap" => "snapchat",
         "discord" => "discord",
         "signal" => "signal",
@@ -273,6 +348,69 @@ fn platform(name: &str) -> &'static str {
         _ => "twitter",
     }
 }
+
+/// Whether a lowercase word names a platform, for [`super::Words::scan`]:
+/// also misspelt ("wats"), inflected ("whatsappie", "messengerze") or a
+/// Dutch verb for WhatsApp ("appje", "appen").
+pub(super) fn is_platform_word(w: &str) -> bool {
+    PLATFORM_WORDS.contains(&w)
+        || [
+            "whatsapp",
+            "telegram",
+            "messenger",
+            "instagram",
+            "facebook",
+            "snapchat",
+            "discord",
+        ]
+        .iter()
+        .any(|p| w.len() > p.len() && w.len() <= p.len() + 3 && w.starts_with(p))
+}
+
+/// Platform names as single words, lowercase.
+pub(super) const PLATFORM_WORDS: &[&str] = &[
+    "instagram",
+    "insta",
+    "ig",
+    "telegram",
+    "whatsapp",
+    "whats",
+    "wats",
+    "watsapp",
+    "whatsap",
+    "wa",
+    "snapchat",
+    "snap",
+    "discord",
+    "signal",
+    "wechat",
+    "weixin",
+    "kik",
+    "facebook",
+    "fb",
+    "messenger",
+    "tiktok",
+    "tik",
+    "twitter",
+    "tweet",
+    "tweets",
+    "tweeter",
+    "tweeting",
+    "skype",
+    "line",
+    "viber",
+    "threads",
+    "linkedin",
+    "kakao",
+    "kakaotalk",
+    "zalo",
+    "threema",
+    "imessage",
+    "facetime",
+    "vk",
+    "appje",
+    "appen",
+];
 
 /// A platform named in the few words before a bare `@handle`.
 fn platform_before(text: &str, start: usize) -> Option<&'static str> {

@@ -504,3 +504,183 @@ fn providers_named_with_the_user_name() {
         assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
     }
 }
+
+#[test]
+fn at_and_dot_in_other_languages_and_brackets() {
+    for (text, address) in [
+        (
+            "escríbeme: ana punto ruiz arroba gmail punto com",
+            "ana.ruiz@gmail.com",
+        ),
+        ("écris-moi: paul arobase orange point fr", "paul@orange.fr"),
+        ("Mail: jan punkt ott ät web punkt de", "jan.ott@web.de"),
+        (
+            "scrivimi: luca chiocciola libero punto it",
+            "luca@libero.it",
+        ),
+        ("pisz: ewa_k małpa onet kropka pl", "ewa_k@onet.pl"),
+        ("mail: kees apenstaartje ziggo punt nl", "kees@ziggo.nl"),
+        ("its ann[.]lee[@]aol[.]com", "ann.lee@aol.com"),
+        ("peter(@)mail(.)de", "peter@mail.de"),
+    ] {
+        assert_eq!(
+            found(text),
+            [("email_obfuscated", address.to_string())],
+            "{text:?}"
+        );
+    }
+    for text in [
+        "the point is we meet at noon",
+        "ponto de encontro na estação",
+        "Punkt 12 Uhr am Bahnhof",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn spaced_and_hyphenated_addresses() {
+    for (text, address) in [
+        ("p-a-u-l-.-k-i-m-@-g-m-x-.-d-e", "paul.kim@gmx.de"),
+        ("tonyb77 @ y a h o o", "tonyb77@yahoo.com"),
+        ("r-o-s-a at hotmail", "rosa@hotmail.com"),
+    ] {
+        assert_eq!(
+            found(text),
+            [("email_obfuscated", address.to_string())],
+            "{text:?}"
+        );
+    }
+    for text in ["a b c at home", "x-y-z at the station", "see you @ 5 pm"] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn addresses_told_in_parts() {
+    for text in [
+        "my username here plus 7 at the end, it's a hotmail",
+        "yahoo, first name dot last name",
+    ] {
+        assert_eq!(
+            found(text).first().map(|f| f.0),
+            Some("email_obfuscated"),
+            "{text:?}"
+        );
+    }
+    assert!(found("what's your gmail username?").is_empty());
+}
+
+#[test]
+fn phones_in_other_groupings_and_languages() {
+    for (text, digits) in [
+        ("appelle-moi au 07 12 34 56 78", "0712345678"),
+        ("llámame al 622 345 789", "622345789"),
+        ("zadzwoń 501 234 567", "501234567"),
+        ("chiamami 333 987 6543", "3339876543"),
+        ("(+33)(6)(12)(34)(56)(78)", "33612345678"),
+        ("(0)6.12.34.56.78", "0612345678"),
+        ("texte-moi 612.34.56.789", "6123456789"),
+    ] {
+        assert_eq!(found(text), [("phone", digits.to_string())], "{text:?}");
+    }
+    for text in [
+        "ISBN for the set: 978-3-16-148410-0",
+        "IMEI 356938035643809 on the box",
+        "parcel 12345678901234 arrives Monday",
+        "server at 192.168.10.200 is down",
+        "sizes 8 10 12 14 16 in stock",
+        "build 10.0.19041.1234",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn numbers_spelled_in_other_languages() {
+    for (text, digits) in [
+        (
+            "zéro sept, douze, trente-quatre, cinquante-six, soixante-dix-huit",
+            "0712345678",
+        ),
+        (
+            "null sechs eins, zwei drei vier, fünf sechs sieben",
+            "061234567",
+        ),
+        (
+            "seis uno dos, treinta y cuatro, cinco seis siete ocho",
+            "6123456 78",
+        ),
+        ("tre tre tre, nove otto sette, sei cinque", "33398765"),
+        ("nul zes, een twee drie, vier vijf zes", "061234 56"),
+        (
+            "pięćset jeden, dwieście trzydzieści cztery, sto dwa",
+            "501234102",
+        ),
+        ("oh seven double seven, triple nine, one two", "07779991 2"),
+        ("o7g11 l23 4S6", "07911123456"),
+    ] {
+        let digits: String = digits.chars().filter(|c| !c.is_whitespace()).collect();
+        let f = found(text);
+        assert!(
+            f.iter().any(|(r, v)| *r == "phone_spelled" && *v == digits),
+            "{text:?}: {f:?}"
+        );
+    }
+    for text in [
+        "due to the rain, one or two days late",
+        "un deux trois, c'est parti",
+        "dos o tres sillas y una mesa",
+        "Once I had seven cats",
+        "the S10 and the i5, both fine",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn messengers_as_verbs_and_in_other_languages() {
+    for (text, platform) in [
+        ("Viber me when you're free", "viber"),
+        ("whats app me later", "whatsapp"),
+        ("let's move this to Telegram", "telegram"),
+        ("continue on WA please", "whatsapp"),
+        ("scrivimi su WhatsApp", "whatsapp"),
+        ("schreib mir auf Signal", "signal"),
+        ("napisz na Messengerze", "facebook"),
+        ("odezwij się na WhatsAppie", "whatsapp"),
+        ("écris-moi sur Insta", "instagram"),
+        ("app me even", "whatsapp"),
+        ("stuur me een appje", "whatsapp"),
+    ] {
+        assert_eq!(
+            found(text),
+            [("messenger", platform.to_string())],
+            "{text:?}"
+        );
+    }
+    for text in [
+        "snap me a photo of the label",
+        "My kids are always on WhatsApp.",
+        "the app me and my wife use is fine",
+        "line us up for Friday",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn urls_spelled_out_or_in_brackets() {
+    for (text, host) in [
+        ("h t t p s : / / oakshop . store", "oakshop.store"),
+        ("h-t-t-p-:-/-/-lampen.nl", "lampen.nl"),
+        ("my site: woodworks(.)art", "woodworks.art"),
+        ("see ceramiche punto com", "ceramiche.com"),
+    ] {
+        assert_eq!(
+            found(text).iter().map(|f| f.1.as_str()).collect::<Vec<_>>(),
+            [host],
+            "{text:?}"
+        );
+    }
+}

@@ -8,8 +8,11 @@
 //!   so that file names (`photo.jpg`), decimals (`3.5`), abbreviations
 //!   (`e.g.`) and a missing space after a full stop ("fine.Thanks") are not
 //!   domains;
+//! - `url` too: a scheme spelled out letter by letter ("h t t p s : / /
+//!   shop . store");
 //! - `domain` too: a host written out in words ("mariasvintage dot com",
-//!   "barnfinds (dot) de", "www dot shop dot co dot uk"): labels joined by
+//!   "barnfinds (dot) de", "jasonquill(.)art", "tienda punto es", "www dot
+//!   shop dot co dot uk"): labels joined by
 //!   the word "dot" (in brackets or not), the last a top-level domain that
 //!   is not an English word, the first not a common word ("the dot com
 //!   bubble");
@@ -29,6 +32,15 @@ use crate::intake::policy::Hit;
 /// URLs with a scheme or `www.`.
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?-u:\b)(?:https?://|www\.)[^\s<>"'()\[\]{}]+"#).expect("url regex")
+});
+
+/// A scheme spelled out letter by letter ("h t t p s : / /", "h-t-t-p")
+/// and the host after it, its dots maybe set off by spaces.
+static SPACED_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?-u:\b)h[ \-]t[ \-]t[ \-]p(?:[ \-]?s)?[ \-]*:[ \-]*/[ \-]*/[ \-]*(?P<host>[a-z0-9\-]+(?: ?\. ?[a-z0-9\-]+)+)",
+    )
+    .expect("spaced url regex")
 });
 
 /// Link shorteners: the link hides its destination.
@@ -90,7 +102,9 @@ inc global social chat video tv games fashion boutique jewelry watch auction cam
 guru expert vlaanderen berlin london nyc paris amsterdam wien brussels tokyo";
 
 /// The word "dot" between two labels, in brackets or not.
-const SPELLED_DOT_PATTERN: &str = r"[ \t]*[(\[{<]?[ \t]*dot[ \t]*[)\]}>]?[ \t]*";
+/// Also a dot in brackets ("(.)", "[.]") and the word of other languages
+/// ("punto", "punkt", "point", "kropka", "punt").
+const SPELLED_DOT_PATTERN: &str = r"[ \t]*(?:[(\[{<][ \t]*\.[ \t]*[)\]}>]|[(\[{<]?[ \t]*(?:dot|punto|punkt|point|kropka|punt)[ \t]*[)\]}>]?)[ \t]*";
 
 /// Labels joined by a spelled dot: the host's labels, the last one apart.
 static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -166,6 +180,16 @@ pub(super) fn is_tld(tld: &str) -> bool {
 pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
     if !text.as_bytes().contains(&b'.') {
         return;
+    }
+    if text.contains("t t p") || text.contains("t-t-p") || text.contains("T T P") {
+        for c in SPACED_URL.captures_iter(text) {
+            let m = c.get(0).expect("group 0");
+            let host: String = c["host"].chars().filter(|c| *c != ' ').collect();
+            let host = host.to_ascii_lowercase();
+            if host_ok(&host, false) {
+                hits.push(hit(rule_for(&host, "url"), m.start(), m.end(), host));
+            }
+        }
     }
     for m in URL.find_iter(text) {
         let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?']);

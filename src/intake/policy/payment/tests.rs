@@ -159,7 +159,8 @@ fn spans_around_non_ascii() {
         found,
         [
             ("crypto", "bitcoin".to_string()),
-            ("western_union", "Western Union".to_string())
+            ("western_union", "Western Union".to_string()),
+            ("wire_transfer", "Überweisung".to_string())
         ]
     );
 }
@@ -183,4 +184,118 @@ fn no_panic_on_odd_input() {
     }
     hits(&"zelle venmo $tag ".repeat(10_000));
     hits(&"1".repeat(100_000));
+}
+
+#[test]
+fn payment_apps_of_other_countries() {
+    has("zahlst du per Twint?", "payment_app", "Twint");
+    has("te mando un Bizum ahora", "payment_app", "Bizum");
+    has("Vipps meg beløpet", "payment_app", "Vipps");
+    has("MobilePay works for me", "payment_app", "MobilePay");
+    has("send it through Wise please", "payment_app", "Wise");
+    has("je t'envoie une demande Lydia", "payment_app", "Lydia");
+    has("zapłać przez BLIK", "payment_app", "BLIK");
+    for text in [
+        "a wise choice, the lamp is lovely",
+        "Lydia from the shop packed it",
+        "more pix of the sofa in the listing",
+        "I paid with my Revolut card at checkout",
+        "Does the checkout accept Apple Pay?",
+    ] {
+        let found = rules(text);
+        assert!(found.is_empty(), "{text:?}: {found:?}");
+    }
+}
+
+#[test]
+fn other_languages() {
+    has("PayPal entre amis svp", "paypal_ff", "PayPal entre amis");
+    has(
+        "paga con PayPal amici e parenti",
+        "paypal_ff",
+        "PayPal amici",
+    );
+    has(
+        "amici e parenti su PayPal",
+        "paypal_ff",
+        "amici e parenti su PayPal",
+    );
+    has("per PayPal Freunde bitte", "paypal_ff", "PayPal Freunde");
+    has("virement ou chèque", "wire_transfer", "virement");
+    has("faccio un bonifico domani", "wire_transfer", "bonifico");
+    has("per Überweisung geht", "wire_transfer", "Überweisung");
+    has(
+        "message me your bank details",
+        "wire_transfer",
+        "message me your bank details",
+    );
+    has(
+        "so sparen wir beide die Gebühren",
+        "off_platform",
+        "sparen wir beide die Gebühren",
+    );
+    has(
+        "zo besparen we de servicekosten",
+        "off_platform",
+        "besparen we de servicekosten",
+    );
+    has(
+        "así evitamos las comisiones",
+        "off_platform",
+        "evitamos las comisiones",
+    );
+    has(
+        "págame directamente por favor",
+        "off_platform",
+        "págame directamente",
+    );
+    has("pagamento fuori dal sito", "off_platform", "fuori dal sito");
+}
+
+#[test]
+fn refusals_and_stories_are_no_hits() {
+    for text in [
+        "I won't pay outside the app, sorry.",
+        "I will never use gift cards for this.",
+        "Some sellers ask to deal directly, but I use the checkout.",
+        "Someone asked me for a bank transfer, I reported it.",
+        "I have a £10 gift card from the platform, can I use it?",
+    ] {
+        let found = rules(text);
+        assert!(found.is_empty(), "{text:?}: {found:?}");
+    }
+    // A refusal of one thing and an offer of another; a detail stays.
+    has("no PayPal, but Zelle works", "zelle", "Zelle");
+    has(
+        "why don't we deal directly",
+        "off_platform",
+        "deal directly",
+    );
+    has(
+        "someone told me to send IBAN NL91 ABNA 0417 1643 00",
+        "iban",
+        "NL91 ABNA 0417 1643 00",
+    );
+}
+
+#[test]
+fn ibans_have_their_country_length() {
+    has(
+        "konto PL61 1090 1014 0000 0712 1981 2874",
+        "iban",
+        "PL61 1090 1014 0000 0712 1981 2874",
+    );
+    has(
+        "SE4550000000058398257466",
+        "iban",
+        "SE4550000000058398257466",
+    );
+    for text in [
+        "tracking RR123456785SE is in transit",
+        "parcel JD014600003SE arrived",
+        "ref XX12 3456 7890 1234",
+    ] {
+        let found = rules(text);
+        assert!(found.is_empty(), "{text:?}: {found:?}");
+    }
 }
