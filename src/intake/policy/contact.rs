@@ -210,48 +210,86 @@ impl Words {
         if word.len() > 24 {
             return None;
         }
-        let mut buf = [0u8; 24];
-        let owned;
-        let lower: &str = if word.is_ascii() {
-            let lower = &mut buf[..word.len()];
-            lower.copy_from_slice(word.as_bytes());
-            lower.make_ascii_lowercase();
-            std::str::from_utf8(lower).expect("ASCII")
-        } else {
-            owned = word.to_lowercase();
-            &owned
-        };
-        let digits = word.bytes().filter(u8::is_ascii_digit).count();
-        if digits == word.len() {
+        let bytes = word.as_bytes();
+        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        if digits == bytes.len() {
             return (digits == 1).then_some(Kind::Single);
         }
+        let mut buf = [0u8; 24];
+        let owned;
+        let lower: &[u8] = if word.is_ascii() {
+            let lower = &mut buf[..bytes.len()];
+            lower.copy_from_slice(bytes);
+            lower.make_ascii_lowercase();
+            lower
+        } else {
+            owned = word.to_lowercase();
+            owned.as_bytes()
+        };
         if digits > 0 {
             // "26seven1", "4I5", "o7g11": digits with digit words or
             // look-alike letters.
             let lookalike = phone::lookalikes(word);
-            let spelled = phone::has_number_word(lower);
+            let spelled = std::str::from_utf8(lower).is_ok_and(phone::has_number_word);
             return (lookalike || spelled).then_some(Kind::Spelled);
         }
         let seen: fn(&mut Words) -> &mut Seen = match lower {
-            "at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
+            b"at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
                 |w| &mut w.at_word
             }
-            "at" => |w| &mut w.at_marked,
-            "app" if next.eq_ignore_ascii_case(b" me") => |w| &mut w.platform,
-            w => match LOOKUP.get(w) {
+            b"at" => |w| &mut w.at_marked,
+            b"app" if next.eq_ignore_ascii_case(b" me") => |w| &mut w.platform,
+            w => match SHAPES.may_hold(w).then(|| LOOKUP.get(w)).flatten() {
                 Some(Class::Number) => return Some(Kind::Spelled),
                 Some(Class::At) => |w| &mut w.at_marked,
                 Some(Class::Dot) => |w| &mut w.dot_word,
                 Some(Class::Provider) => |w| &mut w.provider,
                 Some(Class::Platform) => |w| &mut w.platform,
                 // "whatsappie", "messengerze": inflected.
-                None if w.len() >= 9 && handle::is_platform_word(w) => |w| &mut w.platform,
+                None if w.len() >= 9 && handle::is_inflected_platform(w) => |w| &mut w.platform,
                 None => return None,
             },
         };
         Some(Kind::Other(seen))
     }
 }
+
+/// The lengths, first and last bytes of the words in [`LOOKUP`]: most
+/// words of a text are none of them, and this says so without hashing
+/// them.
+struct Shapes(Vec<u64>);
+
+impl Shapes {
+    fn bucket(byte: u8) -> usize {
+        match byte {
+            b'a'..=b'z' => usize::from(byte - b'a'),
+            other => 26 + usize::from(other % 6),
+        }
+    }
+
+    /// The bit of a word's shape (`None`: longer than any word looked up).
+    fn bit(word: &[u8]) -> Option<usize> {
+        let (&first, &last) = (word.first()?, word.last()?);
+        (word.len() <= 24)
+            .then(|| (word.len() * 32 + Shapes::bucket(first)) * 32 + Shapes::bucket(last))
+    }
+
+    fn add(&mut self, word: &[u8]) {
+        if let Some(bit) = Shapes::bit(word) {
+            self.0[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, word: &[u8]) -> bool {
+        Shapes::bit(word).is_some_and(|bit| self.0[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+}
+
+static SHAPES: LazyLock<Shapes> = LazyLock::new(|| {
+    let mut shapes = Shapes(vec![0; 25 * 32 * 32 / 64]);
+    LOOKUP.keys().for_each(|w| shapes.add(w));
+    shapes
+});
 
 /// What a word in [`LOOKUP`] is.
 #[derive(Debug, Clone, Copy)]
@@ -265,7 +303,7 @@ enum Class {
 
 /// The words [`Words::scan`] looks for, lowercase, in one table: one
 /// lookup per word of the text.
-static LOOKUP: LazyLock<HashMap<&'static str, Class, BuildHasherDefault<Fnv>>> =
+static LOOKUP: LazyLock<HashMap<&'static [u8], Class, BuildHasherDefault<Fnv>>> =
     LazyLock::new(|| {
         let mut table = HashMap::default();
         let providers = [
@@ -296,12 +334,16 @@ static LOOKUP: LazyLock<HashMap<&'static str, Class, BuildHasherDefault<Fnv>>> =
             "mailru",
             "qq",
         ];
-        table.extend(handle::PLATFORM_WORDS.iter().map(|&w| (w, Class::Platform)));
-        table.extend(providers.map(|w| (w, Class::Provider)));
-        table.extend(email::DOT_WORDS.iter().map(|&w| (w, Class::Dot)));
-        table.insert("dot", Class::Dot);
-        table.extend(email::AT_WORDS.iter().map(|&w| (w, Class::At)));
-        table.extend(phone::number_words().map(|w| (w, Class::Number)));
+        table.extend(
+            handle::PLATFORM_WORDS
+                .iter()
+                .map(|&w| (w.as_bytes(), Class::Platform)),
+        );
+        table.extend(providers.map(|w| (w.as_bytes(), Class::Provider)));
+        table.extend(email::DOT_WORDS.iter().map(|&w| (w.as_bytes(), Class::Dot)));
+        table.insert(b"dot", Class::Dot);
+        table.extend(email::AT_WORDS.iter().map(|&w| (w.as_bytes(), Class::At)));
+        table.extend(phone::number_words().map(|w| (w.as_bytes(), Class::Number)));
         table
     });
 

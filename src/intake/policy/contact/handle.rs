@@ -349,22 +349,22 @@ fn platform(name: &str) -> &'static str {
     }
 }
 
-/// Whether a lowercase word names a platform, for [`super::Words::scan`]:
-/// also misspelt ("wats"), inflected ("whatsappie", "messengerze") or a
-/// Dutch verb for WhatsApp ("appje", "appen").
-pub(super) fn is_platform_word(w: &str) -> bool {
-    PLATFORM_WORDS.contains(&w)
-        || [
-            "whatsapp",
-            "telegram",
-            "messenger",
-            "instagram",
-            "facebook",
-            "snapchat",
-            "discord",
-        ]
-        .iter()
-        .any(|p| w.len() > p.len() && w.len() <= p.len() + 3 && w.starts_with(p))
+/// A messenger's name with an ending of up to three letters ("whatsappie",
+/// "messengerze"), for [`super::Words::scan`] (the names themselves, also
+/// misspelt ("wats") or a Dutch verb for WhatsApp ("appje", "appen"), are
+/// [`PLATFORM_WORDS`]).
+pub(super) fn is_inflected_platform(w: &[u8]) -> bool {
+    [
+        "whatsapp",
+        "telegram",
+        "messenger",
+        "instagram",
+        "facebook",
+        "snapchat",
+        "discord",
+    ]
+    .iter()
+    .any(|p| w.len() > p.len() && w.len() <= p.len() + 3 && w.starts_with(p.as_bytes()))
 }
 
 /// Platform names as single words, lowercase.
