@@ -106,6 +106,11 @@ impl Phrases {
             return;
         };
         for m in regex.find_iter(text) {
+            // Look-alikes make a short word of digits read as one ("n194"
+            // as a slur, a model number): a word needs two letters.
+            if m.as_str().chars().filter(|c| c.is_alphabetic()).count() < 2 {
+                continue;
+            }
             // The first phrase (in list order) that is the whole match.
             let Some(i) = self.each.iter().position(|r| r.is_match(m.as_str())) else {
                 continue;

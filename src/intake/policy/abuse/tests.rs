@@ -188,6 +188,7 @@ fn sentences_that_only_sound_like_abuse() {
         "I'll come after you finish work.",
         "These items don't belong here, wrong category.",
         "I will make you pay only the shipping.",
+        "durability c0 n194: model N194, part 5h17 and b17",
     ] {
         assert!(hits(&p, text).is_empty(), "{text:?}: {:?}", hits(&p, text));
     }
