@@ -112,7 +112,10 @@ fn scores() {
                 })
             })
         });
-        let cell = |t: &suites::Tally| format!("{}/{} ({:.1}%)", t.pass, t.total, t.rate() * 100.0);
+        let cell = |t: &suites::Tally| match t.total {
+            0 => "not run".to_string(),
+            _ => format!("{}/{} ({:.1}%)", t.pass, t.total, t.rate() * 100.0),
+        };
         let (peer_clear, peer_amb) = match &theirs {
             Some(s) => (
                 cell(&s.clear),
