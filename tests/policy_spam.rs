@@ -264,33 +264,27 @@ fn learning_curve() {
             part().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
         );
         model.prune(SHIPPED_MIN_MESSAGES);
-        let (mut spam, mut spam_held, mut ham, mut ham_held) = (0, 0, 0, 0);
-        let mut probabilities = Vec::new();
-        for (label, parsed) in &aside {
-            let p = model.score(parsed).probability;
-            probabilities.push((p, label.is_spam));
-            let held = p >= DEFAULT_HOLD_AT;
-            if label.is_spam {
-                spam += 1;
-                spam_held += usize::from(held);
-            } else {
-                ham += 1;
-                ham_held += usize::from(held);
-            }
-        }
+        let probabilities: Vec<(f64, bool)> = aside
+            .iter()
+            .map(|(label, parsed)| (model.score(parsed).probability, label.is_spam))
+            .collect();
+        let held = |spam: bool, at: f64| {
+            probabilities
+                .iter()
+                .filter(|(p, s)| *s == spam && *p >= at)
+                .count()
+        };
+        let total = |spam: bool| probabilities.iter().filter(|(_, s)| *s == spam).count();
         println!(
-            "{}/5 of the training part ({} messages): spam held {spam_held}/{spam}, ham held {ham_held}/{ham}",
-            keep,
-            part().count()
+            "{keep}/5 of the training part ({} messages): spam held {}/{}, ham held {}/{}",
+            part().count(),
+            held(true, DEFAULT_HOLD_AT),
+            total(true),
+            held(false, DEFAULT_HOLD_AT),
+            total(false)
         );
         for at in [0.7, 0.8, 0.85, 0.9] {
-            let held = |s: bool| {
-                probabilities
-                    .iter()
-                    .filter(|(p, x)| *x == s && *p >= at)
-                    .count()
-            };
-            println!("  at {at}: spam {} ham {}", held(true), held(false));
+            println!("  at {at}: spam {} ham {}", held(true, at), held(false, at));
         }
     }
 }

@@ -308,22 +308,12 @@ fn platform(name: &str) -> &'static str {
     let lower = name.to_lowercase();
     let squashed: String = lower.split_whitespace().collect();
     // "whatsappie" → "whatsapp", "messengerze" → "messenger".
-    let stem = [
-        "whatsapp",
-        "telegram",
-        "messenger",
-        "instagram",
-        "facebook",
-        "snapchat",
-        "discord",
-        "signal",
-        "viber",
-        "skype",
-        "insta",
-    ]
-    .into_iter()
-    .find(|p| squashed.starts_with(p))
-    .unwrap_or(&squashed);
+    let stem = INFLECTED_STEMS
+        .iter()
+        .chain(&["signal", "viber", "skype", "insta"])
+        .find(|p| squashed.starts_with(*p))
+        .copied()
+        .unwrap_or(&squashed);
     match stem {
         "whatsapp" | "watsapp" | "whatsap" | "watsap" | "whatapp" | "wa" | "hatsapp" => "whatsapp",
         "kakao" | "kakaotalk" => "kakaotalk",
@@ -354,18 +344,21 @@ fn platform(name: &str) -> &'static str {
 /// misspelt ("wats") or a Dutch verb for WhatsApp ("appje", "appen"), are
 /// [`PLATFORM_WORDS`]).
 pub(super) fn is_inflected_platform(w: &[u8]) -> bool {
-    [
-        "whatsapp",
-        "telegram",
-        "messenger",
-        "instagram",
-        "facebook",
-        "snapchat",
-        "discord",
-    ]
-    .iter()
-    .any(|p| w.len() > p.len() && w.len() <= p.len() + 3 && w.starts_with(p.as_bytes()))
+    INFLECTED_STEMS
+        .iter()
+        .any(|p| w.len() > p.len() && w.len() <= p.len() + 3 && w.starts_with(p.as_bytes()))
 }
+
+/// The messengers' names other languages inflect.
+const INFLECTED_STEMS: &[&str] = &[
+    "whatsapp",
+    "telegram",
+    "messenger",
+    "instagram",
+    "facebook",
+    "snapchat",
+    "discord",
+];
 
 /// Platform names as single words, lowercase.
 pub(super) const PLATFORM_WORDS: &[&str] = &[
