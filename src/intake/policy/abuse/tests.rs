@@ -83,6 +83,32 @@ fn ordinary_words_are_not_hit() {
         "Back to square one: the courier sent it back to my country.",
         "Price: 25 * 2 = 50, ok?",
         "f*** it, I'll take both",
+        // Sentences shaped like the frames' that are not abuse.
+        "This price is a killer deal.",
+        "Please send your address so I can ship it.",
+        "What happens to my deposit if I cancel?",
+        "I will cut the fabric to 2 m and post it.",
+        "I'll share your number with the courier, ok?",
+        "I'm coming to your shop with a van on Saturday.",
+        "You are a lifesaver, thank you!",
+        "The dirty dog bed is washed now.",
+        "You people at the depot were very helpful.",
+        "You people from the courier lost my parcel twice.",
+        "All refugees are welcome at our stall.",
+        "A typical Mexican dish, and a dirty black shoe.",
+        "Typical Victorian desk, oak with brass handles.",
+        "All women's sizes are in stock.",
+        "I'm dying to see it in person.",
+        "The shirt under the dress is included.",
+        "Break a leg at the show tonight!",
+        "I have your address, it ships Monday.",
+        "White power bank, 10000 mAh, and a spic and span bottle.",
+        "Rebuilt tranny, 40k miles, low life left on the clutch.",
+        "Take the cover off yourself, it unclips.",
+        "I'll come after you finish work.",
+        "These items don't belong here, wrong category.",
+        "I will make you pay only the shipping.",
+        "durability c0 n194: model N194, part 5h17 and b17",
     ] {
         assert!(hits(&p, text).is_empty(), "{text:?}: {:?}", hits(&p, text));
     }
@@ -157,39 +183,5 @@ fn sentences_without_a_listed_word() {
     // Spelt out, and masked with @.
     for text in ["f u c k off", "you are a c.u.n.t", "f@ck off"] {
         assert_eq!(hits(&p, text).len(), 1, "{text:?}");
-    }
-}
-
-#[test]
-fn sentences_that_only_sound_like_abuse() {
-    let p = Phrases::built_in(&[]);
-    for text in [
-        "This price is a killer deal.",
-        "Please send your address so I can ship it.",
-        "What happens to my deposit if I cancel?",
-        "I will cut the fabric to 2 m and post it.",
-        "I'll share your number with the courier, ok?",
-        "I'm coming to your shop with a van on Saturday.",
-        "You are a lifesaver, thank you!",
-        "The dirty dog bed is washed now.",
-        "You people at the depot were very helpful.",
-        "You people from the courier lost my parcel twice.",
-        "All refugees are welcome at our stall.",
-        "A typical Mexican dish, and a dirty black shoe.",
-        "Typical Victorian desk, oak with brass handles.",
-        "All women's sizes are in stock.",
-        "I'm dying to see it in person.",
-        "The shirt under the dress is included.",
-        "Break a leg at the show tonight!",
-        "I have your address, it ships Monday.",
-        "White power bank, 10000 mAh, and a spic and span bottle.",
-        "Rebuilt tranny, 40k miles, low life left on the clutch.",
-        "Take the cover off yourself, it unclips.",
-        "I'll come after you finish work.",
-        "These items don't belong here, wrong category.",
-        "I will make you pay only the shipping.",
-        "durability c0 n194: model N194, part 5h17 and b17",
-    ] {
-        assert!(hits(&p, text).is_empty(), "{text:?}: {:?}", hits(&p, text));
     }
 }
