@@ -306,40 +306,16 @@ enum Class {
 static LOOKUP: LazyLock<HashMap<&'static [u8], Class, BuildHasherDefault<Fnv>>> =
     LazyLock::new(|| {
         let mut table = HashMap::default();
-        let providers = [
-            "gmail",
-            "googlemail",
-            "yahoo",
-            "hotmail",
-            "outlook",
-            "icloud",
-            "aol",
-            "protonmail",
-            "proton",
-            "gmx",
-            "yandex",
-            "fastmail",
-            "zoho",
-            "comcast",
-            "verizon",
-            "msn",
-            "libero",
-            "seznam",
-            "laposte",
-            "rambler",
-            "naver",
-            "freenet",
-            "tutanota",
-            "rediffmail",
-            "mailru",
-            "qq",
-        ];
         table.extend(
             handle::PLATFORM_WORDS
                 .iter()
                 .map(|&w| (w.as_bytes(), Class::Platform)),
         );
-        table.extend(providers.map(|w| (w.as_bytes(), Class::Provider)));
+        table.extend(
+            email::PROVIDERS
+                .iter()
+                .map(|&(w, _)| (w.as_bytes(), Class::Provider)),
+        );
         table.extend(email::DOT_WORDS.iter().map(|&w| (w.as_bytes(), Class::Dot)));
         table.insert(b"dot", Class::Dot);
         table.extend(email::AT_WORDS.iter().map(|&w| (w.as_bytes(), Class::At)));

@@ -142,8 +142,9 @@ static PROVIDER_IS: LazyLock<Regex> = LazyLock::new(|| {
     .expect("provider email regex")
 });
 
-/// Mail providers whose name alone implies the domain, with that domain.
-const PROVIDERS: &[(&str, &str)] = &[
+/// Mail providers whose name alone implies the domain, with that domain;
+/// the word scan ([`super::Words`]) notes these names.
+pub(super) const PROVIDERS: &[(&str, &str)] = &[
     ("gmail", "gmail.com"),
     ("googlemail", "googlemail.com"),
     ("yahoo", "yahoo.com"),
