@@ -40,6 +40,8 @@ pub struct Phrases {
     each: Vec<Regex>,
     /// The configured phrases, in the same order.
     phrases: Vec<String>,
+    /// Whether the regexes match in Unicode mode (a phrase beyond ASCII).
+    unicode: bool,
 }
 
 impl Phrases {
@@ -68,6 +70,7 @@ impl Phrases {
                 regex: None,
                 each: Vec::new(),
                 phrases,
+                unicode: false,
             };
         }
         let mut patterns: Vec<String> = phrases.iter().map(|p| pattern(p)).collect();
@@ -97,7 +100,14 @@ impl Phrases {
             regex: Some(regex),
             each,
             phrases,
+            unicode: !ascii,
         }
+    }
+
+    /// The one alternation of all phrases and whether it is matched in
+    /// Unicode mode (case-insensitive either way); `None` for no phrases.
+    pub fn pattern(&self) -> Option<(&str, bool)> {
+        self.regex.as_ref().map(|r| (r.as_str(), self.unicode))
     }
 
     /// Appends a hit for each listed phrase in `text` to `hits`.
@@ -105,24 +115,47 @@ impl Phrases {
         let Some(regex) = &self.regex else {
             return;
         };
-        for m in regex.find_iter(text) {
-            // Look-alikes make a short word of digits read as one ("n194"
-            // as a slur, a model number): a word needs two letters.
-            if m.as_str().chars().filter(|c| c.is_alphabetic()).count() < 2 {
-                continue;
+        hits.extend(regex.find_iter(text).filter_map(|m| self.hit(m)));
+    }
+
+    /// Appends a hit for each listed phrase that starts in one of `windows`
+    /// of `text` (in order, not overlapping; [`super::screen`] found them).
+    pub(super) fn detect_in(&self, text: &str, windows: &[(usize, usize)], hits: &mut Vec<Hit>) {
+        let Some(regex) = &self.regex else {
+            return;
+        };
+        let mut pos = 0;
+        for &(start, end) in windows {
+            pos = pos.max(start);
+            while let Some(m) = regex.find_at(&text[..end], pos) {
+                pos = if m.is_empty() { m.end() + 1 } else { m.end() };
+                hits.extend(self.hit(m));
+                while pos < end && !text.is_char_boundary(pos) {
+                    pos += 1;
+                }
+                if pos >= end {
+                    break;
+                }
             }
-            // The first phrase (in list order) that is the whole match.
-            let Some(i) = self.each.iter().position(|r| r.is_match(m.as_str())) else {
-                continue;
-            };
-            hits.push(Hit {
-                rule: "abuse",
-                category: Category::Abuse,
-                start: m.start(),
-                end: m.end(),
-                value: self.phrases[i].clone(),
-            });
         }
+    }
+
+    /// The hit a match of the alternation is, named by the first phrase (in
+    /// list order) that is all of it.
+    fn hit(&self, m: regex::Match) -> Option<Hit> {
+        // Look-alikes make a short word of digits read as one ("n194" as a
+        // slur, a model number): a word needs two letters.
+        if m.as_str().chars().filter(|c| c.is_alphabetic()).count() < 2 {
+            return None;
+        }
+        let i = self.each.iter().position(|r| r.is_match(m.as_str()))?;
+        Some(Hit {
+            rule: "abuse",
+            category: Category::Abuse,
+            start: m.start(),
+            end: m.end(),
+            value: self.phrases[i].clone(),
+        })
     }
 }
 

@@ -41,11 +41,7 @@ pub fn detect(text: &str, hits: &mut Vec<Hit>) {
     let mut found = Vec::new();
     email::detect(text, &words, &mut found);
     web::detect(text, &mut found);
-    if words.dot_word.any() {
-        for (start, end) in words.dot_word.windows(text, 200, 80) {
-            web::spelled(text, start, end, &mut found);
-        }
-    }
+    web::spelled(text, &words.dot_word, &mut found);
     phone::detect(text, &words, &mut found);
     handle::detect(text, &words, &mut found);
     drop_contained(&mut found);
@@ -88,15 +84,25 @@ impl Seen {
         self.0.push(at);
     }
 
-    fn any(&self) -> bool {
-        !self.0.is_empty()
-    }
-
     /// Both, in order.
     fn or(&self, other: &Seen) -> Seen {
         let mut all: Vec<usize> = self.0.iter().chain(&other.0).copied().collect();
         all.sort_unstable();
         Seen(all)
+    }
+
+    /// The sightings with one of `other`'s after them, at most `within`
+    /// bytes on.
+    fn followed_by(&self, other: &Seen, within: usize) -> Seen {
+        let mut next = other.0.iter().peekable();
+        let mut out = Seen::default();
+        for &at in &self.0 {
+            while next.next_if(|&&o| o <= at).is_some() {}
+            if next.peek().is_some_and(|&&o| o - at <= within) {
+                out.note(at);
+            }
+        }
+        out
     }
 
     /// The windows from `before` bytes before to `after` bytes after each
@@ -123,23 +129,46 @@ impl Seen {
     /// Each match of `regex` that starts in a window (see [`Seen::windows`]),
     /// as a search from the window's start over the text up to its end: the
     /// text before the start stays context for the regex. `next` gets the
-    /// text searched and each match, and says where to search on from.
+    /// text searched and each match's groups, and says where to search on
+    /// from.
     fn search<'t>(
         &self,
         text: &'t str,
-        (before, after): (usize, usize),
+        margins: (usize, usize),
         regex: &regex::Regex,
-        mut next: impl FnMut(&'t str, regex::Captures<'t>) -> usize,
+        next: impl FnMut(&'t str, regex::Captures<'t>) -> usize,
+    ) {
+        self.each(text, margins, |hay, pos| regex.captures_at(hay, pos), next);
+    }
+
+    /// As [`Seen::search`], with each match's span only (no groups: a
+    /// faster search).
+    fn find<'t>(
+        &self,
+        text: &'t str,
+        margins: (usize, usize),
+        regex: &regex::Regex,
+        next: impl FnMut(&'t str, regex::Match<'t>) -> usize,
+    ) {
+        self.each(text, margins, |hay, pos| regex.find_at(hay, pos), next);
+    }
+
+    fn each<'t, M>(
+        &self,
+        text: &'t str,
+        (before, after): (usize, usize),
+        mut search_at: impl FnMut(&'t str, usize) -> Option<M>,
+        mut next: impl FnMut(&'t str, M) -> usize,
     ) {
         let mut pos = 0;
         for (start, end) in self.windows(text, before, after) {
             let hay = &text[..end];
             pos = pos.max(start);
             while pos < end {
-                let Some(c) = regex.captures_at(hay, pos) else {
+                let Some(m) = search_at(hay, pos) else {
                     break;
                 };
-                pos = next(hay, c).max(pos + 1);
+                pos = next(hay, m).max(pos + 1);
                 while !text.is_char_boundary(pos) {
                     pos += 1;
                 }
@@ -149,14 +178,18 @@ impl Seen {
 }
 
 impl Words {
+    /// One pass over `text`: each word is read once, and looked up only
+    /// when its length, first and last letters are those of a word looked
+    /// for ([`SHAPES`]).
     fn scan(text: &str) -> Words {
         let b = text.as_bytes();
         let mut w = Words::default();
         let mut i = 0;
         // The last digit word's end, and the run of single digits.
         let (mut last_spelled, mut singles, mut last_single) = (None, 0, 0);
+        let shapes = &*SHAPES;
         while i < b.len() {
-            if !b[i].is_ascii_alphanumeric() && !letter_at(text, i) {
+            if !b[i].is_ascii_alphanumeric() && letter_len(text, i).is_none() {
                 match b[i] {
                     b'@' => w.at_sign.note(i),
                     // "(.)", "[.]": a dot in brackets.
@@ -172,14 +205,26 @@ impl Words {
                 continue;
             }
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || letter_at(text, i)) {
-                i += 1;
-                while i < b.len() && !text.is_char_boundary(i) {
+            let (mut digits, mut ascii) = (0, true);
+            while i < b.len() {
+                if b[i].is_ascii_alphanumeric() {
+                    digits += usize::from(b[i].is_ascii_digit());
                     i += 1;
+                } else if let Some(len) = letter_len(text, i) {
+                    ascii = false;
+                    i += len;
+                } else {
+                    break;
                 }
             }
-            let next = &b[i..b.len().min(i + 3)];
-            match Words::word(&text[start..i], start.checked_sub(1).map(|p| b[p]), next) {
+            let word = Word {
+                text: &text[start..i],
+                digits,
+                ascii,
+                before: start.checked_sub(1).map(|p| b[p]),
+                next: &b[i..b.len().min(i + 3)],
+            };
+            match word.kind(shapes) {
                 Some(Kind::Spelled) => {
                     // Two of them close together.
                     if last_spelled.is_some_and(|end| start - end <= 24) {
@@ -204,54 +249,94 @@ impl Words {
         }
         w
     }
+}
 
-    /// What a word is, for [`Words::scan`]; `next` is the few bytes after it.
-    fn word(word: &str, before: Option<u8>, next: &[u8]) -> Option<Kind> {
-        if word.len() > 24 {
+/// A word of the text, as [`Words::scan`] read it.
+struct Word<'t> {
+    text: &'t str,
+    /// How many of its bytes are ASCII digits.
+    digits: usize,
+    /// Whether it is all ASCII.
+    ascii: bool,
+    /// The byte before it and the few bytes after it.
+    before: Option<u8>,
+    next: &'t [u8],
+}
+
+impl Word<'_> {
+    /// What the word is, for [`Words::scan`].
+    fn kind(&self, shapes: &Shapes) -> Option<Kind> {
+        let bytes = self.text.as_bytes();
+        if bytes.len() > 24 {
             return None;
         }
-        let bytes = word.as_bytes();
-        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
-        if digits == bytes.len() {
-            return (digits == 1).then_some(Kind::Single);
+        if self.digits == bytes.len() {
+            return (self.digits == 1).then_some(Kind::Single);
         }
-        let mut buf = [0u8; 24];
-        let owned;
-        let lower: &[u8] = if word.is_ascii() {
-            let lower = &mut buf[..bytes.len()];
-            lower.copy_from_slice(bytes);
-            lower.make_ascii_lowercase();
-            lower
-        } else {
-            owned = word.to_lowercase();
-            owned.as_bytes()
-        };
-        if digits > 0 {
+        if self.digits > 0 {
             // "26seven1", "4I5", "o7g11": digits with digit words or
             // look-alike letters.
-            let lookalike = phone::lookalikes(word);
-            let spelled = std::str::from_utf8(lower).is_ok_and(phone::has_number_word);
-            return (lookalike || spelled).then_some(Kind::Spelled);
+            let spelled = phone::lookalikes(self.text)
+                || if self.ascii {
+                    let mut buf = [0u8; 24];
+                    std::str::from_utf8(lowered(bytes, &mut buf)).is_ok_and(phone::has_number_word)
+                } else {
+                    phone::has_number_word(&self.text.to_lowercase())
+                };
+            return spelled.then_some(Kind::Spelled);
         }
-        let seen: fn(&mut Words) -> &mut Seen = match lower {
-            b"at" if matches!(before, None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
-                |w| &mut w.at_word
+        if self.ascii {
+            if bytes.eq_ignore_ascii_case(b"at") {
+                let blank = matches!(self.before, None | Some(b' ' | b'\t' | b'\n' | b'\r'));
+                return Some(Kind::Other(if blank {
+                    |w| &mut w.at_word
+                } else {
+                    |w| &mut w.at_marked
+                }));
             }
-            b"at" => |w| &mut w.at_marked,
-            b"app" if next.eq_ignore_ascii_case(b" me") => |w| &mut w.platform,
-            w => match SHAPES.may_hold(w).then(|| LOOKUP.get(w)).flatten() {
-                Some(Class::Number) => return Some(Kind::Spelled),
-                Some(Class::At) => |w| &mut w.at_marked,
-                Some(Class::Dot) => |w| &mut w.dot_word,
-                Some(Class::Provider) => |w| &mut w.provider,
-                Some(Class::Platform) => |w| &mut w.platform,
-                // "whatsappie", "messengerze": inflected.
-                None if w.len() >= 9 && handle::is_inflected_platform(w) => |w| &mut w.platform,
-                None => return None,
-            },
+            if bytes.eq_ignore_ascii_case(b"app") && self.next.eq_ignore_ascii_case(b" me") {
+                return Some(Kind::Other(|w| &mut w.platform));
+            }
+            // Most words are none of those looked up: their shape says so
+            // before they are copied and hashed.
+            let (first, last) = (bytes[0].to_ascii_lowercase(), bytes[bytes.len() - 1]);
+            let shape = Shapes::bit_of(bytes.len(), first, last.to_ascii_lowercase());
+            let inflected = bytes.len() >= 9;
+            if !shapes.holds(shape) && !inflected {
+                return None;
+            }
+            let mut buf = [0u8; 24];
+            Word::class(lowered(bytes, &mut buf), shapes.holds(shape))
+        } else {
+            let lower = self.text.to_lowercase();
+            let lower = lower.as_bytes();
+            Word::class(lower, Shapes::bit(lower).is_some_and(|b| shapes.holds(b)))
+        }
+    }
+
+    /// The class of a lowercase word without digits; `listed` when its
+    /// shape is that of a word in [`LOOKUP`].
+    fn class(lower: &[u8], listed: bool) -> Option<Kind> {
+        let seen: fn(&mut Words) -> &mut Seen = match listed.then(|| LOOKUP.get(lower)).flatten() {
+            Some(Class::Number) => return Some(Kind::Spelled),
+            Some(Class::At) => |w| &mut w.at_marked,
+            Some(Class::Dot) => |w| &mut w.dot_word,
+            Some(Class::Provider) => |w| &mut w.provider,
+            Some(Class::Platform) => |w| &mut w.platform,
+            // "whatsappie", "messengerze": inflected.
+            None if lower.len() >= 9 && handle::is_inflected_platform(lower) => |w| &mut w.platform,
+            None => return None,
         };
         Some(Kind::Other(seen))
     }
+}
+
+/// `bytes` (ASCII, at most 24 of them) lowercased into `buf`.
+fn lowered<'b>(bytes: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
+    let lower = &mut buf[..bytes.len()];
+    lower.copy_from_slice(bytes);
+    lower.make_ascii_lowercase();
+    lower
 }
 
 /// The lengths, first and last bytes of the words in [`LOOKUP`]: most
@@ -270,8 +355,12 @@ impl Shapes {
     /// The bit of a word's shape (`None`: longer than any word looked up).
     fn bit(word: &[u8]) -> Option<usize> {
         let (&first, &last) = (word.first()?, word.last()?);
-        (word.len() <= 24)
-            .then(|| (word.len() * 32 + Shapes::bucket(first)) * 32 + Shapes::bucket(last))
+        (word.len() <= 24).then(|| Shapes::bit_of(word.len(), first, last))
+    }
+
+    /// The bit of a lowercase word of `len` (at most 24) bytes.
+    fn bit_of(len: usize, first: u8, last: u8) -> usize {
+        (len * 32 + Shapes::bucket(first)) * 32 + Shapes::bucket(last)
     }
 
     fn add(&mut self, word: &[u8]) {
@@ -280,8 +369,8 @@ impl Shapes {
         }
     }
 
-    fn may_hold(&self, word: &[u8]) -> bool {
-        Shapes::bit(word).is_some_and(|bit| self.0[bit / 64] & (1 << (bit % 64)) != 0)
+    fn holds(&self, bit: usize) -> bool {
+        self.0[bit / 64] & (1 << (bit % 64)) != 0
     }
 }
 
@@ -345,11 +434,14 @@ impl Hasher for Fnv {
     }
 }
 
-/// Whether a letter that is not ASCII starts at byte `i` of `text`.
-fn letter_at(text: &str, i: usize) -> bool {
-    text.as_bytes()[i] >= 0x80
-        && text.is_char_boundary(i)
-        && text[i..].chars().next().is_some_and(char::is_alphabetic)
+/// The length of the letter that is not ASCII at byte `i` of `text`, if
+/// one starts there.
+fn letter_len(text: &str, i: usize) -> Option<usize> {
+    if text.as_bytes()[i] < 0x80 || !text.is_char_boundary(i) {
+        return None;
+    }
+    let c = text[i..].chars().next()?;
+    c.is_alphabetic().then(|| c.len_utf8())
 }
 
 /// A word [`Words::scan`] looks at.

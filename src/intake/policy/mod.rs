@@ -9,12 +9,14 @@
 //! in the attachments: an executable or script ([`EXECUTABLE_ATTACHMENT`]).
 //! The rules file (`config/policy.toml`) gives each category or rule an
 //! action; the strongest action wins. Detectors are pure functions of the
-//! message.
+//! message. Payment and abuse, each one alternation, are read in one pass
+//! ([`screen`]).
 
 pub mod abuse;
 pub mod contact;
 pub mod payment;
 pub mod rules;
+pub mod screen;
 pub mod spam;
 
 use serde::{Deserialize, Serialize};
@@ -219,6 +221,7 @@ pub const SPAM_MODEL: &str = "spam_model";
 pub struct Policy {
     rules: Rules,
     abuse: abuse::Phrases,
+    screen: screen::Screen,
     model: ModelRef,
     allow_phones: Vec<String>,
 }
@@ -265,6 +268,7 @@ impl Policy {
         };
         let allow_phones = rules.allow.phones.iter().map(|p| digits(p)).collect();
         Ok(Policy {
+            screen: screen::Screen::new(&abuse),
             abuse,
             rules,
             model,
@@ -287,8 +291,8 @@ impl Policy {
     pub fn detect(&self, text: &str) -> Vec<Hit> {
         let mut hits = Vec::new();
         contact::detect(text, &mut hits);
-        payment::detect(text, &mut hits);
-        self.abuse.detect(text, &mut hits);
+        // payment::detect and self.abuse.detect, in one pass.
+        self.screen.detect(text, &self.abuse, &mut hits);
         hits.retain(|h| !self.allowed(h));
         hits
     }

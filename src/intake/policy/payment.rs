@@ -41,7 +41,8 @@
 //! to pay outside, but …", "someone asked me for gift cards, I reported
 //! them").
 //!
-//! One regex of all rules finds in one pass where any rule matches; in the
+//! One regex of all rules finds in one pass where any rule matches (the
+//! policy joins it with the abuse phrases: [`super::screen`]); in the
 //! windows around those places a `RegexSet` says which rules match, and
 //! only those are searched for their spans.
 
@@ -193,23 +194,43 @@ const MARGIN: usize = 96;
 
 /// Appends the payment hits found in `text` to `hits`.
 pub fn detect(text: &str, hits: &mut Vec<Hit>) {
-    // Where any rule matches, merged into windows.
+    let spans = ANY.find_iter(text).map(|m| (m.start(), m.end()));
+    detect_in(text, &windows(text, spans), hits);
+}
+
+/// All rules as one pattern (ASCII mode, case-insensitive), for a search
+/// that finds where any may match ([`super::screen`]).
+pub(super) fn pattern() -> &'static str {
+    ANY.as_str()
+}
+
+/// The windows around `spans` where the rules are searched: [`MARGIN`]
+/// bytes on each side, merged where they overlap, on char boundaries.
+pub(super) fn windows(
+    text: &str,
+    spans: impl Iterator<Item = (usize, usize)>,
+) -> Vec<(usize, usize)> {
     let mut windows: Vec<(usize, usize)> = Vec::new();
-    for m in ANY.find_iter(text) {
-        let mut start = m.start().saturating_sub(MARGIN);
+    for (m_start, m_end) in spans {
+        let mut start = m_start.saturating_sub(MARGIN);
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        let mut end = (m.end() + MARGIN).min(text.len());
+        let mut end = (m_end + MARGIN).min(text.len());
         while !text.is_char_boundary(end) {
             end += 1;
         }
         match windows.last_mut() {
-            Some(last) if start <= last.1 => last.1 = end,
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
             _ => windows.push((start, end)),
         }
     }
-    for (start, end) in windows {
+    windows
+}
+
+/// Appends the payment hits in `windows` of `text` (see [`windows`]).
+pub(super) fn detect_in(text: &str, windows: &[(usize, usize)], hits: &mut Vec<Hit>) {
+    for &(start, end) in windows {
         let hay = &text[..end];
         // Which rules match in the window, in one pass.
         for i in SET.matches(&text[start..end]).iter() {
@@ -246,17 +267,18 @@ const NEGATIONS: &[&str] = &[
     "can't", "wouldn't",
 ];
 
-/// Who, at the start of a sentence, makes it a story about others.
-const OTHERS: &[&str] = &[
-    "someone",
-    "somebody",
-    "some sellers",
-    "some buyers",
-    "some people",
-    "other sellers",
-    "other buyers",
-    "scammer",
-    "scammers",
+/// Who, at the start of a sentence, makes it a story about others (the
+/// words of each).
+const OTHERS: &[&[&str]] = &[
+    &["someone"],
+    &["somebody"],
+    &["some", "sellers"],
+    &["some", "buyers"],
+    &["some", "people"],
+    &["other", "sellers"],
+    &["other", "buyers"],
+    &["scammer"],
+    &["scammers"],
 ];
 
 /// Whether the sentence up to `start` refuses it in the first person ("I
@@ -286,8 +308,10 @@ fn hearsay(text: &str, start: usize) -> bool {
                 .iter()
                 .any(|w| matches!(*w, "i" | "we" | "i'd" | "we'd" | "i'll" | "we'll"))
     });
-    let joined = format!(" {} ", words.join(" "));
-    refused || OTHERS.iter().any(|o| joined.contains(&format!(" {o} ")))
+    refused
+        || OTHERS
+            .iter()
+            .any(|&who| words.windows(who.len()).any(|w| w == who))
 }
 
 /// A gift card the marketplace itself issued ("a gift card from the

@@ -188,27 +188,41 @@ const NOT_NAMES: &[&str] = &[
     "faster", "working", "hacked", "new", "old", "below", "above", "attached", "private",
 ];
 
+/// How far a provider's name or a spelled "dot" may be after a bare " at "
+/// to make it an address's.
+const AT_TO_DOMAIN: usize = 160;
+
+/// How far before its "at" a word-obfuscated address starts at most (its
+/// local part: seven words and their separators).
+const LOCAL_PART: usize = 112;
+
 pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
     words.at_sign.search(text, (256, 256), &PLAIN, |_, c| {
         let m = c.get(0).expect("group 0");
         hits.push(hit("email", m.start(), m.end(), m.as_str().to_lowercase()));
         m.end()
     });
+    // Every obfuscated address has an "at" of some kind: the windows are
+    // around those. A bare " at " makes one only before a provider
+    // ("j-e-n-n-y at hotmail", "maria at gmail") or a spelled-out "dot"
+    // ("maria dot lopez at mariasvintage dot com"): "yesterday at 10" is
+    // not searched.
     let marked = words.at_sign.or(&words.at_marked);
-    // A bare " at " between spaced letters and a provider ("j-e-n-n-y at
-    // hotmail"): around the provider.
-    let bare_at = marked.or(&words.provider);
-    bare_at.search(text, (128, 128), &SPACED, |_, c| {
-        spaced(&c, hits);
-        c.get(0).expect("group 0").end()
-    });
-    // A bare " at " makes an address only before a provider or with a
-    // spelled-out "dot"; the address is around one of them, or around a
-    // marked "at".
-    if marked.any() || words.at_word.any() && (words.provider.any() || words.dot_word.any()) {
-        let around = marked.or(&words.provider).or(&words.dot_word);
-        around.search(text, (256, 256), &WORDS, |_, c| obfuscated(&c, hits));
-    }
+    let at_provider = words.at_word.followed_by(&words.provider, AT_TO_DOMAIN);
+    marked
+        .or(&at_provider)
+        .search(text, (128, 128), &SPACED, |_, c| {
+            spaced(&c, hits);
+            c.get(0).expect("group 0").end()
+        });
+    let at_spelled = words
+        .at_word
+        .followed_by(&words.provider.or(&words.dot_word), AT_TO_DOMAIN);
+    marked
+        .or(&at_spelled)
+        .search(text, (LOCAL_PART, AT_TO_DOMAIN + 64), &WORDS, |_, c| {
+            obfuscated(&c, hits)
+        });
     words
         .provider
         .search(text, (16, 128), &PROVIDER_IS, |_, c| {

@@ -358,20 +358,17 @@ fn spelled(run: &str) -> Option<String> {
 }
 
 /// Digit groups with single separators (` `, `.`, `-`), brackets and an
-/// optional leading `+`, then an optional extension (`x12`, `ext. 12`):
-/// `(start, end of the number, end with the extension)`, all ASCII so on
-/// char boundaries. A hand-written scan: the same as a regex, but it skips
-/// from digit to digit instead of running an automaton over every byte.
-fn numeric_candidates(b: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+/// optional leading `+`: `(start, end)`, all ASCII so on char boundaries
+/// (the caller looks for an extension after the few long enough). A
+/// hand-written scan: the same as a regex, but it skips from digit to
+/// digit instead of running an automaton over every byte.
+fn numeric_candidates(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let at = move |i: usize| b.get(i).copied().unwrap_or(0);
     let digit = move |i: usize| at(i).is_ascii_digit();
     let sep = move |i: usize| matches!(at(i), b' ' | b'.' | b'-');
     let mut i = 0;
     std::iter::from_fn(move || {
-        while let Some(off) = b[i..]
-            .iter()
-            .position(|&c| c.is_ascii_digit() || c == b'+' || c == b'(')
-        {
+        while let Some(off) = b[i..].iter().position(|&c| STARTS[usize::from(c)]) {
             let start = i + off;
             let mut p = start;
             if at(p) == b'+' {
@@ -415,14 +412,25 @@ fn numeric_candidates(b: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> +
                     break;
                 };
             }
-            let main_end = p;
-            let end = extension(b, main_end).unwrap_or(main_end);
-            i = end;
-            return Some((start, main_end, end));
+            i = p;
+            return Some((start, p));
         }
         None
     })
 }
+
+/// The bytes a numeric candidate starts with: a digit, `+` or `(`.
+const STARTS: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        starts[b as usize] = true;
+        b += 1;
+    }
+    starts[b'+' as usize] = true;
+    starts[b'(' as usize] = true;
+    starts
+};
 
 /// The end of an extension (` x12`, ` ext. 12`, `extension 12`) at `p`.
 fn extension(b: &[u8], mut p: usize) -> Option<usize> {
@@ -577,18 +585,17 @@ const PHONE_CONTEXT: &[&str] = &[
 pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
     // Most candidates are short numbers (prices, sizes, lot numbers):
     // count their digits before looking closer.
-    if text.bytes().filter(u8::is_ascii_digit).count() >= 7 {
-        for (start, main_end, end) in numeric_candidates(text.as_bytes()) {
-            let digits = text.as_bytes()[start..main_end]
-                .iter()
-                .filter(|b| b.is_ascii_digit())
-                .count();
-            if digits < 7 {
-                continue;
-            }
-            if let Some(value) = numeric(text, start, main_end, end) {
-                hits.push(hit("phone", start, end, value));
-            }
+    for (start, main_end) in numeric_candidates(text.as_bytes()) {
+        let digits = text.as_bytes()[start..main_end]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .count();
+        if digits < 7 {
+            continue;
+        }
+        let end = extension(text.as_bytes(), main_end).unwrap_or(main_end);
+        if let Some(value) = numeric(text, start, main_end, end) {
+            hits.push(hit("phone", start, end, value));
         }
     }
     // A spelled number has two words or look-alikes close together, or
@@ -615,12 +622,7 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
 fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<String> {
     let main = &text[start..main_end];
     let plus = main.trim_start_matches('(').starts_with('+');
-    let groups: Vec<&str> = main
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .collect();
-    let digits: String = groups.concat();
-    let n = digits.len();
+    let n = main.bytes().filter(u8::is_ascii_digit).count();
     if !(7..=15).contains(&n) || (plus && n < 8) {
         return None;
     }
@@ -647,6 +649,11 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
     if named_before(text, start) || unit_after(after) {
         return None;
     }
+    let groups: Vec<&str> = main
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    let digits: String = groups.concat();
     let seps: Vec<char> = main
         .trim_start_matches('+')
         .chars()
@@ -701,8 +708,8 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
     Some(digits)
 }
 
-/// The last words before `start`, lowercased, nearest first.
-fn words_before(text: &str, start: usize, bytes: usize) -> Vec<String> {
+/// The last three words within `bytes` before `start`, nearest first.
+fn words_before(text: &str, start: usize, bytes: usize) -> impl Iterator<Item = &str> {
     let mut from = start.saturating_sub(bytes);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -711,8 +718,16 @@ fn words_before(text: &str, start: usize, bytes: usize) -> Vec<String> {
         .rsplit(|c: char| !(c.is_alphanumeric() || c == '/'))
         .filter(|w| !w.is_empty())
         .take(3)
-        .map(str::to_lowercase)
-        .collect()
+}
+
+/// Whether `word` is one of `list` (lowercase), in any case.
+fn listed(list: &[&str], word: &str) -> bool {
+    if word.is_ascii() {
+        list.iter().any(|w| w.eq_ignore_ascii_case(word))
+    } else {
+        let lower = word.to_lowercase();
+        list.contains(&lower.as_str())
+    }
 }
 
 /// "lot 1234567", "order #123-4567890", "serial SN 8842-1177-33", "$ 1 200".
@@ -724,28 +739,23 @@ fn named_before(text: &str, start: usize) -> bool {
         return true;
     }
     words_before(text, start, 32)
-        .iter()
         .take(2)
-        .any(|w| NOT_PHONE_BEFORE.contains(&w.as_str()))
+        .any(|w| listed(NOT_PHONE_BEFORE, w))
 }
 
 /// "… 1 200 000 EUR", "… 1200 x 800 mm".
 fn unit_after(after: &str) -> bool {
-    let word: String = after
-        .trim_start_matches([' ', '\t'])
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '%')
-        .take(12)
-        .collect::<String>()
-        .to_lowercase();
-    NOT_PHONE_AFTER.contains(&word.as_str()) || after.trim_start().starts_with(['€', '$', '£', '%'])
+    let after = after.trim_start_matches([' ', '\t']);
+    let len = after
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || c == '%'))
+        .map_or(after.len(), |(i, _)| i);
+    listed(NOT_PHONE_AFTER, &after[..len]) || after.trim_start().starts_with(['€', '$', '£', '%'])
 }
 
 /// A word announcing a phone number within the three words before.
 fn context_before(text: &str, start: usize) -> bool {
-    words_before(text, start, 40)
-        .iter()
-        .any(|w| PHONE_CONTEXT.contains(&w.as_str()))
+    words_before(text, start, 40).any(|w| listed(PHONE_CONTEXT, w))
 }
 
 /// A valid ISBN-13: 978 or 979, then a check digit weighting the digits

@@ -26,7 +26,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{char_at, char_before, hit};
+use super::{Seen, char_at, char_before, hit};
 use crate::intake::policy::Hit;
 
 /// URLs with a scheme or `www.`.
@@ -124,38 +124,58 @@ const NOT_A_LABEL: &[&str] = &[
     "polka", "dot",
 ];
 
-/// Hosts written out in words in `text[start..end]` ("mariasvintage dot
-/// com"): rule `domain` (or `shortener`), the value the host as written
-/// with dots.
-pub(super) fn spelled(text: &str, start: usize, end: usize, hits: &mut Vec<Hit>) {
-    let window = &text[start..end];
-    for caps in SPELLED.captures_iter(window) {
-        let (Some(whole), Some(labels), Some(tld)) = (caps.get(0), caps.get(1), caps.get(2)) else {
-            continue;
-        };
-        let tld = tld.as_str().to_lowercase();
-        let labels: Vec<String> = SPELLED_DOT
-            .split(labels.as_str().trim())
-            .filter(|l| !l.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        let Some(first) = labels.first() else {
-            continue;
-        };
-        if !is_tld(&tld)
-            || WORD_TLDS.contains(&tld.as_str())
-            || NOT_A_LABEL.contains(&first.as_str())
+/// Hosts written out in words around the spelled dots `dots` saw
+/// ("mariasvintage dot com"): rule `domain` (or `shortener`), the value
+/// the host as written with dots. A host's first label (at most 63
+/// letters) is before its first spelled dot, its top-level domain after
+/// the last one.
+pub(super) fn spelled(text: &str, dots: &Seen, hits: &mut Vec<Hit>) {
+    dots.find(text, (72, 80), &SPELLED, |hay, whole| {
+        // "maria dot lopez": most candidates end in no top-level domain,
+        // which the last two to six letters would be; only the others are
+        // cut into their labels (a slower search).
+        let letters = whole
+            .as_str()
+            .bytes()
+            .rev()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        let found = whole.as_str();
+        let tld_at_end =
+            (2..=letters.min(6)).any(|n| is_tld(&found[found.len() - n..].to_ascii_lowercase()));
+        if tld_at_end
+            && let Some(caps) = SPELLED.captures(&hay[whole.start()..whole.end()])
+            && let (Some(labels), Some(tld)) = (caps.get(1), caps.get(2))
         {
-            continue;
+            spelled_host(whole, labels.as_str(), tld.as_str(), hits);
         }
-        let host = format!("{}.{tld}", labels.join("."));
-        if !host_ok(&host, false) {
-            continue;
-        }
+        whole.end()
+    });
+}
+
+/// A host written out in words, if `labels` and `tld` make one.
+fn spelled_host(whole: regex::Match, labels: &str, tld: &str, hits: &mut Vec<Hit>) {
+    let tld = tld.to_lowercase();
+    if !is_tld(&tld) || WORD_TLDS.contains(&tld.as_str()) {
+        return;
+    }
+    let labels: Vec<String> = SPELLED_DOT
+        .split(labels.trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let Some(first) = labels.first() else {
+        return;
+    };
+    if NOT_A_LABEL.contains(&first.as_str()) {
+        return;
+    }
+    let host = format!("{}.{tld}", labels.join("."));
+    if host_ok(&host, false) {
         hits.push(hit(
             rule_for(&host, "domain"),
-            start + whole.start(),
-            start + whole.end(),
+            whole.start(),
+            whole.end(),
             host,
         ));
     }
@@ -218,9 +238,19 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
         let Some((rest, tld)) = raw_host.rsplit_once('.') else {
             continue;
         };
-        // "fine.Thanks": a host is written in one case.
-        let one_case = tld.bytes().all(|b| b.is_ascii_lowercase())
-            || tld.bytes().all(|b| b.is_ascii_uppercase());
+        // "fine.Thanks": a host is written in one case. Most candidates
+        // ("3.5", "photo1.jpg") end in no top-level domain.
+        let lower_tld = tld.bytes().all(|b| b.is_ascii_lowercase());
+        let one_case = lower_tld || tld.bytes().all(|b| b.is_ascii_uppercase());
+        if !one_case
+            || !(if lower_tld {
+                is_tld(tld)
+            } else {
+                is_tld(&tld.to_ascii_lowercase())
+            })
+        {
+            continue;
+        }
         let label = rest.rsplit('.').next().unwrap_or(rest);
         let host = raw_host.to_lowercase();
         // "ok.so", "fine.to": a top-level domain that is also an English
@@ -230,11 +260,7 @@ pub(super) fn detect(text: &str, hits: &mut Vec<Hit>) {
         let more = s.len() > host_len
             || host.matches('.').count() >= 2
             || KNOWN_HOSTS.contains(&host.as_str());
-        if !one_case
-            || !label.chars().any(char::is_alphabetic)
-            || !host_ok(&host, false)
-            || word_tld && !more
-        {
+        if !label.chars().any(char::is_alphabetic) || !host_ok(&host, false) || word_tld && !more {
             continue;
         }
         hits.push(hit(rule_for(&host, "domain"), start, start + s.len(), host));
