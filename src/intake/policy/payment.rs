@@ -216,7 +216,14 @@ pub(super) fn windows(
         while !text.is_char_boundary(start) {
             start -= 1;
         }
+        // Not inside a word: searched up to its end, "idiot" would match
+        // the start of "idiotic" (the end of the text searched is a word
+        // boundary).
+        let bytes = text.as_bytes();
         let mut end = (m_end + MARGIN).min(text.len());
+        while end < text.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
         while !text.is_char_boundary(end) {
             end += 1;
         }

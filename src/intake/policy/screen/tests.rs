@@ -92,3 +92,19 @@ fn without_the_joined_regex_each_reads_the_text_alone() {
     assert_eq!(rules, ["paypal_ff", "zelle", "abuse"]);
     assert_eq!(hits, both(&phrases, text).0);
 }
+
+#[test]
+fn a_window_never_ends_inside_a_word() {
+    // The window around "zelle" ends 96 bytes after it, here between
+    // "idiot" and "ic": searched up to there, "idiot" would be a word.
+    let head = "pay with zelle";
+    let filler = " ok".repeat(30);
+    let mut text = format!("{head}{filler}");
+    text.push_str(&" ".repeat(head.len() + 96 - "idiot".len() - text.len()));
+    text.push_str("idiotic questions, sorry");
+    assert_eq!(&text[head.len() + 96 - 5..head.len() + 96], "idiot");
+    let phrases = abuse::Phrases::built_in(&[]);
+    let (alone, screened) = both(&phrases, &text);
+    assert_eq!(alone, screened);
+    assert!(screened.iter().all(|h| h.rule != "abuse"), "{screened:?}");
+}
