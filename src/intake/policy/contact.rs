@@ -106,7 +106,8 @@ impl Seen {
     }
 
     /// The windows from `before` bytes before to `after` bytes after each
-    /// sighting, merged where they overlap and widened to char boundaries.
+    /// sighting (to the end of a word: [`super::window_end`]), merged
+    /// where they overlap and widened to char boundaries.
     fn windows(&self, text: &str, before: usize, after: usize) -> Vec<(usize, usize)> {
         let mut out: Vec<(usize, usize)> = Vec::new();
         for &at in &self.0 {
@@ -114,10 +115,7 @@ impl Seen {
             while !text.is_char_boundary(start) {
                 start -= 1;
             }
-            let mut end = at.saturating_add(after).min(text.len());
-            while !text.is_char_boundary(end) {
-                end += 1;
-            }
+            let end = super::window_end(text, at.saturating_add(after));
             match out.last_mut() {
                 Some(last) if start <= last.1 => last.1 = last.1.max(end),
                 _ => out.push((start, end)),

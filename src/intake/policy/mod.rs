@@ -435,6 +435,22 @@ impl Policy {
     }
 }
 
+/// Where a window of `text` that should end at byte `end` ends: after the
+/// word `end` falls in, on a char boundary. The end of the text a regex
+/// searches is a word boundary to it: cut inside "idiotic", "idiot" would
+/// match there, and "gmail dot co" inside "gmail dot com".
+fn window_end(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = end.min(text.len());
+    while end < text.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+        end += 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    end
+}
+
 /// The digits of `text`.
 fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
@@ -467,6 +483,22 @@ pub fn redact(text: &str, mut spans: Vec<(usize, usize, Category)>, mask: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_ends_after_its_word_on_a_char_boundary() {
+        let text = "call idiotic gmail dot com, ö ok";
+        // Inside "idiotic" and inside "com": after them.
+        assert_eq!(&text[..window_end(text, 10)], "call idiotic");
+        assert_eq!(&text[..window_end(text, 24)], "call idiotic gmail dot com");
+        // On a blank or a comma: there.
+        assert_eq!(window_end(text, 4), 4);
+        assert_eq!(window_end(text, 26), 26);
+        // Inside "ö" (two bytes, not an ASCII word char): after it.
+        let o = text.find('ö').expect("ö");
+        assert_eq!(window_end(text, o + 1), o + 2);
+        // Past the end: the end.
+        assert_eq!(window_end(text, 1000), text.len());
+    }
 
     fn hit(rule: &'static str, category: Category, text: &str, span: &str) -> Hit {
         let start = text.find(span).expect("span in text");

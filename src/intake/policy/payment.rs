@@ -205,7 +205,8 @@ pub(super) fn pattern() -> &'static str {
 }
 
 /// The windows around `spans` where the rules are searched: [`MARGIN`]
-/// bytes on each side, merged where they overlap, on char boundaries.
+/// bytes on each side (to the end of a word), merged where they overlap,
+/// on char boundaries.
 pub(super) fn windows(
     text: &str,
     spans: impl Iterator<Item = (usize, usize)>,
@@ -216,17 +217,7 @@ pub(super) fn windows(
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        // Not inside a word: searched up to its end, "idiot" would match
-        // the start of "idiotic" (the end of the text searched is a word
-        // boundary).
-        let bytes = text.as_bytes();
-        let mut end = (m_end + MARGIN).min(text.len());
-        while end < text.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
-            end += 1;
-        }
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
+        let end = super::window_end(text, m_end + MARGIN);
         match windows.last_mut() {
             Some(last) if start <= last.1 => last.1 = last.1.max(end),
             _ => windows.push((start, end)),
