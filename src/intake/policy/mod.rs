@@ -435,6 +435,16 @@ impl Policy {
     }
 }
 
+/// At most `bytes` bytes of `text` before byte `start` (a char boundary),
+/// from the first char boundary in reach.
+fn text_before(text: &str, start: usize, bytes: usize) -> &str {
+    let mut from = start.saturating_sub(bytes);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..start]
+}
+
 /// Where a window of `text` that should end at byte `end` ends: after the
 /// word `end` falls in, on a char boundary. The end of the text a regex
 /// searches is a word boundary to it: cut inside "idiotic", "idiot" would

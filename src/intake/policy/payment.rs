@@ -284,11 +284,7 @@ const OTHERS: &[&[&str]] = &[
 /// others do ("some sellers ask buyers to pay outside, but …", "someone
 /// asked me for gift cards, I reported them").
 fn hearsay(text: &str, start: usize) -> bool {
-    let mut from = start.saturating_sub(160);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let before = &text[from..start];
+    let before = super::text_before(text, start, 160);
     let sentence = before
         .rfind(['.', '!', '?', '\n', ';'])
         .map_or(before, |i| &before[i + 1..])
@@ -326,11 +322,7 @@ fn not_site_credit(text: &str, start: usize, s: &str) -> Option<String> {
                 .trim_start_matches("your ")
         })
         .any(|r| site.iter().any(|w| r.starts_with(w)));
-    let mut from = start.saturating_sub(24);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let before = text[from..start].to_ascii_lowercase();
+    let before = super::text_before(text, start, 24).to_ascii_lowercase();
     let site_before = site
         .iter()
         .any(|w| before.trim_end().ends_with(w) || before.trim_end().ends_with(&format!("{w}'s")));
@@ -365,11 +357,7 @@ fn payment_app(text: &str, start: usize, s: &str) -> Option<String> {
     ) {
         return None;
     }
-    let mut from = start.saturating_sub(40);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let before: Vec<String> = text[from..start]
+    let before: Vec<String> = super::text_before(text, start, 40)
         .rsplit(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(3)

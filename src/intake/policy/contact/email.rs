@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 use super::web::is_tld;
-use super::{Words, hit};
+use super::{Words, hit, listed};
 use crate::intake::policy::Hit;
 
 /// `local@domain.tld`.
@@ -98,7 +98,7 @@ static DOT: LazyLock<String> = LazyLock::new(|| {
 
 /// Whether `w` is a word for ".".
 fn is_dot_word(w: &str) -> bool {
-    w.eq_ignore_ascii_case("dot") || DOT_WORDS.contains(&w.to_lowercase().as_str())
+    w.eq_ignore_ascii_case("dot") || listed(DOT_WORDS, w)
 }
 
 /// Words and brackets for "@" and ".".
@@ -234,10 +234,7 @@ pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
         let provider = c.name("p1").or(c.name("p2")).expect("a provider");
         // "is your yahoo username the same as here?": a question about
         // the other's address gives none.
-        let mut from = m.start().saturating_sub(24);
-        while !hay.is_char_boundary(from) {
-            from += 1;
-        }
+        let from = m.start() - crate::intake::policy::text_before(hay, m.start(), 24).len();
         let asked = hay[from..m.end()].to_ascii_lowercase().contains("your")
             || hay[m.end()..]
                 .split(['.', '!', '\n'])

@@ -407,11 +407,7 @@ pub(super) const PLATFORM_WORDS: &[&str] = &[
 
 /// A platform named in the few words before a bare `@handle`.
 fn platform_before(text: &str, start: usize) -> Option<&'static str> {
-    let mut from = start.saturating_sub(32);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let window = &text[from..start];
+    let window = crate::intake::policy::text_before(text, start, 32);
     window
         .split(|c: char| !c.is_ascii_alphanumeric())
         .rev()

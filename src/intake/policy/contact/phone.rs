@@ -28,7 +28,7 @@
 
 use std::sync::LazyLock;
 
-use super::{Words, char_before, hit};
+use super::{Words, char_before, hit, listed};
 use crate::intake::policy::Hit;
 
 /// What a number word stands for.
@@ -270,7 +270,7 @@ fn runs(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
         let close = gap.chars().count() <= 4 && gap.chars().all(|c| " ,.-/…".contains(c));
         match run {
             Some((s, _)) if numeric && close => run = Some((s, at + word.len())),
-            Some(_) if close && JOINERS.contains(&word.to_lowercase().as_str()) => {}
+            Some(_) if close && listed(JOINERS, word) => {}
             _ => {
                 out.extend(run.take());
                 if numeric {
@@ -305,7 +305,7 @@ fn spelled(run: &str) -> Option<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
     {
-        if JOINERS.contains(&token.to_lowercase().as_str()) {
+        if listed(JOINERS, token) {
             continue;
         }
         let pieces = pieces(token, true)?;
@@ -517,7 +517,6 @@ const NOT_PHONE_AFTER: &[&str] = &[
     "x", "bids", "views", "ml", "l", "w", "kw", "mah", "gb", "tb", "mb", "rpm",
 ];
 
-/// Words that announce a phone number.
 /// Words that announce a phone number, in English, French, Spanish,
 /// Portuguese, Italian, German, Dutch and Polish.
 const PHONE_CONTEXT: &[&str] = &[
@@ -710,24 +709,10 @@ fn numeric(text: &str, start: usize, main_end: usize, end: usize) -> Option<Stri
 
 /// The last three words within `bytes` before `start`, nearest first.
 fn words_before(text: &str, start: usize, bytes: usize) -> impl Iterator<Item = &str> {
-    let mut from = start.saturating_sub(bytes);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    text[from..start]
+    crate::intake::policy::text_before(text, start, bytes)
         .rsplit(|c: char| !(c.is_alphanumeric() || c == '/'))
         .filter(|w| !w.is_empty())
         .take(3)
-}
-
-/// Whether `word` is one of `list` (lowercase), in any case.
-fn listed(list: &[&str], word: &str) -> bool {
-    if word.is_ascii() {
-        list.iter().any(|w| w.eq_ignore_ascii_case(word))
-    } else {
-        let lower = word.to_lowercase();
-        list.contains(&lower.as_str())
-    }
 }
 
 /// "lot 1234567", "order #123-4567890", "serial SN 8842-1177-33", "$ 1 200".
