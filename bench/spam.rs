@@ -56,12 +56,7 @@ fn training_part_model(labels: &Path) -> Model {
             Some((l.is_spam, parse(&raw)?))
         })
         .collect();
-    let mut model = Model::train(
-        parsed.iter().filter(|(s, _)| !s).map(|(_, p)| p),
-        parsed.iter().filter(|(s, _)| *s).map(|(_, p)| p),
-    );
-    model.prune(parley::intake::policy::spam::SHIPPED_MIN_MESSAGES);
-    model
+    Model::train_as_shipped(parsed.iter().map(|(spam, p)| (*spam, p)))
 }
 
 fn main() {

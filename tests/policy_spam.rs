@@ -10,7 +10,7 @@ use std::process::Command;
 
 use parley::intake::parse::{Parsed, parse};
 use parley::intake::policy::spam::corpus::{self, Labelled};
-use parley::intake::policy::spam::{DEFAULT_HOLD_AT, Model, SHIPPED_MIN_MESSAGES};
+use parley::intake::policy::spam::{DEFAULT_HOLD_AT, Model};
 
 mod common;
 
@@ -29,11 +29,7 @@ fn corpus() -> Vec<(Labelled, Parsed)> {
 #[test]
 fn shipped_model_is_all_of_the_corpus_and_the_method_meets_the_target() {
     let corpus = corpus();
-    let mut everything = Model::train(
-        corpus.iter().filter(|(l, _)| !l.is_spam).map(|(_, p)| p),
-        corpus.iter().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
-    );
-    everything.prune(SHIPPED_MIN_MESSAGES);
+    let everything = Model::train_as_shipped(corpus.iter().map(|(l, p)| (l.is_spam, p)));
     let shipped = Model::default_model();
     assert!(
         everything == *shipped,
@@ -51,11 +47,7 @@ fn shipped_model_is_all_of_the_corpus_and_the_method_meets_the_target() {
     let (aside, training): (Vec<_>, Vec<_>) = corpus
         .iter()
         .partition(|(l, _)| corpus::held_aside(&l.name));
-    let mut trained = Model::train(
-        training.iter().filter(|(l, _)| !l.is_spam).map(|(_, p)| p),
-        training.iter().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
-    );
-    trained.prune(SHIPPED_MIN_MESSAGES);
+    let trained = Model::train_as_shipped(training.iter().map(|(l, p)| (l.is_spam, p)));
     let shipped = &trained;
 
     // subset → (messages, held)
@@ -213,11 +205,7 @@ fn thresholds_by_cross_validation() {
                 .filter(move |(i, _)| i % 5 != fold)
                 .map(|(_, m)| m)
         };
-        let mut model = Model::train(
-            learn().filter(|(l, _)| !l.is_spam).map(|(_, p)| p),
-            learn().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
-        );
-        model.prune(SHIPPED_MIN_MESSAGES);
+        let model = Model::train_as_shipped(learn().map(|(l, p)| (l.is_spam, p)));
         for (_, (label, parsed)) in training.iter().enumerate().filter(|(i, _)| i % 5 == fold) {
             scores.push((model.score(parsed).probability, label.is_spam));
         }
@@ -259,11 +247,7 @@ fn learning_curve() {
                 .filter(move |(i, _)| i % 5 < keep)
                 .map(|(_, m)| m)
         };
-        let mut model = Model::train(
-            part().filter(|(l, _)| !l.is_spam).map(|(_, p)| p),
-            part().filter(|(l, _)| l.is_spam).map(|(_, p)| p),
-        );
-        model.prune(SHIPPED_MIN_MESSAGES);
+        let model = Model::train_as_shipped(part().map(|(l, p)| (l.is_spam, p)));
         let probabilities: Vec<(f64, bool)> = aside
             .iter()
             .map(|(label, parsed)| (model.score(parsed).probability, label.is_spam))

@@ -213,6 +213,21 @@ impl Model {
         trainer.finish()
     }
 
+    /// The model `labelled` messages (spam or not, the message) give,
+    /// trained and pruned as the shipped one is
+    /// ([`SHIPPED_MIN_MESSAGES`]).
+    pub fn train_as_shipped<'a, I>(labelled: I) -> Model
+    where
+        I: Iterator<Item = (bool, &'a Parsed)> + Clone,
+    {
+        let mut model = Model::train(
+            labelled.clone().filter(|(spam, _)| !spam).map(|(_, p)| p),
+            labelled.filter(|(spam, _)| *spam).map(|(_, p)| p),
+        );
+        model.prune(SHIPPED_MIN_MESSAGES);
+        model
+    }
+
     /// Drops tokens seen in fewer than `min_messages` messages.
     pub fn prune(&mut self, min_messages: u32) {
         self.tokens
