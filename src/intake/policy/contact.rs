@@ -466,6 +466,15 @@ fn drop_contained(found: &mut Vec<Hit>) {
     });
 }
 
+/// Whether `word` is one of `list` (lowercase words), in any case.
+fn listed(list: &[&str], word: &str) -> bool {
+    if word.is_ascii() {
+        list.iter().any(|w| w.eq_ignore_ascii_case(word))
+    } else {
+        list.contains(&word.to_lowercase().as_str())
+    }
+}
+
 /// The char before byte `at` of `text` (`at` on a char boundary).
 fn char_before(text: &str, at: usize) -> Option<char> {
     text[..at].chars().next_back()
