@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 use super::web::is_tld;
-use super::{Words, hit, listed};
+use super::{WordList, Words, hit};
 use crate::intake::policy::Hit;
 
 /// `local@domain.tld`.
@@ -65,7 +65,7 @@ pub(super) const AT_WORDS: &[&str] = &[
 /// The words for "." of other languages (lowercase): "punto", "point",
 /// "punkt", "kropka", "punt", "piste", "ponto", "tečka", "prikk", "pont",
 /// "nokta", "точка".
-pub(super) const DOT_WORDS: &[&str] = &[
+pub(super) const DOT_WORDS: WordList = WordList::new(&[
     "punto",
     "point",
     "punkt",
@@ -79,7 +79,7 @@ pub(super) const DOT_WORDS: &[&str] = &[
     "pont",
     "nokta",
     "точка",
-];
+]);
 
 /// Separators that stand for "@" and "." in obfuscated addresses: words
 /// (of many languages) or the signs in brackets ("[@]", "(.)").
@@ -92,13 +92,13 @@ static AT: LazyLock<String> = LazyLock::new(|| {
 static DOT: LazyLock<String> = LazyLock::new(|| {
     format!(
         r"\s*[(\[{{<]\s*(?:dot|\.)\s*[)\]}}>]\s*|\s+dot\s+|-dot-|_dot_|\.|\s+(?:{})\s+",
-        DOT_WORDS.join("|")
+        DOT_WORDS.words.join("|")
     )
 });
 
 /// Whether `w` is a word for ".".
 fn is_dot_word(w: &str) -> bool {
-    w.eq_ignore_ascii_case("dot") || listed(DOT_WORDS, w)
+    w.eq_ignore_ascii_case("dot") || DOT_WORDS.holds(w)
 }
 
 /// Words and brackets for "@" and ".".

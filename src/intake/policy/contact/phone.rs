@@ -28,7 +28,7 @@
 
 use std::sync::LazyLock;
 
-use super::{Words, char_before, hit, listed};
+use super::{WordList, Words, char_before, hit};
 use crate::intake::policy::Hit;
 
 /// What a number word stands for.
@@ -243,7 +243,7 @@ fn pieces(word: &str, lookalike_ok: bool) -> Option<Vec<(Number, bool)>> {
 }
 
 /// Words that join tens and units ("treinta y cuatro", "vingt et un").
-const JOINERS: &[&str] = &["y", "e", "et", "und", "i", "en"];
+const JOINERS: WordList = WordList::new(&["y", "e", "et", "und", "i", "en"]);
 
 /// Runs of number tokens in `text[start..end]`, as `(start, end)`:
 /// tokens separated by at most four of ` ,.-/…`, or by a joiner word
@@ -270,7 +270,7 @@ fn runs(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
         let close = gap.chars().count() <= 4 && gap.chars().all(|c| " ,.-/…".contains(c));
         match run {
             Some((s, _)) if numeric && close => run = Some((s, at + word.len())),
-            Some(_) if close && listed(JOINERS, word) => {}
+            Some(_) if close && JOINERS.holds(word) => {}
             _ => {
                 out.extend(run.take());
                 if numeric {
@@ -305,7 +305,7 @@ fn spelled(run: &str) -> Option<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
     {
-        if listed(JOINERS, token) {
+        if JOINERS.holds(token) {
             continue;
         }
         let pieces = pieces(token, true)?;
@@ -457,7 +457,7 @@ fn extension(b: &[u8], mut p: usize) -> Option<usize> {
 }
 
 /// Words naming a number that is not a phone number when just before it.
-const NOT_PHONE_BEFORE: &[&str] = &[
+const NOT_PHONE_BEFORE: WordList = WordList::new(&[
     "lot",
     "lots",
     "item",
@@ -507,19 +507,19 @@ const NOT_PHONE_BEFORE: &[&str] = &[
     "customer",
     "version",
     "v",
-];
+]);
 
 /// Units and currencies that make a number a quantity or a price.
-const NOT_PHONE_AFTER: &[&str] = &[
+const NOT_PHONE_AFTER: WordList = WordList::new(&[
     "cm", "mm", "m", "km", "kg", "g", "lb", "lbs", "oz", "inch", "inches", "ft", "feet", "eur",
     "euro", "euros", "usd", "dollars", "dollar", "gbp", "pounds", "chf", "sek", "nok", "dkk",
     "pln", "jpy", "yen", "won", "rub", "pcs", "units", "pieces", "items", "times", "miles", "mi",
     "x", "bids", "views", "ml", "l", "w", "kw", "mah", "gb", "tb", "mb", "rpm",
-];
+]);
 
 /// Words that announce a phone number, in English, French, Spanish,
 /// Portuguese, Italian, German, Dutch and Polish.
-const PHONE_CONTEXT: &[&str] = &[
+const PHONE_CONTEXT: WordList = WordList::new(&[
     "call",
     "phone",
     "tel",
@@ -579,7 +579,7 @@ const PHONE_CONTEXT: &[&str] = &[
     "komórka",
     "komorka",
     "tel.",
-];
+]);
 
 pub(super) fn detect(text: &str, words: &Words, hits: &mut Vec<Hit>) {
     // Most candidates are short numbers (prices, sizes, lot numbers):
@@ -725,7 +725,7 @@ fn named_before(text: &str, start: usize) -> bool {
     }
     words_before(text, start, 32)
         .take(2)
-        .any(|w| listed(NOT_PHONE_BEFORE, w))
+        .any(|w| NOT_PHONE_BEFORE.holds(w))
 }
 
 /// "… 1 200 000 EUR", "… 1200 x 800 mm".
@@ -735,12 +735,12 @@ fn unit_after(after: &str) -> bool {
         .char_indices()
         .find(|&(_, c)| !(c.is_alphanumeric() || c == '%'))
         .map_or(after.len(), |(i, _)| i);
-    listed(NOT_PHONE_AFTER, &after[..len]) || after.trim_start().starts_with(['€', '$', '£', '%'])
+    NOT_PHONE_AFTER.holds(&after[..len]) || after.trim_start().starts_with(['€', '$', '£', '%'])
 }
 
 /// A word announcing a phone number within the three words before.
 fn context_before(text: &str, start: usize) -> bool {
-    words_before(text, start, 40).any(|w| listed(PHONE_CONTEXT, w))
+    words_before(text, start, 40).any(|w| PHONE_CONTEXT.holds(w))
 }
 
 /// A valid ISBN-13: 978 or 979, then a check digit weighting the digits

@@ -672,3 +672,51 @@ fn urls_spelled_out_or_in_brackets() {
         );
     }
 }
+
+#[test]
+fn a_word_list_holds_its_words_in_any_case_and_nothing_else() {
+    const LIST: WordList = WordList::new(&[
+        "lot",
+        "s/n",
+        "téléphone",
+        "confirmation",
+        "averyveryverylongword",
+        "x",
+    ]);
+    for word in LIST.words {
+        assert!(LIST.holds(word), "{word}");
+        assert!(LIST.holds(&word.to_uppercase()), "{word}");
+    }
+    assert!(LIST.holds("Lot") && LIST.holds("TÉLÉPHONE") && LIST.holds("S/N"));
+    // Same length and first letter, or a long word sharing the length
+    // bucket: compared, and not held.
+    for word in [
+        "lox",
+        "confirmations",
+        "averyveryverylongwore",
+        "y",
+        "",
+        "telephone",
+        "lots",
+    ] {
+        assert!(!LIST.holds(word), "{word}");
+    }
+}
+
+#[test]
+fn number_words_with_letters_outside_ascii_are_read_in_any_case() {
+    // "fünf", "zwölf": Latin-1 letters inside, ASCII ends; "FÜNF" must
+    // be read as "fünf" (its shape is checked before it is lowercased).
+    for text in [
+        "ruf mich an: null sechs fünf zwölf drei vier fünf sechs sieben",
+        "RUF MICH AN: NULL SECHS FÜNF ZWÖLF DREI VIER FÜNF SECHS SIEBEN",
+        "Ruf mich an: Null Sechs Fünf Zwölf Drei Vier Fünf Sechs Sieben",
+    ] {
+        let hits = hits(text);
+        assert!(
+            hits.iter()
+                .any(|h| h.rule == "phone_spelled" && h.value == "0651234567"),
+            "{text}: {hits:?}"
+        );
+    }
+}
