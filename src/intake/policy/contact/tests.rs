@@ -720,3 +720,31 @@ fn number_words_with_letters_outside_ascii_are_read_in_any_case() {
         );
     }
 }
+
+#[test]
+fn numbers_are_found_eight_bytes_at_a_time_as_one_at_a_time() {
+    let starts = |b: u8| b.is_ascii_digit() || b == b'+' || b == b'(';
+    // Every byte near the range, non-ASCII bytes whose low seven bits are
+    // in it, at every offset of an eight.
+    let alphabet: &[u8] = b"09+()*,-./:;' a\xa8\xb9\xc3\xa9";
+    let mut seed = 0x9e37_79b9_u32;
+    for len in 0..40 {
+        for _ in 0..200 {
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    alphabet[seed as usize % alphabet.len()]
+                })
+                .collect();
+            for from in 0..=len {
+                let want = text[from..]
+                    .iter()
+                    .position(|&b| starts(b))
+                    .map(|o| from + o);
+                assert_eq!(phone::next_start(&text, from), want, "{text:?} from {from}");
+            }
+        }
+    }
+}
