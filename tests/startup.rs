@@ -292,18 +292,13 @@ async fn opening_waits_for_a_writer_on_a_new_file() {
     let mut holder = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
         .await
         .unwrap();
-    sqlx::query("CREATE TABLE other (x INTEGER)")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO other VALUES (1)")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    for sql in [
+        "CREATE TABLE other (x INTEGER)",
+        "BEGIN IMMEDIATE",
+        "INSERT INTO other VALUES (1)",
+    ] {
+        sqlx::query(sql).execute(&mut holder).await.unwrap();
+    }
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         sqlx::query("COMMIT").execute(&mut holder).await.unwrap();

@@ -145,9 +145,10 @@ fn options(config: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
 /// Opens a pool with `connect`, again while its first connection finds
 /// the file locked, until `deadline`. Each connection switches the file to
 /// WAL, and on a new file that switch answers "database is locked" at once
-/// when another process switches it at the same instant: SQLite calls no
-/// busy handler there (seen with eight `parley migrate` started together
-/// on a fresh store, about one start in 200).
+/// when another process writes to it at that instant: SQLite calls no
+/// busy handler there (CI saw it with eight `parley migrate` started
+/// together on a fresh store; eight processes of Python's sqlite3 doing the
+/// same on 300 fresh files: one start in 200).
 async fn first_connection<F>(
     deadline: tokio::time::Instant,
     connect: impl Fn() -> F,
