@@ -109,19 +109,7 @@ impl Seen {
     /// sighting (to the end of a word: [`super::window_end`]), merged
     /// where they overlap and widened to char boundaries.
     fn windows(&self, text: &str, before: usize, after: usize) -> Vec<(usize, usize)> {
-        let mut out: Vec<(usize, usize)> = Vec::new();
-        for &at in &self.0 {
-            let mut start = at.saturating_sub(before);
-            while !text.is_char_boundary(start) {
-                start -= 1;
-            }
-            let end = super::window_end(text, at.saturating_add(after));
-            match out.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => out.push((start, end)),
-            }
-        }
-        out
+        super::windows(text, self.0.iter().map(|&at| (at, at)), before, after)
     }
 
     /// Each match of `regex` that starts in a window (see [`Seen::windows`]),
@@ -361,11 +349,11 @@ fn lowered<'b>(bytes: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
 struct Shapes(Vec<u64>);
 
 impl Shapes {
-    fn bucket(byte: u8) -> usize {
-        match byte {
-            b'a'..=b'z' => usize::from(byte - b'a'),
-            other => 26 + usize::from(other % 6),
-        }
+    const fn bucket(byte: u8) -> usize {
+        (match byte {
+            b'a'..=b'z' => byte - b'a',
+            other => 26 + other % 6,
+        }) as usize
     }
 
     /// The bit of a word's shape (`None`: longer than any word looked up).
@@ -518,11 +506,7 @@ impl WordList {
     /// `first`.
     const fn bit(len: usize, first: u8) -> usize {
         let len = if len < 15 { len } else { 15 };
-        let bucket = match first {
-            b'a'..=b'z' => first - b'a',
-            other => 26 + other % 6,
-        };
-        len * 32 + bucket as usize
+        len * 32 + Shapes::bucket(first)
     }
 
     /// Whether `word` is one of the words, in any case.

@@ -445,6 +445,31 @@ fn text_before(text: &str, start: usize, bytes: usize) -> &str {
     &text[from..start]
 }
 
+/// The windows of `text` from `before` bytes before each span's start to
+/// `after` bytes after its end (to the end of a word: [`window_end`]),
+/// widened to char boundaries and merged where they overlap; `spans` in
+/// order of their starts.
+fn windows(
+    text: &str,
+    spans: impl Iterator<Item = (usize, usize)>,
+    before: usize,
+    after: usize,
+) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (span_start, span_end) in spans {
+        let mut start = span_start.saturating_sub(before);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let end = window_end(text, span_end.saturating_add(after));
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
+}
+
 /// Where a window of `text` that should end at byte `end` ends: after the
 /// word `end` falls in, on a char boundary. The end of the text a regex
 /// searches is a word boundary to it: cut inside "idiotic", "idiot" would

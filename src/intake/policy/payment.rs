@@ -211,19 +211,7 @@ pub(super) fn windows(
     text: &str,
     spans: impl Iterator<Item = (usize, usize)>,
 ) -> Vec<(usize, usize)> {
-    let mut windows: Vec<(usize, usize)> = Vec::new();
-    for (m_start, m_end) in spans {
-        let mut start = m_start.saturating_sub(MARGIN);
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let end = super::window_end(text, m_end + MARGIN);
-        match windows.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => windows.push((start, end)),
-        }
-    }
-    windows
+    super::windows(text, spans, MARGIN, MARGIN)
 }
 
 /// Appends the payment hits in `windows` of `text` (see [`windows`]).
