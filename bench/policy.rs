@@ -19,7 +19,11 @@
 //!
 //! `POLICY_BENCH_ONLY_REALISTIC=1` stops after the realistic texts;
 //! `POLICY_BENCH_DUMP=path` writes the 4 KB text there (to time single
-//! regexes on it).
+//! regexes on it); `POLICY_BENCH_PROFILE=N` only runs the whole stage N
+//! times on the 4 KB text as for a participant's reply, then as for a
+//! stranger's mail, and prints nothing (for a profiler: `valgrind
+//! --tool=callgrind --toggle-collect='*Policy::evaluate*'` counts the
+//! instructions of 2N messages).
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a quick smoke pass
 //! that fails when 10× (pathological) or 16× (realistic) the input takes
@@ -46,6 +50,21 @@ fn main() {
     let large = realistic(64 * 1024);
     if let Some(path) = std::env::var_os("POLICY_BENCH_DUMP") {
         std::fs::write(path, &small).expect("dump");
+    }
+    if let Ok(n) = std::env::var("POLICY_BENCH_PROFILE") {
+        let n: u32 = n.parse().expect("POLICY_BENCH_PROFILE: a number");
+        let (policy, parsed) = (Policy::default(), as_mail(&small));
+        for spam in [false, true] {
+            for _ in 0..n {
+                black_box(policy.evaluate(
+                    black_box(&small),
+                    "Question about lot 12",
+                    &parsed,
+                    spam,
+                ));
+            }
+        }
+        return;
     }
     let mut hits = Vec::new();
     contact::detect(&small, &mut hits);
