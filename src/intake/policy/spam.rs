@@ -43,6 +43,7 @@ pub mod corpus;
 mod features;
 mod hash;
 mod html;
+mod index;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -53,6 +54,7 @@ use std::sync::LazyLock;
 use crate::intake::parse::Parsed;
 use features::Sink;
 use hash::PassThrough;
+use index::Index;
 
 /// At this probability the policy holds a message for moderation as spam.
 ///
@@ -145,7 +147,7 @@ pub struct Model {
     tokens: Table<Counts>,
     /// Every token's clue, derived from the counts by
     /// [`Model::reindex`].
-    clues: Table<Clue>,
+    clues: Index,
 }
 
 /// Builds a model one message at a time (from a corpus, or from the
@@ -237,20 +239,15 @@ impl Model {
 
     /// Rebuilds the scoring index from the counts.
     fn reindex(&mut self) {
-        let clues = self
-            .tokens
-            .iter()
-            .map(|(&hash, c)| {
-                let p = self.probability(c);
-                let clue = Clue {
-                    distance: (p - 0.5).abs() as f32,
-                    ln_p: p.ln() as f32,
-                    ln_not_p: (1.0 - p).ln() as f32,
-                };
-                (hash, clue)
-            })
-            .collect();
-        self.clues = clues;
+        self.clues = Index::new(self.tokens.iter().map(|(&hash, c)| {
+            let p = self.probability(c);
+            let clue = Clue {
+                distance: (p - 0.5).abs() as f32,
+                ln_p: p.ln() as f32,
+                ln_not_p: (1.0 - p).ln() as f32,
+            };
+            (hash, clue)
+        }));
     }
 
     /// How many ham and spam messages the model learned from.
@@ -446,7 +443,7 @@ fn chi2_q(x2: f64, v: usize) -> f64 {
 /// Scoring: each token hashed and looked up at once, nothing allocated
 /// per token; only evidence is kept.
 struct ScoreSink<'a> {
-    clues: &'a Table<Clue>,
+    clues: &'a Index,
     found: Vec<(u64, Clue)>,
 }
 
@@ -456,7 +453,7 @@ impl Sink for ScoreSink<'_> {
     }
 
     fn word(&mut self, hash: u64, _parts: &[&str]) -> bool {
-        let Some(&clue) = self.clues.get(&hash) else {
+        let Some(clue) = self.clues.get(hash) else {
             return false;
         };
         if clue.distance >= MIN_DISTANCE as f32 {
