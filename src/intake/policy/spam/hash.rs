@@ -43,29 +43,44 @@ pub(crate) const fn token_hash(bytes: &[u8]) -> u64 {
     let mut h = 0x243f_6a88_85a3_08d3 ^ len as u64;
     let mut i = 0;
     while i + 8 <= len {
-        let chunk = u64::from_le_bytes([
-            bytes[i],
-            bytes[i + 1],
-            bytes[i + 2],
-            bytes[i + 3],
-            bytes[i + 4],
-            bytes[i + 5],
-            bytes[i + 6],
-            bytes[i + 7],
-        ]);
-        h = step(h, lower8(chunk));
+        h = step(h, lower8(le(bytes, i, 8)));
         i += 8;
     }
     if i < len {
-        let mut chunk = 0u64;
-        let mut j = 0;
-        while i + j < len {
-            chunk |= (bytes[i + j] as u64) << (8 * j);
-            j += 1;
-        }
-        h = step(h, lower8(chunk));
+        h = step(h, lower8(tail(bytes, i, len)));
     }
     h
+}
+
+/// The `n` (at most 8) bytes of `bytes` from `at`, little-endian.
+const fn le(bytes: &[u8], at: usize, n: usize) -> u64 {
+    let mut x = 0;
+    let mut k = 0;
+    while k < n {
+        x |= (bytes[at + k] as u64) << (8 * k);
+        k += 1;
+    }
+    x
+}
+
+/// Bytes `from..len` of `bytes` (one to seven of them), little-endian,
+/// zero above: read as at most three loads, not byte by byte (most words
+/// are shorter than eight bytes: this is most of their hashing).
+const fn tail(bytes: &[u8], from: usize, len: usize) -> u64 {
+    let r = len - from;
+    if len >= 8 {
+        // The last eight bytes, the ones already hashed shifted out.
+        le(bytes, len - 8, 8) >> (8 * (8 - r))
+    } else if r >= 4 {
+        // Two four-byte loads that overlap: the bytes both hold are
+        // the same.
+        le(bytes, from, 4) | (le(bytes, len - 4, 4) << (8 * (r - 4)))
+    } else {
+        // One to three bytes: the first, the middle and the last.
+        le(bytes, from, 1)
+            | (le(bytes, from + r / 2, 1) << (8 * (r / 2)))
+            | (le(bytes, len - 1, 1) << (8 * (r - 1)))
+    }
 }
 
 /// The hash of the concatenation of `parts`, without allocating.
@@ -73,14 +88,26 @@ pub(crate) fn parts_hash(parts: &[&str]) -> u64 {
     if let [one] = parts {
         return token_hash(one.as_bytes());
     }
-    let mut buf = [0u8; MAX_TOKEN];
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    // Most tokens are short: a small buffer is cheaper to clear.
+    if total <= 32 {
+        let mut buf = [0u8; 32];
+        token_hash(join_into(parts, &mut buf))
+    } else {
+        let mut buf = [0u8; MAX_TOKEN];
+        token_hash(join_into(parts, &mut buf))
+    }
+}
+
+/// `parts` one after the other in `buf`, as many bytes as fit.
+fn join_into<'b>(parts: &[&str], buf: &'b mut [u8]) -> &'b [u8] {
     let mut len = 0;
     for part in parts {
-        let take = part.len().min(MAX_TOKEN - len);
+        let take = part.len().min(buf.len() - len);
         buf[len..len + take].copy_from_slice(&part.as_bytes()[..take]);
         len += take;
     }
-    token_hash(&buf[..len])
+    &buf[..len]
 }
 
 /// For tables keyed by a [`token_hash`]: it only needs its high bits
@@ -117,12 +144,25 @@ mod tests {
     }
 
     #[test]
+    fn tails_are_read_as_byte_by_byte() {
+        let text: Vec<u8> = (1..=40u8).map(|b| b.wrapping_mul(37)).collect();
+        for len in 1..=text.len() {
+            for from in len.saturating_sub(7)..len {
+                let want = le(&text, from, len - from);
+                assert_eq!(tail(&text, from, len), want, "bytes {from}..{len}");
+            }
+        }
+    }
+
+    #[test]
     fn parts_hash_as_their_text() {
         for parts in [
             &["subject:", "ÜBER", "Größe"][..],
             &["a"],
             &["", "exactly8", "bytes!!!", " and then some more"],
             &["x".repeat(200).leak()],
+            &["twenty-nine bytes ", "of tokens", "!!"],
+            &["thirty-three bytes ", "of tokens", "!!!!!"],
         ] {
             let text = parts.concat().to_ascii_lowercase();
             assert_eq!(parts_hash(parts), token_hash(text.as_bytes()), "{parts:?}");
