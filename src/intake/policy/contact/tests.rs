@@ -546,6 +546,38 @@ fn spaced_and_hyphenated_addresses() {
     for text in ["a b c at home", "x-y-z at the station", "see you @ 5 pm"] {
         none(text);
     }
+    // The spaced search asks for its groups only when letters stand alone:
+    // every address spelt out has three in a row, a plain "lopez at gmail"
+    // none.
+    for text in [
+        "p-a-u-l-.-k-i-m-@-g-m-x-.-d-e",
+        "tonyb77 @ y a h o o",
+        "r-o-s-a at hotmail",
+        "j.o.h.n @ g.m.a.i.l . c.o.m",
+        "m a r i a @ g m a i l . c o m",
+    ] {
+        assert!(email::has_spaced_run(text), "{text:?}");
+    }
+    for text in ["lopez at gmail", "a b at home", "mk2 @ 5 pm", "x 1 yz"] {
+        assert!(!email::has_spaced_run(text), "{text:?}");
+    }
+}
+
+#[test]
+fn a_long_chain_of_words_before_an_address_keeps_its_last_64_bytes() {
+    let text = "ref alpha dot bravo dot charlie dot delta dot echo dot foxtrot dot golf \
+                dot hotel dot india dot juliet dot maria at gmail dot com";
+    only(
+        text,
+        "email_obfuscated",
+        "bravo.charlie.delta.echo.foxtrot.golf.hotel.india.juliet.maria@gmail.com",
+    );
+    // A dozen spaced letters and more before the "@".
+    only(
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z @ g m a i l . c o m",
+        "email_obfuscated",
+        "abcdefghijklmnopqrstuvwxyz@gmail.com",
+    );
 }
 
 #[test]
