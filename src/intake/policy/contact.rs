@@ -175,7 +175,12 @@ impl Words {
         let (mut last_spelled, mut singles, mut last_single) = (None, 0, 0);
         let shapes = &*SHAPES;
         while i < b.len() {
-            if !b[i].is_ascii_alphanumeric() && letter_len(text, i).is_none() {
+            let class = BYTES[usize::from(b[i])];
+            if class & ALNUM == 0 && (class & HIGH == 0 || letter_len(text, i).is_none()) {
+                if class & MARK == 0 {
+                    i += 1;
+                    continue;
+                }
                 match b[i] {
                     b'@' => w.at_sign.note(i),
                     // "(.)", "[.]": a dot in brackets.
@@ -193,10 +198,13 @@ impl Words {
             let start = i;
             let (mut digits, mut ascii) = (0, true);
             while i < b.len() {
-                if b[i].is_ascii_alphanumeric() {
-                    digits += usize::from(b[i].is_ascii_digit());
+                let class = BYTES[usize::from(b[i])];
+                if class & ALNUM != 0 {
+                    digits += usize::from(class & DIGIT != 0);
                     i += 1;
-                } else if let Some(len) = letter_len(text, i) {
+                } else if class & HIGH != 0
+                    && let Some(len) = letter_len(text, i)
+                {
                     ascii = false;
                     i += len;
                 } else {
@@ -236,6 +244,33 @@ impl Words {
         w
     }
 }
+
+/// What [`Words::scan`] asks of a byte, in one lookup: an ASCII letter or
+/// digit, a digit, not ASCII (perhaps a letter), a sign it notes.
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+const HIGH: u8 = 4;
+const MARK: u8 = 8;
+static BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = if byte.is_ascii_digit() {
+            ALNUM | DIGIT
+        } else if byte.is_ascii_alphabetic() {
+            ALNUM
+        } else if byte >= 0x80 {
+            HIGH
+        } else if byte == b'@' || byte == b'.' {
+            MARK
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
 
 /// A word of the text, as [`Words::scan`] read it.
 struct Word<'t> {
