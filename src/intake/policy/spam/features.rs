@@ -126,7 +126,7 @@ const MONEY: &[u64] = &[
 ];
 
 /// One bit per possible top 12 bits of a [`MONEY`] hash: nearly every
-/// word (all but ≈ 1 in 120) is ruled out by one test.
+/// hash (all but ≈ 1 in 128) is ruled out by one test.
 const MONEY_MASK: [u64; 64] = {
     let mut mask = [0u64; 64];
     let mut i = 0;
@@ -530,7 +530,7 @@ mod tests {
         let others = (0..10_000)
             .filter(|i| maybe_money(word(&format!("word{i}"))))
             .count();
-        // 33 terms among 4,096 bit values: ≈ 80 of 10,000.
+        // 32 terms among 4,096 bit values: ≈ 80 of 10,000.
         assert!(others < 200, "{others} of 10,000 other words pass");
     }
 }

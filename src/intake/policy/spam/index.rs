@@ -1,24 +1,23 @@
 //! The scoring index: a token's hash → its [`Clue`], looked up for every
 //! word and pair of every message a stranger sends.
 //!
-//! Most of a lookup's time is the memory it touches: the model knows tens
-//! of thousands of tokens, and a `HashMap<u64, Clue>` of them (24-byte
-//! entries and a control byte each, in a table with room to spare) is
-//! ≈ 1.5 MB, bigger than a core's cache, so nearly every word of a message
-//! costs a miss or two. Here a slot is 8 bytes: 32 bits of the hash and
-//! the number of the token's clue in a table of the distinct clues (tokens
-//! with the same counts share one, and there are a few thousand); the
-//! slots of the shipped model take 512 kB, and a lookup reads one of their
-//! cache lines and one of the small clue table's.
+//! Beyond its few instructions, a lookup costs the memory it touches:
+//! the model knows tens of thousands of tokens, and a `HashMap<u64, Clue>`
+//! of them (24-byte entries and a control byte each, in a table with room
+//! to spare) is ≈ 1.5 MB, more than a core's cache holds, so most words
+//! of a message miss it. Here a slot is 8 bytes: 32 bits of the hash and
+//! the number of the token's clue in a table of the distinct clues
+//! (tokens with the same counts share one: far fewer clues than tokens);
+//! the slots of the shipped model take 512 kB, and a lookup reads one or
+//! two of their cache lines and one of the small clue table's.
 //!
 //! Open addressing with linear probing: a token's first slot is its
 //! hash's low bits, its key the high 32 (never 0, which marks a free
-//! slot), and the slots probed (one or two, the table being at most half
-//! full) are compared by key. A token the model does not know is taken for
-//! one it knows about about once in 2^31 lookups: rarer than the
-//! collisions of the 64-bit hash itself matter ([`super::hash`]: a
-//! collision merges two tokens' counts, which costs a little accuracy and
-//! nothing else).
+//! slot), and the slots probed (a few adjacent ones, the table being at
+//! most 5/8 full) are compared by key. A token the model does not know
+//! is taken for one it knows about once in a billion lookups or so: a
+//! false match, like two tokens sharing a 64-bit hash ([`super::hash`]),
+//! costs a little accuracy and nothing else.
 
 use std::collections::HashMap;
 
@@ -37,8 +36,10 @@ impl Index {
     pub(super) fn new(entries: impl IntoIterator<Item = (u64, Clue)>) -> Index {
         let mut entries: Vec<(u64, Clue)> = entries.into_iter().collect();
         entries.sort_unstable_by_key(|&(hash, _)| hash);
-        // At most half full: probes stay short.
-        let len = (entries.len() * 2).next_power_of_two().max(16);
+        // At most 5/8 full: probes stay short (a token it does not hold
+        // reads ≈ 3 slots on average, 24 bytes), and the shipped model's
+        // 35,800 tokens fit 65,536 slots.
+        let len = (entries.len() * 8 / 5).next_power_of_two().max(16);
         let mut index = Index {
             slots: vec![(0, 0); len],
             clues: Vec::new(),
