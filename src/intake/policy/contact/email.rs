@@ -346,10 +346,7 @@ fn normalise_local(local: &str) -> String {
 /// in its domain, so a [`SPACED`] match without them is no hit.
 pub(super) fn has_spaced_run(s: &str) -> bool {
     let mut singles = 0;
-    for run in s
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|r| !r.is_empty())
-    {
+    for run in alnum_runs(s) {
         singles = if run.len() == 1 { singles + 1 } else { 0 };
         if singles == 3 {
             return true;
@@ -358,15 +355,18 @@ pub(super) fn has_spaced_run(s: &str) -> bool {
     false
 }
 
+/// The runs of ASCII letters and digits in `s`.
+fn alnum_runs(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|r| !r.is_empty())
+}
+
 fn spaced(c: &Captures, hits: &mut Vec<Hit>) {
     let m = c.get(0).expect("group 0");
     let local_raw = &c["local"];
     // Spaced out: every run of letters and digits is one long.
     let is_spaced = |s: &str| {
-        let runs: Vec<&str> = s
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|r| !r.is_empty())
-            .collect();
+        let runs: Vec<&str> = alnum_runs(s).collect();
         runs.len() >= 3 && runs.iter().all(|r| r.len() == 1)
     };
     let local_spaced = is_spaced(local_raw);
