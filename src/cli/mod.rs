@@ -1,6 +1,7 @@
 //! The command line. `main` calls [`main`]; each command loads the config,
 //! opens the store and calls into intake or the store.
 
+mod data;
 mod http;
 mod mail;
 mod moderation;
@@ -111,6 +112,15 @@ enum Command {
     /// The console's accounts: add, set a password, disable, list.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Copy the SQLite store into a new FILE, consistently, while `parley
+    /// serve` runs and writes (a PostgreSQL store: use pg_dump; exit 64).
+    ///
+    /// Restore: stop `parley serve`, copy FILE to the path of store.url,
+    /// start it. Exit 64 when FILE exists (it is never overwritten).
+    Backup {
+        /// The new file to write.
+        file: PathBuf,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -193,13 +203,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Serve = cli.command {
         return crate::serve::run(config).await;
     }
+    if let Command::Backup { file } = &cli.command {
+        return data::backup(&config, file).await;
+    }
     let setup = match cli.command {
         Command::Migrate => Setup::Create,
         _ => Setup::Existing,
     };
     let app = App::open(config, setup).await?;
     match cli.command {
-        Command::Check | Command::Serve | Command::Http(_) => unreachable!("handled above"),
+        Command::Check | Command::Serve | Command::Http(_) | Command::Backup { .. } => {
+            unreachable!("handled above")
+        }
         Command::Policy(command) => policy::run_with_store(&app, command).await,
         Command::Migrate => {
             println!(

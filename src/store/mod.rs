@@ -47,6 +47,7 @@
 //! message, its ticket change, its audit entry and its notification rows
 //! commit together or not at all.
 
+mod backup;
 mod console;
 mod conversations;
 mod cursor;
@@ -73,6 +74,7 @@ use serde::Serialize;
 use crate::config::StoreConfig;
 use outbox::NewNotification;
 
+pub use backup::backup;
 pub use console::{ConsoleRole, ConsoleSession, ConsoleStore, ConsoleUser};
 pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};

@@ -127,7 +127,7 @@ pub async fn connect_existing(config: &StoreConfig) -> Result<SqlStore<Sqlite>, 
 }
 
 /// The connection options of `config.url`: WAL, every commit flushed.
-fn options(config: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
+pub(super) fn options(config: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
     Ok(SqliteConnectOptions::from_str(&config.url)
         .map_err(StoreError::Failed)?
         .journal_mode(SqliteJournalMode::Wal)
