@@ -537,6 +537,7 @@ impl Config {
                 .with_list_parse_key("smtp.listen")
                 .with_list_parse_key("smtp.lmtp_listen")
                 .with_list_parse_key("http.listen")
+                .with_list_parse_key("http.monitor_listen")
                 .with_list_parse_key("http.cors_origins"),
         );
         let merged = builder

@@ -67,6 +67,9 @@
 //! - [`token`] signs and verifies the reply tokens in reply addresses;
 //!   [`token::Minter`] mints them and our Message-IDs for notification rows
 //!   (below the store, which mints inside its transactions).
+//! - [`metrics`] counts what the doors and workers do (`GET /metrics`);
+//!   [`systemd`] tells the service manager `parley serve` is ready,
+//!   reloading or stopping, and feeds its watchdog.
 //! - [`config`] loads the layered, validated configuration; [`address`]
 //!   says what an email address is to parley; [`setup`] opens the store and
 //!   the key, which only `serve` and `migrate` may create.
@@ -83,6 +86,7 @@ pub mod error;
 pub mod http;
 pub mod imap;
 pub mod intake;
+pub mod metrics;
 pub mod moderation;
 pub mod outbox;
 pub mod search;
@@ -90,6 +94,7 @@ pub mod serve;
 pub mod setup;
 pub mod smtp;
 pub mod store;
+pub mod systemd;
 pub mod tickets;
 pub mod token;
 pub mod webhooks;

@@ -22,6 +22,8 @@ use crate::outbox::transport::Transport;
 use crate::outbox::worker::Worker;
 use crate::setup::{self, Setup};
 use crate::smtp::{self, Protocol, Server, Settings};
+use crate::store::Store;
+use crate::systemd::Notifier;
 
 /// Opens the store (creating it and the key file when missing, applying
 /// migrations), syncs the queues, binds every listener (a port that cannot
@@ -31,6 +33,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     // stops parley cleanly once it has started (421 to the sessions it
     // took meanwhile), rather than killing it mid-session.
     let signals = Signals::new()?;
+    let notifier = Notifier::from_env();
+    notifier.status("opening the store");
     let (store, secret) = setup::open(&config, Setup::Create).await?;
     let tls = if config.smtp.tls_cert.as_os_str().is_empty() {
         None
@@ -65,7 +69,15 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     for (i, addr) in config.http.listen.iter().enumerate() {
         http_listeners.push(bind(addr, &format!("http.listen[{i}]")).await?);
     }
-    if listeners.is_empty() && http_listeners.is_empty() && config.imap.is_empty() {
+    let mut monitor_listeners = Vec::new();
+    for (i, addr) in config.http.monitor_listen.iter().enumerate() {
+        monitor_listeners.push(bind(addr, &format!("http.monitor_listen[{i}]")).await?);
+    }
+    if listeners.is_empty()
+        && http_listeners.is_empty()
+        && monitor_listeners.is_empty()
+        && config.imap.is_empty()
+    {
         return Err(ConfigError::new(
             "smtp.listen",
             "nothing to serve: smtp.listen, smtp.lmtp_listen and http.listen are empty and \
@@ -80,12 +92,16 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         deliverer.start().await?;
         tasks.spawn(Arc::new(deliverer).run(stopped.clone()));
     }
+    let mut first_logins = Vec::new();
     for mailbox in &config.imap {
         tracing::info!(mailbox = %mailbox.key(), "polling");
-        tasks.spawn(crate::imap::run(
+        let (tried, first) = tokio::sync::oneshot::channel();
+        first_logins.push(first);
+        tasks.spawn(crate::imap::run_reporting(
             mailbox.clone(),
             intake.clone(),
             stopped.clone(),
+            Some(tried),
         ));
     }
     if let Some(reminders) =
@@ -105,30 +121,54 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         tasks.spawn(server.clone().listen(listener, protocol));
     }
     let mut hub = None;
-    if !http_listeners.is_empty() {
+    let mut app = None;
+    if !http_listeners.is_empty() || !monitor_listeners.is_empty() {
         let state = http::AppState::new(&config, &secret, intake.clone())?;
-        hub = Some(state.hub.clone());
-        let router = http::router(state);
         let grace = Duration::from_secs(config.http.shutdown_grace_secs);
-        for listener in http_listeners {
-            if let Ok(addr) = listener.local_addr() {
-                tracing::info!(%addr, protocol = "http", keys = config.http.keys.len(), "listening");
-            }
-            tasks.spawn(http::serve(
-                listener,
-                router.clone(),
-                stopped.clone(),
-                grace,
-            ));
+        if !http_listeners.is_empty() {
+            hub = Some(state.hub.clone());
         }
+        for (listeners, router, what) in [
+            (http_listeners, http::router(state.clone()), "http"),
+            (
+                monitor_listeners,
+                http::monitor_router(state.clone()),
+                "monitor",
+            ),
+        ] {
+            for listener in listeners {
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::info!(%addr, protocol = what, keys = config.http.keys.len(), "listening");
+                }
+                tasks.spawn(http::serve(
+                    listener,
+                    router.clone(),
+                    stopped.clone(),
+                    grace,
+                ));
+            }
+        }
+        app = Some(state);
     }
+    // Ready once every mailbox's first login was tried (each bounded by
+    // its timeout): a wrong password shows in the log before systemd
+    // calls the start done.
+    for first in first_logins {
+        let _ = first.await;
+    }
+    if let Some(app) = &app {
+        app.mark_started();
+    }
+    let status = serving_status(&config);
     tracing::info!(
         store = %crate::config::redact_url_password(&config.store.url),
         hostname = %server.settings().hostname,
         "parley serve started"
     );
-    signals.wait().await;
+    notifier.ready(&status);
+    main_loop(signals, &notifier, &status, store.as_ref()).await;
     tracing::info!("shutting down");
+    notifier.stopping();
     let _ = stop.send(true);
     // Live event streams never end by themselves: end them, or they would
     // hold the HTTP listeners for their whole grace period.
@@ -138,6 +178,65 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What `systemctl status` shows while parley serves.
+fn serving_status(config: &Config) -> String {
+    let mut parts = Vec::new();
+    for (name, list) in [
+        ("SMTP", &config.smtp.listen),
+        ("LMTP", &config.smtp.lmtp_listen),
+        ("HTTP", &config.http.listen),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{name} {}", list.join(" ")));
+        }
+    }
+    if !config.imap.is_empty() {
+        parts.push(format!("{} IMAP mailbox(es)", config.imap.len()));
+    }
+    format!("serving: {}", parts.join(", "))
+}
+
+/// Until SIGTERM or SIGINT: feeds systemd's watchdog (when it watches)
+/// every third of its interval, but only while the store answers, so that
+/// a process whose store is gone is restarted rather than kept.
+async fn main_loop(mut signals: Signals, notifier: &Notifier, status: &str, store: &dyn Store) {
+    let Some(interval) = notifier.watchdog() else {
+        signals.wait().await;
+        return;
+    };
+    let period = (interval / 3).max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval(period);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = signals.wait_one() => return,
+            _ = ticks.tick() => {
+                match tokio::time::timeout(period, store.ping()).await {
+                    Ok(Ok(())) => {
+                        notifier.watchdog_ping();
+                        if failing {
+                            failing = false;
+                            tracing::info!("the store answers again");
+                            notifier.status(status);
+                        }
+                    }
+                    outcome => {
+                        let error = match outcome {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => format!("no answer within {period:?}"),
+                        };
+                        if !failing {
+                            failing = true;
+                            tracing::warn!(error = %error, "the store does not answer: the watchdog is not fed");
+                        }
+                        notifier.status(&format!("the store does not answer: {error}"));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Says where notifications go, in one line; creates the Maildir when no
@@ -191,6 +290,11 @@ impl Signals {
 
     /// Until one of them comes (or came).
     async fn wait(mut self) {
+        self.wait_one().await
+    }
+
+    /// The same, without giving the signals up (in a `select!` loop).
+    async fn wait_one(&mut self) {
         tokio::select! {
             _ = self.term.recv() => tracing::info!("SIGTERM"),
             _ = self.int.recv() => tracing::info!("SIGINT"),

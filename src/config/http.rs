@@ -41,6 +41,13 @@ pub struct HttpConfig {
     /// Mark the console's cookies `Secure`: set it when a TLS proxy serves
     /// the pages (browsers then send them over HTTPS only).
     pub console_secure_cookies: bool,
+    /// Addresses (`IP:PORT`) of a listener that serves only `/healthz`,
+    /// `/readyz` and `/metrics` (for monitoring when `listen` is empty, or
+    /// on another interface); empty: none.
+    pub monitor_listen: Vec<String>,
+    /// `/readyz` answers 503 when a notification has been due this many
+    /// seconds without an outbox worker taking it.
+    pub ready_outbox_stuck_secs: u64,
     /// The API keys (`[[http.keys]]`).
     #[serde(default)]
     pub keys: Vec<ApiKeyConfig>,
@@ -183,13 +190,26 @@ impl ApiKeyConfig {
 
 impl HttpConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        for (i, addr) in self.listen.iter().enumerate() {
-            if addr.parse::<std::net::SocketAddr>().is_err() {
-                return Err(ConfigError::new(
-                    format!("http.listen[{i}]"),
-                    format!("{addr:?} is not IP:PORT (for example 127.0.0.1:8025 or [::]:8025)"),
-                ));
+        for (field, list) in [
+            ("listen", &self.listen),
+            ("monitor_listen", &self.monitor_listen),
+        ] {
+            for (i, addr) in list.iter().enumerate() {
+                if addr.parse::<std::net::SocketAddr>().is_err() {
+                    return Err(ConfigError::new(
+                        format!("http.{field}[{i}]"),
+                        format!(
+                            "{addr:?} is not IP:PORT (for example 127.0.0.1:8025 or [::]:8025)"
+                        ),
+                    ));
+                }
             }
+        }
+        if self.ready_outbox_stuck_secs == 0 {
+            return Err(ConfigError::new(
+                "http.ready_outbox_stuck_secs",
+                "must be at least 1 (seconds)",
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new(

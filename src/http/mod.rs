@@ -76,6 +76,9 @@ pub struct Shared {
     pub hub: hub::Hub,
     /// Failed console logins, per account and client address.
     pub logins: crate::console::session::LoginLimiter,
+    /// `parley serve` has started: store open, listeners bound, the first
+    /// IMAP logins tried (`/readyz`).
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,12 +105,24 @@ impl AppState {
                 config: Arc::new(config.clone()),
                 limiter: limit::RateLimiter::default(),
                 logins: Default::default(),
+                started: Default::default(),
             }),
         })
     }
 
     pub fn store(&self) -> &dyn Store {
         self.intake.store()
+    }
+
+    /// Says `parley serve` has started (`/readyz` may then answer ready).
+    pub fn mark_started(&self) {
+        self.started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`AppState::mark_started`] was called.
+    pub fn started(&self) -> bool {
+        self.started.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -131,6 +146,12 @@ pub fn router(state: AppState) -> Router {
         routes = routes.merge(crate::console::routes());
     }
     layered(routes, state)
+}
+
+/// The monitoring door of `http.monitor_listen`: `/healthz`, `/readyz` and
+/// `/metrics` only, in the same layers.
+pub fn monitor_router(state: AppState) -> Router {
+    layered(api::monitor_routes().into(), state)
 }
 
 /// `routes` with problems for unknown paths and methods, and the layers

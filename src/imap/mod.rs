@@ -34,8 +34,20 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// the poll interval passes), or without IDLE a sleep of the interval; the
 /// two take the same messages. Failures reconnect with exponential backoff
 /// (with jitter, up to five minutes), logged once per change of error.
-pub async fn run(config: ImapConfig, intake: Arc<Intake>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(config: ImapConfig, intake: Arc<Intake>, shutdown: watch::Receiver<bool>) {
+    run_reporting(config, intake, shutdown, None).await
+}
+
+/// [`run`], telling `tried` once the first login has been tried (whether
+/// it worked or not): `parley serve` reports itself ready after that.
+pub async fn run_reporting(
+    config: ImapConfig,
+    intake: Arc<Intake>,
+    mut shutdown: watch::Receiver<bool>,
+    mut tried: Option<tokio::sync::oneshot::Sender<()>>,
+) {
     let key = config.key();
+    crate::metrics::metrics().imap_started(&key, crate::store::now_ms());
     let mut backoff = Duration::from_secs(1);
     let mut last_error: Option<String> = None;
     let mut strikes = Strikes::default();
@@ -49,12 +61,17 @@ pub async fn run(config: ImapConfig, intake: Arc<Intake>, mut shutdown: watch::R
             &mut shutdown,
             &mut last_error,
             &mut strikes,
+            &mut tried,
         )
         .await
         {
             Ok(()) => return,
             Err(e) => e.to_string(),
         };
+        crate::metrics::metrics().imap_failed(&key);
+        if let Some(tried) = tried.take() {
+            let _ = tried.send(());
+        }
         if last_error.as_deref() != Some(error.as_str()) {
             tracing::warn!(mailbox = %key, error = %error, "imap: retrying with backoff");
             last_error = Some(error);
@@ -76,15 +93,21 @@ async fn serve(
     shutdown: &mut watch::Receiver<bool>,
     last_error: &mut Option<String>,
     strikes: &mut Strikes,
+    tried: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), ImapError> {
     let key = config.key();
+    let metrics = crate::metrics::metrics();
     let interval = Duration::from_secs(config.poll_interval_secs.max(1));
     let (mut session, idle) = mailbox::connect(config).await?;
+    if let Some(tried) = tried.take() {
+        let _ = tried.send(());
+    }
     if last_error.take().is_some() {
         tracing::info!(mailbox = %key, "imap: connected again");
     }
     loop {
         let pass = mailbox::take_new(&mut session, config, intake, strikes).await?;
+        metrics.imap_polled(&key, crate::store::now_ms(), pass.taken as u64);
         if pass.taken > 0 || pass.quarantined > 0 {
             tracing::info!(mailbox = %key, taken = pass.taken, quarantined = pass.quarantined, "imap pass");
         }

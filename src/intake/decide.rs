@@ -106,7 +106,7 @@ impl Intake {
             let role = thread.author.as_ref().map_or(Role::Client, |a| a.role);
             let status = match (
                 held || automatic,
-                tickets::on_message(ticket.status, role, self.on_closed),
+                tickets::on_message(ticket.status, role, self.tunables().on_closed),
             ) {
                 (true, _) => None,
                 (false, Transition::To(status)) => Some(status),
@@ -165,7 +165,7 @@ impl Intake {
             Target::Existing { .. } => thread.author.as_ref().map(|a| a.role),
         };
         let replies = replies::decide(
-            self.replies.get(queue),
+            self.tunables().replies.get(queue),
             replies::Facts {
                 new_ticket,
                 author,

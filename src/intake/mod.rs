@@ -30,6 +30,7 @@ pub mod written;
 pub use report::Report;
 
 use crate::config::Config;
+use crate::metrics::{Ending, metrics};
 use crate::store::{Bounced, NewRaw, Post, Posted, Source, Store, StoreError};
 use crate::tickets::OnClosedReply;
 use crate::token::Minter;
@@ -130,18 +131,41 @@ pub struct Intake {
     minter: Minter,
     /// What each recipient address is: every door asks this one rule.
     recipients: recipient::Rule,
+    /// What a reload may change (SIGHUP, [`Intake::reload`]).
+    tunables: std::sync::RwLock<std::sync::Arc<Tunables>>,
+    /// When set, commits go through the group committer.
+    group: Option<group::GroupCommit>,
+    /// The time working hours are judged by.
+    clock: replies::Clock,
+}
+
+/// The settings of intake a reload swaps: a message is taken with the
+/// ones current when it began, whole.
+struct Tunables {
     subject_tag: SubjectTag,
     on_closed: OnClosedReply,
     max_bytes: usize,
     limits: attachments::Limits,
-    /// The content policy (from the config).
+    /// The content policy (from the config): rules and spam model.
     policy: std::sync::Arc<policy::Policy>,
-    /// When set, commits go through the group committer.
-    group: Option<group::GroupCommit>,
     /// Each queue's greeting and working hours, by queue name.
     replies: std::collections::HashMap<String, replies::QueueReplies>,
-    /// The time working hours are judged by.
-    clock: replies::Clock,
+}
+
+impl Tunables {
+    fn new(config: &Config) -> Tunables {
+        Tunables {
+            subject_tag: SubjectTag::new(&config.mail.subject_tag),
+            on_closed: config.tickets.on_closed_reply,
+            max_bytes: config.intake.max_message_bytes,
+            limits: attachments::Limits {
+                per_attachment: config.intake.max_attachment_bytes,
+                per_message: config.intake.max_attachments_bytes,
+            },
+            policy: config.policy.clone(),
+            replies: replies::by_queue(config),
+        }
+    }
 }
 
 impl Intake {
@@ -151,18 +175,28 @@ impl Intake {
             store,
             recipients: recipient::Rule::new(signer.clone(), &config.mail.reply_domain),
             minter: Minter::new(signer, &config.mail.reply_domain),
-            subject_tag: SubjectTag::new(&config.mail.subject_tag),
-            on_closed: config.tickets.on_closed_reply,
-            max_bytes: config.intake.max_message_bytes,
-            limits: attachments::Limits {
-                per_attachment: config.intake.max_attachment_bytes,
-                per_message: config.intake.max_attachments_bytes,
-            },
-            policy: config.policy.clone(),
+            tunables: std::sync::RwLock::new(std::sync::Arc::new(Tunables::new(config))),
             group: None,
-            replies: replies::by_queue(config),
             clock: replies::Clock::system(),
         }
+    }
+
+    /// Takes the settings of `config` a reload may change: the subject
+    /// tag, what a reply to a closed ticket does, the size limits, the
+    /// content policy and spam model, the queues' greetings and working
+    /// hours. Messages being taken finish with the ones they began with.
+    /// (The reply domain and the token key are not among them: tokens
+    /// already sent must keep verifying.)
+    pub fn reload(&self, config: &Config) {
+        let fresh = std::sync::Arc::new(Tunables::new(config));
+        *self.tunables.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
+    fn tunables(&self) -> std::sync::Arc<Tunables> {
+        self.tunables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Judges working hours by `clock` instead of the system's (tests).
@@ -194,7 +228,7 @@ impl Intake {
 
     /// The largest message taken, in bytes.
     pub fn max_message_bytes(&self) -> usize {
-        self.max_bytes
+        self.tunables().max_bytes
     }
 
     pub fn minter(&self) -> &Minter {
@@ -222,28 +256,53 @@ impl Intake {
         envelope: &Envelope,
         whole: Option<&[String]>,
     ) -> Result<Outcome, StoreError> {
+        let result = self.deliver_unmetered(raw, envelope, whole).await;
+        let ending = match &result {
+            Ok(outcome) => Ending::of(outcome),
+            Err(_) => Ending::Failed,
+        };
+        metrics().message(envelope.source, ending);
+        result
+    }
+
+    /// [`Intake::deliver_part`] without counting the message.
+    async fn deliver_unmetered(
+        &self,
+        raw: Vec<u8>,
+        envelope: &Envelope,
+        whole: Option<&[String]>,
+    ) -> Result<Outcome, StoreError> {
         // The commit finds duplicates itself; no need to read for them first.
         let plan = self.plan_with(&raw, envelope, false).await?;
         // The bytes move into the record that stores them: no copy.
         let stored = raw_record(raw, envelope, whole.unwrap_or(plan.recipients.as_slice()));
+        let rule = plan.thread.as_ref().map(|t| t.matched_by);
+        let action = plan.policy.as_ref().map(|v| v.action);
         Ok(match plan.decision {
             Decision::Post(mut post) => {
                 post.raw = Some(stored);
+                let started = std::time::Instant::now();
                 let posted = match &self.group {
                     Some(group) => group.post(*post).await?,
                     None => self.store.post(&post, &self.minter).await?,
                 };
+                metrics().commit(started.elapsed());
                 match posted {
                     Posted::Stored {
                         ticket,
                         message,
                         new_ticket,
                         ..
-                    } => Outcome::Stored {
-                        ticket,
-                        message,
-                        new_ticket,
-                    },
+                    } => {
+                        if let Some(rule) = rule {
+                            metrics().judged(rule, action);
+                        }
+                        Outcome::Stored {
+                            ticket,
+                            message,
+                            new_ticket,
+                        }
+                    }
                     Posted::Duplicate { ticket } => Outcome::Duplicate { ticket },
                 }
             }
@@ -316,16 +375,17 @@ impl Intake {
             policy: None,
             decision: Decision::NoMatch,
         };
-        if raw.len() > self.max_bytes {
+        let tunables = self.tunables();
+        if raw.len() > tunables.max_bytes {
             plan.decision = Decision::Reject {
                 reason: format!(
                     "message too large: over the limit of {} bytes",
-                    self.max_bytes
+                    tunables.max_bytes
                 ),
             };
             return Ok(plan);
         }
-        let Some(parsed) = parse::parse_with(raw, self.limits) else {
+        let Some(parsed) = parse::parse_with(raw, tunables.limits) else {
             plan.decision = Decision::Quarantine {
                 reason: "unparseable",
                 detail: "no message header could be read".into(),
@@ -394,11 +454,11 @@ impl Intake {
         let sender = parsed.from.as_ref().map(|f| f.address.as_str());
         let rules = Rules {
             recipients: &self.recipients,
-            subject_tag: &self.subject_tag,
+            subject_tag: &tunables.subject_tag,
         };
         let thread =
             thread::thread(&parsed, sender, &plan.recipients, self.store(), &rules).await?;
-        let verdict = self.policy.evaluate(
+        let verdict = tunables.policy.evaluate(
             &reply.text,
             parsed.subject.as_deref().unwrap_or(""),
             &parsed,

@@ -163,7 +163,7 @@ impl Intake {
         let mediated = matches!(draft.what, Written::Mediate { .. });
         let verdict = match mediated {
             true => super::policy::Verdict::unjudged(),
-            false => self.policy.evaluate_text(text, &place.subject),
+            false => self.tunables().policy.evaluate_text(text, &place.subject),
         };
         if verdict.action == Action::Reject {
             let hits = verdict.hits_json(text, &place.subject);
@@ -194,7 +194,7 @@ impl Intake {
         }
         let new_ticket = matches!(target, Target::New(_));
         let replies = replies::decide(
-            self.replies.get(&place.queue),
+            self.tunables().replies.get(&place.queue),
             replies::Facts {
                 new_ticket,
                 author: Some(place.role),
@@ -346,7 +346,7 @@ impl Intake {
                 (writer, Role::Staff, Ok(join))
             }
         };
-        let status = match tickets::on_message(ticket.status, role, self.on_closed) {
+        let status = match tickets::on_message(ticket.status, role, self.tunables().on_closed) {
             Transition::To(status) => status,
             Transition::NewTicket => {
                 // As mail answering it would (`on_closed_reply =

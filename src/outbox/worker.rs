@@ -234,6 +234,12 @@ impl Worker {
                 return None;
             }
         };
+        use crate::metrics::{Send, metrics};
+        metrics().send(match &outcome {
+            Sent::Sent(_) => Send::Sent,
+            Sent::Permanent(_) => Send::Failed,
+            Sent::Retry(_) => Send::Deferred,
+        });
         match outcome {
             Sent::Sent(reply) => {
                 return Some(Taken {

@@ -99,7 +99,9 @@ pub(crate) fn system_hostname() -> String {
 
 /// What every session shares.
 pub struct Server {
-    settings: Settings,
+    /// Swapped whole by [`Server::reload`]; each session keeps the one it
+    /// began with.
+    settings: std::sync::RwLock<Arc<Settings>>,
     /// Takes the messages, and says at RCPT what each recipient is.
     intake: Arc<Intake>,
     shutdown: watch::Receiver<bool>,
@@ -121,7 +123,7 @@ impl Server {
             .map_or(0, |d| d.as_secs());
         Arc::new(Server {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             intake,
             shutdown,
             per_ip: Mutex::new(HashMap::new()),
@@ -130,8 +132,20 @@ impl Server {
         })
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    /// The settings new sessions get.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// New settings (SIGHUP) for the sessions that begin from now on: the
+    /// host name, limits, timeouts and TLS certificate. Sessions open keep
+    /// theirs. `max_connections` stays as the server started (the
+    /// semaphore is sized once); the listeners' addresses are not here.
+    pub fn reload(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 
     /// A session id unique across restarts: start time and a counter.
@@ -176,7 +190,7 @@ impl Server {
         drop(listener);
         let open = sessions.len();
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.settings.shutdown_grace, drain)
+        if tokio::time::timeout(self.settings().shutdown_grace, drain)
             .await
             .is_err()
         {
@@ -198,7 +212,8 @@ impl Server {
         sessions: &mut JoinSet<()>,
     ) {
         let _ = stream.set_nodelay(true);
-        let host = &self.settings.hostname;
+        let settings = self.settings();
+        let host = &settings.hostname;
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             tracing::warn!(peer = %peer, "connection limit reached; refused");
             let text = format!("421 4.7.0 {host} too many connections, try again later\r\n");
@@ -222,6 +237,7 @@ impl Server {
 
 /// Answers a connection that is not served, and closes it.
 async fn refuse(mut stream: TcpStream, text: String) {
+    crate::metrics::metrics().reply(421);
     let write = async {
         stream.write_all(text.as_bytes()).await?;
         stream.shutdown().await
@@ -239,7 +255,7 @@ impl IpClaim {
     fn take(server: &Arc<Server>, ip: IpAddr) -> Option<IpClaim> {
         let mut counts = server.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(ip).or_insert(0);
-        if *count >= server.settings.max_connections_per_ip {
+        if *count >= server.settings().max_connections_per_ip {
             return None;
         }
         *count += 1;

@@ -54,6 +54,7 @@ mod cursor;
 mod desk;
 mod events;
 mod filing;
+mod health;
 mod idempotency;
 mod mail;
 mod moderation;
@@ -81,6 +82,7 @@ pub use cursor::{CursorStore, ImapCursor};
 pub use desk::{DeskStore, Operator, QueueTexts};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
+pub use health::HealthStore;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyStore, Reserved};
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
@@ -106,8 +108,8 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 pub mod prelude {
     pub use super::{
         ConsoleStore, ConversationStore, CursorStore, DeskStore, EventStore, FilingStore,
-        IdempotencyStore, MailStore, ModerationStore, OutboxStore, ReadStore, ResponseStore,
-        SchemaStore, SearchStore, Store, TicketStore, WebhookStore,
+        HealthStore, IdempotencyStore, MailStore, ModerationStore, OutboxStore, ReadStore,
+        ResponseStore, SchemaStore, SearchStore, Store, TicketStore, WebhookStore,
     };
 }
 
@@ -130,6 +132,7 @@ pub trait Store:
     + ResponseStore
     + IdempotencyStore
     + SearchStore
+    + HealthStore
     + Send
     + Sync
 {
@@ -152,6 +155,7 @@ impl<S> Store for S where
         + ResponseStore
         + IdempotencyStore
         + SearchStore
+        + HealthStore
         + Send
         + Sync
 {

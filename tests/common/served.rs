@@ -36,6 +36,8 @@ pub struct Served {
     pub http: u16,
     /// The PostgreSQL database, dropped after the process is gone.
     _pg: Option<PgDatabase>,
+    /// Environment variables the process gets (besides the test's own).
+    env: Vec<(String, String)>,
 }
 
 impl Served {
@@ -54,6 +56,21 @@ impl Served {
     /// As [`Served::start_with`], on `backend`. Another port when the one
     /// picked was taken meanwhile.
     pub fn on(backend: &Backend, smtp: &str, http: &str, extra: &str) -> Served {
+        Served::with_env(backend, smtp, http, extra, &[])
+    }
+
+    /// As [`Served::on`], with `env` in the process's environment.
+    pub fn with_env(
+        backend: &Backend,
+        smtp: &str,
+        http: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Served {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for attempt in 1..=3 {
             let port = free_port();
             let dir = tempfile::tempdir().expect("a temporary folder");
@@ -85,7 +102,7 @@ impl Served {
             );
             std::fs::write(&config, text).expect("config written");
             let log = dir.path().join("serve.log");
-            let child = spawn(dir.path(), &config, &log);
+            let child = spawn(dir.path(), &config, &log, &env);
             let mut served = Served {
                 child,
                 dir,
@@ -93,6 +110,7 @@ impl Served {
                 log,
                 http: port,
                 _pg: pg,
+                env: env.clone(),
             };
             match served.started() {
                 Ok(()) => return served,
@@ -109,7 +127,7 @@ impl Served {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.dir.path(), &self.config, &self.log);
+        self.child = spawn(self.dir.path(), &self.config, &self.log, &self.env);
         if let Err(log) = self.started() {
             panic!("{log}");
         }
@@ -188,6 +206,11 @@ impl Served {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}\n{text}"))
     }
 
+    /// The process's id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -216,10 +239,16 @@ impl Drop for Served {
 }
 
 /// `parley --config CONFIG serve` in `dir`, logging into `log` (emptied).
-fn spawn(dir: &std::path::Path, config: &std::path::Path, log: &std::path::Path) -> Child {
+fn spawn(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    log: &std::path::Path,
+    env: &[(String, String)],
+) -> Child {
     let file = std::fs::File::create(log).expect("log");
     let mut command = super::cli::parley(dir);
     command
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--config")
         .arg(config)
         .arg("serve")

@@ -30,6 +30,8 @@ use super::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(super::openapi::document_json))
         .routes(routes!(me::me))
         .routes(routes!(tokens::mint))
@@ -54,6 +56,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(moderation::show))
         .routes(routes!(moderation::approve))
         .routes(routes!(moderation::reject))
+}
+
+/// The probes and the metrics alone (`http.monitor_listen`).
+pub fn monitor_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
 }
 
 /// A time as the API writes it: RFC 3339, UTC, to the millisecond

@@ -140,7 +140,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Waits for more message data; `Some` when the session must end
     /// instead (timeout: 421 answered; the client went away).
     async fn more_data(&mut self) -> io::Result<Option<Flow>> {
-        let timeout = self.server.settings.data_timeout;
+        let timeout = self.settings.data_timeout;
         Ok(match self.read_more(timeout, false).await? {
             Input::Data => None,
             Input::Timeout => Some(self.data_timeout()),
@@ -149,7 +149,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn data_timeout(&mut self) -> Flow {
-        let host = &self.server.settings.hostname;
+        let host = &self.settings.hostname;
         let text = format!("{host} timeout waiting for data, closing");
         self.reply(421, "4.4.2", &text);
         Flow::Close
@@ -324,7 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         format!(
             "Received: from {helo} ([{ip}])\r\n\tby {host} (parley) with {with} id {id}.{n}{recipient};\r\n\t{date}\r\n",
             ip = self.peer.ip(),
-            host = self.server.settings.hostname,
+            host = self.settings.hostname,
             id = self.id,
             n = self.messages,
         )

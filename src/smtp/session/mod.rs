@@ -73,6 +73,9 @@ enum Flow {
 pub(super) struct Session<S> {
     conn: Conn<S>,
     server: Arc<Server>,
+    /// The server's settings when the session began: a reload applies to
+    /// the sessions after it.
+    settings: Arc<super::Settings>,
     protocol: Protocol,
     peer: SocketAddr,
     id: String,
@@ -95,6 +98,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let shutdown = server.shutdown.clone();
         Session {
             conn: Conn::Plain(stream),
+            settings: server.settings(),
             server,
             protocol,
             peer,
@@ -114,6 +118,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Runs the session to its end; I/O errors end it quietly (the client
     /// went away; nothing it was not told "250" for was kept).
     pub async fn run(mut self) {
+        let _open = crate::metrics::metrics().session(self.protocol == Protocol::Lmtp);
         tracing::debug!(session = %self.id, peer = %self.peer, protocol = ?self.protocol, "session opened");
         match self.serve().await {
             Ok(()) => {
@@ -141,7 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             );
             return Ok(());
         }
-        let host = self.server.settings.hostname.clone();
+        let host = self.settings.hostname.clone();
         match self.protocol {
             Protocol::Smtp => self.reply(220, "", &format!("{host} ESMTP parley")),
             Protocol::Lmtp => self.reply(220, "", &format!("{host} LMTP parley")),
@@ -172,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn shutting_down(&mut self) -> io::Result<()> {
-        let host = &self.server.settings.hostname;
+        let host = &self.settings.hostname;
         let text = format!("{host} shutting down, try again later");
         self.reply(421, "4.3.2", &text);
         Ok(())
@@ -181,7 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Waits `greeting_delay` (at least one look) for input that arrives
     /// before the greeting: a real MTA never sends it.
     async fn early_talker(&mut self) -> io::Result<bool> {
-        let delay = self.server.settings.greeting_delay;
+        let delay = self.settings.greeting_delay;
         let mut probe = [0u8; 1];
         let read = self.conn.read(&mut probe);
         let early = if delay.is_zero() {
@@ -289,7 +294,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
         self.tx = None;
         let host = printable(host, 255);
-        let me = self.server.settings.hostname.clone();
+        let me = self.settings.hostname.clone();
         if verb.as_deref() == Some(b"HELO") {
             self.reply(250, "", &format!("{me} hello {host}"));
             self.greeting = Greeting::Helo(host);
@@ -304,7 +309,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             "ENHANCEDSTATUSCODES".to_string(),
             "CHUNKING".to_string(),
         ];
-        if self.server.settings.tls.is_some() && !self.conn.is_tls() {
+        if self.settings.tls.is_some() && !self.conn.is_tls() {
             lines.push("STARTTLS".to_string());
         }
         self.reply_lines(250, &lines);
@@ -313,7 +318,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn size_limit(&self) -> usize {
-        self.server.settings.max_message_bytes
+        self.settings.max_message_bytes
     }
 
     fn mail(&mut self, from: MailFrom<Cow<'_, str>>) -> Flow {
@@ -350,7 +355,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     async fn rcpt(&mut self, address: &str) -> Flow {
-        let max = self.server.settings.max_recipients;
+        let max = self.settings.max_recipients;
         let Some(tx) = &self.tx else {
             return self.error(503, "5.5.1", "need MAIL before RCPT");
         };
@@ -409,7 +414,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     async fn starttls(&mut self) -> io::Result<Flow> {
-        let Some(acceptor) = self.server.settings.tls.clone() else {
+        let Some(acceptor) = self.settings.tls.clone() else {
             return Ok(self.error(502, "5.5.1", "STARTTLS not offered"));
         };
         if self.conn.is_tls() {
@@ -427,7 +432,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let Conn::Plain(plain) = std::mem::replace(&mut self.conn, Conn::Taken) else {
             return Ok(Flow::Close);
         };
-        let timeout = self.server.settings.command_timeout;
+        let timeout = self.settings.command_timeout;
         match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
             Ok(Ok(tls)) => {
                 self.conn = Conn::Tls(Box::new(tls));
@@ -447,9 +452,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     fn error(&mut self, code: u16, esc: &str, text: &str) -> Flow {
         self.reply(code, esc, text);
         self.errors += 1;
-        if self.errors >= self.server.settings.max_bad_commands {
+        if self.errors >= self.settings.max_bad_commands {
             tracing::info!(session = %self.id, peer = %self.peer, "too many errors; closing");
-            let host = self.server.settings.hostname.clone();
+            let host = self.settings.hostname.clone();
             self.reply(421, "4.7.0", &format!("{host} too many errors, closing"));
             return Flow::Close;
         }
@@ -458,6 +463,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     fn reply(&mut self, code: u16, esc: &str, text: &str) {
         use std::io::Write;
+        crate::metrics::metrics().reply(code);
         let _ = if esc.is_empty() {
             write!(self.output, "{code} {text}\r\n")
         } else {
@@ -467,6 +473,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     fn reply_lines(&mut self, code: u16, lines: &[String]) {
         use std::io::Write;
+        crate::metrics::metrics().reply(code);
         for (i, line) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
             let _ = write!(self.output, "{code}{sep}{line}\r\n");
@@ -483,7 +490,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.conn.write_all(&self.output).await?;
             self.conn.flush().await
         };
-        match tokio::time::timeout(self.server.settings.command_timeout, write).await {
+        match tokio::time::timeout(self.settings.command_timeout, write).await {
             Ok(result) => result?,
             Err(_) => {
                 return Err(io::Error::new(
@@ -499,7 +506,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// The next command line (LF-terminated, CR optional); over-long lines
     /// are skipped to their end and reported once.
     async fn next_line(&mut self) -> io::Result<Line> {
-        let max = self.server.settings.max_line_length;
+        let max = self.settings.max_line_length;
         loop {
             let pending = &self.input[self.start..];
             if let Some(pos) = pending.iter().position(|&b| b == b'\n') {
@@ -516,7 +523,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 self.skipping = true;
             }
             let watch = self.tx.is_none();
-            let timeout = self.server.settings.command_timeout;
+            let timeout = self.settings.command_timeout;
             match self.read_more(timeout, watch).await? {
                 Input::Data => {}
                 other => return Ok(Line::End(other)),

@@ -1,0 +1,400 @@
+//! `parley serve` as systemd and a monitoring system see it: the sd_notify
+//! messages on a `NOTIFY_SOCKET` the test listens on (READY, STATUS,
+//! WATCHDOG, STOPPING), `/readyz`, and `/metrics` read by the Prometheus
+//! project's own Python parser (Debian's python3-prometheus-client, which
+//! scripts/test installs) after known traffic.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::served::{Served, free_port};
+use common::smtp::Smtp;
+use common::*;
+
+/// Listens where `parley serve` is told to notify.
+struct NotifySocket {
+    _dir: tempfile::TempDir,
+    socket: UnixDatagram,
+    path: String,
+    /// Every datagram received so far, in order.
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn bind() -> NotifySocket {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        NotifySocket {
+            _dir: dir,
+            socket,
+            path: path.to_string_lossy().into_owned(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads datagrams until one holds the line `line`, or `within` passes.
+    fn wait_for(&mut self, line: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                self.seen.push(text.clone());
+                if text.lines().any(|l| l == line) {
+                    return Some(text);
+                }
+            }
+        }
+        None
+    }
+
+    /// How many datagrams holding `line` arrive within `within`.
+    fn count(&mut self, line: &str, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        let mut n = 0;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if self.wait_for(line, left).is_some() {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[test]
+fn serve_notifies_ready_feeds_the_watchdog_and_says_it_stops() {
+    let mut notify = NotifySocket::bind();
+    let smtp_port = free_port();
+    let smtp = format!("listen = [\"127.0.0.1:{smtp_port}\"]");
+    let mut served = Served::with_env(
+        &Backend::Sqlite,
+        &smtp,
+        "listen = [\"127.0.0.1:{http}\"]",
+        "",
+        // systemd's WatchdogSec=0.6s: a ping every 200 ms.
+        &[
+            ("NOTIFY_SOCKET", notify.path.as_str()),
+            ("WATCHDOG_USEC", "600000"),
+        ],
+    );
+    let ready = notify
+        .wait_for("READY=1", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no READY=1 in {:?}\n{}", notify.seen, served.log()));
+    assert!(
+        ready.contains(&format!("STATUS=serving: SMTP 127.0.0.1:{smtp_port}")),
+        "{ready}"
+    );
+    // Before READY, a status said what it was doing.
+    assert!(
+        notify.seen[0].contains("STATUS=opening the store"),
+        "{:?}",
+        notify.seen
+    );
+    // Listeners are bound by the time systemd hears READY.
+    let mut session = Smtp::connect(smtp_port).expect("SMTP answers once READY=1 is sent");
+    assert_eq!(session.reply().unwrap().code, 220);
+    drop(session);
+    let pings = notify.count("WATCHDOG=1", Duration::from_millis(1500));
+    assert!(
+        (4..=12).contains(&pings),
+        "{pings} watchdog pings in 1.5 s at a 200 ms period"
+    );
+
+    let ready = served.call("GET", "/readyz", &[], b"");
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    assert_eq!(ready.json()["started"], true);
+    assert_eq!(ready.json()["store"], "ok");
+    assert_eq!(ready.json()["outbox"], "off");
+
+    served.sigterm();
+    assert!(
+        notify
+            .wait_for("STOPPING=1", Duration::from_secs(10))
+            .is_some(),
+        "no STOPPING=1 in {:?}",
+        notify.seen
+    );
+    let status = served.wait_exit(Duration::from_secs(30)).expect("exits");
+    assert!(status.success(), "{status}\n{}", served.log());
+}
+
+/// On PostgreSQL a store that stops answering stops the watchdog (systemd
+/// then restarts parley) and turns `/readyz` to 503; both come back with
+/// the store.
+#[test]
+fn the_watchdog_is_fed_only_while_the_store_answers() {
+    // Only left out with PARLEY_TEST_SQLITE_ONLY=1 (backends() fails otherwise).
+    let Some(Backend::Postgres(admin)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        return;
+    };
+    let mut notify = NotifySocket::bind();
+    let served = Served::with_env(
+        &Backend::Postgres(admin.clone()),
+        "listen = []",
+        "listen = [\"127.0.0.1:{http}\"]",
+        "",
+        &[
+            ("NOTIFY_SOCKET", notify.path.as_str()),
+            ("WATCHDOG_USEC", "600000"),
+        ],
+    );
+    assert!(
+        notify
+            .wait_for("READY=1", Duration::from_secs(10))
+            .is_some()
+    );
+    assert!(notify.count("WATCHDOG=1", Duration::from_millis(800)) >= 2);
+
+    // The store goes away: its database refuses connections and the ones
+    // open are ended.
+    let database = database_of(&served);
+    psql(
+        &admin,
+        &format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"),
+    );
+    psql(
+        &admin,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ),
+    );
+    // Pings already on their way may land; then none for a second.
+    let _ = notify.count("WATCHDOG=1", Duration::from_millis(600));
+    let silent = notify.count("WATCHDOG=1", Duration::from_millis(1200));
+    assert_eq!(silent, 0, "the watchdog was fed without a store");
+    assert!(
+        notify
+            .seen
+            .iter()
+            .any(|m| m.contains("STATUS=the store does not answer")),
+        "{:?}",
+        notify.seen
+    );
+    let ready = served.call("GET", "/readyz", &[], b"");
+    assert_eq!(ready.status, 503);
+    assert_eq!(
+        ready.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(ready.json()["store"], "unavailable");
+
+    psql(
+        &admin,
+        &format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"),
+    );
+    assert!(
+        notify
+            .wait_for("WATCHDOG=1", Duration::from_secs(15))
+            .is_some(),
+        "the watchdog is not fed again once the store answers\n{}",
+        served.log()
+    );
+    let ready = served.call("GET", "/readyz", &[], b"");
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+}
+
+/// The database name in `[store] url` of the server's config.
+fn database_of(served: &Served) -> String {
+    let config = std::fs::read_to_string(&served.config).unwrap();
+    let url = config
+        .lines()
+        .find_map(|l| l.strip_prefix("url = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a store url");
+    url.rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+        .to_string()
+}
+
+fn psql(admin: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([admin, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One message over SMTP: the reply to RCPT, and to the data when RCPT
+/// was taken.
+fn send(port: u16, to: &str, subject: &str) -> (u16, Option<u16>) {
+    let mut smtp = Smtp::connect(port).unwrap();
+    assert_eq!(smtp.reply().unwrap().code, 220);
+    smtp.expect("EHLO client.example", 250).unwrap();
+    smtp.expect("MAIL FROM:<buyer@example.net>", 250).unwrap();
+    let rcpt = smtp.command(&format!("RCPT TO:<{to}>")).unwrap().code;
+    if rcpt != 250 {
+        smtp.command("QUIT").unwrap();
+        return (rcpt, None);
+    }
+    smtp.expect("DATA", 354).unwrap();
+    let body = format!(
+        "From: Buyer <buyer@example.net>\r\nTo: {to}\r\nSubject: {subject}\r\n\
+         Message-ID: <{}@example.net>\r\n\r\nIs the lamp still available?\r\n.\r\n",
+        subject.replace(' ', "-")
+    );
+    smtp.send(body.as_bytes()).unwrap();
+    let data = smtp.reply().unwrap().code;
+    smtp.command("QUIT").unwrap();
+    (rcpt, Some(data))
+}
+
+/// `/metrics` through `prometheus_client.parser`: every sample as
+/// `name{label="value",…}` (labels sorted) → value. Fails when the
+/// parser refuses the text.
+fn parsed(text: &str) -> BTreeMap<String, f64> {
+    const SCRIPT: &str = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+        print(f"{family.type}\t{s.name}{{{labels}}}\t{s.value!r}")
+"#;
+    // Debian's python3 (the package's modules are not on another
+    // python3 that may come first in PATH).
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 runs (python3-prometheus-client: scripts/test installs it)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused /metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut parts = l.split('\t');
+            let _kind = parts.next().unwrap();
+            let sample = parts.next().unwrap().to_string();
+            let value: f64 = parts.next().unwrap().parse().unwrap();
+            (sample, value)
+        })
+        .collect()
+}
+
+fn metrics(served: &Served) -> BTreeMap<String, f64> {
+    let answer = served.call("GET", "/metrics", &[], b"");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    parsed(&String::from_utf8(answer.body.clone()).unwrap())
+}
+
+fn sample(metrics: &BTreeMap<String, f64>, key: &str) -> f64 {
+    *metrics
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} in {metrics:#?}"))
+}
+
+#[test]
+fn metrics_count_known_traffic_and_parse_as_prometheus_text() {
+    let smtp_port = free_port();
+    let served = Served::start(
+        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
+        "listen = [\"127.0.0.1:{http}\"]",
+    );
+    let before = metrics(&served);
+    assert_eq!(sample(&before, "parley_store_up{}"), 1.0);
+    assert_eq!(
+        sample(
+            &before,
+            r#"parley_messages_total{outcome="stored",source="smtp"}"#
+        ),
+        0.0
+    );
+
+    for n in 1..=3 {
+        assert_eq!(
+            send(smtp_port, DESK, &format!("lamp {n}")),
+            (250, Some(250))
+        );
+    }
+    // A reply address nobody issued: refused at RCPT.
+    assert_eq!(
+        send(smtp_port, &format!("nobody@{REPLY_DOMAIN}"), "stray").0,
+        550
+    );
+    // The same message again: a duplicate, acknowledged and not stored.
+    assert_eq!(send(smtp_port, DESK, "lamp 1"), (250, Some(250)));
+    let m = metrics(&served);
+    assert_eq!(
+        sample(
+            &m,
+            r#"parley_messages_total{outcome="stored",source="smtp"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"parley_messages_total{outcome="duplicate",source="smtp"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&m, r#"parley_threading_total{rule="new"}"#), 3.0);
+    assert_eq!(
+        sample(&m, r#"parley_policy_actions_total{action="allow"}"#),
+        3.0
+    );
+    assert_eq!(
+        sample(&m, r#"parley_smtp_sessions_total{protocol="smtp"}"#),
+        5.0
+    );
+    assert_eq!(sample(&m, r#"parley_smtp_replies_total{code="550"}"#), 1.0);
+    assert_eq!(sample(&m, r#"parley_smtp_replies_total{code="354"}"#), 4.0);
+    assert_eq!(sample(&m, "parley_smtp_sessions_open{}"), 0.0);
+    // Three messages committed, each counted in the histogram.
+    assert_eq!(sample(&m, "parley_store_commit_seconds_count{}"), 4.0);
+    assert_eq!(
+        sample(&m, r#"parley_store_commit_seconds_bucket{le="+Inf"}"#),
+        4.0
+    );
+    assert!(sample(&m, "parley_store_commit_seconds_sum{}") > 0.0);
+    // The queue's acknowledgements wait in the outbox (its worker is off
+    // in these tests).
+    assert!(sample(&m, "parley_outbox_pending{}") >= 3.0, "{m:#?}");
+    assert!(sample(&m, "parley_outbox_oldest_pending_seconds{}") >= 0.0);
+    assert_eq!(sample(&m, "parley_held_messages{}"), 0.0);
+}
