@@ -19,11 +19,13 @@ mod http;
 mod keys;
 mod notify;
 mod relay;
+mod retention;
 mod webhooks;
 pub use hours::{DEFAULT_AFTER_HOURS_MESSAGE, HoursConfig, WorkingHours};
 pub use http::{ApiKeyConfig, HttpConfig, KeyHash, Role, is_key_name, is_token68};
 pub use notify::{NotifyConfig, fill_url};
 pub use relay::{OutboxConfig, RelayConfig, RelayTls};
+pub use retention::RetentionConfig;
 pub use webhooks::{DEFAULT_EVENTS, WebhookConfig};
 
 /// The compiled-in defaults: also the documentation of every key.
@@ -44,6 +46,9 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub notify: NotifyConfig,
     pub http: HttpConfig,
+    /// How long what parley no longer needs is kept (`parley purge`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     /// Mailboxes the IMAP poller pulls from.
@@ -602,6 +607,7 @@ impl Config {
         self.outbox.validate()?;
         self.notify.validate()?;
         self.http.validate()?;
+        self.retention.validate()?;
         // A batch takes at most ceil(batch / concurrency) sends in a row,
         // each at most relay.timeout_secs, and is claimed while the batch
         // before it is sent: two batches' time. A lease that ran out

@@ -64,6 +64,10 @@
 //!   durable queue of deliveries fed by the event log (a cursor per
 //!   webhook, [`store::WebhookStore`]), retried on the outbox's schedule;
 //!   its worker runs in `parley serve`.
+//! - [`retention`] deletes what is no longer needed (`[retention]`: raw
+//!   mail of long-closed tickets, sent notifications) from `parley serve`
+//!   every so often, as `parley purge` does once; `parley erase` wipes a
+//!   participant for a data-protection request ([`store::ErasureStore`]).
 //! - [`token`] signs and verifies the reply tokens in reply addresses;
 //!   [`token::Minter`] mints them and our Message-IDs for notification rows
 //!   (below the store, which mints inside its transactions).
@@ -89,6 +93,7 @@ pub mod intake;
 pub mod metrics;
 pub mod moderation;
 pub mod outbox;
+pub mod retention;
 pub mod search;
 pub mod serve;
 pub mod setup;

@@ -109,6 +109,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     {
         tasks.spawn(reminders.run(stopped.clone()));
     }
+    if let Some(purger) = crate::retention::Purger::new(&config, store.clone()) {
+        tasks.spawn(purger.run(stopped.clone()));
+    }
     if config.outbox.enabled {
         let worker = Worker::new(&config, &secret, store.clone())?;
         announce(&worker.relay)?;

@@ -1,11 +1,15 @@
 //! The store's data as a whole: `parley backup` (a consistent copy of a
-//! SQLite store while `serve` runs).
+//! SQLite store while `serve` runs), `parley purge` (`[retention]`, once)
+//! and `parley erase` (a participant, for a data-protection request).
 
 use std::path::Path;
 
+use super::App;
+use crate::address;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::setup::{self, Setup};
+use crate::store::{Cutoffs, StoreError, now_ms};
 
 /// `parley backup FILE`: copies the SQLite store into the new file FILE
 /// (never over an existing one). A PostgreSQL store is copied with
@@ -38,6 +42,80 @@ pub async fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
     println!(
         "to restore: stop parley serve, copy this file to the path of store.url, start it again; \
          keep the key file (token.secret_file) with it"
+    );
+    Ok(())
+}
+
+/// `parley purge [--dry-run]`: deletes once what `[retention]` says is old
+/// enough, and prints what.
+pub async fn purge(app: &App, dry_run: bool) -> Result<(), Failure> {
+    let retention = &app.config.retention;
+    if !retention.enabled() {
+        println!(
+            "nothing to purge: retention.raw_mail_days and retention.notifications_days are 0 \
+             (kept forever)"
+        );
+        return Ok(());
+    }
+    let purged = app
+        .store()
+        .purge(Cutoffs::of(retention, now_ms()), dry_run)
+        .await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    if retention.raw_mail_days > 0 {
+        println!(
+            "{verb} {} raw mail(s), {} bytes, of tickets closed with no activity for {} days",
+            purged.raw_mails, purged.raw_bytes, retention.raw_mail_days
+        );
+    }
+    if retention.notifications_days > 0 {
+        println!(
+            "{verb} {} notification(s) sent more than {} days ago",
+            purged.notifications, retention.notifications_days
+        );
+    }
+    Ok(())
+}
+
+/// `parley erase --participant ADDR [--as NAME]`: erases a participant
+/// (src/store/erasure.rs says what that does) and prints a summary.
+pub async fn erase(app: &App, participant: &str, actor: &str) -> Result<(), Failure> {
+    if !address::is_address(participant) {
+        return Err(Failure::Usage(format!(
+            "{participant:?} is not an email address"
+        )));
+    }
+    let wanted = address::normalize(participant);
+    let ours = app.config.queues.iter().any(|q| {
+        q.intake
+            .iter()
+            .chain(&q.staff)
+            .any(|a| address::normalize(a) == wanted)
+    });
+    if ours {
+        return Err(Failure::Rejected(format!(
+            "{wanted} is an intake or staff address of a queue: take it out of [[queues]] first"
+        )));
+    }
+    let erased = match app.store().erase_participant(&wanted, actor).await {
+        Err(StoreError::Conflict(why)) => return Err(Failure::Rejected(why)),
+        other => other?,
+    };
+    let tickets: Vec<String> = erased.tickets.iter().map(|n| format!("#{n}")).collect();
+    println!("erased {wanted}: it reads {} now", erased.placeholder);
+    println!(
+        "tickets: {} (each has a participant.erased entry)",
+        tickets.join(" ")
+    );
+    println!("messages masked: {}", erased.messages);
+    println!("raw mails deleted: {}", erased.raw_mails);
+    println!(
+        "notifications cancelled: {}",
+        erased.notifications_cancelled
+    );
+    println!(
+        "other values naming it rewritten: {}",
+        erased.values_rewritten
     );
     Ok(())
 }

@@ -121,6 +121,29 @@ enum Command {
         /// The new file to write.
         file: PathBuf,
     },
+    /// Delete once what [retention] says is old enough: raw mail of
+    /// closed tickets idle for raw_mail_days, notifications sent more than
+    /// notifications_days ago (`parley serve` does it every
+    /// retention.interval_secs). Prints what it deleted.
+    Purge {
+        /// Count what would go; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Erase a participant, for a data-protection request: the texts of
+    /// their messages masked, their raw mail deleted, their address
+    /// replaced by erased-N@invalid wherever the store keeps it, their
+    /// pending notifications cancelled, an audit entry per ticket. The
+    /// tickets stay. Exit 1 when no ticket has the address, 64 when it is
+    /// not an address, 77 when it is a queue's own.
+    Erase {
+        /// The address to erase.
+        #[arg(long, value_name = "ADDR")]
+        participant: String,
+        /// Who erases, for the history.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        actor: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -235,6 +258,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Outbox(command) => outbox::run(&app, command).await,
         Command::Webhooks(command) => webhooks::run(&app, command).await,
         Command::Users(command) => users::run(&app, command).await,
+        Command::Purge { dry_run } => data::purge(&app, dry_run).await,
+        Command::Erase { participant, actor } => data::erase(&app, &participant, &actor).await,
     }
 }
 

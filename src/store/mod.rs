@@ -31,6 +31,11 @@
 //! - [`SearchStore`] (`search.rs`): the search index, written by the
 //!   other concerns' writes in their transactions, and the scoped,
 //!   ranked search over it;
+//! - [`RetentionStore`] (`retention.rs`): purging what `[retention]`
+//!   says is old enough (raw mail of long-closed tickets, sent
+//!   notifications);
+//! - [`ErasureStore`] (`erasure.rs`): erasing a participant for a
+//!   data-protection request;
 //! - [`SchemaStore`] (here): migrations (and indexing for search what was
 //!   stored before the index existed).
 //!
@@ -52,6 +57,7 @@ mod console;
 mod conversations;
 mod cursor;
 mod desk;
+mod erasure;
 mod events;
 mod filing;
 mod health;
@@ -62,6 +68,7 @@ mod outbox;
 mod postgres;
 mod reads;
 mod response;
+mod retention;
 mod search;
 mod sql;
 mod sqlite;
@@ -80,6 +87,7 @@ pub use console::{ConsoleRole, ConsoleSession, ConsoleStore, ConsoleUser};
 pub use conversations::{ConversationFilter, ConversationRow, ConversationStore};
 pub use cursor::{CursorStore, ImapCursor};
 pub use desk::{DeskStore, Operator, QueueTexts};
+pub use erasure::{ERASED_TEXT, Erased, ErasureStore};
 pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
 pub use health::HealthStore;
@@ -94,6 +102,7 @@ pub use reads::{Marked, ReadStore};
 pub use response::{
     OVERDUE, Reminded, ResponseStats, ResponseStore, STATS_ROWS, Targets, is_overdue, month_of,
 };
+pub use retention::{Cutoffs, Purged, RetentionStore};
 pub use search::{Hit, Matched, SearchStore};
 pub use sql::SqlStore;
 pub use tickets::{
@@ -107,9 +116,10 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 /// every method of a `dyn Store` callable.
 pub mod prelude {
     pub use super::{
-        ConsoleStore, ConversationStore, CursorStore, DeskStore, EventStore, FilingStore,
-        HealthStore, IdempotencyStore, MailStore, ModerationStore, OutboxStore, ReadStore,
-        ResponseStore, SchemaStore, SearchStore, Store, TicketStore, WebhookStore,
+        ConsoleStore, ConversationStore, CursorStore, DeskStore, ErasureStore, EventStore,
+        FilingStore, HealthStore, IdempotencyStore, MailStore, ModerationStore, OutboxStore,
+        ReadStore, ResponseStore, RetentionStore, SchemaStore, SearchStore, Store, TicketStore,
+        WebhookStore,
     };
 }
 
@@ -130,6 +140,8 @@ pub trait Store:
     + ConversationStore
     + ReadStore
     + ResponseStore
+    + RetentionStore
+    + ErasureStore
     + IdempotencyStore
     + SearchStore
     + HealthStore
@@ -153,6 +165,8 @@ impl<S> Store for S where
         + ConversationStore
         + ReadStore
         + ResponseStore
+        + RetentionStore
+        + ErasureStore
         + IdempotencyStore
         + SearchStore
         + HealthStore

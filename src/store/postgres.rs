@@ -32,6 +32,7 @@ impl Backend for Postgres {
     const SEARCH_AND: &'static str = " & ";
     const SEARCH_OR: &'static str = " | ";
     const SEARCH_WORDS_KEPT: bool = false;
+    const BYTES_AS_TEXT: (&'static str, &'static str) = ("encode(", ", 'escape')");
 
     fn search_words(table: &str) -> String {
         format!(

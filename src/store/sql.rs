@@ -105,6 +105,11 @@ pub trait Backend: Database {
     /// back; PostgreSQL's `tsvector` can).
     const SEARCH_WORDS_KEPT: bool;
 
+    /// A blob column read as text, split around the column, for a `LIKE`
+    /// over raw mail (erasure): SQLite's `CAST(… AS TEXT)`, PostgreSQL's
+    /// `encode(…, 'escape')` (bytes outside ASCII become `\ooo`).
+    const BYTES_AS_TEXT: (&'static str, &'static str);
+
     /// `SELECT id FROM {table}` of the search index rows that match one
     /// bound query, split around the bind.
     fn search_match(table: &str) -> (String, &'static str);

@@ -26,6 +26,7 @@ impl Backend for Sqlite {
     const SEARCH_AND: &'static str = " AND ";
     const SEARCH_OR: &'static str = " OR ";
     const SEARCH_WORDS_KEPT: bool = true;
+    const BYTES_AS_TEXT: (&'static str, &'static str) = ("CAST(", " AS TEXT)");
 
     fn search_words(table: &str) -> String {
         format!(
