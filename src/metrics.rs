@@ -170,8 +170,13 @@ impl Metrics {
     pub fn judged(&self, rule: MatchedBy, action: Option<Action>) {
         self.threading[index(&RULES, rule)].fetch_add(1, Relaxed);
         if let Some(action) = action {
-            self.policy[index(&ACTIONS, action)].fetch_add(1, Relaxed);
+            self.policy_action(action);
         }
+    }
+
+    /// The content policy's action on a message (stored, or refused).
+    pub fn policy_action(&self, action: Action) {
+        self.policy[index(&ACTIONS, action)].fetch_add(1, Relaxed);
     }
 
     /// One commit of the intake (a message, or a group of them) took `took`.
@@ -279,7 +284,7 @@ impl Metrics {
             &mut out,
             "parley_policy_actions_total",
             "counter",
-            "Stored messages by the content policy's action.",
+            "Messages judged by the content policy (stored, or refused by it), by its action.",
             "action",
             &mut ACTIONS
                 .iter()

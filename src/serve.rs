@@ -8,6 +8,7 @@
 //! webhooks: the POST in flight finishes), and the process exits 0.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,16 +20,17 @@ use crate::error::Failure;
 use crate::http;
 use crate::intake::Intake;
 use crate::outbox::transport::Transport;
-use crate::outbox::worker::Worker;
 use crate::setup::{self, Setup};
 use crate::smtp::{self, Protocol, Server, Settings};
 use crate::store::Store;
 use crate::systemd::Notifier;
 
+mod reload;
+
 /// Opens the store (creating it and the key file when missing, applying
 /// migrations), syncs the queues, binds every listener (a port that cannot
 /// be bound fails the start), serves until a signal.
-pub async fn run(config: Config) -> Result<(), Failure> {
+pub async fn run(config: Config, path: Option<PathBuf>) -> Result<(), Failure> {
     // Taken before any listener is bound: a SIGTERM while the rest starts
     // stops parley cleanly once it has started (421 to the sessions it
     // took meanwhile), rather than killing it mid-session.
@@ -36,14 +38,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let notifier = Notifier::from_env();
     notifier.status("opening the store");
     let (store, secret) = setup::open(&config, Setup::Create).await?;
-    let tls = if config.smtp.tls_cert.as_os_str().is_empty() {
-        None
-    } else {
-        Some(smtp::tls::acceptor(
-            &config.smtp.tls_cert,
-            &config.smtp.tls_key,
-        )?)
-    };
+    let tls = tls_acceptor(&config)?;
     let intake = Arc::new(
         Intake::new(&config, &secret, store.clone()).with_group_commit(config.intake.commit_batch),
     );
@@ -85,37 +80,15 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         )
         .into());
     }
-    if !config.webhooks.is_empty() {
-        let deliverer = crate::webhooks::worker::Deliverer::new(&config, store.clone())?;
-        // Before any listener or poller starts: a new webhook gets every event from
-        // this start on.
-        deliverer.start().await?;
-        tasks.spawn(Arc::new(deliverer).run(stopped.clone()));
-    }
-    let mut first_logins = Vec::new();
-    for mailbox in &config.imap {
-        tracing::info!(mailbox = %mailbox.key(), "polling");
-        let (tried, first) = tokio::sync::oneshot::channel();
-        first_logins.push(first);
-        tasks.spawn(crate::imap::run_reporting(
-            mailbox.clone(),
-            intake.clone(),
-            stopped.clone(),
-            Some(tried),
-        ));
-    }
-    if let Some(reminders) =
-        crate::outbox::reminders::Reminders::new(&config, store.clone(), intake.minter().clone())
-    {
-        tasks.spawn(reminders.run(stopped.clone()));
-    }
+    // Before any listener or poller starts: a new webhook gets every event
+    // from this start on.
+    let workers = reload::Built::new(&config, &secret, &store, &intake)?
+        .start(&mut tasks)
+        .await?;
+    let mut pollers = reload::Pollers::default();
+    let first_logins = pollers.update(&config, &intake, &mut tasks);
     if let Some(purger) = crate::retention::Purger::new(&config, store.clone()) {
         tasks.spawn(purger.run(stopped.clone()));
-    }
-    if config.outbox.enabled {
-        let worker = Worker::new(&config, &secret, store.clone())?;
-        announce(&worker.relay)?;
-        tasks.spawn(Arc::new(worker).run(stopped.clone()));
     }
     for (listener, protocol) in listeners {
         if let Ok(addr) = listener.local_addr() {
@@ -162,17 +135,31 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     if let Some(app) = &app {
         app.mark_started();
     }
-    let status = serving_status(&config);
     tracing::info!(
         store = %crate::config::redact_url_password(&config.store.url),
         hostname = %server.settings().hostname,
         "parley serve started"
     );
-    notifier.ready(&status);
-    main_loop(signals, &notifier, &status, store.as_ref()).await;
+    notifier.ready(&serving_status(&config));
+    let mut running = Running {
+        config,
+        path,
+        secret,
+        store,
+        intake,
+        server,
+        workers,
+        pollers,
+        tasks,
+        notifier,
+    };
+    running.main_loop(signals).await;
     tracing::info!("shutting down");
-    notifier.stopping();
+    running.notifier.stopping();
     let _ = stop.send(true);
+    running.workers.stop();
+    running.pollers.stop_all();
+    let mut tasks = running.tasks;
     // Live event streams never end by themselves: end them, or they would
     // hold the HTTP listeners for their whole grace period.
     if let Some(hub) = &hub {
@@ -201,45 +188,122 @@ fn serving_status(config: &Config) -> String {
     format!("serving: {}", parts.join(", "))
 }
 
-/// Until SIGTERM or SIGINT: feeds systemd's watchdog (when it watches)
-/// every third of its interval, but only while the store answers, so that
-/// a process whose store is gone is restarted rather than kept.
-async fn main_loop(mut signals: Signals, notifier: &Notifier, status: &str, store: &dyn Store) {
-    let Some(interval) = notifier.watchdog() else {
-        signals.wait().await;
-        return;
-    };
-    let period = (interval / 3).max(Duration::from_millis(100));
-    let mut ticks = tokio::time::interval(period);
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = signals.wait_one() => return,
-            _ = ticks.tick() => {
-                match tokio::time::timeout(period, store.ping()).await {
-                    Ok(Ok(())) => {
-                        notifier.watchdog_ping();
-                        if failing {
-                            failing = false;
-                            tracing::info!("the store answers again");
-                            notifier.status(status);
+/// What runs, and what a reload swaps.
+struct Running {
+    config: Config,
+    /// The file named on the command line, read again on SIGHUP.
+    path: Option<PathBuf>,
+    secret: Vec<u8>,
+    store: Arc<dyn Store>,
+    intake: Arc<Intake>,
+    server: Arc<Server>,
+    workers: reload::Workers,
+    pollers: reload::Pollers,
+    tasks: tokio::task::JoinSet<()>,
+    notifier: Notifier,
+}
+
+impl Running {
+    /// Until SIGTERM or SIGINT, reloading on SIGHUP. Feeds systemd's
+    /// watchdog (when it watches) every third of its interval, but only
+    /// while the store answers, so that a process whose store is gone is
+    /// restarted rather than kept.
+    async fn main_loop(&mut self, mut signals: Signals) {
+        let period = self
+            .notifier
+            .watchdog()
+            .map(|interval| (interval / 3).max(Duration::from_millis(100)));
+        // Without a watchdog the ticks only reap finished tasks.
+        let mut ticks = tokio::time::interval(period.unwrap_or(Duration::from_secs(60)));
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                signal = signals.next() => match signal {
+                    Signal::Stop => return,
+                    Signal::Reload => self.reload().await,
+                },
+                _ = ticks.tick() => {
+                    while self.tasks.try_join_next().is_some() {}
+                    let Some(period) = period else { continue };
+                    match tokio::time::timeout(period, self.store.ping()).await {
+                        Ok(Ok(())) => {
+                            self.notifier.watchdog_ping();
+                            if failing {
+                                failing = false;
+                                tracing::info!("the store answers again");
+                                self.notifier.status(&serving_status(&self.config));
+                            }
                         }
-                    }
-                    outcome => {
-                        let error = match outcome {
-                            Ok(Err(e)) => e.to_string(),
-                            _ => format!("no answer within {period:?}"),
-                        };
-                        if !failing {
-                            failing = true;
-                            tracing::warn!(error = %error, "the store does not answer: the watchdog is not fed");
+                        outcome => {
+                            let error = match outcome {
+                                Ok(Err(e)) => e.to_string(),
+                                _ => format!("no answer within {period:?}"),
+                            };
+                            if !failing {
+                                failing = true;
+                                tracing::warn!(error = %error, "the store does not answer: the watchdog is not fed");
+                            }
+                            self.notifier
+                                .status(&format!("the store does not answer: {error}"));
                         }
-                        notifier.status(&format!("the store does not answer: {error}"));
                     }
                 }
             }
         }
     }
+
+    /// SIGHUP: the configuration read again and applied (`reload.rs`), or
+    /// kept whole when the new one is not valid.
+    async fn reload(&mut self) {
+        self.notifier.reloading();
+        tracing::info!("reloading the configuration");
+        let outcome = self.apply(Config::load(self.path.as_deref())).await;
+        crate::metrics::metrics().reload(outcome.is_ok());
+        match outcome {
+            Ok(()) => tracing::info!("configuration reloaded"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "reload refused: the configuration in use is kept unchanged"
+            ),
+        }
+        self.notifier.ready(&serving_status(&self.config));
+    }
+
+    async fn apply(&mut self, fresh: Result<Config, ConfigError>) -> Result<(), Failure> {
+        let fresh = fresh?;
+        let tls = tls_acceptor(&fresh)?;
+        let built = reload::Built::new(&fresh, &self.secret, &self.store, &self.intake)?;
+        for queue in &fresh.queues {
+            self.store.sync_queue(queue).await?;
+        }
+        for key in reload::needs_restart(&self.config, &fresh) {
+            tracing::warn!(key, "changed in the file, applied at the next restart only");
+        }
+        self.intake.reload(&fresh);
+        self.server.reload(Settings::new(
+            &fresh.smtp,
+            fresh.intake.max_message_bytes,
+            tls,
+        ));
+        // The old workers finish what they are sending and release the
+        // rest; the new ones take it from there.
+        self.workers.stop();
+        self.workers = built.start(&mut self.tasks).await?;
+        let _ = self.pollers.update(&fresh, &self.intake, &mut self.tasks);
+        self.config = fresh;
+        Ok(())
+    }
+}
+
+/// The STARTTLS acceptor of `[smtp]`, if a certificate is set.
+fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Failure> {
+    if config.smtp.tls_cert.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(smtp::tls::acceptor(
+        &config.smtp.tls_cert,
+        &config.smtp.tls_key,
+    )?))
 }
 
 /// Says where notifications go, in one line; creates the Maildir when no
@@ -275,11 +339,19 @@ async fn bind(addr: &str, key: &str) -> Result<TcpListener, Failure> {
     })
 }
 
-/// SIGTERM (systemd's stop) and SIGINT (Ctrl-C), caught from the moment
-/// they are made: one that arrives before [`Signals::wait`] is kept.
+/// SIGTERM (systemd's stop), SIGINT (Ctrl-C) and SIGHUP (reload), caught
+/// from the moment they are made: one that arrives before the main loop
+/// asks is kept.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// What a signal asks for.
+enum Signal {
+    Stop,
+    Reload,
 }
 
 impl Signals {
@@ -288,19 +360,16 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
-    /// Until one of them comes (or came).
-    async fn wait(mut self) {
-        self.wait_one().await
-    }
-
-    /// The same, without giving the signals up (in a `select!` loop).
-    async fn wait_one(&mut self) {
+    /// The next one (or one that came before).
+    async fn next(&mut self) -> Signal {
         tokio::select! {
-            _ = self.term.recv() => tracing::info!("SIGTERM"),
-            _ = self.int.recv() => tracing::info!("SIGINT"),
+            _ = self.term.recv() => { tracing::info!("SIGTERM"); Signal::Stop }
+            _ = self.int.recv() => { tracing::info!("SIGINT"); Signal::Stop }
+            _ = self.hup.recv() => { tracing::info!("SIGHUP"); Signal::Reload }
         }
     }
 }

@@ -398,3 +398,136 @@ fn metrics_count_known_traffic_and_parse_as_prometheus_text() {
     assert!(sample(&m, "parley_outbox_oldest_pending_seconds{}") >= 0.0);
     assert_eq!(sample(&m, "parley_held_messages{}"), 0.0);
 }
+
+/// Waits until the server's log holds `text` `count` times.
+fn wait_log(served: &Served, text: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while served.log().matches(text).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} (x{count}) in the log:\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_reload_adds_a_queue_taken_at_rcpt_by_a_session_open_all_along() {
+    let mut notify = NotifySocket::bind();
+    let smtp_port = free_port();
+    let served = Served::with_env(
+        &Backend::Sqlite,
+        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
+        "listen = [\"127.0.0.1:{http}\"]",
+        "",
+        &[("NOTIFY_SOCKET", notify.path.as_str())],
+    );
+    assert!(
+        notify
+            .wait_for("READY=1", Duration::from_secs(10))
+            .is_some()
+    );
+    let fresh = "garden@shop.example";
+    let mut session = Smtp::connect(smtp_port).unwrap();
+    assert_eq!(session.reply().unwrap().code, 220);
+    session.expect("EHLO client.example", 250).unwrap();
+    session
+        .expect("MAIL FROM:<buyer@example.net>", 250)
+        .unwrap();
+    let before = session.command(&format!("RCPT TO:<{fresh}>")).unwrap();
+    assert_eq!(before.code, 550, "{before:?}");
+    session.expect("RSET", 250).unwrap();
+
+    // The file gains a queue; `parley reload` validates it and signals.
+    let mut text = std::fs::read_to_string(&served.config).unwrap();
+    text.push_str(&format!(
+        "\n[[queues]]\nname = \"garden\"\nintake = [\"{fresh}\"]\nstaff = [\"gardener@shop.example\"]\n"
+    ));
+    std::fs::write(&served.config, text).unwrap();
+    let pid = served.pid().to_string();
+    let said = served.cli(0, &["reload", "--pid", &pid], b"");
+    assert!(said.contains("told to reload"), "{said}");
+    wait_log(&served, "configuration reloaded", 1);
+    assert!(
+        notify
+            .wait_for("RELOADING=1", Duration::from_secs(5))
+            .is_some(),
+        "{:?}",
+        notify.seen
+    );
+    assert!(notify.wait_for("READY=1", Duration::from_secs(5)).is_some());
+
+    // The same session, never closed: the new address is taken now.
+    session
+        .expect("MAIL FROM:<buyer@example.net>", 250)
+        .unwrap();
+    session.expect(&format!("RCPT TO:<{fresh}>"), 250).unwrap();
+    session.expect("DATA", 354).unwrap();
+    session
+        .send(
+            format!(
+                "From: buyer@example.net\r\nTo: {fresh}\r\nSubject: Roses\r\n\
+                 Message-ID: <roses@example.net>\r\n\r\nDo you ship roses?\r\n.\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(session.reply().unwrap().code, 250);
+    session.expect("QUIT", 221).unwrap();
+    let tickets = served.json(&["tickets", "list", "--queue", "garden", "--json"]);
+    assert_eq!(
+        tickets.as_array().map(Vec::len),
+        Some(1),
+        "{tickets}\n{}",
+        served.log()
+    );
+    let m = metrics(&served);
+    assert_eq!(sample(&m, r#"parley_reloads_total{result="ok"}"#), 1.0);
+}
+
+#[test]
+fn a_bad_file_on_reload_changes_nothing() {
+    let mut notify = NotifySocket::bind();
+    let smtp_port = free_port();
+    let served = Served::with_env(
+        &Backend::Sqlite,
+        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
+        "listen = [\"127.0.0.1:{http}\"]",
+        "",
+        &[("NOTIFY_SOCKET", notify.path.as_str())],
+    );
+    assert!(
+        notify
+            .wait_for("READY=1", Duration::from_secs(10))
+            .is_some()
+    );
+    let good = std::fs::read_to_string(&served.config).unwrap();
+    // A queue added, and an invalid value beside it: neither may apply.
+    let bad = format!(
+        "{good}\n[[queues]]\nname = \"garden\"\nintake = [\"garden@shop.example\"]\n\n\
+         [intake]\nmax_message_bytes = -5\n"
+    );
+    std::fs::write(&served.config, &bad).unwrap();
+    let pid = served.pid().to_string();
+    // `parley reload` refuses it (exit 2) and does not signal.
+    let out = served.run(&["reload", "--pid", &pid], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!served.log().contains("SIGHUP"), "{}", served.log());
+
+    // A SIGHUP anyway (as `kill -HUP` would): refused, the old one kept.
+    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(status.success());
+    wait_log(&served, "reload refused", 1);
+    assert!(
+        notify.wait_for("READY=1", Duration::from_secs(5)).is_some(),
+        "READY=1 again after a refused reload: {:?}",
+        notify.seen
+    );
+    assert_eq!(send(smtp_port, "garden@shop.example", "roses").0, 550);
+    assert_eq!(send(smtp_port, DESK, "lamp"), (250, Some(250)));
+    let m = metrics(&served);
+    assert_eq!(sample(&m, r#"parley_reloads_total{result="refused"}"#), 1.0);
+    assert_eq!(sample(&m, r#"parley_reloads_total{result="ok"}"#), 0.0);
+}

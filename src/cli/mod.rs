@@ -112,6 +112,16 @@ enum Command {
     /// The console's accounts: add, set a password, disable, list.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Validate the configuration, then tell the `parley serve` of PID to
+    /// read it again (SIGHUP): queues, templates, policy rules, the spam
+    /// model, the relay, TLS certificates and IMAP mailboxes change without
+    /// a restart. Exit 2 and nothing sent when the file is not valid.
+    /// systemd's `systemctl reload parley` runs this (ExecReload=).
+    Reload {
+        /// The process of `parley serve` (the unit passes $MAINPID).
+        #[arg(long, value_name = "PID")]
+        pid: i32,
+    },
     /// Copy the SQLite store into a new FILE, consistently, while `parley
     /// serve` runs and writes (a PostgreSQL store: use pg_dump; exit 64).
     ///
@@ -224,7 +234,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let config = Config::load(cli.config.as_deref())?;
     if let Command::Serve = cli.command {
-        return crate::serve::run(config).await;
+        return crate::serve::run(config, cli.config.clone()).await;
+    }
+    if let Command::Reload { pid } = cli.command {
+        return reload(pid);
     }
     if let Command::Backup { file } = &cli.command {
         return data::backup(&config, file).await;
@@ -235,7 +248,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     let app = App::open(config, setup).await?;
     match cli.command {
-        Command::Check | Command::Serve | Command::Http(_) | Command::Backup { .. } => {
+        Command::Check
+        | Command::Serve
+        | Command::Http(_)
+        | Command::Backup { .. }
+        | Command::Reload { .. } => {
             unreachable!("handled above")
         }
         Command::Policy(command) => policy::run_with_store(&app, command).await,
@@ -272,6 +289,21 @@ fn check(path: Option<PathBuf>) -> Result<(), Failure> {
         None => println!("# defaults + environment: valid"),
     }
     print!("{text}");
+    Ok(())
+}
+
+/// Sends SIGHUP to `pid` (the configuration was found valid first).
+fn reload(pid: i32) -> Result<(), Failure> {
+    use rustix::process::{Pid, Signal, kill_process};
+    let target = Pid::from_raw(pid)
+        .ok_or_else(|| Failure::Usage(format!("--pid {pid} is not a process id")))?;
+    kill_process(target, Signal::HUP).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot signal process {pid}: {e} (is `parley serve` running as that PID, \
+             and may this user signal it?)"
+        ))
+    })?;
+    println!("configuration valid; process {pid} told to reload it (its log says what changed)");
     Ok(())
 }
 

@@ -312,7 +312,12 @@ impl Intake {
                 Outcome::Quarantined { id, reason }
             }
             Decision::NoMatch => Outcome::NoMatch,
-            Decision::Reject { reason } => Outcome::Rejected { reason },
+            Decision::Reject { reason } => {
+                if action == Some(policy::Action::Reject) {
+                    metrics().policy_action(policy::Action::Reject);
+                }
+                Outcome::Rejected { reason }
+            }
             Decision::Bounce {
                 notification,
                 detail,
