@@ -95,6 +95,28 @@ pub struct MailConfig {
     pub reply_domain: String,
     /// Subject tag format; `{number}` is replaced by the ticket number.
     pub subject_tag: String,
+    /// Where mail to `postmaster@` a served domain goes: a queue's intake
+    /// address (a ticket there); empty: kept in quarantine (`postmaster`).
+    #[serde(default)]
+    pub postmaster: String,
+}
+
+impl Config {
+    /// The domains parley serves: the reply domain and those of the
+    /// queues' intake addresses, lowercase. `postmaster@` each is taken.
+    pub fn served_domains(&self) -> Vec<String> {
+        let mut domains = vec![self.mail.reply_domain.to_ascii_lowercase()];
+        for queue in &self.queues {
+            for intake in &queue.intake {
+                if let Some((_, domain)) = intake.rsplit_once('@') {
+                    domains.push(domain.to_ascii_lowercase());
+                }
+            }
+        }
+        domains.sort();
+        domains.dedup();
+        domains
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -581,6 +603,24 @@ impl Config {
             return Err(ConfigError::new(
                 "mail.reply_domain",
                 format!("{:?} is not a domain name", self.mail.reply_domain),
+            ));
+        }
+        let postmaster = address::normalize(&self.mail.postmaster);
+        if !postmaster.is_empty()
+            && !self
+                .queues
+                .iter()
+                .flat_map(|q| &q.intake)
+                .any(|a| address::normalize(a) == postmaster)
+        {
+            return Err(ConfigError::new(
+                "mail.postmaster",
+                format!(
+                    "{:?} is not the intake address of any [[queues]] entry: name one \
+                     (mail to postmaster@ then opens a ticket there), or leave it empty \
+                     (it is kept in quarantine)",
+                    self.mail.postmaster
+                ),
             ));
         }
         if self.mail.subject_tag.matches("{number}").count() != 1 {

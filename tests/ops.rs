@@ -531,3 +531,74 @@ fn a_bad_file_on_reload_changes_nothing() {
     assert_eq!(sample(&m, r#"parley_reloads_total{result="refused"}"#), 1.0);
     assert_eq!(sample(&m, r#"parley_reloads_total{result="ok"}"#), 0.0);
 }
+
+/// RFC 5321 §4.5.1: `postmaster@` every domain parley serves is taken, in
+/// any case; kept in quarantine by default, a ticket in the queue
+/// `mail.postmaster` names when set. Other local parts stay refused.
+#[test]
+fn postmaster_of_served_domains_is_taken_and_routed() {
+    let smtp_port = free_port();
+    let served = Served::start(
+        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
+        "listen = []",
+    );
+    let domain = DESK.rsplit_once('@').unwrap().1;
+    for to in [
+        format!("postmaster@{domain}"),
+        format!("PostMaster@{REPLY_DOMAIN}"),
+    ] {
+        assert_eq!(
+            send(smtp_port, &to, &format!("abuse report {to}")),
+            (250, Some(250))
+        );
+    }
+    assert_eq!(
+        send(smtp_port, "postmaster@elsewhere.example", "relay?").0,
+        550
+    );
+    assert_eq!(send(smtp_port, &format!("hostmaster@{domain}"), "x").0, 550);
+    let kept = served.json(&["quarantine", "list", "--json"]);
+    let reasons: Vec<&str> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["postmaster", "postmaster"], "{kept}");
+
+    // Routed to the desk by a reload.
+    let mut text = std::fs::read_to_string(&served.config).unwrap();
+    text = text.replace(
+        "[mail]\n",
+        &format!("[mail]\npostmaster = \"{}\"\n", DESK.to_uppercase()),
+    );
+    std::fs::write(&served.config, text).unwrap();
+    let pid = served.pid().to_string();
+    served.cli(0, &["reload", "--pid", &pid], b"");
+    wait_log(&served, "configuration reloaded", 1);
+    assert_eq!(
+        send(
+            smtp_port,
+            &format!("postmaster@{REPLY_DOMAIN}"),
+            "dmarc report"
+        ),
+        (250, Some(250))
+    );
+    let tickets = served.json(&["tickets", "list", "--queue", "desk", "--json"]);
+    assert_eq!(tickets.as_array().map(Vec::len), Some(1), "{tickets}");
+    assert_eq!(tickets[0]["subject"], "dmarc report", "{tickets}");
+
+    // A postmaster address that names no queue is refused at start.
+    let out = served.run(&["check"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let bad = std::fs::read_to_string(&served.config)
+        .unwrap()
+        .replace(&DESK.to_uppercase(), "ops@shop.example");
+    std::fs::write(&served.config, bad).unwrap();
+    let out = served.run(&["check"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mail.postmaster"),
+        "{out:?}"
+    );
+}

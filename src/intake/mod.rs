@@ -150,6 +150,8 @@ struct Tunables {
     policy: std::sync::Arc<policy::Policy>,
     /// Each queue's greeting and working hours, by queue name.
     replies: std::collections::HashMap<String, replies::QueueReplies>,
+    /// Where `postmaster@` the served domains goes.
+    postmaster: recipient::Postmaster,
 }
 
 impl Tunables {
@@ -164,6 +166,7 @@ impl Tunables {
             },
             policy: config.policy.clone(),
             replies: replies::by_queue(config),
+            postmaster: recipient::Postmaster::new(config),
         }
     }
 }
@@ -238,6 +241,14 @@ impl Intake {
     /// What `address` is to parley (the SMTP RCPT check asks this; threading
     /// and the bounce match apply the same rule).
     pub async fn recipient(&self, address: &str) -> Result<Recipient, StoreError> {
+        let tunables = self.tunables();
+        let normalized = crate::address::normalize(address);
+        if tunables.postmaster.is(&normalized) {
+            return match tunables.postmaster.route() {
+                Some(route) => self.recipients.classify(route, self.store()).await,
+                None => Ok(Recipient::Postmaster),
+            };
+        }
         self.recipients.classify(address, self.store()).await
     }
 
@@ -381,6 +392,14 @@ impl Intake {
             decision: Decision::NoMatch,
         };
         let tunables = self.tunables();
+        // postmaster@ a served domain: the queue it is routed to, if any.
+        if let Some(route) = tunables.postmaster.route() {
+            for r in &mut plan.recipients {
+                if tunables.postmaster.is(r) {
+                    *r = route.to_string();
+                }
+            }
+        }
         if raw.len() > tunables.max_bytes {
             plan.decision = Decision::Reject {
                 reason: format!(
@@ -479,6 +498,16 @@ impl Intake {
                 find_duplicates,
             })
             .await?;
+        // Mail to postmaster@ (no queue routes it) is never refused: kept
+        // for an admin when it threads nowhere else.
+        if matches!(plan.decision, Decision::NoMatch)
+            && plan.recipients.iter().any(|r| tunables.postmaster.is(r))
+        {
+            plan.decision = Decision::Quarantine {
+                reason: "postmaster",
+                detail: "mail to postmaster@ (mail.postmaster names no queue)".into(),
+            };
+        }
         plan.policy = Some(verdict);
         plan.classification = Some(classification);
         plan.thread = Some(thread);

@@ -33,6 +33,10 @@ pub enum Recipient {
     ForgedBounce,
     /// A queue's intake address: a new ticket in that queue.
     Intake(Queue),
+    /// `postmaster@` a domain parley serves, with no `mail.postmaster`
+    /// queue to route it to: taken (RFC 5321 §4.5.1) and kept in
+    /// quarantine.
+    Postmaster,
     /// None of ours.
     Unknown,
 }
@@ -88,6 +92,37 @@ impl Rule {
             Some(queue) => Recipient::Intake(queue),
             None => Recipient::Unknown,
         })
+    }
+}
+
+/// `postmaster@` the domains parley serves: where it goes.
+#[derive(Debug, Clone, Default)]
+pub struct Postmaster {
+    /// The served domains, lowercase.
+    domains: Vec<String>,
+    /// `mail.postmaster`, normalised; empty: quarantine.
+    route: String,
+}
+
+impl Postmaster {
+    pub fn new(config: &crate::config::Config) -> Postmaster {
+        Postmaster {
+            domains: config.served_domains(),
+            route: address::normalize(&config.mail.postmaster),
+        }
+    }
+
+    /// Whether `address` (normalised) is `postmaster@` a served domain.
+    pub fn is(&self, address: &str) -> bool {
+        address.rsplit_once('@').is_some_and(|(local, domain)| {
+            local.eq_ignore_ascii_case("postmaster")
+                && self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        })
+    }
+
+    /// The address mail to postmaster goes to, if one is configured.
+    pub fn route(&self) -> Option<&str> {
+        (!self.route.is_empty()).then_some(self.route.as_str())
     }
 }
 

@@ -2,7 +2,9 @@
 //! ([`crate::intake::recipient`]) says the address is.
 //!
 //! Taken: a reply address whose token verifies, a queue's intake address,
-//! a VERP bounce address whose token verifies. Taken provisionally: a reply
+//! a VERP bounce address whose token verifies, `postmaster@` a served
+//! domain (RFC 5321 §4.5.1; a ticket in the `mail.postmaster` queue, else
+//! quarantine). Taken provisionally: a reply
 //! address of our reply domain whose token does not verify (a key rotated
 //! since the notification went out, or a forgery): its message must thread
 //! by References or the subject tag, else it is refused after the data
@@ -42,6 +44,9 @@ pub enum Target {
     /// provisionally; intake threads the message by References or the
     /// subject tag, or it matches nothing and is refused.
     Stale,
+    /// `postmaster@` a served domain with no queue to route it to: kept in
+    /// quarantine.
+    Postmaster,
 }
 
 impl Verdict {
@@ -52,6 +57,7 @@ impl Verdict {
             Recipient::Bounce(outbox) => Verdict::Accept(Target::Bounce(outbox)),
             Recipient::ForgedBounce => Verdict::ForgedBounce,
             Recipient::Intake(queue) => Verdict::Accept(Target::Queue(queue.name)),
+            Recipient::Postmaster => Verdict::Accept(Target::Postmaster),
             Recipient::Unknown => Verdict::Unknown,
         }
     }
