@@ -602,3 +602,35 @@ fn postmaster_of_served_domains_is_taken_and_routed() {
         "{out:?}"
     );
 }
+
+/// `PARLEY_LOG_FORMAT=json`: every line of the log is one JSON object
+/// with the level, the target and the message's fields at the top level.
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let smtp_port = free_port();
+    let served = Served::with_env(
+        &Backend::Sqlite,
+        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
+        "listen = []",
+        "",
+        &[("PARLEY_LOG_FORMAT", "json")],
+    );
+    assert_eq!(send(smtp_port, DESK, "lamp"), (250, Some(250)));
+    let log = served.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let started = lines
+        .iter()
+        .find(|l| l["message"] == "parley serve started")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["target"], "parley::serve");
+    assert!(started["timestamp"].is_string());
+    let listening = lines
+        .iter()
+        .find(|l| l["message"] == "listening")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(listening["addr"], format!("127.0.0.1:{smtp_port}"));
+}

@@ -208,8 +208,20 @@ fn init_logging(daemon: bool) {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(terminal);
+        .with_writer(std::io::stderr);
+    // PARLEY_LOG_FORMAT=json: one JSON object a line (timestamp, level,
+    // target, the message and its fields at the top level), for log
+    // shippers; anything else: the text format.
+    if std::env::var("PARLEY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        let _ = builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init();
+        return;
+    }
+    let builder = builder.with_ansi(terminal);
     let _ = if std::env::var_os("JOURNAL_STREAM").is_some() && !terminal {
         builder.without_time().try_init()
     } else {
