@@ -82,9 +82,9 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> Result<(), Failure> {
     }
     // Before any listener or poller starts: a new webhook gets every event
     // from this start on.
-    let workers = reload::Built::new(&config, &secret, &store, &intake)?
-        .start(&mut tasks)
-        .await?;
+    let built = reload::Built::new(&config, &secret, &store, &intake)?;
+    built.prepare().await?;
+    let workers = built.spawn(&mut tasks);
     let mut pollers = reload::Pollers::default();
     let first_logins = pollers.update(&config, &intake, &mut tasks);
     if let Some(purger) = crate::retention::Purger::new(&config, store.clone()) {
@@ -273,6 +273,7 @@ impl Running {
         let fresh = fresh?;
         let tls = tls_acceptor(&fresh)?;
         let built = reload::Built::new(&fresh, &self.secret, &self.store, &self.intake)?;
+        built.prepare().await?;
         for queue in &fresh.queues {
             self.store.sync_queue(queue).await?;
         }
@@ -288,7 +289,7 @@ impl Running {
         // The old workers finish what they are sending and release the
         // rest; the new ones take it from there.
         self.workers.stop();
-        self.workers = built.start(&mut self.tasks).await?;
+        self.workers = built.spawn(&mut self.tasks);
         let _ = self.pollers.update(&fresh, &self.intake, &mut self.tasks);
         self.config = fresh;
         Ok(())

@@ -78,13 +78,18 @@ impl Built {
         })
     }
 
-    /// Starts them into `tasks`. A new webhook gets every event from here
-    /// on (its cursor starts now): done before the caller starts the
-    /// listeners and pollers.
-    pub async fn start(self, tasks: &mut JoinSet<()>) -> Result<Workers, Failure> {
+    /// Gives each new webhook its cursor: it gets every event from here on
+    /// (done before the listeners and pollers start, and before a reload
+    /// stops the old workers, so that a store error changes nothing).
+    pub async fn prepare(&self) -> Result<(), Failure> {
         if let Some(deliverer) = &self.webhooks {
             deliverer.start().await?;
         }
+        Ok(())
+    }
+
+    /// Starts them into `tasks` (after [`Built::prepare`]).
+    pub fn spawn(self, tasks: &mut JoinSet<()>) -> Workers {
         let (stop, stopped) = watch::channel(false);
         if let Some(deliverer) = self.webhooks {
             tasks.spawn(Arc::new(deliverer).run(stopped.clone()));
@@ -95,7 +100,7 @@ impl Built {
         if let Some(worker) = self.outbox {
             tasks.spawn(Arc::new(worker).run(stopped));
         }
-        Ok(Workers { stop })
+        Workers { stop }
     }
 }
 
