@@ -140,8 +140,9 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> Result<(), Failure> {
         hostname = %server.settings().hostname,
         "parley serve started"
     );
-    notifier.ready(&serving_status(&config));
+    notifier.ready(&serving_status(&config, &config));
     let mut running = Running {
+        started: config.clone(),
         config,
         path,
         secret,
@@ -170,26 +171,31 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What `systemctl status` shows while parley serves.
-fn serving_status(config: &Config) -> String {
+/// What `systemctl status` shows while parley serves: the listeners it
+/// started with (a reload does not move them) and the mailboxes it polls.
+fn serving_status(started: &Config, current: &Config) -> String {
     let mut parts = Vec::new();
     for (name, list) in [
-        ("SMTP", &config.smtp.listen),
-        ("LMTP", &config.smtp.lmtp_listen),
-        ("HTTP", &config.http.listen),
+        ("SMTP", &started.smtp.listen),
+        ("LMTP", &started.smtp.lmtp_listen),
+        ("HTTP", &started.http.listen),
     ] {
         if !list.is_empty() {
             parts.push(format!("{name} {}", list.join(" ")));
         }
     }
-    if !config.imap.is_empty() {
-        parts.push(format!("{} IMAP mailbox(es)", config.imap.len()));
+    if !current.imap.is_empty() {
+        parts.push(format!("{} IMAP mailbox(es)", current.imap.len()));
     }
     format!("serving: {}", parts.join(", "))
 }
 
 /// What runs, and what a reload swaps.
 struct Running {
+    /// The configuration the process started with: what a reload cannot
+    /// change (listeners, store, keys) is as it says.
+    started: Config,
+    /// The configuration in use, the last reload's.
     config: Config,
     /// The file named on the command line, read again on SIGHUP.
     path: Option<PathBuf>,
@@ -231,7 +237,7 @@ impl Running {
                             if failing {
                                 failing = false;
                                 tracing::info!("the store answers again");
-                                self.notifier.status(&serving_status(&self.config));
+                                self.notifier.status(&self.status());
                             }
                         }
                         outcome => {
@@ -266,7 +272,11 @@ impl Running {
                 "reload refused: the configuration in use is kept unchanged"
             ),
         }
-        self.notifier.ready(&serving_status(&self.config));
+        self.notifier.ready(&self.status());
+    }
+
+    fn status(&self) -> String {
+        serving_status(&self.started, &self.config)
     }
 
     async fn apply(&mut self, fresh: Result<Config, ConfigError>) -> Result<(), Failure> {
@@ -277,7 +287,7 @@ impl Running {
         for queue in &fresh.queues {
             self.store.sync_queue(queue).await?;
         }
-        for key in reload::needs_restart(&self.config, &fresh) {
+        for key in reload::needs_restart(&self.started, &fresh) {
             tracing::warn!(key, "changed in the file, applied at the next restart only");
         }
         self.intake.reload(&fresh);

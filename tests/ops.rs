@@ -412,9 +412,10 @@ fn wait_log(served: &Served, text: &str, count: usize) {
     }
 }
 
-#[test]
-fn a_reload_adds_a_queue_taken_at_rcpt_by_a_session_open_all_along() {
-    let mut notify = NotifySocket::bind();
+/// `parley serve` on SQLite with SMTP and HTTP, telling a socket of the
+/// test; returned once it said READY=1.
+fn notified_server() -> (NotifySocket, Served, u16) {
+    let notify = NotifySocket::bind();
     let smtp_port = free_port();
     let served = Served::with_env(
         &Backend::Sqlite,
@@ -423,11 +424,20 @@ fn a_reload_adds_a_queue_taken_at_rcpt_by_a_session_open_all_along() {
         "",
         &[("NOTIFY_SOCKET", notify.path.as_str())],
     );
+    let mut notify = notify;
     assert!(
         notify
             .wait_for("READY=1", Duration::from_secs(10))
-            .is_some()
+            .is_some(),
+        "{}",
+        served.log()
     );
+    (notify, served, smtp_port)
+}
+
+#[test]
+fn a_reload_adds_a_queue_taken_at_rcpt_by_a_session_open_all_along() {
+    let (mut notify, served, smtp_port) = notified_server();
     let fresh = "garden@shop.example";
     let mut session = Smtp::connect(smtp_port).unwrap();
     assert_eq!(session.reply().unwrap().code, 220);
@@ -488,20 +498,7 @@ fn a_reload_adds_a_queue_taken_at_rcpt_by_a_session_open_all_along() {
 
 #[test]
 fn a_bad_file_on_reload_changes_nothing() {
-    let mut notify = NotifySocket::bind();
-    let smtp_port = free_port();
-    let served = Served::with_env(
-        &Backend::Sqlite,
-        &format!("listen = [\"127.0.0.1:{smtp_port}\"]"),
-        "listen = [\"127.0.0.1:{http}\"]",
-        "",
-        &[("NOTIFY_SOCKET", notify.path.as_str())],
-    );
-    assert!(
-        notify
-            .wait_for("READY=1", Duration::from_secs(10))
-            .is_some()
-    );
+    let (mut notify, served, smtp_port) = notified_server();
     let good = std::fs::read_to_string(&served.config).unwrap();
     // A queue added, and an invalid value beside it: neither may apply.
     let bad = format!(
