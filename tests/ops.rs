@@ -5,6 +5,8 @@
 //! scripts/test installs) after known traffic.
 
 mod common;
+#[path = "imap/dovecot.rs"]
+mod dovecot;
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
@@ -630,4 +632,129 @@ fn json_logs_are_one_object_a_line() {
         .find(|l| l["message"] == "listening")
         .unwrap_or_else(|| panic!("{log}"));
     assert_eq!(listening["addr"], format!("127.0.0.1:{smtp_port}"));
+}
+
+/// A self-signed certificate for `cn`, written over `dir`'s cert.pem and
+/// key.pem by `openssl` (scripts/test installs it).
+fn certificate(dir: &std::path::Path, cn: &str) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={cn}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{out:?}");
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+/// The subject of the certificate a new SMTP session shows after STARTTLS.
+fn presented_subject(port: u16) -> String {
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-starttls", "smtp", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    use std::io::Write;
+    let _ = client.stdin.take().unwrap().write_all(b"QUIT\r\n");
+    let out = client.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("subject="))
+        .unwrap_or_else(|| panic!("no certificate in:\n{text}"))
+        .replace(' ', "")
+}
+
+#[test]
+fn a_reload_swaps_the_tls_certificate_for_new_sessions() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(certs.path(), "one.test");
+    let smtp_port = free_port();
+    let served = Served::start(
+        &format!(
+            "listen = [\"127.0.0.1:{smtp_port}\"]\ntls_cert = \"{cert}\"\ntls_key = \"{key}\""
+        ),
+        "listen = []",
+    );
+    assert_eq!(presented_subject(smtp_port), "CN=one.test");
+    // A session open across the reload.
+    let mut open = Smtp::connect(smtp_port).unwrap();
+    assert_eq!(open.reply().unwrap().code, 220);
+    open.expect("EHLO client.example", 250).unwrap();
+
+    certificate(certs.path(), "two.test");
+    let pid = served.pid().to_string();
+    served.cli(0, &["reload", "--pid", &pid], b"");
+    wait_log(&served, "configuration reloaded", 1);
+    assert_eq!(presented_subject(smtp_port), "CN=two.test");
+    // The open session was not dropped: it still takes a message.
+    open.expect("MAIL FROM:<buyer@example.net>", 250).unwrap();
+    open.expect(&format!("RCPT TO:<{DESK}>"), 250).unwrap();
+    open.expect("QUIT", 221).unwrap();
+}
+
+/// A reload starts polling a mailbox added to the file and logs out of
+/// one taken out of it.
+#[test]
+fn a_reload_adds_and_removes_imap_mailboxes() {
+    const USER: &str = "desk";
+    const PASSWORD: &str = "secret-1";
+    let d = dovecot::Dovecot::start(&[(USER, PASSWORD)]);
+    let served = Served::start("listen = []", "listen = [\"127.0.0.1:{http}\"]");
+    let mail = |n: u32| {
+        format!(
+            "From: buyer{n}@example.net\r\nTo: {DESK}\r\nSubject: Lot {n}\r\n\
+             Message-ID: <imap-reload-{n}@example.net>\r\n\r\nStill there?\r\n"
+        )
+        .into_bytes()
+    };
+    d.append(USER, PASSWORD, "INBOX", &mail(1));
+    let original = std::fs::read_to_string(&served.config).unwrap();
+    let with_mailbox = format!(
+        "{original}\n[[imap]]\nhost = \"127.0.0.1\"\ntls = \"none\"\nport = {}\n\
+         username = \"{USER}\"\npassword = \"{PASSWORD}\"\npoll_interval_secs = 1\n",
+        d.port()
+    );
+    std::fs::write(&served.config, with_mailbox).unwrap();
+    let pid = served.pid().to_string();
+    served.cli(0, &["reload", "--pid", &pid], b"");
+    wait_log(&served, "configuration reloaded", 1);
+    let tickets = |served: &Served| {
+        served
+            .json(&["tickets", "list", "--json"])
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tickets(&served) < 1 {
+        assert!(Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let key = format!("{USER}@127.0.0.1:{}/INBOX", d.port());
+    assert_eq!(
+        sample(
+            &metrics(&served),
+            &format!("parley_imap_fetched_total{{mailbox=\"{key}\"}}")
+        ),
+        1.0
+    );
+
+    // Taken out again: the poller logs out, new mail stays in the box.
+    std::fs::write(&served.config, &original).unwrap();
+    served.cli(0, &["reload", "--pid", &pid], b"");
+    wait_log(&served, "configuration reloaded", 2);
+    wait_log(&served, "imap: stopping", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    d.append(USER, PASSWORD, "INBOX", &mail(2));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(tickets(&served), 1, "{}", served.log());
 }
