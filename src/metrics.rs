@@ -221,17 +221,28 @@ impl Metrics {
     }
 
     /// A mailbox was read to its end at `now`, `fetched` new messages.
+    /// (Only for a mailbox [`Metrics::imap_started`] named and no reload
+    /// removed since: a poller on its way out adds nothing back.)
     pub fn imap_polled(&self, mailbox: &str, now: i64, fetched: u64) {
         let mut map = self.imap.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(mailbox.to_owned()).or_default();
-        entry.last_ok = Some(now);
-        entry.fetched += fetched;
+        if let Some(entry) = map.get_mut(mailbox) {
+            entry.last_ok = Some(now);
+            entry.fetched += fetched;
+        }
+    }
+
+    /// A mailbox no longer polled (taken out by a reload): its figures go.
+    pub fn imap_removed(&self, mailbox: &str) {
+        let mut map = self.imap.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(mailbox);
     }
 
     /// A mailbox's poll failed (it is retried).
     pub fn imap_failed(&self, mailbox: &str) {
         let mut map = self.imap.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(mailbox.to_owned()).or_default().errors += 1;
+        if let Some(entry) = map.get_mut(mailbox) {
+            entry.errors += 1;
+        }
     }
 
     /// A reload, taken (`ok`) or refused (a bad configuration).
@@ -538,6 +549,8 @@ mod tests {
         assert!(text.contains("parley_imap_lag_seconds{mailbox=\"a\\\"b@host:993/INBOX\"} 1.5"));
         assert!(text.contains("parley_imap_fetched_total{mailbox=\"a\\\"b@host:993/INBOX\"} 3"));
         assert!(text.contains("parley_imap_errors_total{mailbox=\"a\\\"b@host:993/INBOX\"} 1"));
+        m.imap_removed("a\"b@host:993/INBOX");
+        assert!(!m.render(None, 22_000).contains("INBOX"));
     }
 
     #[test]

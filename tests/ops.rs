@@ -757,4 +757,9 @@ fn a_reload_adds_and_removes_imap_mailboxes() {
     d.append(USER, PASSWORD, "INBOX", &mail(2));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(tickets(&served), 1, "{}", served.log());
+    let m = metrics(&served);
+    assert!(
+        !m.keys().any(|k| k.contains(&key)),
+        "a removed mailbox is still in /metrics: {m:#?}"
+    );
 }

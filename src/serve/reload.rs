@@ -139,6 +139,7 @@ impl Pollers {
             if !keep {
                 tracing::info!(mailbox = %key, "imap: stopping (removed or changed by a reload)");
                 let _ = stop.send(true);
+                crate::metrics::metrics().imap_removed(key);
             }
             keep
         });
