@@ -43,6 +43,9 @@ pub enum ImapError {
     Protocol(String),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// Another instance of `parley serve` holds the mailbox's lease now.
+    #[error("another instance polls this mailbox now")]
+    Elsewhere,
 }
 
 /// What a pass did.

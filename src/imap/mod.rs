@@ -22,6 +22,8 @@ use tokio::sync::watch;
 use crate::config::ImapConfig;
 use crate::intake::Intake;
 
+pub mod lease;
+
 pub use mailbox::{ImapError, MAX_TIMEOUTS, Pass, Strikes, poll_once};
 pub use tls::ImapStream;
 
@@ -48,24 +50,53 @@ pub async fn run_reporting(
 ) {
     let key = config.key();
     crate::metrics::metrics().imap_started(&key, crate::store::now_ms());
+    let lease = lease::Lease::new(intake.shared_store(), &key);
     let mut backoff = Duration::from_secs(1);
     let mut last_error: Option<String> = None;
     let mut strikes = Strikes::default();
+    let mut waiting = false;
     loop {
         if *shutdown.borrow() {
+            lease.release().await;
             return;
         }
-        let error = match serve(
-            &config,
-            &intake,
-            &mut shutdown,
-            &mut last_error,
-            &mut strikes,
-            &mut tried,
-        )
-        .await
-        {
-            Ok(()) => return,
+        let outcome = match lease.hold().await {
+            Ok(true) => {
+                if std::mem::take(&mut waiting) {
+                    tracing::info!(mailbox = %key, "imap: this instance polls the mailbox now");
+                }
+                serve(
+                    &config,
+                    &intake,
+                    &lease,
+                    &mut shutdown,
+                    &mut last_error,
+                    &mut strikes,
+                    &mut tried,
+                )
+                .await
+            }
+            Ok(false) => Err(ImapError::Elsewhere),
+            Err(e) => Err(ImapError::Store(e)),
+        };
+        let error = match outcome {
+            Ok(()) => {
+                lease.release().await;
+                return;
+            }
+            // Not a failure: wait for the other instance's lease.
+            Err(ImapError::Elsewhere) => {
+                if !std::mem::replace(&mut waiting, true) {
+                    tracing::info!(mailbox = %key, "imap: another instance polls this mailbox; waiting for its lease");
+                }
+                if let Some(tried) = tried.take() {
+                    let _ = tried.send(());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(lease::RETRY) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
             Err(e) => e.to_string(),
         };
         crate::metrics::metrics().imap_failed(&key);
@@ -90,6 +121,7 @@ pub async fn run_reporting(
 async fn serve(
     config: &ImapConfig,
     intake: &Arc<Intake>,
+    lease: &lease::Lease,
     shutdown: &mut watch::Receiver<bool>,
     last_error: &mut Option<String>,
     strikes: &mut Strikes,
@@ -106,6 +138,10 @@ async fn serve(
         tracing::info!(mailbox = %key, "imap: connected again");
     }
     loop {
+        if !lease.hold().await? {
+            mailbox::log_out(session, config).await;
+            return Err(ImapError::Elsewhere);
+        }
         let pass = mailbox::take_new(&mut session, config, intake, strikes).await?;
         metrics.imap_polled(&key, crate::store::now_ms(), pass.taken as u64);
         if pass.taken > 0 || pass.quarantined > 0 {
@@ -116,29 +152,69 @@ async fn serve(
             return Ok(());
         }
         if !idle {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => continue,
-                _ = shutdown.changed() => {
-                    mailbox::log_out(session, config).await;
-                    return Ok(());
+            // Until the next poll, renewing the lease on the way.
+            let next = tokio::time::Instant::now() + interval;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next) => break,
+                    _ = shutdown.changed() => {
+                        mailbox::log_out(session, config).await;
+                        return Ok(());
+                    }
+                    _ = tokio::time::sleep(lease::RENEW) => if !lease.hold().await? {
+                        mailbox::log_out(session, config).await;
+                        return Err(ImapError::Elsewhere);
+                    },
                 }
             }
+            continue;
         }
         let mut handle = session.idle();
         mailbox::within(config.timeout(), handle.init()).await?;
-        let stopping = {
+        let mut renewals = tokio::time::interval_at(
+            tokio::time::Instant::now() + lease::RENEW,
+            lease::RENEW,
+        );
+        let ended = {
             let (wait, _interrupt) = handle.wait_with_timeout(interval.min(IDLE_RENEW));
-            tokio::select! {
-                woke = wait => { woke?; false }
-                _ = shutdown.changed() => true,
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    woke = &mut wait => { woke?; break Idle::Woke }
+                    _ = shutdown.changed() => break Idle::Stopping,
+                    _ = renewals.tick() => match lease.hold().await {
+                        Ok(true) => {}
+                        Ok(false) => break Idle::Elsewhere,
+                        Err(e) => break Idle::Failed(e),
+                    },
+                }
             }
         };
         session = mailbox::within(config.timeout(), handle.done()).await?;
-        if stopping {
-            mailbox::log_out(session, config).await;
-            return Ok(());
+        match ended {
+            Idle::Woke => {}
+            Idle::Stopping => {
+                mailbox::log_out(session, config).await;
+                return Ok(());
+            }
+            Idle::Elsewhere => {
+                mailbox::log_out(session, config).await;
+                return Err(ImapError::Elsewhere);
+            }
+            Idle::Failed(e) => return Err(ImapError::Store(e)),
         }
     }
+}
+
+/// How an IDLE wait ended.
+enum Idle {
+    /// The server said something, or the wait's time was up: a pass.
+    Woke,
+    Stopping,
+    /// Another instance holds the lease now.
+    Elsewhere,
+    /// The lease could not be renewed: the store failed.
+    Failed(crate::store::StoreError),
 }
 
 /// Up to a quarter of `base`, from the clock's low bits: enough to keep

@@ -36,6 +36,8 @@
 //!   notifications);
 //! - [`ErasureStore`] (`erasure.rs`): erasing a participant for a
 //!   data-protection request;
+//! - [`LeaseStore`] (`lease.rs`): work one instance of several does at a
+//!   time (an IMAP mailbox's poller), held until an expiry and renewed;
 //! - [`SchemaStore`] (here): migrations (and indexing for search what was
 //!   stored before the index existed).
 //!
@@ -62,6 +64,7 @@ mod events;
 mod filing;
 mod health;
 mod idempotency;
+mod lease;
 mod mail;
 mod moderation;
 mod outbox;
@@ -92,6 +95,7 @@ pub use events::{Audience, Event, EventKind, EventStore, MAX_PAGE, NewEvent};
 pub use filing::{File, Filed, Filing, FilingStore};
 pub use health::HealthStore;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyStore, Reserved};
+pub use lease::LeaseStore;
 pub use mail::{Bounced, MailStore, Quarantined};
 pub use moderation::{Approval, Moderate, Moderation, ModerationStore, REJECTED_NOTICE, Ruling};
 pub use outbox::{
@@ -117,9 +121,9 @@ pub use webhooks::{DeliveryState, Queued, Sift, WebhookDelivery, WebhookStore, W
 pub mod prelude {
     pub use super::{
         ConsoleStore, ConversationStore, CursorStore, DeskStore, ErasureStore, EventStore,
-        FilingStore, HealthStore, IdempotencyStore, MailStore, ModerationStore, OutboxStore,
-        ReadStore, ResponseStore, RetentionStore, SchemaStore, SearchStore, Store, TicketStore,
-        WebhookStore,
+        FilingStore, HealthStore, IdempotencyStore, LeaseStore, MailStore, ModerationStore,
+        OutboxStore, ReadStore, ResponseStore, RetentionStore, SchemaStore, SearchStore, Store,
+        TicketStore, WebhookStore,
     };
 }
 
@@ -145,6 +149,7 @@ pub trait Store:
     + IdempotencyStore
     + SearchStore
     + HealthStore
+    + LeaseStore
     + Send
     + Sync
 {
@@ -170,6 +175,7 @@ impl<S> Store for S where
         + IdempotencyStore
         + SearchStore
         + HealthStore
+        + LeaseStore
         + Send
         + Sync
 {
