@@ -171,10 +171,8 @@ async fn serve(
         }
         let mut handle = session.idle();
         mailbox::within(config.timeout(), handle.init()).await?;
-        let mut renewals = tokio::time::interval_at(
-            tokio::time::Instant::now() + lease::RENEW,
-            lease::RENEW,
-        );
+        let mut renewals =
+            tokio::time::interval_at(tokio::time::Instant::now() + lease::RENEW, lease::RENEW);
         let ended = {
             let (wait, _interrupt) = handle.wait_with_timeout(interval.min(IDLE_RENEW));
             tokio::pin!(wait);
