@@ -296,10 +296,12 @@ fn header_injection_through_names_and_subjects_does_not_reach_notifications() {
         .collect();
     assert_eq!(recipients, [format!("To: <{AGENT}>")], "{head}");
     // The injected text is inside the quoted display name and the
-    // subject, on their own lines.
+    // subject, on their own lines; the addresses in them are masked as
+    // contact details are anywhere else.
     assert!(
         head.lines()
             .any(|l| l.starts_with("From: \"") && l.contains("Bcc")),
         "{head}"
     );
+    assert!(!head.contains("victim"), "{head}");
 }

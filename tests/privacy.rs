@@ -309,3 +309,47 @@ fn executable_attachment_action_is_configurable() {
         assert_eq!(notifications(&cli, 1).len(), 1, "the desk is told");
     }
 }
+
+/// A display name is no way around the policy: a phone number or an
+/// address in it is masked before it is kept (and shown as "… via Shop
+/// desk" in the other side's notifications); an ordinary name is kept.
+#[tokio::test]
+async fn contact_details_in_a_display_name_are_masked() {
+    for backend in backends() {
+        let env = TestEnv::new(&backend, |_| {}).await;
+        for (from, address, kept) in [
+            (
+                format!("\"Anna {PHONE}\" <anna@buyer.example>"),
+                "anna@buyer.example",
+                false,
+            ),
+            (
+                "\"Bob bob.k@gmail.com\" <bob@buyer.example>".to_string(),
+                "bob@buyer.example",
+                false,
+            ),
+            (
+                "\"Maria Lopez\" <maria@buyer.example>".to_string(),
+                "maria@buyer.example",
+                true,
+            ),
+        ] {
+            let mail = Mail::new(&from, DESK, &format!("Lamp for {address}"));
+            let parley::intake::Outcome::Stored { ticket, .. } = env.deliver(&mail, &[DESK]).await
+            else {
+                panic!("{from}: not stored");
+            };
+            let name = env
+                .participant(ticket, address)
+                .await
+                .display_name
+                .unwrap_or_default();
+            if kept {
+                assert_eq!(name, "Maria Lopez");
+            } else {
+                assert!(!name.contains(PHONE) && !name.contains('@'), "{name}");
+                assert!(name.contains("[contact removed]"), "{name}");
+            }
+        }
+    }
+}

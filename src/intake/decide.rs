@@ -305,9 +305,10 @@ impl Intake {
                 ticket: Some(ticket),
             });
         }
+        let policy = self.tunables().policy.clone();
         let mut participants = vec![NewParticipant {
             address: from.address.clone(),
-            display_name: from.name.clone(),
+            display_name: from.name.as_deref().map(|n| policy.mask_name(n)),
             user_id: None,
             role: Role::Client,
         }];

@@ -320,6 +320,15 @@ impl Policy {
         self.judge(reply_text, subject, None, false)
     }
 
+    /// A sender's display name as the other side may see it ("Maria via
+    /// Shop desk"): every span the rules redact or hold masked, so that a
+    /// name cannot carry what a message may not ("Anna 0171 2345678").
+    pub fn mask_name(&self, name: &str) -> String {
+        self.evaluate_text(name, "")
+            .redacted_text
+            .unwrap_or_else(|| name.to_string())
+    }
+
     fn judge(
         &self,
         reply_text: &str,
