@@ -64,6 +64,7 @@ pub async fn run_reporting(
             Ok(true) => {
                 if std::mem::take(&mut waiting) {
                     tracing::info!(mailbox = %key, "imap: this instance polls the mailbox now");
+                    crate::metrics::metrics().imap_started(&key, crate::store::now_ms());
                 }
                 serve(
                     &config,
@@ -88,6 +89,8 @@ pub async fn run_reporting(
             Err(ImapError::Elsewhere) => {
                 if !std::mem::replace(&mut waiting, true) {
                     tracing::info!(mailbox = %key, "imap: another instance polls this mailbox; waiting for its lease");
+                    // Its lag is the polling instance's to report.
+                    crate::metrics::metrics().imap_removed(&key);
                 }
                 if let Some(tried) = tried.take() {
                     let _ = tried.send(());
