@@ -91,10 +91,7 @@ fn wait_until(
 
 #[test]
 fn one_instance_polls_a_mailbox_and_another_takes_over_when_it_dies() {
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(admin) = postgres_admin() else {
         return;
     };
     let d = dovecot::Dovecot::start(&[(USER, PASSWORD)]);
@@ -167,10 +164,7 @@ fn one_instance_polls_a_mailbox_and_another_takes_over_when_it_dies() {
 /// took within a second: each instance reads the store's event log.
 #[test]
 fn an_event_reaches_a_stream_on_another_instance_within_a_second() {
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(admin) = postgres_admin() else {
         return;
     };
     let a = Served::on(
@@ -227,10 +221,7 @@ fn an_event_reaches_a_stream_on_another_instance_within_a_second() {
 /// unique numbers.
 #[test]
 fn three_instances_start_together_and_number_tickets_uniquely() {
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(admin) = postgres_admin() else {
         return;
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();

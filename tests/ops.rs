@@ -138,11 +138,7 @@ fn serve_notifies_ready_feeds_the_watchdog_and_says_it_stops() {
 /// the store.
 #[test]
 fn the_watchdog_is_fed_only_while_the_store_answers() {
-    // Only left out with PARLEY_TEST_SQLITE_ONLY=1 (backends() fails otherwise).
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(admin) = postgres_admin() else {
         return;
     };
     let mut notify = NotifySocket::bind();

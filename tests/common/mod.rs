@@ -140,6 +140,17 @@ pub fn backends() -> Vec<Backend> {
     all
 }
 
+/// The admin URL of the PostgreSQL of [`POSTGRES_ENV`], for tests that
+/// only make sense there (several instances on one store); `None` only
+/// when the run left PostgreSQL out on purpose ([`backends`] fails
+/// otherwise).
+pub fn postgres_admin() -> Option<String> {
+    backends().into_iter().find_map(|b| match b {
+        Backend::Postgres(admin) => Some(admin),
+        Backend::Sqlite => None,
+    })
+}
+
 /// A throwaway PostgreSQL database, dropped (`WITH (FORCE)`) with the guard.
 pub struct PgDatabase {
     admin_url: String,
