@@ -40,12 +40,22 @@ impl Instance {
 
     /// With `env` (e.g. `PARLEY__SMTP__LISTEN`: listeners of its own).
     fn with_env(served: &Served, name: &str, env: &[(&str, String)]) -> Instance {
-        let log = served.dir.path().join(format!("{name}.log"));
+        Instance::spawn(served.dir.path(), &served.config, name, env)
+    }
+
+    /// `parley --config CONFIG serve` in `dir`, logging into `dir/NAME.log`.
+    fn spawn(
+        dir: &std::path::Path,
+        config: &std::path::Path,
+        name: &str,
+        env: &[(&str, String)],
+    ) -> Instance {
+        let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_parley"))
-            .current_dir(served.dir.path())
+            .current_dir(dir)
             .arg("--config")
-            .arg(&served.config)
+            .arg(config)
             .arg("serve")
             .env("PARLEY_LOG", "info")
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -243,21 +253,8 @@ fn three_instances_start_together_and_number_tickets_uniquely() {
         .iter()
         .enumerate()
         .map(|(i, port)| {
-            let log = dir.path().join(format!("{i}.log"));
-            let file = std::fs::File::create(&log).unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_parley"))
-                .current_dir(dir.path())
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .env("PARLEY_LOG", "info")
-                .env("PARLEY__SMTP__LISTEN", format!("127.0.0.1:{port}"))
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().unwrap())
-                .stderr(file)
-                .spawn()
-                .unwrap();
-            Instance { child, log }
+            let listen = [("PARLEY__SMTP__LISTEN", format!("127.0.0.1:{port}"))];
+            Instance::spawn(dir.path(), &config, &i.to_string(), &listen)
         })
         .collect();
     let logs = |instances: &[Instance]| {
