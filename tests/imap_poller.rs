@@ -309,6 +309,31 @@ async fn idle_delivers_a_new_message_at_once() {
         .unwrap();
 }
 
+/// Each restart of Dovecot costs the poller one failure and a backoff;
+/// once a pass works again the backoff starts over from a second. (It
+/// used to keep growing for the life of the process: 1, 2, 4, 8, 16 s, so
+/// the fifth restart here waited 16 s and more.)
+#[tokio::test]
+async fn the_backoff_starts_over_once_a_pass_works() {
+    let mut d = Dovecot::start(&[(USER, PASSWORD)]);
+    let env = TestEnv::new(&Backend::Sqlite, |_| {}).await;
+    let config = mailbox(&d, "queue = \"desk\"\npoll_interval_secs = 600\n");
+    let (stop, task) = spawn_poller(config, &env);
+    for n in 1..=6 {
+        d.restart();
+        d.append(USER, PASSWORD, "INBOX", &message(n, "seller@shop.example"));
+        let took = wait_for_tickets(&env, n, Duration::from_secs(30)).await;
+        println!("restart {n}: the new message was a ticket after {took:?}");
+        // A second's backoff plus its jitter, a login and a pass.
+        assert!(took < Duration::from_secs(6), "restart {n}: {took:?}");
+    }
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the poller stops")
+        .unwrap();
+}
+
 #[tokio::test]
 async fn dovecot_restarted_mid_batch_loses_and_duplicates_nothing() {
     let mut d = Dovecot::start(&[(USER, PASSWORD)]);

@@ -31,11 +31,33 @@ pub use tls::ImapStream;
 /// IDLE after 30 minutes.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 
+/// The first wait after a failure; each further one twice as long, at
+/// most [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A poller's state between failures.
+struct Retry {
+    backoff: Duration,
+    /// The last failure logged (each is logged once until it changes).
+    last_error: Option<String>,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            backoff: FIRST_BACKOFF,
+            last_error: None,
+        }
+    }
+}
+
 /// Runs the poller of one mailbox until `shutdown` turns true. It keeps a
 /// session open: a pass, then IDLE until the server reports a change (or
 /// the poll interval passes), or without IDLE a sleep of the interval; the
 /// two take the same messages. Failures reconnect with exponential backoff
-/// (with jitter, up to five minutes), logged once per change of error.
+/// (with jitter, up to five minutes; from one second again once a pass
+/// worked), logged once per change of error.
 pub async fn run(config: ImapConfig, intake: Arc<Intake>, shutdown: watch::Receiver<bool>) {
     run_reporting(config, intake, shutdown, None).await
 }
@@ -51,8 +73,7 @@ pub async fn run_reporting(
     let key = config.key();
     crate::metrics::metrics().imap_started(&key, crate::store::now_ms());
     let lease = lease::Lease::new(intake.shared_store(), &key);
-    let mut backoff = Duration::from_secs(1);
-    let mut last_error: Option<String> = None;
+    let mut retry = Retry::default();
     let mut strikes = Strikes::default();
     let mut waiting = false;
     loop {
@@ -71,7 +92,7 @@ pub async fn run_reporting(
                     &intake,
                     &lease,
                     &mut shutdown,
-                    &mut last_error,
+                    &mut retry,
                     &mut strikes,
                     &mut tried,
                 )
@@ -106,12 +127,12 @@ pub async fn run_reporting(
         if let Some(tried) = tried.take() {
             let _ = tried.send(());
         }
-        if last_error.as_deref() != Some(error.as_str()) {
+        if retry.last_error.as_deref() != Some(error.as_str()) {
             tracing::warn!(mailbox = %key, error = %error, "imap: retrying with backoff");
-            last_error = Some(error);
+            retry.last_error = Some(error);
         }
-        let wait = backoff + jitter(backoff);
-        backoff = (backoff * 2).min(Duration::from_secs(300));
+        let wait = retry.backoff + jitter(retry.backoff);
+        retry.backoff = (retry.backoff * 2).min(MAX_BACKOFF);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
@@ -126,7 +147,7 @@ async fn serve(
     intake: &Arc<Intake>,
     lease: &lease::Lease,
     shutdown: &mut watch::Receiver<bool>,
-    last_error: &mut Option<String>,
+    retry: &mut Retry,
     strikes: &mut Strikes,
     tried: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), ImapError> {
@@ -137,7 +158,7 @@ async fn serve(
     if let Some(tried) = tried.take() {
         let _ = tried.send(());
     }
-    if last_error.take().is_some() {
+    if retry.last_error.take().is_some() {
         tracing::info!(mailbox = %key, "imap: connected again");
     }
     loop {
@@ -146,6 +167,11 @@ async fn serve(
             return Err(ImapError::Elsewhere);
         }
         let pass = mailbox::take_new(&mut session, config, intake, strikes).await?;
+        // A pass worked: the next failure starts the backoff over (it
+        // grew for the whole life of the process before, so a mailbox
+        // that failed a few times a day ended up waiting five minutes
+        // after every Dovecot restart; the chaos suite found it).
+        retry.backoff = FIRST_BACKOFF;
         metrics.imap_polled(&key, crate::store::now_ms(), pass.taken as u64);
         if pass.taken > 0 || pass.quarantined > 0 {
             tracing::info!(mailbox = %key, taken = pass.taken, quarantined = pass.quarantined, "imap pass");
