@@ -496,7 +496,7 @@ impl Bench {
         }
         let secret = config.load_secret().expect("secret");
         let intake =
-            Intake::new(&config, &secret, store).with_group_commit(config.intake.commit_batch);
+            Intake::new(&config, &secret, store).with_group_commit(config.intake.commit_batch, 1);
         Bench {
             intake: Arc::new(intake),
             _dir: dir,

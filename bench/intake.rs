@@ -82,7 +82,7 @@ async fn open(group: Option<usize>) -> Bench {
     }
     let mut intake = Intake::new(&config, config.token.secret.as_bytes(), store);
     if let Some(max) = group {
-        intake = intake.with_group_commit(max);
+        intake = intake.with_group_commit(max, 1);
     }
     Bench {
         _dir: dir,

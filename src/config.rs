@@ -136,8 +136,25 @@ pub struct IntakeConfig {
     pub max_attachments_bytes: usize,
     /// Most messages committed in one transaction by `parley serve`.
     pub commit_batch: usize,
+    /// Group-commit transactions in flight at once; 0: by backend
+    /// ([`IntakeConfig::committers`]).
+    pub commit_concurrency: usize,
     /// The content policy's rules file; empty: the built-in rules.
     pub policy_file: PathBuf,
+}
+
+impl IntakeConfig {
+    /// Group-commit transactions in flight at once on the store at `url`:
+    /// `commit_concurrency`, or when it is 0, one on SQLite (one writer at a
+    /// time) and four on PostgreSQL, where one transaction's reads and
+    /// inserts run while another's commit is flushed.
+    pub fn committers(&self, url: &str) -> usize {
+        match self.commit_concurrency {
+            0 if url.starts_with("postgres") => 4,
+            0 => 1,
+            n => n,
+        }
+    }
 }
 
 /// The SMTP and LMTP listeners of `parley serve`.

@@ -1,17 +1,21 @@
 //! Group commit: many concurrent deliveries, one transaction, one flush.
 //!
-//! Deliveries hand their [`Post`] to a single committer task. It takes
-//! whatever has queued up while the previous transaction was flushing (up
-//! to `max_batch`) and writes it with
+//! Deliveries hand their [`Post`] to the committer tasks. A committer
+//! takes whatever has queued up while the transactions before were
+//! running (up to `max_batch`) and writes it with
 //! [`TicketStore::post_many`](crate::store::TicketStore::post_many); no
 //! delivery waits for a timer, and under load each disk flush carries many
-//! messages.
+//! messages. One committer on SQLite (one writer at a time); on PostgreSQL
+//! several, so that a transaction's round trips and inserts overlap with
+//! another's flush (`intake.commit_concurrency`). Two transactions racing
+//! on one ticket are the case of two instances on one store: a duplicate
+//! is refused by a unique index and its transaction runs again.
 //! If a batch fails, every post in it is retried alone, so one bad post
 //! fails only its own delivery.
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::{Post, Posted, Store, StoreError};
 use crate::token::Minter;
@@ -25,12 +29,21 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the committer on the current tokio runtime. It stops when
-    /// every handle is dropped.
-    pub fn spawn(store: Arc<dyn Store>, minter: Minter, max_batch: usize) -> Self {
+    /// Starts `committers` committer tasks on the current tokio runtime.
+    /// They stop when every handle is dropped.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        minter: Minter,
+        max_batch: usize,
+        committers: usize,
+    ) -> Self {
         let max_batch = max_batch.max(1);
-        let (jobs, rx) = mpsc::channel(max_batch * 4);
-        tokio::spawn(run(store, minter, rx, max_batch));
+        let committers = committers.max(1);
+        let (jobs, rx) = mpsc::channel(max_batch * 4 * committers);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..committers {
+            tokio::spawn(run(store.clone(), minter.clone(), rx.clone(), max_batch));
+        }
         GroupCommit { jobs }
     }
 
@@ -47,11 +60,13 @@ impl GroupCommit {
 async fn run(
     store: Arc<dyn Store>,
     minter: Minter,
-    mut rx: mpsc::Receiver<(Post, Reply)>,
+    rx: Arc<Mutex<mpsc::Receiver<(Post, Reply)>>>,
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
+    // The receiver is held only while waiting for work: the next committer
+    // takes what queues up while this one writes.
+    while rx.lock().await.recv_many(&mut batch, max_batch).await > 0 {
         let (posts, replies): (Vec<Post>, Vec<Reply>) = batch.drain(..).unzip();
         let started = std::time::Instant::now();
         let committed = store.post_many(&posts, &minter).await;

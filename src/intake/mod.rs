@@ -209,13 +209,15 @@ impl Intake {
     }
 
     /// Commits through a group committer of at most `max_batch` messages
-    /// per transaction (needs a tokio runtime). For servers with many
-    /// concurrent deliveries; `1` still commits one message at a time.
-    pub fn with_group_commit(mut self, max_batch: usize) -> Self {
+    /// per transaction, `committers` transactions at once (needs a tokio
+    /// runtime). For servers with many concurrent deliveries; `1` still
+    /// commits one message at a time.
+    pub fn with_group_commit(mut self, max_batch: usize, committers: usize) -> Self {
         self.group = Some(group::GroupCommit::spawn(
             self.store.clone(),
             self.minter.clone(),
             max_batch,
+            committers,
         ));
         self
     }

@@ -18,7 +18,7 @@
 //! Not reloaded (a restart applies them, and the log says so when they
 //! changed): the store, the token key and reply domain (tokens already
 //! sent must keep verifying), the listeners' addresses and connection
-//! limit, `[http]` (keys, limits), `intake.commit_batch` and `[retention]`.
+//! limit, `[http]` (keys, limits), `intake.commit_batch`, `intake.commit_concurrency` and `[retention]`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,6 +204,10 @@ pub(super) fn needs_restart(old: &Config, fresh: &Config) -> Vec<&'static str> {
     check(
         "intake.commit_batch",
         old.intake.commit_batch == fresh.intake.commit_batch,
+    );
+    check(
+        "intake.commit_concurrency",
+        old.intake.commit_concurrency == fresh.intake.commit_concurrency,
     );
     changed
 }

@@ -52,7 +52,7 @@ impl Harness {
         settings.data_timeout = Duration::from_secs(20);
         tweak(&mut settings);
         let store = env.intake.shared_store();
-        let intake = Intake::new(&env.config, secret.as_bytes(), store).with_group_commit(8);
+        let intake = Intake::new(&env.config, secret.as_bytes(), store).with_group_commit(8, 1);
         let (stop, stopped) = watch::channel(false);
         let server = Server::new(settings, Arc::new(intake), stopped);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
