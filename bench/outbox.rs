@@ -267,7 +267,8 @@ impl Bench {
             store.sync_queue(queue).await.expect("queue");
         }
         let secret = config.load_secret().expect("secret");
-        let intake = Arc::new(Intake::new(&config, &secret, store.clone()).with_group_commit(64, 1));
+        let intake =
+            Arc::new(Intake::new(&config, &secret, store.clone()).with_group_commit(64, 1));
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..64 {
