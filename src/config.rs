@@ -136,25 +136,10 @@ pub struct IntakeConfig {
     pub max_attachments_bytes: usize,
     /// Most messages committed in one transaction by `parley serve`.
     pub commit_batch: usize,
-    /// Group-commit transactions in flight at once; 0: by backend
-    /// ([`IntakeConfig::committers`]).
+    /// Group-commit transactions in flight at once.
     pub commit_concurrency: usize,
     /// The content policy's rules file; empty: the built-in rules.
     pub policy_file: PathBuf,
-}
-
-impl IntakeConfig {
-    /// Group-commit transactions in flight at once on the store at `url`:
-    /// `commit_concurrency`, or when it is 0, one on SQLite (one writer at a
-    /// time) and four on PostgreSQL, where one transaction's reads and
-    /// inserts run while another's commit is flushed.
-    pub fn committers(&self, url: &str) -> usize {
-        match self.commit_concurrency {
-            0 if url.starts_with("postgres") => 4,
-            0 => 1,
-            n => n,
-        }
-    }
 }
 
 /// The SMTP and LMTP listeners of `parley serve`.
@@ -691,6 +676,12 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.intake.commit_concurrency == 0 {
+            return Err(ConfigError::new(
+                "intake.commit_concurrency",
+                "must be at least 1",
+            ));
+        }
         self.validate_secret_source()?;
         webhooks::validate(&self.webhooks)?;
         let mut names = std::collections::HashSet::new();
@@ -1168,6 +1159,9 @@ mod tests {
         let mut c = defaults();
         c.intake.commit_batch = 0;
         assert_eq!(c.validate().unwrap_err().key, "intake.commit_batch");
+        let mut c = defaults();
+        c.intake.commit_concurrency = 0;
+        assert_eq!(c.validate().unwrap_err().key, "intake.commit_concurrency");
     }
 
     #[test]

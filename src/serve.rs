@@ -40,10 +40,8 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> Result<(), Failure> {
     let (store, secret) = setup::open(&config, Setup::Create).await?;
     let tls = tls_acceptor(&config)?;
     let intake = Arc::new(
-        Intake::new(&config, &secret, store.clone()).with_group_commit(
-            config.intake.commit_batch,
-            config.intake.committers(&config.store.url),
-        ),
+        Intake::new(&config, &secret, store.clone())
+            .with_group_commit(config.intake.commit_batch, config.intake.commit_concurrency),
     );
     let settings = Settings::new(&config.smtp, config.intake.max_message_bytes, tls);
     let (stop, stopped) = watch::channel(false);

@@ -5,11 +5,11 @@
 //! running (up to `max_batch`) and writes it with
 //! [`TicketStore::post_many`](crate::store::TicketStore::post_many); no
 //! delivery waits for a timer, and under load each disk flush carries many
-//! messages. One committer on SQLite (one writer at a time); on PostgreSQL
-//! several, so that a transaction's round trips and inserts overlap with
-//! another's flush (`intake.commit_concurrency`). Two transactions racing
-//! on one ticket are the case of two instances on one store: a duplicate
-//! is refused by a unique index and its transaction runs again.
+//! messages. One committer by default; on PostgreSQL several may run, so
+//! that a transaction's round trips and inserts overlap with another's
+//! flush (`intake.commit_concurrency`). Two transactions racing on one
+//! ticket are the case of two instances on one store: a duplicate is
+//! refused by a unique index and its transaction runs again.
 //! If a batch fails, every post in it is retried alone, so one bad post
 //! fails only its own delivery.
 

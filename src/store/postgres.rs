@@ -16,6 +16,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 impl Backend for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const MULTI_STATEMENT: bool = false;
+    const DML_IN_WITH: bool = true;
     const CONTIGUOUS_IDS: bool = false;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     /// Writers run concurrently here: without the lock a transaction could

@@ -76,6 +76,10 @@ pub trait Backend: Database {
     const BEGIN_WRITE: &'static str;
     /// Whether one call may carry several statements with parameters.
     const MULTI_STATEMENT: bool;
+    /// Whether INSERTs may be members of a `WITH` (PostgreSQL's
+    /// data-modifying CTEs), so that a chain of them is one statement and
+    /// one round trip ([`Script::begin_chain`]).
+    const DML_IN_WITH: bool;
     /// Whether [`Backend::next_ids_sql`] answers one row, the first of a
     /// free range (true), or one row per reserved id.
     const CONTIGUOUS_IDS: bool;
@@ -603,10 +607,20 @@ sql_impl! {
     }
 }
 
-/// Statements run as one unit: on SQLite one call, elsewhere one by one.
+/// Statements run as one unit: on SQLite one call, elsewhere one by one,
+/// except that a chain of INSERTs is one statement on PostgreSQL.
 pub(super) struct Script<'a, DB: Database> {
     parts: Vec<QueryBuilder<'a, DB>>,
     statements: usize,
+    chain: Option<Chain>,
+}
+
+/// An open chain ([`Script::begin_chain`]).
+struct Chain {
+    /// Members so far (`c0`, `c1`, …).
+    members: usize,
+    /// The member whose rows the chain's statement answers.
+    rows_of: Option<usize>,
 }
 
 impl<'a, DB> Script<'a, DB>
@@ -618,11 +632,66 @@ where
         Script {
             parts: Vec::new(),
             statements: 0,
+            chain: None,
         }
+    }
+
+    /// The statements started from here to [`Script::end_chain`] (INSERTs
+    /// that read nothing another one of them writes, foreign keys aside)
+    /// become one statement where the backend allows it: on PostgreSQL
+    /// `WITH c0 AS (INSERT …), c1 AS (INSERT …) SELECT …`, one round trip
+    /// instead of one each. Their indices are then all the chain's, whose
+    /// rows are those of the member that called [`Script::keep_rows`].
+    /// Elsewhere nothing changes.
+    pub(super) fn begin_chain(&mut self) {
+        if DB::DML_IN_WITH {
+            self.chain = Some(Chain {
+                members: 0,
+                rows_of: None,
+            });
+        }
+    }
+
+    /// In a chain, the statement started last is the one whose rows the
+    /// chain answers (its `RETURNING`). Outside a chain nothing.
+    pub(super) fn keep_rows(&mut self) {
+        if let Some(chain) = &mut self.chain {
+            chain.rows_of = chain.members.checked_sub(1);
+        }
+    }
+
+    /// Closes the chain's statement.
+    pub(super) fn end_chain(&mut self) {
+        let Some(chain) = self.chain.take() else {
+            return;
+        };
+        if chain.members == 0 {
+            return;
+        }
+        let part = self.parts.last_mut().expect("a chain member");
+        match chain.rows_of {
+            Some(k) => part.push(format!(") SELECT * FROM c{k}")),
+            None => part.push(") SELECT 1 WHERE false"),
+        };
     }
 
     /// Starts a statement; returns its builder and its index in the script.
     pub(super) fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
+        if let Some(chain) = &mut self.chain {
+            if chain.members == 0 {
+                self.parts
+                    .push(QueryBuilder::new(format!("WITH c0 AS ({sql}")));
+                self.statements += 1;
+            } else {
+                let part = self.parts.last_mut().expect("a chain member");
+                part.push(format!("), c{} AS (", chain.members)).push(sql);
+            }
+            chain.members += 1;
+            return (
+                self.parts.last_mut().expect("just pushed"),
+                self.statements - 1,
+            );
+        }
         match self.parts.last_mut() {
             Some(part) if DB::MULTI_STATEMENT => {
                 part.push(";\n").push(sql);
@@ -641,6 +710,7 @@ where
         mut self,
         conn: &mut DB::Connection,
     ) -> Result<Vec<Vec<DB::Row>>, StoreError> {
+        debug_assert!(self.chain.is_none(), "a chain left open");
         let mut groups: Vec<Vec<DB::Row>> = vec![Vec::new()];
         for part in &mut self.parts {
             let mut stream = DB::fetch_many(&mut *conn, part);

@@ -16,6 +16,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 impl Backend for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const MULTI_STATEMENT: bool = true;
+    const DML_IN_WITH: bool = false;
     const CONTIGUOUS_IDS: bool = true;
     const SKIP_LOCKED: &'static str = "";
     /// None needed: one writer at a time (BEGIN IMMEDIATE, across

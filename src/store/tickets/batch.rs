@@ -362,10 +362,14 @@ sql_impl! {
             Self::insert_messages(&mut script, rows, now);
             Self::insert_attachments(&mut script, rows, now);
             Self::update_statuses(&mut script, rows, now);
+            // On PostgreSQL one statement for these (data-modifying CTEs):
+            // they only add rows that point at rows written before them.
+            script.begin_chain();
             let outbox_at = Self::insert_outbox(&mut script, rows, now);
             Self::insert_issued(&mut script, rows, now);
             Self::insert_audit(&mut script, rows, now);
             Self::push_index(&mut script, &docs);
+            script.end_chain();
             // Last before COMMIT: on PostgreSQL the append takes the lock that
             // orders event ids, held until the commit.
             Self::push_events(&mut script, now, &rows.events);
@@ -560,6 +564,7 @@ sql_impl! {
                     .push_bind(row.created_at.unwrap_or(now));
             });
             q.push(" RETURNING id, message");
+            script.keep_rows();
             Some(i)
         }
 
