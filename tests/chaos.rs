@@ -23,7 +23,7 @@
 //! no 5xx answered at any time.
 //!
 //! `bounded_run` (in scripts/test) runs each fault once. The long run is a
-//! benchmark: `PARLEY_CHAOS_ROUNDS=24 cargo test --test chaos --
+//! benchmark: `PARLEY_CHAOS_ROUNDS=25 cargo test --test chaos --
 //! --ignored --nocapture` (random faults; `PARLEY_CHAOS_SEED` replays a
 //! run); bench/README.md records its figures.
 
@@ -58,12 +58,12 @@ fn bounded_run() {
 }
 
 #[test]
-#[ignore = "the long run, a benchmark: PARLEY_CHAOS_ROUNDS=24 cargo test --test chaos -- --ignored --nocapture"]
+#[ignore = "the long run, a benchmark: PARLEY_CHAOS_ROUNDS=25 cargo test --test chaos -- --ignored --nocapture"]
 fn long_run() {
     let rounds: usize = std::env::var("PARLEY_CHAOS_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
+        .unwrap_or(25);
     let seed: u64 = std::env::var("PARLEY_CHAOS_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
