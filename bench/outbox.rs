@@ -43,7 +43,7 @@ use parley::outbox::compose::Composer;
 use parley::outbox::throttle::Throttle;
 use parley::outbox::worker::{self, Worker};
 use parley::store::{self, OutboxState, Source, Store};
-use postfix::{Guard, postfix_tools};
+use postfix::{Guard, postfix_tools, sink_user};
 use proc::{cpu_model, cpu_seconds};
 
 const INTAKE: &str = "sales@bench.test";
@@ -473,13 +473,7 @@ impl Sink {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let user = Command::new("id")
-            .arg("-un")
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "nobody".into());
+        let user = sink_user();
         let counters = dir.join("sink-counters");
         let out = std::fs::File::create(&counters).expect("counters file");
         let mut cmd = Command::new(path);

@@ -2,7 +2,7 @@
 //! by bench/smtp.rs and bench/outbox.rs with `#[path]`.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command};
 
 /// Where `smtp-source` and `smtp-sink` are (Debian package `postfix`).
 pub struct Tools {
@@ -31,4 +31,15 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The user smtp-sink runs as (`-u`): this process's, else `nobody`.
+pub fn sink_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "nobody".into())
 }

@@ -15,7 +15,7 @@ use sqlx::Connection;
 use tokio::runtime::Runtime;
 
 use super::client::read_reply;
-use super::postfix::Guard;
+use super::postfix::{Guard, sink_user};
 use super::{INTAKE, PARLEY};
 
 /// The server PostgreSQL databases are created on (and dropped from): the
@@ -49,13 +49,7 @@ pub struct Sink {
 impl Sink {
     pub fn start(path: &Path) -> Sink {
         let port = free_port();
-        let user = Command::new("id")
-            .arg("-un")
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "nobody".into());
+        let user = sink_user();
         let child = Command::new(path)
             .args(["-u", &user, &format!("127.0.0.1:{port}"), "1024"])
             .stdin(Stdio::null())
