@@ -255,6 +255,89 @@ async fn duplicates_story(env: &TestEnv) {
     assert!(linked[0].is_some() && linked[0] == linked[1], "{linked:?}");
 }
 
+/// The lookup of tickets a batch's new messages may have opened already
+/// (their origin keys) probes the index on (queue_id, origin_key) once
+/// per key, however many tickets the queue holds and whatever the planner
+/// believes. As `queue_id IN (…) AND origin_key IN (…)`, PostgreSQL, its
+/// statistics not gathered yet (a new or fast-growing table), read every
+/// ticket of the queue from the index and filtered the keys on the heap:
+/// a quarter of a batch's time at 3,000 tickets, growing with the queue.
+/// Counted by the index's `idx_tup_read`: that way it read 3,000 entries.
+#[tokio::test]
+async fn the_origin_lookup_reads_one_index_entry_a_key() {
+    use sqlx::Connection;
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let mut db = sqlx::PgConnection::connect(&env.config.store.url)
+        .await
+        .expect("connect");
+    // 3,000 tickets of the desk, statistics never gathered.
+    sqlx::query(
+        "INSERT INTO tickets (number, queue_id, subject, status, origin_key, created_at, updated_at) \
+         SELECT i, $1, 'older', 'open', md5(i::text), 0, 0 FROM generate_series(1000000, 1002999) i",
+    )
+    .bind(desk)
+    .execute(&mut db)
+    .await
+    .expect("older tickets");
+    const READ: &str =
+        "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'tickets_origin'";
+    let before: i64 = sqlx::query_scalar(READ)
+        .fetch_one(&mut db)
+        .await
+        .expect("index statistics");
+    let posts: Vec<Post> = (0..8)
+        .map(|i| opening(desk, MARIA, &format!("origin-{i}")))
+        .collect();
+    // The first batch has its eight keys in no ticket; the second, the
+    // same eight, finds them all (duplicates).
+    for expect_new in [true, false] {
+        let posted = store.post_many(&posts, minter).await.expect("post_many");
+        let new = posted
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p,
+                    Posted::Stored {
+                        new_ticket: true,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(new, if expect_new { 8 } else { 0 }, "{posted:?}");
+    }
+    // A backend sends its counts when idle, at most once a second (within
+    // ten); wait for them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut after = before;
+    while after == before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&mut db)
+            .await
+            .expect("clear the statistics snapshot");
+        after = sqlx::query_scalar(READ)
+            .fetch_one(&mut db)
+            .await
+            .expect("index statistics");
+    }
+    assert!(
+        after > before,
+        "the lookups' index reads were never counted"
+    );
+    assert!(
+        after - before <= 16,
+        "two lookups of 8 keys read {} entries of tickets_origin",
+        after - before
+    );
+    let _ = db.close().await;
+}
+
 #[tokio::test]
 async fn status() {
     on_every_backend!(status_story);
