@@ -28,9 +28,10 @@ async fn sifting(env: &TestEnv) {
     let again = Mail::new(MARIA, &maria, "Re: Lamp").body("Hello?");
     env.deliver(&again, &[&maria]).await;
     env.open_ticket(BOB, "Chair").await;
+    env.open_ticket("carol@buyer.example", "Table").await;
     let now = now_ms();
     let claimed = store.claim_outbox(now, now + MINUTE, 10).await.unwrap();
-    let [lamp1, lamp2, chair] = [claimed[0].id, claimed[1].id, claimed[2].id];
+    let [lamp1, lamp2, chair, table] = [0, 1, 2, 3].map(|i| claimed[i].id);
     let hourly = Throttle {
         ticket_ms: 0,
         recipient_per_hour: 1,
@@ -39,11 +40,13 @@ async fn sifting(env: &TestEnv) {
     assert_eq!(
         outbox_ids(&send),
         [lamp2],
-        "lamp1 rides with lamp2; the chair waits"
+        "lamp1 rides with lamp2; the chair and the table wait"
     );
     assert_eq!(outbox_row(store, lamp1).await.coalesced_into, Some(lamp2));
-    // The first of the hour goes now, so the chair's waits an hour.
+    // The first of the hour goes now, so the chair's and the table's wait
+    // an hour.
     assert_eq!(outbox_row(store, chair).await.next_attempt_at, now + HOUR);
+    assert_eq!(outbox_row(store, table).await.next_attempt_at, now + HOUR);
     assert!(store.outbox_sent(lamp2, "250 ok", now).await.unwrap());
     assert!(
         store
@@ -56,10 +59,16 @@ async fn sifting(env: &TestEnv) {
         .claim_outbox(now + HOUR, now + HOUR + MINUTE, 10)
         .await
         .unwrap();
-    assert_eq!(outbox_ids(&claimed), [chair]);
+    assert_eq!(outbox_ids(&claimed), [chair, table]);
+    // The hour since lamp2 is over: the chair goes, and counts, so the
+    // table waits another hour.
     assert_eq!(
         outbox_ids(&hourly.sift(store, claimed, now + HOUR).await.unwrap()),
         [chair]
+    );
+    assert_eq!(
+        outbox_row(store, table).await.next_attempt_at,
+        now + 2 * HOUR
     );
     assert!(
         store

@@ -82,31 +82,40 @@ impl Throttle {
             carriers.push(carrier);
         }
         carriers.sort_by_key(|r| r.id);
-        // 2. and 3. Windows.
-        let mut planned: HashMap<String, i64> = HashMap::new();
+        // 2. and 3. Windows. A recipient's count is read once a batch (this
+        // batch's own sends are added as they are planned); the rows held
+        // back until one moment are postponed together, one statement each
+        // moment (a busy address's whole batch: one).
+        let mut sent_since: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+        let mut postponed: HashMap<i64, Vec<i64>> = HashMap::new();
         for row in carriers {
             if self.ticket_ms > 0
                 && let Some(last) = store.outbox_last_sent(row.ticket, row.participant).await?
                 && now < last.saturating_add(self.ticket_ms)
             {
-                store
-                    .outbox_postpone(row.id, last.saturating_add(self.ticket_ms))
-                    .await?;
+                let until = last.saturating_add(self.ticket_ms);
+                postponed.entry(until).or_default().push(row.id);
                 continue;
             }
             if self.recipient_per_hour > 0 {
-                let (sent, first) = store
-                    .outbox_sent_since(&row.recipient, now - HOUR_MS)
-                    .await?;
-                let this_batch = planned.entry(row.recipient.clone()).or_default();
-                if sent + *this_batch >= self.recipient_per_hour {
+                if !sent_since.contains_key(&row.recipient) {
+                    let counted = store
+                        .outbox_sent_since(&row.recipient, now - HOUR_MS)
+                        .await?;
+                    sent_since.insert(row.recipient.clone(), counted);
+                }
+                let (sent, first) = sent_since.get_mut(&row.recipient).expect("just counted");
+                if *sent >= self.recipient_per_hour {
                     let until = first.map_or(now + HOUR_MS, |f| f + HOUR_MS).max(now + 1000);
-                    store.outbox_postpone(row.id, until).await?;
+                    postponed.entry(until).or_default().push(row.id);
                     continue;
                 }
-                *this_batch += 1;
+                *sent += 1;
             }
             send.push(row);
+        }
+        for (until, ids) in postponed {
+            store.outbox_postpone(&ids, until).await?;
         }
         send.sort_by_key(|r| r.id);
         Ok(send)

@@ -233,9 +233,9 @@ pub trait OutboxStore: Send + Sync {
         since: i64,
     ) -> Result<(i64, Option<i64>), StoreError>;
 
-    /// Holds a pending row back until `until` (no attempt counted) and
-    /// gives up its lease.
-    async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError>;
+    /// Holds pending rows back until `until` (no attempt counted) and gives
+    /// up their leases, in one statement.
+    async fn outbox_postpone(&self, ids: &[i64], until: i64) -> Result<(), StoreError>;
 
     /// Coalesces pending `rows` (and whatever they carried) into `into`:
     /// they are no longer claimed and take `into`'s outcome.
@@ -510,8 +510,8 @@ sql_impl! {
             self.sent_since(recipient, since).await
         }
 
-        async fn outbox_postpone(&self, id: i64, until: i64) -> Result<(), StoreError> {
-            self.postpone_row(id, until).await
+        async fn outbox_postpone(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
+            self.postpone_rows(ids, until).await
         }
 
         async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {

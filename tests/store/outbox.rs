@@ -233,7 +233,7 @@ async fn throttles(env: &TestEnv) {
     // b rides with c; c waits a minute: nothing is due now.
     store.outbox_coalesce(&[b], c).await.unwrap();
     assert_eq!(outbox_ids(&store.outbox_coalesced(c).await.unwrap()), [b]);
-    store.outbox_postpone(c, now + MINUTE).await.unwrap();
+    store.outbox_postpone(&[c], now + MINUTE).await.unwrap();
     assert!(
         store
             .claim_outbox(now, now + MINUTE, 10)

@@ -11,7 +11,7 @@ use crate::store::sql::sql_impl;
 
 use super::{OUTBOX_COLUMNS, OutboxRow, outbox_row_of};
 use crate::store::StoreError;
-use crate::store::sql::get;
+use crate::store::sql::{Script, get, push_list};
 
 sql_impl! {
     impl SqlStore {
@@ -52,15 +52,16 @@ sql_impl! {
         }
 
         /// See [`super::OutboxStore::outbox_postpone`].
-        pub(super) async fn postpone_row(&self, id: i64, until: i64) -> Result<(), StoreError> {
-            sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL \
-                 WHERE id = $2 AND state = 'pending'",
-            )
-            .bind(until)
-            .bind(id)
-            .execute(&self.write)
-            .await?;
+        pub(super) async fn postpone_rows(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let mut script = Script::<DB>::new();
+            let (q, _) = script.statement("UPDATE outbox SET next_attempt_at = ");
+            q.push_bind(until)
+                .push(", lease_until = NULL WHERE state = 'pending' AND id IN ");
+            push_list(q, ids.iter().copied());
+            script.run(&mut *self.write.acquire().await?).await?;
             Ok(())
         }
 
