@@ -153,3 +153,53 @@ fn names(ticket: i64, participant: i64) -> Result<ReplyToken, parley::token::Tok
 async fn desk_id(store: &dyn Store) -> i64 {
     store.queue("desk").await.unwrap().expect("desk queue").id
 }
+
+/// The index entries read so far from each index of `table`, by index
+/// (PostgreSQL's `pg_stat_user_indexes.idx_tup_read`): how a test tells
+/// which way a statement found its rows.
+async fn index_reads(
+    db: &mut sqlx::PgConnection,
+    table: &str,
+) -> std::collections::BTreeMap<String, i64> {
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *db)
+        .await
+        .expect("clear the statistics snapshot");
+    sqlx::query_as(
+        "SELECT indexrelname::text, idx_tup_read FROM pg_stat_user_indexes WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_all(&mut *db)
+    .await
+    .expect("index statistics")
+    .into_iter()
+    .collect()
+}
+
+/// [`index_reads`] once the store's connections have sent theirs: a
+/// backend sends its counts when idle, at most once a second (within ten
+/// seconds); until they differ from `before`, or panics after 20 s.
+async fn index_reads_since(
+    db: &mut sqlx::PgConnection,
+    table: &str,
+    before: &std::collections::BTreeMap<String, i64>,
+) -> std::collections::BTreeMap<String, i64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = index_reads(db, table).await;
+        if &now != before {
+            return now
+                .into_iter()
+                .map(|(index, n)| {
+                    let was = before.get(&index).copied().unwrap_or(0);
+                    (index, n - was)
+                })
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reads of {table}'s indexes were never counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

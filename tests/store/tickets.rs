@@ -284,12 +284,7 @@ async fn the_origin_lookup_reads_one_index_entry_a_key() {
     .execute(&mut db)
     .await
     .expect("older tickets");
-    const READ: &str =
-        "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'tickets_origin'";
-    let before: i64 = sqlx::query_scalar(READ)
-        .fetch_one(&mut db)
-        .await
-        .expect("index statistics");
+    let before = index_reads(&mut db, "tickets").await;
     let posts: Vec<Post> = (0..8)
         .map(|i| opening(desk, MARIA, &format!("origin-{i}")))
         .collect();
@@ -311,29 +306,11 @@ async fn the_origin_lookup_reads_one_index_entry_a_key() {
             .count();
         assert_eq!(new, if expect_new { 8 } else { 0 }, "{posted:?}");
     }
-    // A backend sends its counts when idle, at most once a second (within
-    // ten); wait for them.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut after = before;
-    while after == before && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        sqlx::query("SELECT pg_stat_clear_snapshot()")
-            .execute(&mut db)
-            .await
-            .expect("clear the statistics snapshot");
-        after = sqlx::query_scalar(READ)
-            .fetch_one(&mut db)
-            .await
-            .expect("index statistics");
-    }
+    let read = index_reads_since(&mut db, "tickets", &before).await;
     assert!(
-        after > before,
-        "the lookups' index reads were never counted"
-    );
-    assert!(
-        after - before <= 16,
-        "two lookups of 8 keys read {} entries of tickets_origin",
-        after - before
+        read["tickets_origin"] <= 16,
+        "two lookups of 8 keys read {} entries of tickets_origin ({read:?})",
+        read["tickets_origin"]
     );
     let _ = db.close().await;
 }

@@ -56,11 +56,17 @@ sql_impl! {
             if ids.is_empty() {
                 return Ok(());
             }
+            // The rows by their ids alone: `(state = 'pending') IS TRUE`
+            // is checked on each row found, never a way to find them. As
+            // `state = 'pending' AND id IN (…)`, PostgreSQL without
+            // statistics on `outbox` (a new table, or pending rows piling
+            // up behind a dead relay) read every pending row by the state
+            // index and filtered the ids: 8 ms for 32 rows among 6,000.
             let mut script = Script::<DB>::new();
             let (q, _) = script.statement("UPDATE outbox SET next_attempt_at = ");
-            q.push_bind(until)
-                .push(", lease_until = NULL WHERE state = 'pending' AND id IN ");
+            q.push_bind(until).push(", lease_until = NULL WHERE id IN ");
             push_list(q, ids.iter().copied());
+            q.push(" AND (state = 'pending') IS TRUE");
             script.run(&mut *self.write.acquire().await?).await?;
             Ok(())
         }
