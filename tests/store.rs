@@ -154,6 +154,19 @@ async fn desk_id(store: &dyn Store) -> i64 {
     store.queue("desk").await.unwrap().expect("desk queue").id
 }
 
+/// A fresh store on PostgreSQL and a connection of the test's own to its
+/// database, for the tests that look at how PostgreSQL ran a statement;
+/// `None` when the run leaves PostgreSQL out on purpose.
+async fn postgres_env() -> Option<(TestEnv, sqlx::PgConnection)> {
+    use sqlx::Connection;
+    let admin = postgres_admin()?;
+    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
+    let db = sqlx::PgConnection::connect(&env.config.store.url)
+        .await
+        .expect("connect");
+    Some((env, db))
+}
+
 /// The index entries read so far from each index of `table`, by index
 /// (PostgreSQL's `pg_stat_user_indexes.idx_tup_read`): how a test tells
 /// which way a statement found its rows.

@@ -292,16 +292,12 @@ async fn throttles(env: &TestEnv) {
 #[tokio::test]
 async fn postponing_reads_the_rows_by_id() {
     use sqlx::Connection;
-    let Some(admin) = postgres_admin() else {
+    let Some((env, mut db)) = postgres_env().await else {
         return;
     };
-    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
     let store = env.store();
     let ticket = env.open_ticket(MARIA, "Lamp").await;
     let agent = env.participant(ticket, AGENT).await.id;
-    let mut db = sqlx::PgConnection::connect(&env.config.store.url)
-        .await
-        .expect("connect");
     // 3,000 pending rows, statistics never gathered.
     let ids: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO outbox (ticket, participant, recipient, token, message_id, kind, created_at) \

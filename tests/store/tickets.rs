@@ -266,15 +266,11 @@ async fn duplicates_story(env: &TestEnv) {
 #[tokio::test]
 async fn the_origin_lookup_reads_one_index_entry_a_key() {
     use sqlx::Connection;
-    let Some(admin) = postgres_admin() else {
+    let Some((env, mut db)) = postgres_env().await else {
         return;
     };
-    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
     let (store, minter) = (env.store(), env.intake.minter());
     let desk = desk_id(store).await;
-    let mut db = sqlx::PgConnection::connect(&env.config.store.url)
-        .await
-        .expect("connect");
     // 3,000 tickets of the desk, statistics never gathered.
     sqlx::query(
         "INSERT INTO tickets (number, queue_id, subject, status, origin_key, created_at, updated_at) \
