@@ -170,48 +170,74 @@ async fn postgres_env() -> Option<(TestEnv, sqlx::PgConnection)> {
 /// The index entries read so far from each index of `table`, by index
 /// (PostgreSQL's `pg_stat_user_indexes.idx_tup_read`): how a test tells
 /// which way a statement found its rows.
-async fn index_reads(
+const INDEX_READS: &str =
+    "SELECT indexrelname::text, idx_tup_read FROM pg_stat_user_indexes WHERE relname = $1";
+
+/// The rows inserted into and updated in `table` so far (`inserted`,
+/// `updated`: PostgreSQL's `pg_stat_user_tables`).
+const ROW_WRITES: &str = "SELECT 'inserted', n_tup_ins FROM pg_stat_user_tables WHERE relname = $1 \
+     UNION ALL SELECT 'updated', n_tup_upd FROM pg_stat_user_tables WHERE relname = $1";
+
+/// The counts a statistics query (`INDEX_READS`, `ROW_WRITES`) gives for
+/// `table`, by name.
+async fn table_stats(
     db: &mut sqlx::PgConnection,
+    stats: &str,
     table: &str,
 ) -> std::collections::BTreeMap<String, i64> {
     sqlx::query("SELECT pg_stat_clear_snapshot()")
         .execute(&mut *db)
         .await
         .expect("clear the statistics snapshot");
-    sqlx::query_as(
-        "SELECT indexrelname::text, idx_tup_read FROM pg_stat_user_indexes WHERE relname = $1",
-    )
-    .bind(table)
-    .fetch_all(&mut *db)
-    .await
-    .expect("index statistics")
-    .into_iter()
-    .collect()
+    sqlx::query_as(stats)
+        .bind(table)
+        .fetch_all(&mut *db)
+        .await
+        .expect("statistics")
+        .into_iter()
+        .collect()
 }
 
-/// [`index_reads`] once the store's connections have sent theirs: a
-/// backend sends its counts when idle, at most once a second (within ten
-/// seconds); until they differ from `before`, or panics after 20 s.
+async fn index_reads(
+    db: &mut sqlx::PgConnection,
+    table: &str,
+) -> std::collections::BTreeMap<String, i64> {
+    table_stats(db, INDEX_READS, table).await
+}
+
 async fn index_reads_since(
     db: &mut sqlx::PgConnection,
     table: &str,
     before: &std::collections::BTreeMap<String, i64>,
 ) -> std::collections::BTreeMap<String, i64> {
+    table_stats_since(db, INDEX_READS, table, before).await
+}
+
+/// [`table_stats`] once the store's connections have sent theirs, less
+/// `before`: a backend sends its counts when idle, at most once a second
+/// (within ten seconds); until they differ from `before`, or panics after
+/// 20 s.
+async fn table_stats_since(
+    db: &mut sqlx::PgConnection,
+    stats: &str,
+    table: &str,
+    before: &std::collections::BTreeMap<String, i64>,
+) -> std::collections::BTreeMap<String, i64> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let now = index_reads(db, table).await;
+        let now = table_stats(db, stats, table).await;
         if &now != before {
             return now
                 .into_iter()
-                .map(|(index, n)| {
-                    let was = before.get(&index).copied().unwrap_or(0);
-                    (index, n - was)
+                .map(|(name, n)| {
+                    let was = before.get(&name).copied().unwrap_or(0);
+                    (name, n - was)
                 })
                 .collect();
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the reads of {table}'s indexes were never counted"
+            "the statistics of {table} never changed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }

@@ -65,12 +65,13 @@ impl Backend for Postgres {
     }
 
     /// Identity sequences hand out ids safely to concurrent writers.
-    fn next_ids_sql(table: &str, column: &str) -> (String, String) {
+    fn next_ids_sql(name: &str, table: &str, column: &str) -> (String, String) {
         (
             format!(
-                "SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id FROM generate_series(1, CAST("
+                "SELECT '{name}' AS k, nextval(pg_get_serial_sequence('{table}', '{column}')) AS id \
+                 FROM generate_series(1, CAST("
             ),
-            " AS BIGINT)) ORDER BY 1".into(),
+            " AS BIGINT))".into(),
         )
     }
 

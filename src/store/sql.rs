@@ -76,9 +76,12 @@ pub trait Backend: Database {
     const BEGIN_WRITE: &'static str;
     /// Whether one call may carry several statements with parameters.
     const MULTI_STATEMENT: bool;
-    /// Whether INSERTs may be members of a `WITH` (PostgreSQL's
-    /// data-modifying CTEs), so that a chain of them is one statement and
-    /// one round trip ([`Script::begin_chain`]).
+    /// Whether INSERTs and UPDATEs may be members of a `WITH`
+    /// (PostgreSQL's data-modifying CTEs), so that a chain of them is one
+    /// statement and one round trip ([`Script::begin_chain`]). The posts'
+    /// write path then writes a batch as one such statement; one of new
+    /// tickets only is a transaction by itself, without BEGIN and COMMIT
+    /// (`tickets/batch.rs`).
     const DML_IN_WITH: bool;
     /// Whether [`Backend::next_ids_sql`] answers one row, the first of a
     /// free range (true), or one row per reserved id.
@@ -145,8 +148,10 @@ pub trait Backend: Database {
     fn json_rows(columns: &str) -> String;
 
     /// A query that reserves the next N ids of `table.column`, one row
-    /// (`id`) each, split around the bind of N: `(before, after)`.
-    fn next_ids_sql(table: &str, column: &str) -> (String, String);
+    /// (`id`, and `k`: `name`) each, split around the bind of N:
+    /// `(before, after)`. Several join into one statement by `UNION ALL`
+    /// (no `ORDER BY`: the caller sorts).
+    fn next_ids_sql(name: &str, table: &str, column: &str) -> (String, String);
 
     /// Runs a built query, statement results and rows as they come. (Here
     /// and not generic: only the concrete argument types shorten their
@@ -538,7 +543,11 @@ sql_impl! {
         }
 
         /// [`Self::append_events`] as statements of a script (the posts' write
-        /// path): push them last, just before its COMMIT.
+        /// path): push them last, just before its COMMIT. In a chain
+        /// ([`Script::begin_chain`]) they are two members of its statement:
+        /// the lock, computed once, and the INSERT, each of whose rows
+        /// joins the lock's one row, so that no event id is drawn before
+        /// the lock is held.
         pub(super) fn push_events<'a>(
             script: &mut Script<'a, DB>,
             now: i64,
@@ -547,12 +556,19 @@ sql_impl! {
             if events.is_empty() {
                 return;
             }
-            if !DB::EVENT_ORDER_LOCK.is_empty() {
-                script.statement(DB::EVENT_ORDER_LOCK);
-            }
-            let (q, _) = script.statement(
-                "INSERT INTO events (at, kind, ticket, message, actor, data, audience, person) ",
-            );
+            const INSERT: &str =
+                "INSERT INTO events (at, kind, ticket, message, actor, data, audience, person) ";
+            let lock = match DB::EVENT_ORDER_LOCK {
+                "" => None,
+                lock => script.materialized(lock).or_else(|| {
+                    script.statement(lock);
+                    None
+                }),
+            };
+            let q = match &lock {
+                Some(_) => script.statement(&format!("{INSERT}SELECT v.* FROM (")).0,
+                None => script.statement(INSERT).0,
+            };
             q.push_values(events, |mut b, event| {
                 let (audience, person) = event.audience.columns();
                 b.push_bind(now)
@@ -564,6 +580,9 @@ sql_impl! {
                     .push_bind(audience)
                     .push_bind(person);
             });
+            if let Some(lock) = lock {
+                q.push(format!(") AS v CROSS JOIN {lock}"));
+            }
         }
 
         /// One notification row written in the caller's transaction: a fresh token
@@ -637,8 +656,10 @@ where
     }
 
     /// The statements started from here to [`Script::end_chain`] (INSERTs
-    /// that read nothing another one of them writes, foreign keys aside)
-    /// become one statement where the backend allows it: on PostgreSQL
+    /// and UPDATEs that read nothing another one of them writes but its
+    /// `RETURNING` rows, [`Script::member_name`]; foreign keys and AFTER
+    /// triggers are checked at the statement's end, so they see every
+    /// member's rows) become one statement where the backend allows it: on PostgreSQL
     /// `WITH c0 AS (INSERT …), c1 AS (INSERT …) SELECT …`, one round trip
     /// instead of one each. Their indices are then all the chain's, whose
     /// rows are those of the member that called [`Script::keep_rows`].
@@ -675,18 +696,32 @@ where
         };
     }
 
+    /// Whether a chain is open ([`Script::begin_chain`] on a backend that has them).
+    pub(super) fn chained(&self) -> bool {
+        self.chain.is_some()
+    }
+
+    /// The name of the chain's member started last (`c3`), which later
+    /// members may read (its `RETURNING`); `None` outside a chain.
+    pub(super) fn member_name(&self) -> Option<String> {
+        let chain = self.chain.as_ref()?;
+        Some(format!("c{}", chain.members.checked_sub(1)?))
+    }
+
+    /// In a chain, `sql` (a query with a side effect, such as taking a
+    /// lock) as a member computed once, before any member that reads it
+    /// gets its first row: `cN AS MATERIALIZED (sql)`; its name. Outside a
+    /// chain `None`, and nothing is added.
+    pub(super) fn materialized(&mut self, sql: &str) -> Option<String> {
+        self.chain.as_ref()?;
+        self.member(sql, "MATERIALIZED ");
+        self.member_name()
+    }
+
     /// Starts a statement; returns its builder and its index in the script.
     pub(super) fn statement(&mut self, sql: &str) -> (&mut QueryBuilder<'a, DB>, usize) {
-        if let Some(chain) = &mut self.chain {
-            if chain.members == 0 {
-                self.parts
-                    .push(QueryBuilder::new(format!("WITH c0 AS ({sql}")));
-                self.statements += 1;
-            } else {
-                let part = self.parts.last_mut().expect("a chain member");
-                part.push(format!("), c{} AS (", chain.members)).push(sql);
-            }
-            chain.members += 1;
+        if self.chain.is_some() {
+            self.member(sql, "");
             return (
                 self.parts.last_mut().expect("just pushed"),
                 self.statements - 1,
@@ -703,6 +738,21 @@ where
             self.parts.last_mut().expect("just pushed"),
             self.statements - 1,
         )
+    }
+
+    /// Adds member `cN AS {how}(sql` to the open chain.
+    fn member(&mut self, sql: &str, how: &str) {
+        let chain = self.chain.as_mut().expect("an open chain");
+        if chain.members == 0 {
+            self.parts
+                .push(QueryBuilder::new(format!("WITH c0 AS {how}({sql}")));
+            self.statements += 1;
+        } else {
+            let part = self.parts.last_mut().expect("a chain member");
+            part.push(format!("), c{} AS {how}(", chain.members))
+                .push(sql);
+        }
+        chain.members += 1;
     }
 
     /// Runs the script; returns the rows of each statement by its index.

@@ -60,9 +60,9 @@ impl Backend for Sqlite {
     /// the largest in use is free: one row, the first of them (the bound
     /// count only keeps the shape of the query). AUTOINCREMENT's high-water
     /// mark counts too, so a deleted ticket's number is never reused.
-    fn next_ids_sql(table: &str, column: &str) -> (String, String) {
+    fn next_ids_sql(name: &str, table: &str, column: &str) -> (String, String) {
         (
-            "SELECT 0 * CAST(".into(),
+            format!("SELECT '{name}' AS k, 0 * CAST("),
             format!(
                 " AS INTEGER) + 1 + MAX((SELECT COALESCE(MAX({column}), 0) FROM {table}), \
                  COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0)) AS id"

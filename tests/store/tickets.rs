@@ -253,6 +253,64 @@ async fn duplicates_story(env: &TestEnv) {
     let messages = store.messages(ticket).await.unwrap();
     let linked: Vec<_> = messages.iter().rev().take(2).map(|m| m.raw_id).collect();
     assert!(linked[0].is_some() && linked[0] == linked[1], "{linked:?}");
+    // In one batch too, and with bytes stored before: each message links
+    // the one copy (on PostgreSQL the batch is one statement, whose
+    // messages find the raw rows through the raw INSERT's RETURNING).
+    let mut c = answer(ticket, seller, None, "r3");
+    c.raw = Some(raw("bytes of one batch"));
+    let mut d = answer(ticket, seller, None, "r4");
+    d.raw = Some(raw("bytes of one batch"));
+    let mut e = answer(ticket, seller, None, "r5");
+    e.raw = Some(raw("identical bytes"));
+    let posted = store.post_many(&[c, d, e], minter).await.unwrap();
+    assert!(
+        posted.iter().all(|p| matches!(p, Posted::Stored { .. })),
+        "{posted:?}"
+    );
+    assert_eq!(store.raw_count().await.unwrap(), raws + 2);
+    let messages = store.messages(ticket).await.unwrap();
+    let linked: Vec<_> = messages.iter().rev().take(3).map(|m| m.raw_id).collect();
+    assert!(linked[1].is_some() && linked[1] == linked[2], "{linked:?}");
+    assert_eq!(linked[0], messages[messages.len() - 4].raw_id, "{linked:?}");
+}
+
+/// A new ticket is written once: its `shown` flag is set in its INSERT
+/// when its first message is shown, so the trigger that keeps the flag
+/// (migration 0015) changes nothing. Raised by the trigger, each fresh row
+/// was rewritten, mostly with a new entry in each of the table's indexes.
+#[tokio::test]
+async fn a_new_ticket_is_written_once() {
+    use sqlx::Connection;
+    let Some((env, mut db)) = postgres_env().await else {
+        return;
+    };
+    let (store, minter) = (env.store(), env.intake.minter());
+    let desk = desk_id(store).await;
+    let before = table_stats(&mut db, ROW_WRITES, "tickets").await;
+    let mut posts: Vec<Post> = (0..6)
+        .map(|i| opening(desk, MARIA, &format!("once-{i}")))
+        .collect();
+    posts[5].policy.held = true;
+    let posted = store.post_many(&posts, minter).await.expect("post_many");
+    assert!(posted.iter().all(|p| matches!(
+        p,
+        Posted::Stored {
+            new_ticket: true,
+            ..
+        }
+    )));
+    let written = table_stats_since(&mut db, ROW_WRITES, "tickets", &before).await;
+    assert_eq!(written["inserted"], 6, "{written:?}");
+    assert_eq!(written["updated"], 0, "{written:?}");
+    // Shown or not as before: the held one is nobody's work yet.
+    let shown: Vec<i64> = sqlx::query_scalar(
+        "SELECT shown FROM tickets WHERE origin_key LIKE 'once-%' ORDER BY number",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("shown");
+    assert_eq!(shown, [1, 1, 1, 1, 1, 0]);
+    let _ = db.close().await;
 }
 
 /// The lookup of tickets a batch's new messages may have opened already
