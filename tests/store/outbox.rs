@@ -284,6 +284,80 @@ async fn throttles(env: &TestEnv) {
     );
 }
 
+/// 3,000 pending notifications on a ticket of `env`, statistics never
+/// gathered (a new table, or a backlog behind a dead relay); their ids.
+async fn pending_backlog(env: &TestEnv, db: &mut sqlx::PgConnection) -> Vec<i64> {
+    let ticket = env.open_ticket(MARIA, "Lamp").await;
+    let agent = env.participant(ticket, AGENT).await.id;
+    sqlx::query_scalar(
+        "INSERT INTO outbox (ticket, participant, recipient, token, message_id, kind, created_at) \
+         SELECT $1, $2, $3, 'token', 'backlog-' || i, 'new_message', 0 \
+         FROM generate_series(1, 3000) i RETURNING id",
+    )
+    .bind(ticket)
+    .bind(agent)
+    .bind(AGENT)
+    .fetch_all(db)
+    .await
+    .expect("a backlog")
+}
+
+/// Coalescing rows finds them by id and by carrier, never by state (as
+/// `… AND state = 'pending'`, PostgreSQL without statistics read every
+/// pending row by the state index for each row coalesced: the backlog
+/// the throttle coalesces in); and it takes what the rows carried along.
+#[tokio::test]
+async fn coalescing_reads_the_rows_by_id() {
+    use sqlx::Connection;
+    let Some((env, mut db)) = postgres_env().await else {
+        return;
+    };
+    let store = env.store();
+    let ids = pending_backlog(&env, &mut db).await;
+    // Row 200 carried row 201 already; 202 was sent and stays as it is.
+    // (Written here, their reads counted before `before`.)
+    for (set, id) in [
+        (format!("coalesced_into = {}", ids[200]), ids[201]),
+        ("state = 'sent'".to_string(), ids[202]),
+    ] {
+        sqlx::query(&format!("UPDATE outbox SET {set} WHERE id = $1"))
+            .bind(id)
+            .execute(&mut db)
+            .await
+            .expect("the rows as they were");
+    }
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut db)
+        .await
+        .expect("flush the counts");
+    sqlx::query("SELECT 1")
+        .execute(&mut db)
+        .await
+        .expect("a flush");
+    let before = index_reads(&mut db, "outbox").await;
+    store
+        .outbox_coalesce(&ids[200..203], ids[300])
+        .await
+        .unwrap();
+    let read = index_reads_since(&mut db, "outbox", &before).await;
+    let by_state: i64 = read
+        .iter()
+        .filter(|(index, _)| *index != "outbox_pkey" && *index != "outbox_coalesced")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(by_state == 0, "coalescing 3 rows read {read:?}");
+    let carried: Vec<i64> = store
+        .outbox_coalesced(ids[300])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(carried, ids[200..202]);
+    assert!(store.outbox_coalesced(ids[200]).await.unwrap().is_empty());
+    let _ = db.close().await;
+}
+
 /// Postponing rows finds them by their ids, whatever the planner believes
 /// of the pending ones. As `state = 'pending' AND id IN (…)`, PostgreSQL,
 /// its statistics not gathered yet, read every pending row by the state
@@ -296,20 +370,7 @@ async fn postponing_reads_the_rows_by_id() {
         return;
     };
     let store = env.store();
-    let ticket = env.open_ticket(MARIA, "Lamp").await;
-    let agent = env.participant(ticket, AGENT).await.id;
-    // 3,000 pending rows, statistics never gathered.
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO outbox (ticket, participant, recipient, token, message_id, kind, created_at) \
-         SELECT $1, $2, $3, 'token', 'backlog-' || i, 'new_message', 0 \
-         FROM generate_series(1, 3000) i RETURNING id",
-    )
-    .bind(ticket)
-    .bind(agent)
-    .bind(AGENT)
-    .fetch_all(&mut db)
-    .await
-    .expect("a backlog");
+    let ids = pending_backlog(&env, &mut db).await;
     let held = &ids[100..108];
     let before = index_reads(&mut db, "outbox").await;
     let until = now_ms() + HOUR;

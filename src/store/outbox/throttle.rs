@@ -77,19 +77,24 @@ sql_impl! {
             rows: &[i64],
             into: i64,
         ) -> Result<(), StoreError> {
-            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-            for id in rows {
-                // The row, and whatever it carried before, now ride with `into`.
-                sqlx::query(
-                    "UPDATE outbox SET coalesced_into = $1, lease_until = NULL \
-                     WHERE (id = $2 OR coalesced_into = $2) AND state = 'pending'",
-                )
-                .bind(into)
-                .bind(*id)
-                .execute(&mut *tx)
-                .await?;
+            if rows.is_empty() {
+                return Ok(());
             }
-            tx.commit().await?;
+            // The rows, and whatever they carried before, now ride with
+            // `into`: one statement, the rows found by id and by carrier,
+            // the state checked on each (as in `postpone_rows`: as
+            // `state = 'pending' AND …`, PostgreSQL without statistics
+            // read every pending row by the state index, the backlog this
+            // runs in).
+            let mut script = Script::<DB>::new();
+            let (q, _) = script.statement("UPDATE outbox SET coalesced_into = ");
+            q.push_bind(into)
+                .push(", lease_until = NULL WHERE (id IN ");
+            push_list(q, rows.iter().copied());
+            q.push(" OR coalesced_into IN ");
+            push_list(q, rows.iter().copied());
+            q.push(") AND (state = 'pending') IS TRUE");
+            script.run(&mut *self.write.acquire().await?).await?;
             Ok(())
         }
 
