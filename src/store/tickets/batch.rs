@@ -19,7 +19,7 @@ use sqlx::{ColumnIndex, Database, Decode, Pool, Row, Type};
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
 use crate::store::desk::OFFLINE_QUEUES;
 use crate::store::search::Docs;
-use crate::store::sql::{Script, push_list};
+use crate::store::sql::{Backend, Script, push_list};
 use crate::store::{
     ACK, AFTER_HOURS, Audience, Direction, EventKind, NEW_MESSAGE, NewEvent, NewRaw, StoreError,
     now_ms,
@@ -29,10 +29,9 @@ use crate::token::Minter;
 
 /// A connection inside an explicit transaction (on PostgreSQL, inside the
 /// batch's statements: a batch of new tickets is one statement, a
-/// transaction by itself). If it is
-/// dropped before COMMIT or ROLLBACK went through (an error, a cancelled
-/// future), the connection is closed, never returned to the pool
-/// mid-transaction.
+/// transaction by itself). If it is dropped before COMMIT or ROLLBACK went
+/// through (an error, a cancelled future), the connection is closed, never
+/// returned to the pool mid-transaction.
 struct Tx<DB: Database> {
     conn: PoolConnection<DB>,
     open: bool,
@@ -156,9 +155,14 @@ sql_impl! {
                 conn: pool.acquire().await?,
                 open: true,
             };
+            // Whether a transaction may be open when something fails: from
+            // the start on SQLite, on PostgreSQL only from the writes of a
+            // batch that opens one (see `write_rows`).
+            let mut begun = !DB::DML_IN_WITH;
             let result = async {
                 let state = Self::read_state(&mut tx.conn, posts).await?;
                 let (rows, planned) = plan_rows(posts, state, minter)?;
+                begun = in_transaction::<DB>(&rows);
                 let written = Self::write_rows(&mut tx.conn, &rows, now_ms()).await?;
                 Ok::<_, StoreError>((planned, written))
             }
@@ -170,9 +174,9 @@ sql_impl! {
                 }
                 Err(e) => {
                     // Leave the connection clean for the pool; if even that fails,
-                    // the guard closes it. (Where no transaction was
-                    // opened, PostgreSQL warns and does nothing.)
-                    if sqlx::query("ROLLBACK").execute(&mut *tx.conn).await.is_ok() {
+                    // the guard closes it. (A statement that failed outside a
+                    // transaction left nothing behind.)
+                    if !begun || sqlx::query("ROLLBACK").execute(&mut *tx.conn).await.is_ok() {
                         tx.open = false;
                     }
                     return Err(e);
@@ -389,7 +393,7 @@ sql_impl! {
             // the ticket waits, migration 0019). On PostgreSQL that needs a
             // transaction around the two; without such changes (new
             // tickets) the write is one statement, a transaction by itself.
-            let transaction = !DB::DML_IN_WITH || !rows.updates.is_empty();
+            let transaction = in_transaction::<DB>(rows);
             if DB::DML_IN_WITH && transaction {
                 script.statement(DB::BEGIN_WRITE);
             }
@@ -669,6 +673,13 @@ sql_impl! {
             }
         }
     }
+}
+
+/// Whether the writes of `rows` run inside BEGIN … COMMIT: always on
+/// SQLite (its BEGIN IMMEDIATE opens the batch), on PostgreSQL when
+/// existing tickets' statuses move after the chain (`write_rows`).
+fn in_transaction<DB: Backend>(rows: &Rows<'_>) -> bool {
+    !DB::DML_IN_WITH || !rows.updates.is_empty()
 }
 
 /// The outbox ids the database assigned (the rows of the outbox INSERT),
