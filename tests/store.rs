@@ -179,12 +179,19 @@ const ROW_WRITES: &str = "SELECT 'inserted', n_tup_ins FROM pg_stat_user_tables 
      UNION ALL SELECT 'updated', n_tup_upd FROM pg_stat_user_tables WHERE relname = $1";
 
 /// The counts a statistics query (`INDEX_READS`, `ROW_WRITES`) gives for
-/// `table`, by name.
+/// `table`, by name, this connection's own statements counted: a backend
+/// sends its counts at most once a second, so what a test wrote through
+/// `db` just before could otherwise land after `before`.
 async fn table_stats(
     db: &mut sqlx::PgConnection,
     stats: &str,
     table: &str,
 ) -> std::collections::BTreeMap<String, i64> {
+    // Sent when this statement's transaction ends, before the next.
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *db)
+        .await
+        .expect("flush this connection's counts");
     sqlx::query("SELECT pg_stat_clear_snapshot()")
         .execute(&mut *db)
         .await
@@ -196,6 +203,14 @@ async fn table_stats(
         .expect("statistics")
         .into_iter()
         .collect()
+}
+
+/// The entries read, in `read` (by index), of the indexes not in `by`.
+fn reads_of_others(read: &std::collections::BTreeMap<String, i64>, by: &[&str]) -> i64 {
+    read.iter()
+        .filter(|(index, _)| !by.contains(&index.as_str()))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 async fn index_reads(
