@@ -11,6 +11,8 @@ use super::StoreError;
 use super::sql::{Backend, SqlStore};
 use crate::config::StoreConfig;
 
+mod checkpoint;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl Backend for Sqlite {
@@ -141,6 +143,9 @@ pub(super) fn options(config: &StoreConfig) -> Result<SqliteConnectOptions, Stor
         // different tickets each request (bench/api: a seller's list 30%
         // cheaper). Address space, not memory; the OS keeps the pages.
         .pragma("mmap_size", MMAP_SIZE.to_string())
+        // The WAL is checkpointed beside the commits (checkpoint.rs); a
+        // commit checkpoints only past this many pages.
+        .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
         .busy_timeout(Duration::from_secs(config.acquire_timeout_secs)))
 }
 
@@ -216,11 +221,13 @@ async fn pools(
             .connect_with(options.clone())
     })
     .await?;
+    let events = super::events::EventSignal::default();
+    checkpoint::spawn(read.clone(), events.subscribe());
     Ok(SqlStore {
         read,
         write,
         intake_queues: Default::default(),
-        events: Default::default(),
+        events,
         words: super::search::WordCache::new(config.search_cache_mb),
     })
 }

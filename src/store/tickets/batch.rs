@@ -160,10 +160,20 @@ sql_impl! {
             // batch that opens one (see `write_rows`).
             let mut begun = !DB::DML_IN_WITH;
             let result = async {
+                let started = std::time::Instant::now();
                 let state = Self::read_state(&mut tx.conn, posts).await?;
+                let read = started.elapsed();
                 let (rows, planned) = plan_rows(posts, state, minter)?;
+                let plan = started.elapsed() - read;
                 begun = in_transaction::<DB>(&rows);
                 let written = Self::write_rows(&mut tx.conn, &rows, now_ms()).await?;
+                tracing::trace!(
+                    posts = posts.len(),
+                    read_us = read.as_micros() as u64,
+                    plan_us = plan.as_micros() as u64,
+                    write_us = (started.elapsed() - read - plan).as_micros() as u64,
+                    "batch written"
+                );
                 Ok::<_, StoreError>((planned, written))
             }
             .await;
