@@ -26,9 +26,14 @@ pub(in crate::store) struct Docs {
 type Words = BTreeMap<i64, BTreeSet<String>>;
 
 fn add(rows: &mut Words, id: i64, text: &str) {
-    let words = tokens(text);
+    add_words(rows, id, &tokens(text));
+}
+
+/// Adds words already made (one text's words, to several tables: a text
+/// is split once, not once a table).
+fn add_words(rows: &mut Words, id: i64, words: &[String]) {
     if !words.is_empty() {
-        rows.entry(id).or_default().extend(words);
+        rows.entry(id).or_default().extend(words.iter().cloned());
     }
 }
 
@@ -41,19 +46,24 @@ impl Docs {
         titles: [Option<&str>; 2],
     ) {
         for text in [Some(subject), titles[0], titles[1]].into_iter().flatten() {
-            add(&mut self.titles, number, text);
-            add(&mut self.names, number, text);
-            add(&mut self.shown, number, text);
-            add(&mut self.all, number, text);
+            let words = tokens(text);
+            for table in [
+                &mut self.titles,
+                &mut self.names,
+                &mut self.shown,
+                &mut self.all,
+            ] {
+                add_words(table, number, &words);
+            }
         }
     }
 
     /// A new participant of ticket `ticket`: their name and address.
     pub(in crate::store) fn person(&mut self, ticket: i64, name: Option<&str>, address: &str) {
-        let text = format!("{} {address}", name.unwrap_or(""));
-        add(&mut self.names, ticket, &text);
-        add(&mut self.shown, ticket, &text);
-        add(&mut self.all, ticket, &text);
+        let words = tokens(&format!("{} {address}", name.unwrap_or("")));
+        for table in [&mut self.names, &mut self.shown, &mut self.all] {
+            add_words(table, ticket, &words);
+        }
     }
 
     /// A new message on `ticket` by participant `author`: `visible` is
@@ -65,7 +75,14 @@ impl Docs {
         original: &str,
         visible: Option<&str>,
     ) {
-        add(&mut self.all, ticket, original);
+        let words = tokens(original);
+        add_words(&mut self.all, ticket, &words);
+        // Shown as written (most messages): the same words, none of them
+        // hidden, so the author's own words get nothing.
+        if visible == Some(original) {
+            add_words(&mut self.shown, ticket, &words);
+            return;
+        }
         if let Some(text) = visible {
             add(&mut self.shown, ticket, text);
         }
@@ -182,5 +199,74 @@ sql_impl! {
             }
             Self::index(conn, &docs).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(rows: &Words, id: i64) -> Vec<&str> {
+        rows.get(&id)
+            .map(|w| w.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_message_shown_as_written_hides_nothing() {
+        let mut docs = Docs::default();
+        docs.message(
+            7,
+            Some(3),
+            "Is the Oak sideboard free?",
+            Some("Is the Oak sideboard free?"),
+        );
+        let all = ["free", "is", "oak", "sideboard", "the"];
+        assert_eq!(words(&docs.all, 7), all);
+        assert_eq!(words(&docs.shown, 7), all);
+        assert!(docs.own.is_empty(), "{:?}", docs.own);
+    }
+
+    #[test]
+    fn a_masked_message_keeps_its_hidden_words_for_its_author() {
+        let mut docs = Docs::default();
+        docs.message(
+            7,
+            Some(3),
+            "call me on 0612345678 today",
+            Some("call me on [hidden] today"),
+        );
+        assert_eq!(
+            words(&docs.all, 7),
+            ["0612345678", "call", "me", "on", "today"]
+        );
+        assert_eq!(
+            words(&docs.shown, 7),
+            ["call", "hidden", "me", "on", "today"]
+        );
+        assert_eq!(words(&docs.own, 3), ["0612345678"]);
+    }
+
+    #[test]
+    fn a_held_message_is_shown_to_nobody_but_its_author() {
+        let mut docs = Docs::default();
+        docs.message(7, Some(3), "pay me by wire", None);
+        assert_eq!(words(&docs.all, 7), ["by", "me", "pay", "wire"]);
+        assert!(docs.shown.is_empty(), "{:?}", docs.shown);
+        assert_eq!(words(&docs.own, 3), ["by", "me", "pay", "wire"]);
+    }
+
+    #[test]
+    fn a_ticket_and_a_person_go_to_their_tables() {
+        let mut docs = Docs::default();
+        docs.ticket(7, "Oak sideboard", [Some("Lot 12"), None]);
+        docs.person(7, Some("Maria"), "maria@buyer.example");
+        let title = ["12", "lot", "oak", "sideboard"];
+        assert_eq!(words(&docs.titles, 7), title);
+        let named = ["12", "buyer", "example", "lot", "maria", "oak", "sideboard"];
+        for table in [&docs.names, &docs.shown, &docs.all] {
+            assert_eq!(words(table, 7), named);
+        }
+        assert!(docs.own.is_empty());
     }
 }
