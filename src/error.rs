@@ -82,3 +82,32 @@ impl Failure {
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
 }
+
+/// Runs a mail pipe's command (`parley ingest`). A panic is a bug of
+/// ours, never the message's fault, so it exits with [`EX_TEMPFAIL`]: the
+/// MTA keeps the message and retries. Left to Rust it exits with 101,
+/// which an MTA takes for a permanent failure and bounces (Postfix's pipe:
+/// "Command died with status 101", bounced; only 75 defers). The panic's
+/// message is on stderr first, where the MTA logs it. A panic caught
+/// further in (the mail parser's, `intake/parse.rs`) never gets here.
+pub fn pipe_guard(command: impl FnOnce() -> ExitCode) -> ExitCode {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(command))
+        .unwrap_or_else(|_| exit(EX_TEMPFAIL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipe_that_panics_asks_the_mta_to_retry() {
+        let code = pipe_guard(|| panic!("a bug on some input"));
+        assert_eq!(code, ExitCode::from(EX_TEMPFAIL));
+    }
+
+    #[test]
+    fn a_pipe_that_returns_keeps_its_exit_code() {
+        assert_eq!(pipe_guard(|| exit(EX_NOUSER)), ExitCode::from(EX_NOUSER));
+        assert_eq!(pipe_guard(|| exit(EX_OK)), ExitCode::from(EX_OK));
+    }
+}

@@ -49,6 +49,30 @@ fn ingest_exit_codes() {
     );
 }
 
+/// A panic in `ingest` is a bug of ours, never the message's fault: the
+/// MTA must retry (75), not bounce (Rust's own 101 is a permanent failure
+/// to Postfix's pipe). Made to happen for real: stderr a pipe nobody
+/// reads, so the line that explains a refusal cannot be written and
+/// `eprintln!` panics.
+#[test]
+fn ingest_that_panics_asks_the_mta_to_retry() {
+    let cli = Cli::new();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut child = cli
+        .command(&["ingest"])
+        .stderr(writer)
+        .spawn()
+        .expect("parley runs");
+    let mut input = child.stdin.take().unwrap();
+    let _ = std::io::Write::write_all(&mut input, &Mail::new(BOB, NOBODY, "Hi").bytes());
+    drop(input);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(75), "{status}");
+    // The same refusal with stderr read: a plain 67, as before.
+    cli.expect(67, &["ingest"], &Mail::new(BOB, NOBODY, "Hi").bytes());
+}
+
 #[test]
 fn ingest_too_large_is_refused() {
     let cli = Cli::with("[intake]\nmax_message_bytes = 1024\n");

@@ -181,7 +181,7 @@ pub fn main() -> ExitCode {
         }
     };
     let pipe = matches!(cli.command, Command::Ingest { .. });
-    match runtime.block_on(run(cli)) {
+    let command = move || match runtime.block_on(run(cli)) {
         Ok(()) => error::exit(error::EX_OK),
         Err(failure) => {
             if let Failure::Store(e) = &failure {
@@ -194,6 +194,11 @@ pub fn main() -> ExitCode {
                 failure.exit_code()
             })
         }
+    };
+    if pipe {
+        error::pipe_guard(command)
+    } else {
+        command()
     }
 }
 
