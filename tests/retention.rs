@@ -152,6 +152,91 @@ async fn retention_purges_on_every_backend() {
     on_every_backend!(purges_raw_mail_of_long_closed_tickets_and_old_sent_notifications);
 }
 
+/// A purge racing a new message that takes a purgeable raw mail (the same
+/// mail again, on an open ticket: the write path's `ON CONFLICT … DO
+/// UPDATE` holds the raw row until its commit), on PostgreSQL, whose
+/// writers run concurrently (SQLite's one writer excludes the race). The
+/// message's transaction is held open by hand while the purge runs: the
+/// purge waits for it, sees the message and keeps the raw mail. Purging
+/// what it had read before, it failed on the foreign key here (or, had
+/// the message committed a moment earlier, cleared its `raw_id` and
+/// deleted its raw mail).
+#[tokio::test]
+async fn a_purge_keeps_a_raw_mail_a_new_message_takes_meanwhile() {
+    use sqlx::Connection;
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
+    let store = env.store();
+    let db = Db::open(&env.config.store.url).await;
+    let now = now_ms();
+    let (old, old_raw) = mailed(&env, MARIA, "Old and closed").await;
+    store.set_status(old, Status::Closed, "test").await.unwrap();
+    db.exec(&format!(
+        "UPDATE tickets SET updated_at = {} WHERE number = {old}",
+        now - 40 * DAY
+    ))
+    .await;
+    let (open, _) = mailed(&env, BOB, "Open").await;
+    let newer = env.store().messages(open).await.unwrap()[0].id;
+    // The new message, its transaction open: it takes the old raw mail as
+    // the write path does.
+    let mut writer = sqlx::PgConnection::connect(&env.config.store.url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut writer).await.unwrap();
+    sqlx::query(
+        "INSERT INTO raw_messages (sha256, bytes, envelope_to, source, received_at) \
+         SELECT sha256, bytes, envelope_to, source, received_at FROM raw_messages WHERE id = $1 \
+         ON CONFLICT (sha256) DO UPDATE SET sha256 = excluded.sha256",
+    )
+    .bind(old_raw)
+    .execute(&mut writer)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE messages SET raw_id = $1 WHERE id = $2")
+        .bind(old_raw)
+        .bind(newer)
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let cutoffs = Cutoffs {
+        raw_mail: Some(now - 30 * DAY),
+        notifications: None,
+    };
+    let purge = {
+        let store = env.intake.shared_store();
+        tokio::spawn(async move { store.purge(cutoffs, false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !purge.is_finished(),
+        "the purge waits for the message's commit"
+    );
+    sqlx::query("COMMIT").execute(&mut writer).await.unwrap();
+    let purged = purge.await.unwrap().expect("the purge succeeds");
+    assert_eq!(purged.raw_mails, 0, "{purged:?}");
+    assert_eq!(
+        db.int(&format!(
+            "SELECT count(*) FROM raw_messages WHERE id = {old_raw}"
+        ))
+        .await,
+        1,
+        "the raw mail is kept"
+    );
+    assert_eq!(
+        env.store().messages(open).await.unwrap()[0].raw_id,
+        Some(old_raw)
+    );
+    // Once no open ticket holds it, it goes.
+    db.exec(&format!(
+        "UPDATE messages SET raw_id = NULL WHERE id = {newer}"
+    ))
+    .await;
+    assert_eq!(store.purge(cutoffs, false).await.unwrap().raw_mails, 1);
+}
+
 /// Ages every ticket and notification of the store at `url` by 40 days,
 /// closes the tickets and marks the notifications sent.
 async fn age_everything(url: &str) {

@@ -19,6 +19,7 @@ impl Backend for Postgres {
     const DML_IN_WITH: bool = true;
     const CONTIGUOUS_IDS: bool = false;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Writers run concurrently here: without the lock a transaction could
     /// draw event id 11, another id 12 and commit first, and a reader that
     /// saw 12 would never look at 11. With it, ids are drawn and committed

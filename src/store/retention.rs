@@ -101,10 +101,10 @@ sql_impl! {
                     purged.raw_bytes = get(&row, "size")?;
                 } else {
                     loop {
-                        let (mails, bytes) = self.purge_raw_batch(before).await?;
+                        let (mails, bytes, more) = self.purge_raw_batch(before).await?;
                         purged.raw_mails += mails;
                         purged.raw_bytes += bytes;
-                        if mails < BATCH {
+                        if !more {
                             break;
                         }
                     }
@@ -147,21 +147,52 @@ sql_impl! {
 sql_impl! {
     impl SqlStore {
         /// Deletes up to [`BATCH`] purgeable raw mails in one transaction:
-        /// how many and their bytes.
-        async fn purge_raw_batch(&self, before: i64) -> Result<(i64, i64), StoreError> {
+        /// how many, their bytes, and whether there may be more (a full
+        /// batch of candidates was found).
+        async fn purge_raw_batch(&self, before: i64) -> Result<(i64, i64, bool), StoreError> {
             let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
             let rows = sqlx::query(&format!("{PURGEABLE_RAW} LIMIT $2"))
                 .bind(before)
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
                 .await?;
-            let ids = rows
+            let mut ids = rows
                 .iter()
                 .map(|row| get::<i64, _>(row, "id"))
                 .collect::<Result<Vec<_>, _>>()?;
+            let more = ids.len() as i64 == BATCH;
+            if DB::FOR_UPDATE.is_empty() {
+                // SQLite: the write lock, taken by BEGIN, kept every other
+                // writer out since before the candidates were read.
+            } else if !ids.is_empty() {
+                // PostgreSQL: a message may take one of these raw mails
+                // meanwhile (the same mail again: the write path's
+                // `ON CONFLICT … DO UPDATE` holds the raw row until it
+                // commits). Hold the rows, then ask again with what has
+                // committed since: a raw mail a new message holds stays.
+                // (Cleared without asking again, that message's `raw_id`
+                // was set NULL and its raw mail deleted, or the delete
+                // failed on the foreign key.)
+                let list = id_list(&ids);
+                sqlx::query(&format!(
+                    "SELECT id FROM raw_messages WHERE id IN {list} ORDER BY id{}",
+                    DB::FOR_UPDATE
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+                ids = sqlx::query(&format!(
+                    "SELECT id FROM ({PURGEABLE_RAW}) AS p WHERE id IN {list}"
+                ))
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| get::<i64, _>(row, "id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            }
             if ids.is_empty() {
                 tx.rollback().await?;
-                return Ok((0, 0));
+                return Ok((0, 0, more));
             }
             let list = id_list(&ids);
             let size: i64 = get(
@@ -180,7 +211,7 @@ sql_impl! {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok((ids.len() as i64, size))
+            Ok((ids.len() as i64, size, more))
         }
     }
 }

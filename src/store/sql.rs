@@ -90,6 +90,11 @@ pub trait Backend: Database {
     /// `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows);
     /// empty on SQLite, whose single writer serialises claims.
     const SKIP_LOCKED: &'static str;
+    /// Appended to a SELECT whose rows the transaction must hold until it
+    /// ends: PostgreSQL's `FOR UPDATE` (a concurrent writer of those rows
+    /// waits, or is waited for); empty on SQLite, where the write lock
+    /// already excludes every other writer.
+    const FOR_UPDATE: &'static str;
     /// Taken by a transaction just before it appends events and held to
     /// its commit, so that event ids become visible in id order (a reader
     /// resumes with `id > last`): PostgreSQL's `pg_advisory_xact_lock`;

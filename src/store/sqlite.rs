@@ -21,6 +21,7 @@ impl Backend for Sqlite {
     const DML_IN_WITH: bool = false;
     const CONTIGUOUS_IDS: bool = true;
     const SKIP_LOCKED: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
     /// None needed: one writer at a time (BEGIN IMMEDIATE, across
     /// processes too) commits event ids in the order it draws them.
     const EVENT_ORDER_LOCK: &'static str = "";
