@@ -161,10 +161,9 @@ sql_impl! {
                 .map(|row| get::<i64, _>(row, "id"))
                 .collect::<Result<Vec<_>, _>>()?;
             let more = ids.len() as i64 == BATCH;
-            if DB::FOR_UPDATE.is_empty() {
-                // SQLite: the write lock, taken by BEGIN, kept every other
-                // writer out since before the candidates were read.
-            } else if !ids.is_empty() {
+            // On SQLite the write lock, taken by BEGIN, has kept every
+            // other writer out since before the candidates were read.
+            if !DB::FOR_UPDATE.is_empty() && !ids.is_empty() {
                 // PostgreSQL: a message may take one of these raw mails
                 // meanwhile (the same mail again: the write path's
                 // `ON CONFLICT … DO UPDATE` holds the raw row until it
