@@ -150,16 +150,19 @@ sql_impl! {
         /// how many, their bytes, and whether there may be more (a full
         /// batch of candidates was found).
         async fn purge_raw_batch(&self, before: i64) -> Result<(i64, i64, bool), StoreError> {
+            let ids_of = |rows: Vec<DB::Row>| {
+                rows.iter()
+                    .map(|row| get::<i64, _>(row, "id"))
+                    .collect::<Result<Vec<_>, _>>()
+            };
             let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-            let rows = sqlx::query(&format!("{PURGEABLE_RAW} LIMIT $2"))
-                .bind(before)
-                .bind(BATCH)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut ids = rows
-                .iter()
-                .map(|row| get::<i64, _>(row, "id"))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut ids = ids_of(
+                sqlx::query(&format!("{PURGEABLE_RAW} LIMIT $2"))
+                    .bind(before)
+                    .bind(BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?,
+            )?;
             let more = ids.len() as i64 == BATCH;
             // On SQLite the write lock, taken by BEGIN, has kept every
             // other writer out since before the candidates were read.
@@ -179,15 +182,14 @@ sql_impl! {
                 ))
                 .fetch_all(&mut *tx)
                 .await?;
-                ids = sqlx::query(&format!(
-                    "SELECT id FROM ({PURGEABLE_RAW}) AS p WHERE id IN {list}"
-                ))
-                .bind(before)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| get::<i64, _>(row, "id"))
-                .collect::<Result<Vec<_>, _>>()?;
+                ids = ids_of(
+                    sqlx::query(&format!(
+                        "SELECT id FROM ({PURGEABLE_RAW}) AS p WHERE id IN {list}"
+                    ))
+                    .bind(before)
+                    .fetch_all(&mut *tx)
+                    .await?,
+                )?;
             }
             if ids.is_empty() {
                 tx.rollback().await?;

@@ -665,9 +665,8 @@ where
     /// `RETURNING` rows, [`Script::member_name`]; foreign keys and AFTER
     /// triggers are checked at the statement's end, so they see every
     /// member's rows) become one statement where the backend allows it:
-    /// on PostgreSQL
-    /// `WITH c0 AS (INSERT …), c1 AS (INSERT …) SELECT …`, one round trip
-    /// instead of one each. Their indices are then all the chain's, whose
+    /// on PostgreSQL `WITH c0 AS (INSERT …), c1 AS (INSERT …) SELECT …`,
+    /// one round trip instead of one each. Their indices are then all the chain's, whose
     /// rows are those of the member that called [`Script::keep_rows`].
     /// Elsewhere nothing changes.
     pub(super) fn begin_chain(&mut self) {
