@@ -19,7 +19,7 @@ use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::StoreError;
-use super::sql::get;
+use super::sql::{Script, get};
 
 pub use batch_reads::BatchReads;
 
@@ -353,27 +353,36 @@ sql_impl! {
             if sent.is_empty() {
                 return Ok(Vec::new());
             }
-            // One transaction, one commit for them all: a commit per row capped
-            // the worker at the disk's commit rate. Same statement as
-            // `record_outbox_sent`, so a row no longer pending is left alone.
-            let mut tx = self.write.begin_with(DB::BEGIN_WRITE).await?;
-            let mut recorded = Vec::with_capacity(sent.len());
-            for (id, reply) in sent {
-                let done = sqlx::query(
-                    "UPDATE outbox SET state = 'sent', sent_at = $1, last_reply = $2, \
-                     lease_until = NULL, attempts = attempts + 1 \
-                     WHERE id = $3 AND state = 'pending' RETURNING id",
-                )
-                .bind(now)
-                .bind(reply.as_str())
-                .bind(*id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if done.is_some() {
-                    recorded.push(*id);
-                }
-            }
-            tx.commit().await?;
+            // One statement, one commit for them all: a commit per row capped
+            // the worker at the disk's commit rate, and a statement per row
+            // held the one SQLite writer (which the group committer waits
+            // for) through a round trip each. Same conditions as
+            // `outbox_sent`, so a row no longer pending is left alone; the
+            // rows found by id, the state checked on each (as in
+            // `postpone_rows`).
+            let mut script = Script::<DB>::new();
+            let (q, i) = script.statement("UPDATE outbox SET state = 'sent', sent_at = ");
+            q.push_bind(now).push(
+                ", last_reply = v.column2, lease_until = NULL, attempts = attempts + 1 FROM (",
+            );
+            q.push_values(sent, |mut b, (id, reply)| {
+                b.push("CAST(")
+                    .push_bind_unseparated(*id)
+                    .push_unseparated(" AS BIGINT)")
+                    .push("CAST(")
+                    .push_bind_unseparated(reply.as_str())
+                    .push_unseparated(" AS TEXT)");
+            });
+            q.push(
+                ") AS v WHERE outbox.id = v.column1 AND (outbox.state = 'pending') IS TRUE \
+                 RETURNING id",
+            );
+            let groups = script.run(&mut *self.write.acquire().await?).await?;
+            let mut recorded = groups[i]
+                .iter()
+                .map(|row| get::<i64, _>(row, "id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            recorded.sort_unstable();
             Ok(recorded)
         }
 
