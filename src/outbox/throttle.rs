@@ -8,7 +8,8 @@
 //!    (rows written meanwhile are postponed to the same moment, come due
 //!    together and are coalesced then);
 //! 3. a carrier whose address got `throttle_recipient_per_hour` mails in
-//!    the last hour waits until the first of them is an hour old.
+//!    the last hour waits until the first of them is an hour old (checked
+//!    before 2., which it overrides: such a row cannot go sooner).
 //!
 //! Other kinds (acknowledgements, after-hours replies, notices,
 //! transcripts) pass untouched: each has its own rule or is one of a kind.
@@ -82,13 +83,34 @@ impl Throttle {
             carriers.push(carrier);
         }
         carriers.sort_by_key(|r| r.id);
-        // 2. and 3. Windows. A recipient's count is read once a batch (this
-        // batch's own sends are added as they are planned); the rows held
-        // back until one moment are postponed together, one statement each
-        // moment (a busy address's whole batch: one).
+        // 3. and 2. Windows, the recipient's first: its count is read once
+        // a batch (this batch's own sends are added as they are planned),
+        // the ticket's last send once a row. A row past its recipient's
+        // cap cannot go before the cap's hour is over, whatever its
+        // ticket's window says (if that window ends later still, the row
+        // is held back again then), so it is postponed without reading it:
+        // a busy address past its cap, a few reads a batch, not one a row.
+        // The rows held back until one moment are postponed together, one
+        // statement each moment (a busy address's whole batch: one).
         let mut sent_since: HashMap<String, (i64, Option<i64>)> = HashMap::new();
         let mut postponed: HashMap<i64, Vec<i64>> = HashMap::new();
         for row in carriers {
+            let mut counted = None;
+            if self.recipient_per_hour > 0 {
+                if !sent_since.contains_key(&row.recipient) {
+                    let since = store
+                        .outbox_sent_since(&row.recipient, now - HOUR_MS)
+                        .await?;
+                    sent_since.insert(row.recipient.clone(), since);
+                }
+                let (sent, first) = sent_since.get_mut(&row.recipient).expect("just counted");
+                if *sent >= self.recipient_per_hour {
+                    let until = first.map_or(now + HOUR_MS, |f| f + HOUR_MS).max(now + 1000);
+                    postponed.entry(until).or_default().push(row.id);
+                    continue;
+                }
+                counted = Some(sent);
+            }
             if self.ticket_ms > 0
                 && let Some(last) = store.outbox_last_sent(row.ticket, row.participant).await?
                 && now < last.saturating_add(self.ticket_ms)
@@ -97,19 +119,7 @@ impl Throttle {
                 postponed.entry(until).or_default().push(row.id);
                 continue;
             }
-            if self.recipient_per_hour > 0 {
-                if !sent_since.contains_key(&row.recipient) {
-                    let counted = store
-                        .outbox_sent_since(&row.recipient, now - HOUR_MS)
-                        .await?;
-                    sent_since.insert(row.recipient.clone(), counted);
-                }
-                let (sent, first) = sent_since.get_mut(&row.recipient).expect("just counted");
-                if *sent >= self.recipient_per_hour {
-                    let until = first.map_or(now + HOUR_MS, |f| f + HOUR_MS).max(now + 1000);
-                    postponed.entry(until).or_default().push(row.id);
-                    continue;
-                }
+            if let Some(sent) = counted {
                 *sent += 1;
             }
             send.push(row);
