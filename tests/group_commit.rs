@@ -1,10 +1,11 @@
-//! Group commit with several committers at once (`intake.commit_concurrency`,
-//! four on PostgreSQL by default): many deliveries together, each new one
-//! delivered twice at the same moment (an MTA's retry racing the first
-//! try), and replies racing on one ticket. Every message is stored once,
-//! each conversation is one ticket, on both backends. On SQLite, what the
-//! commits write reaches the database file beside them (the checkpoint
-//! task), not only once the WAL is large.
+//! Group commit with several committers at once (`intake.commit_concurrency`):
+//! many deliveries together, each new one delivered twice at the same
+//! moment (an MTA's retry racing the first try), and replies racing on one
+//! ticket. Every message is stored once, each conversation is one ticket,
+//! on both backends. On SQLite, what the commits write reaches the database
+//! file beside them (the checkpoint task), not only once the WAL is large.
+//! On PostgreSQL, a batch's statement takes the lock that orders event ids
+//! after its other inserts.
 
 mod common;
 
@@ -108,4 +109,79 @@ async fn tickets_in_file_alone(live: &std::path::Path, dir: &std::path::Path) ->
         .ok();
     let _ = conn.close().await;
     n
+}
+
+/// PostgreSQL: a batch's write takes the lock that orders event ids at its
+/// statement's end, after its other inserts, so that two committers' writes
+/// overlap but for that end and the commit. With the lock held elsewhere, a
+/// delivery's statement waits for it with its raw mail already inserted
+/// (the raw mail's id drawn); taken first, it waited before any insert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_take_the_event_order_lock_last() {
+    use sqlx::Connection;
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let env = TestEnv::new(&Backend::Postgres(admin), |_| {}).await;
+    env.open_ticket(MARIA, "Lot 1").await;
+    // The key of `EVENT_ORDER_LOCK` (src/store/postgres.rs).
+    const LOCK: i64 = 8097879414873157236;
+    const RAW_ID: &str =
+        "SELECT pg_sequence_last_value(pg_get_serial_sequence('raw_messages', 'id'))";
+    let mut holder = sqlx::PgConnection::connect(&env.config.store.url)
+        .await
+        .unwrap();
+    let before: Option<i64> = sqlx::query_scalar(RAW_ID)
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let delivery = {
+        let intake = Arc::clone(&env.intake);
+        let mail = Mail::new(BOB, DESK, "Lot 2").bytes();
+        tokio::spawn(async move { intake.deliver(mail, &envelope(&[DESK])).await })
+    };
+    let mut waiting = 0;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        )
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting, 1, "the delivery's write waits for the lock");
+    let meanwhile: Option<i64> = sqlx::query_scalar(RAW_ID)
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    assert!(
+        meanwhile > before,
+        "the raw mail was inserted before the lock was asked for: {before:?} → {meanwhile:?}"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let outcome = delivery.await.unwrap().unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Stored {
+                new_ticket: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }

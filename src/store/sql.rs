@@ -552,7 +552,10 @@ sql_impl! {
         /// ([`Script::begin_chain`]) they are two members of its statement:
         /// the lock, computed once, and the INSERT, each of whose rows
         /// joins the lock's one row, so that no event id is drawn before
-        /// the lock is held.
+        /// the lock is held; there push them first, as the chain's members
+        /// run last to first after the one the statement answers (PostgreSQL
+        /// finishes a WITH's data-modifying members in reverse order), so
+        /// that the lock is taken at the statement's end.
         pub(super) fn push_events<'a>(
             script: &mut Script<'a, DB>,
             now: i64,

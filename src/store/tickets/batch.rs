@@ -412,6 +412,15 @@ sql_impl! {
             // what they return (the raw mails' ids); the foreign keys and
             // AFTER triggers run at its end, when every row is there.
             script.begin_chain();
+            // The events first: in a chain PostgreSQL runs the member the
+            // statement answers (the outbox's) first and the others after
+            // it, the last written first, so the first members run last.
+            // There the append takes the lock that orders event ids, held
+            // until the commit: taken at the statement's end, it leaves the
+            // other inserts outside it, and two committers
+            // (`intake.commit_concurrency`) can write at once. (Elsewhere
+            // the order changes nothing: SQLite has one writer.)
+            Self::push_events(&mut script, now, &rows.events);
             let raws = Self::insert_raws(&mut script, rows, now);
             Self::insert_tickets(&mut script, rows, now);
             Self::insert_messages(&mut script, rows, now, raws.as_deref());
@@ -420,9 +429,6 @@ sql_impl! {
             Self::insert_issued(&mut script, rows, now);
             Self::insert_audit(&mut script, rows, now);
             Self::push_index(&mut script, &docs);
-            // On PostgreSQL the append takes the lock that orders event
-            // ids, held until the commit: only the status UPDATE follows.
-            Self::push_events(&mut script, now, &rows.events);
             script.end_chain();
             Self::update_statuses(&mut script, rows, now);
             if transaction {
