@@ -77,6 +77,9 @@ async fn sifting(env: &TestEnv) {
             .unwrap()
     );
     // A new message on the lamp within the ticket window waits for it.
+    // (The cap is off from here on, as after a reload: the worker built
+    // from the new configuration forgets who was held at the old cap.)
+    store.outbox_forget_holds();
     let third = Mail::new(MARIA, &maria, "Re: Lamp").body("Still for sale?");
     env.deliver(&third, &[&maria]).await;
     let windowed = Throttle {
@@ -169,6 +172,84 @@ async fn sifting_by_both(env: &TestEnv) {
 #[tokio::test]
 async fn sifting_by_both_on_every_backend() {
     on_every_backend!(sifting_by_both);
+}
+
+/// A recipient found at its hourly cap is held: the notifications to it
+/// written meanwhile are due when the cap's hour ends, so no claim takes
+/// them before (each claim and postponement of such a row was a commit on
+/// the one writer, batch after batch). Another recipient's are due at
+/// once, and a worker built from a new configuration forgets the hold.
+async fn a_recipient_at_its_cap_is_written_due_later(env: &TestEnv) {
+    let store = env.store();
+    let lamp_ticket = env.open_ticket(MARIA, "Lamp").await;
+    env.open_ticket(BOB, "Chair").await;
+    let now = now_ms();
+    let claimed = store.claim_outbox(now, now + MINUTE, 10).await.unwrap();
+    let [lamp, chair] = outbox_ids(&claimed)[..] else {
+        panic!("two rows: {claimed:?}")
+    };
+    let hourly = Throttle {
+        ticket_ms: 0,
+        recipient_per_hour: 1,
+    };
+    assert_eq!(
+        outbox_ids(&hourly.sift(store, claimed, now).await.unwrap()),
+        [lamp]
+    );
+    assert!(store.outbox_sent(lamp, "250 ok", now).await.unwrap());
+    assert_eq!(outbox_row(store, chair).await.next_attempt_at, now + HOUR);
+
+    // The agent is at the cap until now + HOUR: a new ticket's row to the
+    // agent is written due then, and a claim before takes nothing.
+    let table_ticket = env.open_ticket("carol@buyer.example", "Table").await;
+    let row_of = |ticket: i64, to: &'static str| async move {
+        let rows = store.outbox(None, 100).await.unwrap();
+        rows.into_iter()
+            .rfind(|r| r.ticket == ticket && r.recipient == to)
+            .unwrap_or_else(|| panic!("a row to {to} on {ticket}"))
+    };
+    let table = row_of(table_ticket, AGENT).await;
+    assert_eq!(table.next_attempt_at, now + HOUR, "{table:?}");
+    assert!(
+        store
+            .claim_outbox(now + 2000, now + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Maria is not held: the agent's answer reaches her at once.
+    let to_agent = env.reply_address(lamp_ticket, AGENT).await;
+    let answer = Mail::new(AGENT, &to_agent, "Re: Lamp").body("Yes.\n");
+    env.deliver(&answer, &[&to_agent]).await;
+    let to_maria = row_of(lamp_ticket, MARIA).await;
+    assert_eq!(to_maria.next_attempt_at, 0);
+    let claimed = store
+        .claim_outbox(now + 3000, now + MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(outbox_ids(&claimed), [to_maria.id]);
+    assert!(
+        store
+            .outbox_sent(to_maria.id, "250 ok", now + 3000)
+            .await
+            .unwrap()
+    );
+    // When the hour is over, the held rows come due together.
+    let claimed = store
+        .claim_outbox(now + HOUR, now + HOUR + MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(outbox_ids(&claimed), [chair, table.id]);
+
+    // A worker built from a (new) configuration forgets the hold.
+    worker(env);
+    let desk_ticket = env.open_ticket("dave@buyer.example", "Desk").await;
+    assert_eq!(row_of(desk_ticket, AGENT).await.next_attempt_at, 0);
+}
+
+#[tokio::test]
+async fn a_recipient_at_its_cap_is_written_due_later_on_every_backend() {
+    on_every_backend!(a_recipient_at_its_cap_is_written_due_later);
 }
 
 /// The worker of `parley serve` over `env`'s store (composing only:

@@ -9,7 +9,10 @@
 //!    together and are coalesced then);
 //! 3. a carrier whose address got `throttle_recipient_per_hour` mails in
 //!    the last hour waits until the first of them is an hour old (checked
-//!    before 2., which it overrides: such a row cannot go sooner).
+//!    before 2., which it overrides: such a row cannot go sooner). Until
+//!    then, the address is held in this process: its new rows are written
+//!    due at that moment, not at once, so they are not claimed and
+//!    postponed batch after batch (`store/outbox/hold.rs`).
 //!
 //! Other kinds (acknowledgements, after-hours replies, notices,
 //! transcripts) pass untouched: each has its own rule or is one of a kind.
@@ -106,6 +109,8 @@ impl Throttle {
                 let (sent, first) = sent_since.get_mut(&row.recipient).expect("just counted");
                 if *sent >= self.recipient_per_hour {
                     let until = first.map_or(now + HOUR_MS, |f| f + HOUR_MS).max(now + 1000);
+                    // And the rows written meanwhile are written due then.
+                    store.outbox_hold_recipient(&row.recipient, until);
                     postponed.entry(until).or_default().push(row.id);
                     continue;
                 }

@@ -65,6 +65,8 @@ impl Worker {
         secret: &[u8],
         store: Arc<dyn Store>,
     ) -> Result<Worker, ConfigError> {
+        // The holds were found under the old cap (`store/outbox/hold.rs`).
+        store.outbox_forget_holds();
         Ok(Worker {
             store,
             composer: Composer::new(config, secret)?,

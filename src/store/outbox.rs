@@ -11,6 +11,7 @@
 //! `outbox retry` nor resurrect a sent row.
 
 mod batch_reads;
+mod hold;
 mod throttle;
 
 use crate::store::sql::sql_impl;
@@ -18,10 +19,11 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::StoreError;
 use super::sql::{Script, get};
+use super::{StoreError, now_ms};
 
 pub use batch_reads::BatchReads;
+pub(crate) use hold::RecipientHolds;
 
 /// The outbox kind of a new message's notification to the other side.
 pub const NEW_MESSAGE: &str = "new_message";
@@ -236,6 +238,16 @@ pub trait OutboxStore: Send + Sync {
     /// Holds pending rows back until `until` (no attempt counted) and gives
     /// up their leases, in one statement.
     async fn outbox_postpone(&self, ids: &[i64], until: i64) -> Result<(), StoreError>;
+
+    /// No new-message mail can go to `recipient` before `until` (it is at
+    /// its hourly cap): until then this process writes such rows due at
+    /// `until`, not at once, so they are claimed once, then (a hint; see
+    /// `store/outbox/hold.rs`).
+    fn outbox_hold_recipient(&self, recipient: &str, until: i64);
+
+    /// Forgets every hold (a worker built from a new configuration, whose
+    /// cap may differ).
+    fn outbox_forget_holds(&self);
 
     /// Coalesces pending `rows` (and whatever they carried) into `into`:
     /// they are no longer claimed and take `into`'s outcome.
@@ -521,6 +533,14 @@ sql_impl! {
 
         async fn outbox_postpone(&self, ids: &[i64], until: i64) -> Result<(), StoreError> {
             self.postpone_rows(ids, until).await
+        }
+
+        fn outbox_hold_recipient(&self, recipient: &str, until: i64) {
+            self.holds.hold(recipient, until, now_ms());
+        }
+
+        fn outbox_forget_holds(&self) {
+            self.holds.clear();
         }
 
         async fn outbox_coalesce(&self, rows: &[i64], into: i64) -> Result<(), StoreError> {

@@ -108,6 +108,7 @@ pub async fn connect(config: &StoreConfig) -> Result<SqlStore<Postgres>, StoreEr
         intake_queues: Default::default(),
         events: Default::default(),
         words: super::search::WordCache::new(config.search_cache_mb),
+        holds: Default::default(),
     })
 }
 

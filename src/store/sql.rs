@@ -188,6 +188,9 @@ pub struct SqlStore<DB: Database> {
     /// The index's words a person's search reads (SQLite; see
     /// `search/cache.rs`).
     pub(super) words: super::search::WordCache,
+    /// Recipients at their hourly cap: their new notifications are
+    /// written due when it ends (`store/outbox/hold.rs`).
+    pub(super) holds: super::outbox::RecipientHolds,
 }
 
 /// The cache of [`super::TicketStore::queue_by_intake`] hits (misses are not kept:

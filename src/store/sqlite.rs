@@ -230,5 +230,6 @@ async fn pools(
         intake_queues: Default::default(),
         events,
         words: super::search::WordCache::new(config.search_cache_mb),
+        holds: Default::default(),
     })
 }

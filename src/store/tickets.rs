@@ -356,7 +356,7 @@ sql_impl! {
 
         async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
             let mut posted =
-                Self::write_posts(&self.write, std::slice::from_ref(post), minter).await?;
+                Self::write_posts(&self.write, std::slice::from_ref(post), minter, &self.holds).await?;
             self.events.committed();
             Ok(posted.pop().expect("one result per post"))
         }
@@ -366,7 +366,7 @@ sql_impl! {
             posts: &[Post],
             minter: &Minter,
         ) -> Result<Vec<Posted>, StoreError> {
-            let posted = Self::write_posts(&self.write, posts, minter).await?;
+            let posted = Self::write_posts(&self.write, posts, minter, &self.holds).await?;
             self.events.committed();
             Ok(posted)
         }

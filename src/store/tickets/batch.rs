@@ -18,6 +18,7 @@ use sqlx::{ColumnIndex, Database, Decode, Pool, Row, Type};
 
 use super::post::{NewAttachment, NewParticipant, NewTicket, Post, Posted, Target};
 use crate::store::desk::OFFLINE_QUEUES;
+use crate::store::outbox::RecipientHolds;
 use crate::store::search::Docs;
 use crate::store::sql::{Backend, Script, push_list};
 use crate::store::{
@@ -100,6 +101,9 @@ struct OutboxPlan {
     kind: &'static str,
     /// `None`: the transaction's time.
     created_at: Option<i64>,
+    /// When it is due (`next_attempt_at`): 0, at once, unless its
+    /// recipient is held at its hourly cap (`store/outbox/hold.rs`).
+    due: i64,
 }
 
 /// The outcome of one post before the ids the database assigns are known.
@@ -130,10 +134,11 @@ sql_impl! {
             pool: &Pool<DB>,
             posts: &[Post],
             minter: &Minter,
+            holds: &RecipientHolds,
         ) -> Result<Vec<Posted>, StoreError> {
             let mut attempt = 1;
             loop {
-                match Self::write_once(pool, posts, minter).await {
+                match Self::write_once(pool, posts, minter, holds).await {
                     Err(StoreError::Failed(sqlx::Error::Database(e)))
                         if e.is_unique_violation() && attempt < 3 =>
                     {
@@ -150,6 +155,7 @@ sql_impl! {
             pool: &Pool<DB>,
             posts: &[Post],
             minter: &Minter,
+            holds: &RecipientHolds,
         ) -> Result<Vec<Posted>, StoreError> {
             let mut tx = Tx {
                 conn: pool.acquire().await?,
@@ -163,10 +169,14 @@ sql_impl! {
                 let started = std::time::Instant::now();
                 let state = Self::read_state(&mut tx.conn, posts).await?;
                 let read = started.elapsed();
-                let (rows, planned) = plan_rows(posts, state, minter)?;
+                let (mut rows, planned) = plan_rows(posts, state, minter)?;
+                let now = now_ms();
+                for row in rows.outbox.iter_mut().filter(|r| r.kind == NEW_MESSAGE) {
+                    row.due = holds.due(&row.recipient, now);
+                }
                 let plan = started.elapsed() - read;
                 begun = in_transaction::<DB>(&rows);
-                let written = Self::write_rows(&mut tx.conn, &rows, now_ms()).await?;
+                let written = Self::write_rows(&mut tx.conn, &rows, now).await?;
                 tracing::trace!(
                     posts = posts.len(),
                     read_us = read.as_micros() as u64,
@@ -637,7 +647,8 @@ sql_impl! {
                 return None;
             }
             let (q, i) = script.statement(
-                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, created_at) ",
+                "INSERT INTO outbox (ticket, message, participant, recipient, token, message_id, kind, \
+                 created_at, next_attempt_at) ",
             );
             q.push_values(&rows.outbox, |mut b, row| {
                 b.push_bind(row.ticket)
@@ -647,7 +658,8 @@ sql_impl! {
                     .push_bind(row.token.as_str())
                     .push_bind(row.message_id.as_str())
                     .push_bind(row.kind)
-                    .push_bind(row.created_at.unwrap_or(now));
+                    .push_bind(row.created_at.unwrap_or(now))
+                    .push_bind(row.due);
             });
             q.push(" RETURNING id, message");
             script.keep_rows();
@@ -740,6 +752,7 @@ impl Rows<'_> {
             message_id,
             kind,
             created_at,
+            due: 0,
         });
     }
 }
