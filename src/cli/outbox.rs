@@ -80,6 +80,7 @@ pub async fn run(app: &App, command: OutboxCommand) -> Result<(), Failure> {
             if rows.is_empty() {
                 println!("no notifications");
             }
+            let now = now_ms();
             for r in rows {
                 println!(
                     "{:>6}  #{:<6} {:<8} {:>8}  {}  {:<20} {}  {}",
@@ -90,7 +91,7 @@ pub async fn run(app: &App, command: OutboxCommand) -> Result<(), Failure> {
                     time(r.created_at),
                     r.kind,
                     r.recipient,
-                    r.last_reply.as_deref().unwrap_or("-")
+                    outcome(&r, now)
                 );
             }
             Ok(())
@@ -102,6 +103,20 @@ pub async fn run(app: &App, command: OutboxCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The last column of `outbox list`: the relay's last reply, and for a
+/// pending row held back (a retry's wait, a throttle) when it is due.
+fn outcome(row: &OutboxRow, now: i64) -> String {
+    let reply = row.last_reply.as_deref().unwrap_or("-");
+    if row.state == OutboxState::Pending && row.next_attempt_at > now {
+        let due = time(row.next_attempt_at);
+        return match &row.last_reply {
+            Some(reply) => format!("due {due}; {reply}"),
+            None => format!("due {due}"),
+        };
+    }
+    reply.to_string()
 }
 
 /// "1 try", "2 tries": the worker's tries of a row, the one that
@@ -223,5 +238,50 @@ fn header_text(value: &HeaderValue, ids: bool) -> String {
         HeaderValue::TextList(list) => list.iter().map(|t| id(t)).collect::<Vec<_>>().join(" "),
         HeaderValue::DateTime(date) => date.to_rfc822(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: OutboxState, next_attempt_at: i64, last_reply: Option<&str>) -> OutboxRow {
+        OutboxRow {
+            id: 1,
+            ticket: 1,
+            message: Some(1),
+            participant: 1,
+            recipient: "agent@localhost".into(),
+            token: "t".into(),
+            message_id: "m@x".into(),
+            kind: "new_message".into(),
+            state,
+            attempts: 0,
+            last_error: None,
+            last_reply: last_reply.map(Into::into),
+            next_attempt_at,
+            sent_at: None,
+            created_at: 0,
+            coalesced_into: None,
+        }
+    }
+
+    #[test]
+    fn a_held_row_says_when_it_is_due() {
+        let hour = 3_600_000;
+        let due = time(hour);
+        assert_eq!(outcome(&row(OutboxState::Pending, 0, None), 1000), "-");
+        assert_eq!(
+            outcome(&row(OutboxState::Pending, hour, None), 1000),
+            format!("due {due}")
+        );
+        assert_eq!(
+            outcome(&row(OutboxState::Pending, hour, Some("451 busy")), 1000),
+            format!("due {due}; 451 busy")
+        );
+        assert_eq!(
+            outcome(&row(OutboxState::Failed, hour, Some("550 no")), 1000),
+            "550 no"
+        );
     }
 }
