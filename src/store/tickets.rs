@@ -355,8 +355,8 @@ sql_impl! {
         }
 
         async fn post(&self, post: &Post, minter: &Minter) -> Result<Posted, StoreError> {
-            let mut posted =
-                Self::write_posts(&self.write, std::slice::from_ref(post), minter, &self.holds).await?;
+            let posts = std::slice::from_ref(post);
+            let mut posted = Self::write_posts(&self.write, posts, minter, &self.holds).await?;
             self.events.committed();
             Ok(posted.pop().expect("one result per post"))
         }
